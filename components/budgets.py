@@ -1,0 +1,187 @@
+"""Monthly cost budgets with e-mail alerts, one component per cloud.
+
+Each budget watches only this stack's spend: it filters on the ``stack`` cost-allocation tag
+(GCP: label) that :mod:`components.tagging` puts on every resource, and alerts at each
+threshold on actual spend and on forecasted spend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_azure_native as azure_native
+import pulumi_gcp as gcp
+
+from components.tagging import aws_tags, gcp_labels
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetArgs:
+    """What every budget needs, whatever the cloud."""
+
+    monthly_usd: float
+    """Budget amount per calendar month, in US dollars."""
+    thresholds_pct: Sequence[int]
+    """Alert at each of these percentages of the amount (e.g. 50, 80, 100)."""
+    notify: Sequence[str]
+    """E-mail addresses that receive the alerts."""
+    tags: Mapping[str, str]
+    """Logical cost tags (:func:`components.tagging.cost_tags`); ``stack`` is the filter key."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AzureBudgetArgs(BudgetArgs):
+    """An Azure budget: the scope and first month are Azure-specific."""
+
+    scope: str
+    """``/subscriptions/<id>`` or ``/subscriptions/<id>/resourceGroups/<name>``."""
+    start_month: str
+    """First month the budget runs, ``YYYY-MM`` (Azure needs the first day of a month)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GcpBudgetArgs(BudgetArgs):
+    """A GCP budget lives on a billing account and notifies through Monitoring channels."""
+
+    billing_account: str
+    """Billing account id, ``XXXXXX-XXXXXX-XXXXXX``."""
+    project: str
+    """Project that holds the e-mail notification channels."""
+
+
+def _stack_tag(tags: Mapping[str, str]) -> str:
+    return tags["stack"]
+
+
+class AwsBudget(pulumi.ComponentResource):
+    """An AWS Budgets cost budget filtered on this stack's ``stack`` tag."""
+
+    budget_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: BudgetArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("scalepath:index:AwsBudget", name, None, opts)
+        notifications = [
+            aws.budgets.BudgetNotificationArgs(
+                comparison_operator="GREATER_THAN",
+                notification_type=kind,
+                threshold=float(pct),
+                threshold_type="PERCENTAGE",
+                subscriber_email_addresses=list(args.notify),
+            )
+            for pct in args.thresholds_pct
+            for kind in ("ACTUAL", "FORECASTED")
+        ]
+        budget = aws.budgets.Budget(
+            f"{name}-budget",
+            name=f"{_stack_tag(args.tags)}-monthly",
+            budget_type="COST",
+            limit_amount=f"{args.monthly_usd:.2f}",
+            limit_unit="USD",
+            time_unit="MONTHLY",
+            # "user:<key>$<value>" is how AWS Budgets names a cost-allocation tag filter;
+            # the `stack` tag must be activated as a cost-allocation tag in the payer account.
+            cost_filters=[
+                aws.budgets.BudgetCostFilterArgs(
+                    name="TagKeyValue", values=[f"user:stack${_stack_tag(args.tags)}"]
+                )
+            ],
+            notifications=notifications,
+            tags=aws_tags(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.budget_name = budget.name
+        self.register_outputs({"budget_name": self.budget_name})
+
+
+class AzureBudget(pulumi.ComponentResource):
+    """An Azure Cost Management budget at subscription or resource-group scope."""
+
+    budget_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: AzureBudgetArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("scalepath:index:AzureBudget", name, None, opts)
+        notifications = {
+            f"{kind.lower()}-{pct}pct": azure_native.consumption.NotificationArgs(
+                enabled=True,
+                operator="GreaterThan",
+                threshold=float(pct),
+                threshold_type=kind,
+                contact_emails=list(args.notify),
+            )
+            for pct in args.thresholds_pct
+            for kind in ("Actual", "Forecasted")
+        }
+        # Budgets are not tracked ARM resources and take no tags; the filter does the attribution.
+        budget = azure_native.consumption.Budget(
+            f"{name}-budget",
+            budget_name=f"{_stack_tag(args.tags)}-monthly",
+            scope=args.scope,
+            amount=args.monthly_usd,
+            category="Cost",
+            time_grain="Monthly",
+            time_period=azure_native.consumption.BudgetTimePeriodArgs(
+                start_date=f"{args.start_month}-01T00:00:00Z"
+            ),
+            filter=azure_native.consumption.BudgetFilterArgs(
+                tags=azure_native.consumption.BudgetComparisonExpressionArgs(
+                    name="stack", operator="In", values=[_stack_tag(args.tags)]
+                )
+            ),
+            notifications=notifications,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.budget_id = budget.id
+        self.register_outputs({"budget_id": self.budget_id})
+
+
+class GcpBudget(pulumi.ComponentResource):
+    """A Cloud Billing budget filtered on the ``stack`` label, alerting by e-mail channels."""
+
+    budget_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GcpBudgetArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("scalepath:index:GcpBudget", name, None, opts)
+        labels = gcp_labels(args.tags)
+        channels = [
+            gcp.monitoring.NotificationChannel(
+                f"{name}-notify-{i}",
+                project=args.project,
+                display_name=f"scalepath budget {address}",
+                type="email",
+                labels={"email_address": address},
+                user_labels=labels,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for i, address in enumerate(args.notify)
+        ]
+        budget = gcp.billing.Budget(
+            f"{name}-budget",
+            billing_account=args.billing_account,
+            display_name=f"{_stack_tag(args.tags)}-monthly",
+            amount=gcp.billing.BudgetAmountArgs(
+                specified_amount=gcp.billing.BudgetAmountSpecifiedAmountArgs(
+                    currency_code="USD", units=str(int(args.monthly_usd))
+                )
+            ),
+            budget_filter=gcp.billing.BudgetBudgetFilterArgs(
+                calendar_period="MONTH",
+                labels={"stack": labels["stack"]},
+            ),
+            threshold_rules=[
+                gcp.billing.BudgetThresholdRuleArgs(threshold_percent=pct / 100, spend_basis=basis)
+                for pct in args.thresholds_pct
+                for basis in ("CURRENT_SPEND", "FORECASTED_SPEND")
+            ],
+            all_updates_rule=gcp.billing.BudgetAllUpdatesRuleArgs(
+                monitoring_notification_channels=[c.name for c in channels],
+                disable_default_iam_recipients=False,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.budget_name = budget.name
+        self.register_outputs({"budget_name": self.budget_name})

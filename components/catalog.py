@@ -1,0 +1,97 @@
+"""The hardware and price catalogue: one data file per instance family, read by components
+(to validate instance types) and by the cost model (to price them) — one source of truth.
+
+Files live in ``components/data/instances/<family>.yaml``::
+
+    source: where the figures come from
+    asOf: "YYYY-MM-DD"
+    currency: USD
+    instances:
+      ml.g5.2xlarge: {gpu: A10G, gpuCount: 1, gpuMemoryGiB: 24, vcpu: 8, memoryGiB: 32,
+                      usdPerHour: 1.515, regionalUsdPerHour: {eu-west-1: 1.69}}
+
+``gpuCount: 0`` marks a CPU-only row. Prices are on-demand list prices in the reference
+region (``regionalUsdPerHour`` overrides per region).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
+from pydantic.alias_generators import to_camel
+
+DATA_DIR = Path(__file__).parent / "data" / "instances"
+
+
+class UnknownInstanceType(ValueError):
+    """An instance type that the family's catalogue does not list."""
+
+    def __init__(self, family: str, instance_type: str, known: list[str]):
+        self.family, self.instance_type, self.known = family, instance_type, known
+        super().__init__(
+            f"unknown {family} instance type {instance_type!r}; known: {', '.join(known)}"
+        )
+
+
+class InstanceSpec(BaseModel):
+    """One instance type: its accelerators, size and hourly price."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+
+    name: str = ""
+    gpu: str | None = None
+    """GPU model (``A10G``, ``L4``, ``H100``...), ``None`` for CPU-only rows."""
+    gpu_count: NonNegativeInt = 0
+    gpu_memory_gib: NonNegativeFloat = Field(0, alias="gpuMemoryGiB")
+    """Memory of one GPU."""
+    vcpu: NonNegativeInt = 0
+    memory_gib: NonNegativeFloat = Field(0, alias="memoryGiB")
+    usd_per_hour: NonNegativeFloat | None = None
+    """On-demand price in the reference region; ``None`` when unknown (never 0)."""
+    regional_usd_per_hour: dict[str, NonNegativeFloat] = Field(default_factory=dict)
+
+    def price(self, region: str | None = None) -> float | None:
+        """Hourly price in ``region`` (falls back to the reference price)."""
+        if region and region in self.regional_usd_per_hour:
+            return self.regional_usd_per_hour[region]
+        return self.usd_per_hour
+
+
+class Catalog(BaseModel):
+    """One family's table (``sagemaker``, ``ec2``, ``azureml``, ``gcp``, ``hf``...)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+
+    family: str = ""
+    source: str
+    as_of: str
+    currency: str = "USD"
+    instances: dict[str, InstanceSpec]
+
+    def get(self, instance_type: str) -> InstanceSpec:
+        """The row for ``instance_type``; :class:`UnknownInstanceType` names the known ones."""
+        try:
+            return self.instances[instance_type]
+        except KeyError:
+            raise UnknownInstanceType(self.family, instance_type, sorted(self.instances)) from None
+
+    def gpu_types(self) -> list[str]:
+        """Instance types that carry at least one GPU."""
+        return sorted(k for k, v in self.instances.items() if v.gpu_count > 0)
+
+
+def families() -> list[str]:
+    """Every family that has a data file."""
+    return sorted(p.stem for p in DATA_DIR.glob("*.yaml"))
+
+
+@cache
+def load(family: str) -> Catalog:
+    """Read (once) and validate ``data/instances/<family>.yaml``."""
+    path = DATA_DIR / f"{family}.yaml"
+    raw = yaml.safe_load(path.read_text())
+    rows = {k: {**v, "name": k} for k, v in raw.pop("instances").items()}
+    return Catalog.model_validate({**raw, "family": family, "instances": rows})

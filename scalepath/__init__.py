@@ -1,0 +1,1 @@
+"""scalepath tooling: the CLI, the offline plan engine and the cost model."""

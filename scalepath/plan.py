@@ -1,0 +1,142 @@
+"""The offline plan: run the real stack program under Pulumi mocks and record what it registers.
+
+The program (``stacks/__main__.py``) runs in-process with the stack's config set as the engine
+sets it; a recording monitor keeps each registration's type, name, URN, parent, custom flag,
+dependencies and inputs in their wire form (camelCase, as policies see them). Secret values
+are redacted to ``"[secret]"`` before anything is kept.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import runpy
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime.mocks import MockMonitor
+
+from scalepath.mocks import ScalepathMocks
+from scalepath.stackconfig import StackConfig
+
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+
+# Signatures Pulumi uses on the wire (sdk/go/common/resource/sig).
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+_OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
+_UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    """One registered resource, as the plan JSON lists it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract shape: urn, type, name, parent, custom, inputs."""
+        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
+                "custom": self.custom, "inputs": self.inputs}
+
+
+def wire_value(value: Any) -> Any:
+    """A wire-format property value as plain JSON: secrets redacted, integral floats as ints."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG_KEY)
+        if sig == _SECRET_SIG:
+            return SECRET
+        if sig == _RESOURCE_SIG:
+            return value.get("urn")
+        if sig == _OUTPUT_SIG:
+            if value.get("secret"):
+                return SECRET
+            return wire_value(value["value"]) if "value" in value else UNKNOWN
+        return {k: wire_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [wire_value(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value == _UNKNOWN_VALUE:
+        return UNKNOWN
+    return value
+
+
+class RecordingMonitor(MockMonitor):
+    """A mock monitor that also records each registration as the engine would see it."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.recorded: list[PlannedResource] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The engine leaves the root stack's type out of its children's qualified types.
+        if parent.split("::")[2:3] == ["pulumi:pulumi:Stack"]:
+            parent = ""
+        return super().make_urn(parent, type_, name)
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = wire_value(json_format.MessageToDict(request.object))
+            self.recorded.append(PlannedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=bool(request.custom),
+                inputs=inputs,
+                dependencies=list(request.dependencies),
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            ))
+        return response
+
+
+@dataclass
+class Plan:
+    """What ``scalepath plan`` reports for one stack."""
+
+    stack: str
+    project: str
+    resources: list[PlannedResource]
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    cost: dict[str, Any] = field(default_factory=lambda: {"monthly_usd": None, "lines": []})
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan JSON contract of DESIGN.md."""
+        return {"stack": self.stack, "project": self.project,
+                "resources": [r.to_json() for r in self.resources],
+                "violations": self.violations, "cost": self.cost}
+
+
+def _run_program(config: StackConfig, monitor: RecordingMonitor) -> None:
+    pulumi.runtime.set_all_config(dict(config.values), sorted(config.secret_keys))
+    pulumi.runtime.set_mocks(monitor.mocks, project=config.project, stack=config.stack,
+                             preview=True, monitor=monitor, logger=logging.getLogger("scalepath.plan"))
+
+    @pulumi.runtime.test
+    def program() -> None:
+        runpy.run_module("stacks", run_name="__main__")
+
+    program()
+
+
+def run_plan(config: StackConfig) -> Plan:
+    """Run ``stacks/`` for ``config`` under mocks; :class:`stacks.errors.ConfigError` on bad config."""
+    aws_region = config.values.get("aws:region", "us-east-1")
+    gcp_project = config.values.get("gcp:project", "mock-project")
+    monitor = RecordingMonitor(ScalepathMocks(aws_region=aws_region, gcp_project=gcp_project))
+    # A fresh context per plan: Pulumi keeps its settings and root stack in context variables.
+    contextvars.Context().run(_run_program, config, monitor)
+    return Plan(stack=config.stack, project=config.project, resources=list(monitor.recorded))

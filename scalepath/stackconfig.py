@@ -1,0 +1,75 @@
+"""Read a stack's config file the way the Pulumi engine hands it to the program.
+
+``environments/Pulumi.<stack>.yaml`` holds ``config:`` with namespaced keys. The engine passes
+string values as they are and objects/lists as JSON strings; ``secure:`` values are encrypted
+and cannot be decrypted offline, so they become a marked placeholder flagged as secret.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stacks.errors import ConfigError, ConfigIssue
+
+#: Stands in for an encrypted value offline. Never printed: the plan redacts secrets.
+SECRET_PLACEHOLDER = "scalepath-offline-secret-placeholder"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """The engine's view of one stack's config."""
+
+    project: str
+    stack: str
+    values: dict[str, str]
+    """Namespaced key -> value as the engine passes it (objects as JSON text)."""
+    secret_keys: set[str] = field(default_factory=set)
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The folder holding ``Pulumi.yaml`` (searched upwards from ``start`` or the cwd)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    raise FileNotFoundError(f"no Pulumi.yaml in {here} or its parents; run inside a scalepath project")
+
+
+def _load_yaml(path: Path, what: str) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError([ConfigIssue(str(path), f"{what} not found")]) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError([ConfigIssue(str(path), f"malformed YAML{where}: {problem}")]) from None
+
+
+def load_stack_config(stack: str, root: Path, config_file: Path | None = None) -> StackConfig:
+    """Load ``config_file`` or ``<root>/<stackConfigDir>/Pulumi.<stack>.yaml``."""
+    project = _load_yaml(root / "Pulumi.yaml", "project file")
+    config_dir = root / project.get("stackConfigDir", ".")
+    path = config_file or config_dir / f"Pulumi.{stack}.yaml"
+    document = _load_yaml(path, "stack config file") or {}
+    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
+        raise ConfigError([ConfigIssue(str(path), "expected a mapping with a `config:` mapping")])
+    values: dict[str, str] = {}
+    secret_keys: set[str] = set()
+    for key, value in (document.get("config") or {}).items():
+        if ":" not in key:
+            key = f"{project['name']}:{key}"  # un-namespaced keys belong to the project
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            values[key] = SECRET_PLACEHOLDER
+            secret_keys.add(key)
+        elif isinstance(value, str):
+            values[key] = value
+        else:
+            values[key] = json.dumps(value)
+    return StackConfig(project=project["name"], stack=stack, values=values, secret_keys=secret_keys)

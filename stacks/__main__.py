@@ -1,0 +1,5 @@
+"""`pulumi up` entry point (Pulumi.yaml: ``main: stacks/``)."""
+
+from stacks.program import main
+
+main()

@@ -1,0 +1,167 @@
+"""Config models shared by every stage: environment, tags, budget, network, deployment base.
+
+Keys are camelCase in ``environments/Pulumi.<stack>.yaml`` (aliases) and snake_case in code.
+Every model forbids unknown keys, so a typo is an error rather than a silently ignored key.
+Stage-specific deployment models subclass :class:`DeploymentBase` in ``stacks/stages/``.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+
+class Environment(str, Enum):
+    """Deployment environments; policy caps and defaults differ per environment."""
+
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class Stage(str, Enum):
+    """The scaling path, cheapest and least controlled first."""
+
+    HF_SERVERLESS = "hf-serverless"
+    HF_ENDPOINT = "hf-endpoint"
+    SAGEMAKER = "sagemaker"
+    AZUREML = "azureml"
+    VERTEX = "vertex"
+    EKS_VLLM = "eks-vllm"
+    GKE_VLLM = "gke-vllm"
+
+
+class Cloud(str, Enum):
+    """Clouds a stack can create resources (and so a budget) in."""
+
+    AWS = "aws"
+    AZURE = "azure"
+    GCP = "gcp"
+
+
+class ConfigModel(BaseModel):
+    """Base of every config model: camelCase keys, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+#: Tag keys every environment must set in ``scalepath:tags`` (cost reports group by them).
+REQUIRED_TAG_KEYS = ("team", "cost-center")
+
+DnsName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+]
+"""Lowercase letters, digits and ``-``, 2..32 characters: valid as a resource name on every cloud."""
+
+HfRepoId = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", max_length=96)
+]
+"""A Hugging Face Hub repository id, ``org/name``."""
+
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class Scaling(ConfigModel):
+    """Replica bounds; stages add their own metric and threshold settings."""
+
+    min: NonNegativeInt = 1
+    """Fewest replicas/instances. 0 means scale to zero where the stage supports it."""
+    max: PositiveInt = 1
+    """Most replicas/instances; policy ``scaling-caps`` bounds it per environment."""
+
+    @model_validator(mode="after")
+    def _max_not_below_min(self) -> "Scaling":
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be >= min ({self.min})")
+        return self
+
+
+class AwsBudgetConfig(ConfigModel):
+    """AWS budget settings (none needed beyond the common ones yet)."""
+
+
+class AzureBudgetConfig(ConfigModel):
+    """Azure budget scope and start."""
+
+    resource_group: str | None = None
+    """Scope the budget to this resource group; the subscription when unset."""
+    start_month: Annotated[str, StringConstraints(pattern=r"^20\d\d-(0[1-9]|1[0-2])$")]
+    """First month of the budget, ``YYYY-MM`` (Azure budgets start on the first of a month)."""
+
+
+class GcpBudgetConfig(ConfigModel):
+    """GCP budgets live on a billing account."""
+
+    billing_account: Annotated[
+        str, StringConstraints(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
+    ]
+    """Billing account id, ``XXXXXX-XXXXXX-XXXXXX``."""
+
+
+class Budget(ConfigModel):
+    """``scalepath:budget``: the monthly amount and who hears about it."""
+
+    monthly_usd: PositiveFloat
+    alert_thresholds_pct: Annotated[
+        list[Annotated[int, Field(gt=0, le=1000)]], Field(min_length=1)
+    ] = [50, 80, 100]
+    notify: Annotated[list[Email], Field(min_length=1)]
+    aws: AwsBudgetConfig | None = None
+    """Create an AWS budget even when no deployment runs on AWS (e.g. for shared secrets)."""
+    azure: AzureBudgetConfig | None = None
+    gcp: GcpBudgetConfig | None = None
+
+    @field_validator("alert_thresholds_pct")
+    @classmethod
+    def _sorted_unique(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("thresholds must not repeat")
+        return sorted(value)
+
+    def clouds(self) -> set[Cloud]:
+        """Clouds named in the budget config."""
+        return {c for c in Cloud if getattr(self, c.value) is not None}
+
+
+class Network(ConfigModel):
+    """``scalepath:network``: public or private serving; per-cloud details are added by stages."""
+
+    mode: Literal["public", "private"] = "public"
+
+
+class DeploymentBase(ConfigModel):
+    """What every deployment has. Stage modules subclass this with their settings."""
+
+    stage_value: ClassVar[Stage]
+    """The stage this model configures (set by each subclass)."""
+
+    name: DnsName
+    """Unique within the stack; becomes part of every child resource name."""
+    model: HfRepoId
+    """Hugging Face Hub model id served by this deployment."""
+    stage: Stage
+
+    def clouds(self) -> set[Cloud]:
+        """Clouds this deployment creates resources in (its budget follows)."""
+        raise NotImplementedError
+
+
+def is_secret_like(value: str) -> bool:
+    """True for strings that look like credentials (HF tokens, AWS access keys)."""
+    return bool(re.match(r"^(hf_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})$", value))

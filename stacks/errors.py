@@ -1,0 +1,28 @@
+"""Errors the stack program raises before any resource exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a stack's config: where it is and what to do about it."""
+
+    path: str
+    """Key path as a user writes it, e.g. ``scalepath:deployments[1].scaling.max``."""
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ConfigError(pulumi.RunError):
+    """The stack config is invalid. ``RunError`` makes ``pulumi up`` print it without a traceback."""
+
+    def __init__(self, issues: list[ConfigIssue]):
+        self.issues = issues
+        lines = "\n".join(f"  - {issue}" for issue in issues)
+        super().__init__(f"invalid stack config ({len(issues)} problem(s)):\n{lines}")

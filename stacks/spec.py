@@ -1,0 +1,308 @@
+"""Parse a stack's config into one validated :class:`StackSpec`, or fail naming every bad key.
+
+The raw config is what the engine hands the program (``scalepath:*`` plus the providers'
+``aws:region``, ``gcp:project``...). Deployments are validated one by one against the model of
+their stage so an error names ``scalepath:deployments[1].scaling.max``, not a union branch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, get_args
+
+import pulumi
+from pydantic import BaseModel, SerializeAsAny, ValidationError, field_validator
+
+from stacks.config import (
+    REQUIRED_TAG_KEYS,
+    Budget,
+    Cloud,
+    ConfigModel,
+    DeploymentBase,
+    Environment,
+    Network,
+    Stage,
+    is_secret_like,
+)
+from stacks.errors import ConfigError, ConfigIssue
+from stacks.stages import STAGES
+
+NAMESPACE = "scalepath"
+
+#: Top-level ``scalepath:`` keys that must be set with ``pulumi config set --secret``.
+SECRET_KEYS = ("hfToken",)
+
+
+class CloudTargets(ConfigModel):
+    """Where each cloud's resources go, read from the providers' own config keys."""
+
+    aws_region: str | None = None
+    """``aws:region``"""
+    gcp_project: str | None = None
+    """``gcp:project``"""
+    gcp_region: str | None = None
+    """``gcp:region``"""
+    azure_location: str | None = None
+    """``azure-native:location``"""
+    azure_subscription_id: str | None = None
+    """``azure-native:subscriptionId``"""
+
+
+#: Which provider keys each cloud needs, as ``(field, config key)``.
+_TARGET_KEYS: dict[Cloud, tuple[tuple[str, str], ...]] = {
+    Cloud.AWS: (("aws_region", "aws:region"),),
+    Cloud.GCP: (("gcp_project", "gcp:project"), ("gcp_region", "gcp:region")),
+    Cloud.AZURE: (
+        ("azure_location", "azure-native:location"),
+        ("azure_subscription_id", "azure-native:subscriptionId"),
+    ),
+}
+
+
+class StackSpec(ConfigModel):
+    """One environment's whole config, validated. Built by :func:`parse_spec`."""
+
+    project: str
+    stack: str
+    environment: Environment
+    tags: dict[str, str]
+    budget: Budget
+    network: Network = Network()
+    deployments: list[SerializeAsAny[DeploymentBase]] = []
+    targets: CloudTargets = CloudTargets()
+    secrets: frozenset[str] = frozenset()
+    """Top-level keys set as Pulumi secrets (their values are never held here)."""
+
+    @field_validator("tags")
+    @classmethod
+    def _required_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        missing = [k for k in REQUIRED_TAG_KEYS if not tags.get(k, "").strip()]
+        if missing:
+            raise ValueError(
+                f"missing {', '.join(repr(k) for k in missing)} (required keys: "
+                f"{', '.join(REQUIRED_TAG_KEYS)}); add them under scalepath:tags"
+            )
+        return tags
+
+    def clouds(self) -> set[Cloud]:
+        """Every cloud this stack creates resources in; each gets a budget."""
+        used = set(self.budget.clouds())
+        for deployment in self.deployments:
+            used |= deployment.clouds()
+        return used
+
+    @property
+    def stack_tag(self) -> str:
+        """Value of the ``stack`` cost-allocation tag: unique per project and stack."""
+        return f"{self.project}-{self.stack}"
+
+
+def read_raw_config() -> dict[str, Any]:
+    """Every config key the engine passed to this program (objects still JSON text)."""
+    return {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+
+
+def secret_config_keys() -> set[str]:
+    """Config keys the engine marked secret."""
+    return set(pulumi.runtime.get_config_secret_keys_env()) | set(
+        pulumi.runtime.config._SECRET_KEYS.get()  # pylint: disable=protected-access
+    )
+
+
+def _decode(value: Any) -> Any:
+    # The engine passes objects and lists as JSON strings; plain strings stay strings.
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def format_loc(loc: tuple[Any, ...], prefix: str = f"{NAMESPACE}:") -> str:
+    """``('deployments', 1, 'scaling', 'max')`` -> ``scalepath:deployments[1].scaling.max``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return prefix + out
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
+    """The keys a model accepts at ``loc`` (for "unknown key" messages)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = next(
+            (f for n, f in current.model_fields.items() if part in (n, f.alias)), None
+        )
+        if field is None:
+            return None
+        current = _model_in(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(f.alias or n for n, f in current.model_fields.items())
+    return None
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel inside ``X | None``, ``list[X]``, ``dict[str, X]``... if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def issues_from(error: ValidationError, model: type[BaseModel], base: tuple = ()) -> list[ConfigIssue]:
+    """Turn pydantic errors into key-path issues with the allowed keys or values spelled out."""
+    issues = []
+    for err in error.errors(include_url=False):
+        loc = base + tuple(err["loc"])
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, tuple(err["loc"]))
+            hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+            message = f"unknown key{hint}"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+        issues.append(ConfigIssue(format_loc(loc), message))
+    return issues
+
+
+def _strip_namespace(raw: Mapping[str, Any]) -> dict[str, Any]:
+    prefix = f"{NAMESPACE}:"
+    return {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}
+
+
+def _check_secrets(scalepath: Mapping[str, Any], secret_keys: set[str]) -> list[ConfigIssue]:
+    issues = []
+    for key in SECRET_KEYS:
+        if key in scalepath and f"{NAMESPACE}:{key}" not in secret_keys:
+            issues.append(ConfigIssue(
+                f"{NAMESPACE}:{key}",
+                f"must be a secret; run `pulumi config set --secret {NAMESPACE}:{key}` "
+                "and remove the plain value",
+            ))
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, str) and is_secret_like(value):
+            issues.append(ConfigIssue(path, "looks like a credential in plain config; store it "
+                                      "with `pulumi config set --secret` and reference it"))
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, f"{path}.{k}")
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{path}[{i}]")
+
+    for key, value in scalepath.items():
+        if key not in SECRET_KEYS and f"{NAMESPACE}:{key}" not in secret_keys:
+            walk(value, f"{NAMESPACE}:{key}")
+    return issues
+
+
+def _parse_deployment(index: int, raw: Any) -> tuple[DeploymentBase | None, list[ConfigIssue]]:
+    loc = ("deployments", index)
+    if not isinstance(raw, Mapping):
+        return None, [ConfigIssue(format_loc(loc), "each deployment must be a mapping")]
+    stage_value = raw.get("stage")
+    try:
+        stage = Stage(stage_value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in Stage)
+        return None, [ConfigIssue(format_loc(loc + ("stage",)),
+                                  f"unknown stage {stage_value!r}; allowed: {allowed}")]
+    if stage not in STAGES:
+        available = ", ".join(s.value for s in STAGES) or "none yet"
+        return None, [ConfigIssue(format_loc(loc + ("stage",)),
+                                  f"stage {stage.value!r} is not available yet (available: {available})")]
+    model = STAGES[stage].settings
+    try:
+        return model.model_validate(raw), []
+    except ValidationError as error:
+        return None, issues_from(error, model, loc)
+
+
+def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
+               secret_keys: set[str] = frozenset()) -> StackSpec:
+    """Validate the whole config; raise :class:`ConfigError` listing every problem found.
+
+    ``raw`` maps namespaced keys to values as the engine passes them (objects as JSON text).
+    """
+    raw = {key: _decode(value) for key, value in raw.items()}
+    scalepath = _strip_namespace(raw)
+    issues = _check_secrets(scalepath, set(secret_keys))
+    deployments: list[DeploymentBase] = []
+    raw_deployments = scalepath.get("deployments", [])
+    if not isinstance(raw_deployments, list):
+        issues.append(ConfigIssue(format_loc(("deployments",)), "must be a list of deployments"))
+        raw_deployments = []
+    for index, item in enumerate(raw_deployments):
+        deployment, found = _parse_deployment(index, item)
+        issues += found
+        if deployment is not None:
+            deployments.append(deployment)
+    issues += _duplicate_names(raw_deployments)
+
+    top = {k: v for k, v in scalepath.items() if k not in ("deployments", *SECRET_KEYS)}
+    targets = {field: raw.get(key) for keys in _TARGET_KEYS.values() for field, key in keys}
+    spec = None
+    try:
+        spec = StackSpec.model_validate({
+            **top, "project": project, "stack": stack, "deployments": [],
+            "targets": {k: v for k, v in targets.items() if v is not None},
+            "secrets": {k for k in SECRET_KEYS if f"{NAMESPACE}:{k}" in secret_keys},
+        })
+    except ValidationError as error:
+        issues += issues_from(error, StackSpec)
+    if issues or spec is None:
+        raise ConfigError(issues)
+    spec = spec.model_copy(update={"deployments": deployments})
+    issues += _missing_targets(spec)
+    if issues:
+        raise ConfigError(issues)
+    return spec
+
+
+def _duplicate_names(raw_deployments: list[Any]) -> list[ConfigIssue]:
+    seen: dict[str, int] = {}
+    issues = []
+    for index, item in enumerate(raw_deployments):
+        name = item.get("name") if isinstance(item, Mapping) else None
+        if name in seen:
+            issues.append(ConfigIssue(format_loc(("deployments", index, "name")),
+                                      f"duplicate name {name!r} (also deployments[{seen[name]}])"))
+        elif name is not None:
+            seen[name] = index
+    return issues
+
+
+def _missing_targets(spec: StackSpec) -> list[ConfigIssue]:
+    issues = []
+    for cloud in sorted(spec.clouds(), key=lambda c: c.value):
+        for field, key in _TARGET_KEYS[cloud]:
+            if getattr(spec.targets, field) is None:
+                issues.append(ConfigIssue(key, f"required because this stack creates {cloud.value} "
+                                          f"resources; run `pulumi config set {key} <value>`"))
+    if Cloud.GCP in spec.clouds() and spec.budget.gcp is None:
+        issues.append(ConfigIssue(format_loc(("budget", "gcp", "billingAccount")),
+                                  "required because this stack creates gcp resources"))
+    if Cloud.AZURE in spec.clouds() and spec.budget.azure is None:
+        issues.append(ConfigIssue(format_loc(("budget", "azure", "startMonth")),
+                                  "required because this stack creates azure resources"))
+    return issues
+
+
+def load_spec() -> StackSpec:
+    """The running program's spec, from the engine's config."""
+    return parse_spec(read_raw_config(), project=pulumi.get_project(), stack=pulumi.get_stack(),
+                      secret_keys=secret_config_keys())

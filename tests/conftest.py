@@ -1,0 +1,49 @@
+"""Shared fixtures: Pulumi mocks for component tests and an offline plan runner for stack tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from scalepath.mocks import ScalepathMocks
+from scalepath.plan import Plan, run_plan
+from scalepath.stackconfig import StackConfig, load_stack_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def pulumi_mocks() -> ScalepathMocks:
+    """Every test runs against the same realistic mocks ``scalepath plan`` uses."""
+    mocks = ScalepathMocks()
+    pulumi.runtime.set_mocks(mocks, project="scalepath", stack="test", preview=True)
+    return mocks
+
+
+def stack_config(values: dict[str, Any], stack: str = "test", secret_keys: set[str] = frozenset()) -> StackConfig:
+    """A StackConfig as the engine would pass it, from a ``config:`` mapping."""
+    encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+    return StackConfig(project="scalepath", stack=stack, values=encoded, secret_keys=set(secret_keys))
+
+
+@pytest.fixture
+def shipped_plan() -> Callable[[str], Plan]:
+    """Plan a shipped environment by stack name."""
+    return lambda stack: run_plan(load_stack_config(stack, ROOT))
+
+
+@pytest.fixture
+def base_config() -> dict[str, Any]:
+    """A minimal valid config (AWS budget, no deployments) that tests extend."""
+    return {
+        "aws:region": "us-east-1",
+        "scalepath:environment": "dev",
+        "scalepath:tags": {"team": "ml", "cost-center": "cc-1"},
+        "scalepath:budget": {"monthlyUsd": 100, "notify": ["a@example.com"], "aws": {}},
+        "scalepath:deployments": [],
+    }
