@@ -1,33 +1,19 @@
-"""The stage registry: stage -> (settings model, build function).
+"""The stage registry: stage -> :class:`~stacks.stages.base.StageDef`.
 
-Each stage module defines a :class:`~stacks.config.DeploymentBase` subclass and a ``build``
-function, and registers itself below. A stage missing here is rejected by the config parser
-with "stage X is not available yet" — the program never creates placeholder resources.
+Each stage module (``stacks/stages/<stage>.py``) defines a ``DeploymentBase`` subclass, a
+``build(deployment, ctx)`` function and ``DEFINITION = StageDef(...)``, and is listed in
+``_MODULES`` below. A stage missing here is rejected by the config parser with
+"stage X is not available yet" — the program never creates placeholder resources.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
 
-import pulumi
+from stacks.config import Stage
+from stacks.stages.base import StageDef
 
-from stacks.config import DeploymentBase, Stage
+# One entry per landed stage module.
+_MODULES: tuple[ModuleType, ...] = ()
 
-if TYPE_CHECKING:
-    from stacks.context import StackContext
-
-
-@dataclass(frozen=True)
-class StageDef:
-    """How one stage is configured and composed."""
-
-    settings: type[DeploymentBase]
-    """The pydantic model of a deployment of this stage."""
-    build: Callable[[DeploymentBase, "StackContext"], Mapping[str, pulumi.Input[Any]]]
-    """Creates the deployment's component and returns what the stack exports for it
-    (endpoint name/URL, OpenAI-compatible base URL...)."""
-
-
-STAGES: dict[Stage, StageDef] = {}
+STAGES: dict[Stage, StageDef] = {m.DEFINITION.settings.stage_value: m.DEFINITION for m in _MODULES}
