@@ -145,6 +145,14 @@ class Network(ConfigModel):
     mode: Literal["public", "private"] = "public"
 
 
+class ExpectedUsage(ConfigModel):
+    """Traffic a deployment is sized and costed for (usage-priced stages are billed by it)."""
+
+    requests_per_month: NonNegativeInt
+    input_tokens_per_request: NonNegativeInt = 500
+    output_tokens_per_request: NonNegativeInt = 250
+
+
 class DeploymentBase(ConfigModel):
     """What every deployment has. Stage modules subclass this with their settings."""
 
@@ -156,6 +164,8 @@ class DeploymentBase(ConfigModel):
     model: HfRepoId
     """Hugging Face Hub model id served by this deployment."""
     stage: Stage
+    expected_usage: ExpectedUsage | None = None
+    """Assumed traffic, for cost estimates of usage-priced stages; optional elsewhere."""
 
     def clouds(self) -> set[Cloud]:
         """Clouds this deployment creates resources in (its budget follows)."""
