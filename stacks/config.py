@@ -12,8 +12,6 @@ from enum import Enum
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     NonNegativeInt,
     PositiveFloat,
@@ -22,7 +20,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
+
+from stacks.model import ConfigModel
+from stacks.network_config import AwsNetworkConfig
 
 
 class Environment(str, Enum):
@@ -51,14 +51,6 @@ class Cloud(str, Enum):
     AWS = "aws"
     AZURE = "azure"
     GCP = "gcp"
-
-
-class ConfigModel(BaseModel):
-    """Base of every config model: camelCase keys, unknown keys rejected, immutable."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
 
 
 #: Tag keys every environment must set in ``scalepath:tags`` (cost reports group by them).
@@ -140,9 +132,11 @@ class Budget(ConfigModel):
 
 
 class Network(ConfigModel):
-    """``scalepath:network``: public or private serving; per-cloud details are added by stages."""
+    """``scalepath:network``: public or private serving, and per-cloud network details."""
 
     mode: Literal["public", "private"] = "public"
+    aws: AwsNetworkConfig | None = None
+    """VPC settings for AWS stages."""
 
 
 class ExpectedUsage(ConfigModel):

@@ -11,18 +11,20 @@ import pulumi
 import pytest
 
 from scalepath.mocks import ScalepathMocks
-from scalepath.plan import Plan, run_plan
+from scalepath.plan import Plan, RecordingMonitor, run_plan
 from scalepath.stackconfig import StackConfig, load_stack_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def pulumi_mocks() -> ScalepathMocks:
-    """Every test runs against the same realistic mocks ``scalepath plan`` uses."""
-    mocks = ScalepathMocks()
-    pulumi.runtime.set_mocks(mocks, project="scalepath", stack="test", preview=True)
-    return mocks
+def recorder() -> RecordingMonitor:
+    """Every test runs against the mocks ``scalepath plan`` uses; ``recorder.recorded`` lists
+    what a component test registered, in the plan's wire form."""
+    monitor = RecordingMonitor(ScalepathMocks())
+    pulumi.runtime.set_mocks(monitor.mocks, project="scalepath", stack="test", preview=True,
+                             monitor=monitor)
+    return monitor
 
 
 def stack_config(values: dict[str, Any], stack: str = "test", secret_keys: set[str] = frozenset()) -> StackConfig:

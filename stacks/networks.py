@@ -1,0 +1,40 @@
+"""The shared network of a stack, built from ``scalepath:network.<cloud>``.
+
+Several deployments of one stack share a network: ``aws_network(ctx)`` creates the VPC once
+(through ``ctx.shared``) for every SageMaker endpoint and EKS cluster that asks for it.
+"""
+
+from __future__ import annotations
+
+import pulumi_aws as aws
+
+from components.aws_network import AwsNetwork, AwsNetworkArgs, ExistingVpc
+from stacks.config import Stage
+from stacks.context import StackContext
+from stacks.network_config import AwsNetworkConfig
+
+
+def aws_network(ctx: StackContext) -> AwsNetwork:
+    """The stack's one AWS network, created on first use."""
+    return ctx.shared("aws-network", lambda: _create_aws_network(ctx))
+
+
+def _create_aws_network(ctx: StackContext) -> AwsNetwork:
+    spec = ctx.spec
+    config = spec.network.aws or AwsNetworkConfig()
+    region = spec.targets.aws_region or ""
+    nat = config.nat_gateway
+    if nat is None:
+        nat = any(d.stage is Stage.EKS_VLLM for d in spec.deployments)
+    existing = None
+    zones: list[str] = []
+    if config.vpc_id is not None:
+        existing = ExistingVpc(vpc_id=config.vpc_id, subnet_ids=config.subnet_ids,
+                               cidr_block=config.vpc_cidr or "", route_table_ids=config.route_table_ids)
+    else:
+        zones = aws.get_availability_zones(state="available").names[: config.availability_zones]
+    return AwsNetwork("network-aws", AwsNetworkArgs(
+        region=region, tags=ctx.tags(), cidr_block=config.cidr_block, availability_zones=zones,
+        nat_gateway=nat, interface_endpoints=config.interface_endpoints,
+        create_endpoints=config.create_endpoints, existing=existing,
+    ))
