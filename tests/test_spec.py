@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from scalepath.stackconfig import load_stack_config
+from stacks.config import Scaling
 from stacks.errors import ConfigError
-from stacks.spec import parse_spec
+from stacks.spec import issues_from, parse_spec
 from tests.conftest import ROOT
 
 SHIPPED = sorted(p.name.split(".")[1] for p in (ROOT / "environments").glob("Pulumi.*.yaml"))
@@ -19,3 +23,50 @@ def test_shipped_environment_parses(stack: str) -> None:
                       secret_keys=config.secret_keys)
     assert spec.environment.value in ("dev", "staging", "prod")
     assert spec.clouds(), "every shipped stack has at least one budgeted cloud"
+
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=0, max_value=1000), st.integers(min_value=1, max_value=1000))
+def test_scaling_accepts_exactly_max_not_below_min(low: int, high: int) -> None:
+    if high >= low:
+        assert Scaling(min=low, max=high).max == high
+    else:
+        with pytest.raises(ValidationError) as caught:
+            Scaling(min=low, max=high)
+        (issue,) = issues_from(caught.value, Scaling, ("deployments", 3, "scaling"))
+        assert issue.path == "scalepath:deployments[3].scaling"
+        assert f"max ({high}) must be >= min ({low})" in issue.message
+
+
+def test_unknown_stage_and_unavailable_stage_messages(base_config) -> None:
+    config = dict(base_config)
+    config["scalepath:deployments"] = [{"name": "a", "model": "o/m", "stage": "warp"}]
+    with pytest.raises(ConfigError) as caught:
+        parse_spec(config, project="p", stack="s")
+    (issue,) = caught.value.issues
+    assert issue.path == "scalepath:deployments[0].stage"
+    assert "allowed: hf-serverless, hf-endpoint, sagemaker" in issue.message
+
+
+def test_every_problem_is_reported_at_once(base_config) -> None:
+    config = {**base_config, "scalepath:environment": "qa",
+              "scalepath:budget": {"monthlyUsd": 0, "notify": [], "aws": {}},
+              "scalepath:tags": {"team": "ml"}}
+    with pytest.raises(ConfigError) as caught:
+        parse_spec(config, project="p", stack="s")
+    paths = {i.path for i in caught.value.issues}
+    assert paths == {"scalepath:environment", "scalepath:budget.monthlyUsd",
+                     "scalepath:budget.notify", "scalepath:tags"}
+
+
+def test_gcp_stack_needs_billing_account_and_targets(base_config) -> None:
+    config = {**base_config, "scalepath:budget": {"monthlyUsd": 5, "notify": ["a@b.co"],
+                                                  "gcp": {"billingAccount": "bad"}}}
+    with pytest.raises(ConfigError) as caught:
+        parse_spec(config, project="p", stack="s")
+    assert [i.path for i in caught.value.issues] == ["scalepath:budget.gcp.billingAccount"]
+    config["scalepath:budget"]["gcp"]["billingAccount"] = "01ABCD-23EF45-6789AB"
+    with pytest.raises(ConfigError) as caught:
+        parse_spec(config, project="p", stack="s")
+    assert {i.path for i in caught.value.issues} == {"gcp:project", "gcp:region"}
