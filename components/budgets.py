@@ -15,6 +15,7 @@ import pulumi_aws as aws
 import pulumi_azure_native as azure_native
 import pulumi_gcp as gcp
 
+from components.gcp_monitoring import email_channels
 from components.tagging import aws_tags, gcp_labels
 
 
@@ -147,18 +148,10 @@ class GcpBudget(pulumi.ComponentResource):
     def __init__(self, name: str, args: GcpBudgetArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scalepath:index:GcpBudget", name, None, opts)
         labels = gcp_labels(args.tags)
-        channels = [
-            gcp.monitoring.NotificationChannel(
-                f"{name}-notify-{i}",
-                project=args.project,
-                display_name=f"scalepath budget {address}",
-                type="email",
-                labels={"email_address": address},
-                user_labels=labels,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            for i, address in enumerate(args.notify)
-        ]
+        channels = email_channels(
+            name, project=args.project, addresses=args.notify, labels=labels,
+            purpose="budget", parent=self,
+        )
         budget = gcp.billing.Budget(
             f"{name}-budget",
             billing_account=args.billing_account,

@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from stacks.gcp_network import GcpNetworkConfig
+
 
 class Environment(str, Enum):
     """Deployment environments; policy caps and defaults differ per environment."""
@@ -143,6 +145,8 @@ class Network(ConfigModel):
     """``scalepath:network``: public or private serving; per-cloud details are added by stages."""
 
     mode: Literal["public", "private"] = "public"
+    gcp: GcpNetworkConfig | None = None
+    """GCP VPC details (``stacks/gcp_network.py``); defaults create a VPC when one is needed."""
 
 
 class ExpectedUsage(ConfigModel):
