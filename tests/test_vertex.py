@@ -418,3 +418,15 @@ def test_shipped_gcp_prod_is_private_with_alerts(shipped_plan: Any) -> None:
     assert len(_of_type(plan, ":AlertPolicy")) == 4
     assert all(r.inputs["secretData"] == "[secret]" for r in _of_type(plan, ":SecretVersion"))
     assert _of_type(plan, ":Budget")
+
+
+@pytest.mark.parametrize("key", sorted(catalog.load(FAMILY).instances))
+def test_every_catalogue_row_is_configurable(key: str) -> None:
+    """machineType (+ accelerator) written as a user would parses back to the same row."""
+    from stacks.stages.vertex import VertexDeployment
+
+    machine, accelerator, count = machine_spec(key)
+    raw: dict[str, Any] = {"name": "row", "model": "org/model", "stage": "vertex", "machineType": machine}
+    if "+" in key:
+        raw["accelerator"] = {"type": accelerator, "count": count}
+    assert VertexDeployment.model_validate(raw).instance_type == key
