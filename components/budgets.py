@@ -1,8 +1,10 @@
 """Monthly cost budgets with e-mail alerts, one component per cloud.
 
-Each budget watches only this stack's spend: it filters on the ``stack`` cost-allocation tag
-(GCP: label) that :mod:`components.tagging` puts on every resource, and alerts at each
-threshold on actual spend and on forecasted spend.
+AWS and Azure budgets watch only this stack's spend: they filter on the ``stack``
+cost-allocation tag that :mod:`components.tagging` puts on every resource. GCP budgets filter
+on the stack's project instead: Vertex Model Garden endpoints cannot carry labels, so a label
+filter would miss the stack's largest cost. Every budget alerts at each threshold on actual
+and on forecasted spend.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pulumi_aws as aws
 import pulumi_azure_native as azure_native
 import pulumi_gcp as gcp
 
+from components.gcp_monitoring import email_channels
 from components.tagging import aws_tags, gcp_labels
 
 
@@ -140,25 +143,17 @@ class AzureBudget(pulumi.ComponentResource):
 
 
 class GcpBudget(pulumi.ComponentResource):
-    """A Cloud Billing budget filtered on the ``stack`` label, alerting by e-mail channels."""
+    """A Cloud Billing budget on the stack's project, alerting by e-mail channels."""
 
     budget_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: GcpBudgetArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scalepath:index:GcpBudget", name, None, opts)
         labels = gcp_labels(args.tags)
-        channels = [
-            gcp.monitoring.NotificationChannel(
-                f"{name}-notify-{i}",
-                project=args.project,
-                display_name=f"scalepath budget {address}",
-                type="email",
-                labels={"email_address": address},
-                user_labels=labels,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            for i, address in enumerate(args.notify)
-        ]
+        channels = email_channels(
+            name, project=args.project, addresses=args.notify, labels=labels,
+            purpose="budget", parent=self,
+        )
         budget = gcp.billing.Budget(
             f"{name}-budget",
             billing_account=args.billing_account,
@@ -170,7 +165,7 @@ class GcpBudget(pulumi.ComponentResource):
             ),
             budget_filter=gcp.billing.BudgetBudgetFilterArgs(
                 calendar_period="MONTH",
-                labels={"stack": labels["stack"]},
+                projects=[f"projects/{args.project}"],
             ),
             threshold_rules=[
                 gcp.billing.BudgetThresholdRuleArgs(threshold_percent=pct / 100, spend_basis=basis)

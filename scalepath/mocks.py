@@ -52,14 +52,66 @@ def _aws_outputs(args: pulumi.runtime.MockResourceArgs, region: str) -> dict[str
     return out
 
 
+GCP_PROJECT_NUMBER = "123456789012"
+
+
+def _numeric_id(text: str, digits: int = 19) -> str:
+    """A stable numeric id, as GCP assigns to endpoints, channels and alert policies."""
+    return str(int(hashlib.sha256(text.encode()).hexdigest(), 16) % 10 ** (digits - 1) + 10 ** (digits - 1))
+
+
+def _vertex_model_garden(args: pulumi.runtime.MockResourceArgs, project: str) -> dict[str, Any]:
+    endpoint_config = dict(args.inputs.get("endpointConfig") or {})
+    psc = dict(endpoint_config.get("privateServiceConnectConfig") or {})
+    if psc.get("enablePrivateServiceConnect"):
+        region = args.inputs.get("location", "us-central1")
+        automation = dict(psc.get("pscAutomationConfigs") or {})
+        if automation:
+            automation.update(
+                ipAddress="10.40.0.5", state="PSC_AUTOMATION_STATE_SUCCESSFUL",
+                forwardingRule=f"projects/{project}/regions/{region}/forwardingRules/"
+                f"sca-auto-fr-{_short_hash(args.name)}")
+            psc["pscAutomationConfigs"] = automation
+        psc["serviceAttachment"] = (f"projects/{_short_hash(args.name)}-tp/regions/{region}/"
+                                    f"serviceAttachments/gkedpm-{_short_hash(args.name)}")
+        endpoint_config["privateServiceConnectConfig"] = psc
+    return {
+        "endpoint": _numeric_id(args.name),
+        "deployedModelId": _numeric_id(args.name + "/model"),
+        "deployedModelDisplayName": (args.inputs.get("modelConfig") or {}).get("modelDisplayName", args.name),
+        "endpointConfig": endpoint_config,
+    }
+
+
 def _gcp_outputs(args: pulumi.runtime.MockResourceArgs, project: str) -> dict[str, Any]:
     name = args.inputs.get("name") or f"{args.name}-{_short_hash(args.name)}"
     kind = args.typ.split(":")[-1].lower()
-    return {
+    module = args.typ.split(":")[1].split("/")[0]
+    project = args.inputs.get("project", project)
+    out: dict[str, Any] = {
         "name": name,
-        "project": args.inputs.get("project", project),
+        "project": project,
         "selfLink": f"https://www.googleapis.com/compute/v1/projects/{project}/{kind}s/{name}",
     }
+    if module == "compute" and kind == "network":
+        out["id"] = f"projects/{project}/global/networks/{name}"
+    elif module == "compute" and kind == "subnetwork":
+        out["id"] = f"projects/{project}/regions/{args.inputs.get('region')}/subnetworks/{name}"
+    elif module == "monitoring" and kind in ("notificationchannel", "alertpolicy"):
+        collection = {"notificationchannel": "notificationChannels", "alertpolicy": "alertPolicies"}[kind]
+        out["name"] = out["id"] = f"projects/{project}/{collection}/{_numeric_id(args.name)}"
+    elif module == "secretmanager" and kind == "secret":
+        out["name"] = out["id"] = f"projects/{GCP_PROJECT_NUMBER}/secrets/{args.inputs.get('secretId')}"
+    elif module == "secretmanager" and kind == "secretversion":
+        out["name"] = out["id"] = f"{args.inputs.get('secret')}/versions/1"
+        out["version"] = "1"
+    elif module == "projects" and kind == "serviceidentity":
+        service = str(args.inputs.get("service", "")).split(".")[0]
+        email = f"service-{GCP_PROJECT_NUMBER}@gcp-sa-{service}.iam.gserviceaccount.com"
+        out.update(email=email, member=f"serviceAccount:{email}")
+    elif module == "vertex" and kind == "aiendpointwithmodelgardendeployment":
+        out.update(_vertex_model_garden(args, project))
+    return out
 
 
 def _azure_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
@@ -96,7 +148,11 @@ class ScalepathMocks(pulumi.runtime.Mocks):
         else:
             extra = {}
         for key, value in extra.items():
-            outputs.setdefault(key, value)
+            if isinstance(value, dict) and isinstance(outputs.get(key), dict):
+                # The cloud fills computed fields into input objects (e.g. a PSC endpoint's IP).
+                outputs[key] = {**outputs[key], **value}
+            else:
+                outputs.setdefault(key, value)
         resource_id = str(outputs.get("id") or f"{args.name}-id")
         return resource_id, outputs
 
@@ -113,5 +169,5 @@ class ScalepathMocks(pulumi.runtime.Mocks):
             zones = [f"{self.aws_region}{s}" for s in "abc"]
             return {"names": zones, "zoneIds": zones, "id": self.aws_region}, None
         if token == "gcp:organizations/getProject:getProject":
-            return {"projectId": self.gcp_project, "number": "123456789012"}, None
+            return {"projectId": self.gcp_project, "number": GCP_PROJECT_NUMBER}, None
         return dict(args.args), None

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from stacks.model import ConfigModel
+from stacks.gcp_network import GcpNetworkConfig
 from stacks.network_config import AwsNetworkConfig
 
 
@@ -137,6 +138,8 @@ class Network(ConfigModel):
     mode: Literal["public", "private"] = "public"
     aws: AwsNetworkConfig | None = None
     """VPC settings for AWS stages."""
+    gcp: GcpNetworkConfig | None = None
+    """GCP VPC details (``stacks/gcp_network.py``); defaults create a VPC when one is needed."""
 
 
 class ExpectedUsage(ConfigModel):

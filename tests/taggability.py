@@ -16,9 +16,13 @@ from pulumi.runtime import rpc
 
 _PACKAGES = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure-native": "pulumi_azure_native",
              "kubernetes": "pulumi_kubernetes"}
-# Preferred first: GCP notification channels use `labels` for channel config, `userLabels` for ours.
-_CANDIDATES = (("tags", "tags"), ("user_labels", "userLabels"),
-               ("resource_labels", "resourceLabels"), ("labels", "labels"))
+# GCP `tags` are Resource Manager tags, not cost labels; notification channels use `labels`
+# for channel config and `userLabels` for ours, so the order matters.
+_CANDIDATES = {
+    "gcp": (("user_labels", "userLabels"), ("resource_labels", "resourceLabels"), ("labels", "labels")),
+    "aws": (("tags", "tags"),),
+    "azure-native": (("tags", "tags"),),
+}
 
 
 @cache
@@ -36,7 +40,7 @@ def tag_property(type_token: str) -> str | None:
         if class_name:
             cls = getattr(importlib.import_module(entry.mod_info["fqn"]), class_name)
             params = inspect.signature(cls._internal_init).parameters
-            for python_name, wire_name in _CANDIDATES:
+            for python_name, wire_name in _CANDIDATES[package]:
                 if python_name in params:
                     return wire_name
             return None

@@ -125,7 +125,7 @@ def test_budget_alerts_on_actual_and_forecast_at_each_threshold(base_config) -> 
     assert pairs == [(50, "ACTUAL"), (50, "FORECASTED"), (100, "ACTUAL"), (100, "FORECASTED")]
 
 
-def test_azure_and_gcp_budgets_filter_on_the_stack(base_config) -> None:
+def test_azure_budget_filters_on_the_stack_and_gcp_on_the_project(base_config) -> None:
     config = {**base_config,
               "azure-native:location": "westeurope",
               "azure-native:subscriptionId": "11111111-2222-3333-4444-555555555555",
@@ -140,7 +140,7 @@ def test_azure_and_gcp_budgets_filter_on_the_stack(base_config) -> None:
     assert azure["timePeriod"]["startDate"] == "2026-11-01T00:00:00Z"
     assert len(azure["notifications"]) == 6
     gcp = next(r.inputs for r in plan.resources if r.type == "gcp:billing/budget:Budget")
-    assert gcp["budgetFilter"]["labels"] == {"stack": "scalepath-test"}
+    assert gcp["budgetFilter"]["projects"] == ["projects/ml-prod"]
     assert len(gcp["allUpdatesRule"]["monitoringNotificationChannels"]) == 2
     assert {t["spendBasis"] for t in gcp["thresholdRules"]} == {"CURRENT_SPEND", "FORECASTED_SPEND"}
     assert not any(r.type.startswith("aws:") for r in plan.resources), "no AWS budget unless asked"

@@ -1,0 +1,86 @@
+"""Stack-wide GCP resources several deployments share: enabled APIs, the VPC, alert channels.
+
+Each is created once per stack through :meth:`StackContext.shared`, so two Vertex deployments
+(or Vertex and, later, GKE) use one ``compute.googleapis.com`` service resource and one VPC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.gcp_monitoring import email_channels
+from components.gcp_network import GcpNetwork, GcpNetworkArgs
+from components.tagging import gcp_labels
+from stacks.gcp_network import GcpNetworkConfig
+
+if TYPE_CHECKING:  # stacks.context imports the stage registry, whose stages import this module
+    from stacks.context import StackContext
+
+
+def project(ctx: StackContext) -> str:
+    """``gcp:project`` (the parser requires it for every stack that uses GCP)."""
+    assert ctx.spec.targets.gcp_project is not None
+    return ctx.spec.targets.gcp_project
+
+
+def region(ctx: StackContext) -> str:
+    """``gcp:region``."""
+    assert ctx.spec.targets.gcp_region is not None
+    return ctx.spec.targets.gcp_region
+
+
+def services(ctx: StackContext, apis: Iterable[str]) -> list[gcp.projects.Service]:
+    """Enable each API once per stack (e.g. ``aiplatform.googleapis.com``)."""
+
+    def enable(api: str) -> gcp.projects.Service:
+        return gcp.projects.Service(
+            f"gcp-api-{api.split('.')[0]}",
+            project=project(ctx),
+            service=api,
+            # Other workloads in the project may use the API: destroying this stack must not
+            # switch it off under them.
+            disable_on_destroy=False,
+            disable_dependent_services=False,
+        )
+
+    return [ctx.shared(f"gcp-api:{api}", lambda api=api: enable(api)) for api in sorted(set(apis))]
+
+
+def network(ctx: StackContext) -> GcpNetwork:
+    """The stack's VPC and subnet, from ``scalepath:network.gcp`` (created when unset)."""
+
+    def create() -> GcpNetwork:
+        config = ctx.spec.network.gcp or GcpNetworkConfig()
+        return GcpNetwork("network-gcp", GcpNetworkArgs(
+            project=project(ctx),
+            region=region(ctx),
+            network=config.network,
+            subnet=config.subnet,
+            subnet_cidr=config.subnet_cidr,
+            depends_on=tuple(services(ctx, ["compute.googleapis.com"])),
+        ))
+
+    return ctx.shared("gcp-network", create)
+
+
+def alert_channels(ctx: StackContext) -> list[pulumi.Output[str]]:
+    """E-mail notification channels for alert policies, one per ``budget.notify`` address.
+
+    Created by the same helper as the budget's channels (``components/gcp_monitoring.py``);
+    they are separate resources because budgets are composed before stages and do not hand
+    their children to the stage builders.
+    """
+
+    def create() -> list[pulumi.Output[str]]:
+        channels = email_channels(
+            "alerts-gcp", project=project(ctx), addresses=ctx.spec.budget.notify,
+            labels=gcp_labels(ctx.tags()), purpose="alerts",
+            depends_on=services(ctx, ["monitoring.googleapis.com"]),
+        )
+        return [c.name for c in channels]
+
+    return ctx.shared("gcp-alert-channels", create)
