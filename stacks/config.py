@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from stacks.errors import ConfigIssue
 from stacks.model import ConfigModel
 from stacks.gcp_network import GcpNetworkConfig
 from stacks.network_config import AwsNetworkConfig
@@ -150,6 +151,21 @@ class ExpectedUsage(ConfigModel):
     output_tokens_per_request: NonNegativeInt = 250
 
 
+class CloudTargets(ConfigModel):
+    """Where each cloud's resources go, read from the providers' own config keys."""
+
+    aws_region: str | None = None
+    """``aws:region``"""
+    gcp_project: str | None = None
+    """``gcp:project``"""
+    gcp_region: str | None = None
+    """``gcp:region``"""
+    azure_location: str | None = None
+    """``azure-native:location``"""
+    azure_subscription_id: str | None = None
+    """``azure-native:subscriptionId``"""
+
+
 class DeploymentBase(ConfigModel):
     """What every deployment has. Stage modules subclass this with their settings."""
 
@@ -167,6 +183,11 @@ class DeploymentBase(ConfigModel):
     def clouds(self) -> set[Cloud]:
         """Clouds this deployment creates resources in (its budget follows)."""
         raise NotImplementedError
+
+    def check_targets(self, targets: CloudTargets, index: int) -> list[ConfigIssue]:
+        """Problems that show only with the provider targets (e.g. a GPU not offered in
+        ``gcp:region``). Runs in ``parse_spec`` once the targets are known, before any resource."""
+        return []
 
 
 def is_secret_like(value: str) -> bool:

@@ -18,6 +18,7 @@ from stacks.config import (
     REQUIRED_TAG_KEYS,
     Budget,
     Cloud,
+    CloudTargets,
     ConfigModel,
     DeploymentBase,
     Environment,
@@ -32,21 +33,6 @@ NAMESPACE = "scalepath"
 
 #: Top-level ``scalepath:`` keys that must be set with ``pulumi config set --secret``.
 SECRET_KEYS = ("hfToken",)
-
-
-class CloudTargets(ConfigModel):
-    """Where each cloud's resources go, read from the providers' own config keys."""
-
-    aws_region: str | None = None
-    """``aws:region``"""
-    gcp_project: str | None = None
-    """``gcp:project``"""
-    gcp_region: str | None = None
-    """``gcp:region``"""
-    azure_location: str | None = None
-    """``azure-native:location``"""
-    azure_subscription_id: str | None = None
-    """``azure-native:subscriptionId``"""
 
 
 #: Which provider keys each cloud needs, as ``(field, config key)``.
@@ -268,6 +254,10 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
         raise ConfigError(issues)
     spec = spec.model_copy(update={"deployments": deployments})
     issues += _missing_targets(spec)
+    if not issues:
+        # Checks that need the provider targets (region support, key locations...).
+        for index, deployment in enumerate(deployments):
+            issues += deployment.check_targets(spec.targets, index)
     if issues:
         raise ConfigError(issues)
     return spec

@@ -28,8 +28,8 @@ from components.vertex import (
     unsupported_region,
 )
 from stacks import gcp as gcp_stack
-from stacks.config import Cloud, ConfigModel, DeploymentBase, Scaling, Stage
-from stacks.errors import ConfigError, ConfigIssue
+from stacks.config import Cloud, CloudTargets, ConfigModel, DeploymentBase, Scaling, Stage
+from stacks.errors import ConfigIssue
 from stacks.stages.base import StageDef
 
 if TYPE_CHECKING:  # stacks.context imports the stage registry, which imports this module
@@ -171,23 +171,21 @@ class VertexDeployment(DeploymentBase):
     def clouds(self) -> set[Cloud]:
         return {Cloud.GCP}
 
-
-def _check(deployment: VertexDeployment, ctx: StackContext) -> None:
-    """Checks that need stack-level keys (region); raise before any resource of the deployment."""
-    index = ctx.spec.deployments.index(deployment)
-    region = gcp_stack.region(ctx)
-    issues = []
-    problem = unsupported_region(deployment.instance_type, region)
-    if problem:
-        issues.append(ConfigIssue("gcp:region", f"deployments[{index}] ({deployment.name}): {problem}; "
-                                  "choose another machineType or region"))
-    if deployment.kms_key and deployment.kms_key.split("/")[3] != region:
-        issues.append(ConfigIssue(
-            f"scalepath:deployments[{index}].kmsKey",
-            f"key is in {deployment.kms_key.split('/')[3]!r} but the secret replica lives in "
-            f"gcp:region {region!r}; use a key ring in {region}"))
-    if issues:
-        raise ConfigError(issues)
+    def check_targets(self, targets: CloudTargets, index: int) -> list[ConfigIssue]:
+        """The machine/accelerator must be offered in ``gcp:region``, and the KMS key must be
+        in that region (the secret replica lives there)."""
+        region = targets.gcp_region or ""
+        issues = []
+        problem = unsupported_region(self.instance_type, region)
+        if problem:
+            issues.append(ConfigIssue("gcp:region", f"deployments[{index}] ({self.name}): {problem}; "
+                                      "choose another machineType or region"))
+        if self.kms_key and self.kms_key.split("/")[3] != region:
+            issues.append(ConfigIssue(
+                f"scalepath:deployments[{index}].kmsKey",
+                f"key is in {self.kms_key.split('/')[3]!r} but the secret replica lives in "
+                f"gcp:region {region!r}; use a key ring in {region}"))
+        return issues
 
 
 def _psc_policy(ctx: StackContext) -> gcp.networkconnectivity.ServiceConnectionPolicy:
@@ -217,7 +215,6 @@ def _psc_policy(ctx: StackContext) -> gcp.networkconnectivity.ServiceConnectionP
 def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, Any]:
     """Create the deployment's :class:`VertexEndpoint`; return its endpoint ids and URLs."""
     assert isinstance(deployment, VertexDeployment)
-    _check(deployment, ctx)
     private = ctx.spec.network.mode == "private"
     has_token = "hfToken" in ctx.spec.secrets
     apis = ["aiplatform.googleapis.com", "monitoring.googleapis.com"]
