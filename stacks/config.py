@@ -171,6 +171,10 @@ class DeploymentBase(ConfigModel):
         """Clouds this deployment creates resources in (its budget follows)."""
         raise NotImplementedError
 
+    def required_secrets(self) -> set[str]:
+        """Top-level secret keys (``hfToken``...) this deployment reads; the parser checks they are set."""
+        return set()
+
 
 def is_secret_like(value: str) -> bool:
     """True for strings that look like credentials (HF tokens, AWS access keys)."""
