@@ -7,7 +7,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import pulumi
-from pydantic import Field, HttpUrl, NonNegativeInt, PositiveFloat, PositiveInt, StringConstraints, model_validator
+from pydantic import (
+    Field,
+    HttpUrl,
+    PositiveFloat,
+    PositiveInt,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from components.hf_endpoint import HfInferenceEndpoint, HfInferenceEndpointArgs, ImageArgs, PrivateLinkArgs
 from components.hf_endpoint_provider import HardwareError, validate_hardware
@@ -104,12 +113,19 @@ class HfEndpointDeployment(DeploymentBase):
     secret_store: SecretStoreConfig | None = None
     """Optionally store the HF token where the calling application reads it."""
 
+    @field_validator("instance_size")
+    @classmethod
+    def _known_hardware(cls, size: str, info: ValidationInfo) -> str:
+        # Fields validate in order: vendor, accelerator and instance type are in info.data when valid.
+        if {"vendor", "accelerator", "instance_type"} <= info.data.keys():
+            try:
+                validate_hardware(info.data["vendor"], info.data["accelerator"], info.data["instance_type"], size)
+            except HardwareError as error:
+                raise ValueError(str(error)) from None
+        return size
+
     @model_validator(mode="after")
-    def _valid_endpoint(self) -> "HfEndpointDeployment":
-        try:
-            validate_hardware(self.vendor, self.accelerator, self.instance_type, self.instance_size)
-        except HardwareError as error:
-            raise ValueError(str(error)) from None
+    def _valid_access(self) -> "HfEndpointDeployment":
         if (self.access == "private") != (self.private_link is not None):
             raise ValueError("access private needs privateLink (accountId, region), and privateLink needs "
                              "access private")
