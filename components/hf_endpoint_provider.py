@@ -27,6 +27,7 @@ import httpx2
 from huggingface_hub import HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.runtime import rpc
 
 from components import catalog
 
@@ -237,10 +238,10 @@ class InferenceEndpointProvider(ResourceProvider):
 
     def _wait(self, target: _Target, props: Mapping[str, Any], raw: dict[str, Any], what: str) -> dict[str, Any]:
         """Poll until the endpoint serves (``running``; ``scaledToZero`` too when min replicas is 0)."""
-        ready = {_READY, _SCALED_TO_ZERO} if int(props.get("minReplica", 1)) == 0 else {_READY}
+        ready = {_READY, _SCALED_TO_ZERO} if int(props["minReplica"]) == 0 else {_READY}
         if props.get("paused"):
             ready = {_PAUSED}
-        deadline = time.monotonic() + float(props.get("timeoutSeconds", 1800))
+        deadline = time.monotonic() + float(props["timeoutSeconds"])
         while True:
             state = raw["status"]["state"]
             if state in ready:
@@ -274,17 +275,19 @@ class InferenceEndpointProvider(ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate hardware against the table, then against the live hardware list when a token is known."""
         failures = []
-        try:
-            validate_hardware(news["vendor"], news["accelerator"], news["instanceType"], news["instanceSize"])
-        except HardwareError as error:
-            failures.append(CheckFailure("instanceType", str(error)))
+        hardware = [news.get(k) for k in ("vendor", "accelerator", "instanceType", "instanceSize")]
+        if rpc.UNKNOWN not in hardware:  # preview passes values computed by other resources as unknown
+            try:
+                validate_hardware(*hardware)
+            except HardwareError as error:
+                failures.append(CheckFailure("instanceType", str(error)))
         if news.get("type") not in ACCESS_TYPES:
             failures.append(CheckFailure("type", f"must be one of {', '.join(ACCESS_TYPES)}"))
         if int(news.get("minReplica", 1)) > int(news.get("maxReplica", 1)):
             failures.append(CheckFailure("minReplica", "must be <= maxReplica"))
         if news.get("scalingMetric") not in (None, *SCALING_METRICS):
             failures.append(CheckFailure("scalingMetric", f"must be one of {', '.join(SCALING_METRICS)}"))
-        if not failures and isinstance(news.get("token"), str) and news["token"]:
+        if not failures and isinstance(news.get("token"), str) and news["token"] not in ("", rpc.UNKNOWN):
             failures += self._check_live_hardware(news)
         return CheckResult(news, failures)
 

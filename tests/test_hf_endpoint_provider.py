@@ -18,6 +18,7 @@ import dill
 import pytest
 from huggingface_hub import constants
 from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import rpc
 
 from components.hf_endpoint_provider import (
     API_URL_ENV,
@@ -291,6 +292,11 @@ def test_check_consults_the_live_hardware_list_when_a_token_is_known(server, pro
     assert [f.property for f in elsewhere.failures] == ["region"]
     unavailable = provider.check({}, props(server, instanceType="nvidia-l4"))
     assert "is not_available" in unavailable.failures[0].reason
+
+
+def test_check_skips_what_preview_does_not_know_yet(server, provider) -> None:
+    result = provider.check({}, props(server, token=rpc.UNKNOWN, instanceType=rpc.UNKNOWN))
+    assert result.failures == [] and server.api.received == []
 
 
 def test_api_url_defaults_to_env_then_huggingface_hub(monkeypatch) -> None:
