@@ -252,7 +252,7 @@ class InferenceEndpointProvider(ResourceProvider):
                                       "Check the endpoint logs at https://endpoints.huggingface.co")
             if time.monotonic() >= deadline:
                 raise HfEndpointError(
-                    f"{what} {target.namespace}/{target.name}: still {state!r} after {props.get('timeoutSeconds')}s "
+                    f"{what} {target.namespace}/{target.name}: still {state!r} after {props['timeoutSeconds']}s "
                     "(timeoutSeconds). Large models load slowly: raise the timeout, or check the endpoint logs; "
                     "the endpoint is left as it is and the next update resumes waiting."
                 )

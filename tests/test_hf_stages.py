@@ -74,7 +74,7 @@ def test_serverless_plan_stores_the_token_in_secrets_manager(base_config) -> Non
     assert secret.inputs["name"] == "scalepath-test-chat-hf-token"
     assert secret.inputs["recoveryWindowInDays"] == 7
     assert version.inputs["secretString"] == SECRET
-    assert version.dependencies == [secret.urn] or secret.urn in version.property_dependencies["secretId"]
+    assert version.property_dependencies["secretId"] == [secret.urn]
     assert secret.parent is not None and secret.parent.endswith("chat-token")
     assert route.urn.endswith("HfServerlessRoute::chat")
 
