@@ -177,6 +177,20 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def _live_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """In-place settings as the API reports them, for drift on refresh. Only values we always send
+    and HF keeps verbatim (a field HF fills in, like revision, would diff forever), and none that
+    replace: a renamed enum on HF's side must never replace a serving endpoint."""
+    compute = raw.get("compute") or {}
+    scaling = compute.get("scaling") or {}
+    live = {
+        "accelerator": compute.get("accelerator"), "instanceType": compute.get("instanceType"),
+        "instanceSize": compute.get("instanceSize"), "minReplica": scaling.get("minReplica"),
+        "maxReplica": scaling.get("maxReplica"),
+    }
+    return {key: value for key, value in live.items() if value is not None}
+
+
 @dataclass(frozen=True)
 class _Target:
     """Where one endpoint lives and how to reach the API (built per call from the properties)."""
@@ -346,7 +360,7 @@ class InferenceEndpointProvider(ResourceProvider):
         return CreateResult(f"{target.namespace}/{target.name}", self._outputs(props, raw))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Refresh status and URL; an endpoint deleted outside Pulumi reads as gone."""
+        """Refresh status, URL and the settings changed outside Pulumi; a deleted endpoint reads as gone."""
         target = _Target.of(props)
         try:
             raw = self._get(target)
@@ -354,7 +368,7 @@ class InferenceEndpointProvider(ResourceProvider):
             if _status(error) == 404:
                 return ReadResult("", {})
             raise self._fail("read", target, error) from None
-        return ReadResult(id_, self._outputs(props, raw))
+        return ReadResult(id_, self._outputs({**props, **_live_settings(raw)}, raw))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Which inputs changed, and whether that replaces the endpoint or updates it in place."""

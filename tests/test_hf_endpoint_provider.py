@@ -202,6 +202,17 @@ def test_read_refreshes_status_and_reports_a_deleted_endpoint_as_gone(server, pr
     assert provider.read(created.id, created.outs).id == ""
 
 
+def test_refresh_reports_settings_changed_outside_pulumi_so_the_next_up_restores_them(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server))
+    server.api.endpoints[("ml-team", "chat-dev")]["compute"]["scaling"]["maxReplica"] = 5  # edited in the UI
+    refreshed = provider.read(created.id, created.outs).outs
+    assert refreshed["maxReplica"] == 5 and refreshed["scaleToZeroTimeout"] == 15
+    drift = provider.diff(created.id, refreshed, props(server))
+    assert drift.changes and drift.replaces == []
+    assert not provider.diff(created.id, provider.read(created.id, created.outs).outs, props(server, maxReplica=5)).changes
+
+
 def test_diff_updates_in_place_or_replaces(server, provider) -> None:
     olds = props(server)
     in_place = provider.diff("ml-team/chat-dev", olds, props(server, maxReplica=4, env={"LOG_LEVEL": "debug"}))
