@@ -42,6 +42,9 @@ class InstanceSpec(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
 
     name: str = ""
+    accelerator: str | None = None
+    """Accelerator class where the platform asks for one (HF Endpoints: ``cpu``, ``gpu``,
+    ``neuron``); ``None`` where the instance type alone says it."""
     gpu: str | None = None
     """GPU model (``A10G``, ``L4``, ``H100``...), ``None`` for CPU-only rows."""
     gpu_count: NonNegativeInt = 0

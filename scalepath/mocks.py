@@ -125,6 +125,20 @@ def _azure_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
     }
 
 
+def _dynamic_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+    # Dynamic resources share one type; ours say what they are in the `kind` input.
+    if args.inputs.get("kind") != "huggingface:InferenceEndpoint":
+        return {}
+    inputs = args.inputs
+    url = (f"https://{_short_hash(args.name)}{_short_hash(inputs.get('endpointName', ''))}."
+           f"{inputs.get('region')}.{inputs.get('vendor')}.endpoints.huggingface.cloud")
+    image = inputs.get("image") or {}
+    state = "paused" if inputs.get("paused") else (
+        "scaledToZero" if inputs.get("minReplica") == 0 else "running")
+    return {"url": url, "status": state,
+            "openaiBaseUrl": f"{url}/v1/" if image.get("engine") in ("vllm", "tgi") else None}
+
+
 class ScalepathMocks(pulumi.runtime.Mocks):
     """Echo inputs and add realistic cloud-generated outputs, by type prefix."""
 
@@ -141,6 +155,8 @@ class ScalepathMocks(pulumi.runtime.Mocks):
             extra = _gcp_outputs(args, self.gcp_project)
         elif provider == "azure-native":
             extra = _azure_outputs(args)
+        elif provider == "pulumi-python":
+            extra = _dynamic_outputs(args)
         elif provider == "kubernetes":
             meta = dict(args.inputs.get("metadata") or {})
             meta.setdefault("name", f"{args.name}-{_short_hash(args.name)}")

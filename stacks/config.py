@@ -189,6 +189,10 @@ class DeploymentBase(ConfigModel):
         ``gcp:region``). Runs in ``parse_spec`` once the targets are known, before any resource."""
         return []
 
+    def required_secrets(self) -> set[str]:
+        """Top-level secret keys (``hfToken``...) this deployment reads; the parser checks they are set."""
+        return set()
+
 
 def is_secret_like(value: str) -> bool:
     """True for strings that look like credentials (HF tokens, AWS access keys)."""

@@ -253,7 +253,7 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
     if issues or spec is None:
         raise ConfigError(issues)
     spec = spec.model_copy(update={"deployments": deployments})
-    issues += _missing_targets(spec)
+    issues += _missing_targets(spec) + _missing_secrets(spec)
     if not issues:
         # Checks that need the provider targets (region support, key locations...).
         for index, deployment in enumerate(deployments):
@@ -274,6 +274,16 @@ def _duplicate_names(raw_deployments: list[Any]) -> list[ConfigIssue]:
         elif name is not None:
             seen[name] = index
     return issues
+
+
+def _missing_secrets(spec: StackSpec) -> list[ConfigIssue]:
+    needed: dict[str, list[str]] = {}
+    for deployment in spec.deployments:
+        for key in sorted(deployment.required_secrets() - spec.secrets):
+            needed.setdefault(key, []).append(deployment.name)
+    return [ConfigIssue(f"{NAMESPACE}:{key}", f"required by deployment(s) {', '.join(names)}; run "
+                        f"`pulumi config set --secret {NAMESPACE}:{key} <value>`")
+            for key, names in needed.items()]
 
 
 def _missing_targets(spec: StackSpec) -> list[ConfigIssue]:

@@ -1,0 +1,71 @@
+"""Config of the cloud secret store a stage keeps a token in (``secretStore`` of a deployment)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field, StringConstraints, model_validator
+
+from components.secret_store import SecretStoreArgs
+from stacks.config import Cloud, ConfigModel
+
+if TYPE_CHECKING:  # stacks.spec imports the stage registry, which imports this module
+    from stacks.spec import StackSpec
+
+SecretName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,126}$")]
+"""Valid as an AWS Secrets Manager, Azure Key Vault and GCP Secret Manager name."""
+
+
+class AwsSecretStore(ConfigModel):
+    """``secretStore.aws``: Secrets Manager details."""
+
+    kms_key_id: str | None = None
+    """Customer-managed KMS key id/ARN; the account's ``aws/secretsmanager`` key when unset."""
+    recovery_window_days: Annotated[int, Field(ge=0, le=30)] = 7
+    """Days a deleted secret stays recoverable: 0 (delete at once) or 7..30."""
+
+    @model_validator(mode="after")
+    def _window(self) -> "AwsSecretStore":
+        if 0 < self.recovery_window_days < 7:
+            raise ValueError("recoveryWindowDays must be 0 or 7..30 (AWS Secrets Manager's range)")
+        return self
+
+
+class AzureSecretStore(ConfigModel):
+    """``secretStore.azure``: the existing Key Vault that receives the secret."""
+
+    vault_name: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")]
+    resource_group: Annotated[str, StringConstraints(min_length=1, max_length=90)]
+
+
+class SecretStoreConfig(ConfigModel):
+    """``secretStore``: which cloud's secret store holds the token the application reads."""
+
+    cloud: Cloud
+    """``aws`` (Secrets Manager, in ``aws:region``), ``azure`` (Key Vault), ``gcp`` (Secret Manager, in ``gcp:project``)."""
+    secret_name: SecretName | None = None
+    """Name of the secret; ``<project>-<stack>-<deployment>-hf-token`` when unset."""
+    aws: AwsSecretStore = AwsSecretStore()
+    azure: AzureSecretStore | None = None
+
+    @model_validator(mode="after")
+    def _azure_vault(self) -> "SecretStoreConfig":
+        if self.cloud == Cloud.AZURE and self.azure is None:
+            raise ValueError("cloud azure needs azure.vaultName and azure.resourceGroup (an existing Key Vault)")
+        return self
+
+    def args(self, spec: "StackSpec") -> SecretStoreArgs:
+        """The component args for this store in this stack."""
+        return SecretStoreArgs(
+            cloud=self.cloud.value,
+            aws_kms_key_id=self.aws.kms_key_id,
+            aws_recovery_window_days=self.aws.recovery_window_days,
+            azure_vault_name=self.azure.vault_name if self.azure else None,
+            azure_resource_group=self.azure.resource_group if self.azure else None,
+            gcp_project=spec.targets.gcp_project,
+        )
+
+    def name_for(self, spec: "StackSpec", deployment: str) -> str:
+        """The secret's name: configured, or derived from stack and deployment."""
+        return self.secret_name or f"{spec.stack_tag}-{deployment}-hf-token"
+

@@ -1,0 +1,207 @@
+"""Stage ``hf-endpoint``: a dedicated HF Inference Endpoint (dynamic provider on ``huggingface_hub``)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+
+import pulumi
+from pydantic import (
+    Field,
+    HttpUrl,
+    PositiveFloat,
+    PositiveInt,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from components.hf_endpoint import HfInferenceEndpoint, HfInferenceEndpointArgs, ImageArgs, PrivateLinkArgs
+from components.hf_endpoint_provider import HardwareError, validate_hardware
+from components.secret_store import CloudSecret, CloudSecretArgs
+from stacks.config import Cloud, ConfigModel, DeploymentBase, DnsName, Scaling, Stage
+from stacks.secret_store import SecretStoreConfig
+from stacks.stages.base import StageDef
+from stacks.stages.hf_serverless import HfNamespace
+
+if TYPE_CHECKING:
+    from stacks.context import StackContext
+
+#: HF limits endpoint names to 32 characters.
+_NAME_MAX = 32
+
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class HfScaling(Scaling):
+    """``scaling`` of an endpoint: replicas, scale-to-zero and the autoscaling metric."""
+
+    scale_to_zero_timeout: PositiveInt | None = None
+    """Idle minutes before scaling to zero; required when ``min`` is 0."""
+    metric: Literal["pendingRequests", "hardwareUsage"] | None = None
+    """What triggers a scale-up; HF's default when unset. LLM servers: ``pendingRequests``."""
+    threshold: PositiveFloat | None = None
+    """Value of ``metric`` that triggers a scale-up (needs ``metric``)."""
+
+    @model_validator(mode="after")
+    def _scale_to_zero(self) -> "HfScaling":
+        if self.min == 0 and self.scale_to_zero_timeout is None:
+            raise ValueError("min 0 needs scaleToZeroTimeout (idle minutes before scaling to zero)")
+        if self.min > 0 and self.scale_to_zero_timeout is not None:
+            raise ValueError("scaleToZeroTimeout needs min 0")
+        if self.threshold is not None and self.metric is None:
+            raise ValueError("threshold needs metric (pendingRequests or hardwareUsage)")
+        return self
+
+
+class ImageConfig(ConfigModel):
+    """``image``: the serving container, instead of HF's default image."""
+
+    engine: Literal["vllm", "tgi", "tei", "custom"]
+    url: Annotated[str, StringConstraints(min_length=3)]
+    """Container image reference, e.g. ``vllm/vllm-openai:v0.11.0``."""
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    health_route: Annotated[str, StringConstraints(pattern=r"^/")] | None = None
+
+
+class PrivateLinkConfig(ConfigModel):
+    """``privateLink``: AWS PrivateLink access for ``access: private``."""
+
+    account_id: Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+    region: Literal["us-east-1", "eu-west-1"]
+
+
+class HfEndpointDeployment(DeploymentBase):
+    """A dedicated Inference Endpoint: hardware by the hour, scale to zero, HF-managed."""
+
+    stage_value: ClassVar[Stage] = Stage.HF_ENDPOINT
+    stage: Literal[Stage.HF_ENDPOINT]
+    namespace: HfNamespace
+    """HF user or organisation that owns and pays for the endpoint."""
+    endpoint_name: DnsName | None = None
+    """Endpoint name (unique in the namespace); ``<deployment>-<stack>`` when unset."""
+    revision: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")] | None = None
+    """Model commit to pin (recommended beyond dev); the default branch when unset."""
+    task: str = "text-generation"
+    framework: str = "pytorch"
+    vendor: Literal["aws", "azure", "gcp"] = "aws"
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")] = "us-east-1"
+    accelerator: Literal["cpu", "gpu", "neuron"] = "gpu"
+    instance_type: str
+    """HF instance type, e.g. ``nvidia-a10g`` (see ``components/data/instances/hf.yaml``)."""
+    instance_size: str
+    """HF instance size, e.g. ``x1``."""
+    scaling: HfScaling = HfScaling()
+    image: ImageConfig | None = None
+    args: list[str] = []
+    """Arguments appended to the container entrypoint (e.g. vLLM's ``--max-model-len 8192``)."""
+    env: dict[EnvName, str] = {}
+    """Plain environment variables (the parser rejects values that look like credentials)."""
+    secret_env: dict[EnvName, Literal["hfToken"]] = {}
+    """Secret environment variables: env name -> top-level secret key (e.g. ``HF_TOKEN: hfToken``)."""
+    access: Literal["public", "authenticated", "private"] = "authenticated"
+    """Who may call it: anyone, HF-token holders, or PrivateLink only."""
+    private_link: PrivateLinkConfig | None = None
+    paused: bool = False
+    """Pause the endpoint (no charge) while true."""
+    wait_timeout_minutes: Annotated[int, Field(ge=1, le=240)] = 30
+    """How long create/update wait for the endpoint to serve."""
+    api_url: HttpUrl | None = None
+    """Inference Endpoints API URL (private installs); ``$SCALEPATH_HF_ENDPOINTS_API`` or HF's default."""
+    secret_store: SecretStoreConfig | None = None
+    """Optionally store the HF token where the calling application reads it."""
+
+    @field_validator("instance_size")
+    @classmethod
+    def _known_hardware(cls, size: str, info: ValidationInfo) -> str:
+        # Fields validate in order: vendor, accelerator and instance type are in info.data when valid.
+        if {"vendor", "accelerator", "instance_type"} <= info.data.keys():
+            try:
+                validate_hardware(info.data["vendor"], info.data["accelerator"], info.data["instance_type"], size)
+            except HardwareError as error:
+                raise ValueError(str(error)) from None
+        return size
+
+    @model_validator(mode="after")
+    def _valid_access(self) -> "HfEndpointDeployment":
+        if (self.access == "private") != (self.private_link is not None):
+            raise ValueError("access private needs privateLink (accountId, region), and privateLink needs "
+                             "access private")
+        if self.private_link is not None and self.vendor != "aws":
+            raise ValueError("privateLink is AWS PrivateLink: it needs vendor aws")
+        return self
+
+    def clouds(self) -> set[Cloud]:
+        return {self.secret_store.cloud} if self.secret_store else set()
+
+    def required_secrets(self) -> set[str]:
+        return {"hfToken", *self.secret_env.values()}
+
+    def resolved_name(self, stack: str) -> str:
+        """The endpoint name: configured, or ``<deployment>-<stack>`` (hashed down to HF's 32 characters)."""
+        if self.endpoint_name:
+            return self.endpoint_name
+        name = f"{self.name}-{stack}".lower()
+        if len(name) <= _NAME_MAX:
+            return name
+        digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+        return f"{name[:_NAME_MAX - 7].rstrip('-')}-{digest}"
+
+
+def build(deployment: DeploymentBase, ctx: "StackContext") -> Mapping[str, pulumi.Input[Any]]:
+    """The endpoint component (and the token secret when asked); exports URL and OpenAI base URL."""
+    assert isinstance(deployment, HfEndpointDeployment)
+    config = pulumi.Config("scalepath")
+    token = config.require_secret("hfToken")
+    scaling = deployment.scaling
+    image = deployment.image
+    endpoint = HfInferenceEndpoint(deployment.name, HfInferenceEndpointArgs(
+        endpoint_name=deployment.resolved_name(ctx.spec.stack),
+        namespace=deployment.namespace,
+        repository=deployment.model,
+        revision=deployment.revision,
+        task=deployment.task,
+        framework=deployment.framework,
+        vendor=deployment.vendor,
+        region=deployment.region,
+        accelerator=deployment.accelerator,
+        instance_type=deployment.instance_type,
+        instance_size=deployment.instance_size,
+        min_replica=scaling.min,
+        max_replica=scaling.max,
+        scale_to_zero_timeout=scaling.scale_to_zero_timeout,
+        scaling_metric=scaling.metric,
+        scaling_threshold=scaling.threshold,
+        image=None if image is None else ImageArgs(engine=image.engine, url=image.url, port=image.port,
+                                                   health_route=image.health_route),
+        args=deployment.args,
+        env=deployment.env,
+        secrets={env: config.require_secret(key) for env, key in deployment.secret_env.items()},
+        access_type=deployment.access,
+        private_link=None if deployment.private_link is None else PrivateLinkArgs(
+            account_id=deployment.private_link.account_id, region=deployment.private_link.region),
+        paused=deployment.paused,
+        timeout_seconds=deployment.wait_timeout_minutes * 60,
+        api_url=str(deployment.api_url) if deployment.api_url else None,
+        token=token,
+        tags=ctx.tags(deployment),
+    ))
+    outputs: dict[str, pulumi.Input[Any]] = {
+        "endpointName": endpoint.endpoint_name,
+        "url": endpoint.url,
+        "openaiBaseUrl": endpoint.openai_base_url,
+        "status": endpoint.status,
+    }
+    if deployment.secret_store is not None:
+        store = deployment.secret_store
+        secret = CloudSecret(f"{deployment.name}-token", CloudSecretArgs(
+            store=store.args(ctx.spec), secret_name=store.name_for(ctx.spec, deployment.name), value=token,
+            description=f"Hugging Face token for endpoint {deployment.namespace}/{deployment.resolved_name(ctx.spec.stack)}",
+            tags=ctx.tags(deployment)))
+        outputs["tokenSecretId"] = secret.secret_id
+    return outputs
+
+
+DEFINITION = StageDef(settings=HfEndpointDeployment, build=build)

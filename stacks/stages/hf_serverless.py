@@ -1,0 +1,71 @@
+"""Stage ``hf-serverless``: HF Inference Providers through the router; the token in a cloud secret store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+
+import pulumi
+from pydantic import StringConstraints, field_validator
+
+from components.hf_serverless import PROVIDERS, HfServerlessRoute, HfServerlessRouteArgs
+from stacks.config import Cloud, DeploymentBase, Stage
+from stacks.secret_store import SecretStoreConfig
+from stacks.stages.base import StageDef
+
+if TYPE_CHECKING:
+    from stacks.context import StackContext
+
+HfNamespace = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,95}$")]
+"""A Hugging Face user or organisation name."""
+
+
+class HfServerlessDeployment(DeploymentBase):
+    """A model served by HF Inference Providers (pay per use; nothing provisioned at HF)."""
+
+    stage_value: ClassVar[Stage] = Stage.HF_SERVERLESS
+    stage: Literal[Stage.HF_SERVERLESS]
+    provider: str = "auto"
+    """Inference provider to pin (``together``, ``groq``...) or ``auto`` (the router picks)."""
+    bill_to: HfNamespace | None = None
+    """HF organisation billed for the requests; the token owner when unset."""
+    secret_store: SecretStoreConfig
+    """Where the application reads the HF token."""
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value not in PROVIDERS:
+            raise ValueError(f"unknown inference provider {value!r}; allowed: {', '.join(PROVIDERS)}")
+        return value
+
+    def clouds(self) -> set[Cloud]:
+        return {self.secret_store.cloud}
+
+    def required_secrets(self) -> set[str]:
+        return {"hfToken"}
+
+
+def build(deployment: DeploymentBase, ctx: "StackContext") -> Mapping[str, pulumi.Input[Any]]:
+    """The route component; exports what an OpenAI client needs and where the token is."""
+    assert isinstance(deployment, HfServerlessDeployment)
+    store = deployment.secret_store
+    route = HfServerlessRoute(deployment.name, HfServerlessRouteArgs(
+        model=deployment.model,
+        provider=deployment.provider,
+        bill_to=deployment.bill_to,
+        token=pulumi.Config("scalepath").require_secret("hfToken"),
+        token_secret_name=store.name_for(ctx.spec, deployment.name),
+        secret_store=store.args(ctx.spec),
+        tags=ctx.tags(deployment),
+    ))
+    return {
+        "openaiBaseUrl": route.base_url,
+        "model": route.model_name,
+        "billTo": route.bill_to,
+        "defaultHeaders": route.default_headers,
+        "tokenSecretId": route.token_secret_id,
+    }
+
+
+DEFINITION = StageDef(settings=HfServerlessDeployment, build=build)

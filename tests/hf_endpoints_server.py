@@ -1,0 +1,185 @@
+"""A local HTTP server speaking the Inference Endpoints API JSON the way ``huggingface_hub`` expects.
+
+Shapes follow ``HfApi.create_inference_endpoint`` (request payload) and
+``InferenceEndpoint.from_raw`` / ``InferenceEndpointHardware.from_raw`` (responses). Tests
+script failures (status codes with headers) and the sequence of states GETs report.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Received:
+    """One request as the server saw it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Scripted:
+    """A canned response for the next request matching ``method`` and ``path`` (regex)."""
+
+    method: str
+    path: str
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+
+
+def _merge(into: dict[str, Any], update: dict[str, Any]) -> None:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict) and key not in ("image", "env", "secrets"):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+class FakeEndpointsApi:
+    """State and behaviour behind the HTTP handler (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.endpoints: dict[tuple[str, str], dict[str, Any]] = {}
+        self.states: dict[str, deque[str]] = {}
+        """Per endpoint name: states successive GETs report (the last one sticks)."""
+        self.messages: dict[str, str] = {}
+        self.scripted: list[Scripted] = []
+        self.received: list[Received] = []
+        self.hardware: list[dict[str, Any]] = []
+        """``vendors`` of ``GET /v2/provider/{namespace}``."""
+
+    def script(self, *responses: Scripted) -> None:
+        """Queue canned responses (each used once, in order, for matching requests)."""
+        with self.lock:
+            self.scripted.extend(responses)
+
+    def requests(self, method: str, path_pattern: str = ".*") -> list[Received]:
+        """What the server received for this method and path."""
+        return [r for r in self.received if r.method == method and re.search(path_pattern, r.path)]
+
+    def _raw(self, key: tuple[str, str]) -> dict[str, Any]:
+        endpoint = self.endpoints[key]
+        state = endpoint["status"]["state"]
+        url = f"https://{key[1]}.us-east-1.aws.endpoints.huggingface.cloud"
+        endpoint["status"]["url"] = url if state in ("running", "scaledToZero") else None
+        endpoint["status"]["message"] = self.messages.get(key[1], f"Endpoint is {state}")
+        return endpoint
+
+    def _next_state(self, name: str, default: str) -> str:
+        queue = self.states.get(name)
+        if not queue:
+            return default
+        return queue.popleft() if len(queue) > 1 else queue[0]
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, dict[str, str], Any]:
+        with self.lock:
+            self.received.append(Received(method, path, headers, body))
+            for index, canned in enumerate(self.scripted):
+                if canned.method == method and re.search(canned.path, path):
+                    del self.scripted[index]
+                    return canned.status, canned.headers, canned.body
+            return self._route(method, path, body)
+
+    def _route(self, method: str, path: str, body: Any) -> tuple[int, dict[str, str], Any]:
+        if method == "GET" and (m := re.fullmatch(r"/v2/provider/([^/]+)", path)):
+            return 200, {}, {"vendors": self.hardware}
+        if method == "POST" and (m := re.fullmatch(r"/v2/endpoint/([^/]+)", path)):
+            key = (m.group(1), body["name"])
+            if key in self.endpoints:
+                return 409, {}, {"error": f"Endpoint {key[1]} already exists"}
+            model = {"task": None, "revision": None, **body["model"]}
+            self.endpoints[key] = {
+                **body, "model": model, "healthRoute": "/health",
+                "status": {"state": "pending", "createdAt": "2026-11-24T10:00:00.000Z",
+                           "updatedAt": "2026-11-24T10:00:00.000Z"},
+            }
+            self.endpoints[key]["status"]["state"] = self._next_state(key[1], "pending")
+            return 200, {}, self._raw(key)
+        m = re.fullmatch(r"/v2/endpoint/([^/]+)/([^/]+)(/[a-z-]+)?", path)
+        if not m:
+            return 404, {}, {"error": "no such route"}
+        key, action = (m.group(1), m.group(2)), m.group(3)
+        if key not in self.endpoints:
+            return 404, {}, {"error": f"Endpoint {key[1]} not found"}
+        endpoint = self.endpoints[key]
+        if method == "GET" and action is None:
+            endpoint["status"]["state"] = self._next_state(key[1], endpoint["status"]["state"])
+        elif method == "PUT" and action is None:
+            _merge(endpoint, body)
+            endpoint["status"]["state"] = self._next_state(key[1], "updating")
+        elif method == "DELETE" and action is None:
+            del self.endpoints[key]
+            return 200, {}, {}
+        elif method == "POST" and action == "/pause":
+            endpoint["status"]["state"] = "paused"
+        elif method == "POST" and action == "/resume":
+            endpoint["status"]["state"] = self._next_state(key[1], "initializing")
+        else:
+            return 405, {}, {"error": "method not allowed"}
+        return 200, {}, self._raw(key)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "_Server"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, extra, payload = self.server.api.handle(self.command, self.path, headers, body)
+        data = json.dumps(payload).encode() if payload is not None else b""
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for key, value in extra.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        pass  # keep test output clean
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, api: FakeEndpointsApi):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.api = api
+
+
+class RunningServer:
+    """The fake API on a loopback port, in a background thread."""
+
+    def __init__(self) -> None:
+        self.api = FakeEndpointsApi()
+        self._server = _Server(self.api)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """What ``apiUrl`` points at (the ``/v2`` API root)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v2"
+
+    def __enter__(self) -> "RunningServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
