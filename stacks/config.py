@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from stacks.azure_network import AzureNetwork
+
 
 class Environment(str, Enum):
     """Deployment environments; policy caps and defaults differ per environment."""
@@ -143,6 +145,8 @@ class Network(ConfigModel):
     """``scalepath:network``: public or private serving; per-cloud details are added by stages."""
 
     mode: Literal["public", "private"] = "public"
+    azure: AzureNetwork | None = None
+    """Azure VNet/subnet for private endpoints (``stacks/azure_network.py``)."""
 
 
 class ExpectedUsage(ConfigModel):

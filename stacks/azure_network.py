@@ -1,0 +1,32 @@
+"""``scalepath:network.azure``: the customer-side network of private Azure stacks.
+
+This model is imported by :mod:`stacks.config` (``Network.azure``), so it cannot import
+``stacks.config`` itself without an import cycle; it restates :class:`ConfigModel`'s settings
+(camelCase keys, unknown keys rejected, immutable) instead.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network
+
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic.alias_generators import to_camel
+
+
+class AzureNetwork(BaseModel):
+    """VNet and subnet that hold the private endpoints of a private Azure stack."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    resource_group: str | None = None
+    """Existing resource group for the network; scalepath creates one when unset."""
+    vnet_cidr: IPv4Network = IPv4Network("10.60.0.0/16")
+    """Address space of the VNet; must not overlap networks it will be peered with."""
+    subnet_cidr: IPv4Network = IPv4Network("10.60.0.0/24")
+    """Subnet for private endpoints (one IP per endpoint), inside ``vnetCidr``."""
+
+    @model_validator(mode="after")
+    def _subnet_inside_vnet(self) -> "AzureNetwork":
+        if not self.subnet_cidr.subnet_of(self.vnet_cidr):
+            raise ValueError(f"subnetCidr {self.subnet_cidr} is not inside vnetCidr {self.vnet_cidr}")
+        return self
