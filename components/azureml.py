@@ -55,17 +55,32 @@ class AzureMlContainer:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AzureMlAutoscale:
+    """Instance bounds and the metric targets that drive ``monitor.AutoscaleSetting``."""
+
+    min_instances: int
+    """At least 1: managed online deployments cannot scale to zero."""
+    max_instances: int
+    gpu_utilization_pct: int | None
+    cpu_utilization_pct: int | None
+    latency_p95_ms: int | None
+    scale_out_cooldown_minutes: int
+    scale_in_cooldown_minutes: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class AzureMlVariant:
     """One online deployment behind the endpoint (``blue``, ``green``...)."""
 
     name: str
     traffic: int
-    """Percent of live traffic (all variants sum to 100)."""
+    """Percent of live traffic (all variants sum to 100, or 0 while nothing is routed yet)."""
     mirror_traffic: int
     """Percent of traffic copied to this variant, responses discarded (0..50 in total)."""
     instance_type: str
     """VM SKU, validated against ``components/data/instances/azureml.yaml``."""
     container: AzureMlContainer
+    autoscale: AzureMlAutoscale
     registered_model: str | None = None
     """Azure ML model asset id (``azureml://...``) mounted at ``model_mount_path`` instead of
     downloading from the HF Hub."""
@@ -80,20 +95,6 @@ class AzureMlProbes:
     period_seconds: int
     timeout_seconds: int
     failure_threshold: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class AzureMlAutoscale:
-    """Instance bounds and the metric targets that drive ``monitor.AutoscaleSetting``."""
-
-    min_instances: int
-    """At least 1: managed online deployments cannot scale to zero."""
-    max_instances: int
-    gpu_utilization_pct: int | None
-    cpu_utilization_pct: int | None
-    latency_p95_ms: int | None
-    scale_out_cooldown_minutes: int
-    scale_in_cooldown_minutes: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,7 +138,6 @@ class AzureMlEndpointArgs:
     request_timeout_ms: int
     max_concurrent_requests_per_instance: int
     probes: AzureMlProbes
-    autoscale: AzureMlAutoscale
     alerts: AzureMlAlerts
     tags: Mapping[str, str]
     """Logical cost tags (:func:`components.tagging.cost_tags`)."""
@@ -435,7 +435,9 @@ class AzureMlEndpoint(pulumi.ComponentResource):
             properties=ml.OnlineEndpointPropertiesArgs(
                 auth_mode=args.auth_mode,
                 public_network_access="Disabled" if self._private else "Enabled",
-                traffic={v.name: v.traffic for v in args.variants},
+                # Only variants that get traffic are named: ARM rejects traffic for a deployment
+                # that does not exist yet, so a new variant is added dark (0) and shifted later.
+                traffic={v.name: v.traffic for v in args.variants if v.traffic},
                 mirror_traffic={v.name: v.mirror_traffic for v in args.variants if v.mirror_traffic} or None,
                 description=f"scalepath {self._name}",
             ),
@@ -485,7 +487,7 @@ class AzureMlEndpoint(pulumi.ComponentResource):
             resource_group_name=self._rg,
             location=args.location,
             # Capacity is the starting instance count; the autoscale setting moves it.
-            sku=ml.SkuArgs(name="Default", capacity=args.autoscale.min_instances),
+            sku=ml.SkuArgs(name="Default", capacity=variant.autoscale.min_instances),
             properties=ml.ManagedOnlineDeploymentArgs(
                 endpoint_compute_type="Managed",
                 instance_type=variant.instance_type,
@@ -512,7 +514,7 @@ class AzureMlEndpoint(pulumi.ComponentResource):
 
     def _autoscale(self, variant: AzureMlVariant, endpoint: ml.OnlineEndpoint,
                    deployment: ml.OnlineDeployment) -> None:
-        scale = self._args.autoscale
+        scale = variant.autoscale
         if scale.max_instances == scale.min_instances:
             return  # fixed capacity: nothing to scale
         rules: list[monitor.ScaleRuleArgs] = []

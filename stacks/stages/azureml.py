@@ -123,7 +123,8 @@ class VariantConfig(ConfigModel):
 
     name: VariantName
     traffic: Annotated[int, Field(ge=0, le=100)]
-    """Percent of live traffic; all variants sum to 100."""
+    """Percent of live traffic; all variants sum to 100 (or all 0: nothing routed yet). A new
+    variant must be added with 0 first: ARM rejects traffic for a deployment that does not exist."""
     mirror_traffic: Annotated[int, Field(ge=0, le=50)] = 0
     """Percent of live traffic copied to this variant (shadow testing), at most 50 in total."""
     model: HfRepoId | None = None
@@ -135,6 +136,8 @@ class VariantConfig(ConfigModel):
     """Another image for this variant (e.g. a server upgrade rolled out as green)."""
     instance_type: str | None = None
     """Another VM SKU for this variant."""
+    scaling: AzureMlScaling | None = None
+    """Other instance bounds for this variant (a canary rarely needs the primary's minimum)."""
 
     @field_validator("instance_type")
     @classmethod
@@ -234,8 +237,8 @@ class AzureMlDeployment(DeploymentBase):
         if len(set(names)) != len(names):
             raise ValueError(f"variant names must be unique: {names}")
         live = sum(v.traffic for v in variants)
-        if live != 100:
-            raise ValueError(f"traffic must sum to 100 across variants (got {live}: "
+        if live not in (0, 100):
+            raise ValueError(f"traffic must sum to 100 across variants, or 0 before any is live (got {live}: "
                              + ", ".join(f"{v.name}={v.traffic}" for v in variants) + ")")
         mirrored = sum(v.mirror_traffic for v in variants)
         if mirrored > 50:
@@ -244,18 +247,22 @@ class AzureMlDeployment(DeploymentBase):
 
     @model_validator(mode="after")
     def _gpu_metric_needs_gpu(self) -> "AzureMlDeployment":
-        if self.scaling.gpu_utilization_pct is None or self.scaling.max == self.scaling.min:
-            return self
-        cpu_only = [t for t in self.instance_types() if catalog.load("azureml").get(t).gpu_count == 0]
-        if cpu_only:
-            raise ValueError(f"scaling.gpuUtilizationPct needs GPU instances, but {', '.join(cpu_only)} "
-                             "has none; set scaling.gpuUtilizationPct: null and use cpuUtilizationPct "
-                             "or latencyP95Ms")
+        for variant, instance_type, scaling in zip(self.variants, self.instance_types(), self.scalings()):
+            if scaling.gpu_utilization_pct is None or scaling.max == scaling.min:
+                continue
+            if catalog.load("azureml").get(instance_type).gpu_count == 0:
+                raise ValueError(f"variant {variant.name!r}: gpuUtilizationPct needs a GPU instance, but "
+                                 f"{instance_type} has none; set scaling.gpuUtilizationPct: null and use "
+                                 "cpuUtilizationPct or latencyP95Ms")
         return self
 
     def instance_types(self) -> list[str]:
         """The SKU of each variant, in order."""
         return [v.instance_type or self.instance_type for v in self.variants]
+
+    def scalings(self) -> list[AzureMlScaling]:
+        """The scaling of each variant, in order."""
+        return [v.scaling or self.scaling for v in self.variants]
 
     def clouds(self) -> set[Cloud]:
         return {Cloud.AZURE}
@@ -309,7 +316,20 @@ def _registry_fqdns(image: str) -> tuple[str, ...]:
     return _REGISTRY_HOSTS.get(host, (host,))
 
 
-def _variant(deployment: AzureMlDeployment, variant: VariantConfig, instance_type: str) -> AzureMlVariant:
+def _autoscale(scaling: AzureMlScaling) -> AzureMlAutoscale:
+    return AzureMlAutoscale(
+        min_instances=scaling.min,
+        max_instances=scaling.max,
+        gpu_utilization_pct=scaling.gpu_utilization_pct,
+        cpu_utilization_pct=scaling.cpu_utilization_pct,
+        latency_p95_ms=scaling.latency_p95_ms,
+        scale_out_cooldown_minutes=scaling.scale_out_cooldown_minutes,
+        scale_in_cooldown_minutes=scaling.scale_in_cooldown_minutes,
+    )
+
+
+def _variant(deployment: AzureMlDeployment, variant: VariantConfig, instance_type: str,
+             scaling: AzureMlScaling) -> AzureMlVariant:
     c = deployment.container
     server = _SERVERS[c.server]
     gpus = catalog.load("azureml").get(instance_type).gpu_count
@@ -319,6 +339,7 @@ def _variant(deployment: AzureMlDeployment, variant: VariantConfig, instance_typ
         mirror_traffic=variant.mirror_traffic,
         instance_type=instance_type,
         registered_model=variant.registered_model,
+        autoscale=_autoscale(scaling),
         container=AzureMlContainer(
             image=variant.image or c.image,
             port=c.port or server.port,
@@ -348,7 +369,8 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.
     assert isinstance(deployment, AzureMlDeployment)
     spec = ctx.spec
     private = spec.network.mode == "private"
-    variants = [_variant(deployment, v, t) for v, t in zip(deployment.variants, deployment.instance_types())]
+    variants = [_variant(deployment, v, t, s) for v, t, s in
+                zip(deployment.variants, deployment.instance_types(), deployment.scalings())]
     net = ctx.shared("azure-private-network", lambda: _private_network(ctx)) if private else None
     cmk = deployment.workspace.customer_managed_key
     # Parse guarantees the Azure targets for a stack with Azure deployments.
@@ -362,15 +384,6 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.
         request_timeout_ms=deployment.request_timeout_ms,
         max_concurrent_requests_per_instance=deployment.max_concurrent_requests_per_instance,
         probes=AzureMlProbes(**deployment.probes.model_dump()),
-        autoscale=AzureMlAutoscale(
-            min_instances=deployment.scaling.min,
-            max_instances=deployment.scaling.max,
-            gpu_utilization_pct=deployment.scaling.gpu_utilization_pct,
-            cpu_utilization_pct=deployment.scaling.cpu_utilization_pct,
-            latency_p95_ms=deployment.scaling.latency_p95_ms,
-            scale_out_cooldown_minutes=deployment.scaling.scale_out_cooldown_minutes,
-            scale_in_cooldown_minutes=deployment.scaling.scale_in_cooldown_minutes,
-        ),
         alerts=AzureMlAlerts(
             latency_p95_ms=deployment.alerts.latency_p95_ms,
             errors_5xx_per_minute=deployment.alerts.errors_5xx_per_minute,
