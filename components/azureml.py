@@ -27,7 +27,6 @@ WORKSPACE_PE_GROUP = "amlworkspace"
 
 #: Built-in role definition ids (the same GUID in every tenant).
 _KV_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
-_KV_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 
 _ENDPOINT_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 _DEPLOYMENT_NS = f"{_ENDPOINT_NS}/deployments"
@@ -151,6 +150,8 @@ class AzureMlEndpointArgs:
     hf_token: pulumi.Input[str] | None = None
     """HF token (a Pulumi secret); stored in Key Vault and injected by reference."""
     log_retention_days: int = 30
+    key_vault_retention_days: int = 90
+    """Soft-delete retention of the Key Vault (7..90 days)."""
     extra_outbound_fqdns: Sequence[str] = field(default_factory=tuple)
     """More hosts the managed network may reach in private mode (e.g. the image registry)."""
 
@@ -192,11 +193,15 @@ class AzureMlEndpoint(pulumi.ComponentResource):
         for variant in args.variants:
             catalog.load("azureml").get(variant.instance_type)  # UnknownInstanceType names the known SKUs
 
+        vault: keyvault.Vault | None = None
         if args.existing_workspace_id:
             rg_name, ws_name = _parse_workspace_id(args.existing_workspace_id)
             self._rg: pulumi.Input[str] = rg_name
             workspace_name: pulumi.Input[str] = ws_name
-            vault = self._key_vault(global_name(f"{name}kv", self._seed, 24))
+            if args.hf_token is not None:  # a vault of our own for the token
+                vault = self._key_vault(global_name(f"{name}kv", self._seed, 24))
+                if args.private_network:
+                    self._vault_outbound_rule(ws_name, vault)
         else:
             self._rg = args.resource_group_name or resources.ResourceGroup(
                 f"{name}-rg", location=args.location, tags=self._tags, opts=self._child()).name
@@ -206,12 +211,12 @@ class AzureMlEndpoint(pulumi.ComponentResource):
             if args.private_network:
                 self._workspace_private_endpoint(workspace, args.private_network)
 
-        hf_secret_uri = self._hf_token_secret(vault) if args.hf_token is not None else None
         endpoint = self._endpoint(workspace_name)
-        endpoint_identity = endpoint.identity.apply(lambda i: i.principal_id if i else None)
-        grants = []
-        if hf_secret_uri is not None:
-            grants.append(self._grant_secret_read(vault, endpoint_identity))
+        hf_secret_uri, grants = None, []
+        if args.hf_token is not None and vault is not None:
+            hf_secret_uri = self._hf_token_secret(vault)
+            grants.append(self._grant_secret_read(
+                vault, endpoint.identity.apply(lambda i: i.principal_id if i else None)))
         action_group = self._action_group()
         for variant in args.variants:
             deployment = self._deployment(variant, endpoint, workspace_name, hf_secret_uri, grants)
@@ -248,21 +253,22 @@ class AzureMlEndpoint(pulumi.ComponentResource):
 
     def _key_vault(self, vault_name: str) -> keyvault.Vault:
         args, private = self._args, self._private
-        client = authorization.get_client_config_output()
-        vault = keyvault.Vault(
+        return keyvault.Vault(
             f"{self._name}-kv",
             vault_name=vault_name,
             resource_group_name=self._rg,
             location=args.location,
             properties=keyvault.VaultPropertiesArgs(
-                tenant_id=client.tenant_id,
+                tenant_id=authorization.get_client_config_output().tenant_id,
                 sku=keyvault.SkuArgs(family="A", name=keyvault.SkuName.STANDARD),
-                # RBAC instead of access policies: the endpoint identity gets one role on one secret.
+                # RBAC instead of access policies: the endpoint identity gets one data-plane role.
+                # `pulumi up` writes the HF token through ARM (vaults/secrets/write), which the
+                # deployer's Contributor role covers and the vault firewall does not block.
                 enable_rbac_authorization=True,
                 enable_soft_delete=True,
-                soft_delete_retention_in_days=90,
-                # Required for customer-managed keys; protects the HF token from hard deletes.
-                enable_purge_protection=True,
+                # A deleted vault keeps its (deterministic) name for this long; purge it with
+                # `az keyvault purge` before re-creating a destroyed stack sooner.
+                soft_delete_retention_in_days=args.key_vault_retention_days,
                 public_network_access="Disabled" if private else "Enabled",
                 network_acls=keyvault.NetworkRuleSetArgs(
                     bypass="AzureServices", default_action="Deny" if private else "Allow"),
@@ -270,15 +276,6 @@ class AzureMlEndpoint(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child(),
         )
-        # Whoever runs `pulumi up` writes the HF token secret (RBAC vaults grant nothing by default).
-        authorization.RoleAssignment(
-            f"{self._name}-kv-deployer",
-            principal_id=client.object_id,
-            role_definition_id=self._role_id(_KV_SECRETS_OFFICER),
-            scope=vault.id,
-            opts=self._child(),
-        )
-        return vault
 
     def _workspace(self, vault: keyvault.Vault) -> ml.Workspace:
         args, name, private = self._args, self._name, self._private
@@ -308,7 +305,7 @@ class AzureMlEndpoint(pulumi.ComponentResource):
             resource_group_name=self._rg,
             location=args.location,
             kind="StorageV2",
-            sku=storage.SkuArgs(name="Standard_ZRS"),
+            sku=storage.SkuArgs(name="Standard_LRS"),  # available in every region
             allow_blob_public_access=False,
             minimum_tls_version="TLS1_2",
             enable_https_traffic_only=True,
@@ -391,6 +388,21 @@ class AzureMlEndpoint(pulumi.ComponentResource):
                 network.PrivateDnsZoneConfigArgs(name=zone.replace(".", "-"), private_dns_zone_id=net.dns_zone_ids[zone])
                 for zone in WORKSPACE_DNS_ZONES
             ],
+            opts=self._child(),
+        )
+
+    def _vault_outbound_rule(self, workspace_name: str, vault: keyvault.Vault) -> None:
+        # An existing private workspace reaches only approved destinations: add a private
+        # endpoint from its managed network to our vault so secret injection can read the token.
+        ml.ManagedNetworkSettingsRule(
+            f"{self._name}-kv-outbound",
+            rule_name=f"{self._name}-kv",
+            workspace_name=workspace_name,
+            resource_group_name=self._rg,
+            properties=ml.PrivateEndpointOutboundRuleArgs(
+                type="PrivateEndpoint", category="UserDefined",
+                destination=ml.PrivateEndpointDestinationArgs(service_resource_id=vault.id,
+                                                              subresource_target="vault")),
             opts=self._child(),
         )
 

@@ -169,14 +169,32 @@ def test_two_private_deployments_share_one_network(azure_config):
     assert len(names) == 2 and all(len(n) <= 32 for n in names)
 
 
+EXISTING_WS = "/subscriptions/0000/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/shared-ws"
+
+
 def test_existing_workspace_creates_only_the_endpoint_side(azure_config):
-    azure_config["scalepath:deployments"][0]["workspace"] = {
-        "id": "/subscriptions/0000/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/shared-ws"}
+    azure_config["scalepath:deployments"][0]["workspace"] = {"id": EXISTING_WS}
     plan = plan_of(azure_config)
     assert not of_type(plan, f"{ML}:Workspace") and not of_type(plan, "storage:StorageAccount")
-    assert not of_type(plan, ":ResourceGroup")
+    assert not of_type(plan, ":ResourceGroup") and not of_type(plan, "keyvault:Vault")
     endpoint = one(plan, f"{ML}:OnlineEndpoint").inputs
     assert (endpoint["workspaceName"], endpoint["resourceGroupName"]) == ("shared-ws", "ml-rg")
+
+
+def test_existing_private_workspace_gets_a_private_route_to_the_token_vault(azure_config):
+    cfg = private(azure_config)
+    cfg["scalepath:deployments"][0]["workspace"] = {"id": EXISTING_WS}
+    plan = plan_of(cfg, {"scalepath:hfToken": SECRET_PLACEHOLDER})
+    vault = one(plan, "keyvault:Vault").inputs
+    assert vault["resourceGroupName"] == "ml-rg"
+    assert vault["properties"]["softDeleteRetentionInDays"] == 7  # not prod
+    rule = one(plan, f"{ML}:ManagedNetworkSettingsRule").inputs
+    assert rule["workspaceName"] == "shared-ws"
+    assert rule["properties"]["type"] == "PrivateEndpoint"
+    assert rule["properties"]["destination"] == {
+        "serviceResourceId": f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ml-rg/"
+                             f"providers/Microsoft.KeyVault/vaults/{vault['vaultName']}",
+        "subresourceTarget": "vault"}
 
 
 def test_customer_managed_key_encrypts_the_workspace(azure_config):
@@ -449,4 +467,5 @@ def test_shipped_azure_prod_plans_private_blue_green(shipped_plan):
     assert all(d.inputs["properties"]["egressPublicNetworkAccess"] == "Disabled" for d in deployments)
     assert len(of_type(plan, "monitor:AutoscaleSetting")) == 2
     assert one(plan, "keyvault:Secret").inputs["properties"]["value"] == SECRET
+    assert one(plan, "keyvault:Vault").inputs["properties"]["softDeleteRetentionInDays"] == 90
     assert one(plan, "consumption:Budget").inputs["timePeriod"]["startDate"] == "2026-12-01T00:00:00Z"

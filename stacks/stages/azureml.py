@@ -25,7 +25,7 @@ from components.azureml import (
     CustomerManagedKey,
 )
 from stacks.azure_network import AzureNetwork
-from stacks.config import Cloud, ConfigModel, DeploymentBase, HfRepoId, Scaling, Stage
+from stacks.config import Cloud, ConfigModel, DeploymentBase, Environment, HfRepoId, Scaling, Stage
 from stacks.stages.base import StageDef
 
 if TYPE_CHECKING:  # stacks.context imports the registry that imports this module
@@ -397,6 +397,8 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.
             resource_group_name=net.resource_group_name, subnet_id=net.subnet_id,
             dns_zone_ids=net.dns_zone_ids) if net else None,
         hf_token=pulumi.Config("scalepath").require_secret("hfToken") if "hfToken" in spec.secrets else None,
+        # Prod keeps deleted vaults recoverable for the maximum; elsewhere the name frees up sooner.
+        key_vault_retention_days=90 if spec.environment is Environment.PROD else 7,
         extra_outbound_fqdns=sorted({h for v in variants for h in _registry_fqdns(v.container.image)}),
     ))
     return {
