@@ -31,6 +31,9 @@ _KV_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 _ENDPOINT_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 _DEPLOYMENT_NS = f"{_ENDPOINT_NS}/deployments"
 
+#: Where a registered model is mounted in the container (the server loads it from there).
+MODEL_MOUNT_PATH = "/var/azureml-app/model"
+
 #: Hosts the HF Hub serves model files from; approved outbound in private mode.
 HF_HUB_HOSTS = ("huggingface.co", "cdn-lfs.huggingface.co", "cdn-lfs-us-1.hf.co", "cas-bridge.xethub.hf.co")
 
@@ -83,7 +86,7 @@ class AzureMlVariant:
     registered_model: str | None = None
     """Azure ML model asset id (``azureml://...``) mounted at ``model_mount_path`` instead of
     downloading from the HF Hub."""
-    model_mount_path: str = "/var/azureml-app/model"
+    model_mount_path: str = MODEL_MOUNT_PATH
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -328,7 +331,7 @@ class AzureMlEndpoint(pulumi.ComponentResource):
         cmk = args.customer_managed_key
         return ml.Workspace(
             f"{name}-workspace",
-            workspace_name=f"{name}-ws",
+            workspace_name=f"{name[:30]}-ws",  # workspace names: at most 33 characters
             resource_group_name=self._rg,
             location=args.location,
             identity=ml.ManagedServiceIdentityArgs(type="SystemAssigned"),
@@ -464,7 +467,9 @@ class AzureMlEndpoint(pulumi.ComponentResource):
         environment = ml.EnvironmentVersion(
             f"{self._name}-{variant.name}-env",
             name=f"{self._name}-{variant.name}",
-            version=hashlib.sha256(c.image.encode()).hexdigest()[:12],
+            # Environment versions are immutable: any change of image or routes is a new version.
+            version=hashlib.sha256(repr((c.image, c.port, c.liveness_path, c.readiness_path,
+                                         c.scoring_path)).encode()).hexdigest()[:12],
             workspace_name=workspace_name,
             resource_group_name=self._rg,
             properties=ml.EnvironmentVersionPropertiesArgs(

@@ -12,6 +12,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_
 
 from components import catalog
 from components.azureml import (
+    MODEL_MOUNT_PATH,
     AzureMlAlerts,
     AzureMlAutoscale,
     AzureMlContainer,
@@ -283,7 +284,7 @@ _SERVERS = {"tgi": _Server(80, "/health", "/"), "vllm": _Server(8000, "/health",
 def _server_env(deployment: AzureMlDeployment, variant: VariantConfig, gpus: int) -> dict[str, str]:
     c = deployment.container
     port = c.port or _SERVERS[c.server].port
-    model = "/var/azureml-app/model" if variant.registered_model else (variant.model or deployment.model)
+    model = MODEL_MOUNT_PATH if variant.registered_model else (variant.model or deployment.model)
     if c.server == "tgi":
         env = {"MODEL_ID": model, "PORT": str(port), "NUM_SHARD": str(max(gpus, 1))}
         if c.max_input_tokens:
