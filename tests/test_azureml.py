@@ -10,6 +10,9 @@ from typing import Any
 
 import pulumi
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from components.azureml import (
     AzureMlAlerts,
@@ -24,6 +27,7 @@ from components.catalog import UnknownInstanceType
 from scalepath.plan import SECRET, Plan, PlannedResource, run_plan
 from scalepath.stackconfig import SECRET_PLACEHOLDER
 from stacks.errors import ConfigError
+from stacks.stages.azureml import AzureMlDeployment
 from tests.conftest import stack_config
 
 ML = "azure-native:machinelearningservices"
@@ -382,11 +386,11 @@ def test_component_has_no_openai_url_for_a_custom_scoring_route():
     custom = AzureMlVariant(**{**variant.__dict__, "container": AzureMlContainer(
         **{**variant.container.__dict__, "scoring_path": "/predict", "openai_compatible": False})})
     endpoint = AzureMlEndpoint("demo2", _args(variants=[custom]))
-    return endpoint.openai_base_url.apply(lambda url: assertion(url is None))
 
+    def check(url: str | None) -> None:
+        assert url is None
 
-def assertion(condition: bool) -> None:
-    assert condition
+    return endpoint.openai_base_url.apply(check)
 
 
 def test_component_rejects_an_unknown_instance_type():
@@ -432,6 +436,19 @@ def test_bad_deployment_config_names_the_key(azure_config, change, path, fragmen
     found = errors(azure_config)
     assert path in found, found
     assert fragment in found[path]
+
+
+@given(st.lists(st.integers(min_value=0, max_value=100), min_size=1, max_size=5))
+def test_traffic_split_accepted_exactly_when_it_sums_to_100_or_0(traffic):
+    raw = {"name": "chat", "stage": "azureml", "model": "org/model", "instanceType": "Standard_NC4as_T4_v3",
+           "container": {"image": TGI},
+           "variants": [{"name": f"v{i}x", "traffic": t} for i, t in enumerate(traffic)]}
+    if sum(traffic) in (0, 100):
+        parsed = AzureMlDeployment.model_validate(raw)
+        assert [v.traffic for v in parsed.variants] == traffic
+    else:
+        with pytest.raises(ValidationError, match="traffic must sum to 100"):
+            AzureMlDeployment.model_validate(raw)
 
 
 def test_subnet_outside_vnet_is_rejected(azure_config):
