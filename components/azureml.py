@@ -197,10 +197,11 @@ class AzureMlEndpoint(pulumi.ComponentResource):
             catalog.load("azureml").get(variant.instance_type)  # UnknownInstanceType names the known SKUs
 
         vault: keyvault.Vault | None = None
+        workspace_name: pulumi.Input[str]
+        self._rg: pulumi.Input[str]
         if args.existing_workspace_id:
             rg_name, ws_name = _parse_workspace_id(args.existing_workspace_id)
-            self._rg: pulumi.Input[str] = rg_name
-            workspace_name: pulumi.Input[str] = ws_name
+            self._rg, workspace_name = rg_name, ws_name
             if args.hf_token is not None:  # a vault of our own for the token
                 vault = self._key_vault(global_name(f"{name}kv", self._seed, 24))
                 if args.private_network:
@@ -215,7 +216,8 @@ class AzureMlEndpoint(pulumi.ComponentResource):
                 self._workspace_private_endpoint(workspace, args.private_network)
 
         endpoint = self._endpoint(workspace_name)
-        hf_secret_uri, grants = None, []
+        hf_secret_uri: pulumi.Output[str] | None = None
+        grants: list[pulumi.Resource] = []
         if args.hf_token is not None and vault is not None:
             hf_secret_uri = self._hf_token_secret(vault)
             grants.append(self._grant_secret_read(
