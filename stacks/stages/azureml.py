@@ -75,8 +75,8 @@ class AzureMlScaling(Scaling):
 
     @model_validator(mode="after")
     def _a_metric_when_elastic(self) -> "AzureMlScaling":
-        if self.max > self.min and not (self.gpu_utilization_pct or self.cpu_utilization_pct
-                                        or self.latency_p95_ms):
+        targets = (self.gpu_utilization_pct, self.cpu_utilization_pct, self.latency_p95_ms)
+        if self.max > self.min and all(t is None for t in targets):
             raise ValueError("max > min needs a scaling metric: set gpuUtilizationPct, "
                              "cpuUtilizationPct or latencyP95Ms")
         return self
@@ -114,7 +114,8 @@ class ContainerConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _total_above_input(self) -> "ContainerConfig":
-        if self.max_input_tokens and self.max_total_tokens and self.max_total_tokens <= self.max_input_tokens:
+        if (self.max_input_tokens is not None and self.max_total_tokens is not None
+                and self.max_total_tokens <= self.max_input_tokens):
             raise ValueError("maxTotalTokens must be greater than maxInputTokens")
         return self
 
@@ -197,7 +198,7 @@ class WorkspaceConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _existing_is_existing(self) -> "WorkspaceConfig":
-        if self.id and (self.resource_group or self.customer_managed_key):
+        if self.id is not None and (self.resource_group is not None or self.customer_managed_key is not None):
             raise ValueError("with an existing workspace id, resourceGroup and customerManagedKey "
                              "belong to that workspace; remove them")
         return self
@@ -281,19 +282,23 @@ class _Server:
 _SERVERS = {"tgi": _Server(80, "/health", "/"), "vllm": _Server(8000, "/health", "/")}
 
 
+def _port(container: ContainerConfig) -> int:
+    return container.port if container.port is not None else _SERVERS[container.server].port
+
+
 def _server_env(deployment: AzureMlDeployment, variant: VariantConfig, gpus: int) -> dict[str, str]:
     c = deployment.container
-    port = c.port or _SERVERS[c.server].port
+    port = _port(c)
     model = MODEL_MOUNT_PATH if variant.registered_model else (variant.model or deployment.model)
     if c.server == "tgi":
         env = {"MODEL_ID": model, "PORT": str(port), "NUM_SHARD": str(max(gpus, 1))}
-        if c.max_input_tokens:
+        if c.max_input_tokens is not None:
             env["MAX_INPUT_TOKENS"] = str(c.max_input_tokens)
-        if c.max_total_tokens:
+        if c.max_total_tokens is not None:
             env["MAX_TOTAL_TOKENS"] = str(c.max_total_tokens)
     else:
         vllm_args = [f"--port {port}", f"--tensor-parallel-size {max(gpus, 1)}"]
-        if c.max_total_tokens:
+        if c.max_total_tokens is not None:
             vllm_args.append(f"--max-model-len {c.max_total_tokens}")
         env = {"MODEL_NAME": model, "VLLM_ARGS": " ".join(vllm_args)}
     return {**env, **c.env}
@@ -343,7 +348,7 @@ def _variant(deployment: AzureMlDeployment, variant: VariantConfig, instance_typ
         autoscale=_autoscale(scaling),
         container=AzureMlContainer(
             image=variant.image or c.image,
-            port=c.port or server.port,
+            port=_port(c),
             liveness_path=server.health_path,
             readiness_path=server.health_path,
             scoring_path=server.scoring_path,
