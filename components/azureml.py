@@ -348,7 +348,7 @@ class AzureMlEndpoint(pulumi.ComponentResource):
                 status="Enabled",
                 key_vault_properties=ml.KeyVaultPropertiesArgs(
                     key_vault_arm_id=cmk.key_vault_id, key_identifier=cmk.key_uri),
-            ) if cmk else None,
+            ) if cmk is not None else None,
             # CMK workspaces keep less diagnostic data on Microsoft-managed storage.
             hbi_workspace=cmk is not None,
             v1_legacy_mode=False,  # managed online endpoints need the v2 API surface
@@ -357,7 +357,7 @@ class AzureMlEndpoint(pulumi.ComponentResource):
         )
 
     def _managed_network(self) -> ml.ManagedNetworkSettingsArgs:
-        hub = not all(v.registered_model for v in self._args.variants)
+        hub = any(v.registered_model is None for v in self._args.variants)  # weights from the HF Hub
         fqdns = [*(HF_HUB_HOSTS if hub else ()), *self._args.extra_outbound_fqdns]
         return ml.ManagedNetworkSettingsArgs(
             isolation_mode="AllowOnlyApprovedOutbound",
