@@ -13,6 +13,7 @@ import pulumi
 
 ACCOUNT_ID = "123456789012"
 AZURE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+AZURE_TENANT = "11111111-1111-1111-1111-111111111111"
 
 
 def _short_hash(text: str) -> str:
@@ -114,15 +115,74 @@ def _gcp_outputs(args: pulumi.runtime.MockResourceArgs, project: str) -> dict[st
     return out
 
 
-def _azure_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
-    provider, kind = args.typ.split(":")[1:3]
-    rg = args.inputs.get("resourceGroupName", "rg")
-    name = args.name
-    return {
-        "name": name,
-        "id": f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/{rg}/providers/"
-        f"Microsoft.{provider}/{kind}/{name}",
+#: Marks a wire value that wraps a secret (``{sig: <secret sig>, "value": ...}``).
+_SECRET_WRAPPER_KEY = "4dabf18193072939515e22adb298388d"
+
+#: azure-native module -> ARM resource provider namespace.
+_AZURE_NAMESPACES = {
+    "applicationinsights": "Insights", "authorization": "Authorization", "consumption": "Consumption",
+    "containerregistry": "ContainerRegistry", "keyvault": "KeyVault",
+    "machinelearningservices": "MachineLearningServices", "monitor": "Insights",
+    "network": "Network", "operationalinsights": "OperationalInsights", "privatedns": "Network",
+    "storage": "Storage",
+}
+
+#: Input that holds a resource's own name when it is not ``<kind>Name`` (``vaultName``...).
+_AZURE_NAME_KEYS = {"OnlineEndpoint": "endpointName", "OnlineDeployment": "deploymentName",
+                    "StorageAccount": "accountName", "PrivateEndpoint": "privateEndpointName",
+                    "MetricAlert": "ruleName", "Component": "resourceName", "EnvironmentVersion": "name"}
+
+
+def _azure_id(module: str, kind: str, name: str, inputs: dict[str, Any]) -> str:
+    """The ARM id the resource would get, nested under its parents where it has some."""
+    sub = f"/subscriptions/{AZURE_SUBSCRIPTION}"
+    if kind == "ResourceGroup":
+        return f"{sub}/resourceGroups/{name}"
+    base = f"{sub}/resourceGroups/{inputs.get('resourceGroupName', 'rg')}/providers/" \
+           f"Microsoft.{_AZURE_NAMESPACES.get(module, module)}"
+    ws = f"{base}/workspaces/{inputs.get('workspaceName')}"
+    nested = {
+        ("machinelearningservices", "OnlineEndpoint"): f"{ws}/onlineEndpoints/{name}",
+        ("machinelearningservices", "OnlineDeployment"):
+            f"{ws}/onlineEndpoints/{inputs.get('endpointName')}/deployments/{name}",
+        ("machinelearningservices", "EnvironmentVersion"):
+            f"{ws}/environments/{name}/versions/{inputs.get('version', '1')}",
+        ("keyvault", "Secret"): f"{base}/vaults/{inputs.get('vaultName')}/secrets/{name}",
+        ("privatedns", "PrivateZone"): f"{base}/privateDnsZones/{name}",
+        ("privatedns", "VirtualNetworkLink"):
+            f"{base}/privateDnsZones/{inputs.get('privateZoneName')}/virtualNetworkLinks/{name}",
+        ("network", "Subnet"): f"{base}/virtualNetworks/{inputs.get('virtualNetworkName')}/subnets/{name}",
     }
+    plural = f"{kind[0].lower()}{kind[1:-1]}ies" if kind.endswith("y") else f"{kind[0].lower()}{kind[1:]}s"
+    return nested.get((module, kind), f"{base}/{plural}/{name}")
+
+
+def _azure_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+    module, kind = args.typ.split(":")[1:3]
+    inputs = args.inputs
+    name_key = _AZURE_NAME_KEYS.get(kind, f"{kind[0].lower()}{kind[1:]}Name")
+    name = inputs.get(name_key) or args.name
+    out: dict[str, Any] = {"name": name, "id": _azure_id(module, kind, name, inputs)}
+    principal = {"principalId": f"{_short_hash(args.name)}-0000-4000-8000-000000000001",
+                 "tenantId": AZURE_TENANT}
+    if "identity" in inputs:
+        out["identity"] = {**inputs["identity"], **principal}
+    if (module, kind) == ("machinelearningservices", "OnlineEndpoint"):
+        host = f"https://{name}.{inputs.get('location', 'eastus')}.inference.ml.azure.com"
+        out["properties"] = {**inputs.get("properties", {}), "scoringUri": f"{host}/score",
+                             "swaggerUri": f"{host}/swagger.json", "provisioningState": "Succeeded"}
+    if (module, kind) == ("keyvault", "Vault"):
+        out["properties"] = {**inputs.get("properties", {}), "vaultUri": f"https://{name}.vault.azure.net/"}
+    if (module, kind) == ("keyvault", "Secret"):
+        uri = f"https://{inputs.get('vaultName')}.vault.azure.net/secrets/{name}"
+        props = inputs.get("properties", {})
+        if _SECRET_WRAPPER_KEY in props:  # the object holds a secret, so it arrives wrapped whole
+            props = props.get("value", {})
+        # ARM never returns a secret's value.
+        props = {k: v for k, v in props.items() if k != "value"}
+        out["properties"] = {**props, "secretUri": uri,
+                             "secretUriWithVersion": f"{uri}/{hashlib.sha256(name.encode()).hexdigest()[:32]}"}
+    return out
 
 
 def _dynamic_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
@@ -164,7 +224,11 @@ class ScalepathMocks(pulumi.runtime.Mocks):
         else:
             extra = {}
         for key, value in extra.items():
-            if isinstance(value, dict) and isinstance(outputs.get(key), dict):
+            if key in ("properties", "identity"):
+                # Azure: computed properties (URIs, identities) replace the echoed input objects,
+                # which also drops values ARM never returns (a Key Vault secret's value).
+                outputs[key] = value
+            elif isinstance(value, dict) and isinstance(outputs.get(key), dict):
                 # The cloud fills computed fields into input objects (e.g. a PSC endpoint's IP).
                 outputs[key] = {**outputs[key], **value}
             else:
@@ -172,18 +236,23 @@ class ScalepathMocks(pulumi.runtime.Mocks):
         resource_id = str(outputs.get("id") or f"{args.name}-id")
         return resource_id, outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
+        # (outputs, check failures): the mock monitor iterates the failures, so never None.
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:root",
-                    "userId": "AIDMOCK"}, None
+                    "userId": "AIDMOCK"}, []
         if token == "aws:index/getRegion:getRegion":
-            return {"name": self.aws_region, "region": self.aws_region, "id": self.aws_region}, None
+            return {"name": self.aws_region, "region": self.aws_region, "id": self.aws_region}, []
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, []
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             zones = [f"{self.aws_region}{s}" for s in "abc"]
-            return {"names": zones, "zoneIds": zones, "id": self.aws_region}, None
+            return {"names": zones, "zoneIds": zones, "id": self.aws_region}, []
+        if token == "azure-native:authorization:getClientConfig":
+            return {"clientId": "22222222-2222-2222-2222-222222222222", "objectId":
+                    "33333333-3333-3333-3333-333333333333", "subscriptionId": AZURE_SUBSCRIPTION,
+                    "tenantId": AZURE_TENANT}, []
         if token == "gcp:organizations/getProject:getProject":
-            return {"projectId": self.gcp_project, "number": GCP_PROJECT_NUMBER}, None
-        return dict(args.args), None
+            return {"projectId": self.gcp_project, "number": GCP_PROJECT_NUMBER}, []
+        return dict(args.args), []

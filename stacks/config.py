@@ -21,9 +21,10 @@ from pydantic import (
     model_validator,
 )
 
+from stacks.azure_network import AzureNetwork
 from stacks.errors import ConfigIssue
-from stacks.model import ConfigModel
 from stacks.gcp_network import GcpNetworkConfig
+from stacks.model import ConfigModel
 from stacks.network_config import AwsNetworkConfig
 
 
@@ -141,6 +142,8 @@ class Network(ConfigModel):
     """VPC settings for AWS stages."""
     gcp: GcpNetworkConfig | None = None
     """GCP VPC details (``stacks/gcp_network.py``); defaults create a VPC when one is needed."""
+    azure: AzureNetwork | None = None
+    """Azure VNet/subnet for private endpoints (``stacks/azure_network.py``)."""
 
 
 class ExpectedUsage(ConfigModel):
