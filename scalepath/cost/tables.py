@@ -44,6 +44,8 @@ class Benchmark(_Table):
     gpu_count: PositiveInt
     precision: str
     concurrency: PositiveInt
+    input_tokens: PositiveInt
+    output_tokens: PositiveInt
     output_tokens_per_second: PositiveFloat
     source: str
 
