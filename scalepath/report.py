@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from scalepath.cost.advisor import Advice
 from scalepath.plan import Plan
 
 
@@ -56,3 +57,28 @@ def render_cost(cost: dict, console: Console) -> None:
 
 def _usd(value: float | None, unknown: str) -> str:
     return unknown if value is None else f"{value:,.2f}"
+
+
+def render_advice(advice: Advice, console: Console) -> None:
+    """Cost per stage at each volume, the crossovers and the recommendation with its reasons."""
+    w = advice.workload
+    console.print(f"[bold]{w.model.name}[/] ({w.model.params_b:g}B; {w.model.source}), "
+                  f"{w.input_tokens} in / {w.output_tokens} out tokens per request")
+    table = Table("stage", *(f"{v:,}/month" for v in advice.volumes), title="Estimated monthly cost (USD)")
+    notes = []
+    for report in advice.stages:
+        if not report.available:
+            table.add_row(f"[dim]{report.stage}[/]", *("-" for _ in advice.volumes))
+            notes.append(f"{report.stage}: {report.reason}")
+            continue
+        name = report.stage if report.eligible else f"[dim]{report.stage} (excluded)[/]"
+        table.add_row(name, *(f"{e.monthly_usd:,.0f}" for e in report.estimates))
+        notes.append(f"{report.stage}: {report.estimates[0].detail}")
+    console.print(table)
+    for note in notes:
+        console.print(f"  {note}", highlight=False)
+    if advice.recommendation:
+        console.print(f"Recommended: [bold green]{advice.recommendation}[/]")
+    for reason in advice.reasons:
+        if "not priced:" not in reason:  # already listed under the table
+            console.print(f"  - {reason}", highlight=False)
