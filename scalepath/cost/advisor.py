@@ -8,7 +8,6 @@ control plane). See docs/architecture.md, "Inference economics".
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -156,17 +155,18 @@ def stage_curve(stage: Stage, workload: Workload) -> Callable[[int], Estimate]:
 
 
 def crossover(f: Callable[[int], float], g: Callable[[int], float], lo: int, hi: int) -> int | None:
-    """The smallest volume in ``(lo, hi]`` where ``f - g`` has changed sign from its value at ``lo``
-    (bisection on integers; the lines may be step functions), ``None`` if it never does."""
-    sign = math.copysign(1, f(lo) - g(lo))
-    if math.copysign(1, f(hi) - g(hi)) == sign or f(hi) == g(hi):
+    """The smallest volume in ``(lo, hi]`` where "``f`` is cheaper than ``g``" stops (or starts) being
+    true compared with ``lo``; ``None`` if it never does. Bisection on integers, so the lines may be
+    step functions (replica counts); assumes they cross at most once in the range."""
+    def below(volume: int) -> bool:
+        return f(volume) < g(volume)
+
+    start = below(lo)
+    if below(hi) == start:
         return None
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if math.copysign(1, f(mid) - g(mid)) == sign and f(mid) != g(mid):
-            lo = mid
-        else:
-            hi = mid
+        lo, hi = (mid, hi) if below(mid) == start else (lo, mid)
     return hi
 
 
