@@ -24,8 +24,11 @@ def serverless_usage_line(deployment: DeploymentBase, urn: str | None = None) ->
     """Per-token cost of a serverless deployment at its ``expectedUsage``, from the cheapest
     listed provider for its model (or the size tier of its parameter count)."""
     usage = deployment.expected_usage
-    line = lambda basis, value, detail: CostLine(  # noqa: E731 (local shorthand)
-        urn, f"usage:{deployment.stage.value}", deployment.name, basis, value, value, detail, deployment.name)
+
+    def line(basis: Basis, value: float | None, detail: str) -> CostLine:
+        return CostLine(urn, f"usage:{deployment.stage.value}", deployment.name, basis, value, value, detail,
+                        deployment.name)
+
     if usage is None:
         return line(Basis.UNKNOWN, None, f"billed per token; set deployments[{deployment.name}].expectedUsage "
                                          "(requestsPerMonth, inputTokensPerRequest, outputTokensPerRequest)")

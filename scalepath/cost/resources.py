@@ -278,8 +278,11 @@ def price_resource(resource: PlannedResource, ctx: PricingContext) -> CostLine:
 
 def _classified(resource: PlannedResource) -> CostLine:
     table = tables.service_prices()
-    line = lambda basis, value, detail: CostLine(  # noqa: E731 (local shorthand)
-        resource.urn, resource.type, resource.name, basis, value, value, detail, deployment_of(resource.inputs))
+
+    def line(basis: Basis, value: float | None, detail: str) -> CostLine:
+        return CostLine(resource.urn, resource.type, resource.name, basis, value, value, detail,
+                        deployment_of(resource.inputs))
+
     if resource.type in table.usd_per_hour:
         hourly = table.usd_per_hour[resource.type]
         return line(Basis.FIXED, hourly * HOURS_PER_MONTH, f"${hourly:g}/h x {HOURS_PER_MONTH} h")
