@@ -7,12 +7,14 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 from typer.testing import CliRunner
 
 from scalepath.cli import app
 from scalepath.cost.lines import Basis, CostLine, instance_monthly_usd, usage_monthly_usd
 from scalepath.cost.plan_cost import estimate, serverless_usage_line, spec_of, summarise
 from scalepath.cost.resources import PricingContext, price_resource
+from scalepath.report import render_cost
 from stacks.config import DeploymentBase, ExpectedUsage, Stage
 from tests.conftest import stack_config
 from tests.cost_fixtures import fake_catalogs, planned  # noqa: F401 (fixture)
@@ -50,6 +52,13 @@ def test_autoscaling_target_sets_min_and_max():
     line = price(config, endpoint, target)
     assert line.monthly_usd == pytest.approx(1 * G5_2XL * 730)
     assert line.at_max_usd == pytest.approx(4 * G5_2XL * 730)
+
+
+def test_managed_instance_scaling_sets_min_and_max():
+    line = price(sagemaker_config({"variantName": "AllTraffic", "instanceType": "ml.g5.2xlarge", "initialInstanceCount": 1,
+                                   "managedInstanceScaling": {"status": "ENABLED", "minInstanceCount": 1,
+                                                              "maxInstanceCount": 3}}))
+    assert (line.monthly_usd, line.at_max_usd) == pytest.approx((G5_2XL * 730, 3 * G5_2XL * 730))
 
 
 def test_autoscaling_target_of_another_endpoint_is_ignored():
@@ -246,3 +255,16 @@ def test_plan_json_carries_cost_lines_and_total():
     assert cost["monthly_usd"] == 0 and cost["lines"]
     assert {"urn", "type", "basis", "monthly_usd", "at_max_usd", "detail"} <= set(cost["lines"][0])
 
+
+
+def test_text_report_shows_billed_unknown_and_metered_lines_and_warnings():
+    lines = [CostLine("u1", "t", "gpu", Basis.INSTANCES, 1105.95, 4423.8, "1..4 x ml.g5.2xlarge"),
+             CostLine("u2", "t", "search", Basis.UNKNOWN, None, None, "no price known"),
+             CostLine("u3", "t", "bucket", Basis.METERED, None, None, "billed by use"),
+             CostLine("u4", "t", "role", Basis.NO_CHARGE, 0.0, 0.0, "no charge by itself")]
+    console = Console(record=True, width=200)
+    render_cost(summarise(lines, 1000), console)
+    text = console.export_text()
+    assert "1,105.95" in text and "4,423.80" in text and "unknown" in text and "by use" in text
+    assert "role" not in text and "(1 resource(s) bill nothing by themselves)" in text
+    assert "exceeds the budget" in text and "lower bounds" in text

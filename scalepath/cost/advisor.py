@@ -297,6 +297,6 @@ def _recommend(workload: Workload, reports: list[StageReport], curves: dict[Stag
     if top is not pick:
         reasons.append(f"at {max(SCALES)}x the volume ({at_top:,}/month) {top.value} is cheapest: plan the move")
     if workload.latency_p95_ms is not None and estimate.latency_ms is not None:
-        reasons.append(f"estimated p95 {estimate.latency_ms:,.0f} ms (unloaded replica at its batch) "
-                       f"within the {workload.latency_p95_ms:g} ms target")
+        reasons.append(f"estimated request latency {estimate.latency_ms:,.0f} ms at the chosen batch (no queueing), "
+                       f"within the {workload.latency_p95_ms:g} ms p95 target")
     return pick.value, reasons

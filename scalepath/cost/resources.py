@@ -129,7 +129,8 @@ def _sagemaker_serverless(serverless: Mapping[str, Any], usage: ExpectedUsage | 
 
 def price_sagemaker_config(resource: PlannedResource, ctx: PricingContext) -> CostLine:
     """``productionVariants[]``: instanceType x initialInstanceCount (or the autoscaling target's
-    min/maxCapacity), or a serverless variant priced per use."""
+    min/maxCapacity, or ``managedInstanceScaling`` min/maxInstanceCount when enabled), or a
+    serverless variant priced per use."""
     region = ctx.region("aws", resource.inputs)
     scaling = _sagemaker_scaling(resource, ctx)
     deployment = deployment_of(resource.inputs)
@@ -144,7 +145,13 @@ def price_sagemaker_config(resource: PlannedResource, ctx: PricingContext) -> Co
             continue
         price = _hourly("sagemaker", variant.get("instanceType"), region)
         count = _int(variant.get("initialInstanceCount"), 1) or 0
-        low, high = scaling.get(variant.get("variantName", ""), (count, count))
+        managed = variant.get("managedInstanceScaling") or {}
+        if managed.get("status") == "ENABLED":  # inference components: SageMaker scales the instances
+            count_range = (_int(managed.get("minInstanceCount"), count) or 0,
+                           _int(managed.get("maxInstanceCount"), count) or 0)
+        else:
+            count_range = (count, count)
+        low, high = scaling.get(variant.get("variantName", ""), count_range)
         low_total += price.usd * low * HOURS_PER_MONTH
         high_total += price.usd * high * HOURS_PER_MONTH
         details.append(f"variant {variant.get('variantName', '?')}: {low}..{high} x "
