@@ -78,9 +78,14 @@ class StageUnavailable(Exception):
 
 
 def _gpu_of(spec: InstanceSpec) -> tables.Gpu | None:
+    """The GPU model of a catalogue row (``A100`` + 80 GiB -> ``A100-80GB``), with the row's own
+    GPU memory when it states one (variants of a model differ in memory)."""
     table = tables.gpus().gpus
     name = spec.gpu or ""
-    return table.get(name) or table.get(f"{name}-{round(spec.gpu_memory_gib)}GB")
+    gpu = table.get(name) or table.get(f"{name}-{round(spec.gpu_memory_gib)}GB")
+    if gpu is not None and spec.gpu_memory_gib > 0:
+        return gpu.model_copy(update={"memory_gib": spec.gpu_memory_gib})
+    return gpu
 
 
 def _serverless(workload: Workload, volume: int) -> Estimate:
