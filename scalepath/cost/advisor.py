@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from itertools import pairwise
 
 from components import catalog
 from components.catalog import InstanceSpec
@@ -192,11 +193,11 @@ def cheapest_switches(curves: dict[Stage, Callable[[int], Estimate]], lo: int, h
 
     grid = sorted({round(lo * (hi / lo) ** (i / (points - 1))) for i in range(points)})
     switches = []
-    for a, b in zip(grid, grid[1:]):
+    for a, b in pairwise(grid):
         first, last = cheapest(a), cheapest(b)
         if first is last:
             continue
-        at = crossover(lambda v: curves[first](v).monthly_usd, lambda v: curves[last](v).monthly_usd, a, b)
+        at = crossover(lambda v, s=first: curves[s](v).monthly_usd, lambda v, s=last: curves[s](v).monthly_usd, a, b)
         switches.append(Switch(at or b, first.value, last.value))
     return switches
 
