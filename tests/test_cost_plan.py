@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 from typer.testing import CliRunner
 
+from components import catalog
 from scalepath.cli import app
 from scalepath.cost.lines import Basis, CostLine, instance_monthly_usd, usage_monthly_usd
 from scalepath.cost.plan_cost import estimate, serverless_usage_line, spec_of, summarise
@@ -19,7 +20,7 @@ from stacks.config import DeploymentBase, ExpectedUsage, Stage
 from tests.conftest import stack_config
 from tests.cost_fixtures import fake_catalogs, planned  # noqa: F401 (fixture)
 
-G5_2XL = 1.515  # components/data/instances/sagemaker.yaml, ml.g5.2xlarge
+G5_2XL = catalog.load("sagemaker").get("ml.g5.2xlarge").usd_per_hour
 
 SM_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 
@@ -33,13 +34,14 @@ def sagemaker_config(*variants, name="chat-config", tags=None):
                                      "tags": tags or {"deployment": "chat", "stage": "sagemaker"}})
 
 
-def test_two_g5_2xlarge_for_730_hours():
+def test_two_g5_2xlarge_for_730_hours(fake_catalogs):
+    fake_catalogs(sagemaker={"ml.g5.2xlarge": {"gpu": "A10G", "gpuCount": 1, "gpuMemoryGiB": 24, "usdPerHour": 1.515}})
     line = price(sagemaker_config({"variantName": "AllTraffic", "instanceType": "ml.g5.2xlarge",
                                    "initialInstanceCount": 2, "modelName": "chat-model"}))
     assert line.basis is Basis.INSTANCES and line.deployment == "chat"
     assert line.monthly_usd == pytest.approx(2 * 1.515 * 730) == pytest.approx(2211.90)
     assert line.at_max_usd == line.monthly_usd
-    assert instance_monthly_usd(G5_2XL, 2) == pytest.approx(2211.90)
+    assert instance_monthly_usd(1.515, 2) == pytest.approx(2211.90)
 
 
 def test_autoscaling_target_sets_min_and_max():
@@ -205,10 +207,10 @@ def test_estimate_adds_usage_lines_and_budget(base_config):
     config = sagemaker_config({"variantName": "A", "instanceType": "ml.g5.2xlarge", "initialInstanceCount": 2})
     cost = estimate([config, planned("aws:opensearch/domain:Domain", "search", {})], spec)
     usage = 1_000_000 * (500 * 0.20 + 250 * 0.20) / 1e6  # 8B: the <=16B size tier
-    assert cost["monthly_usd"] == pytest.approx(2211.90 + usage)
+    assert cost["monthly_usd"] == pytest.approx(2 * G5_2XL * 730 + usage)
     assert [line["basis"] for line in cost["lines"]] == ["instances", "unknown", "usage"]
     assert cost["complete"] is False and cost["unpriced"] == ["urn:pulumi:test::scalepath::aws:opensearch/domain:Domain::search"]
-    assert cost["budget"]["headroom_usd"] == pytest.approx(100 - 2211.90 - usage)
+    assert cost["budget"]["headroom_usd"] == pytest.approx(100 - 2 * G5_2XL * 730 - usage, abs=0.01)
     assert any("exceeds the budget" in w for w in cost["warnings"])
     assert any("lower bounds" in w for w in cost["warnings"])
 
