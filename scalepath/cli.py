@@ -1,5 +1,6 @@
 """``scalepath`` command line: ``plan`` runs a stack offline and reports resources, policy
-violations and cost. Exit codes: 0 clean, 1 mandatory violations, 2 invalid config."""
+violations and cost (exit codes: 0 clean, 1 mandatory violations, 2 invalid config);
+``advise`` compares the stages' monthly cost for a workload and recommends one."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ EXIT_OK, EXIT_VIOLATIONS, EXIT_CONFIG = 0, 1, 2
 
 @app.callback()
 def _root() -> None:
-    """Keep subcommands explicit (``scalepath plan``) even while there is only one."""
+    """Keep subcommands explicit (``scalepath plan``, ``scalepath advise``)."""
 
 
 def fail_config(error: ConfigError) -> typer.Exit:
