@@ -11,7 +11,9 @@ Files live in ``components/data/instances/<family>.yaml``::
                       usdPerHour: 1.515, regionalUsdPerHour: {eu-west-1: 1.69}}
 
 ``gpuCount: 0`` marks a CPU-only row. Prices are on-demand list prices in the reference
-region (``regionalUsdPerHour`` overrides per region).
+region (``regionalUsdPerHour`` overrides per region). Every row states ``usdPerHour``; a price
+nobody has checked is written ``usdPerHour: null`` and reported as unknown, never as $0.
+Spot capacity is priced as on-demand x (1 - the family's discount in ``data/spot.yaml``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegative
 from pydantic.alias_generators import to_camel
 
 DATA_DIR = Path(__file__).parent / "data" / "instances"
+SPOT_FILE = Path(__file__).parent / "data" / "spot.yaml"
 
 
 class UnknownInstanceType(ValueError):
@@ -81,6 +84,11 @@ class Catalog(BaseModel):
         except KeyError:
             raise UnknownInstanceType(self.family, instance_type, sorted(self.instances)) from None
 
+    @property
+    def spot_discount(self) -> float | None:
+        """Assumed spot discount off on-demand (0.6 = pay 40%); ``None``: no spot option."""
+        return spot_discounts().get(self.family)
+
     def gpu_types(self) -> list[str]:
         """Instance types that carry at least one GPU."""
         return sorted(k for k, v in self.instances.items() if v.gpu_count > 0)
@@ -98,3 +106,9 @@ def load(family: str) -> Catalog:
     raw = yaml.safe_load(path.read_text())
     rows = {k: {**v, "name": k} for k, v in raw.pop("instances").items()}
     return Catalog.model_validate({**raw, "family": family, "instances": rows})
+
+
+@cache
+def spot_discounts() -> dict[str, float]:
+    """Family -> assumed spot discount, from ``data/spot.yaml``."""
+    return {k: float(v) for k, v in yaml.safe_load(SPOT_FILE.read_text())["discount"].items()}

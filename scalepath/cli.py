@@ -1,5 +1,6 @@
 """``scalepath`` command line: ``plan`` runs a stack offline and reports resources, policy
-violations and cost. Exit codes: 0 clean, 1 mandatory violations, 2 invalid config."""
+violations and cost (exit codes: 0 clean, 1 mandatory violations, 2 invalid config);
+``advise`` compares the stages' monthly cost for a workload and recommends one."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from scalepath.cost.advisor import Compliance, Workload, advise as run_advisor
+from scalepath.cost.throughput import resolve_model
 from scalepath.plan import run_plan
-from scalepath.report import render_plan
+from scalepath.report import render_advice, render_plan
 from scalepath.stackconfig import load_stack_config, project_root
 from stacks.errors import ConfigError
 
@@ -23,7 +26,7 @@ EXIT_OK, EXIT_VIOLATIONS, EXIT_CONFIG = 0, 1, 2
 
 @app.callback()
 def _root() -> None:
-    """Keep subcommands explicit (``scalepath plan``) even while there is only one."""
+    """Keep subcommands explicit (``scalepath plan``, ``scalepath advise``)."""
 
 
 def fail_config(error: ConfigError) -> typer.Exit:
@@ -55,3 +58,30 @@ def plan(
         render_plan(result, Console())
     mandatory = [v for v in result.violations if v["level"] == "mandatory"]
     raise typer.Exit(EXIT_VIOLATIONS if mandatory else EXIT_OK)
+
+
+@app.command()
+def advise(
+    requests_per_month: Annotated[int, typer.Option(min=1, help="Expected requests per month.")],
+    input_tokens: Annotated[int, typer.Option(min=0, help="Prompt tokens per request.")],
+    output_tokens: Annotated[int, typer.Option(min=1, help="Generated tokens per request.")],
+    model: Annotated[str, typer.Option(help="Hugging Face model id, or a parameter count such as 8B or 7e9.")],
+    latency_p95_ms: Annotated[Optional[float], typer.Option(min=1, help="p95 latency target per request.")] = None,
+    compliance: Annotated[Compliance, typer.Option(help="private: only stages inside your own cloud account.")] = Compliance.NONE,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of cost vs volume per stage to this file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the advice as one JSON object.")] = False,
+) -> None:
+    """Which stage should this model be on at this volume, and what will it cost?"""
+    try:
+        size = resolve_model(model)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--model") from None
+    advice = run_advisor(Workload(size, requests_per_month, input_tokens, output_tokens, latency_p95_ms, compliance))
+    if plot:
+        from scalepath.cost.plot import plot_advice  # matplotlib loads only when a plot is asked for
+
+        plot_advice(advice, plot)
+    if as_json:
+        typer.echo(json.dumps(advice.to_json(), indent=2))
+    else:
+        render_advice(advice, Console())

@@ -18,6 +18,7 @@ import pulumi
 from google.protobuf import json_format
 from pulumi.runtime.mocks import MockMonitor
 
+from scalepath.cost.plan_cost import estimate, spec_of
 from scalepath.mocks import ScalepathMocks
 from scalepath.stackconfig import StackConfig
 
@@ -139,4 +140,6 @@ def run_plan(config: StackConfig) -> Plan:
     monitor = RecordingMonitor(ScalepathMocks(aws_region=aws_region, gcp_project=gcp_project))
     # A fresh context per plan: Pulumi keeps its settings and root stack in context variables.
     contextvars.Context().run(_run_program, config, monitor)
-    return Plan(stack=config.stack, project=config.project, resources=list(monitor.recorded))
+    resources = list(monitor.recorded)
+    return Plan(stack=config.stack, project=config.project, resources=resources,
+                cost=estimate(resources, spec_of(config)))

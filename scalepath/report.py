@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from scalepath.cost.advisor import Advice
 from scalepath.plan import Plan
 
 
@@ -28,6 +29,56 @@ def render_plan(plan: Plan, console: Console) -> None:
     else:
         console.print("[green]No policy violations.[/]")
 
-    total = plan.cost.get("monthly_usd")
-    if total is not None:
-        console.print(f"Estimated monthly cost: [bold]${total:,.2f}[/]")
+    render_cost(plan.cost, console)
+
+
+def render_cost(cost: dict, console: Console) -> None:
+    """Cost lines that bill (or whose price is unknown), totals, budget headroom and warnings."""
+    billed = [line for line in cost.get("lines", []) if line["basis"] != "no-charge"]
+    if billed:
+        table = Table("resource", "basis", "at min $/month", "at max $/month", "how", title="Estimated cost")
+        for line in billed:
+            unknown = "by use" if line["basis"] == "metered" else "unknown"
+            table.add_row(line["name"], line["basis"], _usd(line["monthly_usd"], unknown),
+                          _usd(line["at_max_usd"], unknown), line["detail"])
+        console.print(table)
+    free = len(cost.get("lines", [])) - len(billed)
+    if cost.get("monthly_usd") is None:
+        return
+    console.print(f"Estimated monthly cost: [bold]${cost['monthly_usd']:,.2f}[/] at min replicas, "
+                  f"${cost['at_max_usd']:,.2f} at max ({free} resource(s) bill nothing by themselves)")
+    budget = cost.get("budget")
+    if budget:
+        console.print(f"Budget ${budget['monthly_usd']:,.2f}/month: headroom ${budget['headroom_usd']:,.2f} "
+                      f"(${budget['headroom_at_max_usd']:,.2f} at max)")
+    for warning in cost.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}")
+
+
+def _usd(value: float | None, unknown: str) -> str:
+    return unknown if value is None else f"{value:,.2f}"
+
+
+def render_advice(advice: Advice, console: Console) -> None:
+    """Cost per stage at each volume, the crossovers and the recommendation with its reasons."""
+    w = advice.workload
+    console.print(f"[bold]{w.model.name}[/] ({w.model.params_b:g}B; {w.model.source}), "
+                  f"{w.input_tokens} in / {w.output_tokens} out tokens per request")
+    table = Table("stage", *(f"{v:,}/month" for v in advice.volumes), title="Estimated monthly cost (USD)")
+    notes = []
+    for report in advice.stages:
+        if not report.available:
+            table.add_row(f"[dim]{report.stage}[/]", *("-" for _ in advice.volumes))
+            notes.append(f"{report.stage}: {report.reason}")
+            continue
+        name = report.stage if report.eligible else f"[dim]{report.stage} (excluded)[/]"
+        table.add_row(name, *(f"{e.monthly_usd:,.0f}" for e in report.estimates))
+        notes.append(f"{report.stage}: {report.estimates[0].detail}")
+    console.print(table)
+    for note in notes:
+        console.print(f"  {note}", highlight=False)
+    if advice.recommendation:
+        console.print(f"Recommended: [bold green]{advice.recommendation}[/]")
+    for reason in advice.reasons:
+        if "not priced:" not in reason:  # already listed under the table
+            console.print(f"  - {reason}", highlight=False)

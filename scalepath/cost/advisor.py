@@ -1,0 +1,308 @@
+"""The stage advisor: monthly cost of each stage at a volume, the crossovers, a recommendation.
+
+Serverless is priced per token; every dedicated stage is priced as the cheapest GPU instance of
+its catalogue (and precision) that holds the model, times the replicas the throughput model
+says the peak traffic needs, always on (730 h), plus the stage's fixed charges (a Kubernetes
+control plane). See docs/architecture.md, "Inference economics".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from itertools import pairwise
+
+from components import catalog
+from components.catalog import InstanceSpec
+from scalepath.cost import tables
+from scalepath.cost.lines import HOURS_PER_MONTH, usage_monthly_usd
+from scalepath.cost.throughput import ModelSize, replica_throughput, replicas_needed
+from stacks.config import Stage
+
+#: Instance catalogue of each dedicated stage.
+STAGE_FAMILY: dict[Stage, str] = {
+    Stage.HF_ENDPOINT: "hf", Stage.SAGEMAKER: "sagemaker", Stage.AZUREML: "azureml",
+    Stage.VERTEX: "vertex", Stage.EKS_VLLM: "ec2", Stage.GKE_VLLM: "gce",
+}
+#: Fixed per-stage resources (priced from ``service_prices.yaml``): the cluster control plane.
+STAGE_FIXED_TYPES: dict[Stage, tuple[str, ...]] = {
+    Stage.EKS_VLLM: ("aws:eks/cluster:Cluster",), Stage.GKE_VLLM: ("gcp:container/cluster:Cluster",),
+}
+#: Stages whose requests never leave the user's own cloud account and network.
+PRIVATE_STAGES = frozenset({Stage.SAGEMAKER, Stage.AZUREML, Stage.VERTEX, Stage.EKS_VLLM, Stage.GKE_VLLM})
+PEAK_TO_AVERAGE = 2.0
+"""Dedicated capacity is sized for twice the average request rate (daily peaks)."""
+SCALES = (1, 5, 10)
+"""Volumes the advisor reports, as multiples of the given one."""
+NEAR_TIE = 0.10
+"""An earlier stage within 10% of the cheapest is preferred: less to operate."""
+PRECISIONS = ("fp16", "int8")
+"""Weight precisions considered; int4 only when the model fits nowhere at int8 (it costs quality)."""
+
+
+class Compliance(str, Enum):
+    """Where requests may be processed."""
+
+    NONE = "none"
+    PRIVATE = "private"
+    """Only in the user's own cloud account and private network."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What the user serves."""
+
+    model: ModelSize
+    requests_per_month: int
+    input_tokens: int
+    output_tokens: int
+    latency_p95_ms: float | None = None
+    compliance: Compliance = Compliance.NONE
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One stage at one volume."""
+
+    requests_per_month: int
+    monthly_usd: float
+    detail: str
+    replicas: int | None = None
+    instance: str | None = None
+    precision: str | None = None
+    latency_ms: float | None = None
+
+
+class StageUnavailable(Exception):
+    """The stage cannot serve this workload (or has no price table); the message says why."""
+
+
+def _gpu_of(spec: InstanceSpec) -> tables.Gpu | None:
+    """The GPU model of a catalogue row (``A100`` + 80 GiB -> ``A100-80GB``), with the row's own
+    GPU memory when it states one (variants of a model differ in memory)."""
+    table = tables.gpus().gpus
+    name = spec.gpu or ""
+    gpu = table.get(name) or table.get(f"{name}-{round(spec.gpu_memory_gib)}GB")
+    if gpu is not None and spec.gpu_memory_gib > 0:
+        return gpu.model_copy(update={"memory_gib": spec.gpu_memory_gib})
+    return gpu
+
+
+def _serverless(workload: Workload, volume: int) -> Estimate:
+    price, source = tables.token_prices().cheapest(workload.model.name, workload.model.params_b)
+    cost = usage_monthly_usd(volume, workload.input_tokens, workload.output_tokens,
+                             price.input_usd_per_m_tok, price.output_usd_per_m_tok)
+    return Estimate(volume, cost, f"per token: ${price.input_usd_per_m_tok:g} in / "
+                                  f"${price.output_usd_per_m_tok:g} out per M tokens ({source})")
+
+
+@dataclass(frozen=True)
+class _Config:
+    instance: str
+    usd_per_hour: float
+    precision: str
+    rps: float
+    latency_ms: float
+    batch: int
+
+
+def _configs(stage: Stage, workload: Workload) -> list[_Config]:
+    """Every (instance, precision) of the stage's catalogue that holds the model and meets the latency."""
+    family = STAGE_FAMILY[stage]
+    try:
+        table = catalog.load(family)
+    except FileNotFoundError:
+        raise StageUnavailable(f"no {family} price table yet (components/data/instances/{family}.yaml)") from None
+    found: list[_Config] = []
+    for precisions in (PRECISIONS, ("int4",)):
+        for name in table.gpu_types():
+            spec = table.get(name)
+            gpu = _gpu_of(spec)
+            if gpu is None or spec.usd_per_hour is None:
+                continue
+            for precision in precisions:
+                point = replica_throughput(workload.model, gpu, spec.gpu_count, precision, workload.input_tokens,
+                                           workload.output_tokens, workload.latency_p95_ms)
+                if point is not None:
+                    found.append(_Config(name, spec.usd_per_hour, precision, point.requests_per_second,
+                                         point.latency_ms, point.batch))
+        if found:
+            return found
+    target = f" within p95 {workload.latency_p95_ms:g} ms" if workload.latency_p95_ms else ""
+    raise StageUnavailable(f"no {family} GPU instance holds a {workload.model.params_b:g}B model{target}")
+
+
+def _fixed_monthly(stage: Stage) -> float:
+    hourly = tables.service_prices().usd_per_hour
+    return sum(hourly[t] * HOURS_PER_MONTH for t in STAGE_FIXED_TYPES.get(stage, ()))
+
+
+def stage_curve(stage: Stage, workload: Workload) -> Callable[[int], Estimate]:
+    """Monthly cost of ``stage`` as a function of requests/month (:class:`StageUnavailable` if it can't serve)."""
+    if stage is Stage.HF_SERVERLESS:
+        return lambda volume: _serverless(workload, volume)
+    configs = _configs(stage, workload)
+    fixed = _fixed_monthly(stage)
+
+    def at(volume: int) -> Estimate:
+        def cost(c: _Config) -> tuple[float, int]:
+            replicas = replicas_needed(volume, c.rps, PEAK_TO_AVERAGE)
+            return replicas * c.usd_per_hour * HOURS_PER_MONTH + fixed, replicas
+
+        best = min(configs, key=lambda c: (cost(c)[0], PRECISIONS.index(c.precision) if c.precision in PRECISIONS else 9))
+        monthly, replicas = cost(best)
+        detail = (f"{replicas} x {best.instance} ({best.precision}, batch {best.batch}, "
+                  f"~{best.rps * 3600:,.0f} requests/h each) x ${best.usd_per_hour:g}/h x {HOURS_PER_MONTH} h"
+                  + (f" + ${fixed:,.0f} control plane" if fixed else ""))
+        return Estimate(volume, monthly, detail, replicas, best.instance, best.precision, best.latency_ms)
+
+    return at
+
+
+def crossover(f: Callable[[int], float], g: Callable[[int], float], lo: int, hi: int) -> int | None:
+    """The smallest volume in ``(lo, hi]`` where "``f`` is cheaper than ``g``" stops (or starts) being
+    true compared with ``lo``; ``None`` if it never does. Bisection on integers, so the lines may be
+    step functions (replica counts); assumes they cross at most once in the range."""
+    def below(volume: int) -> bool:
+        return f(volume) < g(volume)
+
+    start = below(lo)
+    if below(hi) == start:
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if below(mid) == start else (lo, mid)
+    return hi
+
+
+@dataclass(frozen=True)
+class Switch:
+    """Where the cheapest stage changes."""
+
+    requests_per_month: int
+    from_stage: str
+    to_stage: str
+
+
+def cheapest_switches(curves: dict[Stage, Callable[[int], Estimate]], lo: int, hi: int,
+                      points: int = 60) -> list[Switch]:
+    """Volumes in ``[lo, hi]`` where the cheapest stage changes (log grid, then bisection)."""
+    def cheapest(volume: int) -> Stage:
+        return min(curves, key=lambda s: curves[s](volume).monthly_usd)
+
+    grid = sorted({round(lo * (hi / lo) ** (i / (points - 1))) for i in range(points)})
+    switches = []
+    for a, b in pairwise(grid):
+        first, last = cheapest(a), cheapest(b)
+        if first is last:
+            continue
+        at = crossover(lambda v, s=first: curves[s](v).monthly_usd, lambda v, s=last: curves[s](v).monthly_usd, a, b)
+        switches.append(Switch(at or b, first.value, last.value))
+    return switches
+
+
+@dataclass
+class StageReport:
+    """One stage across the reported volumes."""
+
+    stage: str
+    available: bool
+    reason: str = ""
+    eligible: bool = True
+    estimates: list[Estimate] = field(default_factory=list)
+
+
+@dataclass
+class Advice:
+    """What ``scalepath advise`` reports."""
+
+    workload: Workload
+    volumes: list[int]
+    stages: list[StageReport]
+    switches: list[Switch]
+    recommendation: str | None
+    reasons: list[str]
+
+    def to_json(self) -> dict:
+        """The ``--json`` document."""
+        w = self.workload
+        return {
+            "workload": {"model": asdict(w.model), "requests_per_month": w.requests_per_month,
+                         "input_tokens": w.input_tokens, "output_tokens": w.output_tokens,
+                         "latency_p95_ms": w.latency_p95_ms, "compliance": w.compliance.value},
+            "volumes": self.volumes,
+            "stages": [asdict(s) for s in self.stages],
+            "crossovers": [asdict(s) for s in self.switches],
+            "recommendation": {"stage": self.recommendation, "reasons": self.reasons},
+            "assumptions": {"hours_per_month": HOURS_PER_MONTH, "peak_to_average": PEAK_TO_AVERAGE,
+                            "precisions": list(PRECISIONS), "pricing": "on-demand, reference region"},
+        }
+
+
+def _eligibility(stage: Stage, workload: Workload) -> str:
+    """Why ``stage`` can't be recommended for this workload ('' when it can)."""
+    if workload.compliance is Compliance.PRIVATE and stage not in PRIVATE_STAGES:
+        return "compliance private: requests would be processed outside your cloud account"
+    if workload.latency_p95_ms is not None and stage is Stage.HF_SERVERLESS:
+        return "shared serverless providers give no p95 latency guarantee"
+    return ""
+
+
+def volume_range(requests_per_month: int) -> tuple[int, int]:
+    """Volumes searched for crossovers (and plotted): 1/1000x to 1000x the given one."""
+    return max(1, requests_per_month // 1000), max(1000, requests_per_month * 1000)
+
+
+def advise(workload: Workload, stages: Sequence[Stage] = tuple(Stage)) -> Advice:
+    """Cost every stage at 1x/5x/10x the volume, find where the cheapest stage changes, recommend."""
+    volumes = [workload.requests_per_month * k for k in SCALES]
+    reports, curves = [], {}
+    for stage in stages:
+        try:
+            curve = stage_curve(stage, workload)
+        except StageUnavailable as why:
+            reports.append(StageReport(stage.value, False, str(why), eligible=False))
+            continue
+        reason = _eligibility(stage, workload)
+        reports.append(StageReport(stage.value, True, reason, not reason, [curve(v) for v in volumes]))
+        if not reason:
+            curves[stage] = curve
+    lo, hi = volume_range(workload.requests_per_month)
+    switches = cheapest_switches(curves, lo, hi) if len(curves) > 1 else []
+    recommendation, reasons = _recommend(workload, reports, curves, switches)
+    return Advice(workload, volumes, reports, switches, recommendation, reasons)
+
+
+def _recommend(workload: Workload, reports: list[StageReport], curves: dict[Stage, Callable[[int], Estimate]],
+               switches: list[Switch]) -> tuple[str | None, list[str]]:
+    reasons = [f"{r.stage} excluded: {r.reason}" for r in reports if r.available and not r.eligible]
+    reasons += [f"{r.stage} not priced: {r.reason}" for r in reports if not r.available]
+    if not curves:
+        return None, reasons + ["no stage can serve this workload with the known price tables"]
+    volume = workload.requests_per_month
+    costs = {s: curves[s](volume).monthly_usd for s in curves}
+    cheapest = min(costs, key=costs.get)
+    order = list(Stage)
+    # Stages earlier on the scaling path are less to operate: take one within NEAR_TIE of the cheapest.
+    pick = min((s for s in costs if costs[s] <= costs[cheapest] * (1 + NEAR_TIE)), key=order.index)
+    estimate = curves[pick](volume)
+    lead = f"{pick.value}: ${estimate.monthly_usd:,.0f}/month at {volume:,} requests/month ({estimate.detail})"
+    if pick is not cheapest:
+        lead += f"; within {NEAR_TIE:.0%} of {cheapest.value} (${costs[cheapest]:,.0f}) and less to operate"
+    ranked = sorted(costs, key=costs.get)
+    if len(ranked) > 1:
+        runner = next(s for s in ranked if s is not pick)
+        lead += f"; next: {runner.value} at ${costs[runner]:,.0f}"
+    reasons.insert(0, lead)
+    for switch in switches:
+        reasons.append(f"cheapest stage changes from {switch.from_stage} to {switch.to_stage} at "
+                       f"~{switch.requests_per_month:,} requests/month")
+    at_top = max(SCALES) * volume
+    top = min(curves, key=lambda s: curves[s](at_top).monthly_usd)
+    if top is not pick:
+        reasons.append(f"at {max(SCALES)}x the volume ({at_top:,}/month) {top.value} is cheapest: plan the move")
+    if workload.latency_p95_ms is not None and estimate.latency_ms is not None:
+        reasons.append(f"estimated request latency {estimate.latency_ms:,.0f} ms at the chosen batch (no queueing), "
+                       f"within the {workload.latency_p95_ms:g} ms p95 target")
+    return pick.value, reasons

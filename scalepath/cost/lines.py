@@ -1,0 +1,104 @@
+"""Cost lines and the arithmetic every estimate shares (instance-hours, per-token usage)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from components import catalog
+from components.catalog import InstanceSpec
+
+HOURS_PER_MONTH = 730
+"""Hours in an average month (8,760 / 12), the convention of every cloud's pricing pages."""
+
+
+class Basis(str, Enum):
+    """How a line's figure was obtained."""
+
+    INSTANCES = "instances"
+    """Instance-hours: count x hourly price x 730."""
+    USAGE = "usage"
+    """Billed by use, priced at the assumed volume (``expectedUsage``)."""
+    FIXED = "fixed"
+    """A fixed hourly or monthly charge per resource."""
+    NO_CHARGE = "no-charge"
+    """Bills nothing by itself (its cost is in another line, or it is free)."""
+    METERED = "metered"
+    """Bills only by use we have no assumption for (storage, data): no figure."""
+    UNKNOWN = "unknown"
+    """Should cost something but no price is known: reported, never counted as $0."""
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One resource's (or usage-priced deployment's) monthly estimate."""
+
+    urn: str | None
+    type: str
+    name: str
+    basis: Basis
+    monthly_usd: float | None
+    """At min replicas / the assumed volume; ``None`` when not known."""
+    at_max_usd: float | None
+    """At max replicas (equal to ``monthly_usd`` for fixed charges)."""
+    detail: str
+    deployment: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan JSON form of a line."""
+        return {"urn": self.urn, "type": self.type, "name": self.name, "deployment": self.deployment,
+                "basis": self.basis.value, "monthly_usd": _round(self.monthly_usd),
+                "at_max_usd": _round(self.at_max_usd), "detail": self.detail}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def instance_monthly_usd(hourly_usd: float, count: int, hours: float = HOURS_PER_MONTH) -> float:
+    """``count`` instances at ``hourly_usd`` for ``hours`` hours."""
+    if count < 0 or hours < 0 or hourly_usd < 0:
+        raise ValueError("count, hours and price must not be negative")
+    return hourly_usd * count * hours
+
+
+def usage_monthly_usd(requests_per_month: int, input_tokens: int, output_tokens: int,
+                      input_usd_per_m_tok: float, output_usd_per_m_tok: float) -> float:
+    """Per-token billing: requests x (input x input price + output x output price) / 1e6."""
+    per_request = input_tokens * input_usd_per_m_tok + output_tokens * output_usd_per_m_tok
+    return requests_per_month * per_request / 1_000_000
+
+
+@dataclass(frozen=True)
+class HourlyPrice:
+    """The hourly price of one instance of a type, as priced (spot applied), with its basis."""
+
+    usd: float
+    note: str
+
+
+def hourly_price(family: str, instance_type: str, region: str | None = None,
+                 spot: bool = False) -> HourlyPrice | None:
+    """Hourly price of ``instance_type`` from the ``family`` catalogue, or ``None`` if unknown.
+
+    Raises :class:`components.catalog.UnknownInstanceType` (naming the known types) when the
+    family does not list the type, and ``FileNotFoundError`` when the family has no table.
+    """
+    spec = catalog.load(family).get(instance_type)
+    return _price_of(spec, family, region, spot)
+
+
+def _price_of(spec: InstanceSpec, family: str, region: str | None, spot: bool) -> HourlyPrice | None:
+    price = spec.price(region)
+    if price is None:
+        return None
+    where = region if region in spec.regional_usd_per_hour else "reference region"
+    if not spot:
+        return HourlyPrice(price, f"${price:g}/h on-demand ({where})")
+    discount = catalog.load(family).spot_discount
+    if discount is None:
+        return None
+    spot_price = price * (1 - discount)
+    return HourlyPrice(spot_price, f"${spot_price:.4g}/h spot (on-demand ${price:g} less the assumed "
+                                   f"{discount:.0%} spot discount)")

@@ -1,0 +1,97 @@
+"""The plan's ``cost`` section: a line per recorded resource, usage lines, total and budget headroom."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from scalepath.cost import tables
+from scalepath.cost.lines import Basis, CostLine, usage_monthly_usd
+from scalepath.cost.resources import PricingContext, deployment_of, price_resource
+from scalepath.cost.throughput import resolve_model
+from scalepath.stackconfig import StackConfig
+from stacks.config import DeploymentBase, Stage
+from stacks.spec import StackSpec, parse_spec
+
+if TYPE_CHECKING:
+    from scalepath.plan import PlannedResource
+
+#: Stages billed per token rather than per resource: priced from ``expectedUsage``.
+USAGE_PRICED_STAGES = frozenset({Stage.HF_SERVERLESS})
+
+
+def serverless_usage_line(deployment: DeploymentBase, urn: str | None = None) -> CostLine:
+    """Per-token cost of a serverless deployment at its ``expectedUsage``, from the cheapest
+    listed provider for its model (or the size tier of its parameter count)."""
+    usage = deployment.expected_usage
+
+    def line(basis: Basis, value: float | None, detail: str) -> CostLine:
+        return CostLine(urn, f"usage:{deployment.stage.value}", deployment.name, basis, value, value, detail,
+                        deployment.name)
+
+    if usage is None:
+        return line(Basis.UNKNOWN, None, f"billed per token; set deployments[{deployment.name}].expectedUsage "
+                                         "(requestsPerMonth, inputTokensPerRequest, outputTokensPerRequest)")
+    try:
+        params_b = resolve_model(deployment.model).params_b
+    except ValueError:
+        params_b = None
+    listed = tables.token_prices().models.get(deployment.model)
+    if params_b is None and not listed:
+        return line(Basis.UNKNOWN, None, f"no token price for {deployment.model} and its size is unknown")
+    price, source = tables.token_prices().cheapest(deployment.model, params_b or 0)
+    cost = usage_monthly_usd(usage.requests_per_month, usage.input_tokens_per_request,
+                             usage.output_tokens_per_request, price.input_usd_per_m_tok, price.output_usd_per_m_tok)
+    return line(Basis.USAGE, cost,
+                f"{usage.requests_per_month:,} requests x ({usage.input_tokens_per_request} in at "
+                f"${price.input_usd_per_m_tok:g} + {usage.output_tokens_per_request} out at "
+                f"${price.output_usd_per_m_tok:g} per M tokens); {source}")
+
+
+def spec_of(config: StackConfig) -> StackSpec:
+    """The spec the plan ran, parsed from the same config."""
+    return parse_spec(config.values, project=config.project, stack=config.stack,
+                      secret_keys=config.secret_keys)
+
+
+def estimate(resources: Sequence[PlannedResource], spec: StackSpec) -> dict[str, Any]:
+    """The plan JSON ``cost`` object for ``resources`` recorded from ``spec``."""
+    ctx = PricingContext(
+        resources=resources,
+        default_region={"aws": spec.targets.aws_region, "gcp": spec.targets.gcp_region,
+                        "azure": spec.targets.azure_location},
+        usage={d.name: d.expected_usage for d in spec.deployments if d.expected_usage is not None},
+    )
+    lines = [price_resource(r, ctx) for r in resources if r.custom]
+    for deployment in spec.deployments:
+        if deployment.stage in USAGE_PRICED_STAGES:
+            urn = next((r.urn for r in resources if deployment_of(r.inputs) == deployment.name), None)
+            lines.append(serverless_usage_line(deployment, urn))
+    return summarise(lines, spec.budget.monthly_usd)
+
+
+def summarise(lines: Sequence[CostLine], budget_usd: float) -> dict[str, Any]:
+    """Totals of the lines with a figure, budget headroom and warnings."""
+    total = sum(line.monthly_usd for line in lines if line.monthly_usd is not None)
+    at_max = sum(line.at_max_usd for line in lines if line.at_max_usd is not None)
+    unpriced = [line.urn or line.name for line in lines if line.basis is Basis.UNKNOWN]
+    warnings = []
+    if unpriced:
+        warnings.append(f"{len(unpriced)} resource(s) have no known price; the totals are lower bounds")
+    if total > budget_usd:
+        warnings.append(f"estimated ${total:,.2f}/month at min replicas exceeds the budget "
+                        f"(${budget_usd:,.2f}/month)")
+    elif at_max > budget_usd:
+        warnings.append(f"at max replicas the estimate (${at_max:,.2f}/month) exceeds the budget "
+                        f"(${budget_usd:,.2f}/month)")
+    return {
+        "monthly_usd": round(total, 2),
+        "at_max_usd": round(at_max, 2),
+        "currency": "USD",
+        "complete": not unpriced,
+        "unpriced": unpriced,
+        "budget": {"monthly_usd": budget_usd, "headroom_usd": round(budget_usd - total, 2),
+                   "headroom_at_max_usd": round(budget_usd - at_max, 2)},
+        "warnings": warnings,
+        "lines": [line.to_json() for line in lines],
+    }

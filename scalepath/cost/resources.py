@@ -1,0 +1,303 @@
+"""Price recorded resources from their inputs (camelCase wire names, as the plan records them).
+
+One pricer per billable resource type reads the properties that decide the bill (verified in
+the installed provider SDKs): instance type, instance count and scaling bounds, spot flags.
+Everything else is classified by ``data/service_prices.yaml`` (fixed charge, no charge,
+metered) or reported with an unknown price.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from components import catalog
+from components.catalog import UnknownInstanceType
+from scalepath.cost import tables
+from scalepath.cost.lines import HOURS_PER_MONTH, Basis, CostLine, HourlyPrice, hourly_price
+from stacks.config import ExpectedUsage
+
+if TYPE_CHECKING:  # scalepath.plan builds its cost section with this module
+    from scalepath.plan import PlannedResource
+
+SAGEMAKER_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+SAGEMAKER_ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
+SCALING_TARGET = "aws:appautoscaling/target:Target"
+EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
+AZURE_DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
+VERTEX_GARDEN = "gcp:vertex/aiEndpointWithModelGardenDeployment:AiEndpointWithModelGardenDeployment"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+HF_ENDPOINT_KIND = "huggingface:InferenceEndpoint"
+
+#: Zones a regional GKE node pool spans when it names no ``nodeLocations`` (GKE's default).
+GKE_DEFAULT_ZONES = 3
+
+
+@dataclass(frozen=True)
+class PricingContext:
+    """What pricing needs beyond a resource's own inputs."""
+
+    resources: Sequence[PlannedResource]
+    default_region: Mapping[str, str | None] = field(default_factory=dict)
+    """Cloud (``aws``, ``gcp``, ``azure``) -> region from the stack's provider config."""
+    usage: Mapping[str, ExpectedUsage] = field(default_factory=dict)
+    """Deployment name -> its ``expectedUsage``."""
+
+    def region(self, cloud: str, inputs: Mapping[str, Any], key: str = "region") -> str | None:
+        """The resource's own region input, else the stack's."""
+        value = inputs.get(key)
+        return value if isinstance(value, str) else self.default_region.get(cloud)
+
+
+def deployment_of(inputs: Mapping[str, Any]) -> str | None:
+    """The ``deployment`` cost tag/label a resource carries, if any."""
+    for key in ("tags", "labels"):
+        tags = inputs.get(key)
+        if isinstance(tags, Mapping) and isinstance(tags.get("deployment"), str):
+            return tags["deployment"]
+    return None
+
+
+def _int(value: Any, default: int | None = None) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+class _Unpriced(Exception):
+    """This resource's price is unknown; the message says why."""
+
+
+def _hourly(family: str, instance_type: Any, region: str | None, spot: bool = False) -> HourlyPrice:
+    if not isinstance(instance_type, str):
+        raise _Unpriced(f"instance type not known at plan time ({instance_type!r})")
+    try:
+        price = hourly_price(family, instance_type, region, spot)
+    except UnknownInstanceType as error:
+        raise _Unpriced(str(error)) from None
+    except FileNotFoundError:
+        raise _Unpriced(f"no {family} price table (components/data/instances/{family}.yaml)") from None
+    if price is None:
+        raise _Unpriced(f"{family} {instance_type}: price not in the catalogue"
+                        + (" for spot" if spot else ""))
+    return price
+
+
+def _instances_line(resource: PlannedResource, price: HourlyPrice, low: int, high: int,
+                    what: str) -> CostLine:
+    return CostLine(
+        urn=resource.urn, type=resource.type, name=resource.name, basis=Basis.INSTANCES,
+        monthly_usd=price.usd * low * HOURS_PER_MONTH, at_max_usd=price.usd * high * HOURS_PER_MONTH,
+        detail=f"{what}: {low}..{high} x {price.note} x {HOURS_PER_MONTH} h",
+        deployment=deployment_of(resource.inputs),
+    )
+
+
+# --- SageMaker ---------------------------------------------------------------------------
+
+def _sagemaker_scaling(config: PlannedResource, ctx: PricingContext) -> dict[str, tuple[int, int]]:
+    """Variant name -> (minCapacity, maxCapacity) of the autoscaling targets on this config's endpoint."""
+    endpoints = [r for r in ctx.resources if r.type == SAGEMAKER_ENDPOINT and (
+        config.urn in r.dependencies
+        or (config.inputs.get("name") and r.inputs.get("endpointConfigName") == config.inputs.get("name")))]
+    scaling: dict[str, tuple[int, int]] = {}
+    for target in (r for r in ctx.resources if r.type == SCALING_TARGET):
+        match = re.fullmatch(r"endpoint/([^/]+)/variant/([^/]+)", str(target.inputs.get("resourceId", "")))
+        if not match:
+            continue
+        if any(e.urn in target.dependencies or e.inputs.get("name") == match[1] for e in endpoints):
+            low, high = _int(target.inputs.get("minCapacity")), _int(target.inputs.get("maxCapacity"))
+            if low is not None and high is not None:
+                scaling[match[2]] = (low, high)
+    return scaling
+
+
+def _sagemaker_serverless(serverless: Mapping[str, Any], usage: ExpectedUsage | None) -> tuple[float, str]:
+    rates = tables.service_prices().sagemaker_serverless
+    memory_gb = (_int(serverless.get("memorySizeInMb")) or 0) / 1024
+    provisioned = _int(serverless.get("provisionedConcurrency"), 0) or 0
+    fixed = provisioned * memory_gb * rates.provisioned_usd_per_gb_second * 3600 * HOURS_PER_MONTH
+    if usage is None:
+        raise _Unpriced("serverless variant billed per use; set the deployment's expectedUsage")
+    seconds = rates.assumed_seconds_per_request + rates.assumed_seconds_per_output_token * usage.output_tokens_per_request
+    variable = usage.requests_per_month * seconds * memory_gb * rates.usd_per_gb_second
+    return fixed + variable, (f"serverless {memory_gb:g} GB x {usage.requests_per_month:,} requests x "
+                              f"~{seconds:g} s (assumed) x ${rates.usd_per_gb_second:g}/GB-s"
+                              + (f" + {provisioned} provisioned" if provisioned else ""))
+
+
+def price_sagemaker_config(resource: PlannedResource, ctx: PricingContext) -> CostLine:
+    """``productionVariants[]``: instanceType x initialInstanceCount (or the autoscaling target's
+    min/maxCapacity, or ``managedInstanceScaling`` min/maxInstanceCount when enabled), or a
+    serverless variant priced per use."""
+    region = ctx.region("aws", resource.inputs)
+    scaling = _sagemaker_scaling(resource, ctx)
+    deployment = deployment_of(resource.inputs)
+    low_total = high_total = 0.0
+    details, basis = [], Basis.INSTANCES
+    for variant in resource.inputs.get("productionVariants") or []:
+        serverless = variant.get("serverlessConfig")
+        if serverless:
+            cost, note = _sagemaker_serverless(serverless, ctx.usage.get(deployment or ""))
+            low_total, high_total, basis = low_total + cost, high_total + cost, Basis.USAGE
+            details.append(note)
+            continue
+        price = _hourly("sagemaker", variant.get("instanceType"), region)
+        count = _int(variant.get("initialInstanceCount"), 1) or 0
+        managed = variant.get("managedInstanceScaling") or {}
+        if managed.get("status") == "ENABLED":  # inference components: SageMaker scales the instances
+            count_range = (_int(managed.get("minInstanceCount"), count) or 0,
+                           _int(managed.get("maxInstanceCount"), count) or 0)
+        else:
+            count_range = (count, count)
+        low, high = scaling.get(variant.get("variantName", ""), count_range)
+        low_total += price.usd * low * HOURS_PER_MONTH
+        high_total += price.usd * high * HOURS_PER_MONTH
+        details.append(f"variant {variant.get('variantName', '?')}: {low}..{high} x "
+                       f"{variant.get('instanceType')} at {price.note} x {HOURS_PER_MONTH} h")
+    if not details:
+        raise _Unpriced("no productionVariants recorded")
+    return CostLine(resource.urn, resource.type, resource.name, basis, low_total, high_total,
+                    "; ".join(details), deployment)
+
+
+# --- EKS / GKE node pools ----------------------------------------------------------------
+
+def price_eks_node_group(resource: PlannedResource, ctx: PricingContext) -> CostLine:
+    """``instanceTypes[0]`` x ``scalingConfig`` min/max; ``capacityType: SPOT`` gets the spot discount."""
+    inputs = resource.inputs
+    types = inputs.get("instanceTypes") or []
+    scaling = inputs.get("scalingConfig") or {}
+    spot = inputs.get("capacityType") == "SPOT"
+    price = _hourly("ec2", types[0] if types else None, ctx.region("aws", inputs), spot)
+    low, high = _int(scaling.get("minSize"), 0), _int(scaling.get("maxSize"), 0)
+    desired = _int(scaling.get("desiredSize"))
+    what = f"{types[0]} nodes" + (f" (desired {desired})" if desired is not None else "")
+    if len(types) > 1:
+        what += f"; priced as the first of {', '.join(types)}"
+    return _instances_line(resource, price, low or 0, high or 0, what)
+
+
+def _gce_hourly(machine_type: Any, accelerators: Sequence[Mapping[str, Any]], region: str | None,
+                spot: bool, family: str) -> HourlyPrice:
+    """A GCE machine's price; accelerators add their own rows unless the machine type already
+    includes GPUs (A2/A3/G2 rows carry ``gpuCount`` and an all-in price)."""
+    machine = _hourly(family, machine_type, region, spot)
+    if catalog.load(family).get(machine_type).gpu_count > 0:
+        return machine
+    total, notes = machine.usd, [machine.note]
+    for accelerator in accelerators:
+        count = _int(accelerator.get("count") or accelerator.get("acceleratorCount"), 1) or 0
+        kind = accelerator.get("type") or accelerator.get("acceleratorType")
+        gpu = _hourly(family, kind, region, spot)
+        total += gpu.usd * count
+        notes.append(f"{count} x {kind} at {gpu.note}")
+    return HourlyPrice(total, " + ".join(notes))
+
+
+def price_gke_node_pool(resource: PlannedResource, ctx: PricingContext) -> CostLine:
+    """``nodeConfig.machineType`` (+ ``guestAccelerators``) x ``autoscaling`` or ``nodeCount``."""
+    inputs = resource.inputs
+    node_config = inputs.get("nodeConfig") or {}
+    location = inputs.get("location")
+    zonal = isinstance(location, str) and re.search(r"-[a-z]$", location) is not None
+    region = location[:-2] if zonal else (location if isinstance(location, str) else ctx.default_region.get("gcp"))
+    spot = bool(node_config.get("spot") or node_config.get("preemptible"))
+    price = _gce_hourly(node_config.get("machineType"), node_config.get("guestAccelerators") or [],
+                        region, spot, "gce")
+    zones = len(inputs.get("nodeLocations") or []) or (1 if zonal else GKE_DEFAULT_ZONES)
+    autoscaling = inputs.get("autoscaling") or {}
+    count = _int(inputs.get("nodeCount"), _int(inputs.get("initialNodeCount"), 1)) or 0
+    if _int(autoscaling.get("totalMinNodeCount")) is not None or _int(autoscaling.get("totalMaxNodeCount")) is not None:
+        low, high = _int(autoscaling.get("totalMinNodeCount"), 0), _int(autoscaling.get("totalMaxNodeCount"), 0)
+    elif autoscaling:
+        low = (_int(autoscaling.get("minNodeCount"), 0) or 0) * zones
+        high = (_int(autoscaling.get("maxNodeCount"), 0) or 0) * zones
+    else:
+        low = high = count * zones
+    return _instances_line(resource, price, low or 0, high or 0,
+                           f"{node_config.get('machineType')} nodes in {zones} zone(s)")
+
+
+# --- Azure ML, Vertex AI, Hugging Face ---------------------------------------------------
+
+def price_azure_deployment(resource: PlannedResource, ctx: PricingContext) -> CostLine:
+    """``properties.instanceType`` (the VM size; ``sku.name`` when absent) x ``sku.capacity``,
+    or ``properties.scaleSettings`` min/maxInstances with target-utilisation scaling."""
+    inputs = resource.inputs
+    properties = inputs.get("properties") or {}
+    sku = inputs.get("sku") or {}
+    instance_type = properties.get("instanceType") or sku.get("name")
+    price = _hourly("azureml", instance_type, ctx.region("azure", inputs, "location"))
+    count = _int(sku.get("capacity"), 1) or 0
+    scale = properties.get("scaleSettings") or {}
+    low = _int(scale.get("minInstances"), count) or 0
+    high = _int(scale.get("maxInstances"), count) or 0
+    return _instances_line(resource, price, low, high, f"{instance_type} instances")
+
+
+def price_vertex_garden(resource: PlannedResource, ctx: PricingContext) -> CostLine:
+    """``deployConfig.dedicatedResources.machineSpec`` x ``minReplicaCount``/``maxReplicaCount``."""
+    inputs = resource.inputs
+    dedicated = (inputs.get("deployConfig") or {}).get("dedicatedResources") or {}
+    spec = dedicated.get("machineSpec") or {}
+    accelerators = [spec] if spec.get("acceleratorType") else []
+    price = _gce_hourly(spec.get("machineType"), accelerators, ctx.region("gcp", inputs, "location"),
+                        bool(dedicated.get("spot")), "vertex")
+    low = _int(dedicated.get("minReplicaCount"), 1) or 0
+    high = _int(dedicated.get("maxReplicaCount"), low) or 0
+    return _instances_line(resource, price, low, high, f"{spec.get('machineType')} replicas")
+
+
+def price_hf_endpoint(resource: PlannedResource, ctx: PricingContext) -> CostLine:
+    """An HF Inference Endpoint (dynamic resource): row ``vendor/instanceType/instanceSize`` of the
+    ``hf`` table x ``minReplica``/``maxReplica`` (scale-to-zero bills only while running)."""
+    inputs = resource.inputs
+    key = "/".join(str(inputs.get(k)) for k in ("vendor", "instanceType", "instanceSize"))
+    price = _hourly("hf", key, None)
+    low, high = _int(inputs.get("minReplica"), 1) or 0, _int(inputs.get("maxReplica"), 1) or 0
+    return _instances_line(resource, price, low, high, f"{key} replicas ({inputs.get('region')})")
+
+
+PRICERS: dict[str, Callable[[PlannedResource, PricingContext], CostLine]] = {
+    SAGEMAKER_CONFIG: price_sagemaker_config,
+    EKS_NODE_GROUP: price_eks_node_group,
+    GKE_NODE_POOL: price_gke_node_pool,
+    AZURE_DEPLOYMENT: price_azure_deployment,
+    VERTEX_GARDEN: price_vertex_garden,
+}
+
+
+def price_resource(resource: PlannedResource, ctx: PricingContext) -> CostLine:
+    """The cost line of one custom resource (unknown price when nothing prices it)."""
+    pricer = PRICERS.get(resource.type)
+    if resource.type == DYNAMIC and resource.inputs.get("kind") == HF_ENDPOINT_KIND:
+        pricer = price_hf_endpoint
+    try:
+        if pricer is not None:
+            return pricer(resource, ctx)
+        return _classified(resource)
+    except _Unpriced as reason:
+        return CostLine(resource.urn, resource.type, resource.name, Basis.UNKNOWN, None, None,
+                        str(reason), deployment_of(resource.inputs))
+
+
+def _classified(resource: PlannedResource) -> CostLine:
+    table = tables.service_prices()
+
+    def line(basis: Basis, value: float | None, detail: str) -> CostLine:
+        return CostLine(resource.urn, resource.type, resource.name, basis, value, value, detail,
+                        deployment_of(resource.inputs))
+
+    if resource.type in table.usd_per_hour:
+        hourly = table.usd_per_hour[resource.type]
+        return line(Basis.FIXED, hourly * HOURS_PER_MONTH, f"${hourly:g}/h x {HOURS_PER_MONTH} h")
+    if resource.type in table.usd_per_month:
+        monthly = table.usd_per_month[resource.type]
+        return line(Basis.FIXED, monthly, f"${monthly:g}/month")
+    if table.no_charge_for(resource.type):
+        return line(Basis.NO_CHARGE, 0.0, "no charge by itself")
+    if table.is_metered(resource.type):
+        return line(Basis.METERED, None, "billed by use (storage, requests, data); not estimated")
+    raise _Unpriced("no price known for this resource type (add it to components/data/service_prices.yaml)")
