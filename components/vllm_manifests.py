@@ -213,7 +213,11 @@ def deployment(name: str, args: VllmServiceArgs, *, service_account: str,
     if args.autoscaling.mode is ScalingMode.NONE:
         spec["replicas"] = args.autoscaling.min_replicas
     # Otherwise the autoscaler owns the count: setting it here would reset it on every update.
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata(name, args), "spec": spec}
+    # A scale-to-zero Deployment is created with one replica that KEDA removes at once; waiting
+    # for it to become ready would hold `pulumi up` for a GPU node and a model load.
+    annotations = {"pulumi.com/skipAwait": "true"} if args.autoscaling.min_replicas == 0 else None
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": metadata(name, args, annotations=annotations), "spec": spec}
 
 
 def model_cache_pvc(name: str, args: VllmServiceArgs) -> Manifest | None:

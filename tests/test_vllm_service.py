@@ -31,7 +31,7 @@ from components.vllm_args import (
     VllmServerArgs,
     VllmServiceArgs,
 )
-from components.vllm_service import VllmService
+from components.vllm_service import NODE_AND_IMAGE_MINUTES, VllmService, rollout_timeout_minutes
 from tests.k8s_manifests import CrdSchemaMissing, manifests, record, validate
 
 TOKEN = "hf_" + "x" * 34
@@ -364,3 +364,23 @@ def test_bad_args_name_the_field(overrides: dict[str, Any], field: str) -> None:
 def test_bad_args_fail_before_any_resource() -> None:
     with pytest.raises(VllmArgsError):
         record(lambda: VllmService("llm", make_args(namespace="default")))
+
+
+def test_rollout_wait_covers_node_image_and_model_load() -> None:
+    assert rollout_timeout_minutes(make_args()) == NODE_AND_IMAGE_MINUTES + 30  # 180 x 10 s
+    assert rollout_timeout_minutes(make_args(probes=ProbeSettings(startup_failure_threshold=7))) == \
+        NODE_AND_IMAGE_MINUTES + 2
+
+
+def test_scale_to_zero_deployment_is_not_awaited() -> None:
+    zero = by_kind(render(VARIANTS["scale-to-zero-gcs-gke"]), "Deployment")
+    assert zero["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+    assert "annotations" not in by_kind(render(make_args()), "Deployment")["metadata"]
+
+
+def test_shared_cache_rolls_without_downtime() -> None:
+    args = make_args(autoscaling=AutoscalingArgs(max_replicas=3, prometheus_address=PROM),
+                     cache=ModelCacheArgs(access_mode="ReadWriteMany", storage_class="efs"))
+    spec = by_kind(render(args), "Deployment")["spec"]
+    assert spec["strategy"] == {"type": "RollingUpdate",
+                                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
