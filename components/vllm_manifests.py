@@ -208,7 +208,8 @@ def deployment(name: str, args: VllmServiceArgs, *, service_account: str,
         "strategy": {"type": "Recreate"} if args.cache.kind is CacheKind.PVC
         and args.cache.access_mode != "ReadWriteMany"
         else {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-        "progressDeadlineSeconds": p.startup_period_seconds * p.startup_failure_threshold + 600,
+        # Kubernetes marks a rollout failed past this; a cold start may take the whole budget.
+        "progressDeadlineSeconds": p.rollout_budget_seconds,
     }
     if args.autoscaling.mode is ScalingMode.NONE:
         spec["replicas"] = args.autoscaling.min_replicas

@@ -24,16 +24,6 @@ __all__ = ["VllmService", "VllmServiceArgs"]
 #: Child-name role of each scrape-config kind.
 _ROLE = {"ServiceMonitor": "service-monitor", "PodMonitoring": "pod-monitoring"}
 
-#: Minutes allowed for a GPU node to join and the vLLM image (~10 GB) to be pulled.
-NODE_AND_IMAGE_MINUTES = 20
-
-
-def rollout_timeout_minutes(args: VllmServiceArgs) -> int:
-    """How long ``pulumi up`` waits for a rollout: node and image, plus the model-load budget."""
-    p = args.probes
-    return NODE_AND_IMAGE_MINUTES + -(-p.startup_failure_threshold * p.startup_period_seconds // 60)
-
-
 def _custom_resource(resource_name: str, manifest: dict[str, Any],
                      opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
     return k8s.apiextensions.CustomResource(
@@ -89,7 +79,7 @@ class VllmService(pulumi.ComponentResource):
         dep = manifests.deployment(name, args, service_account=name, token_secret=token_secret)
         # Pulumi waits for the rollout (10 min by default): allow for a GPU node to be
         # provisioned and the image pulled, plus the model-load budget of the startup probe.
-        rollout = f"{rollout_timeout_minutes(args)}m"
+        rollout = f"{args.probes.rollout_budget_seconds}s"
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment", metadata=dep["metadata"], spec=dep["spec"],
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(

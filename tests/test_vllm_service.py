@@ -13,6 +13,7 @@ import pytest
 
 from components import vllm_manifests
 from components.vllm_args import (
+    NODE_AND_IMAGE_SECONDS,
     AutoscalingArgs,
     CacheKind,
     Exposure,
@@ -31,7 +32,9 @@ from components.vllm_args import (
     VllmServerArgs,
     VllmServiceArgs,
 )
-from components.vllm_service import NODE_AND_IMAGE_MINUTES, VllmService, rollout_timeout_minutes
+from components.vllm_service import VllmService
+from scalepath.mocks import ScalepathMocks
+from scalepath.plan import RecordingMonitor
 from tests.k8s_manifests import CrdSchemaMissing, manifests, record, validate
 
 TOKEN = "hf_" + "x" * 34
@@ -185,7 +188,7 @@ def test_probes_health_and_load_budget() -> None:
     pod = by_kind(rendered, "Deployment")["spec"]
     assert pod["template"]["spec"]["terminationGracePeriodSeconds"] == 120
     # The rollout deadline must outlast the startup budget or every slow load is "failed".
-    assert pod["progressDeadlineSeconds"] > 360 * 10
+    assert pod["progressDeadlineSeconds"] == NODE_AND_IMAGE_SECONDS + 360 * 10
 
 
 def test_pod_placement_shm_and_cache() -> None:
@@ -366,10 +369,29 @@ def test_bad_args_fail_before_any_resource() -> None:
         record(lambda: VllmService("llm", make_args(namespace="default")))
 
 
-def test_rollout_wait_covers_node_image_and_model_load() -> None:
-    assert rollout_timeout_minutes(make_args()) == NODE_AND_IMAGE_MINUTES + 30  # 180 x 10 s
-    assert rollout_timeout_minutes(make_args(probes=ProbeSettings(startup_failure_threshold=7))) == \
-        NODE_AND_IMAGE_MINUTES + 2
+def test_rollout_budget_covers_node_image_and_model_load() -> None:
+    assert ProbeSettings().rollout_budget_seconds == NODE_AND_IMAGE_SECONDS + 180 * 10
+    spec = by_kind(render(make_args(probes=ProbeSettings(startup_failure_threshold=7))), "Deployment")["spec"]
+    assert spec["progressDeadlineSeconds"] == NODE_AND_IMAGE_SECONDS + 70
+
+
+class TimeoutSpy(RecordingMonitor):
+    """Also keeps the custom timeouts each resource was registered with."""
+
+    def __init__(self) -> None:
+        super().__init__(ScalepathMocks())
+        self.timeouts: dict[str, Any] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        self.timeouts[request.name] = request.customTimeouts
+        return super().RegisterResource(request)
+
+
+def test_pulumi_waits_for_the_whole_rollout_budget() -> None:
+    spy = TimeoutSpy()
+    record(lambda: VllmService("llm", make_args()), monitor=spy)
+    budget = f"{NODE_AND_IMAGE_SECONDS + 1800}s"
+    assert (spy.timeouts["llm-deployment"].create, spy.timeouts["llm-deployment"].update) == (budget, budget)
 
 
 def test_scale_to_zero_deployment_is_not_awaited() -> None:
