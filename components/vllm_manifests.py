@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.tagging import k8s_labels
+from components.tagging import aws_tags, k8s_labels
 from components.vllm_args import (
     SERVER_PORT,
     CacheKind,
@@ -233,6 +233,11 @@ def model_cache_pvc(name: str, args: VllmServiceArgs) -> Manifest | None:
             "metadata": metadata(name, args, object_name=f"{name}-model-cache"), "spec": spec}
 
 
+def _aws_tag_annotation(tags: Mapping[str, str]) -> str:
+    # stringMap annotation "k1=v1,k2=v2": "=" and "," cannot appear inside keys or values.
+    return ",".join(f"{k.replace('=', '_')}={v.replace('=', '_')}" for k, v in aws_tags(tags).items())
+
+
 def service(name: str, args: VllmServiceArgs) -> Manifest:
     """The Service in front of the replicas."""
     s = args.service
@@ -246,6 +251,10 @@ def service(name: str, args: VllmServiceArgs) -> Manifest:
         service_type = "LoadBalancer"
         if s.cloud is not None:
             annotations.update(_PUBLIC_LB_ANNOTATIONS.get(s.cloud, {}))
+    if service_type == "LoadBalancer" and s.cloud is LbCloud.AWS:
+        # The controller creates the NLB outside Pulumi: tag it for cost attribution here.
+        annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"] = \
+            _aws_tag_annotation(args.tags)
     annotations.update(s.annotations)
     spec: Manifest = {
         "type": service_type,

@@ -305,6 +305,9 @@ def test_service_exposure_annotations() -> None:
     assert internal_aws["spec"]["type"] == "LoadBalancer"
     assert internal_aws["metadata"]["annotations"][
         "service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+    lb_tags = internal_aws["metadata"]["annotations"][
+        "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"]
+    assert dict(pair.split("=") for pair in lb_tags.split(",")) == TAGS
     internal_gcp = by_kind(render(VARIANTS["scale-to-zero-gcs-gke"]), "Service")
     assert internal_gcp["metadata"]["annotations"] == {"networking.gke.io/load-balancer-type": "Internal"}
     default = by_kind(render(make_args()), "Service")
