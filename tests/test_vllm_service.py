@@ -10,6 +10,8 @@ import jsonschema
 import kubernetes_validate
 import pulumi
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from components import vllm_manifests
 from components.vllm_args import (
@@ -409,3 +411,41 @@ def test_shared_cache_rolls_without_downtime() -> None:
     spec = by_kind(render(args), "Deployment")["spec"]
     assert spec["strategy"] == {"type": "RollingUpdate",
                                 "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gpus=st.integers(1, 8), data=st.data(),
+    max_model_len=st.none() | st.integers(1, 1 << 20), max_num_seqs=st.none() | st.integers(1, 4096),
+    prefix=st.none() | st.booleans(), chunked=st.none() | st.booleans(),
+    quantization=st.none() | st.sampled_from(Quantization), kv=st.none() | st.sampled_from(KvCacheDtype),
+    utilization=st.floats(0.05, 1.0),
+)
+def test_generated_args_round_trip(gpus: int, data: st.DataObject, max_model_len: int | None,
+                                   max_num_seqs: int | None, prefix: bool | None, chunked: bool | None,
+                                   quantization: Quantization | None, kv: KvCacheDtype | None,
+                                   utilization: float) -> None:
+    tp = data.draw(st.none() | st.integers(1, gpus))
+    args = make_args(resources=ReplicaResources(gpus=gpus), server=VllmServerArgs(
+        model="org/m", tensor_parallel_size=tp, max_model_len=max_model_len, max_num_seqs=max_num_seqs,
+        enable_prefix_caching=prefix, enable_chunked_prefill=chunked, quantization=quantization,
+        kv_cache_dtype=kv, gpu_memory_utilization=utilization))
+    args.validate()
+    argv = vllm_manifests.server_command_args(args)
+    flags = [a for a in argv if a.startswith("--")]
+    assert len(flags) == len(set(flags)), "no flag twice"
+
+    def value(flag: str) -> str | None:
+        return argv[argv.index(flag) + 1] if flag in argv else None
+
+    assert value("--tensor-parallel-size") == str(tp or gpus)
+    assert value("--max-model-len") == (None if max_model_len is None else str(max_model_len))
+    assert value("--max-num-seqs") == (None if max_num_seqs is None else str(max_num_seqs))
+    assert value("--quantization") == (quantization.value if quantization else None)
+    assert value("--kv-cache-dtype") == (kv.value if kv else None)
+    assert float(value("--gpu-memory-utilization") or "nan") == pytest.approx(utilization, rel=1e-5)
+    assert ("--enable-prefix-caching" in argv, "--no-enable-prefix-caching" in argv) == (
+        prefix is True, prefix is False)
+    assert ("--enable-chunked-prefill" in argv, "--no-enable-chunked-prefill" in argv) == (
+        chunked is True, chunked is False)
+    validate(vllm_manifests.deployment("llm", args, service_account="llm", token_secret=None))
