@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from scalepath.plan import run_plan
+from scalepath.policy_runner import PolicyConfigError, PolicyPackError, check_plan
 from scalepath.report import render_plan
 from scalepath.stackconfig import load_stack_config, project_root
 from stacks.errors import ConfigError
@@ -38,14 +39,25 @@ def plan(
     config: Annotated[Optional[Path], typer.Option(help="Use this stack config file instead.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as one JSON object.")] = False,
     out: Annotated[Optional[Path], typer.Option(help="Also write the plan JSON to this file.")] = None,
+    policy_config: Annotated[Optional[Path], typer.Option(
+        help="Policy pack config (as for `pulumi preview --policy-pack-config`); "
+             "default policies/config/<stack>.json, else <environment>.json.")] = None,
 ) -> None:
     """Run the stack program offline under mocks, check policies, estimate cost."""
     root = project_root()
+    errors = Console(stderr=True)
     try:
         stack_config = load_stack_config(stack, root, config)
-        result = run_plan(stack_config)
+        result = check_plan(run_plan(stack_config), stack_config, root, policy_config)
     except ConfigError as error:
         raise fail_config(error) from None
+    except PolicyConfigError as error:
+        errors.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except PolicyPackError as error:
+        # Not proven compliant: fail like a violation, with the pack's own words.
+        errors.print(f"[bold red]error:[/] policy pack failed: {error}", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_VIOLATIONS) from None
     document = result.to_json()
     if out:
         out.write_text(json.dumps(document, indent=2) + "\n")

@@ -20,7 +20,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,7 +29,8 @@ import jsonschema
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from scalepath.plan import SECRET, UNKNOWN, PlannedResource, wire_value
+from scalepath.plan import SECRET, UNKNOWN, Plan, PlannedResource, wire_value
+from scalepath.stackconfig import StackConfig
 
 # Wire signatures (sdk/go/common/resource/sig) for values the engine marshals specially.
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -356,3 +357,23 @@ def policy_config_path(root: Path, stack: str, environment: str | None, explicit
         if name and (root / "policies" / "config" / f"{name}.json").is_file():
             return root / "policies" / "config" / f"{name}.json"
     return None
+
+
+def check_plan(plan: Plan, stack_config: StackConfig, root: Path, policy_config_file: Path | None = None) -> Plan:
+    """Check ``plan`` with the pack in ``<root>/policies``; fills ``violations`` and applies remediations.
+
+    The policy config is ``policy_config_file``, else ``policies/config/<stack>.json``, else the
+    file of the stack's ``scalepath:environment``; without any, the pack's defaults apply.
+    """
+    path = policy_config_path(root, stack_config.stack, stack_config.values.get("scalepath:environment"),
+                              policy_config_file)
+    given = load_policy_config(path) if path else {}
+    report = check_resources(root / "policies", plan.project, plan.stack, plan.resources, given,
+                             config_source=str(path or "(pack defaults)"), stack_config=stack_config.values,
+                             secret_keys=stack_config.secret_keys)
+    plan.resources = [replace(r, inputs=report.remediated[r.urn]) if r.urn in report.remediated else r
+                      for r in plan.resources]
+    plan.violations = report.violations
+    plan.policy_help = {v["policy"]: report.remediation_steps[v["policy"]]
+                        for v in report.violations if v["policy"] in report.remediation_steps}
+    return plan
