@@ -252,17 +252,21 @@ def test_encryption_at_rest_accepts_cmk_everywhere(pack):
         resource("gcp:container/cluster:Cluster", {"databaseEncryption": {"state": "ENCRYPTED", "keyName": "k"},
                                                    "resourceLabels": dict(TAGS)}),
         resource("gcp:vertex/aiEndpoint:AiEndpoint", {"encryptionSpec": {"kmsKeyName": "k"}, "labels": dict(TAGS)}),
+        resource("aws:eks/cluster:Cluster", {"encryptionConfig": {"resources": ["secrets"],
+                                                                  "provider": {"keyArn": "arn:aws:kms:k"}}}),
     ], env="prod")
     assert of(report, "encryption-at-rest") == []
 
 
 def test_encryption_at_rest_is_mandatory_in_prod_and_advisory_in_dev(pack):
-    resources = [endpoint_config(dataCaptureConfig={"enableCapture": True, "destinationS3Uri": "s3://b/c"})]
+    resources = [endpoint_config(dataCaptureConfig={"enableCapture": True, "destinationS3Uri": "s3://b/c"}),
+                 resource("aws:eks/cluster:Cluster", {"encryptionConfig": {"resources": ["secrets"]}})]
     prod = of(run(pack, resources, env="prod"), "encryption-at-rest")
     assert [(v["level"], v["message"]) for v in prod] == [
         ("mandatory", "`kmsKeyArn` is not set: the ML storage volumes use an AWS-managed key."),
         ("mandatory", "`dataCaptureConfig.kmsKeyId` is not set: captured requests and responses land "
                       "unencrypted by a CMK."),
+        ("mandatory", "`encryptionConfig` does not encrypt `secrets` with a KMS key (`provider.keyArn`)."),
     ]
     assert {v["level"] for v in of(run(pack, resources, env="dev"), "encryption-at-rest")} == {"advisory"}
 
@@ -271,7 +275,8 @@ def test_encryption_at_rest_is_mandatory_in_prod_and_advisory_in_dev(pack):
 
 def test_no_plaintext_secrets_accepts_references(pack):
     env = [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}},
-           {"name": "MODEL_ID", "value": "org/model"}]
+           {"name": "MODEL_ID", "value": "org/model"},
+           {"name": "MAX_TOTAL_TOKENS", "value": "8192"}]  # a limit, not a token
     report = run(pack, [
         deployment(env=env),
         sagemaker_model(primaryContainer={"image": "i", "environment": {"HF_TOKEN": "[secret]"}}),

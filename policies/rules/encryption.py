@@ -20,8 +20,8 @@ def unencrypted(resource_type: str, props: Mapping[str, Any], require_workspace_
         if capture is not None and get(capture, "enableCapture", True) and not get(capture, "kmsKeyId"):
             yield "`dataCaptureConfig.kmsKeyId` is not set: captured requests and responses land unencrypted by a CMK"
     elif resource_type == "aws:eks/cluster:Cluster":
-        configs = items(get(props, "encryptionConfig"))
-        if not any("secrets" in items(get(c, "resources")) and get(c, "provider.keyArn") for c in configs):
+        config = get(props, "encryptionConfig", {})  # one object in pulumi-aws v7
+        if not ("secrets" in items(get(config, "resources")) and get(config, "provider.keyArn")):
             yield "`encryptionConfig` does not encrypt `secrets` with a KMS key (`provider.keyArn`)"
     elif resource_type == "gcp:container/cluster:Cluster":
         if get(props, "databaseEncryption.state") != "ENCRYPTED" or not get(props, "databaseEncryption.keyName"):

@@ -28,7 +28,9 @@ DEFAULT_TOKEN_PATTERNS = [
     r"\bsk-[A-Za-z0-9_-]{32,}\b",                 # OpenAI-style API key
     r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b",          # Slack token
 ]
-DEFAULT_SECRET_NAME = r"(?i)(token|secret|password|passwd|api_?key|access_?key|credential)"
+# Names that *end* in a secret word: HF_TOKEN, OPENAI_API_KEY, AWS_SECRET_ACCESS_KEY, DB_PASSWORD;
+# not MAX_TOTAL_TOKENS or MAX_INPUT_TOKENS (TGI limits).
+DEFAULT_SECRET_NAME = r"(?i)(^|_)(token|secret|password|passwd|api_?key|access_?key|secret_?key|credentials?)$"
 
 
 def env_entries(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
