@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from scalepath.policy_runner import (PolicyConfigError, PolicyPackSession, load_policy_config,
+from scalepath.policy_runner import (PolicyConfigError, PolicyPackError, PolicyPackSession, load_policy_config,
                                      reconcile_config, start_pack)
 from tests.policy_helpers import CONFIGS, PACK, TAGS, hf_endpoint, of, resource, run
 
@@ -386,10 +386,18 @@ def test_every_policy_has_a_schema_and_remediation_steps(pack):
 
 # --- process lifecycle --------------------------------------------------------------------------
 
-def test_pack_process_stops_also_when_the_caller_fails():
-    with pytest.raises(RuntimeError, match="boom"):
+@pytest.mark.parametrize("interrupt", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_pack_process_stops_also_on_errors_and_ctrl_c(interrupt):
+    with pytest.raises(type(interrupt)):
         with start_pack(PACK, "scalepath", "test") as session:
             process = session.process
             assert process.poll() is None
-            raise RuntimeError("boom")
+            raise interrupt
     assert process.poll() is not None
+
+
+def test_a_pack_that_fails_to_start_reports_its_error(tmp_path):
+    (tmp_path / "__main__.py").write_text("raise ImportError('no module named rules_v2')\n")
+    with pytest.raises(PolicyPackError, match="did not start(.|\n)*no module named rules_v2"):
+        with start_pack(tmp_path, "scalepath", "test"):
+            pass
