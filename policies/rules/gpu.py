@@ -11,7 +11,7 @@ from pulumi_policy import (EnforcementLevel, PolicyConfigSchema, ReportViolation
 from .common import get, is_hf_endpoint, items, matches_any
 
 DEFAULT_ALLOWED = ["ml.g5.*", "ml.g6.*", "g5.*", "g6.*", "g2-standard-*", "nvidia-l4", "nvidia-tesla-t4",
-                   "nvidia_l4", "nvidia_tesla_t4", "Standard_NC*as_T4_v3", "Standard_NV*ads_A10_v5",
+                   "nvidia_l4", "nvidia_tesla_t4", "Standard_NC*as_T4_v3", "Standard_NC*ads_A10_v4",
                    "nvidia-a10g", "nvidia-t4"]
 
 
