@@ -181,9 +181,9 @@ def _options(resource: PlannedResource) -> analyzer_pb2.AnalyzerResourceOptions:
     return analyzer_pb2.AnalyzerResourceOptions(parent=resource.parent or "")
 
 
-def _drain(stream: IO[bytes], sink: list[str]) -> None:
-    for line in iter(stream.readline, b""):
-        sink.append(line.decode(errors="replace"))
+def _drain(stream: IO[bytes]) -> None:
+    for _ in iter(stream.readline, b""):
+        pass
 
 
 class PolicyPackSession:
@@ -281,9 +281,9 @@ def start_pack(pack_dir: Path, project: str, stack: str, config: Mapping[str, st
             except PolicyPackError as error:
                 stderr.seek(0)
                 raise PolicyPackError(f"{error}\n{stderr.read().decode(errors='replace')}") from None
-            stdout_tail: list[str] = []  # keep reading so a chatty pack never blocks on a full pipe
+            # Keep reading stdout so a chatty pack never blocks on a full pipe.
             assert process.stdout is not None
-            threading.Thread(target=_drain, args=(process.stdout, stdout_tail), daemon=True).start()
+            threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
             channel = grpc.insecure_channel(f"127.0.0.1:{port}")
             grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT_S)
             stub = analyzer_pb2_grpc.AnalyzerStub(channel)
@@ -293,7 +293,11 @@ def start_pack(pack_dir: Path, project: str, stack: str, config: Mapping[str, st
             except grpc.RpcError as error:
                 if error.code() != grpc.StatusCode.UNIMPLEMENTED:
                     raise
-            yield PolicyPackSession(process, stub, channel, stderr)
+            session = PolicyPackSession(process, stub, channel, stderr)
+            try:
+                yield session
+            except grpc.RpcError as error:  # a policy raised: say which, with the pack's stderr
+                raise PolicyPackError(f"{error.code().name}: {error.details()}\n{session.stderr_text()}") from None
         finally:
             if channel is not None:
                 channel.close()

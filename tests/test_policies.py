@@ -401,3 +401,14 @@ def test_a_pack_that_fails_to_start_reports_its_error(tmp_path):
     with pytest.raises(PolicyPackError, match="did not start(.|\n)*no module named rules_v2"):
         with start_pack(tmp_path, "scalepath", "test"):
             pass
+
+
+def test_a_policy_that_raises_fails_the_check_with_its_error(tmp_path):
+    (tmp_path / "__main__.py").write_text(
+        "from pulumi_policy import PolicyPack, ResourceValidationPolicy\n"
+        "def broken(args, report):\n"
+        "    raise KeyError('productionVariants')\n"
+        "PolicyPack('broken', [ResourceValidationPolicy('broken', 'Always raises.', broken)])\n")
+    with pytest.raises(PolicyPackError, match="productionVariants"):
+        with start_pack(tmp_path, "scalepath", "test") as session:
+            session.analyze(resource("aws:s3/bucket:Bucket", {}), {})
