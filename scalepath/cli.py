@@ -10,10 +10,12 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from scalepath.cost.advisor import Compliance, Workload, advise as run_advisor
 from scalepath.cost.throughput import resolve_model
 from scalepath.plan import run_plan
+from scalepath.policy_runner import PolicyConfigError, PolicyPackError, check_plan
 from scalepath.report import render_advice, render_plan
 from scalepath.stackconfig import load_stack_config, project_root
 from stacks.errors import ConfigError
@@ -29,10 +31,10 @@ def _root() -> None:
     """Keep subcommands explicit (``scalepath plan``, ``scalepath advise``)."""
 
 
-def fail_config(error: ConfigError) -> typer.Exit:
-    """Print a config error (no traceback) and return the exit to raise."""
-    Console(stderr=True).print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
-    return typer.Exit(EXIT_CONFIG)
+def fail(message: str, code: int) -> typer.Exit:
+    """Print an error (no traceback) to stderr and return the exit to raise."""
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
 
 
 @app.command()
@@ -41,14 +43,20 @@ def plan(
     config: Annotated[Optional[Path], typer.Option(help="Use this stack config file instead.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as one JSON object.")] = False,
     out: Annotated[Optional[Path], typer.Option(help="Also write the plan JSON to this file.")] = None,
+    policy_config: Annotated[Optional[Path], typer.Option(
+        help="Policy pack config (as for `pulumi preview --policy-pack-config`); "
+             "default policies/config/<stack>.json, else <environment>.json.")] = None,
 ) -> None:
     """Run the stack program offline under mocks, check policies, estimate cost."""
     root = project_root()
     try:
         stack_config = load_stack_config(stack, root, config)
-        result = run_plan(stack_config)
-    except ConfigError as error:
-        raise fail_config(error) from None
+        result = check_plan(run_plan(stack_config), stack_config, root, policy_config)
+    except (ConfigError, PolicyConfigError) as error:
+        raise fail(str(error), EXIT_CONFIG) from None
+    except PolicyPackError as error:
+        # Not proven compliant: fail like a violation, with the pack's own words.
+        raise fail(f"policy pack failed: {error}", EXIT_VIOLATIONS) from None
     document = result.to_json()
     if out:
         out.write_text(json.dumps(document, indent=2) + "\n")

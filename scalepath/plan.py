@@ -113,6 +113,8 @@ class Plan:
     resources: list[PlannedResource]
     violations: list[dict[str, Any]] = field(default_factory=list)
     cost: dict[str, Any] = field(default_factory=lambda: {"monthly_usd": None, "lines": []})
+    policy_help: dict[str, str] = field(default_factory=dict)
+    """Remediation steps of each violated policy (for the readable report; not in the JSON)."""
 
     def to_json(self) -> dict[str, Any]:
         """The plan JSON contract of DESIGN.md."""

@@ -26,6 +26,8 @@ def render_plan(plan: Plan, console: Console) -> None:
             style = "red" if v["level"] == "mandatory" else "yellow"
             table.add_row(f"[{style}]{v['level']}[/]", v["policy"], v.get("urn") or "(stack)", v["message"])
         console.print(table)
+        for policy, steps in plan.policy_help.items():
+            console.print(f"[bold]{policy}[/]: {steps}", highlight=False)
     else:
         console.print("[green]No policy violations.[/]")
 

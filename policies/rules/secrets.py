@@ -1,0 +1,109 @@
+"""no-plaintext-secrets: credentials only by reference, never as literal values.
+
+Two checks. (1) Any known string input that looks like a credential (HF token, AWS access key,
+private key, ...) is a leak wherever it sits: env maps, container env, ConfigMaps, tags.
+(2) An environment variable whose *name* says secret (``HF_TOKEN``, ``*_API_KEY``) must be a
+reference: ``valueFrom.secretKeyRef`` in Kubernetes, or a Pulumi secret elsewhere. The offline
+plan shows Pulumi secrets as ``[secret]``; note that the real engine hands a Python pack the
+decrypted value, so check (1) also flags a Pulumi-secret token placed in a plain env map there,
+which is right: SageMaker and Azure ML show env values in clear in their APIs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import (EnforcementLevel, PolicyConfigSchema, ReportViolation,
+                           ResourceValidationArgs, ResourceValidationPolicy)
+
+from .common import SECRET_MARKER, containers, get, items, strings
+
+DEFAULT_TOKEN_PATTERNS = [
+    r"\bhf_[A-Za-z0-9]{30,}\b",                   # Hugging Face user access token
+    r"\b(AKIA|ASIA)[0-9A-Z]{16}\b",               # AWS access key id
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----",        # PEM private key
+    r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",            # GitHub token
+    r"\bsk-[A-Za-z0-9_-]{32,}\b",                 # OpenAI-style API key
+    r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b",          # Slack token
+]
+# Names that *end* in a secret word: HF_TOKEN, OPENAI_API_KEY, AWS_SECRET_ACCESS_KEY, DB_PASSWORD;
+# not MAX_TOTAL_TOKENS or MAX_INPUT_TOKENS (TGI limits).
+DEFAULT_SECRET_NAME = r"(?i)(^|_)(token|secret|password|passwd|api_?key|access_?key|secret_?key|credentials?)$"
+# Values that name a secret held in a store rather than the secret itself: Azure ML resolves
+# `${{keyvault:<secret URI>}}` with the endpoint's identity when the container starts.
+SECRET_REFERENCE = re.compile(r"^\$\{\{keyvault:https://[^}\s]+\}\}$")
+
+
+def env_entries(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    """(path, variable name, literal value) of environment variables a resource sets."""
+    maps: list[str] = []
+    if resource_type == "aws:sagemaker/model:Model":
+        maps = ["primaryContainer.environment"] + [
+            f"containers[{i}].environment" for i in range(len(items(get(props, "containers"))))]
+    elif resource_type == "azure-native:machinelearningservices:OnlineDeployment":
+        maps = ["properties.environmentVariables"]
+    for path in maps:
+        env = _at(props, path)
+        if isinstance(env, Mapping):
+            for name in env:
+                yield f"{path}.{name}", name, env[name]
+    if resource_type == "gcp:vertex/aiEndpointWithModelGardenDeployment:AiEndpointWithModelGardenDeployment":
+        for i, entry in enumerate(items(get(props, "modelConfig.containerSpec.envs"))):
+            yield f"modelConfig.containerSpec.envs[{i}]", str(get(entry, "name", "")), get(entry, "value")
+        token = get(props, "modelConfig.huggingFaceAccessToken")
+        if token is not None:
+            yield "modelConfig.huggingFaceAccessToken", "huggingFaceAccessToken", token
+    for c, container in enumerate(containers(resource_type, props)):
+        for i, entry in enumerate(items(get(container, "env"))):
+            # `valueFrom` (secretKeyRef) is the reference form; only literal `value`s count.
+            if "value" in entry:
+                yield f"containers[{c}].env[{i}]", str(get(entry, "name", "")), get(entry, "value")
+
+
+def _at(props: Mapping[str, Any], path: str) -> Any:
+    """Like ``get`` but understands one ``name[i]`` list index per segment."""
+    node: Any = props
+    for part in path.split("."):
+        match = re.fullmatch(r"(\w+)\[(\d+)\]", part)
+        node = items(get(node, match.group(1)))[int(match.group(2))] if match else get(node, part)
+        if node is None:
+            return None
+    return node
+
+
+def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    config = args.get_config()
+    tokens = [re.compile(p) for p in config.get("tokenPatterns", DEFAULT_TOKEN_PATTERNS)]
+    secret_name = re.compile(config.get("secretNamePattern", DEFAULT_SECRET_NAME))
+    for path, value in strings(args.props):
+        if value != SECRET_MARKER and any(t.search(value) for t in tokens):
+            # Never echo the value: the message would put the credential in logs.
+            report_violation(f"`{path}` holds a credential-like literal value; store it in a secret store "
+                             "and pass a reference.", None)
+    for path, name, value in env_entries(args.resource_type, args.props):
+        if (secret_name.search(name) and isinstance(value, str) and value and value != SECRET_MARKER
+                and not SECRET_REFERENCE.match(value)):
+            report_violation(f"`{path}` sets secret-looking variable `{name}` to a plain value; use a Pulumi "
+                             "secret, a secret store or `valueFrom.secretKeyRef`.", None)
+
+
+POLICY = ResourceValidationPolicy(
+    name="no-plaintext-secrets",
+    description="No credentials as plain values in environment variables, ConfigMaps or other inputs.",
+    validate=_validate,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(properties={
+        "tokenPatterns": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1,
+                          "default": DEFAULT_TOKEN_PATTERNS,
+                          "description": "Python regular expressions of credential-looking values."},
+        "secretNamePattern": {"type": "string", "minLength": 1, "default": DEFAULT_SECRET_NAME,
+                              "description": "Regular expression of environment variable names that hold secrets."},
+    }),
+    remediation_steps=(
+        "Set tokens with `pulumi config set --secret scalepath:hfToken ...` and pass them as Pulumi "
+        "secrets, cloud secret stores (Secrets Manager, Key Vault, Secret Manager) or Kubernetes "
+        "`valueFrom.secretKeyRef`; never in ConfigMaps, tags or plain env values."
+    ),
+)

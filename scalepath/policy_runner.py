@@ -1,0 +1,383 @@
+"""Run the CrossGuard pack in ``policies/`` offline, the way ``pulumi preview --policy-pack`` does.
+
+The engine starts a Python pack as ``python -u -m pulumi.policy <engine-address> .`` in the pack
+folder (env ``PULUMI_PROJECT``, ``PULUMI_STACK``, ``PULUMI_DRY_RUN``, ``PULUMI_CONFIG``), reads
+the analyzer's port from the first stdout line and speaks the Analyzer gRPC protocol:
+Handshake (optional), GetAnalyzerInfo, Configure (the policy config reconciled with the
+schema defaults and validated against each policy's JSON schema), ConfigureStack, then
+Remediate and Analyze per resource and AnalyzeStack once. We do the same with the resources
+the offline plan recorded. The pack process is always stopped, also on errors and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any
+
+import grpc
+import jsonschema
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from scalepath.plan import SECRET, UNKNOWN, Plan, PlannedResource, wire_value
+from scalepath.stackconfig import StackConfig
+
+# Wire signatures (sdk/go/common/resource/sig) for values the engine marshals specially.
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+_UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+#: The engine address argument; a Python pack never dials it (it only logs through it).
+ENGINE_ADDRESS = "127.0.0.1:0"
+LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+_LEVEL_NAMES = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory",
+                analyzer_pb2.REMEDIATE: "remediate", analyzer_pb2.DISABLED: "disabled"}
+_LEVEL_VALUES = {name: value for value, name in _LEVEL_NAMES.items()}
+START_TIMEOUT_S = 120.0  # importing pulumi on a loaded machine can take a while
+
+
+class PolicyConfigError(ValueError):
+    """The policy config file is malformed or does not match a policy's schema."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source, self.problems = source, problems
+        super().__init__(f"invalid policy config {source}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class PolicyPackError(RuntimeError):
+    """The pack did not start or failed while analysing."""
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """One policy's effective config: its enforcement level and properties."""
+
+    level: str
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PolicyReport:
+    """What the pack said about a plan."""
+
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    """``{"policy", "level", "urn", "message"}`` per diagnostic, in the order the pack reported them."""
+    remediated: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """URN -> inputs after the pack's remediations (only resources a remediation changed)."""
+    remediation_steps: dict[str, str] = field(default_factory=dict)
+    """Policy name -> how to fix a violation of it."""
+
+
+def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
+    """Read a ``--policy-pack-config`` file: policy -> level string or ``{enforcementLevel, ...}``.
+
+    Returns policy -> ``{"enforcementLevel"?: str, "properties": {...}}`` as the engine parses it.
+    """
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise PolicyConfigError(str(path), ["file not found"]) from None
+    except json.JSONDecodeError as error:
+        raise PolicyConfigError(str(path), [f"malformed JSON at line {error.lineno}: {error.msg}"]) from None
+    if not isinstance(document, dict):
+        raise PolicyConfigError(str(path), ["expected an object mapping policy names to config"])
+    parsed: dict[str, dict[str, Any]] = {}
+    problems = []
+    for name, value in document.items():
+        if isinstance(value, str):
+            value = {"enforcementLevel": value}
+        if not isinstance(value, dict):
+            problems.append(f"policy `{name}`: expected an enforcement level or an object")
+            continue
+        properties = {k: v for k, v in value.items() if k != "enforcementLevel"}
+        entry: dict[str, Any] = {"properties": properties}
+        if "enforcementLevel" in value:
+            if value["enforcementLevel"] not in LEVELS:
+                problems.append(f"policy `{name}`: enforcementLevel {value['enforcementLevel']!r} "
+                                f"is not one of {', '.join(LEVELS)}")
+                continue
+            entry["enforcementLevel"] = value["enforcementLevel"]
+        parsed[name] = entry
+    if problems:
+        raise PolicyConfigError(str(path), problems)
+    return parsed
+
+
+def _schema(policy: analyzer_pb2.PolicyInfo) -> dict[str, Any]:
+    """The JSON schema the engine validates a policy's config with (enforcementLevel injected)."""
+    schema = json_format.MessageToDict(policy.configSchema)
+    properties = dict(schema.get("properties", {}))
+    properties["enforcementLevel"] = {"type": "string", "enum": list(LEVELS)}
+    result: dict[str, Any] = {"type": "object", "properties": properties}
+    if schema.get("required"):
+        result["required"] = schema["required"]
+    return result
+
+
+def reconcile_config(info: analyzer_pb2.AnalyzerInfo, given: Mapping[str, Mapping[str, Any]],
+                     source: str) -> dict[str, PolicyConfig]:
+    """Defaults from the policies' schemas, then the pack's initial config, then ``given``; validated.
+
+    Like the engine: ``all`` sets every policy's level; each policy's properties are checked
+    against its schema with ``jsonschema``. Unlike the engine, an unknown policy name is an
+    error (a typo would otherwise silently switch nothing).
+    """
+    policies = {p.name: p for p in info.policies}
+    problems = [f"`{name}` is not a policy of pack {info.name} (known: {', '.join(sorted(policies))})"
+                for name in given if name != "all" and name not in policies]
+    result: dict[str, PolicyConfig] = {}
+    for name, policy in policies.items():
+        level = _LEVEL_NAMES[policy.enforcementLevel]
+        properties = {k: v["default"] for k, v in _schema(policy)["properties"].items() if "default" in v}
+        if name in info.initialConfig:
+            initial = info.initialConfig[name]
+            level = _LEVEL_NAMES[initial.enforcementLevel]
+            properties.update(json_format.MessageToDict(initial.properties))
+        if "all" in given and "enforcementLevel" in given["all"]:
+            level = given["all"]["enforcementLevel"]
+        if name in given:
+            level = given[name].get("enforcementLevel", level)
+            properties.update(given[name].get("properties", {}))
+        validator = jsonschema.Draft7Validator(_schema(policy))
+        for error in sorted(validator.iter_errors(properties), key=lambda e: list(e.absolute_path)):
+            where = ".".join(str(p) for p in error.absolute_path) or "(root)"
+            problems.append(f"policy `{name}`: `{where}`: {error.message}")
+        result[name] = PolicyConfig(level=level, properties=properties)
+    if problems:
+        raise PolicyConfigError(source, problems)
+    return result
+
+
+def to_wire(value: Any) -> Any:
+    """A recorded input as the engine marshals it: secrets as secret objects, unknowns as sentinels."""
+    if value == SECRET:
+        return {_SIG_KEY: _SECRET_SIG, "value": SECRET}
+    if value == UNKNOWN:
+        return _UNKNOWN_SENTINEL
+    if isinstance(value, dict):
+        return {k: to_wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_wire(v) for v in value]
+    return value
+
+
+def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(to_wire(dict(values)))
+    return struct
+
+
+def _options(resource: PlannedResource) -> analyzer_pb2.AnalyzerResourceOptions:
+    return analyzer_pb2.AnalyzerResourceOptions(parent=resource.parent or "")
+
+
+def _drain(stream: IO[bytes]) -> None:
+    for _ in iter(stream.readline, b""):
+        pass
+
+
+class PolicyPackSession:
+    """A running pack and a gRPC stub to it; use :func:`start_pack` to get one."""
+
+    def __init__(self, process: subprocess.Popen[bytes], stub: analyzer_pb2_grpc.AnalyzerStub,
+                 channel: grpc.Channel, stderr: IO[bytes]):
+        self.process, self.stub, self.channel, self._stderr = process, stub, channel, stderr
+        self.info: analyzer_pb2.AnalyzerInfo = stub.GetAnalyzerInfo(empty_pb2.Empty())
+
+    def stderr_text(self) -> str:
+        """What the pack wrote to stderr so far (for error messages)."""
+        self._stderr.flush()
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")
+
+    def configure(self, config: Mapping[str, PolicyConfig]) -> None:
+        """Send the reconciled config (Configure)."""
+        request = analyzer_pb2.ConfigureAnalyzerRequest()
+        for name, policy_config in config.items():
+            request.policyConfig[name].enforcementLevel = _LEVEL_VALUES[policy_config.level]
+            request.policyConfig[name].properties.update(policy_config.properties)
+        self.stub.Configure(request)
+
+    def configure_stack(self, project: str, stack: str, config: Mapping[str, str], secret_keys: Iterable[str],
+                        tags: Mapping[str, str]) -> None:
+        """Tell the pack which stack it checks (ConfigureStack)."""
+        self.stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
+            project=project, stack=stack, organization="organization", dry_run=True,
+            config=dict(config), config_secret_keys=sorted(secret_keys), tags=dict(tags)))
+
+    def remediate(self, resource: PlannedResource, inputs: Mapping[str, Any]) -> analyzer_pb2.RemediateResponse:
+        """Remediate one resource with ``inputs``."""
+        return self.stub.Remediate(analyzer_pb2.AnalyzeRequest(
+            type=resource.type, urn=resource.urn, name=resource.name, properties=_struct(inputs),
+            options=_options(resource)))
+
+    def analyze(self, resource: PlannedResource, inputs: Mapping[str, Any]) -> analyzer_pb2.AnalyzeResponse:
+        """Analyze one resource with ``inputs``."""
+        return self.stub.Analyze(analyzer_pb2.AnalyzeRequest(
+            type=resource.type, urn=resource.urn, name=resource.name, properties=_struct(inputs),
+            options=_options(resource)))
+
+    def analyze_stack(self, resources: Iterable[tuple[PlannedResource, Mapping[str, Any]]]
+                      ) -> analyzer_pb2.AnalyzeResponse:
+        """AnalyzeStack once with every resource, its parent and dependencies."""
+        request = analyzer_pb2.AnalyzeStackRequest()
+        for resource, inputs in resources:
+            request.resources.append(analyzer_pb2.AnalyzerResource(
+                type=resource.type, urn=resource.urn, name=resource.name, properties=_struct(inputs),
+                options=_options(resource), parent=resource.parent or "",
+                dependencies=resource.dependencies,
+                propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v)
+                                      for k, v in resource.property_dependencies.items() if v}))
+        return self.stub.AnalyzeStack(request)
+
+
+def _read_port(process: subprocess.Popen[bytes]) -> int:
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout=START_TIMEOUT_S):
+            raise PolicyPackError(f"the policy pack printed no port within {START_TIMEOUT_S:.0f}s")
+    line = process.stdout.readline().decode(errors="replace").strip()
+    if not line.isdigit():
+        process.wait(timeout=10)
+        raise PolicyPackError(f"the policy pack did not start (first output line: {line!r})")
+    return int(line)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def start_pack(pack_dir: Path, project: str, stack: str, config: Mapping[str, str] | None = None
+               ) -> Iterator[PolicyPackSession]:
+    """Start the pack in ``pack_dir`` as the engine does; stop it when the block exits, however it exits."""
+    env = dict(os.environ, PULUMI_PROJECT=project, PULUMI_STACK=stack, PULUMI_DRY_RUN="true",
+               PULUMI_CONFIG=json.dumps(dict(config or {})))
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."],
+            cwd=pack_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
+        channel = None
+        try:
+            try:
+                port = _read_port(process)
+            except PolicyPackError as error:
+                stderr.seek(0)
+                raise PolicyPackError(f"{error}\n{stderr.read().decode(errors='replace')}") from None
+            # Keep reading stdout so a chatty pack never blocks on a full pipe.
+            assert process.stdout is not None
+            threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
+            channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+            grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT_S)
+            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+            try:  # newer engines handshake first; the Python SDK does not implement it
+                stub.Handshake(analyzer_pb2.AnalyzerHandshakeRequest(
+                    engine_address=ENGINE_ADDRESS, root_directory=str(pack_dir), program_directory=str(pack_dir)))
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                    raise
+            session = PolicyPackSession(process, stub, channel, stderr)
+            try:
+                yield session
+            except grpc.RpcError as error:  # a policy raised: say which, with the pack's stderr
+                raise PolicyPackError(f"{error.code().name}: {error.details()}\n{session.stderr_text()}") from None
+        finally:
+            if channel is not None:
+                channel.close()
+            _stop(process)
+
+
+def _level(value: int) -> str:
+    # A remediate-level policy that still finds a violation is reported as mandatory (as the SDK does).
+    name = _LEVEL_NAMES.get(value, "advisory")
+    return "mandatory" if name == "remediate" else name
+
+
+def _violation(diagnostic: analyzer_pb2.AnalyzeDiagnostic, urn: str | None) -> dict[str, Any]:
+    # The SDK prefixes the policy description; the report shows the specific message.
+    message = diagnostic.message
+    prefix = diagnostic.description + "\n"
+    if diagnostic.description and message.startswith(prefix):
+        message = message[len(prefix):]
+    return {"policy": diagnostic.policyName, "level": _level(diagnostic.enforcementLevel),
+            "urn": diagnostic.urn or urn, "message": message}
+
+
+def analyze_resources(session: PolicyPackSession, resources: list[PlannedResource]) -> PolicyReport:
+    """Remediate then Analyze every resource, then AnalyzeStack once; collect the diagnostics."""
+    report = PolicyReport(remediation_steps={p.name: p.remediation_steps for p in session.info.policies
+                                             if p.remediation_steps})
+    final: list[tuple[PlannedResource, Mapping[str, Any]]] = []
+    for resource in resources:
+        inputs: Mapping[str, Any] = resource.inputs
+        for remediation in session.remediate(resource, inputs).remediations:
+            if remediation.diagnostic:
+                report.violations.append({"policy": remediation.policyName, "level": "advisory",
+                                          "urn": resource.urn, "message": remediation.diagnostic})
+            if remediation.HasField("properties"):
+                inputs = wire_value(json_format.MessageToDict(remediation.properties))
+                report.remediated[resource.urn] = dict(inputs)
+        report.violations += [_violation(d, resource.urn) for d in session.analyze(resource, inputs).diagnostics]
+        final.append((resource, inputs))
+    report.violations += [_violation(d, None) for d in session.analyze_stack(final).diagnostics]
+    return report
+
+
+def check_resources(pack_dir: Path, project: str, stack: str, resources: list[PlannedResource],
+                    policy_config: Mapping[str, Mapping[str, Any]], *, config_source: str = "(none)",
+                    stack_config: Mapping[str, str] | None = None, secret_keys: Iterable[str] = (),
+                    ) -> PolicyReport:
+    """Run the whole protocol for one stack: start, configure, analyze, stop."""
+    redacted = {k: (SECRET if k in set(secret_keys) else v) for k, v in (stack_config or {}).items()}
+    with start_pack(pack_dir, project, stack, redacted) as session:
+        session.configure(reconcile_config(session.info, policy_config, config_source))
+        session.configure_stack(project, stack, redacted, secret_keys,
+                                {"pulumi:project": project, "pulumi:runtime": "python"})
+        return analyze_resources(session, resources)
+
+
+def policy_config_path(root: Path, stack: str, environment: str | None, explicit: Path | None) -> Path | None:
+    """``explicit``, else ``policies/config/<stack>.json``, else ``policies/config/<environment>.json``."""
+    if explicit is not None:
+        return explicit
+    for name in (stack, environment):
+        if name and (root / "policies" / "config" / f"{name}.json").is_file():
+            return root / "policies" / "config" / f"{name}.json"
+    return None
+
+
+def check_plan(plan: Plan, stack_config: StackConfig, root: Path, policy_config_file: Path | None = None) -> Plan:
+    """Check ``plan`` with the pack in ``<root>/policies``; fills ``violations`` and applies remediations.
+
+    The policy config is ``policy_config_file``, else ``policies/config/<stack>.json``, else the
+    file of the stack's ``scalepath:environment``; without any, the pack's defaults apply.
+    """
+    path = policy_config_path(root, stack_config.stack, stack_config.values.get("scalepath:environment"),
+                              policy_config_file)
+    given = load_policy_config(path) if path else {}
+    report = check_resources(root / "policies", plan.project, plan.stack, plan.resources, given,
+                             config_source=str(path or "(pack defaults)"), stack_config=stack_config.values,
+                             secret_keys=stack_config.secret_keys)
+    plan.resources = [replace(r, inputs=report.remediated[r.urn]) if r.urn in report.remediated else r
+                      for r in plan.resources]
+    plan.violations = report.violations
+    plan.policy_help = {v["policy"]: report.remediation_steps[v["policy"]]
+                        for v in report.violations if v["policy"] in report.remediation_steps}
+    return plan
