@@ -100,18 +100,19 @@ class ScalepathMocks(pulumi.runtime.Mocks):
         resource_id = str(outputs.get("id") or f"{args.name}-id")
         return resource_id, outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        # A bare dict: MockMonitor iterates the failures of a (result, failures) tuple, so None there fails.
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:root",
-                    "userId": "AIDMOCK"}, None
+                    "userId": "AIDMOCK"}
         if token == "aws:index/getRegion:getRegion":
-            return {"name": self.aws_region, "region": self.aws_region, "id": self.aws_region}, None
+            return {"name": self.aws_region, "region": self.aws_region, "id": self.aws_region}
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             zones = [f"{self.aws_region}{s}" for s in "abc"]
-            return {"names": zones, "zoneIds": zones, "id": self.aws_region}, None
+            return {"names": zones, "zoneIds": zones, "id": self.aws_region}
         if token == "gcp:organizations/getProject:getProject":
-            return {"projectId": self.gcp_project, "number": "123456789012"}, None
-        return dict(args.args), None
+            return {"projectId": self.gcp_project, "number": "123456789012"}
+        return dict(args.args)
