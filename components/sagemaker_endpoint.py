@@ -51,8 +51,11 @@ def has_local_storage(instance_type: str) -> bool:
 
 
 def params_from_model_id(model_id: str) -> float | None:
-    """Parameter count in billions read from a Hub id (``Llama-3.1-70B`` -> 70), if it says."""
-    sizes = [float(m) for m in re.findall(r"(?<![\d.])(\d+(?:\.\d+)?)[bB](?![a-zA-Z])", model_id.split("/")[-1])]
+    """Parameter count in billions read from a Hub id (``Llama-3.1-70B`` -> 70), if it says.
+
+    Mixture-of-experts names (``8x7B``) count every expert: an upper bound, as all are loaded."""
+    sizes = [float(experts or 1) * float(size) for experts, size in
+             re.findall(r"(?<![\d.])(?:(\d+)x)?(\d+(?:\.\d+)?)[bB](?![a-zA-Z])", model_id.split("/")[-1])]
     return max(sizes) if sizes else None
 
 
@@ -152,7 +155,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     openai_chat_url: pulumi.Output[str | None]
     """Same host: accepts OpenAI chat-completions bodies when the server offers them, else None."""
     role_arn: pulumi.Output[str]
-    kms_key_arn: pulumi.Output[str]
+    kms_key_arn: pulumi.Output[str | None]
+    """The key of capture data, async output and (EBS-backed instances) the volume; None when unused."""
     image_uri: pulumi.Output[str]
 
     def __init__(self, name: str, args: SageMakerEndpointArgs, opts: pulumi.ResourceOptions | None = None):
@@ -166,7 +170,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         partition = "aws-cn" if args.region.startswith("cn-") else "aws"
         account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
-        key_arn = pulumi.Output.from_input(args.kms_key_arn) if args.kms_key_arn else self._kms_key()
+        key_arn = self._key_arn()
         bucket = self._bucket(key_arn) if self._needs_bucket() else None
         topics = self._topics(key_arn)
         capture_uri = output_uri = failure_uri = None
@@ -212,7 +216,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         chat = self._offers_openai_chat()
         self.openai_chat_url = self.invoke_url.apply(lambda url: url if chat else None)
         self.role_arn = role.arn
-        self.kms_key_arn = key_arn
+        self.kms_key_arn = pulumi.Output.from_input(key_arn)
         self.image_uri = pulumi.Output.from_input(image)
         self.register_outputs({
             "endpoint_name": self.endpoint_name, "endpoint_arn": self.endpoint_arn, "region": self.region,
@@ -221,6 +225,21 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         })
 
     # -- encryption and storage -------------------------------------------------------------
+
+    def _volume_encrypted(self) -> bool:
+        """Instances with local NVMe are hardware-encrypted and SageMaker refuses a volume key for
+        them; serverless has no volume. Only EBS-backed instances take the endpoint-config key."""
+        return bool(self._args.instance_type and not has_local_storage(self._args.instance_type))
+
+    def _key_arn(self) -> pulumi.Output[str] | None:
+        """The given key, or a created one when something would be encrypted with it
+        (volume, capture data, async output and topics); no key nobody uses."""
+        a = self._args
+        if a.kms_key_arn:
+            return pulumi.Output.from_input(a.kms_key_arn)
+        if self._volume_encrypted() or a.data_capture is not None or a.async_inference is not None:
+            return self._kms_key()
+        return None
 
     def _kms_key(self) -> pulumi.Output[str]:
         key = aws.kms.Key(
@@ -236,7 +255,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         return bool((a.data_capture and not a.data_capture.destination_s3_uri)
                     or (a.async_inference and not (a.async_inference.output_s3_uri and a.async_inference.failure_s3_uri)))
 
-    def _bucket(self, key_arn: pulumi.Input[str]) -> aws.s3.Bucket:
+    def _bucket(self, key_arn: pulumi.Input[str] | None) -> aws.s3.Bucket:
         """Private, KMS-encrypted bucket for capture data and async inputs/outputs."""
         bucket = aws.s3.Bucket(f"{self._name}-data", force_destroy=False, tags=self._tags, opts=self._child)
         aws.s3.BucketServerSideEncryptionConfiguration(
@@ -261,7 +280,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         assert bucket is not None  # _needs_bucket() is true whenever a URI is left unset
         return bucket.bucket.apply(lambda b: f"s3://{b}/{prefix}")
 
-    def _topics(self, key_arn: pulumi.Input[str]) -> dict[str, aws.sns.Topic]:
+    def _topics(self, key_arn: pulumi.Input[str] | None) -> dict[str, aws.sns.Topic]:
         a = self._args.async_inference
         if a is None or not a.notifications:
             return {}
@@ -353,7 +372,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             model_data_download_timeout_in_seconds=a.model_download_timeout_seconds or default_timeout(params),
             volume_size_in_gb=a.volume_size_gb)
 
-    def _endpoint_config(self, model: aws.sagemaker.Model, key_arn: pulumi.Input[str],
+    def _endpoint_config(self, model: aws.sagemaker.Model, key_arn: pulumi.Input[str] | None,
                          capture_uri: pulumi.Input[str] | None, output_uri: pulumi.Input[str] | None,
                          failure_uri: pulumi.Input[str] | None,
                          topics: Mapping[str, aws.sns.Topic]) -> aws.sagemaker.EndpointConfiguration:
@@ -381,9 +400,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                     notification_config=notify),
                 client_config=aws.sagemaker.EndpointConfigurationAsyncInferenceConfigClientConfigArgs(
                     max_concurrent_invocations_per_instance=a.async_inference.max_concurrent_invocations_per_instance))
-        # Instances with local NVMe are hardware-encrypted and SageMaker refuses a volume key for
-        # them; serverless has no volume. The key still encrypts capture data and async output.
-        volume_key = key_arn if a.instance_type and not has_local_storage(a.instance_type) else None
+        volume_key = key_arn if self._volume_encrypted() else None
         return aws.sagemaker.EndpointConfiguration(
             f"{self._name}-config", production_variants=[self._variant(model)], kms_key_arn=volume_key,
             data_capture_config=capture, async_inference_config=async_config, tags=self._tags,

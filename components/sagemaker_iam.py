@@ -27,7 +27,7 @@ class RoleScope:
     endpoint_name: str
     ecr_repository_arn: str
     """The image's repository (the DLC registry account's, not ours)."""
-    kms_key_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str] | None
     read_s3_prefixes: Sequence[pulumi.Input[str]] = ()
     """``bucket/prefix`` the container reads (weights; async inputs)."""
     write_s3_prefixes: Sequence[pulumi.Input[str]] = ()
@@ -87,10 +87,11 @@ def execution_policy(scope: RoleScope) -> pulumi.Output[str]:
         # PutMetricData has no resource type; the namespace condition keeps it to SageMaker's.
         {"Sid": "PutEndpointMetrics", "Effect": "Allow", "Action": ["cloudwatch:PutMetricData"], "Resource": "*",
          "Condition": {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}}},
-        {"Sid": "UseOwnKey", "Effect": "Allow",
-         "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-         "Resource": scope.kms_key_arn},
     ]
+    if scope.kms_key_arn is not None:
+        statements.append({"Sid": "UseOwnKey", "Effect": "Allow",
+                           "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                           "Resource": scope.kms_key_arn})
     if scope.sns_topic_arns:
         statements.append({"Sid": "NotifyOwnTopics", "Effect": "Allow", "Action": ["sns:Publish"],
                            "Resource": list(scope.sns_topic_arns)})
