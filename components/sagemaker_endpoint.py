@@ -270,6 +270,14 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             f"{self._name}-data-pab", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
             ignore_public_acls=True, restrict_public_buckets=True, opts=self._child,
         )
+        aws.s3.BucketPolicy(
+            f"{self._name}-data-tls-only", bucket=bucket.id,
+            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [{
+                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}),
+            opts=self._child,
+        )
         return bucket
 
     @staticmethod
@@ -484,7 +492,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         return (a.server is Server.TGI and a.generation.messages_api) or a.server is Server.VLLM
 
 
-def _tracked_metric(metric: str, endpoint_name: str) -> dict:
+def _tracked_metric(metric: ScalingMetric, endpoint_name: str) -> dict:
     """Target-tracking metric spec: predefined SageMaker metrics, or GPU / backlog as custom metrics."""
     predefined = {
         "invocations-per-instance": "SageMakerVariantInvocationsPerInstance",

@@ -35,7 +35,7 @@ UNTAGGABLE = {
     "aws:iam/rolePolicy:RolePolicy", "aws:kms/alias:Alias", POLICY, "aws:cloudwatch/dashboard:Dashboard",
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-    "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/route:Route",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/route:Route", "aws:s3/bucketPolicy:BucketPolicy",
 }
 
 
@@ -178,6 +178,31 @@ def test_async_endpoint_scales_to_zero_with_kms_s3_and_sns(base_config: dict[str
     assert alarms["ApproximateBacklogSize"]["threshold"] == 50
     assert "StepScaling" in policies and alarms["HasBacklogWithoutCapacity"]["alarmActions"]
     assert _one(plan, ENDPOINT).inputs["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]
+
+
+def test_async_with_given_prefixes_scopes_writes_to_them(base_config: dict[str, Any]) -> None:
+    plan = _plan(base_config, _deployment(kind="async", scaling={"min": 1, "max": 2},
+                                          **{"async": {"outputS3Uri": "s3://results-bucket/out/",
+                                                       "failureS3Uri": "s3://results-bucket/failed/",
+                                                       "notifications": False}}))
+    output = _one(plan, CONFIG).inputs["asyncInferenceConfig"]["outputConfig"]
+    assert (output["s3OutputPath"], output["s3FailurePath"]) == ("s3://results-bucket/out/", "s3://results-bucket/failed/")
+    assert "notificationConfig" not in output
+    assert not [r for r in plan.resources if r.type in ("aws:s3/bucket:Bucket", "aws:sns/topic:Topic")]
+    policy = json.loads(_one(plan, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    writes = next(s for s in policy["Statement"] if s.get("Sid") == "WriteOutputObjects")
+    assert writes["Resource"] == ["arn:aws:s3:::results-bucket/out/*", "arn:aws:s3:::results-bucket/failed/*"]
+
+
+def test_created_bucket_is_private_encrypted_and_tls_only(base_config: dict[str, Any]) -> None:
+    plan = _plan(base_config, _deployment(dataCapture={"samplingPercent": 5}))
+    sse = _one(plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    default = sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+    assert default["sseAlgorithm"] == "aws:kms" and default["kmsMasterKeyId"].startswith("arn:aws:kms:")
+    block = _one(plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert all(block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    deny = json.loads(_one(plan, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"][0]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 # -- private, the shipped prod stack -----------------------------------------------------------

@@ -178,7 +178,7 @@ class SageMakerDeployment(DeploymentBase):
             problems.append("serverless endpoints scale by serverless.maxConcurrency; remove scaling")
         if "rollout" in self.model_fields_set:
             problems.append("serverless endpoints have no blue/green rollout; remove rollout")
-        for key in ("startup_timeout_seconds", "model_download_timeout_seconds", "volume_size_gb"):
+        for key in ("startup_timeout_seconds", "model_download_timeout_seconds", "volume_size_gb", "kms_key_arn"):
             if getattr(self, key) is not None:
                 problems.append(f"{self.model_fields[key].alias} does not apply to serverless endpoints")
         return problems
