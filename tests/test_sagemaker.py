@@ -308,7 +308,7 @@ def test_plain_token_in_container_env_is_rejected(base_config: dict[str, Any]) -
 def test_unknown_container_version_lists_supported_ones(base_config: dict[str, Any]) -> None:
     with pytest.raises(ConfigError) as error:
         _plan(base_config, _deployment(container={"server": "tgi", "version": "9.9.9"}))
-    message = _issues(error)["scalepath:deployments[0].container"]
+    message = _issues(error)["scalepath:deployments[0].container.version"]
     assert "9.9.9" in message and "3.3.6" in message
 
 

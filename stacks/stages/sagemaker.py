@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import pulumi
-from pydantic import Field, PositiveFloat, field_validator, model_validator
+from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, model_validator
 
 from components import catalog, sagemaker_image
 from components.catalog import UnknownInstanceType
@@ -66,13 +66,17 @@ class ContainerSettings(ConfigModel):
     env: dict[str, str] = {}
     """Extra container environment (never secrets: use ``scalepath:hfToken``)."""
 
-    @model_validator(mode="after")
-    def _known_version(self) -> "ContainerSettings":
-        known = sagemaker_image.versions(self.server)
-        if self.version not in known:
-            raise ValueError(f"{self.server.value} version {self.version!r} is not in the installed "
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, version: str, info: ValidationInfo) -> str:
+        server = info.data.get("server")
+        if server is None:  # the server itself was invalid and is reported on its own
+            return version
+        known = sagemaker_image.versions(server)
+        if version not in known:
+            raise ValueError(f"{server.value} version {version!r} is not in the installed "
                              f"SageMaker SDK's tables; supported: {', '.join(known)}")
-        return self
+        return version
 
     @field_validator("env")
     @classmethod
