@@ -184,7 +184,7 @@ class SageMakerDeployment(DeploymentBase):
             problems.append("serverless endpoints have no blue/green rollout; remove rollout")
         for key in ("startup_timeout_seconds", "model_download_timeout_seconds", "volume_size_gb", "kms_key_arn"):
             if getattr(self, key) is not None:
-                problems.append(f"{self.model_fields[key].alias} does not apply to serverless endpoints")
+                problems.append(f"{type(self).model_fields[key].alias} does not apply to serverless endpoints")
         return problems
 
     def _instance_problems(self) -> list[str]:
