@@ -106,7 +106,7 @@ def dashboard_body(args: MonitoringArgs) -> dict:
                                       ["AWS/SageMaker", "ModelLatency", *ev, {"stat": "p95"}]], 12, 0, "p95"),
         widget("Errors", [["AWS/SageMaker", "Invocation4XXErrors", *ev],
                           ["AWS/SageMaker", "Invocation5XXErrors", *ev]], 0, 6),
-        widget("Instances", [["/aws/sagemaker/Endpoints", "CPUUtilization", *ev]], 12, 6, "Average"),
+        widget("CPU utilisation (%)", [["/aws/sagemaker/Endpoints", "CPUUtilization", *ev]], 12, 6, "Average"),
     ]
     if args.gpu:
         widgets.append(widget("GPU utilisation / memory (%)", [

@@ -8,6 +8,8 @@ from typing import Any
 
 import pulumi
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sagemaker.core import image_uris
 
 from components.sagemaker_endpoint import (
@@ -234,6 +236,17 @@ def test_prod_plan_has_the_whole_private_set(shipped_plan) -> None:
             assert resource.inputs.get("tags", {}).get("cost-center") == "cc-1234", resource.type
 
 
+def test_private_mode_in_an_existing_vpc(base_config: dict[str, Any]) -> None:
+    network = {"mode": "private", "aws": {"vpcId": "vpc-0platform", "subnetIds": ["subnet-a", "subnet-b"],
+                                          "vpcCidr": "10.8.0.0/16", "createEndpoints": False}}
+    plan = _plan(base_config, _deployment(weightsS3Uri="s3://weights/llama/"), network=network)
+    assert _one(plan, MODEL).inputs["vpcConfig"]["subnets"] == ["subnet-a", "subnet-b"]
+    assert not [r for r in plan.resources if r.type in ("aws:ec2/vpc:Vpc", "aws:ec2/vpcEndpoint:VpcEndpoint")]
+    policy = json.loads(_one(plan, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    enis = next(s for s in policy["Statement"] if s.get("Sid") == "ManageEnisInOwnVpc")
+    assert enis["Condition"]["ArnEquals"]["ec2:Vpc"] == "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0platform"
+
+
 def test_staging_plan_is_public_realtime(shipped_plan) -> None:
     plan = shipped_plan("staging")
     assert "vpcConfig" not in _one(plan, MODEL).inputs
@@ -395,6 +408,12 @@ def test_params_from_model_id(model_id: str, params: float | None) -> None:
 def test_timeouts_grow_with_model_size() -> None:
     assert default_timeout(1) < default_timeout(8) < default_timeout(30) < default_timeout(70) == 3600
     assert default_timeout(None) == 1800
+
+
+@given(st.floats(0.01, 1000), st.floats(0.01, 1000))
+def test_timeouts_never_shrink_as_models_grow(a: float, b: float) -> None:
+    small, large = sorted((a, b))
+    assert 600 <= default_timeout(small) <= default_timeout(large) <= 3600
 
 
 def test_timeouts_can_be_overridden(base_config: dict[str, Any]) -> None:
