@@ -242,20 +242,26 @@ def test_usage_cost_is_monotonic_in_volume(requests, more, tokens_in, tokens_out
         usage_monthly_usd(requests + more, tokens_in, tokens_out, 0.2, 0.6)
 
 
-def test_shipped_plan_prices_every_resource_and_budgets_cost_nothing(shipped_plan):
+def test_shipped_plan_has_a_line_per_resource_and_prices_the_endpoint(shipped_plan):
     plan = shipped_plan("prod")
     custom = [r for r in plan.resources if r.custom]
     assert [line["urn"] for line in plan.cost["lines"]] == [r.urn for r in custom]
-    assert all(line["basis"] == "no-charge" for line in plan.cost["lines"])
-    assert plan.cost["monthly_usd"] == 0 and plan.cost["complete"] is True
-    assert plan.cost["budget"]["headroom_usd"] == 25000
+    by_type = {line["type"]: line for line in plan.cost["lines"]}
+    assert by_type["aws:budgets/budget:Budget"]["basis"] == "no-charge"
+    endpoint = by_type["aws:sagemaker/endpointConfiguration:EndpointConfiguration"]
+    # prod ships 2..6 x ml.g5.2xlarge at $1.515/h for 730 h
+    assert endpoint["monthly_usd"] == pytest.approx(2 * 1.515 * 730)
+    assert endpoint["at_max_usd"] == pytest.approx(6 * 1.515 * 730)
+    total = plan.cost["monthly_usd"]
+    assert total >= endpoint["monthly_usd"]
+    assert plan.cost["budget"]["headroom_usd"] == pytest.approx(25000 - total)
 
 
 def test_plan_json_carries_cost_lines_and_total():
     result = CliRunner().invoke(app, ["plan", "--stack", "prod", "--json"])
     assert result.exit_code == 0, result.output
     cost = json.loads(result.output)["cost"]
-    assert cost["monthly_usd"] == 0 and cost["lines"]
+    assert cost["monthly_usd"] > 0 and cost["lines"]
     assert {"urn", "type", "basis", "monthly_usd", "at_max_usd", "detail"} <= set(cost["lines"][0])
 
 

@@ -259,7 +259,8 @@ def test_encryption_at_rest_accepts_cmk_everywhere(pack):
 
 
 def test_encryption_at_rest_is_mandatory_in_prod_and_advisory_in_dev(pack):
-    resources = [endpoint_config(dataCaptureConfig={"enableCapture": True, "destinationS3Uri": "s3://b/c"}),
+    resources = [endpoint_config("ml.c5.xlarge",  # EBS-backed: kmsKeyArn applies
+                                 dataCaptureConfig={"enableCapture": True, "destinationS3Uri": "s3://b/c"}),
                  resource("aws:eks/cluster:Cluster", {"encryptionConfig": {"resources": ["secrets"]}})]
     prod = of(run(pack, resources, env="prod"), "encryption-at-rest")
     assert [(v["level"], v["message"]) for v in prod] == [
@@ -269,6 +270,19 @@ def test_encryption_at_rest_is_mandatory_in_prod_and_advisory_in_dev(pack):
         ("mandatory", "`encryptionConfig` does not encrypt `secrets` with a KMS key (`provider.keyArn`)."),
     ]
     assert {v["level"] for v in of(run(pack, resources, env="dev"), "encryption-at-rest")} == {"advisory"}
+
+
+def test_encryption_at_rest_exempts_nvme_instances_from_kms_key_arn(pack):
+    # AWS refuses KmsKeyId on instance-store (NVMe) types; their volumes are hardware-encrypted.
+    nvme = endpoint_config("ml.g5.2xlarge", dataCaptureConfig={
+        "enableCapture": True, "destinationS3Uri": "s3://b/c", "kmsKeyId": "arn:aws:kms:us-east-1:1:key/k"})
+    mixed = resource("aws:sagemaker/endpointConfiguration:EndpointConfiguration", {"tags": dict(TAGS), "productionVariants": [
+        {"variantName": "a", "modelName": "m", "instanceType": "ml.g5.2xlarge", "initialInstanceCount": 1},
+        {"variantName": "b", "modelName": "m", "instanceType": "ml.c5.xlarge", "initialInstanceCount": 1}]},
+        name="epc-mixed")
+    found = of(run(pack, [nvme, mixed], env="prod"), "encryption-at-rest")
+    assert [(v["urn"], v["message"]) for v in found] == [
+        (mixed.urn, "`kmsKeyArn` is not set: the ML storage volumes use an AWS-managed key.")]
 
 
 # --- no-plaintext-secrets -----------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""Hugging Face / vLLM Deep Learning Container images for SageMaker, from the SDK's own tables.
+
+Image URIs are never typed by hand: ``sagemaker.core.image_uris`` (SageMaker Python SDK v3,
+package ``sagemaker-core``) ships the per-region registry accounts, repositories and tags as
+JSON and resolves them offline. An unknown version or region is a :class:`ImageNotAvailable`
+naming what the installed SDK supports (upgrade ``sagemaker-core`` for newer containers).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from functools import cache
+
+from sagemaker.core import image_uris
+
+
+class Server(str, Enum):
+    """The model server (Deep Learning Container) a SageMaker deployment runs."""
+
+    TGI = "tgi"
+    """Hugging Face Text Generation Inference (SDK framework ``huggingface-llm``), GPU only."""
+    TEI = "tei"
+    """Hugging Face Text Embeddings Inference (``huggingface-tei``; ``huggingface-tei-cpu`` on CPU)."""
+    VLLM = "vllm"
+    """The AWS vLLM container (SDK framework ``vllm``, configured by ``SM_VLLM_*``), GPU only."""
+
+
+#: SDK framework per server and processor; a missing entry means "not available on that processor".
+_FRAMEWORKS: dict[tuple[Server, str], str] = {
+    (Server.TGI, "gpu"): "huggingface-llm",
+    (Server.TEI, "gpu"): "huggingface-tei",
+    (Server.TEI, "cpu"): "huggingface-tei-cpu",
+    (Server.VLLM, "gpu"): "vllm",
+}
+
+
+class ImageNotAvailable(ValueError):
+    """No DLC for this server/version/region/processor in the installed SDK's tables."""
+
+
+def framework(server: Server, gpu: bool) -> str:
+    """The SDK framework name of ``server`` on a GPU or CPU instance."""
+    try:
+        return _FRAMEWORKS[(server, "gpu" if gpu else "cpu")]
+    except KeyError:
+        raise ImageNotAvailable(
+            f"server {server.value!r} has no {'GPU' if gpu else 'CPU'} container; "
+            f"use a {'CPU' if gpu else 'GPU'} instance type or another server"
+        ) from None
+
+
+def supports_cpu(server: Server) -> bool:
+    """Whether the server has a CPU image (serverless endpoints are CPU only)."""
+    return (server, "cpu") in _FRAMEWORKS
+
+
+@cache
+def versions(server: Server) -> tuple[str, ...]:
+    """Versions (full and ``major.minor`` aliases) the installed SDK knows for ``server``."""
+    found: set[str] = set()
+    for (srv, _), name in _FRAMEWORKS.items():
+        if srv is server:
+            found |= set(image_uris.list_versions(name, "inference"))
+    return tuple(sorted(found, key=_version_key))
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
+
+
+def retrieve(server: Server, version: str, region: str, instance_type: str | None, gpu: bool) -> str:
+    """The image URI of ``server`` ``version`` in ``region`` (``instance_type`` None: serverless)."""
+    name = framework(server, gpu)
+    try:
+        return image_uris.retrieve(
+            name, region, version=version, instance_type=instance_type, image_scope="inference",
+        )
+    except ValueError as error:
+        # The SDK's message already lists the supported versions or regions.
+        raise ImageNotAvailable(str(error)) from None
+
+
+def ecr_repository_arn(image_uri: str) -> str:
+    """``<acct>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>`` -> the repository's ARN (pull scope)."""
+    host, _, path = image_uri.partition("/")
+    account, _, rest = host.partition(".dkr.ecr.")
+    region = rest.split(".", 1)[0]
+    repository = path.split(":", 1)[0].split("@", 1)[0]
+    partition = "aws-cn" if region.startswith("cn-") else "aws"
+    return f"arn:{partition}:ecr:{region}:{account}:repository/{repository}"

@@ -1,0 +1,153 @@
+"""Settings of a SageMaker endpoint that are both stack config (camelCase keys under a
+``sagemaker`` deployment) and component args: one typed definition, validated once.
+
+They follow the config conventions (camelCase aliases, unknown keys rejected, frozen) without
+importing ``stacks`` (components never do), like :mod:`components.catalog`.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic.alias_generators import to_camel
+
+Seconds = Annotated[int, Field(ge=0, le=3600)]
+S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")]
+"""``s3://bucket[/prefix]``."""
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class EndpointKind(str, Enum):
+    """How the endpoint serves requests."""
+
+    REALTIME = "realtime"
+    """Instances always on, synchronous ``/invocations`` (the default)."""
+    SERVERLESS = "serverless"
+    """CPU only, billed per request duration and memory; cold starts."""
+    ASYNC = "async"
+    """Requests queued, results written to S3; can scale to zero instances."""
+
+
+ScalingMetric = Literal["invocations-per-instance", "concurrent-requests", "gpu-utilization",
+                        "backlog-per-instance"]
+"""What autoscaling tracks: SageMaker's predefined invocation/concurrency metrics, GPU
+utilisation, or (async) queued requests per instance."""
+
+
+class TextGenerationSettings(_Settings):
+    """Token limits and options of the text-generation servers (TGI, vLLM)."""
+
+    max_input_tokens: PositiveInt | None = None
+    """Longest prompt (TGI ``MAX_INPUT_LENGTH``). Server default when unset."""
+    max_total_tokens: PositiveInt | None = None
+    """Prompt + completion (TGI ``MAX_TOTAL_TOKENS``, vLLM ``--max-model-len``)."""
+    max_batch_total_tokens: PositiveInt | None = None
+    """Tokens in flight per batch (TGI ``MAX_BATCH_TOTAL_TOKENS``); bounds KV-cache memory."""
+    messages_api: bool = True
+    """TGI ``MESSAGES_API_ENABLED``: accept OpenAI chat-completions bodies on ``/invocations``."""
+    quantize: Literal["awq", "gptq", "eetq", "fp8", "bitsandbytes", "bitsandbytes-nf4",
+                      "bitsandbytes-fp4", "marlin", "exl2"] | None = None
+    """Quantization (TGI ``HF_MODEL_QUANTIZE``, vLLM ``--quantization``); weights must match."""
+
+    @model_validator(mode="after")
+    def _limits_ordered(self) -> "TextGenerationSettings":
+        if self.max_input_tokens and self.max_total_tokens and self.max_input_tokens >= self.max_total_tokens:
+            raise ValueError(f"maxInputTokens ({self.max_input_tokens}) must be < maxTotalTokens "
+                             f"({self.max_total_tokens})")
+        if self.max_total_tokens and self.max_batch_total_tokens and self.max_batch_total_tokens < self.max_total_tokens:
+            raise ValueError(f"maxBatchTotalTokens ({self.max_batch_total_tokens}) must be >= "
+                             f"maxTotalTokens ({self.max_total_tokens})")
+        return self
+
+
+class ServerlessSettings(_Settings):
+    """``kind: serverless``: memory and concurrency of the serverless variant."""
+
+    memory_size_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 6144
+    """Memory of each worker (vCPUs scale with it)."""
+    max_concurrency: Annotated[int, Field(ge=1, le=200)] = 5
+    """Concurrent invocations before throttling."""
+    provisioned_concurrency: Annotated[int, Field(ge=1, le=200)] | None = None
+    """Warm workers kept ready (no cold start; billed while provisioned)."""
+
+    @model_validator(mode="after")
+    def _provisioned_within_max(self) -> "ServerlessSettings":
+        if self.provisioned_concurrency and self.provisioned_concurrency > self.max_concurrency:
+            raise ValueError(f"provisionedConcurrency ({self.provisioned_concurrency}) must be <= "
+                             f"maxConcurrency ({self.max_concurrency})")
+        return self
+
+
+class AsyncSettings(_Settings):
+    """``kind: async``: where results go and who hears about them."""
+
+    output_s3_uri: S3Uri | None = None
+    """Results prefix; unset: ``s3://<created bucket>/async/output/``."""
+    failure_s3_uri: S3Uri | None = None
+    """Failure prefix; unset: ``s3://<created bucket>/async/failures/``."""
+    notifications: bool = True
+    """Create SNS topics for success and error notifications (KMS-encrypted)."""
+    max_concurrent_invocations_per_instance: Annotated[int, Field(ge=1, le=1000)] | None = None
+    """Requests one instance takes at once; SageMaker picks when unset."""
+
+
+class RolloutStrategy(str, Enum):
+    """Blue/green traffic shifting of an endpoint update."""
+
+    ALL_AT_ONCE = "all-at-once"
+    CANARY = "canary"
+    LINEAR = "linear"
+
+
+class RolloutSettings(_Settings):
+    """Blue/green deployment of endpoint updates, rolled back when an alarm fires."""
+
+    strategy: RolloutStrategy = RolloutStrategy.ALL_AT_ONCE
+    canary_percent: Annotated[int, Field(ge=1, le=50)] = 10
+    """Share of the new fleet's capacity that takes traffic first (canary)."""
+    linear_step_percent: Annotated[int, Field(ge=5, le=50)] = 20
+    """Capacity added per step (linear)."""
+    wait_seconds: Seconds = 600
+    """Baking time between traffic shifts, while the alarms are watched."""
+    termination_wait_seconds: Seconds = 600
+    """Keep the old fleet this long after the shift, for a fast rollback."""
+    maximum_execution_timeout_seconds: Annotated[int, Field(ge=600, le=28800)] | None = None
+    """Abort (and roll back) a rollout that takes longer."""
+    auto_rollback: bool = True
+    """Roll back when the latency or 5xx alarms fire during the rollout."""
+
+
+class AlarmSettings(_Settings):
+    """CloudWatch alarm thresholds (they also drive blue/green auto-rollback)."""
+
+    latency_p95_ms: PositiveInt = 30_000
+    """p95 ``ModelLatency`` above this (ms). LLM generation is slow: size it to your max tokens."""
+    error_5xx_rate_pct: PositiveFloat = Field(2.0, alias="error5xxRatePct", le=100)
+    """``Invocation5XXErrors`` / ``Invocations`` above this percentage."""
+    backlog_size: PositiveInt = 100
+    """Async only: ``ApproximateBacklogSize`` above this."""
+    evaluation_periods: Annotated[int, Field(ge=1, le=60)] = 3
+    """Consecutive 1-minute periods over the threshold before the alarm fires."""
+    notify_topic_arn: str | None = None
+    """SNS topic that receives alarm state changes (e.g. the on-call integration)."""
+
+
+class DataCaptureSettings(_Settings):
+    """Request/response capture to S3 (KMS-encrypted) for monitoring and evaluation."""
+
+    sampling_percent: Annotated[int, Field(ge=1, le=100)] = 10
+    destination_s3_uri: S3Uri | None = None
+    """Capture prefix; unset: ``s3://<created bucket>/data-capture/``."""
+    capture_input: bool = True
+    capture_output: bool = True
+
+    @model_validator(mode="after")
+    def _captures_something(self) -> "DataCaptureSettings":
+        if not (self.capture_input or self.capture_output):
+            raise ValueError("captureInput and captureOutput are both false; remove dataCapture instead")
+        return self

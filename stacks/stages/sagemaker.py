@@ -1,0 +1,309 @@
+"""Stage ``sagemaker``: a SageMaker endpoint on the Hugging Face / vLLM Deep Learning Containers.
+
+The deployment model validates everything it can on its own (instance type against the
+catalogue, kind/instance/server combinations, scaling bounds, GPU memory); ``build`` adds the
+checks that need the rest of the stack (network mode, region, secrets) before it creates any
+resource of the deployment, and reports them with the deployment's key path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+
+import pulumi
+from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, model_validator
+
+from components import catalog, sagemaker_image
+from components.catalog import UnknownInstanceType
+from components.sagemaker_endpoint import (
+    Autoscaling,
+    ModelSource,
+    PrivateNetwork,
+    SageMakerEndpoint,
+    SageMakerEndpointArgs,
+    has_local_storage,
+    params_from_model_id,
+)
+from components.sagemaker_image import ImageNotAvailable, Server
+from components.sagemaker_settings import (
+    AlarmSettings,
+    AsyncSettings,
+    DataCaptureSettings,
+    EndpointKind,
+    RolloutSettings,
+    S3Uri,
+    ScalingMetric,
+    ServerlessSettings,
+    TextGenerationSettings,
+)
+from stacks.config import Cloud, DeploymentBase, Scaling, Stage
+from stacks.errors import ConfigError, ConfigIssue
+from stacks.model import ConfigModel
+from stacks.networks import aws_nat_egress, aws_network
+from stacks.stages.base import StageDef
+
+if TYPE_CHECKING:  # stacks.spec imports the stage registry, which imports this module
+    from stacks.context import StackContext
+
+#: Default autoscaling target per metric (per instance; invocations are per minute).
+DEFAULT_TARGETS: dict[str, float] = {
+    "invocations-per-instance": 20.0,
+    "concurrent-requests": 8.0,
+    "gpu-utilization": 70.0,
+    "backlog-per-instance": 5.0,
+}
+
+#: Fraction of total GPU memory fp16 weights may take (the rest is KV cache and activations).
+_WEIGHTS_GPU_FRACTION = 0.8
+
+
+class ContainerSettings(ConfigModel):
+    """``container``: which model server, pinned to a version the SageMaker SDK knows."""
+
+    server: Server = Server.TGI
+    version: str
+    """Container version, e.g. ``3.3.6`` (TGI), ``1.8.2`` (TEI), ``0.30.0`` (vLLM)."""
+    env: dict[str, str] = {}
+    """Extra container environment (never secrets: use ``scalepath:hfToken``)."""
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, version: str, info: ValidationInfo) -> str:
+        server = info.data.get("server")
+        if server is None:  # the server itself was invalid and is reported on its own
+            return version
+        known = sagemaker_image.versions(server)
+        if version not in known:
+            raise ValueError(f"{server.value} version {version!r} is not in the installed "
+                             f"SageMaker SDK's tables; supported: {', '.join(known)}")
+        return version
+
+    @field_validator("env")
+    @classmethod
+    def _no_token_keys(cls, env: dict[str, str]) -> dict[str, str]:
+        bad = sorted(k for k in env if "TOKEN" in k.upper() or "SECRET" in k.upper())
+        if bad:
+            raise ValueError(f"{', '.join(bad)} look like secrets; set the Hub token with "
+                             "`pulumi config set --secret scalepath:hfToken` instead")
+        return env
+
+
+class SageMakerScaling(Scaling):
+    """``scaling`` of a SageMaker endpoint: instance bounds and the tracked metric."""
+
+    metric: ScalingMetric = "invocations-per-instance"
+    target_value: PositiveFloat | None = None
+    """Target per instance; defaults per metric (20 invocations/min, 8 concurrent, 70 % GPU, 5 queued)."""
+    scale_in_cooldown_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
+    """Slow to scale in: a new LLM instance takes minutes to load."""
+    scale_out_cooldown_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
+
+
+class SageMakerDeployment(DeploymentBase):
+    """A ``stage: sagemaker`` deployment."""
+
+    stage_value: ClassVar[Stage] = Stage.SAGEMAKER
+    stage: Literal[Stage.SAGEMAKER]
+
+    kind: EndpointKind = EndpointKind.REALTIME
+    container: ContainerSettings
+    instance_type: str | None = None
+    """SageMaker instance type from the catalogue (required unless ``kind: serverless``)."""
+    model_revision: str | None = None
+    """Hub revision to pin (commit sha or tag)."""
+    weights_s3_uri: S3Uri | None = None
+    """Uncompressed weights under this S3 prefix (ending in ``/``) instead of a Hub download."""
+    model_params_b: PositiveFloat | None = None
+    """Parameter count in billions; read from the model id (``...-8B``) when unset."""
+    generation: TextGenerationSettings = TextGenerationSettings()
+    startup_timeout_seconds: Annotated[int, Field(ge=60, le=3600)] | None = None
+    model_download_timeout_seconds: Annotated[int, Field(ge=60, le=3600)] | None = None
+    volume_size_gb: Annotated[int, Field(ge=1, le=512)] | None = None
+    kms_key_arn: Annotated[str, Field(pattern=r"^arn:aws[-a-z]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")] | None = None
+    network_isolation: bool | None = None
+    """Default: on when weights come from S3 (the container then needs no network)."""
+    scaling: SageMakerScaling = SageMakerScaling()
+    serverless: ServerlessSettings | None = None
+    async_inference: AsyncSettings | None = Field(None, alias="async")
+    data_capture: DataCaptureSettings | None = None
+    rollout: RolloutSettings = RolloutSettings()
+    alarms: AlarmSettings = AlarmSettings()
+
+    def clouds(self) -> set[Cloud]:
+        return {Cloud.AWS}
+
+    @field_validator("weights_s3_uri")
+    @classmethod
+    def _prefix(cls, uri: str | None) -> str | None:
+        if uri is not None and not uri.endswith("/"):
+            raise ValueError(f"must be an S3 prefix ending in '/' (uncompressed weights), got {uri!r}")
+        return uri
+
+    @field_validator("instance_type")
+    @classmethod
+    def _in_catalogue(cls, instance_type: str | None) -> str | None:
+        if instance_type is not None:
+            try:
+                catalog.load("sagemaker").get(instance_type)
+            except UnknownInstanceType as error:
+                raise ValueError(str(error)) from None
+        return instance_type
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SageMakerDeployment":
+        problems: list[str] = []
+        if self.kind is EndpointKind.SERVERLESS:
+            problems += self._serverless_problems()
+        else:
+            problems += self._instance_problems()
+        if self.serverless is not None and self.kind is not EndpointKind.SERVERLESS:
+            problems.append("serverless settings need kind: serverless")
+        if self.async_inference is not None and self.kind is not EndpointKind.ASYNC:
+            problems.append("async settings need kind: async")
+        if self.network_isolation and not self.weights_s3_uri:
+            problems.append("networkIsolation needs weightsS3Uri: an isolated container cannot download from the Hub")
+        if self.container.server is Server.TEI and "generation" in self.model_fields_set:
+            problems.append("generation settings apply to tgi and vllm, not tei")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _serverless_problems(self) -> list[str]:
+        problems = []
+        if self.instance_type is not None:
+            problems.append("kind: serverless takes no instanceType (SageMaker picks CPU capacity from "
+                            "serverless.memorySizeMb); remove it or use kind: realtime")
+        if not sagemaker_image.supports_cpu(self.container.server):
+            problems.append(f"kind: serverless runs on CPU only and {self.container.server.value} has no CPU "
+                            "container; use server: tei or kind: realtime with a GPU instanceType")
+        if self.data_capture is not None:
+            problems.append("serverless endpoints do not support dataCapture")
+        if "scaling" in self.model_fields_set:
+            problems.append("serverless endpoints scale by serverless.maxConcurrency; remove scaling")
+        if "rollout" in self.model_fields_set:
+            problems.append("serverless endpoints have no blue/green rollout; remove rollout")
+        for key in ("startup_timeout_seconds", "model_download_timeout_seconds", "volume_size_gb", "kms_key_arn"):
+            if getattr(self, key) is not None:
+                problems.append(f"{type(self).model_fields[key].alias} does not apply to serverless endpoints")
+        return problems
+
+    def _instance_problems(self) -> list[str]:
+        if self.instance_type is None:
+            return [f"instanceType is required for kind: {self.kind.value}; choose one of "
+                    f"{', '.join(catalog.load('sagemaker').gpu_types())}"]
+        problems = []
+        spec = catalog.load("sagemaker").get(self.instance_type)
+        if spec.gpu_count == 0 and not sagemaker_image.supports_cpu(self.container.server):
+            problems.append(f"{self.instance_type} has no GPU and {self.container.server.value} needs one; "
+                            f"choose one of {', '.join(catalog.load('sagemaker').gpu_types())}")
+        if self.volume_size_gb is not None and has_local_storage(self.instance_type):
+            problems.append(f"{self.instance_type} has local NVMe storage and SageMaker rejects volumeSizeGb "
+                            "for it; remove volumeSizeGb")
+        if self.kms_key_arn is not None and has_local_storage(self.instance_type) \
+                and self.data_capture is None and self.async_inference is None:
+            problems.append(f"kmsKeyArn would encrypt nothing: {self.instance_type} has hardware-encrypted "
+                            "local storage (no volume key) and there is no dataCapture or async output")
+        if self.scaling.min == 0 and self.kind is not EndpointKind.ASYNC:
+            problems.append("scaling.min 0 (scale to zero) needs kind: async; real-time endpoints keep at "
+                            "least one instance (inference components are not supported by this stage)")
+        if self.scaling.metric == "backlog-per-instance" and self.kind is not EndpointKind.ASYNC:
+            problems.append("scaling.metric backlog-per-instance needs kind: async")
+        if self.scaling.metric == "gpu-utilization" and spec.gpu_count == 0:
+            problems.append(f"scaling.metric gpu-utilization needs a GPU instance, {self.instance_type} has none")
+        problems += self._fits_gpu_memory(spec)
+        return problems
+
+    def _fits_gpu_memory(self, spec: catalog.InstanceSpec) -> list[str]:
+        params = self.model_params_b or params_from_model_id(self.model)
+        if params is None or spec.gpu_count == 0 or self.generation.quantize is not None:
+            return []
+        weights_gib = params * 2  # fp16/bf16: two bytes per parameter
+        budget = spec.gpu_count * spec.gpu_memory_gib * _WEIGHTS_GPU_FRACTION
+        if weights_gib > budget:
+            bigger = [t for t in catalog.load("sagemaker").gpu_types()
+                      if (s := catalog.load("sagemaker").get(t)).gpu_count * s.gpu_memory_gib * _WEIGHTS_GPU_FRACTION >= weights_gib]
+            return [f"{self.model} (~{params:g}B parameters, ~{weights_gib:.0f} GiB in 16-bit) does not fit "
+                    f"{self.instance_type} ({spec.gpu_count}x {spec.gpu_memory_gib:g} GiB); choose one of "
+                    f"{', '.join(bigger) or 'none in the catalogue'} or set generation.quantize"]
+        return []
+
+
+def _issues(deployment: SageMakerDeployment, ctx: StackContext) -> list[ConfigIssue]:
+    """Checks that need the whole stack (network, region, secrets)."""
+    from stacks.spec import format_loc  # noqa: PLC0415 (stacks.spec imports the stage registry)
+
+    index = ctx.spec.deployments.index(deployment)
+
+    def at(*path: Any) -> str:
+        return format_loc(("deployments", index, *path))
+
+    issues = []
+    region = ctx.spec.targets.aws_region or ""
+    private = ctx.spec.network.mode == "private"
+    if private and deployment.kind is EndpointKind.SERVERLESS:
+        issues.append(ConfigIssue(at("kind"), "serverless endpoints cannot run in a VPC; network.mode is "
+                                  "private, so use kind: realtime or async"))
+    if private and not deployment.weights_s3_uri and not aws_nat_egress(ctx.spec):
+        issues.append(ConfigIssue(at("weightsS3Uri"), "network.mode is private and the VPC has no internet "
+                                  "egress, so the container cannot download from the Hub; stage the weights "
+                                  "in S3 and set weightsS3Uri, or set scalepath:network.aws.natGateway: true"))
+    gpu = bool(deployment.instance_type and catalog.load("sagemaker").get(deployment.instance_type).gpu_count)
+    try:
+        sagemaker_image.retrieve(deployment.container.server, deployment.container.version, region,
+                                 deployment.instance_type, gpu)
+    except ImageNotAvailable as error:
+        issues.append(ConfigIssue(at("container", "version"), f"no container for region {region}: {error}"))
+    return issues
+
+
+def _endpoint_name(deployment: SageMakerDeployment, ctx: StackContext) -> str:
+    """``<project>-<stack>-<deployment>``, at most 63 characters (SageMaker's limit)."""
+    return f"{ctx.spec.stack_tag}-{deployment.name}"[-63:].lstrip("-")
+
+
+def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Input[Any]]:
+    """Create the endpoint (and the shared VPC in private mode); export its addresses."""
+    assert isinstance(deployment, SageMakerDeployment)
+    d = deployment
+    issues = _issues(d, ctx)
+    if issues:
+        raise ConfigError(issues)
+    network = None
+    if ctx.spec.network.mode == "private":
+        vpc = aws_network(ctx)
+        network = PrivateNetwork(vpc_id=vpc.vpc_id, subnet_ids=vpc.private_subnet_ids,
+                                 security_group_ids=[vpc.workload_security_group_id])
+    hf_token = None
+    if "hfToken" in ctx.spec.secrets and not d.weights_s3_uri:
+        hf_token = pulumi.Config("scalepath").require_secret("hfToken")
+    autoscaling = None
+    if d.kind is not EndpointKind.SERVERLESS and (d.scaling.max > d.scaling.min or d.scaling.min == 0):
+        autoscaling = Autoscaling(
+            min_capacity=d.scaling.min, max_capacity=d.scaling.max, metric=d.scaling.metric,
+            target_value=d.scaling.target_value or DEFAULT_TARGETS[d.scaling.metric],
+            scale_in_cooldown_seconds=d.scaling.scale_in_cooldown_seconds,
+            scale_out_cooldown_seconds=d.scaling.scale_out_cooldown_seconds,
+        )
+    endpoint = SageMakerEndpoint(d.name, SageMakerEndpointArgs(
+        region=ctx.spec.targets.aws_region or "", endpoint_name=_endpoint_name(d, ctx), tags=ctx.tags(d),
+        source=ModelSource(model_id=d.model, revision=d.model_revision, weights_s3_uri=d.weights_s3_uri,
+                           params_b=d.model_params_b),
+        server=d.container.server, server_version=d.container.version, kind=d.kind,
+        instance_type=d.instance_type, generation=d.generation, extra_env=d.container.env, hf_token=hf_token,
+        startup_timeout_seconds=d.startup_timeout_seconds,
+        model_download_timeout_seconds=d.model_download_timeout_seconds, volume_size_gb=d.volume_size_gb,
+        kms_key_arn=d.kms_key_arn, network=network,
+        network_isolation=d.network_isolation if d.network_isolation is not None else d.weights_s3_uri is not None,
+        serverless=d.serverless or (ServerlessSettings() if d.kind is EndpointKind.SERVERLESS else None),
+        async_inference=d.async_inference or (AsyncSettings() if d.kind is EndpointKind.ASYNC else None),
+        data_capture=d.data_capture, autoscaling=autoscaling, initial_instance_count=max(d.scaling.min, 1),
+        rollout=d.rollout, alarms=d.alarms,
+    ))
+    return {
+        "endpointName": endpoint.endpoint_name, "endpointArn": endpoint.endpoint_arn, "region": endpoint.region,
+        "invokeUrl": endpoint.invoke_url, "openaiChatUrl": endpoint.openai_chat_url,
+        "roleArn": endpoint.role_arn, "image": endpoint.image_uri,
+    }
+
+
+DEFINITION = StageDef(settings=SageMakerDeployment, build=build)
