@@ -48,18 +48,34 @@ def _aws_outputs(args: pulumi.runtime.MockResourceArgs, region: str) -> dict[str
             endpoint=f"https://{_short_hash(name).upper()}.gr7.{region}.eks.amazonaws.com",
             certificateAuthority={"data": "LS0tLS1CRUdJTi...mock"},
             identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/MOCK"}]}],
+            # EKS creates the cluster security group; nodes' launch templates attach it.
+            vpcConfig={"clusterSecurityGroupId": f"sg-0{_short_hash(name)}eks00000",
+                       "vpcId": f"vpc-0{_short_hash(name)}00000000"},
         )
+    if service == "ec2" and kind == "launchTemplate":
+        out.update(latestVersion=1, defaultVersion=1)
     return out
 
 
 def _gcp_outputs(args: pulumi.runtime.MockResourceArgs, project: str) -> dict[str, Any]:
     name = args.inputs.get("name") or f"{args.name}-{_short_hash(args.name)}"
     kind = args.typ.split(":")[-1].lower()
-    return {
+    out: dict[str, Any] = {
         "name": name,
         "project": args.inputs.get("project", project),
         "selfLink": f"https://www.googleapis.com/compute/v1/projects/{project}/{kind}s/{name}",
     }
+    if args.typ == "gcp:container/cluster:Cluster":
+        out.update(
+            endpoint=f"10.{int(_short_hash(name)[:2], 16)}.0.2",
+            masterAuth={"clusterCaCertificate": "LS0tLS1CRUdJTi...mock"},
+            id=f"projects/{project}/locations/{args.inputs.get('location', 'global')}/clusters/{name}",
+        )
+    if args.typ == "gcp:serviceaccount/account:Account":
+        account = args.inputs.get("accountId", name)
+        out.update(email=f"{account}@{project}.iam.gserviceaccount.com",
+                   name=f"projects/{project}/serviceAccounts/{account}@{project}.iam.gserviceaccount.com")
+    return out
 
 
 def _azure_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
@@ -96,7 +112,11 @@ class ScalepathMocks(pulumi.runtime.Mocks):
         else:
             extra = {}
         for key, value in extra.items():
-            outputs.setdefault(key, value)
+            if isinstance(value, dict) and isinstance(outputs.get(key), dict):
+                # Computed sub-fields of an input block (EKS vpcConfig.clusterSecurityGroupId).
+                outputs[key] = {**value, **outputs[key]}
+            else:
+                outputs.setdefault(key, value)
         resource_id = str(outputs.get("id") or f"{args.name}-id")
         return resource_id, outputs
 
