@@ -128,6 +128,9 @@ class EksGpuCluster(pulumi.ComponentResource):
     """Encrypted gp3 StorageClass for model-cache volumes."""
     gpu_tolerations: list[dict[str, str]]
     gpu_node_selector: dict[str, str]
+    gpus_per_node: int
+    keda_pod_identity: str | None
+    """KEDA pod identity provider for Prometheus queries: none needed in-cluster."""
     ready: list[pulumi.Resource]
     """What a workload should depend on: the node groups and the add-ons."""
 
@@ -211,6 +214,8 @@ class EksGpuCluster(pulumi.ComponentResource):
         self.storage_class = "gp3-encrypted"
         self.gpu_tolerations = gpu_tolerations()
         self.gpu_node_selector = gpu_node_selector()
+        self.gpus_per_node = catalog.load("ec2").get(gpu.instance_types[0]).gpu_count
+        self.keda_pod_identity = None
         self.ready = [system, *gpu_groups, *addons]
         self.register_outputs({
             "cluster_name": self.cluster_name, "endpoint": self.endpoint,

@@ -58,6 +58,7 @@ def _aws_outputs(args: pulumi.runtime.MockResourceArgs, region: str) -> dict[str
 
 
 def _gcp_outputs(args: pulumi.runtime.MockResourceArgs, project: str) -> dict[str, Any]:
+    project = args.inputs.get("project", project)
     name = args.inputs.get("name") or f"{args.name}-{_short_hash(args.name)}"
     kind = args.typ.split(":")[-1].lower()
     out: dict[str, Any] = {
