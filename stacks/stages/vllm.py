@@ -1,0 +1,317 @@
+"""The ``vllm:`` block of ``eks-vllm``/``gke-vllm`` deployments and its mapping to
+:class:`components.vllm_args.VllmServiceArgs` (shared by both stage modules).
+
+This module registers no stage. A stage module subclasses :class:`VllmDeployment` (which adds
+``scaling`` and ``vllm`` to a deployment) and calls :func:`vllm_service_args` in its ``build``::
+
+    args = vllm_service_args(deployment, ctx, cloud=Cloud.AWS)
+    svc = VllmService(f"{deployment.name}-vllm", args, opts=ResourceOptions(provider=k8s_provider))
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import pulumi
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    StringConstraints,
+    model_validator,
+)
+
+from components.vllm_args import (
+    AlertThresholds,
+    AutoscalingArgs,
+    CacheKind,
+    Exposure,
+    KvCacheDtype,
+    LbCloud,
+    ModelCacheArgs,
+    MonitoringArgs,
+    MonitoringKind,
+    ProbeSettings,
+    Quantization,
+    ReplicaResources,
+    ScalingMode,
+    ServiceExposure,
+    VllmArgsError,
+    VllmImage,
+    VllmServerArgs,
+    VllmServiceArgs,
+)
+from stacks.config import Cloud, ConfigModel, DeploymentBase, Environment, Scaling
+from stacks.context import StackContext
+from stacks.errors import ConfigError, ConfigIssue
+from stacks.spec import format_loc
+
+Quantity = Annotated[str, StringConstraints(
+    pattern=r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")]
+"""A Kubernetes quantity: ``4``, ``500m``, ``32Gi``."""
+Duration = Annotated[str, StringConstraints(pattern=r"^[0-9]+(ms|s|m|h|d|w|y)$")]
+"""A Prometheus duration: ``30s``, ``10m``."""
+K8sName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+"""A DNS label (namespace, Secret name...)."""
+Fraction = Annotated[float, Field(gt=0, le=1)]
+
+
+class VllmImageSettings(ConfigModel):
+    """``vllm.image``: the server image, pinned by tag and optionally digest."""
+
+    repository: str = "vllm/vllm-openai"
+    tag: Annotated[str, StringConstraints(pattern=r"^[\w][\w.-]{0,127}$")] = VllmImage().tag
+    digest: Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+
+
+class VllmResourceSettings(ConfigModel):
+    """``vllm.resources``: CPU/memory per replica (GPUs are ``vllm.gpusPerReplica``)."""
+
+    cpu: Quantity = "4"
+    cpu_limit: Quantity | None = None
+    memory: Quantity = "32Gi"
+    memory_limit: Quantity | None = "32Gi"
+    shm_size: Quantity = "8Gi"
+
+
+class ModelCacheSettings(ConfigModel):
+    """``vllm.modelCache``: where weights are cached and how they arrive."""
+
+    kind: Literal["pvc", "s3", "gcs", "ephemeral"] = "pvc"
+    size: Quantity = "200Gi"
+    storage_class: K8sName | None = None
+    access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = "ReadWriteOnce"
+    uri: Annotated[str, StringConstraints(pattern=r"^(s3|gs)://[^/\s]+(/\S*)?$")] | None = None
+    """``s3://bucket/prefix`` (kind s3) or ``gs://bucket/prefix`` (kind gcs)."""
+
+
+class VllmServiceSettings(ConfigModel):
+    """``vllm.service``: how clients reach the server."""
+
+    exposure: Literal["cluster-ip", "internal-lb", "public-lb"] = "cluster-ip"
+    annotations: dict[str, str] = {}
+    allow_from_namespaces: list[K8sName] | None = None
+    """Creates a NetworkPolicy admitting only these namespaces (and monitoring) when set."""
+    monitoring_namespace: K8sName = "monitoring"
+
+
+class KedaSettings(ConfigModel):
+    """``vllm.keda``: queue-based autoscaling (a custom-metric HPA when disabled)."""
+
+    enabled: bool = True
+    prometheus_address: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] = (
+        "http://prometheus-operated.monitoring.svc:9090")
+    authentication_ref: K8sName | None = None
+    queue_threshold: PositiveFloat = 5.0
+    keep_alive_requests_per_second: NonNegativeFloat = 0.0
+    keep_alive_window: Duration = "10m"
+    wake_query: str | None = None
+    fallback_replicas: PositiveInt = 1
+    polling_interval_seconds: PositiveInt = 15
+    cooldown_period_seconds: NonNegativeInt = 600
+    hpa_metric_name: str | None = None
+
+
+class AlertSettings(ConfigModel):
+    """``vllm.alerts``: PrometheusRule thresholds."""
+
+    enabled: bool = True
+    ttft_p95_seconds: PositiveFloat = AlertThresholds.ttft_p95_seconds
+    e2e_latency_p95_seconds: PositiveFloat = AlertThresholds.e2e_latency_p95_seconds
+    queue_depth: PositiveFloat = AlertThresholds.queue_depth
+    kv_cache_usage: Fraction = AlertThresholds.kv_cache_usage
+    error_rate_5xx: Fraction = Field(AlertThresholds.error_rate_5xx, alias="errorRate5xx")
+    for_: Duration = Field(AlertThresholds.for_duration, alias="for")
+    severity: Literal["info", "warning", "critical"] = "warning"
+
+
+class MonitoringSettings(ConfigModel):
+    """``vllm.monitoring``: which scrape config the cluster's Prometheus understands."""
+
+    kind: Literal["service-monitor", "pod-monitoring", "none"] | None = None
+    """Default: ``pod-monitoring`` on GKE (Managed Prometheus), ``service-monitor`` elsewhere."""
+    scrape_interval: Duration = "30s"
+    rule_labels: dict[str, str] = {}
+
+
+class VllmSettings(ConfigModel):
+    """The ``vllm:`` block of an ``eks-vllm``/``gke-vllm`` deployment."""
+
+    namespace: K8sName | None = None
+    """Namespace of the workload; the deployment name when unset (never ``default``)."""
+    image: VllmImageSettings = VllmImageSettings()
+    revision: str | None = None
+    served_model_name: str | None = None
+    gpus_per_replica: PositiveInt = 1
+    tensor_parallel_size: PositiveInt | None = None
+    """Defaults to ``gpusPerReplica``."""
+    gpu_memory_utilization: Fraction = 0.9
+    max_model_len: PositiveInt | None = None
+    max_num_seqs: PositiveInt | None = None
+    enable_prefix_caching: bool | None = None
+    enable_chunked_prefill: bool | None = None
+    quantization: Quantization | None = None
+    kv_cache_dtype: KvCacheDtype | None = None
+    extra_args: list[str] = []
+    resources: VllmResourceSettings = VllmResourceSettings()
+    startup_failure_threshold: PositiveInt = ProbeSettings.startup_failure_threshold
+    """× 10 s = the time a replica may take to download and load the model (default 30 min)."""
+    termination_grace_period_seconds: NonNegativeInt = ProbeSettings.termination_grace_period_seconds
+    runtime_class_name: K8sName | None = None
+    model_cache: ModelCacheSettings = ModelCacheSettings()
+    service: VllmServiceSettings = VllmServiceSettings()
+    keda: KedaSettings = KedaSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    alerts: AlertSettings = AlertSettings()
+    hf_token_secret: K8sName | None = None
+    """An existing Secret (key ``HF_TOKEN``) instead of one made from ``scalepath:hfToken``."""
+
+
+#: VllmServiceArgs field (prefix) -> the config key that sets it, for error paths.
+_CONFIG_KEYS: dict[str, str] = {
+    "server.tensor_parallel_size": "vllm.tensorParallelSize",
+    "server.extra_args": "vllm.extraArgs",
+    "server": "vllm",
+    "cache.uri": "vllm.modelCache.uri",
+    "cache.access_mode": "vllm.modelCache.accessMode",
+    "cache": "vllm.modelCache",
+    "autoscaling.min_replicas": "scaling.min",
+    "autoscaling.max_replicas": "scaling.max",
+    "autoscaling.fallback_replicas": "vllm.keda.fallbackReplicas",
+    "autoscaling.wake_query": "vllm.keda.wakeQuery",
+    "autoscaling.prometheus_address": "vllm.keda.prometheusAddress",
+    "autoscaling": "vllm.keda",
+    "monitoring.alerts": "vllm.alerts",
+    "monitoring": "vllm.monitoring",
+    "service.exposure": "vllm.service.exposure",
+    "service.cloud": "vllm.service.exposure",
+    "service": "vllm.service",
+    "hf_token": "vllm.hfTokenSecret",
+    "namespace": "vllm.namespace",
+}
+
+
+def config_key(field_name: str) -> str:
+    """The deployment-relative config key of a :class:`VllmServiceArgs` field."""
+    for prefix, key in _CONFIG_KEYS.items():
+        if field_name == prefix or field_name.startswith(prefix + "."):
+            return key
+    return "vllm"
+
+
+class VllmDeployment(DeploymentBase):
+    """Base of the ``eks-vllm``/``gke-vllm`` deployment models: replica bounds plus ``vllm:``."""
+
+    scaling: Scaling = Scaling()
+    vllm: VllmSettings = VllmSettings()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "VllmDeployment":
+        # Cross-field rules live once, in the component; environment-dependent ones
+        # (scale to zero in prod, public LB in private mode) are checked again at build.
+        args = _service_args(self, tags={}, cloud=None, allow_scale_to_zero=True,
+                             private_network=False, hf_token=None)
+        try:
+            args.validate()
+        except VllmArgsError as error:
+            raise ValueError(f"{config_key(error.field_name)}: {str(error).split(': ', 1)[1]}") from None
+        return self
+
+
+def _service_args(deployment: VllmDeployment, *, tags: dict[str, str], cloud: Cloud | None,
+                  allow_scale_to_zero: bool, private_network: bool,
+                  hf_token: pulumi.Input[str] | None) -> VllmServiceArgs:
+    v = deployment.vllm
+    scaling = deployment.scaling
+    if v.keda.enabled:
+        mode = ScalingMode.KEDA
+    else:
+        mode = ScalingMode.HPA if scaling.max > scaling.min else ScalingMode.NONE
+    monitoring_kind = v.monitoring.kind or (
+        "pod-monitoring" if cloud is Cloud.GCP else "service-monitor")
+    a = v.alerts
+    return VllmServiceArgs(
+        namespace=v.namespace or deployment.name,
+        tags=tags,
+        server=VllmServerArgs(
+            model=deployment.model, revision=v.revision, served_model_name=v.served_model_name,
+            tensor_parallel_size=v.tensor_parallel_size,
+            gpu_memory_utilization=v.gpu_memory_utilization, max_model_len=v.max_model_len,
+            max_num_seqs=v.max_num_seqs, enable_prefix_caching=v.enable_prefix_caching,
+            enable_chunked_prefill=v.enable_chunked_prefill, quantization=v.quantization,
+            kv_cache_dtype=v.kv_cache_dtype, extra_args=tuple(v.extra_args)),
+        image=VllmImage(repository=v.image.repository, tag=v.image.tag, digest=v.image.digest),
+        resources=ReplicaResources(
+            gpus=v.gpus_per_replica, cpu_request=v.resources.cpu, cpu_limit=v.resources.cpu_limit,
+            memory_request=v.resources.memory, memory_limit=v.resources.memory_limit,
+            shm_size=v.resources.shm_size),
+        probes=ProbeSettings(startup_failure_threshold=v.startup_failure_threshold,
+                             termination_grace_period_seconds=v.termination_grace_period_seconds),
+        cache=ModelCacheArgs(kind=CacheKind(v.model_cache.kind), size=v.model_cache.size,
+                             storage_class=v.model_cache.storage_class,
+                             access_mode=v.model_cache.access_mode, uri=v.model_cache.uri),
+        autoscaling=AutoscalingArgs(
+            mode=mode, min_replicas=scaling.min, max_replicas=scaling.max,
+            allow_scale_to_zero=allow_scale_to_zero,
+            prometheus_address=v.keda.prometheus_address,
+            authentication_ref=v.keda.authentication_ref, queue_threshold=v.keda.queue_threshold,
+            keep_alive_requests_per_second=v.keda.keep_alive_requests_per_second,
+            keep_alive_window=v.keda.keep_alive_window, wake_query=v.keda.wake_query,
+            fallback_replicas=v.keda.fallback_replicas,
+            polling_interval_seconds=v.keda.polling_interval_seconds,
+            cooldown_period_seconds=v.keda.cooldown_period_seconds,
+            hpa_metric_name=v.keda.hpa_metric_name),
+        monitoring=MonitoringArgs(
+            kind=MonitoringKind(monitoring_kind), scrape_interval=v.monitoring.scrape_interval,
+            rule_labels=dict(v.monitoring.rule_labels),
+            alerts=AlertThresholds(
+                ttft_p95_seconds=a.ttft_p95_seconds, e2e_latency_p95_seconds=a.e2e_latency_p95_seconds,
+                queue_depth=a.queue_depth, kv_cache_usage=a.kv_cache_usage,
+                error_rate_5xx=a.error_rate_5xx, for_duration=a.for_, severity=a.severity)
+            if a.enabled and monitoring_kind != "none" else None),
+        service=ServiceExposure(
+            exposure=Exposure(v.service.exposure),
+            cloud={Cloud.AWS: LbCloud.AWS, Cloud.GCP: LbCloud.GCP}.get(cloud) if cloud else None,
+            private_network=private_network, annotations=dict(v.service.annotations),
+            network_policy_from_namespaces=v.service.allow_from_namespaces,
+            monitoring_namespace=v.service.monitoring_namespace),
+        hf_token=hf_token,
+        hf_token_secret_name=v.hf_token_secret,
+        runtime_class_name=v.runtime_class_name,
+    )
+
+
+def vllm_service_args(deployment: VllmDeployment, ctx: StackContext, *, cloud: Cloud) -> VllmServiceArgs:
+    """The component args of ``deployment`` in this stack, or :class:`ConfigError` naming the key.
+
+    Adds what the deployment alone does not know: cost tags, whether the environment allows
+    scale to zero (not prod), private network mode, and the HF token (``scalepath:hfToken`` as a
+    Pulumi secret, unless ``vllm.hfTokenSecret`` names an existing Secret).
+    """
+    index = ctx.spec.deployments.index(deployment)
+    hf_token = None
+    if deployment.vllm.hf_token_secret is None and "hfToken" in ctx.spec.secrets:
+        hf_token = pulumi.Config("scalepath").require_secret("hfToken")
+    args = _service_args(
+        deployment, tags=ctx.tags(deployment), cloud=cloud,
+        allow_scale_to_zero=ctx.spec.environment is not Environment.PROD,
+        private_network=ctx.spec.network.mode == "private", hf_token=hf_token)
+    issues = []
+    try:
+        args.validate()
+    except VllmArgsError as error:
+        issues.append(ConfigIssue(format_loc(("deployments", index, *config_key(error.field_name).split("."))),
+                                  str(error).split(": ", 1)[1]))
+    for other_index, other in enumerate(ctx.spec.deployments):
+        if other_index != index and isinstance(other, VllmDeployment) and other.stage == deployment.stage \
+                and (other.vllm.namespace or other.name) == args.namespace:
+            issues.append(ConfigIssue(
+                format_loc(("deployments", index, "vllm", "namespace")),
+                f"namespace {args.namespace!r} is also used by deployments[{other_index}]; "
+                "give each deployment its own namespace"))
+            break
+    if issues:
+        raise ConfigError(issues)
+    return args
