@@ -121,7 +121,12 @@ class ScalepathMocks(pulumi.runtime.Mocks):
         resource_id = str(outputs.get("id") or f"{args.name}-id")
         return resource_id, outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
+        # The SDK's MockMonitor iterates the failures, so "no failures" must be [] (not None).
+        result, failures = self._call(args)
+        return result, failures or []
+
+    def _call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:root",
