@@ -11,10 +11,10 @@ from __future__ import annotations
 from types import ModuleType
 
 from stacks.config import Stage
-from stacks.stages import eks_vllm
+from stacks.stages import eks_vllm, gke_vllm
 from stacks.stages.base import StageDef
 
 # One entry per landed stage module.
-_MODULES: tuple[ModuleType, ...] = (eks_vllm,)
+_MODULES: tuple[ModuleType, ...] = (eks_vllm, gke_vllm)
 
 STAGES: dict[Stage, StageDef] = {m.DEFINITION.settings.stage_value: m.DEFINITION for m in _MODULES}
