@@ -444,3 +444,12 @@ def test_shipped_gke_staging_scales_spot_gpus_to_zero(shipped_plan) -> None:
     assert pools["gpu-spot"]["nodeConfig"]["spot"] is True
     assert pools["gpu-spot"]["autoscaling"]["totalMinNodeCount"] == 0
     assert one(p, "kubernetes:keda.sh/v1alpha1:ScaledObject").inputs["spec"]["minReplicaCount"] == 0
+
+
+def test_workload_defaults_follow_the_cluster_contract() -> None:
+    """A VllmService on a bring-your-own cluster uses the same taint/label contract by default."""
+    from components.gpu_nodes import gpu_node_selector, gpu_tolerations
+    from components.vllm_args import DEFAULT_NODE_SELECTOR, DEFAULT_TOLERATIONS
+
+    assert dict(DEFAULT_NODE_SELECTOR) == gpu_node_selector()
+    assert [dict(t) for t in DEFAULT_TOLERATIONS] == gpu_tolerations()
