@@ -18,6 +18,9 @@ import pulumi
 #: The port the vLLM OpenAI-compatible server listens on (``--port``).
 SERVER_PORT = 8000
 
+#: Time allowed for a GPU node to join and the vLLM image (~10 GB) to be pulled.
+NODE_AND_IMAGE_SECONDS = 20 * 60
+
 #: Taint and label the clusters (issue 8) put on GPU nodes; the workload tolerates/selects them.
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_TAINT_VALUE = "present"
@@ -203,6 +206,11 @@ class ProbeSettings:
     liveness_failure_threshold: int = 3
     termination_grace_period_seconds: int = 120
     """Time to drain in-flight requests after SIGTERM before the pod is killed."""
+
+    @property
+    def rollout_budget_seconds(self) -> int:
+        """How long a rollout may take: a GPU node joins, the image is pulled, the model loads."""
+        return NODE_AND_IMAGE_SECONDS + self.startup_failure_threshold * self.startup_period_seconds
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.tagging import k8s_labels
+from components.tagging import aws_tags, k8s_labels
 from components.vllm_args import (
     SERVER_PORT,
     CacheKind,
@@ -208,12 +208,17 @@ def deployment(name: str, args: VllmServiceArgs, *, service_account: str,
         "strategy": {"type": "Recreate"} if args.cache.kind is CacheKind.PVC
         and args.cache.access_mode != "ReadWriteMany"
         else {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-        "progressDeadlineSeconds": p.startup_period_seconds * p.startup_failure_threshold + 600,
+        # Kubernetes marks a rollout failed past this; a cold start may take the whole budget.
+        "progressDeadlineSeconds": p.rollout_budget_seconds,
     }
     if args.autoscaling.mode is ScalingMode.NONE:
         spec["replicas"] = args.autoscaling.min_replicas
     # Otherwise the autoscaler owns the count: setting it here would reset it on every update.
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata(name, args), "spec": spec}
+    # A scale-to-zero Deployment is created with one replica that KEDA removes at once; waiting
+    # for it to become ready would hold `pulumi up` for a GPU node and a model load.
+    annotations = {"pulumi.com/skipAwait": "true"} if args.autoscaling.min_replicas == 0 else None
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": metadata(name, args, annotations=annotations), "spec": spec}
 
 
 def model_cache_pvc(name: str, args: VllmServiceArgs) -> Manifest | None:
@@ -226,6 +231,11 @@ def model_cache_pvc(name: str, args: VllmServiceArgs) -> Manifest | None:
         spec["storageClassName"] = c.storage_class
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": metadata(name, args, object_name=f"{name}-model-cache"), "spec": spec}
+
+
+def _aws_tag_annotation(tags: Mapping[str, str]) -> str:
+    # stringMap annotation "k1=v1,k2=v2": "=" and "," cannot appear inside keys or values.
+    return ",".join(f"{k.replace('=', '_')}={v.replace('=', '_')}" for k, v in aws_tags(tags).items())
 
 
 def service(name: str, args: VllmServiceArgs) -> Manifest:
@@ -241,6 +251,10 @@ def service(name: str, args: VllmServiceArgs) -> Manifest:
         service_type = "LoadBalancer"
         if s.cloud is not None:
             annotations.update(_PUBLIC_LB_ANNOTATIONS.get(s.cloud, {}))
+    if service_type == "LoadBalancer" and s.cloud is LbCloud.AWS:
+        # The controller creates the NLB outside Pulumi: tag it for cost attribution here.
+        annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"] = \
+            _aws_tag_annotation(args.tags)
     annotations.update(s.annotations)
     spec: Manifest = {
         "type": service_type,

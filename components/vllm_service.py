@@ -21,6 +21,9 @@ from components.vllm_args import SERVER_PORT, VllmServiceArgs
 __all__ = ["VllmService", "VllmServiceArgs"]
 
 
+#: Child-name role of each scrape-config kind.
+_ROLE = {"ServiceMonitor": "service-monitor", "PodMonitoring": "pod-monitoring"}
+
 def _custom_resource(resource_name: str, manifest: dict[str, Any],
                      opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
     return k8s.apiextensions.CustomResource(
@@ -70,15 +73,17 @@ class VllmService(pulumi.ComponentResource):
 
         pvc = manifests.model_cache_pvc(name, args)
         if pvc is not None:
-            k8s.core.v1.PersistentVolumeClaim(
-                f"{name}-model-cache", metadata=pvc["metadata"], spec=pvc["spec"],
-                # Keep downloaded weights when the stack changes shape; delete with the namespace.
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                    ignore_changes=["spec.resources.requests.storage"])))
+            k8s.core.v1.PersistentVolumeClaim(f"{name}-model-cache", metadata=pvc["metadata"],
+                                              spec=pvc["spec"], opts=child)
 
         dep = manifests.deployment(name, args, service_account=name, token_secret=token_secret)
-        deployment = k8s.apps.v1.Deployment(f"{name}-deployment", metadata=dep["metadata"],
-                                            spec=dep["spec"], opts=child)
+        # Pulumi waits for the rollout (10 min by default): allow for a GPU node to be
+        # provisioned and the image pulled, plus the model-load budget of the startup probe.
+        rollout = f"{args.probes.rollout_budget_seconds}s"
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment", metadata=dep["metadata"], spec=dep["spec"],
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                custom_timeouts=pulumi.CustomTimeouts(create=rollout, update=rollout))))
 
         svc = manifests.service(name, args)
         service = k8s.core.v1.Service(f"{name}-service", metadata=svc["metadata"], spec=svc["spec"],
@@ -104,8 +109,7 @@ class VllmService(pulumi.ComponentResource):
                                                        spec=hpa["spec"], opts=after_deployment)
         scrape = monitoring.scrape_config(name, args)
         if scrape is not None:
-            _custom_resource(f"{name}-{'service-monitor' if scrape['kind'] == 'ServiceMonitor' else 'pod-monitoring'}",
-                             scrape, child)
+            _custom_resource(f"{name}-{_ROLE[scrape['kind']]}", scrape, child)
         rules = monitoring.rules_manifest(name, args)
         if rules is not None:
             _custom_resource(f"{name}-alert-rules", rules, child)

@@ -32,9 +32,9 @@ class CrdSchemaMissing(AssertionError):
     """A custom resource kind with no schema in ``tests/data/vllm_crd_schemas.json``."""
 
 
-def record(program: Callable[[], Any]) -> list[PlannedResource]:
+def record(program: Callable[[], Any], monitor: RecordingMonitor | None = None) -> list[PlannedResource]:
     """Run ``program`` under the plan's recording mocks (fresh Pulumi context) and return what it registered."""
-    monitor = RecordingMonitor(ScalepathMocks())
+    monitor = monitor or RecordingMonitor(ScalepathMocks())
 
     def run() -> None:
         pulumi.runtime.set_mocks(monitor.mocks, project="scalepath", stack="test", preview=True,

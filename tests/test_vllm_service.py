@@ -10,9 +10,12 @@ import jsonschema
 import kubernetes_validate
 import pulumi
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from components import vllm_manifests
 from components.vllm_args import (
+    NODE_AND_IMAGE_SECONDS,
     AutoscalingArgs,
     CacheKind,
     Exposure,
@@ -32,6 +35,8 @@ from components.vllm_args import (
     VllmServiceArgs,
 )
 from components.vllm_service import VllmService
+from scalepath.mocks import ScalepathMocks
+from scalepath.plan import RecordingMonitor
 from tests.k8s_manifests import CrdSchemaMissing, manifests, record, validate
 
 TOKEN = "hf_" + "x" * 34
@@ -185,7 +190,7 @@ def test_probes_health_and_load_budget() -> None:
     pod = by_kind(rendered, "Deployment")["spec"]
     assert pod["template"]["spec"]["terminationGracePeriodSeconds"] == 120
     # The rollout deadline must outlast the startup budget or every slow load is "failed".
-    assert pod["progressDeadlineSeconds"] > 360 * 10
+    assert pod["progressDeadlineSeconds"] == NODE_AND_IMAGE_SECONDS + 360 * 10
 
 
 def test_pod_placement_shm_and_cache() -> None:
@@ -302,6 +307,9 @@ def test_service_exposure_annotations() -> None:
     assert internal_aws["spec"]["type"] == "LoadBalancer"
     assert internal_aws["metadata"]["annotations"][
         "service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+    lb_tags = internal_aws["metadata"]["annotations"][
+        "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"]
+    assert dict(pair.split("=") for pair in lb_tags.split(",")) == TAGS
     internal_gcp = by_kind(render(VARIANTS["scale-to-zero-gcs-gke"]), "Service")
     assert internal_gcp["metadata"]["annotations"] == {"networking.gke.io/load-balancer-type": "Internal"}
     default = by_kind(render(make_args()), "Service")
@@ -364,3 +372,80 @@ def test_bad_args_name_the_field(overrides: dict[str, Any], field: str) -> None:
 def test_bad_args_fail_before_any_resource() -> None:
     with pytest.raises(VllmArgsError):
         record(lambda: VllmService("llm", make_args(namespace="default")))
+
+
+def test_rollout_budget_covers_node_image_and_model_load() -> None:
+    assert ProbeSettings().rollout_budget_seconds == NODE_AND_IMAGE_SECONDS + 180 * 10
+    spec = by_kind(render(make_args(probes=ProbeSettings(startup_failure_threshold=7))), "Deployment")["spec"]
+    assert spec["progressDeadlineSeconds"] == NODE_AND_IMAGE_SECONDS + 70
+
+
+class TimeoutSpy(RecordingMonitor):
+    """Also keeps the custom timeouts each resource was registered with."""
+
+    def __init__(self) -> None:
+        super().__init__(ScalepathMocks())
+        self.timeouts: dict[str, Any] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        self.timeouts[request.name] = request.customTimeouts
+        return super().RegisterResource(request)
+
+
+def test_pulumi_waits_for_the_whole_rollout_budget() -> None:
+    spy = TimeoutSpy()
+    record(lambda: VllmService("llm", make_args()), monitor=spy)
+    budget = f"{NODE_AND_IMAGE_SECONDS + 1800}s"
+    assert (spy.timeouts["llm-deployment"].create, spy.timeouts["llm-deployment"].update) == (budget, budget)
+
+
+def test_scale_to_zero_deployment_is_not_awaited() -> None:
+    zero = by_kind(render(VARIANTS["scale-to-zero-gcs-gke"]), "Deployment")
+    assert zero["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+    assert "annotations" not in by_kind(render(make_args()), "Deployment")["metadata"]
+
+
+def test_shared_cache_rolls_without_downtime() -> None:
+    args = make_args(autoscaling=AutoscalingArgs(max_replicas=3, prometheus_address=PROM),
+                     cache=ModelCacheArgs(access_mode="ReadWriteMany", storage_class="efs"))
+    spec = by_kind(render(args), "Deployment")["spec"]
+    assert spec["strategy"] == {"type": "RollingUpdate",
+                                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gpus=st.integers(1, 8), data=st.data(),
+    max_model_len=st.none() | st.integers(1, 1 << 20), max_num_seqs=st.none() | st.integers(1, 4096),
+    prefix=st.none() | st.booleans(), chunked=st.none() | st.booleans(),
+    quantization=st.none() | st.sampled_from(Quantization), kv=st.none() | st.sampled_from(KvCacheDtype),
+    utilization=st.floats(0.05, 1.0),
+)
+def test_generated_args_round_trip(gpus: int, data: st.DataObject, max_model_len: int | None,
+                                   max_num_seqs: int | None, prefix: bool | None, chunked: bool | None,
+                                   quantization: Quantization | None, kv: KvCacheDtype | None,
+                                   utilization: float) -> None:
+    tp = data.draw(st.none() | st.integers(1, gpus))
+    args = make_args(resources=ReplicaResources(gpus=gpus), server=VllmServerArgs(
+        model="org/m", tensor_parallel_size=tp, max_model_len=max_model_len, max_num_seqs=max_num_seqs,
+        enable_prefix_caching=prefix, enable_chunked_prefill=chunked, quantization=quantization,
+        kv_cache_dtype=kv, gpu_memory_utilization=utilization))
+    args.validate()
+    argv = vllm_manifests.server_command_args(args)
+    flags = [a for a in argv if a.startswith("--")]
+    assert len(flags) == len(set(flags)), "no flag twice"
+
+    def value(flag: str) -> str | None:
+        return argv[argv.index(flag) + 1] if flag in argv else None
+
+    assert value("--tensor-parallel-size") == str(tp or gpus)
+    assert value("--max-model-len") == (None if max_model_len is None else str(max_model_len))
+    assert value("--max-num-seqs") == (None if max_num_seqs is None else str(max_num_seqs))
+    assert value("--quantization") == (quantization.value if quantization else None)
+    assert value("--kv-cache-dtype") == (kv.value if kv else None)
+    assert float(value("--gpu-memory-utilization") or "nan") == pytest.approx(utilization, rel=1e-5)
+    assert ("--enable-prefix-caching" in argv, "--no-enable-prefix-caching" in argv) == (
+        prefix is True, prefix is False)
+    assert ("--enable-chunked-prefill" in argv, "--no-enable-chunked-prefill" in argv) == (
+        chunked is True, chunked is False)
+    validate(vllm_manifests.deployment("llm", args, service_account="llm", token_secret=None))

@@ -137,6 +137,14 @@ def test_public_load_balancer_refused_in_private_mode(base_config: dict[str, Any
     assert "public-lb is refused" in found["scalepath:deployments[0].vllm.service.exposure"]
 
 
+def test_internal_load_balancer_gets_the_cluster_cloud_annotations(base_config: dict[str, Any]) -> None:
+    cfg = config(base_config, vllm={"service": {"exposure": "internal-lb"}})
+    cfg["scalepath:network"] = {"mode": "private"}
+    service = next(m for m in manifests(run_plan(stack_config(cfg)).resources) if m["kind"] == "Service")
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+
+
 def test_shared_namespace_refused(base_config: dict[str, Any]) -> None:
     cfg = config(base_config, vllm={"namespace": "serving"})
     cfg["scalepath:deployments"].append({"name": "llm2", "model": "org/other", "stage": "eks-vllm",

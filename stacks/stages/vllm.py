@@ -212,13 +212,19 @@ class VllmDeployment(DeploymentBase):
     def _consistent(self) -> "VllmDeployment":
         # Cross-field rules live once, in the component; environment-dependent ones
         # (scale to zero in prod, public LB in private mode) are checked again at build.
-        args = _service_args(self, tags={}, cloud=None, allow_scale_to_zero=True,
+        args = _service_args(self, tags={}, cloud=_cluster_cloud(self), allow_scale_to_zero=True,
                              private_network=False, hf_token=None)
         try:
             args.validate()
         except VllmArgsError as error:
             raise ValueError(f"{config_key(error.field_name)}: {str(error).split(': ', 1)[1]}") from None
         return self
+
+
+def _cluster_cloud(deployment: VllmDeployment) -> Cloud | None:
+    """The cloud whose cluster runs the deployment (its stage model's ``clouds()``)."""
+    clouds = deployment.clouds() & {Cloud.AWS, Cloud.GCP}
+    return next(iter(clouds)) if len(clouds) == 1 else None
 
 
 def _service_args(deployment: VllmDeployment, *, tags: dict[str, str], cloud: Cloud | None,
@@ -284,8 +290,12 @@ def _service_args(deployment: VllmDeployment, *, tags: dict[str, str], cloud: Cl
     )
 
 
-def vllm_service_args(deployment: VllmDeployment, ctx: StackContext, *, cloud: Cloud) -> VllmServiceArgs:
+def vllm_service_args(deployment: VllmDeployment, ctx: StackContext, *,
+                      cloud: Cloud | None = None) -> VllmServiceArgs:
     """The component args of ``deployment`` in this stack, or :class:`ConfigError` naming the key.
+
+    ``cloud`` (AWS or GCP) picks load-balancer annotations and the default monitoring kind;
+    it defaults to the cloud of ``deployment.clouds()``.
 
     Adds what the deployment alone does not know: cost tags, whether the environment allows
     scale to zero (not prod), private network mode, and the HF token (``scalepath:hfToken`` as a
@@ -298,7 +308,7 @@ def vllm_service_args(deployment: VllmDeployment, ctx: StackContext, *, cloud: C
     if deployment.vllm.hf_token_secret is None and "hfToken" in ctx.spec.secrets:
         hf_token = pulumi.Config("scalepath").require_secret("hfToken")
     args = _service_args(
-        deployment, tags=ctx.tags(deployment), cloud=cloud,
+        deployment, tags=ctx.tags(deployment), cloud=cloud or _cluster_cloud(deployment),
         allow_scale_to_zero=ctx.spec.environment is not Environment.PROD,
         private_network=ctx.spec.network.mode == "private", hf_token=hf_token)
     issues = []
