@@ -49,7 +49,12 @@ def _aws_outputs(args: pulumi.runtime.MockResourceArgs, region: str) -> dict[str
             endpoint=f"https://{_short_hash(name).upper()}.gr7.{region}.eks.amazonaws.com",
             certificateAuthority={"data": "LS0tLS1CRUdJTi...mock"},
             identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/MOCK"}]}],
+            # EKS creates the cluster security group; nodes' launch templates attach it.
+            vpcConfig={"clusterSecurityGroupId": f"sg-0{_short_hash(name)}eks00000",
+                       "vpcId": f"vpc-0{_short_hash(name)}00000000"},
         )
+    if service == "ec2" and kind == "launchTemplate":
+        out.update(latestVersion=1, defaultVersion=1)
     return out
 
 
@@ -85,10 +90,10 @@ def _vertex_model_garden(args: pulumi.runtime.MockResourceArgs, project: str) ->
 
 
 def _gcp_outputs(args: pulumi.runtime.MockResourceArgs, project: str) -> dict[str, Any]:
+    project = args.inputs.get("project", project)
     name = args.inputs.get("name") or f"{args.name}-{_short_hash(args.name)}"
     kind = args.typ.split(":")[-1].lower()
     module = args.typ.split(":")[1].split("/")[0]
-    project = args.inputs.get("project", project)
     out: dict[str, Any] = {
         "name": name,
         "project": project,
@@ -112,6 +117,16 @@ def _gcp_outputs(args: pulumi.runtime.MockResourceArgs, project: str) -> dict[st
         out.update(email=email, member=f"serviceAccount:{email}")
     elif module == "vertex" and kind == "aiendpointwithmodelgardendeployment":
         out.update(_vertex_model_garden(args, project))
+    if args.typ == "gcp:container/cluster:Cluster":
+        out.update(
+            endpoint=f"10.{int(_short_hash(name)[:2], 16)}.0.2",
+            masterAuth={"clusterCaCertificate": "LS0tLS1CRUdJTi...mock"},
+            id=f"projects/{project}/locations/{args.inputs.get('location', 'global')}/clusters/{name}",
+        )
+    if args.typ == "gcp:serviceaccount/account:Account":
+        account = args.inputs.get("accountId", name)
+        out.update(email=f"{account}@{project}.iam.gserviceaccount.com",
+                   name=f"projects/{project}/serviceAccounts/{account}@{project}.iam.gserviceaccount.com")
     return out
 
 
@@ -229,7 +244,8 @@ class ScalepathMocks(pulumi.runtime.Mocks):
                 # which also drops values ARM never returns (a Key Vault secret's value).
                 outputs[key] = value
             elif isinstance(value, dict) and isinstance(outputs.get(key), dict):
-                # The cloud fills computed fields into input objects (e.g. a PSC endpoint's IP).
+                # The cloud fills computed fields into input objects (a PSC endpoint's IP, EKS
+                # vpcConfig.clusterSecurityGroupId).
                 outputs[key] = {**outputs[key], **value}
             else:
                 outputs.setdefault(key, value)

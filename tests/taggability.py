@@ -22,6 +22,7 @@ _CANDIDATES = {
     "gcp": (("user_labels", "userLabels"), ("resource_labels", "resourceLabels"), ("labels", "labels")),
     "aws": (("tags", "tags"),),
     "azure-native": (("tags", "tags"),),
+    "kubernetes": (),
 }
 
 
@@ -31,8 +32,6 @@ def tag_property(type_token: str) -> str | None:
     package, module, _ = type_token.split(":")
     if package not in _PACKAGES:
         return None
-    if package == "kubernetes":
-        return "metadata.labels"
     importlib.import_module(_PACKAGES[package])
     entries = rpc._RESOURCE_MODULES.get(f"{package}:{module}", [])  # noqa: SLF001 (SDK registry)
     for entry in entries:
@@ -40,10 +39,14 @@ def tag_property(type_token: str) -> str | None:
         if class_name:
             cls = getattr(importlib.import_module(entry.mod_info["fqn"]), class_name)
             params = inspect.signature(cls._internal_init).parameters
+            if package == "kubernetes":  # objects have metadata; a Helm Release has none
+                return "metadata.labels" if "metadata" in params else None
             for python_name, wire_name in _CANDIDATES[package]:
                 if python_name in params:
                     return wire_name
             return None
+    if package == "kubernetes":  # a CRD's objects (apiextensions.CustomResource) have metadata
+        return "metadata.labels"
     raise LookupError(f"{type_token} is not a resource type of the installed {package} SDK")
 
 

@@ -83,6 +83,7 @@ def test_tag_property_reads_the_sdks() -> None:
     assert tag_property("gcp:monitoring/notificationChannel:NotificationChannel") == "userLabels"
     assert tag_property("azure-native:resources:ResourceGroup") == "tags"
     assert tag_property("kubernetes:apps/v1:Deployment") == "metadata.labels"
+    assert tag_property("kubernetes:helm.sh/v3:Release") is None
     with pytest.raises(LookupError):
         tag_property("aws:nope/nope:Nope")
 

@@ -10,7 +10,7 @@ This module registers no stage. A stage module subclasses :class:`VllmDeployment
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import pulumi
 from pydantic import (
@@ -44,9 +44,10 @@ from components.vllm_args import (
     VllmServiceArgs,
 )
 from stacks.config import Cloud, ConfigModel, DeploymentBase, Environment, Scaling
-from stacks.context import StackContext
 from stacks.errors import ConfigError, ConfigIssue
-from stacks.spec import format_loc
+
+if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
+    from stacks.context import StackContext
 
 Quantity = Annotated[str, StringConstraints(
     pattern=r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")]
@@ -300,6 +301,8 @@ def vllm_service_args(deployment: VllmDeployment, ctx: StackContext, *,
     scale to zero (not prod), private network mode, and the HF token (``scalepath:hfToken`` as a
     Pulumi secret, unless ``vllm.hfTokenSecret`` names an existing Secret).
     """
+    from stacks.spec import format_loc  # noqa: PLC0415 (import cycle through the registry)
+
     index = ctx.spec.deployments.index(deployment)
     hf_token = None
     if deployment.vllm.hf_token_secret is None and "hfToken" in ctx.spec.secrets:

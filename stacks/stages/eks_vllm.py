@@ -1,0 +1,171 @@
+"""Stage ``eks-vllm``: an EKS GPU cluster in the stack's AWS network with vLLM on it."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from components import catalog
+from components.eks_gpu_cluster import EksGpuCluster, EksGpuClusterArgs, EksGpuNodesArgs, EksSystemNodesArgs
+from stacks.config import Cloud, DeploymentBase, Environment, Stage
+from stacks.model import ConfigModel
+from stacks.stages.base import StageDef
+from stacks.stages.gpu_cluster import (
+    GpuNodeBounds,
+    check_gpus_fit,
+    cluster_issues,
+    cluster_name,
+    deploy_vllm,
+    node_bounds,
+    workload_args,
+)
+from stacks.stages.vllm import VllmDeployment
+
+if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
+    from stacks.context import StackContext
+
+#: Retention values CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                      2192, 2557, 2922, 3288, 3653)
+
+
+def _cidr(value: str) -> str:
+    ipaddress.ip_network(value)  # ValueError names the bad CIDR
+    return value
+
+
+class EksGpuNodes(GpuNodeBounds):
+    """``cluster.gpuNodes``: GPU instance types (spot group + on-demand fallback)."""
+
+    instance_types: Annotated[list[str], Field(min_length=1)] = ["g6.xlarge"]
+    """EC2 GPU types of ``ec2.yaml``, all with the same GPU count; more types, more spot pools."""
+
+    @field_validator("instance_types")
+    @classmethod
+    def _gpu_types(cls, value: list[str]) -> list[str]:
+        table = catalog.load("ec2")
+        gpu_types = table.gpu_types()
+        for instance_type in value:
+            if instance_type not in gpu_types:
+                raise ValueError(f"{instance_type!r} is not a GPU instance type of the EC2 catalogue; "
+                                 f"known: {', '.join(gpu_types)}")
+        counts = {table.get(t).gpu_count for t in value}
+        if len(counts) > 1:
+            raise ValueError("all instance types must have the same GPU count (a replica must fit "
+                             f"any node): {', '.join(f'{t}={table.get(t).gpu_count}' for t in value)}")
+        return value
+
+    def gpus_per_node(self) -> int:
+        """GPUs of each node (the same for every listed type)."""
+        return catalog.load("ec2").get(self.instance_types[0]).gpu_count
+
+
+class EksSystemNodes(ConfigModel):
+    """``cluster.systemNodes``: the CPU node group for add-ons."""
+
+    instance_type: str = "m6i.large"
+    min: Annotated[int, Field(ge=1)] = 2
+    max: Annotated[int, Field(ge=1, le=10)] = 3
+
+    @field_validator("instance_type")
+    @classmethod
+    def _cpu_type(cls, value: str) -> str:
+        table = catalog.load("ec2")
+        cpu_types = sorted(k for k, v in table.instances.items() if v.gpu_count == 0)
+        if value not in cpu_types:
+            raise ValueError(f"{value!r} is not a CPU instance type of the EC2 catalogue; "
+                             f"known: {', '.join(cpu_types)}")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "EksSystemNodes":
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
+        return self
+
+
+class EksClusterSettings(ConfigModel):
+    """``cluster:`` of an ``eks-vllm`` deployment."""
+
+    kubernetes_version: Annotated[str, StringConstraints(pattern=r"^1\.[0-9]{2}$")] = "1.32"
+    gpu_nodes: EksGpuNodes = EksGpuNodes()
+    system_nodes: EksSystemNodes = EksSystemNodes()
+    public_access_cidrs: list[str] = []
+    """CIDRs allowed to the public API endpoint (public network mode only; required there)."""
+    admin_role_arns: list[Annotated[str, StringConstraints(
+        pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/\S+$")]] = []
+    """IAM roles/users given cluster admin through EKS access entries."""
+    kms_key_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:kms:\S+$")] | None = None
+    """Key for secrets encryption; scalepath creates a rotating key when unset."""
+    log_retention_days: int = 90
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        return [_cidr(v) for v in value]
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch retention; allowed: "
+                             f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+
+class EksVllmDeployment(VllmDeployment):
+    """An ``eks-vllm`` deployment: ``cluster`` settings plus the shared ``scaling`` and ``vllm``."""
+
+    stage_value: ClassVar[Stage] = Stage.EKS_VLLM
+    stage: Literal[Stage.EKS_VLLM]
+    cluster: EksClusterSettings = EksClusterSettings()
+
+    @model_validator(mode="after")
+    def _replica_fits(self) -> "EksVllmDeployment":
+        nodes = self.cluster.gpu_nodes
+        check_gpus_fit(self, nodes.gpus_per_node(), f"cluster.gpuNodes.instanceTypes ({nodes.instance_types[0]})")
+        return self
+
+    def clouds(self) -> set[Cloud]:
+        return {Cloud.AWS}
+
+
+def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
+    """EKS cluster (in the shared VPC) + add-ons + the vLLM workload."""
+    from stacks.networks import aws_network  # noqa: PLC0415 (imports stacks.context: a cycle at import)
+
+    assert isinstance(deployment, EksVllmDeployment)
+    settings = deployment.cluster
+    min_nodes, max_nodes = node_bounds(deployment, settings.gpu_nodes, settings.gpu_nodes.gpus_per_node())
+    args = workload_args(deployment, ctx, Cloud.AWS, cluster_issues(
+        ctx, deployment, settings.gpu_nodes, min_nodes, "publicAccessCidrs", settings.public_access_cidrs))
+    network = aws_network(ctx)
+    private = ctx.spec.network.mode == "private"
+    cluster = EksGpuCluster(f"{deployment.name}-eks", EksGpuClusterArgs(
+        cluster_name=cluster_name(ctx, deployment, 100),
+        region=ctx.spec.targets.aws_region or "",
+        tags=ctx.tags(deployment),
+        subnet_ids=network.private_subnet_ids,
+        node_security_group_ids=[network.workload_security_group_id],
+        gpu_nodes=EksGpuNodesArgs(
+            instance_types=settings.gpu_nodes.instance_types, min_size=min_nodes, max_size=max_nodes,
+            spot=settings.gpu_nodes.spot, disk_size_gib=settings.gpu_nodes.disk_size_gib),
+        system_nodes=EksSystemNodesArgs(
+            instance_type=settings.system_nodes.instance_type, min_size=settings.system_nodes.min,
+            max_size=settings.system_nodes.max),
+        kubernetes_version=settings.kubernetes_version,
+        private_endpoint=private,
+        public_access_cidrs=settings.public_access_cidrs,
+        kms_key_arn=settings.kms_key_arn,
+        admin_principal_arns=settings.admin_role_arns,
+        log_retention_days=settings.log_retention_days,
+        deletion_protection=ctx.spec.environment is Environment.PROD,
+    ))
+    return {**deploy_vllm(deployment, args, cluster),
+            "cluster_name": cluster.cluster_name, "cluster_endpoint": cluster.endpoint}
+
+
+DEFINITION = StageDef(settings=EksVllmDeployment, build=build)

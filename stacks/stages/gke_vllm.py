@@ -1,0 +1,221 @@
+"""Stage ``gke-vllm``: a regional GKE GPU cluster with vLLM on it."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, PositiveInt, StringConstraints, field_validator, model_validator
+
+from components import catalog
+from components.gke_gpu_cluster import (
+    GkeAccelerator,
+    GkeGpuCluster,
+    GkeGpuClusterArgs,
+    GkeGpuPoolArgs,
+    GkeNetworkArgs,
+    GkeSystemPoolArgs,
+)
+from stacks.config import Cloud, DeploymentBase, Environment, Stage
+from stacks.model import ConfigModel
+from stacks.stages.base import StageDef
+from stacks.stages.gpu_cluster import (
+    GpuNodeBounds,
+    check_gpus_fit,
+    cluster_issues,
+    cluster_name,
+    deploy_vllm,
+    node_bounds,
+    workload_args,
+)
+from stacks.stages.vllm import VllmDeployment
+
+if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
+    from stacks.context import StackContext
+
+GKE_CLUSTER_NAME_MAX = 40
+
+
+def _private_cidr(value: str) -> str:
+    network = ipaddress.ip_network(value)  # ValueError names the bad CIDR
+    if not network.is_private:
+        raise ValueError(f"{value} must be a private (RFC 1918) range")
+    return value
+
+
+class GkeAcceleratorSettings(ConfigModel):
+    """``cluster.gpuNodes.accelerator``: GPUs attached to an N1 machine."""
+
+    type: Annotated[str, StringConstraints(pattern=r"^nvidia-[a-z0-9-]+$")]
+    count: PositiveInt = 1
+
+
+class GkeGpuNodes(GpuNodeBounds):
+    """``cluster.gpuNodes``: the GPU machine (spot pool + on-demand fallback pool)."""
+
+    machine_type: str = "g2-standard-8"
+    """A GPU machine of ``gce.yaml`` (G2/A2/A3 carry their GPUs; N1 needs ``accelerator``)."""
+    accelerator: GkeAcceleratorSettings | None = None
+    zones: list[Annotated[str, StringConstraints(pattern=r"^[a-z]+-[a-z]+[0-9]-[a-z]$")]] = []
+    """Zones of the region with this GPU; all the region's zones when empty."""
+    driver_version: Literal["DEFAULT", "LATEST"] = "LATEST"
+
+    @model_validator(mode="after")
+    def _known_combination(self) -> "GkeGpuNodes":
+        table = catalog.load("gce")
+        key = self.pool_args_key()
+        if key not in table.gpu_types():
+            raise ValueError(f"machineType/accelerator {key!r} is not a GPU combination of the GCE "
+                             f"catalogue; known: {', '.join(table.gpu_types())}")
+        return self
+
+    def pool_args_key(self) -> str:
+        """Catalogue key of this machine + accelerator."""
+        return self.pool_args(0, 1).catalog_key()
+
+    def gpus_per_node(self) -> int:
+        return catalog.load("gce").get(self.pool_args_key()).gpu_count
+
+    def pool_args(self, min_nodes: int, max_nodes: int) -> GkeGpuPoolArgs:
+        """Component args with the node bounds the stage computed."""
+        accelerator = (GkeAccelerator(type=self.accelerator.type, count=self.accelerator.count)
+                       if self.accelerator else None)
+        return GkeGpuPoolArgs(
+            machine_type=self.machine_type, accelerator=accelerator, min_nodes=min_nodes,
+            max_nodes=max_nodes, spot=self.spot, zones=self.zones, disk_size_gb=self.disk_size_gib,
+            driver_version=self.driver_version)
+
+
+class GkeSystemNodes(ConfigModel):
+    """``cluster.systemNodes``: the CPU pool for KEDA and system pods (totals across zones)."""
+
+    machine_type: str = "e2-standard-4"
+    min: Annotated[int, Field(ge=1)] = 1
+    max: Annotated[int, Field(ge=1, le=10)] = 3
+
+    @field_validator("machine_type")
+    @classmethod
+    def _cpu_type(cls, value: str) -> str:
+        cpu_types = sorted(k for k, v in catalog.load("gce").instances.items() if v.gpu_count == 0)
+        if value not in cpu_types:
+            raise ValueError(f"{value!r} is not a CPU machine type of the GCE catalogue; known: "
+                             f"{', '.join(cpu_types)}")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "GkeSystemNodes":
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
+        return self
+
+
+class GkeNetworkSettings(ConfigModel):
+    """``cluster.network``: a VPC created for the cluster (default) or an existing one."""
+
+    network: str | None = None
+    subnetwork: str | None = None
+    """Existing subnetwork with the two secondary ranges below (required with ``network``)."""
+    pods_range_name: str = "pods"
+    services_range_name: str = "services"
+    subnet_cidr: str = "10.60.0.0/20"
+    pods_cidr: str = "10.64.0.0/14"
+    services_cidr: str = "10.68.0.0/20"
+    master_cidr: str = "172.16.0.0/28"
+
+    @field_validator("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        return _private_cidr(value)
+
+    @field_validator("master_cidr")
+    @classmethod
+    def _master_28(cls, value: str) -> str:
+        if ipaddress.ip_network(value).prefixlen != 28:
+            raise ValueError(f"{value} must be a /28 (GKE's control-plane range)")
+        return value
+
+    @model_validator(mode="after")
+    def _existing_complete(self) -> "GkeNetworkSettings":
+        if (self.network is None) != (self.subnetwork is None):
+            raise ValueError("set both network and subnetwork to use an existing VPC, or neither")
+        ranges = [ipaddress.ip_network(c) for c in (self.subnet_cidr, self.pods_cidr,
+                                                     self.services_cidr, self.master_cidr)]
+        for i, a in enumerate(ranges):
+            for b in ranges[i + 1:]:
+                if a.overlaps(b):
+                    raise ValueError(f"ranges {a} and {b} overlap; subnet, pods, services and "
+                                     "master CIDRs must be disjoint")
+        return self
+
+
+class GkeClusterSettings(ConfigModel):
+    """``cluster:`` of a ``gke-vllm`` deployment."""
+
+    gpu_nodes: GkeGpuNodes = GkeGpuNodes()
+    system_nodes: GkeSystemNodes = GkeSystemNodes()
+    network: GkeNetworkSettings = GkeNetworkSettings()
+    master_authorized_cidrs: list[str] = []
+    """Who may reach the control plane (required with a public endpoint)."""
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    kms_key_name: Annotated[str, StringConstraints(
+        pattern=r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")] | None = None
+    """Cloud KMS key for application-layer secrets encryption."""
+
+    @field_validator("master_authorized_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr)
+        return value
+
+
+class GkeVllmDeployment(VllmDeployment):
+    """A ``gke-vllm`` deployment: ``cluster`` settings plus the shared ``scaling`` and ``vllm``."""
+
+    stage_value: ClassVar[Stage] = Stage.GKE_VLLM
+    stage: Literal[Stage.GKE_VLLM]
+    cluster: GkeClusterSettings = GkeClusterSettings()
+
+    @model_validator(mode="after")
+    def _replica_fits(self) -> "GkeVllmDeployment":
+        nodes = self.cluster.gpu_nodes
+        check_gpus_fit(self, nodes.gpus_per_node(), f"cluster.gpuNodes ({nodes.pool_args_key()})")
+        return self
+
+    def clouds(self) -> set[Cloud]:
+        return {Cloud.GCP}
+
+
+def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
+    """Regional GKE cluster + KEDA + the vLLM workload."""
+    assert isinstance(deployment, GkeVllmDeployment)
+    settings = deployment.cluster
+    nodes = settings.gpu_nodes
+    min_nodes, max_nodes = node_bounds(deployment, nodes, nodes.gpus_per_node())
+    args = workload_args(deployment, ctx, Cloud.GCP, cluster_issues(
+        ctx, deployment, nodes, min_nodes, "masterAuthorizedCidrs", settings.master_authorized_cidrs))
+    net = settings.network
+    cluster = GkeGpuCluster(f"{deployment.name}-gke", GkeGpuClusterArgs(
+        cluster_name=cluster_name(ctx, deployment, GKE_CLUSTER_NAME_MAX),
+        project=ctx.spec.targets.gcp_project or "",
+        region=ctx.spec.targets.gcp_region or "",
+        tags=ctx.tags(deployment),
+        gpu_pool=nodes.pool_args(min_nodes, max_nodes),
+        system_pool=GkeSystemPoolArgs(machine_type=settings.system_nodes.machine_type,
+                                      min_nodes=settings.system_nodes.min, max_nodes=settings.system_nodes.max),
+        network=GkeNetworkArgs(
+            network=net.network, subnetwork=net.subnetwork, pods_range_name=net.pods_range_name,
+            services_range_name=net.services_range_name, subnet_cidr=net.subnet_cidr,
+            pods_cidr=net.pods_cidr, services_cidr=net.services_cidr, master_cidr=net.master_cidr),
+        private_endpoint=ctx.spec.network.mode == "private",
+        master_authorized_cidrs=settings.master_authorized_cidrs,
+        release_channel=settings.release_channel,
+        kms_key_name=settings.kms_key_name,
+        deletion_protection=ctx.spec.environment is Environment.PROD,
+    ))
+    return {**deploy_vllm(deployment, args, cluster),
+            "cluster_name": cluster.cluster_name, "cluster_endpoint": cluster.endpoint}
+
+
+DEFINITION = StageDef(settings=GkeVllmDeployment, build=build)

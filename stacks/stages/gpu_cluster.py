@@ -1,0 +1,161 @@
+"""What the ``eks-vllm`` and ``gke-vllm`` stages share: GPU node sizing from the replica
+bounds, cluster naming, and putting the vLLM workload on a cluster.
+
+This module registers no stage; ``eks_vllm.py`` and ``gke_vllm.py`` do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+
+from components import vllm_manifests
+from components.vllm_service import VllmService, VllmServiceArgs
+from stacks.config import Cloud, Environment
+from stacks.errors import ConfigError, ConfigIssue
+from stacks.model import ConfigModel
+from stacks.stages.vllm import VllmDeployment, vllm_service_args
+
+if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
+    from stacks.context import StackContext
+
+GCP_TRIGGER_AUTH = "gcp-workload-identity"
+"""KEDA TriggerAuthentication (per workload namespace) for Managed Prometheus on GKE."""
+
+
+class GpuNodeBounds(ConfigModel):
+    """``cluster.gpuNodes`` keys both clouds share: capacity type and node-count overrides."""
+
+    spot: bool = True
+    """Spot/preemptible GPU nodes first, with an on-demand fallback group/pool."""
+    min: NonNegativeInt | None = None
+    """Fewest GPU nodes; default: enough for ``scaling.min`` replicas."""
+    max: PositiveInt | None = None
+    """Most GPU nodes per capacity type; default: enough for ``scaling.max`` replicas."""
+    disk_size_gib: Annotated[int, Field(ge=50, le=2000)] = 200
+    """Node boot disk: container images (vLLM is ~10 GiB) plus node-local model cache."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "GpuNodeBounds":
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
+        return self
+
+
+class ClusterLike(Protocol):
+    """What :func:`deploy_vllm` needs from a GPU cluster component."""
+
+    provider: k8s.Provider
+    prometheus_url: str
+    keda_pod_identity: str | None
+    storage_class: str
+    gpu_tolerations: list[dict[str, str]]
+    gpu_node_selector: dict[str, str]
+    ready: list[pulumi.Resource]
+
+
+def node_bounds(deployment: VllmDeployment, nodes: GpuNodeBounds, gpus_per_node: int) -> tuple[int, int]:
+    """GPU node (min, max): replicas x GPUs per replica packed onto nodes, unless set explicitly."""
+    per_node = max(1, gpus_per_node // deployment.vllm.gpus_per_replica)
+    low = nodes.min if nodes.min is not None else math.ceil(deployment.scaling.min / per_node)
+    high = nodes.max if nodes.max is not None else math.ceil(deployment.scaling.max / per_node)
+    return low, max(high, low, 1)
+
+
+def check_gpus_fit(deployment: VllmDeployment, gpus_per_node: int, node_key: str) -> None:
+    """A replica's GPUs must fit on one node (pydantic validator helper: raises ValueError)."""
+    wanted = deployment.vllm.gpus_per_replica
+    if wanted > gpus_per_node:
+        raise ValueError(f"vllm.gpusPerReplica ({wanted}) is more than the {gpus_per_node} GPU(s) of "
+                         f"{node_key}; pick a larger GPU type or fewer GPUs per replica")
+
+
+def cluster_issues(ctx: StackContext, deployment: VllmDeployment, nodes: GpuNodeBounds,
+                   min_nodes: int, access_key: str, access: Sequence[str]) -> list[ConfigIssue]:
+    """Environment-dependent checks: public control planes need allow-lists; prod keeps GPUs warm."""
+    from stacks.spec import format_loc  # noqa: PLC0415 (import cycle through the registry)
+
+    index = ctx.spec.deployments.index(deployment)
+    issues = []
+    if ctx.spec.network.mode == "public" and not access:
+        issues.append(ConfigIssue(
+            format_loc(("deployments", index, "cluster", access_key)),
+            "network.mode is public, so the control plane gets a public endpoint: list the CIDRs "
+            "allowed to reach it (CI runners, VPN), or set scalepath:network.mode to private"))
+    if ctx.spec.environment is Environment.PROD and min_nodes == 0:
+        key = "min" if nodes.min is not None else None
+        path = ("deployments", index, "cluster", "gpuNodes", key) if key else ("deployments", index, "scaling", "min")
+        issues.append(ConfigIssue(format_loc(path), "prod keeps at least one GPU node (scale to zero is "
+                                  "allowed in dev and staging only)"))
+    return issues
+
+
+def cluster_name(ctx: StackContext, deployment: VllmDeployment, limit: int) -> str:
+    """``<project>-<stack>-<deployment>``, shortened with a hash suffix to fit ``limit``."""
+    name = f"{ctx.spec.stack_tag}-{deployment.name}"
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[: limit - 7].rstrip('-')}-{digest}"
+
+
+def workload_args(deployment: VllmDeployment, ctx: StackContext, cloud: Cloud,
+                  cluster_problems: list[ConfigIssue]) -> VllmServiceArgs:
+    """The workload's args, checked together with the cluster's problems before any resource
+    of the deployment exists; :class:`ConfigError` lists them all."""
+    issues = list(cluster_problems)
+    try:
+        args = vllm_service_args(deployment, ctx, cloud=cloud)
+    except ConfigError as error:
+        issues.extend(error.issues)
+    if issues:
+        raise ConfigError(issues)
+    return args
+
+
+def deploy_vllm(deployment: VllmDeployment, args: VllmServiceArgs, cluster: ClusterLike) -> Mapping[str, Any]:
+    """The vLLM workload on ``cluster``: placement, metrics and storage come from the cluster."""
+    keda = deployment.vllm.keda
+    autoscaling = args.autoscaling
+    if "prometheus_address" not in keda.model_fields_set:
+        autoscaling = dataclasses.replace(autoscaling, prometheus_address=cluster.prometheus_url)
+    cache = args.cache
+    if cache.storage_class is None:
+        cache = dataclasses.replace(cache, storage_class=cluster.storage_class)
+
+    name = f"{deployment.name}-vllm"
+    # The namespace is made here so a KEDA TriggerAuthentication can exist in it before the
+    # ScaledObject that references it.
+    k8s_opts = pulumi.ResourceOptions(provider=cluster.provider, depends_on=cluster.ready)
+    namespace_meta = vllm_manifests.namespace(name, args)["metadata"]
+    namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata=namespace_meta, opts=k8s_opts)
+    before_workload: list[pulumi.Resource] = [namespace]
+    if cluster.keda_pod_identity and keda.enabled and autoscaling.authentication_ref is None:
+        before_workload.append(k8s.apiextensions.CustomResource(
+            f"{name}-trigger-auth", api_version="keda.sh/v1alpha1", kind="TriggerAuthentication",
+            metadata={"name": GCP_TRIGGER_AUTH, "namespace": args.namespace,
+                      "labels": namespace_meta.get("labels", {})},
+            spec={"podIdentity": {"provider": cluster.keda_pod_identity}},
+            opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[namespace])))
+        autoscaling = dataclasses.replace(autoscaling, authentication_ref=GCP_TRIGGER_AUTH)
+
+    args = dataclasses.replace(
+        args, create_namespace=False, autoscaling=autoscaling, cache=cache,
+        # The cluster's placement contract, not the workload's defaults.
+        node_selector=dict(cluster.gpu_node_selector), tolerations=list(cluster.gpu_tolerations))
+    service = VllmService(name, args, opts=pulumi.ResourceOptions(
+        provider=cluster.provider, depends_on=[*cluster.ready, *before_workload]))
+    return {
+        "url": service.url,
+        "openai_base_url": service.openai_base_url,
+        "served_model_name": service.served_model_name,
+        "namespace": service.namespace,
+    }
+
