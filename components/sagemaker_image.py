@@ -11,7 +11,6 @@ from __future__ import annotations
 from enum import Enum
 from functools import cache
 
-from sagemaker.core import image_uris
 
 
 class Server(str, Enum):
@@ -54,9 +53,18 @@ def supports_cpu(server: Server) -> bool:
     return (server, "cpu") in _FRAMEWORKS
 
 
+def _image_uris():  # noqa: ANN202 (a module)
+    # `sagemaker.core`'s package import takes seconds (it loads the whole SDK); only stacks
+    # with a SageMaker deployment pay for it.
+    from sagemaker.core import image_uris  # noqa: PLC0415
+
+    return image_uris
+
+
 @cache
 def versions(server: Server) -> tuple[str, ...]:
     """Versions (full and ``major.minor`` aliases) the installed SDK knows for ``server``."""
+    image_uris = _image_uris()
     found: set[str] = set()
     for (srv, _), name in _FRAMEWORKS.items():
         if srv is server:
@@ -72,7 +80,7 @@ def retrieve(server: Server, version: str, region: str, instance_type: str | Non
     """The image URI of ``server`` ``version`` in ``region`` (``instance_type`` None: serverless)."""
     name = framework(server, gpu)
     try:
-        return image_uris.retrieve(
+        return _image_uris().retrieve(
             name, region, version=version, instance_type=instance_type, image_scope="inference",
         )
     except ValueError as error:
