@@ -89,7 +89,11 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
     "prod vLLM scale to zero": (
         gcp("prod", "private", gke(scaling={"min": 0, "max": 1},
                                    vllm={"modelCache": {"kind": "ephemeral"}, "keda": WAKE})),
-        f"{D}.scaling.min", "prod"),
+        f"{D}.scaling.min", "0 (scale to zero) is not allowed here (prod)"),
+    "prod GPU nodes follow scaling.min 0": (
+        gcp("prod", "private", gke(scaling={"min": 0, "max": 1},
+                                   vllm={"modelCache": {"kind": "ephemeral"}, "keda": WAKE})),
+        f"{D}.scaling.min", "prod keeps at least one GPU node"),
     "public LB in private mode": (
         aws("dev", "private", eks(vllm={"modelCache": {"kind": "ephemeral"},
                                         "service": {"exposure": "public-lb"}})),
@@ -118,7 +122,11 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
 
 
 def _issues(error: pytest.ExceptionInfo[ConfigError]) -> dict[str, str]:
-    return {issue.path: issue.message for issue in error.value.issues}
+    """Path -> its messages (joined: the cluster and the workload may both flag ``scaling.min``)."""
+    found: dict[str, str] = {}
+    for issue in error.value.issues:
+        found[issue.path] = f"{found[issue.path]} | {issue.message}" if issue.path in found else issue.message
+    return found
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
