@@ -8,6 +8,7 @@ Stage-specific deployment models subclass :class:`DeploymentBase` in ``stacks/st
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, ClassVar, Literal
 
@@ -187,14 +188,31 @@ class DeploymentBase(ConfigModel):
         """Clouds this deployment creates resources in (its budget follows)."""
         raise NotImplementedError
 
-    def check_targets(self, targets: CloudTargets, index: int) -> list[ConfigIssue]:
-        """Problems that show only with the provider targets (e.g. a GPU not offered in
-        ``gcp:region``). Runs in ``parse_spec`` once the targets are known, before any resource."""
+    def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
+        """Problems that show only with the rest of the stack: provider targets (a GPU not
+        offered in ``gcp:region``), environment (scale to zero in prod), network mode, other
+        deployments. ``parse_spec`` calls it for ``deployments[index]`` once the model and the
+        targets are valid, before any resource exists; ``build()`` raises no config errors."""
         return []
 
     def required_secrets(self) -> set[str]:
         """Top-level secret keys (``hfToken``...) this deployment reads; the parser checks they are set."""
         return set()
+
+
+@dataclass(frozen=True)
+class StackFacts:
+    """What a deployment's :meth:`DeploymentBase.check_in_stack` may know about its stack,
+    all validated. Built once by ``parse_spec`` (a subset of ``StackSpec``, which lives in
+    ``stacks.spec`` and so cannot be imported by stage modules at import time)."""
+
+    environment: Environment
+    network: Network
+    """``scalepath:network``: mode and per-cloud details."""
+    targets: CloudTargets
+    """Provider targets (``aws:region``, ``gcp:region``...); set for every cloud the stack uses."""
+    deployments: tuple[DeploymentBase, ...]
+    """Every deployment of the stack in config order; ``deployments[index]`` is the one checked."""
 
 
 def is_secret_like(value: str) -> bool:

@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
+
+NAMESPACE = "scalepath"
+"""Config namespace of every ``scalepath:`` key."""
+
+
+def format_loc(loc: tuple[Any, ...], prefix: str = f"{NAMESPACE}:") -> str:
+    """``('deployments', 1, 'scaling', 'max')`` -> ``scalepath:deployments[1].scaling.max``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return prefix + out
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING
 import pulumi_aws as aws
 
 from components.aws_network import AwsNetwork, AwsNetworkArgs, ExistingVpc
-from stacks.config import Stage
+from stacks.config import StackFacts, Stage
 from stacks.network_config import AwsNetworkConfig
 
 if TYPE_CHECKING:  # stage modules import this one, and stacks.spec imports the stages
     from stacks.context import StackContext
-    from stacks.spec import StackSpec
 
 
 def aws_network(ctx: StackContext) -> AwsNetwork:
@@ -24,19 +23,21 @@ def aws_network(ctx: StackContext) -> AwsNetwork:
     return ctx.shared("aws-network", lambda: _create_aws_network(ctx))
 
 
-def aws_nat_egress(spec: StackSpec) -> bool:
-    """Whether the stack's AWS VPC gets NAT egress: ``network.aws.natGateway``, else on with EKS."""
-    config = spec.network.aws or AwsNetworkConfig()
+def aws_nat_egress(stack: StackFacts) -> bool:
+    """Whether the stack's AWS VPC gets NAT egress: ``network.aws.natGateway``, else on with EKS.
+
+    Takes the facts, not the spec, so stage checks in ``parse_spec`` apply the same rule."""
+    config = stack.network.aws or AwsNetworkConfig()
     if config.nat_gateway is not None:
         return config.nat_gateway
-    return any(d.stage is Stage.EKS_VLLM for d in spec.deployments)
+    return any(d.stage is Stage.EKS_VLLM for d in stack.deployments)
 
 
 def _create_aws_network(ctx: StackContext) -> AwsNetwork:
     spec = ctx.spec
     config = spec.network.aws or AwsNetworkConfig()
     region = spec.targets.aws_region or ""
-    nat = aws_nat_egress(spec)
+    nat = aws_nat_egress(spec.facts())
     existing = None
     zones: list[str] = []
     if config.vpc_id is not None:

@@ -24,12 +24,11 @@ from stacks.config import (
     Environment,
     Network,
     Stage,
+    StackFacts,
     is_secret_like,
 )
-from stacks.errors import ConfigError, ConfigIssue
+from stacks.errors import NAMESPACE, ConfigError, ConfigIssue, format_loc
 from stacks.stages import STAGES
-
-NAMESPACE = "scalepath"
 
 #: Top-level ``scalepath:`` keys that must be set with ``pulumi config set --secret``.
 SECRET_KEYS = ("hfToken",)
@@ -78,6 +77,11 @@ class StackSpec(ConfigModel):
             used |= deployment.clouds()
         return used
 
+    def facts(self) -> StackFacts:
+        """What stage checks and stack-wide rules (NAT egress...) read from the stack."""
+        return StackFacts(environment=self.environment, network=self.network, targets=self.targets,
+                          deployments=tuple(self.deployments))
+
     @property
     def stack_tag(self) -> str:
         """Value of the ``stack`` cost-allocation tag: unique per project and stack."""
@@ -104,17 +108,6 @@ def _decode(value: Any) -> Any:
         except json.JSONDecodeError:
             return value
     return value
-
-
-def format_loc(loc: tuple[Any, ...], prefix: str = f"{NAMESPACE}:") -> str:
-    """``('deployments', 1, 'scaling', 'max')`` -> ``scalepath:deployments[1].scaling.max``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return prefix + out
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
@@ -255,9 +248,11 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
     spec = spec.model_copy(update={"deployments": deployments})
     issues += _missing_targets(spec) + _missing_secrets(spec)
     if not issues:
-        # Checks that need the provider targets (region support, key locations...).
+        # Checks that need the rest of the stack (targets, environment, network, other
+        # deployments): here, so they fail before any resource (budgets included) exists.
+        facts = spec.facts()
         for index, deployment in enumerate(deployments):
-            issues += deployment.check_targets(spec.targets, index)
+            issues += deployment.check_in_stack(facts, index)
     if issues:
         raise ConfigError(issues)
     return spec

@@ -1,4 +1,4 @@
-"""The ``vllm:`` config block and ``vllm_service_args``: parsing, environment rules, key paths.
+"""The ``vllm:`` block: parsing, stack rules (``check_in_stack``), ``vllm_service_args``, key paths.
 
 The eks-vllm/gke-vllm stage modules belong to the cluster issue; these tests register a
 stand-in stage that builds only the workload, exactly as those modules call it.

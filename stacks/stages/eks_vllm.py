@@ -10,7 +10,8 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from components import catalog
 from components.eks_gpu_cluster import EksGpuCluster, EksGpuClusterArgs, EksGpuNodesArgs, EksSystemNodesArgs
-from stacks.config import Cloud, DeploymentBase, Environment, Stage
+from stacks.config import Cloud, DeploymentBase, Environment, StackFacts, Stage
+from stacks.errors import ConfigIssue
 from stacks.model import ConfigModel
 from stacks.stages.base import StageDef
 from stacks.stages.gpu_cluster import (
@@ -20,9 +21,8 @@ from stacks.stages.gpu_cluster import (
     cluster_name,
     deploy_vllm,
     node_bounds,
-    workload_args,
 )
-from stacks.stages.vllm import VllmDeployment
+from stacks.stages.vllm import VllmDeployment, vllm_service_args
 
 if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
     from stacks.context import StackContext
@@ -132,6 +132,11 @@ class EksVllmDeployment(VllmDeployment):
     def clouds(self) -> set[Cloud]:
         return {Cloud.AWS}
 
+    def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
+        nodes = self.cluster.gpu_nodes
+        return [*cluster_issues(stack, index, self, nodes, nodes.gpus_per_node(), "publicAccessCidrs",
+                                self.cluster.public_access_cidrs), *super().check_in_stack(stack, index)]
+
 
 def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
     """EKS cluster (in the shared VPC) + add-ons + the vLLM workload."""
@@ -140,8 +145,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
     assert isinstance(deployment, EksVllmDeployment)
     settings = deployment.cluster
     min_nodes, max_nodes = node_bounds(deployment, settings.gpu_nodes, settings.gpu_nodes.gpus_per_node())
-    args = workload_args(deployment, ctx, Cloud.AWS, cluster_issues(
-        ctx, deployment, settings.gpu_nodes, min_nodes, "publicAccessCidrs", settings.public_access_cidrs))
+    args = vllm_service_args(deployment, ctx, cloud=Cloud.AWS)
     network = aws_network(ctx)
     private = ctx.spec.network.mode == "private"
     cluster = EksGpuCluster(f"{deployment.name}-eks", EksGpuClusterArgs(

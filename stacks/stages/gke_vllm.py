@@ -17,7 +17,8 @@ from components.gke_gpu_cluster import (
     GkeNetworkArgs,
     GkeSystemPoolArgs,
 )
-from stacks.config import Cloud, DeploymentBase, Environment, Stage
+from stacks.config import Cloud, DeploymentBase, Environment, StackFacts, Stage
+from stacks.errors import ConfigIssue
 from stacks.model import ConfigModel
 from stacks.stages.base import StageDef
 from stacks.stages.gpu_cluster import (
@@ -27,9 +28,8 @@ from stacks.stages.gpu_cluster import (
     cluster_name,
     deploy_vllm,
     node_bounds,
-    workload_args,
 )
-from stacks.stages.vllm import VllmDeployment
+from stacks.stages.vllm import VllmDeployment, vllm_service_args
 
 if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
     from stacks.context import StackContext
@@ -186,6 +186,11 @@ class GkeVllmDeployment(VllmDeployment):
     def clouds(self) -> set[Cloud]:
         return {Cloud.GCP}
 
+    def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
+        nodes = self.cluster.gpu_nodes
+        return [*cluster_issues(stack, index, self, nodes, nodes.gpus_per_node(), "masterAuthorizedCidrs",
+                                self.cluster.master_authorized_cidrs), *super().check_in_stack(stack, index)]
+
 
 def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
     """Regional GKE cluster + KEDA + the vLLM workload."""
@@ -193,8 +198,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
     settings = deployment.cluster
     nodes = settings.gpu_nodes
     min_nodes, max_nodes = node_bounds(deployment, nodes, nodes.gpus_per_node())
-    args = workload_args(deployment, ctx, Cloud.GCP, cluster_issues(
-        ctx, deployment, nodes, min_nodes, "masterAuthorizedCidrs", settings.master_authorized_cidrs))
+    args = vllm_service_args(deployment, ctx, cloud=Cloud.GCP)
     net = settings.network
     cluster = GkeGpuCluster(f"{deployment.name}-gke", GkeGpuClusterArgs(
         cluster_name=cluster_name(ctx, deployment, GKE_CLUSTER_NAME_MAX),

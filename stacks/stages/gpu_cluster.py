@@ -18,10 +18,10 @@ from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from components import vllm_manifests
 from components.vllm_service import VllmService, VllmServiceArgs
-from stacks.config import Cloud, Environment
-from stacks.errors import ConfigError, ConfigIssue
+from stacks.config import Environment, StackFacts
+from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
-from stacks.stages.vllm import VllmDeployment, vllm_service_args
+from stacks.stages.vllm import VllmDeployment
 
 if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
     from stacks.context import StackContext
@@ -77,19 +77,18 @@ def check_gpus_fit(deployment: VllmDeployment, gpus_per_node: int, node_key: str
                          f"{node_key}; pick a larger GPU type or fewer GPUs per replica")
 
 
-def cluster_issues(ctx: StackContext, deployment: VllmDeployment, nodes: GpuNodeBounds,
-                   min_nodes: int, access_key: str, access: Sequence[str]) -> list[ConfigIssue]:
-    """Environment-dependent checks: public control planes need allow-lists; prod keeps GPUs warm."""
-    from stacks.spec import format_loc  # noqa: PLC0415 (import cycle through the registry)
-
-    index = ctx.spec.deployments.index(deployment)
+def cluster_issues(stack: StackFacts, index: int, deployment: VllmDeployment, nodes: GpuNodeBounds,
+                   gpus_per_node: int, access_key: str, access: Sequence[str]) -> list[ConfigIssue]:
+    """Stack-dependent cluster checks (for the stages' ``check_in_stack``): public control
+    planes need allow-lists; prod keeps GPUs warm."""
+    min_nodes, _ = node_bounds(deployment, nodes, gpus_per_node)
     issues = []
-    if ctx.spec.network.mode == "public" and not access:
+    if stack.network.mode == "public" and not access:
         issues.append(ConfigIssue(
             format_loc(("deployments", index, "cluster", access_key)),
             "network.mode is public, so the control plane gets a public endpoint: list the CIDRs "
             "allowed to reach it (CI runners, VPN), or set scalepath:network.mode to private"))
-    if ctx.spec.environment is Environment.PROD and min_nodes == 0:
+    if stack.environment is Environment.PROD and min_nodes == 0:
         key = "min" if nodes.min is not None else None
         path = ("deployments", index, "cluster", "gpuNodes", key) if key else ("deployments", index, "scaling", "min")
         issues.append(ConfigIssue(format_loc(path), "prod keeps at least one GPU node (scale to zero is "
@@ -104,20 +103,6 @@ def cluster_name(ctx: StackContext, deployment: VllmDeployment, limit: int) -> s
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:6]
     return f"{name[: limit - 7].rstrip('-')}-{digest}"
-
-
-def workload_args(deployment: VllmDeployment, ctx: StackContext, cloud: Cloud,
-                  cluster_problems: list[ConfigIssue]) -> VllmServiceArgs:
-    """The workload's args, checked together with the cluster's problems before any resource
-    of the deployment exists; :class:`ConfigError` lists them all."""
-    issues = list(cluster_problems)
-    try:
-        args = vllm_service_args(deployment, ctx, cloud=cloud)
-    except ConfigError as error:
-        issues.extend(error.issues)
-    if issues:
-        raise ConfigError(issues)
-    return args
 
 
 def deploy_vllm(deployment: VllmDeployment, args: VllmServiceArgs, cluster: ClusterLike) -> Mapping[str, Any]:

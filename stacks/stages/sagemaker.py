@@ -1,9 +1,9 @@
 """Stage ``sagemaker``: a SageMaker endpoint on the Hugging Face / vLLM Deep Learning Containers.
 
 The deployment model validates everything it can on its own (instance type against the
-catalogue, kind/instance/server combinations, scaling bounds, GPU memory); ``build`` adds the
-checks that need the rest of the stack (network mode, region, secrets) before it creates any
-resource of the deployment, and reports them with the deployment's key path.
+catalogue, kind/instance/server combinations, scaling bounds, GPU memory); ``check_in_stack``
+adds the checks that need the rest of the stack (network mode and egress, region), which
+``parse_spec`` runs before any resource of the stack exists, with the deployment's key path.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from components.sagemaker_settings import (
     ServerlessSettings,
     TextGenerationSettings,
 )
-from stacks.config import Cloud, DeploymentBase, Scaling, Stage
-from stacks.errors import ConfigError, ConfigIssue
+from stacks.config import Cloud, DeploymentBase, Scaling, StackFacts, Stage
+from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.networks import aws_nat_egress, aws_network
 from stacks.stages.base import StageDef
@@ -227,33 +227,29 @@ class SageMakerDeployment(DeploymentBase):
                     f"{', '.join(bigger) or 'none in the catalogue'} or set generation.quantize"]
         return []
 
+    def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
+        """Checks that need the rest of the stack: network mode and egress, the region's images."""
 
-def _issues(deployment: SageMakerDeployment, ctx: StackContext) -> list[ConfigIssue]:
-    """Checks that need the whole stack (network, region, secrets)."""
-    from stacks.spec import format_loc  # noqa: PLC0415 (stacks.spec imports the stage registry)
+        def at(*path: Any) -> str:
+            return format_loc(("deployments", index, *path))
 
-    index = ctx.spec.deployments.index(deployment)
-
-    def at(*path: Any) -> str:
-        return format_loc(("deployments", index, *path))
-
-    issues = []
-    region = ctx.spec.targets.aws_region or ""
-    private = ctx.spec.network.mode == "private"
-    if private and deployment.kind is EndpointKind.SERVERLESS:
-        issues.append(ConfigIssue(at("kind"), "serverless endpoints cannot run in a VPC; network.mode is "
-                                  "private, so use kind: realtime or async"))
-    if private and not deployment.weights_s3_uri and not aws_nat_egress(ctx.spec):
-        issues.append(ConfigIssue(at("weightsS3Uri"), "network.mode is private and the VPC has no internet "
-                                  "egress, so the container cannot download from the Hub; stage the weights "
-                                  "in S3 and set weightsS3Uri, or set scalepath:network.aws.natGateway: true"))
-    gpu = bool(deployment.instance_type and catalog.load("sagemaker").get(deployment.instance_type).gpu_count)
-    try:
-        sagemaker_image.retrieve(deployment.container.server, deployment.container.version, region,
-                                 deployment.instance_type, gpu)
-    except ImageNotAvailable as error:
-        issues.append(ConfigIssue(at("container", "version"), f"no container for region {region}: {error}"))
-    return issues
+        issues = []
+        region = stack.targets.aws_region or ""
+        private = stack.network.mode == "private"
+        if private and self.kind is EndpointKind.SERVERLESS:
+            issues.append(ConfigIssue(at("kind"), "serverless endpoints cannot run in a VPC; network.mode is "
+                                      "private, so use kind: realtime or async"))
+        if private and not self.weights_s3_uri and not aws_nat_egress(stack):
+            issues.append(ConfigIssue(at("weightsS3Uri"), "network.mode is private and the VPC has no internet "
+                                      "egress, so the container cannot download from the Hub; stage the weights "
+                                      "in S3 and set weightsS3Uri, or set scalepath:network.aws.natGateway: true"))
+        gpu = bool(self.instance_type and catalog.load("sagemaker").get(self.instance_type).gpu_count)
+        try:
+            sagemaker_image.retrieve(self.container.server, self.container.version, region,
+                                     self.instance_type, gpu)
+        except ImageNotAvailable as error:
+            issues.append(ConfigIssue(at("container", "version"), f"no container for region {region}: {error}"))
+        return issues
 
 
 def _endpoint_name(deployment: SageMakerDeployment, ctx: StackContext) -> str:
@@ -265,9 +261,6 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
     """Create the endpoint (and the shared VPC in private mode); export its addresses."""
     assert isinstance(deployment, SageMakerDeployment)
     d = deployment
-    issues = _issues(d, ctx)
-    if issues:
-        raise ConfigError(issues)
     network = None
     if ctx.spec.network.mode == "private":
         vpc = aws_network(ctx)

@@ -2,8 +2,8 @@
 
 Config (``scalepath:deployments[i]`` with ``stage: vertex``) is validated here, including the
 machine/accelerator combination against the ``vertex`` catalogue; the region (``gcp:region``)
-and the KMS key's location are checked in :func:`build` before any of the deployment's
-resources exist, since they depend on stack-level keys.
+and the KMS key's location depend on stack-level keys, so ``check_in_stack`` checks them when
+``parse_spec`` runs, before any resource of the stack exists.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from components.vertex import (
     unsupported_region,
 )
 from stacks import gcp as gcp_stack
-from stacks.config import Cloud, CloudTargets, ConfigModel, DeploymentBase, Scaling, Stage
+from stacks.config import Cloud, ConfigModel, DeploymentBase, Scaling, StackFacts, Stage
 from stacks.errors import ConfigIssue
 from stacks.stages.base import StageDef
 
@@ -171,10 +171,10 @@ class VertexDeployment(DeploymentBase):
     def clouds(self) -> set[Cloud]:
         return {Cloud.GCP}
 
-    def check_targets(self, targets: CloudTargets, index: int) -> list[ConfigIssue]:
+    def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
         """The machine/accelerator must be offered in ``gcp:region``, and the KMS key must be
         in that region (the secret replica lives there)."""
-        region = targets.gcp_region or ""
+        region = stack.targets.gcp_region or ""
         issues = []
         problem = unsupported_region(self.instance_type, region)
         if problem:

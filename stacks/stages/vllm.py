@@ -43,8 +43,8 @@ from components.vllm_args import (
     VllmServerArgs,
     VllmServiceArgs,
 )
-from stacks.config import Cloud, ConfigModel, DeploymentBase, Environment, Scaling
-from stacks.errors import ConfigError, ConfigIssue
+from stacks.config import Cloud, ConfigModel, DeploymentBase, Environment, Scaling, StackFacts
+from stacks.errors import ConfigIssue, format_loc
 
 if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
     from stacks.context import StackContext
@@ -211,7 +211,7 @@ class VllmDeployment(DeploymentBase):
     @model_validator(mode="after")
     def _consistent(self) -> "VllmDeployment":
         # Cross-field rules live once, in the component; environment-dependent ones
-        # (scale to zero in prod, public LB in private mode) are checked again at build.
+        # (scale to zero in prod, public LB in private mode) are checked again in check_in_stack.
         args = _service_args(self, tags={}, cloud=_cluster_cloud(self), allow_scale_to_zero=True,
                              private_network=False, hf_token=None)
         try:
@@ -219,6 +219,26 @@ class VllmDeployment(DeploymentBase):
         except VllmArgsError as error:
             raise ValueError(f"{config_key(error.field_name)}: {str(error).split(': ', 1)[1]}") from None
         return self
+
+    def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
+        """The workload in this stack: no scale to zero in prod, no public load balancer in
+        private network mode, and a namespace no other deployment of the stage uses."""
+        args = _stack_service_args(self, stack, cloud=_cluster_cloud(self), tags={}, hf_token=None)
+        issues = []
+        try:
+            args.validate()
+        except VllmArgsError as error:
+            issues.append(ConfigIssue(format_loc(("deployments", index, *config_key(error.field_name).split("."))),
+                                      str(error).split(": ", 1)[1]))
+        for other_index, other in enumerate(stack.deployments):
+            if other_index != index and isinstance(other, VllmDeployment) and other.stage == self.stage \
+                    and (other.vllm.namespace or other.name) == args.namespace:
+                issues.append(ConfigIssue(
+                    format_loc(("deployments", index, "vllm", "namespace")),
+                    f"namespace {args.namespace!r} is also used by deployments[{other_index}]; "
+                    "give each deployment its own namespace"))
+                break
+        return issues
 
 
 def _cluster_cloud(deployment: VllmDeployment) -> Cloud | None:
@@ -290,9 +310,18 @@ def _service_args(deployment: VllmDeployment, *, tags: dict[str, str], cloud: Cl
     )
 
 
+def _stack_service_args(deployment: VllmDeployment, stack: StackFacts, *, cloud: Cloud | None,
+                        tags: dict[str, str], hf_token: pulumi.Input[str] | None) -> VllmServiceArgs:
+    """The args with what the stack decides: scale to zero only outside prod, private network mode."""
+    return _service_args(deployment, tags=tags, cloud=cloud,
+                         allow_scale_to_zero=stack.environment is not Environment.PROD,
+                         private_network=stack.network.mode == "private", hf_token=hf_token)
+
+
 def vllm_service_args(deployment: VllmDeployment, ctx: StackContext, *,
                       cloud: Cloud | None = None) -> VllmServiceArgs:
-    """The component args of ``deployment`` in this stack, or :class:`ConfigError` naming the key.
+    """The component args of ``deployment`` in this stack (valid: ``check_in_stack`` checked
+    the same args when the config was parsed).
 
     ``cloud`` (AWS or GCP) picks load-balancer annotations and the default monitoring kind;
     it defaults to the cloud of ``deployment.clouds()``.
@@ -301,30 +330,8 @@ def vllm_service_args(deployment: VllmDeployment, ctx: StackContext, *,
     scale to zero (not prod), private network mode, and the HF token (``scalepath:hfToken`` as a
     Pulumi secret, unless ``vllm.hfTokenSecret`` names an existing Secret).
     """
-    from stacks.spec import format_loc  # noqa: PLC0415 (import cycle through the registry)
-
-    index = ctx.spec.deployments.index(deployment)
     hf_token = None
     if deployment.vllm.hf_token_secret is None and "hfToken" in ctx.spec.secrets:
         hf_token = pulumi.Config("scalepath").require_secret("hfToken")
-    args = _service_args(
-        deployment, tags=ctx.tags(deployment), cloud=cloud or _cluster_cloud(deployment),
-        allow_scale_to_zero=ctx.spec.environment is not Environment.PROD,
-        private_network=ctx.spec.network.mode == "private", hf_token=hf_token)
-    issues = []
-    try:
-        args.validate()
-    except VllmArgsError as error:
-        issues.append(ConfigIssue(format_loc(("deployments", index, *config_key(error.field_name).split("."))),
-                                  str(error).split(": ", 1)[1]))
-    for other_index, other in enumerate(ctx.spec.deployments):
-        if other_index != index and isinstance(other, VllmDeployment) and other.stage == deployment.stage \
-                and (other.vllm.namespace or other.name) == args.namespace:
-            issues.append(ConfigIssue(
-                format_loc(("deployments", index, "vllm", "namespace")),
-                f"namespace {args.namespace!r} is also used by deployments[{other_index}]; "
-                "give each deployment its own namespace"))
-            break
-    if issues:
-        raise ConfigError(issues)
-    return args
+    return _stack_service_args(deployment, ctx.spec.facts(), cloud=cloud or _cluster_cloud(deployment),
+                               tags=ctx.tags(deployment), hf_token=hf_token)
