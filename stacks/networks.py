@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from components.aws_network import AwsNetwork, AwsNetworkArgs, ExistingVpc
 from stacks.config import Stage
-from stacks.network_config import AwsNetworkConfig
+from stacks.aws_network import AwsNetworkConfig
 
 if TYPE_CHECKING:  # stage modules import this one, and stacks.spec imports the stages
     from stacks.context import StackContext
