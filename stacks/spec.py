@@ -27,6 +27,7 @@ from stacks.config import (
     is_secret_like,
 )
 from stacks.errors import ConfigError, ConfigIssue
+from stacks.gcp_network import range_issues as gcp_range_issues
 from stacks.stages import STAGES
 
 NAMESPACE = "scalepath"
@@ -254,6 +255,8 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
         raise ConfigError(issues)
     spec = spec.model_copy(update={"deployments": deployments})
     issues += _missing_targets(spec) + _missing_secrets(spec)
+    # Ranges the deployments carve from the stack's one GCP network (GKE pods, services, masters).
+    issues += gcp_range_issues(spec.network.gcp, spec.deployments)
     if not issues:
         # Checks that need the provider targets (region support, key locations...).
         for index, deployment in enumerate(deployments):
