@@ -5,13 +5,18 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from components.gcp_network import GcpNetwork, GcpNetworkArgs
 from scalepath.plan import Plan
+from stacks.gcp_network import GcpNetworkConfig, NetworkClaim, SecondaryRange, range_issues
 from tests.test_gpu_clusters import gke_config, issues, of_type, one, plan
 
 NETWORK = "gcp:compute/network:Network"
@@ -228,3 +233,33 @@ def test_component_refuses_ranges_for_an_existing_subnet() -> None:
     with pytest.raises(ValueError, match="only be added to a subnet this component creates"):
         GcpNetwork("bad", GcpNetworkArgs(project="p", region="us-central1", network="vpc", subnet="sn",
                                          secondary_ranges={"pods": "10.64.0.0/14"}))
+
+
+# --- range checks as a property -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Cluster:
+    """Stands in for a GKE deployment: anything with ``gcp_network_claim`` uses the network."""
+
+    pods: str
+    master: str
+
+    def gcp_network_claim(self) -> NetworkClaim:
+        return NetworkClaim(
+            secondary=(SecondaryRange(name=f"r-{self.pods}", cidr=self.pods, name_key="n", cidr_key="pods"),),
+            reserved=(("master", self.master),))
+
+
+_PODS = st.integers(min_value=0, max_value=15).map(lambda i: f"10.{64 + i // 4}.{(i % 4) * 64}.0/18")
+_MASTERS = st.integers(min_value=0, max_value=3).map(lambda i: f"172.16.0.{16 * i}/28")
+
+
+@given(st.lists(st.tuples(_PODS, _MASTERS), min_size=1, max_size=4))
+def test_range_issues_flag_exactly_the_overlaps(clusters: list[tuple[str, str]]) -> None:
+    deployments = [_Cluster(pods, master) for pods, master in clusters]
+    cidrs = ["10.40.0.0/20", *(c for pair in clusters for c in pair)]
+    networks = [ipaddress.ip_network(c) for c in cidrs]
+    overlapping = any(a.overlaps(b) for i, a in enumerate(networks) for b in networks[i + 1:])
+    found = range_issues(GcpNetworkConfig(), deployments)
+    assert bool(found) == overlapping
+    assert all(issue.path.startswith("scalepath:deployments[") for issue in found)
