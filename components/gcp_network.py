@@ -80,8 +80,9 @@ class GcpNetwork(pulumi.ComponentResource):
                 ip_cidr_range=args.subnet_cidr,
                 # Workloads without external IPs still reach Google APIs (Vertex, Secret Manager).
                 private_ip_google_access=True,
-                secondary_ip_ranges=[gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=name, ip_cidr_range=cidr)
-                                     for name, cidr in args.secondary_ranges.items()],
+                secondary_ip_ranges=[
+                    gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=range_name, ip_cidr_range=cidr)
+                    for range_name, cidr in args.secondary_ranges.items()],
                 # The ranges follow the config: the last GKE cluster gone removes its ranges too.
                 send_secondary_ip_range_if_empty=True,
                 log_config=gcp.compute.SubnetworkLogConfigArgs(
