@@ -1,6 +1,9 @@
 """A regional GKE cluster for GPU inference: private nodes, spot GPU pool with an on-demand
 fallback pool, Workload Identity, Managed Prometheus and KEDA.
 
+The cluster runs in a VPC and subnet it is given (the stack's ``GcpNetwork``, which also owns
+Cloud NAT); it brings only its own secondary range names and control-plane /28.
+
 GKE installs the NVIDIA driver itself (``gpu_driver_installation_config``) and runs its own
 device plugin, so no GPU add-on is needed. The workload's metrics go to Google Cloud Managed
 Service for Prometheus (``PodMonitoring``); KEDA queries them through the Prometheus-compatible
@@ -88,19 +91,20 @@ class GkeSystemPoolArgs:
 
 @dataclass(frozen=True, kw_only=True)
 class GkeNetworkArgs:
-    """The cluster's VPC: created with a subnet, secondary ranges and Cloud NAT, or existing."""
+    """Where the cluster runs: a VPC and subnet it shares (``GcpNetwork``) and its own ranges."""
 
-    network: str | None = None
-    """Existing VPC network name/self link; ``None`` creates one."""
-    subnetwork: str | None = None
-    """Existing subnetwork (required with ``network``); it must have the two secondary ranges."""
-    pods_range_name: str = "pods"
-    services_range_name: str = "services"
-    subnet_cidr: str = "10.60.0.0/20"
-    pods_cidr: str = "10.64.0.0/14"
-    services_cidr: str = "10.68.0.0/20"
+    network: pulumi.Input[str]
+    """VPC, ``projects/<p>/global/networks/<n>``."""
+    subnetwork: pulumi.Input[str]
+    """Subnet of the nodes, ``projects/<p>/regions/<r>/subnetworks/<s>``, in the cluster's region."""
+    pods_range_name: str
+    """Secondary range of ``subnetwork`` for pod IPs (one cluster per range)."""
+    services_range_name: str
+    """Secondary range of ``subnetwork`` for service IPs (one cluster per range)."""
     master_cidr: str = "172.16.0.0/28"
-    """/28 for the control plane's private endpoint."""
+    """/28 for the control plane's private endpoint; unique in the VPC."""
+    node_cidr: str | None = None
+    """Primary range of ``subnetwork`` when known: authorised to reach the control plane."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +118,7 @@ class GkeGpuClusterArgs:
     """Logical cost tags (normalised with :func:`components.tagging.gcp_labels`)."""
     gpu_pool: GkeGpuPoolArgs
     system_pool: GkeSystemPoolArgs = field(default_factory=GkeSystemPoolArgs)
-    network: GkeNetworkArgs = field(default_factory=GkeNetworkArgs)
+    network: GkeNetworkArgs
     private_endpoint: bool = True
     """Control plane reachable on its private endpoint only."""
     master_authorized_cidrs: Sequence[str] = ()
@@ -123,6 +127,8 @@ class GkeGpuClusterArgs:
     kms_key_name: str | None = None
     """Cloud KMS key for application-layer secrets encryption (``databaseEncryption``)."""
     deletion_protection: bool = False
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What the cluster waits for: the network (with its Cloud NAT), enabled APIs."""
 
 
 class GkeGpuCluster(pulumi.ComponentResource):
@@ -151,27 +157,27 @@ class GkeGpuCluster(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         self._labels = gcp_labels(args.tags)
 
-        network, subnetwork, subnet_cidr = self._network()
+        net = args.network
         node_sa = self._service_account("nodes", "GKE nodes", NODE_ROLES)
-        authorized = [*([subnet_cidr] if subnet_cidr else []), *args.master_authorized_cidrs]
+        authorized = [*([net.node_cidr] if net.node_cidr else []), *args.master_authorized_cidrs]
         cluster = gcp.container.Cluster(
             f"{name}-cluster",
             name=args.cluster_name,
             project=args.project,
             location=args.region,
-            network=network,
-            subnetwork=subnetwork,
+            network=net.network,
+            subnetwork=net.subnetwork,
             networking_mode="VPC_NATIVE",
             ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(
-                cluster_secondary_range_name=args.network.pods_range_name,
-                services_secondary_range_name=args.network.services_range_name),
+                cluster_secondary_range_name=net.pods_range_name,
+                services_secondary_range_name=net.services_range_name),
             # Node pools are managed separately; the default pool is only a bootstrap.
             remove_default_node_pool=True,
             initial_node_count=1,
             private_cluster_config=gcp.container.ClusterPrivateClusterConfigArgs(
                 enable_private_nodes=True,
                 enable_private_endpoint=args.private_endpoint,
-                master_ipv4_cidr_block=args.network.master_cidr),
+                master_ipv4_cidr_block=net.master_cidr),
             master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
                 cidr_blocks=[gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
                     cidr_block=cidr, display_name=f"authorized-{index}")
@@ -196,7 +202,7 @@ class GkeGpuCluster(pulumi.ComponentResource):
             enable_shielded_nodes=True,
             resource_labels=self._labels,
             deletion_protection=args.deletion_protection,
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
         self._cluster = cluster
 
@@ -247,35 +253,6 @@ class GkeGpuCluster(pulumi.ComponentResource):
             "cluster_name": self.cluster_name, "endpoint": self.endpoint,
             "kubeconfig": self.kubeconfig, "prometheus_url": self.prometheus_url,
         })
-
-    def _network(self) -> tuple[pulumi.Input[str], pulumi.Input[str], str | None]:
-        """(network, subnetwork, subnet CIDR if known): existing, or a new VPC with Cloud NAT."""
-        net = self._args.network
-        if net.network is not None:
-            return net.network, net.subnetwork or "", None
-        name, region, project = self._name, self._args.region, self._args.project
-        network = gcp.compute.Network(
-            f"{name}-vpc", project=project, auto_create_subnetworks=False, routing_mode="REGIONAL",
-            opts=self._child)
-        subnetwork = gcp.compute.Subnetwork(
-            f"{name}-subnet", project=project, region=region, network=network.id,
-            ip_cidr_range=net.subnet_cidr, private_ip_google_access=True,
-            secondary_ip_ranges=[
-                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=net.pods_range_name,
-                                                           ip_cidr_range=net.pods_cidr),
-                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=net.services_range_name,
-                                                           ip_cidr_range=net.services_cidr)],
-            opts=self._child)
-        router = gcp.compute.Router(f"{name}-router", project=project, region=region,
-                                    network=network.id, opts=self._child)
-        # Private nodes have no public IPs: outbound-only egress for images and model weights.
-        gcp.compute.RouterNat(
-            f"{name}-nat", project=project, region=region, router=router.name,
-            nat_ip_allocate_option="AUTO_ONLY",
-            source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
-            log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
-            opts=self._child)
-        return network.id, subnetwork.id, net.subnet_cidr
 
     def _service_account(self, role: str, purpose: str, project_roles: Sequence[str]) -> gcp.serviceaccount.Account:
         """A Google service account with project roles (account ids are 6-30 characters)."""
@@ -357,8 +334,6 @@ def _validate(args: GkeGpuClusterArgs) -> GkeAccelerator:
             raise ValueError(f"{label} pool: need 0 <= min ({low}) <= max ({high}) and max >= 1")
     if not args.private_endpoint and not args.master_authorized_cidrs:
         raise ValueError("a public control-plane endpoint needs master_authorized_cidrs")
-    if (args.network.network is None) != (args.network.subnetwork is None):
-        raise ValueError("set both network and subnetwork to use an existing VPC, or neither")
     return gpu.accelerator or GkeAccelerator(type=GKE_ACCELERATORS[spec.gpu], count=spec.gpu_count)
 
 

@@ -26,7 +26,7 @@ from stacks.azure_network import AzureNetwork
 from stacks.errors import ConfigIssue
 from stacks.gcp_network import GcpNetworkConfig
 from stacks.model import ConfigModel
-from stacks.network_config import AwsNetworkConfig
+from stacks.aws_network import AwsNetworkConfig
 
 
 class Environment(str, Enum):

@@ -1,7 +1,7 @@
 """Stack-wide GCP resources several deployments share: enabled APIs, the VPC, alert channels.
 
-Each is created once per stack through :meth:`StackContext.shared`, so two Vertex deployments
-(or Vertex and, later, GKE) use one ``compute.googleapis.com`` service resource and one VPC.
+Each is created once per stack through :meth:`StackContext.shared`, so Vertex and GKE
+deployments use one ``compute.googleapis.com`` service resource and one VPC.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ import pulumi_gcp as gcp
 from components.gcp_monitoring import email_channels
 from components.gcp_network import GcpNetwork, GcpNetworkArgs
 from components.tagging import gcp_labels
-from stacks.gcp_network import GcpNetworkConfig
+from stacks.config import Stage
+from stacks.gcp_network import GcpNetworkConfig, secondary_ranges
 
 if TYPE_CHECKING:  # stacks.context imports the stage registry, whose stages import this module
     from stacks.context import StackContext
+    from stacks.spec import StackSpec
 
 
 def project(ctx: StackContext) -> str:
@@ -50,17 +52,33 @@ def services(ctx: StackContext, apis: Iterable[str]) -> list[gcp.projects.Servic
     return [ctx.shared(f"gcp-api:{api}", lambda api=api: enable(api)) for api in sorted(set(apis))]
 
 
+def nat_egress(spec: StackSpec) -> bool:
+    """Whether the stack's subnet gets Cloud NAT: ``network.gcp.natGateway``, else on with a
+    GKE deployment in a subnet scalepath creates."""
+    config = spec.network.gcp or GcpNetworkConfig()
+    if config.nat_gateway is not None:
+        return config.nat_gateway
+    return config.subnet is None and any(d.stage is Stage.GKE_VLLM for d in spec.deployments)
+
+
 def network(ctx: StackContext) -> GcpNetwork:
-    """The stack's VPC and subnet, from ``scalepath:network.gcp`` (created when unset)."""
+    """The stack's one VPC and subnet, from ``scalepath:network.gcp`` (created when unset).
+
+    Whichever deployment asks first creates it with everything the stack needs: the secondary
+    ranges of every GKE cluster and, with GKE, Cloud NAT.
+    """
 
     def create() -> GcpNetwork:
         config = ctx.spec.network.gcp or GcpNetworkConfig()
+        created = config.subnet is None
         return GcpNetwork("network-gcp", GcpNetworkArgs(
             project=project(ctx),
             region=region(ctx),
             network=config.network,
             subnet=config.subnet,
             subnet_cidr=config.subnet_cidr,
+            secondary_ranges=secondary_ranges(ctx.spec.deployments) if created else {},
+            nat=nat_egress(ctx.spec),
             depends_on=tuple(services(ctx, ["compute.googleapis.com"])),
         ))
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import pulumi_aws as aws
 
 from components.aws_network import AwsNetwork, AwsNetworkArgs, ExistingVpc
+from stacks.aws_network import AwsNetworkConfig
 from stacks.config import StackFacts, Stage
-from stacks.network_config import AwsNetworkConfig
 
 if TYPE_CHECKING:  # stage modules import this one, and stacks.spec imports the stages
     from stacks.context import StackContext

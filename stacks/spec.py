@@ -28,6 +28,7 @@ from stacks.config import (
     is_secret_like,
 )
 from stacks.errors import NAMESPACE, ConfigError, ConfigIssue, format_loc
+from stacks.gcp_network import range_issues as gcp_range_issues
 from stacks.stages import STAGES
 
 #: Top-level ``scalepath:`` keys that must be set with ``pulumi config set --secret``.
@@ -247,6 +248,8 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
         raise ConfigError(issues)
     spec = spec.model_copy(update={"deployments": deployments})
     issues += _missing_targets(spec) + _missing_secrets(spec)
+    # Ranges the deployments carve from the stack's one GCP network (GKE pods, services, masters).
+    issues += gcp_range_issues(spec.network.gcp, spec.deployments)
     if not issues:
         # Checks that need the rest of the stack (targets, environment, network, other
         # deployments): here, so they fail before any resource (budgets included) exists.

@@ -133,9 +133,9 @@ def test_gke_private_mode_uses_the_private_endpoint_only() -> None:
     cluster = one(plan(gke_config(environment="prod", mode="private")), "gcp:container/cluster:Cluster").inputs
     private = cluster["privateClusterConfig"]
     assert private["enablePrivateEndpoint"] is True and private["enablePrivateNodes"] is True
-    # In-VPC runners reach the private endpoint from the cluster subnet.
+    # In-VPC runners reach the private endpoint from the stack's subnet (network.gcp.subnetCidr).
     cidrs = [b["cidrBlock"] for b in cluster["masterAuthorizedNetworksConfig"]["cidrBlocks"]]
-    assert cidrs == ["10.60.0.0/20"]
+    assert cidrs == ["10.40.0.0/20"]
     assert cluster["deletionProtection"] is True
 
 
@@ -406,7 +406,7 @@ def test_gke_bad_machine_and_network_settings() -> None:
                                        "gpuNodes": {"machineType": "n1-standard-8"}}))
     assert "n1-standard-8+1xnvidia-tesla-t4" in found[f"{D}.cluster.gpuNodes"]
     found = issues(gke_config(cluster={"masterAuthorizedCidrs": ["203.0.113.0/24"],
-                                       "network": {"podsCidr": "10.60.0.0/14"}}))
+                                       "network": {"podsCidr": "10.68.0.0/14"}}))
     assert "overlap" in found[f"{D}.cluster.network"]
     found = issues(gke_config(cluster={"masterAuthorizedCidrs": ["203.0.113.0/24"],
                                        "network": {"masterCidr": "172.16.0.0/24"}}))

@@ -387,7 +387,7 @@ def test_kms_key_outside_region_is_rejected(gcp_config: dict[str, Any]) -> None:
     ({"network": "vpc", "subnet": "ml", "subnetCidr": "10.1.0.0/24"}, "scalepath:network.gcp",
      "subnetCidr applies only"),
     ({"pscAllowedProjects": ["Not_A_Project"]}, "scalepath:network.gcp.pscAllowedProjects[0]", "pattern"),
-    ({"vpc": "x"}, "scalepath:network.gcp.vpc", "allowed keys: network, pscAllowedProjects"),
+    ({"vpc": "x"}, "scalepath:network.gcp.vpc", "allowed keys: natGateway, network, pscAllowedProjects"),
 ])
 def test_bad_gcp_network_names_the_key(
     gcp_config: dict[str, Any], network: dict[str, Any], path: str, needle: str

@@ -17,8 +17,10 @@ from components.gke_gpu_cluster import (
     GkeNetworkArgs,
     GkeSystemPoolArgs,
 )
+from stacks import gcp as gcp_stack
 from stacks.config import Cloud, DeploymentBase, Environment, StackFacts, Stage
 from stacks.errors import ConfigIssue
+from stacks.gcp_network import NetworkClaim, RangeName, SecondaryRange
 from stacks.model import ConfigModel
 from stacks.stages.base import StageDef
 from stacks.stages.gpu_cluster import (
@@ -110,20 +112,40 @@ class GkeSystemNodes(ConfigModel):
         return self
 
 
+#: Keys that left ``cluster.network`` for the stack-wide ``scalepath:network.gcp``.
+_MOVED_TO_NETWORK_GCP = {"network": "network", "subnetwork": "subnet", "subnetCidr": "subnetCidr"}
+
+
 class GkeNetworkSettings(ConfigModel):
-    """``cluster.network``: a VPC created for the cluster (default) or an existing one."""
+    """``cluster.network``: what this cluster takes from the stack's GCP network (``network.gcp``).
 
-    network: str | None = None
-    subnetwork: str | None = None
-    """Existing subnetwork with the two secondary ranges below (required with ``network``)."""
-    pods_range_name: str = "pods"
-    services_range_name: str = "services"
-    subnet_cidr: str = "10.60.0.0/20"
+    With a subnet scalepath creates, the pods and services ranges are added to it as
+    ``<deployment>-pods`` / ``<deployment>-services``; with an existing subnet
+    (``network.gcp.subnet``), ``podsRangeName``/``servicesRangeName`` name its ranges.
+    """
+
     pods_cidr: str = "10.64.0.0/14"
+    """Pods secondary range scalepath adds to the subnet it creates."""
     services_cidr: str = "10.68.0.0/20"
+    """Services secondary range scalepath adds to the subnet it creates."""
+    pods_range_name: RangeName | None = None
+    """Pods secondary range of an existing subnet."""
+    services_range_name: RangeName | None = None
+    """Services secondary range of an existing subnet."""
     master_cidr: str = "172.16.0.0/28"
+    """The control plane's /28 (GKE peers it into the VPC; unique per cluster)."""
 
-    @field_validator("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr")
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        moved = [key for key in _MOVED_TO_NETWORK_GCP if isinstance(data, Mapping) and key in data]
+        if moved:
+            raise ValueError(", ".join(f"{key} moved to scalepath:network.gcp.{_MOVED_TO_NETWORK_GCP[key]}"
+                                       for key in moved)
+                             + " (a stack has one GCP network, shared by its GKE and Vertex deployments)")
+        return data
+
+    @field_validator("pods_cidr", "services_cidr", "master_cidr")
     @classmethod
     def _cidrs(cls, value: str) -> str:
         return _private_cidr(value)
@@ -136,17 +158,26 @@ class GkeNetworkSettings(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _existing_complete(self) -> "GkeNetworkSettings":
-        if (self.network is None) != (self.subnetwork is None):
-            raise ValueError("set both network and subnetwork to use an existing VPC, or neither")
-        ranges = [ipaddress.ip_network(c) for c in (self.subnet_cidr, self.pods_cidr,
-                                                     self.services_cidr, self.master_cidr)]
+    def _consistent(self) -> "GkeNetworkSettings":
+        if (self.pods_range_name is None) != (self.services_range_name is None):
+            raise ValueError("set both podsRangeName and servicesRangeName (ranges of an existing "
+                             "subnet), or neither (scalepath adds the ranges to the subnet it creates)")
+        if self.existing_ranges() and self.model_fields_set & {"pods_cidr", "services_cidr"}:
+            raise ValueError("podsCidr/servicesCidr apply only to ranges scalepath adds; with "
+                             "podsRangeName/servicesRangeName the ranges exist: remove the CIDRs")
+        cidrs = [self.master_cidr] if self.existing_ranges() else [self.pods_cidr, self.services_cidr,
+                                                                   self.master_cidr]
+        ranges = [ipaddress.ip_network(c) for c in cidrs]
         for i, a in enumerate(ranges):
             for b in ranges[i + 1:]:
                 if a.overlaps(b):
-                    raise ValueError(f"ranges {a} and {b} overlap; subnet, pods, services and "
-                                     "master CIDRs must be disjoint")
+                    raise ValueError(f"ranges {a} and {b} overlap; pods, services and master CIDRs "
+                                     "must be disjoint")
         return self
+
+    def existing_ranges(self) -> bool:
+        """True when the cluster uses named ranges of an existing subnet."""
+        return self.pods_range_name is not None
 
 
 class GkeClusterSettings(ConfigModel):
@@ -191,6 +222,20 @@ class GkeVllmDeployment(VllmDeployment):
         return [*cluster_issues(stack, index, self, nodes, nodes.gpus_per_node(), "masterAuthorizedCidrs",
                                 self.cluster.master_authorized_cidrs), *super().check_in_stack(stack, index)]
 
+    def gcp_network_claim(self) -> NetworkClaim:
+        """Pods and services secondary ranges of the stack's subnet, and the control-plane /28."""
+        net = self.cluster.network
+        key = "cluster.network."
+
+        def secondary(role: str, existing: str | None, cidr: str) -> SecondaryRange:
+            return SecondaryRange(name=existing or f"{self.name}-{role}", cidr=None if existing else cidr,
+                                  name_key=f"{key}{role}RangeName", cidr_key=f"{key}{role}Cidr")
+
+        return NetworkClaim(
+            secondary=(secondary("pods", net.pods_range_name, net.pods_cidr),
+                       secondary("services", net.services_range_name, net.services_cidr)),
+            reserved=((f"{key}masterCidr", net.master_cidr),))
+
 
 def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
     """Regional GKE cluster + KEDA + the vLLM workload."""
@@ -199,7 +244,8 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
     nodes = settings.gpu_nodes
     min_nodes, max_nodes = node_bounds(deployment, nodes, nodes.gpus_per_node())
     args = vllm_service_args(deployment, ctx, cloud=Cloud.GCP)
-    net = settings.network
+    network = gcp_stack.network(ctx)
+    pods, services = deployment.gcp_network_claim().secondary
     cluster = GkeGpuCluster(f"{deployment.name}-gke", GkeGpuClusterArgs(
         cluster_name=cluster_name(ctx, deployment, GKE_CLUSTER_NAME_MAX),
         project=ctx.spec.targets.gcp_project or "",
@@ -209,14 +255,16 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
         system_pool=GkeSystemPoolArgs(machine_type=settings.system_nodes.machine_type,
                                       min_nodes=settings.system_nodes.min, max_nodes=settings.system_nodes.max),
         network=GkeNetworkArgs(
-            network=net.network, subnetwork=net.subnetwork, pods_range_name=net.pods_range_name,
-            services_range_name=net.services_range_name, subnet_cidr=net.subnet_cidr,
-            pods_cidr=net.pods_cidr, services_cidr=net.services_cidr, master_cidr=net.master_cidr),
+            network=network.network_id, subnetwork=network.subnet_id, pods_range_name=pods.name,
+            services_range_name=services.name, master_cidr=settings.network.master_cidr,
+            node_cidr=network.subnet_cidr),
         private_endpoint=ctx.spec.network.mode == "private",
         master_authorized_cidrs=settings.master_authorized_cidrs,
         release_channel=settings.release_channel,
         kms_key_name=settings.kms_key_name,
         deletion_protection=ctx.spec.environment is Environment.PROD,
+        # The whole network (NAT included: nodes pull images at boot) and the GKE API first.
+        depends_on=(network, *gcp_stack.services(ctx, ["container.googleapis.com"])),
     ))
     return {**deploy_vllm(deployment, args, cluster),
             "cluster_name": cluster.cluster_name, "cluster_endpoint": cluster.endpoint}

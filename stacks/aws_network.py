@@ -1,4 +1,4 @@
-"""Per-cloud network config models: ``scalepath:network.<cloud>``."""
+"""``scalepath:network.aws``: the AWS network config model (the network itself: ``stacks/networks.py``)."""
 
 from __future__ import annotations
 
