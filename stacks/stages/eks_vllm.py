@@ -10,19 +10,17 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from components import catalog
 from components.eks_gpu_cluster import EksGpuCluster, EksGpuClusterArgs, EksGpuNodesArgs, EksSystemNodesArgs
-from stacks.config import Cloud, DeploymentBase, Environment, StackFacts, Stage
-from stacks.errors import ConfigIssue
+from stacks.config import Cloud, DeploymentBase, Environment, Stage
 from stacks.model import ConfigModel
 from stacks.stages.base import StageDef
 from stacks.stages.gpu_cluster import (
+    GpuClusterDeployment,
     GpuNodeBounds,
-    check_gpus_fit,
-    cluster_issues,
     cluster_name,
     deploy_vllm,
     node_bounds,
 )
-from stacks.stages.vllm import VllmDeployment, vllm_service_args
+from stacks.stages.vllm import vllm_service_args
 
 if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
     from stacks.context import StackContext
@@ -116,26 +114,20 @@ class EksClusterSettings(ConfigModel):
         return value
 
 
-class EksVllmDeployment(VllmDeployment):
+class EksVllmDeployment(GpuClusterDeployment):
     """An ``eks-vllm`` deployment: ``cluster`` settings plus the shared ``scaling`` and ``vllm``."""
 
     stage_value: ClassVar[Stage] = Stage.EKS_VLLM
+    cloud: ClassVar[Cloud] = Cloud.AWS
+    access_key: ClassVar[str] = "publicAccessCidrs"
     stage: Literal[Stage.EKS_VLLM]
     cluster: EksClusterSettings = EksClusterSettings()
 
-    @model_validator(mode="after")
-    def _replica_fits(self) -> "EksVllmDeployment":
-        nodes = self.cluster.gpu_nodes
-        check_gpus_fit(self, nodes.gpus_per_node(), f"cluster.gpuNodes.instanceTypes ({nodes.instance_types[0]})")
-        return self
+    def gpu_nodes_label(self) -> str:
+        return f"cluster.gpuNodes.instanceTypes ({self.cluster.gpu_nodes.instance_types[0]})"
 
-    def clouds(self) -> set[Cloud]:
-        return {Cloud.AWS}
-
-    def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
-        nodes = self.cluster.gpu_nodes
-        return [*cluster_issues(stack, index, self, nodes, nodes.gpus_per_node(), "publicAccessCidrs",
-                                self.cluster.public_access_cidrs), *super().check_in_stack(stack, index)]
+    def access_cidrs(self) -> list[str]:
+        return self.cluster.public_access_cidrs
 
 
 def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:

@@ -18,20 +18,18 @@ from components.gke_gpu_cluster import (
     GkeSystemPoolArgs,
 )
 from stacks import gcp as gcp_stack
-from stacks.config import Cloud, DeploymentBase, Environment, StackFacts, Stage
-from stacks.errors import ConfigIssue
+from stacks.config import Cloud, DeploymentBase, Environment, Stage
 from stacks.gcp_network import NetworkClaim, RangeName, SecondaryRange
 from stacks.model import ConfigModel
 from stacks.stages.base import StageDef
 from stacks.stages.gpu_cluster import (
+    GpuClusterDeployment,
     GpuNodeBounds,
-    check_gpus_fit,
-    cluster_issues,
     cluster_name,
     deploy_vllm,
     node_bounds,
 )
-from stacks.stages.vllm import VllmDeployment, vllm_service_args
+from stacks.stages.vllm import vllm_service_args
 
 if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
     from stacks.context import StackContext
@@ -201,26 +199,20 @@ class GkeClusterSettings(ConfigModel):
         return value
 
 
-class GkeVllmDeployment(VllmDeployment):
+class GkeVllmDeployment(GpuClusterDeployment):
     """A ``gke-vllm`` deployment: ``cluster`` settings plus the shared ``scaling`` and ``vllm``."""
 
     stage_value: ClassVar[Stage] = Stage.GKE_VLLM
+    cloud: ClassVar[Cloud] = Cloud.GCP
+    access_key: ClassVar[str] = "masterAuthorizedCidrs"
     stage: Literal[Stage.GKE_VLLM]
     cluster: GkeClusterSettings = GkeClusterSettings()
 
-    @model_validator(mode="after")
-    def _replica_fits(self) -> "GkeVllmDeployment":
-        nodes = self.cluster.gpu_nodes
-        check_gpus_fit(self, nodes.gpus_per_node(), f"cluster.gpuNodes ({nodes.pool_args_key()})")
-        return self
+    def gpu_nodes_label(self) -> str:
+        return f"cluster.gpuNodes ({self.cluster.gpu_nodes.pool_args_key()})"
 
-    def clouds(self) -> set[Cloud]:
-        return {Cloud.GCP}
-
-    def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
-        nodes = self.cluster.gpu_nodes
-        return [*cluster_issues(stack, index, self, nodes, nodes.gpus_per_node(), "masterAuthorizedCidrs",
-                                self.cluster.master_authorized_cidrs), *super().check_in_stack(stack, index)]
+    def access_cidrs(self) -> list[str]:
+        return self.cluster.master_authorized_cidrs
 
     def gcp_network_claim(self) -> NetworkClaim:
         """Pods and services secondary ranges of the stack's subnet, and the control-plane /28."""

@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -18,7 +18,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from components import vllm_manifests
 from components.vllm_service import VllmService, VllmServiceArgs
-from stacks.config import Environment, StackFacts
+from stacks.config import Cloud, Environment, StackFacts
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.stages.vllm import VllmDeployment
@@ -69,31 +69,54 @@ def node_bounds(deployment: VllmDeployment, nodes: GpuNodeBounds, gpus_per_node:
     return low, max(high, low, 1)
 
 
-def check_gpus_fit(deployment: VllmDeployment, gpus_per_node: int, node_key: str) -> None:
-    """A replica's GPUs must fit on one node (pydantic validator helper: raises ValueError)."""
-    wanted = deployment.vllm.gpus_per_replica
-    if wanted > gpus_per_node:
-        raise ValueError(f"vllm.gpusPerReplica ({wanted}) is more than the {gpus_per_node} GPU(s) of "
-                         f"{node_key}; pick a larger GPU type or fewer GPUs per replica")
+class GpuClusterDeployment(VllmDeployment):
+    """What ``eks-vllm`` and ``gke-vllm`` deployments share: one cloud, a replica's GPUs fit on a
+    node, and the stack-dependent cluster checks. Subclasses define ``cluster`` (with
+    ``gpu_nodes``), ``cloud``, ``access_key`` and the two hooks below."""
 
+    cloud: ClassVar[Cloud]
+    access_key: ClassVar[str]
+    """Config key (under ``cluster``) of the control-plane allow-list."""
 
-def cluster_issues(stack: StackFacts, index: int, deployment: VllmDeployment, nodes: GpuNodeBounds,
-                   gpus_per_node: int, access_key: str, access: Sequence[str]) -> list[ConfigIssue]:
-    """Stack-dependent cluster checks (for the stages' ``check_in_stack``): public control
-    planes need allow-lists; prod keeps GPUs warm."""
-    min_nodes, _ = node_bounds(deployment, nodes, gpus_per_node)
-    issues = []
-    if stack.network.mode == "public" and not access:
-        issues.append(ConfigIssue(
-            format_loc(("deployments", index, "cluster", access_key)),
-            "network.mode is public, so the control plane gets a public endpoint: list the CIDRs "
-            "allowed to reach it (CI runners, VPN), or set scalepath:network.mode to private"))
-    if stack.environment is Environment.PROD and min_nodes == 0:
-        key = "min" if nodes.min is not None else None
-        path = ("deployments", index, "cluster", "gpuNodes", key) if key else ("deployments", index, "scaling", "min")
-        issues.append(ConfigIssue(format_loc(path), "prod keeps at least one GPU node (scale to zero is "
-                                  "allowed in dev and staging only)"))
-    return issues
+    def gpus_per_node(self) -> int:
+        """GPUs on one GPU node of the configured type."""
+        return self.cluster.gpu_nodes.gpus_per_node()  # type: ignore[attr-defined]
+
+    def gpu_nodes_label(self) -> str:
+        """How errors name the GPU node type, e.g. ``cluster.gpuNodes.instanceTypes (g6.xlarge)``."""
+        raise NotImplementedError
+
+    def access_cidrs(self) -> Sequence[str]:
+        """The control-plane allow-list."""
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _replica_fits(self) -> "GpuClusterDeployment":
+        wanted, per_node = self.vllm.gpus_per_replica, self.gpus_per_node()
+        if wanted > per_node:
+            raise ValueError(f"vllm.gpusPerReplica ({wanted}) is more than the {per_node} GPU(s) of "
+                             f"{self.gpu_nodes_label()}; pick a larger GPU type or fewer GPUs per replica")
+        return self
+
+    def clouds(self) -> set[Cloud]:
+        return {self.cloud}
+
+    def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
+        """Public control planes need allow-lists; prod keeps GPUs warm; then the workload's checks."""
+        nodes: GpuNodeBounds = self.cluster.gpu_nodes  # type: ignore[attr-defined]
+        min_nodes, _ = node_bounds(self, nodes, self.gpus_per_node())
+        issues = []
+        if stack.network.mode == "public" and not self.access_cidrs():
+            issues.append(ConfigIssue(
+                format_loc(("deployments", index, "cluster", self.access_key)),
+                "network.mode is public, so the control plane gets a public endpoint: list the CIDRs "
+                "allowed to reach it (CI runners, VPN), or set scalepath:network.mode to private"))
+        if stack.environment is Environment.PROD and min_nodes == 0:
+            path = (("deployments", index, "cluster", "gpuNodes", "min") if nodes.min is not None
+                    else ("deployments", index, "scaling", "min"))
+            issues.append(ConfigIssue(format_loc(path), "prod keeps at least one GPU node (scale to zero is "
+                                      "allowed in dev and staging only)"))
+        return [*issues, *super().check_in_stack(stack, index)]
 
 
 def cluster_name(ctx: StackContext, deployment: VllmDeployment, limit: int) -> str:
