@@ -134,8 +134,8 @@ def _configs(stage: Stage, workload: Workload) -> list[_Config]:
 
 
 def _fixed_monthly(stage: Stage) -> float:
-    hourly = tables.service_prices().usd_per_hour
-    return sum(hourly[t] * HOURS_PER_MONTH for t in STAGE_FIXED_TYPES.get(stage, ()))
+    prices = tables.service_prices()
+    return sum(prices.fixed_monthly(t) for t in STAGE_FIXED_TYPES.get(stage, ()))
 
 
 def stage_curve(stage: Stage, workload: Workload) -> Callable[[int], Estimate]:
