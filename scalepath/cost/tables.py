@@ -159,7 +159,7 @@ class PriceRule(_Table):
             raise ValueError("`cases` needs `by`")
         if len(prices) > 1:
             raise ValueError("give one of usdPerHour, usdPerDay, usdPerMonth")
-        basis = "fixed" if prices else self.basis
+        basis = self.basis or ("fixed" if prices else None)
         if basis is None:
             raise ValueError("give a price (fixed) or basis: no-charge / metered")
         if (basis == "fixed") != bool(prices):
