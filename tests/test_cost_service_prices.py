@@ -178,3 +178,32 @@ def test_every_rule_states_a_reason():
 
     for key, rule in tables.service_prices().resources.items():
         assert all(r.reason.strip() for r in walk(rule)), key
+
+
+def test_model_cache_pvc_priced_per_gib_of_its_class():
+    labels = {"stage": "eks-vllm", "deployment": "chat"}
+    eks = price("kubernetes:core/v1:PersistentVolumeClaim",
+                {"metadata": {"labels": labels}, "spec": {"resources": {"requests": {"storage": "200Gi"}}}})
+    assert (eks.basis, eks.monthly_usd, eks.deployment) == (Basis.FIXED, pytest.approx(200 * 0.08), "chat")
+    ssd = price("kubernetes:core/v1:PersistentVolumeClaim",
+                {"spec": {"storageClassName": "premium-rwo", "resources": {"requests": {"storage": "1Ti"}}}})
+    assert ssd.monthly_usd == pytest.approx(1024 * 0.17)
+    decimal = price("kubernetes:core/v1:PersistentVolumeClaim",
+                    {"spec": {"storageClassName": "standard-rwo", "resources": {"requests": {"storage": "500G"}}}})
+    assert decimal.monthly_usd == pytest.approx(500e9 / 2**30 * 0.10)
+    custom = price("kubernetes:core/v1:PersistentVolumeClaim",
+                   {"spec": {"storageClassName": "my-nvme", "resources": {"requests": {"storage": "200Gi"}}}})
+    assert custom.basis is Basis.UNKNOWN
+
+
+@pytest.mark.parametrize(("spec", "labels", "basis", "monthly"), [
+    ({"type": "ClusterIP"}, {}, Basis.NO_CHARGE, 0.0),
+    ({}, {}, Basis.NO_CHARGE, 0.0),  # ClusterIP is the default
+    ({"type": "LoadBalancer"}, {"stage": "eks-vllm"}, Basis.FIXED, 0.0225 * 730),
+    ({"type": "LoadBalancer"}, {"stage": "gke-vllm"}, Basis.FIXED, 0.025 * 730),
+    ({"type": "LoadBalancer"}, {}, Basis.UNKNOWN, None),  # which cloud's load balancer is not known
+])
+def test_kubernetes_service_bills_only_as_a_load_balancer(spec, labels, basis, monthly):
+    line = price("kubernetes:core/v1:Service", {"metadata": {"labels": labels}, "spec": spec})
+    assert line.basis is basis
+    assert line.monthly_usd == (pytest.approx(monthly) if monthly is not None else None)

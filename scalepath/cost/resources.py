@@ -53,9 +53,10 @@ class PricingContext:
 
 
 def deployment_of(inputs: Mapping[str, Any]) -> str | None:
-    """The ``deployment`` cost tag/label a resource carries, if any."""
-    for key in ("tags", "labels"):
-        tags = inputs.get(key)
+    """The ``deployment`` cost tag/label a resource carries, if any (Kubernetes objects: in ``metadata``)."""
+    metadata = inputs.get("metadata")
+    for tags in (inputs.get("tags"), inputs.get("labels"),
+                 metadata.get("labels") if isinstance(metadata, Mapping) else None):
         if isinstance(tags, Mapping) and isinstance(tags.get("deployment"), str):
             return tags["deployment"]
     return None
@@ -317,7 +318,14 @@ def _classified(resource: PlannedResource) -> CostLine:
         return line(Basis.NO_CHARGE, 0.0, "no charge by itself")
     if rule.basis == "metered":
         return line(Basis.METERED, None, "billed by use; not estimated")
-    count, counted = 1, []
+    count, counted = 1.0, []
+    if rule.per_gib is not None:
+        quantity = _path(resource.inputs, rule.per_gib)
+        size = _gib(quantity)
+        if size is None:
+            raise _Unpriced(f"priced per GiB, but {rule.per_gib} is not a known size at plan time ({quantity!r})")
+        count *= size
+        counted.append(f"{rule.per_gib} {quantity}")
     for path in rule.per:
         items = _path(resource.inputs, path)
         if not isinstance(items, list):
@@ -325,7 +333,18 @@ def _classified(resource: PlannedResource) -> CostLine:
         count *= len(items)
         counted.append(f"{len(items)} {path}")
     unit_month = rule.usd_per_unit_month or 0.0
-    if not rule.per:
+    if not counted:
         return line(Basis.FIXED, unit_month, rule.price_note)
     return line(Basis.FIXED, unit_month * count,
-                f"{count} {rule.unit} ({' x '.join(counted)}) x {rule.price_note}")
+                f"{count:g} {rule.unit} ({' x '.join(counted)}) x {rule.price_note}")
+
+
+_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)([KMGTPE]i?)?")
+_BYTES = {None: 1, **{f"{p}i": 1024 ** (i + 1) for i, p in enumerate("KMGTPE")},
+          **{p: 1000 ** (i + 1) for i, p in enumerate("KMGTPE")}}
+
+
+def _gib(quantity: Any) -> float | None:
+    """GiB in a Kubernetes quantity (``200Gi``, ``500G``, ``1Ti``), or ``None`` if it isn't one."""
+    match = _QUANTITY.fullmatch(quantity) if isinstance(quantity, str) else None
+    return float(match[1]) * _BYTES[match[2]] / 1024 ** 3 if match else None

@@ -138,6 +138,8 @@ class PriceRule(_Table):
     usd_per_month: NonNegativeFloat | None = None
     per: list[str] = []
     """Dotted input paths; the charge is multiplied by the product of their list lengths."""
+    per_gib: str | None = Field(default=None, alias="perGiB")
+    """Dotted input path of a Kubernetes quantity (``200Gi``); the charge is per GiB of it."""
     unit: str = "resource"
     """What one counted item is, for the line's detail (``AZ (subnet ENI)``, ``condition``)."""
     by: str | None = None
@@ -164,8 +166,8 @@ class PriceRule(_Table):
             raise ValueError("give a price (fixed) or basis: no-charge / metered")
         if (basis == "fixed") != bool(prices):
             raise ValueError("a fixed rule needs a price; no-charge and metered rules have none")
-        if self.per and basis != "fixed":
-            raise ValueError("`per` counts priced items: only for fixed rules")
+        if (self.per or self.per_gib) and basis != "fixed":
+            raise ValueError("`per` / `perGiB` count priced items: only for fixed rules")
         object.__setattr__(self, "basis", basis)
         return self
 
