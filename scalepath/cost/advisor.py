@@ -264,7 +264,10 @@ class Advice:
             "crossovers": [asdict(s) for s in self.switches],
             "recommendation": {"stage": self.recommendation, "reasons": self.reasons},
             "assumptions": {"hours_per_month": HOURS_PER_MONTH, "peak_to_average": PEAK_TO_AVERAGE,
-                            "precisions": list(PRECISIONS), "pricing": "on-demand, reference region"},
+                            "precisions": list(PRECISIONS), "pricing": "on-demand, reference region",
+                            "fixed_charges": "GPU instances and the cluster control plane only; networking "
+                                             "(NAT, endpoints, firewalls), registries and monitoring are "
+                                             "priced by `scalepath plan`"},
         }
 
 
