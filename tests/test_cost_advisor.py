@@ -155,6 +155,26 @@ def test_cheapest_switches_marks_where_the_cheapest_changes():
     assert switches[1].requests_per_month == pytest.approx(1500 / 0.0009, rel=1e-3)
 
 
+def test_near_tie_detours_of_step_functions_are_dropped_real_switches_kept():
+    class Curve:
+        def __init__(self, cost):
+            self.cost = cost
+
+        def __call__(self, v):
+            return type("E", (), {"monthly_usd": self.cost(v)})()
+
+    # A: $1000 + $100 per started 10k requests; B: $1050 + $100 per started 10.5k. B is cheapest
+    # just after each of A's steps, by less than 10%: A -> B -> A blips, no decision in them.
+    a = Curve(lambda v: 1000 + 100 * -(-v // 10_000))
+    b = Curve(lambda v: 1050 + 100 * -(-v // 10_500))
+    assert b(10_001).monthly_usd < a(10_001).monthly_usd <= b(10_001).monthly_usd * 1.1  # a real blip
+    assert cheapest_switches({Stage.SAGEMAKER: a, Stage.AZUREML: b}, 1, 60_000, points=400) == []
+    # C is 30% cheaper per step from 30k on: that switch is kept, where the lines cross.
+    c = Curve(lambda v: a(v).monthly_usd * (1 if v < 30_000 else 0.7))
+    switches = cheapest_switches({Stage.SAGEMAKER: a, Stage.EKS_VLLM: c}, 1, 60_000, points=400)
+    assert [(s.from_stage, s.to_stage, s.requests_per_month) for s in switches] == [("sagemaker", "eks-vllm", 30_000)]
+
+
 # --- recommendation ------------------------------------------------------------------------
 
 def test_low_volume_recommends_serverless_with_reasons():

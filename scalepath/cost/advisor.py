@@ -134,8 +134,8 @@ def _configs(stage: Stage, workload: Workload) -> list[_Config]:
 
 
 def _fixed_monthly(stage: Stage) -> float:
-    hourly = tables.service_prices().usd_per_hour
-    return sum(hourly[t] * HOURS_PER_MONTH for t in STAGE_FIXED_TYPES.get(stage, ()))
+    prices = tables.service_prices()
+    return sum(prices.fixed_monthly(t) for t in STAGE_FIXED_TYPES.get(stage, ()))
 
 
 def stage_curve(stage: Stage, workload: Workload) -> Callable[[int], Estimate]:
@@ -164,15 +164,18 @@ def crossover(f: Callable[[int], float], g: Callable[[int], float], lo: int, hi:
     """The smallest volume in ``(lo, hi]`` where "``f`` is cheaper than ``g``" stops (or starts) being
     true compared with ``lo``; ``None`` if it never does. Bisection on integers, so the lines may be
     step functions (replica counts); assumes they cross at most once in the range."""
-    def below(volume: int) -> bool:
-        return f(volume) < g(volume)
+    return _first_change(lambda volume: f(volume) < g(volume), lo, hi)
 
-    start = below(lo)
-    if below(hi) == start:
+
+def _first_change(predicate: Callable[[int], object], lo: int, hi: int) -> int | None:
+    """The smallest volume in ``(lo, hi]`` where ``predicate`` differs from its value at ``lo``
+    (integer bisection; assumes one change in the range), or ``None``."""
+    start = predicate(lo)
+    if predicate(hi) == start:
         return None
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if below(mid) == start else (lo, mid)
+        lo, hi = (mid, hi) if predicate(mid) == start else (lo, mid)
     return hi
 
 
@@ -187,19 +190,44 @@ class Switch:
 
 def cheapest_switches(curves: dict[Stage, Callable[[int], Estimate]], lo: int, hi: int,
                       points: int = 60) -> list[Switch]:
-    """Volumes in ``[lo, hi]`` where the cheapest stage changes (log grid, then bisection)."""
+    """Volumes in ``[lo, hi]`` where the cheapest stage changes (log grid, then bisection).
+
+    Dedicated stages are step functions (whole replicas): two stages with near-equal cost per
+    replica-hour take turns being cheapest by a few dollars. Such a detour -- A to B and back to
+    A with A within :data:`NEAR_TIE` of B all the way -- is dropped, as is the recommendation's
+    rule: the switches left are the ones worth acting on.
+    """
     def cheapest(volume: int) -> Stage:
         return min(curves, key=lambda s: curves[s](volume).monthly_usd)
 
     grid = sorted({round(lo * (hi / lo) ** (i / (points - 1))) for i in range(points)})
     switches = []
     for a, b in pairwise(grid):
-        first, last = cheapest(a), cheapest(b)
-        if first is last:
+        first = cheapest(a)
+        if cheapest(b) is first:
             continue
-        at = crossover(lambda v, s=first: curves[s](v).monthly_usd, lambda v, s=last: curves[s](v).monthly_usd, a, b)
-        switches.append(Switch(at or b, first.value, last.value))
-    return switches
+        at = _first_change(lambda v, s=first: cheapest(v) is s, a, b) or b
+        switches.append(Switch(at, first.value, cheapest(at).value))
+    return _without_near_tie_detours(switches, curves, grid)
+
+
+def _without_near_tie_detours(switches: list[Switch], curves: dict[Stage, Callable[[int], Estimate]],
+                              grid: Sequence[int]) -> list[Switch]:
+    def near_tie(base: Stage, detour: Stage, start: int, end: int) -> bool:
+        volumes = [start, *(v for v in grid if start < v < end), end - 1]
+        return all(curves[base](v).monthly_usd <= curves[detour](v).monthly_usd * (1 + NEAR_TIE) for v in volumes)
+
+    result = list(switches)
+    i = 0
+    while i + 1 < len(result):
+        into, back = result[i], result[i + 1]
+        if (into.from_stage == back.to_stage and into.to_stage == back.from_stage
+                and near_tie(Stage(into.from_stage), Stage(into.to_stage), into.requests_per_month, back.requests_per_month)):
+            del result[i:i + 2]
+            i = max(i - 1, 0)  # the merge may join two switches of the same pair
+            continue
+        i += 1
+    return result
 
 
 @dataclass
@@ -236,7 +264,10 @@ class Advice:
             "crossovers": [asdict(s) for s in self.switches],
             "recommendation": {"stage": self.recommendation, "reasons": self.reasons},
             "assumptions": {"hours_per_month": HOURS_PER_MONTH, "peak_to_average": PEAK_TO_AVERAGE,
-                            "precisions": list(PRECISIONS), "pricing": "on-demand, reference region"},
+                            "precisions": list(PRECISIONS), "pricing": "on-demand, reference region",
+                            "fixed_charges": "GPU instances and the cluster control plane only; networking "
+                                             "(NAT, endpoints, firewalls), registries and monitoring are "
+                                             "priced by `scalepath plan`"},
         }
 
 
@@ -274,6 +305,13 @@ def advise(workload: Workload, stages: Sequence[Stage] = tuple(Stage)) -> Advice
     return Advice(workload, volumes, reports, switches, recommendation, reasons)
 
 
+def _preferred(costs: dict[Stage, float]) -> Stage:
+    """The cheapest stage, or one earlier on the scaling path within :data:`NEAR_TIE` of it
+    (less to operate)."""
+    cheapest = min(costs.values())
+    return min((s for s in costs if costs[s] <= cheapest * (1 + NEAR_TIE)), key=list(Stage).index)
+
+
 def _recommend(workload: Workload, reports: list[StageReport], curves: dict[Stage, Callable[[int], Estimate]],
                switches: list[Switch]) -> tuple[str | None, list[str]]:
     reasons = [f"{r.stage} excluded: {r.reason}" for r in reports if r.available and not r.eligible]
@@ -283,9 +321,7 @@ def _recommend(workload: Workload, reports: list[StageReport], curves: dict[Stag
     volume = workload.requests_per_month
     costs = {s: curves[s](volume).monthly_usd for s in curves}
     cheapest = min(costs, key=costs.get)
-    order = list(Stage)
-    # Stages earlier on the scaling path are less to operate: take one within NEAR_TIE of the cheapest.
-    pick = min((s for s in costs if costs[s] <= costs[cheapest] * (1 + NEAR_TIE)), key=order.index)
+    pick = _preferred(costs)
     estimate = curves[pick](volume)
     lead = f"{pick.value}: ${estimate.monthly_usd:,.0f}/month at {volume:,} requests/month ({estimate.detail})"
     if pick is not cheapest:
@@ -299,9 +335,11 @@ def _recommend(workload: Workload, reports: list[StageReport], curves: dict[Stag
         reasons.append(f"cheapest stage changes from {switch.from_stage} to {switch.to_stage} at "
                        f"~{switch.requests_per_month:,} requests/month")
     at_top = max(SCALES) * volume
-    top = min(curves, key=lambda s: curves[s](at_top).monthly_usd)
+    top = _preferred({s: curves[s](at_top).monthly_usd for s in curves})
     if top is not pick:
-        reasons.append(f"at {max(SCALES)}x the volume ({at_top:,}/month) {top.value} is cheapest: plan the move")
+        reasons.append(f"at {max(SCALES)}x the volume ({at_top:,}/month) {top.value} is the pick "
+                       f"(${curves[top](at_top).monthly_usd:,.0f} vs ${curves[pick](at_top).monthly_usd:,.0f} "
+                       f"for {pick.value}): plan the move")
     if workload.latency_p95_ms is not None and estimate.latency_ms is not None:
         reasons.append(f"estimated request latency {estimate.latency_ms:,.0f} ms at the chosen batch (no queueing), "
                        f"within the {workload.latency_p95_ms:g} ms p95 target")

@@ -53,9 +53,10 @@ class PricingContext:
 
 
 def deployment_of(inputs: Mapping[str, Any]) -> str | None:
-    """The ``deployment`` cost tag/label a resource carries, if any."""
-    for key in ("tags", "labels"):
-        tags = inputs.get(key)
+    """The ``deployment`` cost tag/label a resource carries, if any (Kubernetes objects: in ``metadata``)."""
+    metadata = inputs.get("metadata")
+    for tags in (inputs.get("tags"), inputs.get("labels"),
+                 metadata.get("labels") if isinstance(metadata, Mapping) else None):
         if isinstance(tags, Mapping) and isinstance(tags.get("deployment"), str):
             return tags["deployment"]
     return None
@@ -283,21 +284,67 @@ def price_resource(resource: PlannedResource, ctx: PricingContext) -> CostLine:
                         str(reason), deployment_of(resource.inputs))
 
 
+def _path(inputs: Mapping[str, Any], path: str) -> Any:
+    """The input at a dotted path (``criteria.allOf``), or ``None``."""
+    value: Any = inputs
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+def _rule_for(resource: PlannedResource) -> tables.PriceRule:
+    """The resource's rule, with ``by`` cases resolved from its inputs."""
+    rule = tables.service_prices().rule_for(resource.type)
+    if rule is None:
+        raise _Unpriced("no price known for this resource type (add it to components/data/service_prices.yaml)")
+    while rule.by is not None:
+        value = _path(resource.inputs, rule.by)
+        key = rule.absent if value is None else str(value)
+        if key not in rule.cases:
+            raise _Unpriced(f"{rule.by} = {value!r}: no price known for this case "
+                            f"(known: {', '.join(rule.cases)}; components/data/service_prices.yaml)")
+        rule = rule.cases[key]
+    return rule
+
+
 def _classified(resource: PlannedResource) -> CostLine:
-    table = tables.service_prices()
+    rule = _rule_for(resource)
 
     def line(basis: Basis, value: float | None, detail: str) -> CostLine:
-        return CostLine(resource.urn, resource.type, resource.name, basis, value, value, detail,
-                        deployment_of(resource.inputs))
+        return CostLine(resource.urn, resource.type, resource.name, basis, value, value,
+                        f"{detail} ({rule.reason})", deployment_of(resource.inputs))
 
-    if resource.type in table.usd_per_hour:
-        hourly = table.usd_per_hour[resource.type]
-        return line(Basis.FIXED, hourly * HOURS_PER_MONTH, f"${hourly:g}/h x {HOURS_PER_MONTH} h")
-    if resource.type in table.usd_per_month:
-        monthly = table.usd_per_month[resource.type]
-        return line(Basis.FIXED, monthly, f"${monthly:g}/month")
-    if table.no_charge_for(resource.type):
+    if rule.basis == "no-charge":
         return line(Basis.NO_CHARGE, 0.0, "no charge by itself")
-    if table.is_metered(resource.type):
-        return line(Basis.METERED, None, "billed by use (storage, requests, data); not estimated")
-    raise _Unpriced("no price known for this resource type (add it to components/data/service_prices.yaml)")
+    if rule.basis == "metered":
+        return line(Basis.METERED, None, "billed by use; not estimated")
+    count, counted = 1.0, []
+    if rule.per_gib is not None:
+        quantity = _path(resource.inputs, rule.per_gib)
+        size = _gib(quantity)
+        if size is None:
+            raise _Unpriced(f"priced per GiB, but {rule.per_gib} is not a known size at plan time ({quantity!r})")
+        count *= size
+        counted.append(f"{rule.per_gib} {quantity}")
+    for path in rule.per:
+        items = _path(resource.inputs, path)
+        if not isinstance(items, list):
+            raise _Unpriced(f"priced per {rule.unit}, but {path} is not known at plan time ({items!r})")
+        count *= len(items)
+        counted.append(f"{len(items)} {path}")
+    unit_month = rule.usd_per_unit_month or 0.0
+    if not counted:
+        return line(Basis.FIXED, unit_month, rule.price_note)
+    return line(Basis.FIXED, unit_month * count,
+                f"{count:g} {rule.unit} ({' x '.join(counted)}) x {rule.price_note}")
+
+
+_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)([KMGTPE]i?)?")
+_BYTES = {None: 1, **{f"{p}i": 1024 ** (i + 1) for i, p in enumerate("KMGTPE")},
+          **{p: 1000 ** (i + 1) for i, p in enumerate("KMGTPE")}}
+
+
+def _gib(quantity: Any) -> float | None:
+    """GiB in a Kubernetes quantity (``200Gi``, ``500G``, ``1Ti``), or ``None`` if it isn't one."""
+    match = _QUANTITY.fullmatch(quantity) if isinstance(quantity, str) else None
+    return float(match[1]) * _BYTES[match[2]] / 1024 ** 3 if match else None
