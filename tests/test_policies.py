@@ -287,20 +287,56 @@ def test_encryption_at_rest_exempts_nvme_instances_from_kms_key_arn(pack):
 
 # --- no-plaintext-secrets -----------------------------------------------------------------------
 
-def test_no_plaintext_secrets_accepts_references(pack):
+PLAIN_ENV_MESSAGE = ("puts a secret into plain environment variable `{name}`, which the platform shows in "
+                     "clear; pass a reference (`valueFrom.secretKeyRef`, a Key Vault reference) or, on "
+                     "SageMaker, stage the weights in S3 (`weightsS3Uri`) so no token is needed.")
+
+
+def secret_sinks(token: str) -> list:
+    """Every resource whose job is to hold the token, holding ``token``."""
+    return [
+        resource("aws:secretsmanager/secretVersion:SecretVersion",
+                 {"secretId": "arn:aws:secretsmanager:us-east-1:1:secret:hf", "secretString": token}, name="sv"),
+        resource("kubernetes:core/v1:Secret", {
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"namespace": "llm", "labels": dict(TAGS)},
+            "stringData": {"HF_TOKEN": token}}, name="k8s-secret"),
+        resource("azure-native:keyvault:Secret", {"tags": dict(TAGS), "properties": {"value": token}},
+                 name="kv-secret"),
+        resource("gcp:secretmanager/secretVersion:SecretVersion",
+                 {"secret": "projects/1/secrets/hf", "secretData": token}, name="gsv"),
+        resource("gcp:vertex/aiEndpointWithModelGardenDeployment:AiEndpointWithModelGardenDeployment",
+                 {"modelConfig": {"huggingFaceAccessToken": token}}, name="garden"),
+        hf_endpoint(token=token, secrets={"HF_TOKEN": token}),
+    ]
+
+
+@pytest.mark.parametrize("token", ["[secret]", HF_TOKEN], ids=["offline", "online-decrypted"])
+def test_no_plaintext_secrets_accepts_references_and_secret_sinks(pack, token):
+    # Offline a Pulumi secret reads "[secret]"; the engine hands the pack the decrypted value.
+    # Both must pass where the token belongs.
     env = [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}},
            {"name": "MODEL_ID", "value": "org/model"},
            {"name": "MAX_TOTAL_TOKENS", "value": "8192"}]  # a limit, not a token
     report = run(pack, [
         deployment(env=env),
-        sagemaker_model(primaryContainer={"image": "i", "environment": {"HF_TOKEN": "[secret]"}}),
-        hf_endpoint(token="[secret]"),
         resource("azure-native:machinelearningservices:OnlineDeployment", {
             "tags": dict(TAGS), "properties": {"environmentVariables": {
                 "HF_TOKEN": "${{keyvault:https://kv.vault.azure.net/secrets/hf-token/0123abcd}}"}}},
             name="azure-deployment"),
+        *secret_sinks(token),
     ])
     assert of(report, "no-plaintext-secrets") == []
+
+
+@pytest.mark.parametrize("token", ["[secret]", HF_TOKEN], ids=["offline", "online-decrypted"])
+def test_no_plaintext_secrets_refuses_a_pulumi_secret_in_a_plain_env_map(pack, token):
+    # SageMaker returns a model's environment in clear (DescribeModel): same verdict offline and online.
+    model = sagemaker_model(primaryContainer={"image": "i", "environment": {"HF_TOKEN": token}})
+    found = of(run(pack, [model]), "no-plaintext-secrets")
+    messages = [v["message"] for v in found]
+    assert f"`primaryContainer.environment.HF_TOKEN` {PLAIN_ENV_MESSAGE.format(name='HF_TOKEN')}" in messages
+    assert {v["urn"] for v in found} == {model.urn}
+    assert HF_TOKEN not in json.dumps(found)
 
 
 def test_no_plaintext_secrets_refuses_a_look_alike_reference(pack):
@@ -320,8 +356,7 @@ def test_no_plaintext_secrets_flags_tokens_and_plain_secret_variables(pack):
     assert [(v["level"], v["urn"], v["message"]) for v in found] == [
         ("mandatory", config_map.urn, "`data.settings` holds a credential-like literal value; store it in a "
                                       "secret store and pass a reference."),
-        ("mandatory", plain.urn, "`containers[0].env[0]` sets secret-looking variable `OPENAI_API_KEY` to a "
-                                 "plain value; use a Pulumi secret, a secret store or `valueFrom.secretKeyRef`."),
+        ("mandatory", plain.urn, f"`containers[0].env[0]` {PLAIN_ENV_MESSAGE.format(name='OPENAI_API_KEY')}"),
     ]
     assert HF_TOKEN not in json.dumps(found)
 

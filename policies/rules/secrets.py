@@ -1,16 +1,24 @@
 """no-plaintext-secrets: credentials only by reference, never as literal values.
 
 Two checks. (1) Any known string input that looks like a credential (HF token, AWS access key,
-private key, ...) is a leak wherever it sits: env maps, container env, ConfigMaps, tags.
-(2) An environment variable whose *name* says secret (``HF_TOKEN``, ``*_API_KEY``) must be a
-reference: ``valueFrom.secretKeyRef`` in Kubernetes, or a Pulumi secret elsewhere. The offline
-plan shows Pulumi secrets as ``[secret]``; note that the real engine hands a Python pack the
-decrypted value, so check (1) also flags a Pulumi-secret token placed in a plain env map there,
-which is right: SageMaker and Azure ML show env values in clear in their APIs.
+private key, ...) is a leak wherever it sits — env maps, container env, ConfigMaps, tags —
+except in a *secret sink*: the inputs whose job is to hold a secret (a Secrets Manager secret
+version, a Kubernetes Secret, a Key Vault or Secret Manager secret, the token of our HF
+endpoint resource, Vertex's dedicated HF token field). (2) An environment variable whose *name*
+says secret (``HF_TOKEN``, ``*_API_KEY``) must be a reference: ``valueFrom.secretKeyRef`` in
+Kubernetes, a Key Vault reference in Azure ML. A Pulumi secret in a plain env map (SageMaker
+model environment, Azure ML / Vertex container env) is a leak too: those APIs return env values
+in clear to anyone who may describe the model.
+
+The engine hands a Python pack the *decrypted* value of a Pulumi secret; the offline plan shows
+it as ``[secret]``. Both checks are written so the two give the same verdict: sinks are exempt
+whatever they hold, and a secret-named plain env variable fails whether it holds ``[secret]``
+or the decrypted token.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -36,6 +44,28 @@ DEFAULT_SECRET_NAME = r"(?i)(^|_)(token|secret|password|passwd|api_?key|access_?
 SECRET_REFERENCE = re.compile(r"^\$\{\{keyvault:https://[^}\s]+\}\}$")
 
 
+#: Inputs meant to hold a secret value, per resource type (dotted paths; ``*`` = any key).
+SECRET_SINKS: dict[str, tuple[str, ...]] = {
+    "aws:secretsmanager/secretVersion:SecretVersion": ("secretString", "secretBinary"),
+    "kubernetes:core/v1:Secret": ("data.*", "stringData.*"),
+    "azure-native:keyvault:Secret": ("properties.value",),
+    "gcp:secretmanager/secretVersion:SecretVersion": ("secretData",),
+    "gcp:vertex/aiEndpointWithModelGardenDeployment:AiEndpointWithModelGardenDeployment":
+        ("modelConfig.huggingFaceAccessToken",),
+    "huggingface:InferenceEndpoint": ("token", "secrets.*"),  # our dynamic resource, by `kind`
+}
+
+
+def _sink_paths(resource_type: str, props: Mapping[str, Any]) -> tuple[str, ...]:
+    if resource_type == "pulumi-python:dynamic:Resource":
+        resource_type = str(get(props, "kind", ""))
+    return SECRET_SINKS.get(resource_type, ())
+
+
+def _in_sink(path: str, sinks: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(path, sink) or path.startswith(sink + ".") for sink in sinks)
+
+
 def env_entries(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
     """(path, variable name, literal value) of environment variables a resource sets."""
     maps: list[str] = []
@@ -52,9 +82,6 @@ def env_entries(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[
     if resource_type == "gcp:vertex/aiEndpointWithModelGardenDeployment:AiEndpointWithModelGardenDeployment":
         for i, entry in enumerate(items(get(props, "modelConfig.containerSpec.envs"))):
             yield f"modelConfig.containerSpec.envs[{i}]", str(get(entry, "name", "")), get(entry, "value")
-        token = get(props, "modelConfig.huggingFaceAccessToken")
-        if token is not None:
-            yield "modelConfig.huggingFaceAccessToken", "huggingFaceAccessToken", token
     for c, container in enumerate(containers(resource_type, props)):
         for i, entry in enumerate(items(get(container, "env"))):
             # `valueFrom` (secretKeyRef) is the reference form; only literal `value`s count.
@@ -77,16 +104,19 @@ def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -
     config = args.get_config()
     tokens = [re.compile(p) for p in config.get("tokenPatterns", DEFAULT_TOKEN_PATTERNS)]
     secret_name = re.compile(config.get("secretNamePattern", DEFAULT_SECRET_NAME))
+    sinks = _sink_paths(args.resource_type, args.props)
     for path, value in strings(args.props):
-        if value != SECRET_MARKER and any(t.search(value) for t in tokens):
+        if value != SECRET_MARKER and not _in_sink(path, sinks) and any(t.search(value) for t in tokens):
             # Never echo the value: the message would put the credential in logs.
             report_violation(f"`{path}` holds a credential-like literal value; store it in a secret store "
                              "and pass a reference.", None)
     for path, name, value in env_entries(args.resource_type, args.props):
-        if (secret_name.search(name) and isinstance(value, str) and value and value != SECRET_MARKER
+        if (secret_name.search(name) and not _in_sink(path, sinks) and isinstance(value, str) and value
                 and not SECRET_REFERENCE.match(value)):
-            report_violation(f"`{path}` sets secret-looking variable `{name}` to a plain value; use a Pulumi "
-                             "secret, a secret store or `valueFrom.secretKeyRef`.", None)
+            report_violation(f"`{path}` puts a secret into plain environment variable `{name}`, which the "
+                             "platform shows in clear; pass a reference (`valueFrom.secretKeyRef`, a Key "
+                             "Vault reference) or, on SageMaker, stage the weights in S3 (`weightsS3Uri`) "
+                             "so no token is needed.", None)
 
 
 POLICY = ResourceValidationPolicy(
