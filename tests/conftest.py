@@ -9,12 +9,18 @@ from typing import Any
 
 import pulumi
 import pytest
+from hypothesis import HealthCheck, settings
 
 from scalepath.mocks import ScalepathMocks
 from scalepath.plan import Plan, RecordingMonitor, run_plan
 from scalepath.stackconfig import StackConfig, load_stack_config
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Property tests are never timed: on a loaded 2-core machine a per-example deadline (200 ms by
+# default) or the too-slow health check fails tests for the machine's sake, not the code's.
+settings.register_profile("scalepath", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("scalepath")
 
 
 @pytest.fixture(autouse=True)
