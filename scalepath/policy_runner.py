@@ -87,6 +87,10 @@ def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
         document = json.loads(path.read_text())
     except FileNotFoundError:
         raise PolicyConfigError(str(path), ["file not found"]) from None
+    except OSError as error:  # a directory, permissions
+        raise PolicyConfigError(str(path), [f"cannot read: {error.strerror or error}"]) from None
+    except UnicodeDecodeError:
+        raise PolicyConfigError(str(path), ["not UTF-8 text"]) from None
     except json.JSONDecodeError as error:
         raise PolicyConfigError(str(path), [f"malformed JSON at line {error.lineno}: {error.msg}"]) from None
     if not isinstance(document, dict):
