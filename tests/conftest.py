@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -39,10 +40,20 @@ def stack_config(values: dict[str, Any], stack: str = "test", secret_keys: set[s
     return StackConfig(project="scalepath", stack=stack, values=encoded, secret_keys=set(secret_keys))
 
 
+@pytest.fixture(scope="session")
+def _shipped_plans() -> dict[str, Plan]:
+    return {}
+
+
 @pytest.fixture
-def shipped_plan() -> Callable[[str], Plan]:
-    """Plan a shipped environment by stack name."""
-    return lambda stack: run_plan(load_stack_config(stack, ROOT))
+def shipped_plan(_shipped_plans: dict[str, Plan]) -> Callable[[str], Plan]:
+    """Plan a shipped environment by stack name: each stack runs once per session (the files
+    don't change during a run), and every caller gets its own copy to mutate."""
+    def plan(stack: str) -> Plan:
+        if stack not in _shipped_plans:
+            _shipped_plans[stack] = run_plan(load_stack_config(stack, ROOT))
+        return copy.deepcopy(_shipped_plans[stack])
+    return plan
 
 
 @pytest.fixture
