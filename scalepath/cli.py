@@ -48,7 +48,10 @@ def plan(
              "default policies/config/<stack>.json, else <environment>.json.")] = None,
 ) -> None:
     """Run the stack program offline under mocks, check policies, estimate cost."""
-    root = project_root()
+    try:
+        root = project_root()
+    except FileNotFoundError as error:
+        raise fail(str(error), EXIT_CONFIG) from None
     try:
         stack_config = load_stack_config(stack, root, config)
         result = check_plan(run_plan(stack_config), stack_config, root, policy_config)
@@ -59,7 +62,10 @@ def plan(
         raise fail(f"policy pack failed: {error}", EXIT_VIOLATIONS) from None
     document = result.to_json()
     if out:
-        out.write_text(json.dumps(document, indent=2) + "\n")
+        try:
+            out.write_text(json.dumps(document, indent=2) + "\n")
+        except OSError as error:
+            raise fail(f"cannot write --out {out}: {error.strerror or error}", EXIT_CONFIG) from None
     if as_json:
         typer.echo(json.dumps(document, indent=2))
     else:

@@ -87,6 +87,10 @@ def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
         document = json.loads(path.read_text())
     except FileNotFoundError:
         raise PolicyConfigError(str(path), ["file not found"]) from None
+    except OSError as error:  # a directory, permissions
+        raise PolicyConfigError(str(path), [f"cannot read: {error.strerror or error}"]) from None
+    except UnicodeDecodeError:
+        raise PolicyConfigError(str(path), ["not UTF-8 text"]) from None
     except json.JSONDecodeError as error:
         raise PolicyConfigError(str(path), [f"malformed JSON at line {error.lineno}: {error.msg}"]) from None
     if not isinstance(document, dict):
@@ -254,14 +258,22 @@ def _read_port(process: subprocess.Popen[bytes]) -> int:
     return int(line)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
+def _stop(process: subprocess.Popen[bytes], drain: threading.Thread | None) -> None:
+    """Terminate the pack, kill it if it lingers (or if we are interrupted while waiting), close its pipe."""
+    try:
+        if process.poll() is None:
+            process.terminate()
             process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        if process.poll() is None:  # still running: timed out, or a second Ctrl-C during the wait
             process.kill()
             process.wait()
+        if drain is not None:
+            drain.join(timeout=10)  # the pipe is at EOF once the process is gone
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 @contextmanager
@@ -270,11 +282,12 @@ def start_pack(pack_dir: Path, project: str, stack: str, config: Mapping[str, st
     """Start the pack in ``pack_dir`` as the engine does; stop it when the block exits, however it exits."""
     env = dict(os.environ, PULUMI_PROJECT=project, PULUMI_STACK=stack, PULUMI_DRY_RUN="true",
                PULUMI_CONFIG=json.dumps(dict(config or {})))
-    with tempfile.TemporaryFile() as stderr:
+    # Append mode: the pack writes at the end even while we seek back to read what it wrote.
+    with tempfile.TemporaryFile(mode="a+b") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."],
             cwd=pack_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
-        channel = None
+        channel, drain = None, None
         try:
             try:
                 port = _read_port(process)
@@ -283,17 +296,27 @@ def start_pack(pack_dir: Path, project: str, stack: str, config: Mapping[str, st
                 raise PolicyPackError(f"{error}\n{stderr.read().decode(errors='replace')}") from None
             # Keep reading stdout so a chatty pack never blocks on a full pipe.
             assert process.stdout is not None
-            threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
+            drain = threading.Thread(target=_drain, args=(process.stdout,), daemon=True)
+            drain.start()
             channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-            grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT_S)
-            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
-            try:  # newer engines handshake first; the Python SDK does not implement it
-                stub.Handshake(analyzer_pb2.AnalyzerHandshakeRequest(
-                    engine_address=ENGINE_ADDRESS, root_directory=str(pack_dir), program_directory=str(pack_dir)))
-            except grpc.RpcError as error:
-                if error.code() != grpc.StatusCode.UNIMPLEMENTED:
-                    raise
-            session = PolicyPackSession(process, stub, channel, stderr)
+            try:
+                grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT_S)
+                stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+                try:  # newer engines handshake first; the Python SDK does not implement it
+                    stub.Handshake(analyzer_pb2.AnalyzerHandshakeRequest(
+                        engine_address=ENGINE_ADDRESS, root_directory=str(pack_dir),
+                        program_directory=str(pack_dir)))
+                except grpc.RpcError as error:
+                    if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                        raise
+                session = PolicyPackSession(process, stub, channel, stderr)
+            except grpc.FutureTimeoutError:
+                raise PolicyPackError(f"the policy pack did not accept connections on port {port} within "
+                                      f"{START_TIMEOUT_S:.0f}s") from None
+            except grpc.RpcError as error:  # it died or broke during the handshake
+                stderr.seek(0)
+                raise PolicyPackError(f"the policy pack failed to start: {error.code().name}: {error.details()}\n"
+                                      f"{stderr.read().decode(errors='replace')}") from None
             try:
                 yield session
             except grpc.RpcError as error:  # a policy raised: say which, with the pack's stderr
@@ -301,7 +324,7 @@ def start_pack(pack_dir: Path, project: str, stack: str, config: Mapping[str, st
         finally:
             if channel is not None:
                 channel.close()
-            _stop(process)
+            _stop(process, drain)
 
 
 def _level(value: int) -> str:

@@ -45,6 +45,12 @@ def _load_yaml(path: Path, what: str) -> Any:
         return yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError([ConfigIssue(str(path), f"{what} not found")]) from None
+    except IsADirectoryError:
+        raise ConfigError([ConfigIssue(str(path), f"{what} is a directory; give the YAML file")]) from None
+    except OSError as error:  # permissions, I/O: say what the system said
+        raise ConfigError([ConfigIssue(str(path), f"cannot read {what}: {error.strerror or error}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([ConfigIssue(str(path), f"{what} is not UTF-8 text")]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -55,6 +61,8 @@ def _load_yaml(path: Path, what: str) -> Any:
 def load_stack_config(stack: str, root: Path, config_file: Path | None = None) -> StackConfig:
     """Load ``config_file`` or ``<root>/<stackConfigDir>/Pulumi.<stack>.yaml``."""
     project = _load_yaml(root / "Pulumi.yaml", "project file")
+    if not isinstance(project, dict) or not isinstance(project.get("name"), str):
+        raise ConfigError([ConfigIssue(str(root / "Pulumi.yaml"), "expected a mapping with a `name:`")])
     config_dir = root / project.get("stackConfigDir", ".")
     path = config_file or config_dir / f"Pulumi.{stack}.yaml"
     document = _load_yaml(path, "stack config file") or {}
@@ -63,6 +71,9 @@ def load_stack_config(stack: str, root: Path, config_file: Path | None = None) -
     values: dict[str, str] = {}
     secret_keys: set[str] = set()
     for key, value in (document.get("config") or {}).items():
+        if not isinstance(key, str):
+            raise ConfigError([ConfigIssue(f"{path}: config.{key}", "config keys are names such as "
+                                           "`scalepath:environment`, not numbers or booleans")])
         if ":" not in key:
             key = f"{project['name']}:{key}"  # un-namespaced keys belong to the project
         if isinstance(value, dict) and set(value) == {"secure"}:

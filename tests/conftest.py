@@ -2,19 +2,72 @@
 
 from __future__ import annotations
 
+import copy
+import ipaddress
 import json
-from collections.abc import Callable
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
+from huggingface_hub import constants as hf_constants
+from hypothesis import HealthCheck, settings
 
 from scalepath.mocks import ScalepathMocks
 from scalepath.plan import Plan, RecordingMonitor, run_plan
 from scalepath.stackconfig import StackConfig, load_stack_config
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# huggingface_hub builds its User-Agent with a registry fetched from huggingface.co on the first
+# request, so a provider test talking to the local fake API also resolved and dialled the Hub.
+# Telemetry off skips that lookup (the env var for subprocesses, the constant for this process,
+# which read it at import).
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+hf_constants.HF_HUB_DISABLE_TELEMETRY = True
+
+_NETWORK_ATTEMPTS: list[str] = []
+
+
+def _is_loopback(host: object) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host in (None, "", "localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _record_network(event: str, args: tuple) -> None:
+    # Libraries swallow connection errors (the Hub lookup above did), so record rather than raise.
+    if event == "socket.connect" and args[0].family in (socket.AF_INET, socket.AF_INET6):
+        if not _is_loopback(args[1][0]):
+            _NETWORK_ATTEMPTS.append(f"connect to {args[1][0]}")
+    elif event == "socket.getaddrinfo" and not _is_loopback(args[0]):
+        _NETWORK_ATTEMPTS.append(f"name lookup of {args[0]!r}")
+
+
+sys.addaudithook(_record_network)
+
+
+@pytest.fixture(autouse=True)
+def no_network_beyond_loopback() -> Iterator[None]:
+    """Tests are offline: any lookup or connection beyond loopback fails the test that made it."""
+    _NETWORK_ATTEMPTS.clear()
+    yield
+    attempts, _NETWORK_ATTEMPTS[:] = list(_NETWORK_ATTEMPTS), []
+    assert attempts == [], f"network access beyond loopback: {attempts}"
+
+# Property tests are never timed: on a loaded 2-core machine a per-example deadline (200 ms by
+# default) or the too-slow health check fails tests for the machine's sake, not the code's.
+settings.register_profile("scalepath", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("scalepath")
 
 
 @pytest.fixture(autouse=True)
@@ -33,10 +86,20 @@ def stack_config(values: dict[str, Any], stack: str = "test", secret_keys: set[s
     return StackConfig(project="scalepath", stack=stack, values=encoded, secret_keys=set(secret_keys))
 
 
+@pytest.fixture(scope="session")
+def _shipped_plans() -> dict[str, Plan]:
+    return {}
+
+
 @pytest.fixture
-def shipped_plan() -> Callable[[str], Plan]:
-    """Plan a shipped environment by stack name."""
-    return lambda stack: run_plan(load_stack_config(stack, ROOT))
+def shipped_plan(_shipped_plans: dict[str, Plan]) -> Callable[[str], Plan]:
+    """Plan a shipped environment by stack name: each stack runs once per session (the files
+    don't change during a run), and every caller gets its own copy to mutate."""
+    def plan(stack: str) -> Plan:
+        if stack not in _shipped_plans:
+            _shipped_plans[stack] = run_plan(load_stack_config(stack, ROOT))
+        return copy.deepcopy(_shipped_plans[stack])
+    return plan
 
 
 @pytest.fixture

@@ -168,7 +168,10 @@ class RunningServer:
     def __init__(self) -> None:
         self.api = FakeEndpointsApi()
         self._server = _Server(self.api)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # shutdown() returns once serve_forever notices, at most one poll interval later; the
+        # default 0.5 s made every test's teardown wait half a second.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
+                                        daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -183,3 +186,4 @@ class RunningServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._thread.join()

@@ -57,6 +57,8 @@ def test_existing_vpc_creates_no_vpc_and_every_taggable_resource_is_tagged(recor
         vpc_id="vpc-0abc", subnet_ids=["subnet-1", "subnet-2"], cidr_block="10.0.0.0/16",
         route_table_ids=["rtb-1"])))
     assert "aws:ec2/vpc:Vpc" not in _types(recorder)
-    for resource in recorder.recorded:
-        if resource.custom and resource.type != "aws:ec2/routeTableAssociation:RouteTableAssociation":
-            assert resource.inputs["tags"]["cost-center"] == "cc-1", resource.type
+    tagged = [r for r in recorder.recorded
+              if r.custom and r.type != "aws:ec2/routeTableAssociation:RouteTableAssociation"]
+    assert {r.type for r in tagged} >= {"aws:ec2/securityGroup:SecurityGroup", "aws:ec2/vpcEndpoint:VpcEndpoint"}
+    for resource in tagged:
+        assert resource.inputs["tags"]["cost-center"] == "cc-1", resource.type

@@ -93,3 +93,44 @@ def test_missing_stack_file_exits_2() -> None:
     result = _plan("--stack", "nonexistent")
     assert result.exit_code == EXIT_CONFIG
     assert "Pulumi.nonexistent.yaml" in result.stderr and "not found" in result.stderr
+
+
+BAD_FILES = {
+    "a directory": (lambda d: d, "is a directory"),
+    "an empty file": (lambda d: _text(d, ""), "scalepath:environment: required key is missing"),
+    "a YAML list": (lambda d: _text(d, "- config\n- x\n"), "expected a mapping with a `config:` mapping"),
+    "a list under config": (lambda d: _text(d, "config: [1]\n"), "expected a mapping with a `config:` mapping"),
+    "a number as key": (lambda d: _text(d, "config:\n  1: 2\n"), "config keys are names"),
+    "binary bytes": (lambda d: _text(d, b"\xff\xfe\x00"), "is not UTF-8 text"),
+}
+
+
+def _text(folder: Path, content: str | bytes) -> Path:
+    path = folder / "Pulumi.case.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_unusable_config_file_exits_2_without_traceback(tmp_path: Path, case: str) -> None:
+    make, message = BAD_FILES[case]
+    result = _plan("--stack", "case", "--config", str(make(tmp_path)))
+    assert result.exit_code == EXIT_CONFIG, (result.output, result.exception)
+    assert message in result.stderr
+    assert isinstance(result.exception, SystemExit), "an exception escaped: the user would see a traceback"
+
+
+def test_outside_a_project_exits_2(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = _plan("--stack", "dev")
+    assert result.exit_code == EXIT_CONFIG, (result.output, result.exception)
+    assert "no Pulumi.yaml" in result.stderr
+
+
+def test_unusable_policy_config_and_out_paths_exit_2(tmp_path: Path) -> None:
+    result = _plan("--stack", "dev", "--policy-config", str(tmp_path))
+    assert result.exit_code == EXIT_CONFIG, (result.output, result.exception)
+    assert "cannot read" in result.stderr
+    result = _plan("--stack", "dev", "--json", "--out", str(tmp_path))
+    assert result.exit_code == EXIT_CONFIG, (result.output, result.exception)
+    assert f"cannot write --out {tmp_path}" in result.stderr

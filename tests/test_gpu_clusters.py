@@ -120,7 +120,9 @@ def test_eks_uses_the_shared_private_subnets_and_workload_security_group() -> No
     cluster = one(p, "aws:eks/cluster:Cluster")
     assert set(cluster.property_dependencies["vpcConfig"]) >= subnets
     workload_sg = one(p, "aws:ec2/securityGroup:SecurityGroup", "network-aws-workload-sg")
-    for template in of_type(p, "aws:ec2/launchTemplate:LaunchTemplate"):
+    templates = of_type(p, "aws:ec2/launchTemplate:LaunchTemplate")
+    assert len(templates) >= 2  # system + GPU node groups
+    for template in templates:
         assert workload_sg.urn in template.property_dependencies["vpcSecurityGroupIds"]
         assert len(template.inputs["vpcSecurityGroupIds"]) == 2  # + the EKS cluster SG
         assert template.inputs["metadataOptions"]["httpTokens"] == "required"
@@ -355,7 +357,9 @@ def test_eks_taggable_resources_carry_the_cost_tags() -> None:
     for resource in eks:
         assert resource.inputs["tags"]["deployment"] == "llm", resource.type
         assert resource.inputs["tags"]["cost-center"] == "cc-1", resource.type
-    for template in of_type(p, "aws:ec2/launchTemplate:LaunchTemplate"):
+    templates = of_type(p, "aws:ec2/launchTemplate:LaunchTemplate")
+    assert len(templates) >= 2
+    for template in templates:
         kinds = {spec["resourceType"]: spec["tags"] for spec in template.inputs["tagSpecifications"]}
         assert kinds["instance"]["stack"] == kinds["volume"]["stack"] == "scalepath-test"
 
@@ -363,7 +367,9 @@ def test_eks_taggable_resources_carry_the_cost_tags() -> None:
 def test_gke_cluster_and_pools_carry_the_cost_labels() -> None:
     p = plan(gke_config())
     assert one(p, "gcp:container/cluster:Cluster").inputs["resourceLabels"]["deployment"] == "llm"
-    for pool in of_type(p, "gcp:container/nodePool:NodePool"):
+    pools = of_type(p, "gcp:container/nodePool:NodePool")
+    assert len(pools) >= 2
+    for pool in pools:
         assert pool.inputs["nodeConfig"]["resourceLabels"]["stack"] == "scalepath-test"
 
 

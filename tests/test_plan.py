@@ -10,8 +10,8 @@ import pulumi_aws as aws
 import pytest
 
 from scalepath.plan import SECRET, run_plan
-from scalepath.stackconfig import SECRET_PLACEHOLDER, load_stack_config
-from tests.conftest import ROOT, stack_config
+from scalepath.stackconfig import SECRET_PLACEHOLDER
+from tests.conftest import stack_config
 from tests.taggability import tag_property, tags_of
 from tests.test_spec import SHIPPED
 
@@ -44,14 +44,9 @@ PLAN_SCHEMA = {
 REQUIRED_KEYS = ("team", "cost-center", "environment", "stack", "managed-by")
 
 
-@pytest.fixture(scope="module")
-def shipped_plans():
-    return {stack: run_plan(load_stack_config(stack, ROOT)) for stack in SHIPPED}
-
-
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_plan_json_matches_the_contract(shipped_plans, stack: str) -> None:
-    document = json.loads(json.dumps(shipped_plans[stack].to_json()))
+def test_plan_json_matches_the_contract(shipped_plan, stack: str) -> None:
+    document = json.loads(json.dumps(shipped_plan(stack).to_json()))
     jsonschema.validate(document, PLAN_SCHEMA)
     urns = {r["urn"] for r in document["resources"]}
     assert len(urns) == len(document["resources"]), "URNs are unique"
@@ -61,9 +56,9 @@ def test_plan_json_matches_the_contract(shipped_plans, stack: str) -> None:
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_every_taggable_resource_carries_the_cost_tags(shipped_plans, stack: str) -> None:
+def test_every_taggable_resource_carries_the_cost_tags(shipped_plan, stack: str) -> None:
     checked = 0
-    for resource in shipped_plans[stack].resources:
+    for resource in shipped_plan(stack).resources:
         if not resource.custom:
             continue
         prop = tag_property(resource.type)
@@ -89,8 +84,8 @@ def test_tag_property_reads_the_sdks() -> None:
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_secure_values_never_reach_the_plan(shipped_plans, stack: str) -> None:
-    assert SECRET_PLACEHOLDER not in json.dumps(shipped_plans[stack].to_json())
+def test_secure_values_never_reach_the_plan(shipped_plan, stack: str) -> None:
+    assert SECRET_PLACEHOLDER not in json.dumps(shipped_plan(stack).to_json())
 
 
 def test_secret_inputs_are_recorded_redacted(recorder) -> None:

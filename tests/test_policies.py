@@ -454,7 +454,27 @@ def test_pack_process_stops_also_on_errors_and_ctrl_c(interrupt):
             process = session.process
             assert process.poll() is None
             raise interrupt
-    assert process.poll() is not None
+    assert process.poll() is not None and process.stdout.closed
+
+
+def test_a_pack_that_dies_before_answering_is_a_pack_error_and_is_reaped(monkeypatch):
+    # Killed between printing its port and GetAnalyzerInfo: a PolicyPackError (the CLI's exit 1
+    # with a message), not a bare grpc error, and its pipe closed.
+    started = []
+    original = PolicyPackSession.__init__
+
+    def die_first(self, process, *args):
+        started.append(process)
+        process.kill()
+        process.wait()
+        original(self, process, *args)
+
+    monkeypatch.setattr(PolicyPackSession, "__init__", die_first)
+    with pytest.raises(PolicyPackError, match="failed to start: UNAVAILABLE"):
+        with start_pack(PACK, "scalepath", "test"):
+            pass
+    (process,) = started
+    assert process.poll() is not None and process.stdout.closed
 
 
 def test_a_pack_that_fails_to_start_reports_its_error(tmp_path):

@@ -6,7 +6,10 @@ import json
 
 import pytest
 
+from policies.rules.common import tag_path
 from tests.policy_helpers import PACK
+from tests.taggability import tag_property
+from tests.test_spec import SHIPPED
 
 TYPES = json.loads((PACK / "data" / "taggable_types.json").read_text())
 
@@ -42,3 +45,14 @@ def test_taggable_types_use_the_sdk_tag_input(type_, path):
 ])
 def test_untaggable_types_are_not_listed(type_):
     assert type_ not in TYPES
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_the_pack_checks_tags_on_every_taggable_type_the_stacks_create(shipped_plan, stack):
+    # The pack reads a generated data file, not the SDKs: if the file went stale (an SDK upgrade,
+    # a new resource type), required-tags would silently skip that type. Hold it against the SDKs.
+    plan = shipped_plan(stack)
+    taggable = [r for r in plan.resources if r.custom and tag_property(r.type) is not None]
+    assert taggable
+    unchecked = sorted({r.type for r in taggable if tag_path(r.type, r.inputs) is None})
+    assert unchecked == [], "run policies/tools/gen_taggable_types.py"

@@ -240,9 +240,11 @@ def test_prod_plan_has_the_whole_private_set() -> None:
         "trafficRoutingConfiguration"]["type"] == "CANARY"
     target = _one(plan, TARGET).inputs
     assert target["minCapacity"] == 2 and target["maxCapacity"] > 2
-    for resource in plan.resources:
-        if resource.custom and resource.type not in UNTAGGABLE and resource.type.startswith("aws:"):
-            assert resource.inputs.get("tags", {}).get("cost-center") == "cc-1234", resource.type
+    taggable = [r for r in plan.resources
+                if r.custom and r.type not in UNTAGGABLE and r.type.startswith("aws:")]
+    assert {MODEL, CONFIG, ENDPOINT} <= {r.type for r in taggable}
+    for resource in taggable:
+        assert resource.inputs.get("tags", {}).get("cost-center") == "cc-1234", resource.type
 
 
 def test_private_mode_in_an_existing_vpc(base_config: dict[str, Any]) -> None:
