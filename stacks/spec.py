@@ -8,6 +8,7 @@ their stage so an error names ``scalepath:deployments[1].scaling.max``, not a un
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, get_args
 
@@ -30,6 +31,8 @@ from stacks.config import (
 from stacks.errors import NAMESPACE, ConfigError, ConfigIssue, format_loc
 from stacks.gcp_network import range_issues as gcp_range_issues
 from stacks.stages import STAGES
+
+TAG_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 
 #: Top-level ``scalepath:`` keys that must be set with ``pulumi config set --secret``.
 SECRET_KEYS = ("hfToken",)
@@ -63,6 +66,14 @@ class StackSpec(ConfigModel):
     @field_validator("tags")
     @classmethod
     def _required_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        # Keys every platform takes as they are (GCP labels and Kubernetes label names are the
+        # strictest): normalising them per cloud could otherwise merge two keys or empty one.
+        bad = [k for k in tags if not TAG_KEY.fullmatch(k)]
+        if bad:
+            raise ValueError(
+                f"tag key(s) {', '.join(repr(k) for k in bad)} must be 1-63 lowercase letters, "
+                "digits, '-' or '_', starting with a letter (valid on AWS, Azure, GCP and Kubernetes)"
+            )
         missing = [k for k in REQUIRED_TAG_KEYS if not tags.get(k, "").strip()]
         if missing:
             raise ValueError(

@@ -70,3 +70,13 @@ def test_gcp_stack_needs_billing_account_and_targets(base_config) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_spec(config, project="p", stack="s")
     assert {i.path for i in caught.value.issues} == {"gcp:project", "gcp:region"}
+
+
+@pytest.mark.parametrize("key", ["Team", "cost center", "a@", "1st", "x" * 64, ""])
+def test_tag_keys_must_be_valid_on_every_platform(base_config, key: str) -> None:
+    # Normalising such keys per cloud could merge two of them ("Team"/"team") or empty one ("@").
+    config = {**base_config, "scalepath:tags": {"team": "ml", "cost-center": "cc-1", key: "v"}}
+    with pytest.raises(ConfigError) as caught:
+        parse_spec(config, project="p", stack="s")
+    (issue,) = caught.value.issues
+    assert issue.path == "scalepath:tags" and repr(key) in issue.message
