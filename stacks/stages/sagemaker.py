@@ -273,7 +273,8 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
     if d.kind is not EndpointKind.SERVERLESS and (d.scaling.max > d.scaling.min or d.scaling.min == 0):
         autoscaling = Autoscaling(
             min_capacity=d.scaling.min, max_capacity=d.scaling.max, metric=d.scaling.metric,
-            target_value=d.scaling.target_value or DEFAULT_TARGETS[d.scaling.metric],
+            target_value=(d.scaling.target_value if d.scaling.target_value is not None
+                          else DEFAULT_TARGETS[d.scaling.metric]),
             scale_in_cooldown_seconds=d.scaling.scale_in_cooldown_seconds,
             scale_out_cooldown_seconds=d.scaling.scale_out_cooldown_seconds,
         )
