@@ -59,6 +59,11 @@ def params_from_model_id(model_id: str) -> float | None:
     return max(sizes) if sizes else None
 
 
+def model_size_b(model_id: str, params_b: float | None) -> float | None:
+    """Parameter count in billions: the configured one, else what the Hub id says (if anything)."""
+    return params_b if params_b is not None else params_from_model_id(model_id)
+
+
 def default_timeout(params_b: float | None) -> int:
     """Startup health check and weight download timeout for a model of this size (seconds)."""
     if params_b is None:
@@ -371,7 +376,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 serverless_config=aws.sagemaker.EndpointConfigurationProductionVariantServerlessConfigArgs(
                     memory_size_in_mb=s.memory_size_mb, max_concurrency=s.max_concurrency,
                     provisioned_concurrency=s.provisioned_concurrency))
-        params = a.source.params_b if a.source.params_b is not None else params_from_model_id(a.source.model_id)
+        params = model_size_b(a.source.model_id, a.source.params_b)
         assert a.instance_type is not None  # the config model requires it for instance-backed kinds
         startup = a.startup_timeout_seconds if a.startup_timeout_seconds is not None else default_timeout(params)
         download = (a.model_download_timeout_seconds if a.model_download_timeout_seconds is not None

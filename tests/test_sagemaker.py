@@ -17,6 +17,7 @@ from components.sagemaker_endpoint import (
     SageMakerEndpoint,
     SageMakerEndpointArgs,
     default_timeout,
+    model_size_b,
     params_from_model_id,
 )
 from components.sagemaker_image import Server
@@ -412,6 +413,13 @@ def test_component_outputs(server: Server, version: str, chat: bool) -> None:
 ])
 def test_params_from_model_id(model_id: str, params: float | None) -> None:
     assert params_from_model_id(model_id) == params
+
+
+def test_model_size_prefers_the_configured_count_over_the_id() -> None:
+    # The stage's GPU-memory check and the component's timeouts read the same rule.
+    assert model_size_b("meta-llama/Llama-3.1-70B-Instruct", 8.0) == 8.0
+    assert model_size_b("meta-llama/Llama-3.1-70B-Instruct", None) == 70
+    assert model_size_b("org/unsized-model", None) is None
 
 
 def test_timeouts_grow_with_model_size() -> None:

@@ -22,7 +22,7 @@ from components.sagemaker_endpoint import (
     SageMakerEndpoint,
     SageMakerEndpointArgs,
     has_local_storage,
-    params_from_model_id,
+    model_size_b,
 )
 from components.sagemaker_image import ImageNotAvailable, Server
 from components.sagemaker_settings import (
@@ -214,7 +214,7 @@ class SageMakerDeployment(DeploymentBase):
         return problems
 
     def _fits_gpu_memory(self, spec: catalog.InstanceSpec) -> list[str]:
-        params = self.model_params_b or params_from_model_id(self.model)
+        params = model_size_b(self.model, self.model_params_b)
         if params is None or spec.gpu_count == 0 or self.generation.quantize is not None:
             return []
         weights_gib = params * 2  # fp16/bf16: two bytes per parameter
