@@ -325,6 +325,17 @@ def test_plain_token_in_container_env_is_rejected(base_config: dict[str, Any]) -
     assert "scalepath:hfToken" in _issues(error)["scalepath:deployments[0].container.env"]
 
 
+def test_token_limits_in_container_env_are_not_taken_for_secrets(base_config: dict[str, Any]) -> None:
+    # TGI settings named ...TOKENS are limits; only names ending in TOKEN/SECRET/... are secrets.
+    plan = _plan(base_config, _deployment(container={"server": "tgi", "version": "3.3.6",
+                                                     "env": {"MAX_BATCH_PREFILL_TOKENS": "4096"}}))
+    assert _env(plan)["MAX_BATCH_PREFILL_TOKENS"] == "4096"
+    with pytest.raises(ConfigError) as error:
+        _plan(base_config, _deployment(container={"server": "tgi", "version": "3.3.6",
+                                                  "env": {"HUGGINGFACEHUB_API_TOKEN": "x", "API_KEY": "y"}}))
+    assert "API_KEY, HUGGINGFACEHUB_API_TOKEN" in _issues(error)["scalepath:deployments[0].container.env"]
+
+
 # -- config errors with key paths --------------------------------------------------------------
 
 

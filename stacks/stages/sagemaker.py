@@ -40,6 +40,7 @@ from stacks.config import Cloud, DeploymentBase, Scaling, StackFacts, Stage
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.networks import aws_nat_egress, aws_network
+from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
 
 if TYPE_CHECKING:  # stacks.spec imports the stage registry, which imports this module
@@ -81,7 +82,7 @@ class ContainerSettings(ConfigModel):
     @field_validator("env")
     @classmethod
     def _no_token_keys(cls, env: dict[str, str]) -> dict[str, str]:
-        bad = sorted(k for k in env if "TOKEN" in k.upper() or "SECRET" in k.upper())
+        bad = secret_env_names(env)
         if bad:
             raise ValueError(f"{', '.join(bad)} look like secrets; set the Hub token with "
                              "`pulumi config set --secret scalepath:hfToken` instead")
