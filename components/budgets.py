@@ -154,13 +154,16 @@ class GcpBudget(pulumi.ComponentResource):
             name, project=args.project, addresses=args.notify, labels=labels,
             purpose="budget", parent=self,
         )
+        cents = round(args.monthly_usd * 100)  # to the cent, as the AWS budget's limit_amount
         budget = gcp.billing.Budget(
             f"{name}-budget",
             billing_account=args.billing_account,
             display_name=f"{_stack_tag(args.tags)}-monthly",
             amount=gcp.billing.BudgetAmountArgs(
                 specified_amount=gcp.billing.BudgetAmountSpecifiedAmountArgs(
-                    currency_code="USD", units=str(int(args.monthly_usd))
+                    currency_code="USD", units=str(cents // 100),
+                    # Money is units + nanos: without them 99.5 would be a $99 budget, 0.5 a $0 one.
+                    nanos=(cents % 100) * 10_000_000 if cents % 100 else None,
                 )
             ),
             budget_filter=gcp.billing.BudgetBudgetFilterArgs(
