@@ -53,6 +53,8 @@ class GcpBudgetArgs(BudgetArgs):
     """Billing account id, ``XXXXXX-XXXXXX-XXXXXX``."""
     project: str
     """Project that holds the e-mail notification channels."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What the channels wait for: the project's ``monitoring.googleapis.com`` service."""
 
 
 def _stack_tag(tags: Mapping[str, str]) -> str:
@@ -152,7 +154,7 @@ class GcpBudget(pulumi.ComponentResource):
         labels = gcp_labels(args.tags)
         channels = email_channels(
             name, project=args.project, addresses=args.notify, labels=labels,
-            purpose="budget", parent=self,
+            purpose="budget", parent=self, depends_on=args.depends_on,
         )
         cents = round(args.monthly_usd * 100)  # to the cent, as the AWS budget's limit_amount
         budget = gcp.billing.Budget(

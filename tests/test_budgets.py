@@ -21,3 +21,17 @@ def test_gcp_budget_keeps_the_cents(monthly: float, units: str, nanos: int | Non
     [budget] = [r for r in plan.resources if r.type == "gcp:billing/budget:Budget"]
     amount = budget.inputs["amount"]["specifiedAmount"]
     assert (amount["currencyCode"], amount["units"], amount.get("nanos")) == ("USD", units, nanos)
+
+
+def test_gcp_budget_channels_wait_for_the_monitoring_api() -> None:
+    plan = run_plan(stack_config({
+        "gcp:project": "acme-ml-dev", "gcp:region": "us-central1", "scalepath:environment": "dev",
+        "scalepath:tags": {"team": "ml", "cost-center": "cc-1"},
+        "scalepath:budget": {"monthlyUsd": 100, "notify": ["ml@example.com", "ops@example.com"],
+                             "gcp": {"billingAccount": "01A2B3-C4D5E6-F7A8B9"}},
+        "scalepath:deployments": [],
+    }))
+    [api] = [r for r in plan.resources if r.type == "gcp:projects/service:Service"
+             and r.inputs["service"] == "monitoring.googleapis.com"]
+    channels = [r for r in plan.resources if r.type == "gcp:monitoring/notificationChannel:NotificationChannel"]
+    assert len(channels) == 2 and all(api.urn in c.dependencies for c in channels)
