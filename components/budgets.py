@@ -53,6 +53,8 @@ class GcpBudgetArgs(BudgetArgs):
     """Billing account id, ``XXXXXX-XXXXXX-XXXXXX``."""
     project: str
     """Project that holds the e-mail notification channels."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What the channels wait for: the project's ``monitoring.googleapis.com`` service."""
 
 
 def _stack_tag(tags: Mapping[str, str]) -> str:
@@ -152,15 +154,18 @@ class GcpBudget(pulumi.ComponentResource):
         labels = gcp_labels(args.tags)
         channels = email_channels(
             name, project=args.project, addresses=args.notify, labels=labels,
-            purpose="budget", parent=self,
+            purpose="budget", parent=self, depends_on=args.depends_on,
         )
+        cents = round(args.monthly_usd * 100)  # to the cent, as the AWS budget's limit_amount
         budget = gcp.billing.Budget(
             f"{name}-budget",
             billing_account=args.billing_account,
             display_name=f"{_stack_tag(args.tags)}-monthly",
             amount=gcp.billing.BudgetAmountArgs(
                 specified_amount=gcp.billing.BudgetAmountSpecifiedAmountArgs(
-                    currency_code="USD", units=str(int(args.monthly_usd))
+                    currency_code="USD", units=str(cents // 100),
+                    # Money is units + nanos: without them 99.5 would be a $99 budget, 0.5 a $0 one.
+                    nanos=(cents % 100) * 10_000_000 if cents % 100 else None,
                 )
             ),
             budget_filter=gcp.billing.BudgetBudgetFilterArgs(

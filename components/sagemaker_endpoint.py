@@ -59,6 +59,11 @@ def params_from_model_id(model_id: str) -> float | None:
     return max(sizes) if sizes else None
 
 
+def model_size_b(model_id: str, params_b: float | None) -> float | None:
+    """Parameter count in billions: the configured one, else what the Hub id says (if anything)."""
+    return params_b if params_b is not None else params_from_model_id(model_id)
+
+
 def default_timeout(params_b: float | None) -> int:
     """Startup health check and weight download timeout for a model of this size (seconds)."""
     if params_b is None:
@@ -371,13 +376,16 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 serverless_config=aws.sagemaker.EndpointConfigurationProductionVariantServerlessConfigArgs(
                     memory_size_in_mb=s.memory_size_mb, max_concurrency=s.max_concurrency,
                     provisioned_concurrency=s.provisioned_concurrency))
-        params = a.source.params_b if a.source.params_b is not None else params_from_model_id(a.source.model_id)
+        params = model_size_b(a.source.model_id, a.source.params_b)
         assert a.instance_type is not None  # the config model requires it for instance-backed kinds
+        startup = a.startup_timeout_seconds if a.startup_timeout_seconds is not None else default_timeout(params)
+        download = (a.model_download_timeout_seconds if a.model_download_timeout_seconds is not None
+                    else default_timeout(params))
         return aws.sagemaker.EndpointConfigurationProductionVariantArgs(
             variant_name=VARIANT, model_name=model.name, instance_type=a.instance_type,
             initial_instance_count=a.initial_instance_count, initial_variant_weight=1.0,
-            container_startup_health_check_timeout_in_seconds=a.startup_timeout_seconds or default_timeout(params),
-            model_data_download_timeout_in_seconds=a.model_download_timeout_seconds or default_timeout(params),
+            container_startup_health_check_timeout_in_seconds=startup,
+            model_data_download_timeout_in_seconds=download,
             volume_size_in_gb=a.volume_size_gb)
 
     def _endpoint_config(self, model: aws.sagemaker.Model, key_arn: pulumi.Input[str] | None,

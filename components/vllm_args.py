@@ -37,7 +37,7 @@ class VllmArgsError(ValueError):
     """Invalid vLLM service arguments; the message names the field and the fix."""
 
     def __init__(self, field_name: str, message: str):
-        self.field_name = field_name
+        self.field_name, self.message = field_name, message
         super().__init__(f"{field_name}: {message}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from components.budgets import AwsBudget, AzureBudget, AzureBudgetArgs, BudgetArgs, GcpBudget, GcpBudgetArgs
+from stacks import gcp as gcp_stack
 from stacks.config import Cloud
 from stacks.context import StackContext
 from stacks.spec import StackSpec, load_spec
@@ -34,7 +35,9 @@ def compose_budgets(ctx: StackContext) -> None:
         gcp = spec.budget.gcp
         assert gcp is not None  # parse_spec guarantees it for a GCP stack
         GcpBudget("budget-gcp", GcpBudgetArgs(
-            **common, billing_account=gcp.billing_account, project=spec.targets.gcp_project or ""))
+            **common, billing_account=gcp.billing_account, project=spec.targets.gcp_project or "",
+            # Channels are Monitoring resources: on a fresh project the API must be on first.
+            depends_on=tuple(gcp_stack.services(ctx, ["monitoring.googleapis.com"]))))
 
 
 def compose(spec: StackSpec) -> None:

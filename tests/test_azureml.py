@@ -421,6 +421,8 @@ D = "scalepath:deployments[0]"
     ({"container": {"image": "ghcr.io/huggingface/text-generation-inference:latest"}}, f"{D}.container.image",
      "pin a version"),
     ({"container": {"image": TGI, "env": {"HF_TOKEN": "x"}}}, f"{D}.container.env", "scalepath:hfToken"),
+    ({"container": {"image": TGI, "env": {"HUGGINGFACEHUB_API_TOKEN": "x"}}}, f"{D}.container.env",
+     "scalepath:hfToken"),
     ({"container": {"image": TGI, "server": "triton"}}, f"{D}.container.server", "'tgi' or 'vllm'"),
     ({"scaling": {"min": 1, "max": 3, "gpuUtilizationPct": None}}, f"{D}.scaling", "needs a scaling metric"),
     ({"instanceType": "Standard_F4s_v2"}, D, "gpuUtilizationPct needs a GPU instance"),

@@ -265,3 +265,12 @@ def test_long_default_endpoint_names_fit_hf_limit(base_config) -> None:
     (endpoint,) = of_type(plan, "pulumi-python:dynamic:Resource")
     name = endpoint.inputs["endpointName"]
     assert len(name) <= 32 and name.startswith("a-very-long-deployment") and name[-7] == "-"
+
+
+def test_secret_named_plain_env_is_rejected(base_config) -> None:
+    # Plain env is stored in clear at HF; secrets go through secretEnv.
+    endpoint = {**ENDPOINT, "env": {"MAX_TOTAL_TOKENS": "8192", "OPENAI_API_KEY": "not-a-hub-token"}}
+    issues = config_issues(with_deployments(base_config, endpoint))
+    assert "OPENAI_API_KEY" in issues["scalepath:deployments[0].env"]
+    assert "MAX_TOTAL_TOKENS" not in issues["scalepath:deployments[0].env"]
+    assert "secretEnv" in issues["scalepath:deployments[0].env"]

@@ -17,6 +17,7 @@ from components.sagemaker_endpoint import (
     SageMakerEndpoint,
     SageMakerEndpointArgs,
     default_timeout,
+    model_size_b,
     params_from_model_id,
 )
 from components.sagemaker_image import Server
@@ -326,6 +327,17 @@ def test_plain_token_in_container_env_is_rejected(base_config: dict[str, Any]) -
     assert "scalepath:hfToken" in _issues(error)["scalepath:deployments[0].container.env"]
 
 
+def test_token_limits_in_container_env_are_not_taken_for_secrets(base_config: dict[str, Any]) -> None:
+    # TGI settings named ...TOKENS are limits; only names ending in TOKEN/SECRET/... are secrets.
+    plan = _plan(base_config, _deployment(container={"server": "tgi", "version": "3.3.6",
+                                                     "env": {"MAX_BATCH_PREFILL_TOKENS": "4096"}}))
+    assert _env(plan)["MAX_BATCH_PREFILL_TOKENS"] == "4096"
+    with pytest.raises(ConfigError) as error:
+        _plan(base_config, _deployment(container={"server": "tgi", "version": "3.3.6",
+                                                  "env": {"HUGGINGFACEHUB_API_TOKEN": "x", "API_KEY": "y"}}))
+    assert "API_KEY, HUGGINGFACEHUB_API_TOKEN" in _issues(error)["scalepath:deployments[0].container.env"]
+
+
 # -- config errors with key paths --------------------------------------------------------------
 
 
@@ -414,6 +426,13 @@ def test_component_outputs(server: Server, version: str, chat: bool) -> None:
 ])
 def test_params_from_model_id(model_id: str, params: float | None) -> None:
     assert params_from_model_id(model_id) == params
+
+
+def test_model_size_prefers_the_configured_count_over_the_id() -> None:
+    # The stage's GPU-memory check and the component's timeouts read the same rule.
+    assert model_size_b("meta-llama/Llama-3.1-70B-Instruct", 8.0) == 8.0
+    assert model_size_b("meta-llama/Llama-3.1-70B-Instruct", None) == 70
+    assert model_size_b("org/unsized-model", None) is None
 
 
 def test_timeouts_grow_with_model_size() -> None:

@@ -254,6 +254,15 @@ def test_alert_policies_watch_this_endpoint_and_notify_budget_list(gcp_config: d
 # --- custom container ----------------------------------------------------------------------
 
 
+def test_token_limits_in_container_env_are_not_taken_for_secrets(gcp_config: dict[str, Any]) -> None:
+    cfg = copy.deepcopy(gcp_config)
+    cfg["scalepath:deployments"][0].update(
+        machineType="n1-standard-8", accelerator={"type": "NVIDIA_TESLA_T4", "count": 1},
+        container={"imageUri": "us-docker.pkg.dev/acme/serving/tgi:3.3", "env": {"MAX_TOTAL_TOKENS": "8192"}})
+    spec = _one(_plan(cfg), ":AiEndpointWithModelGardenDeployment").inputs["modelConfig"]["containerSpec"]
+    assert spec["envs"] == [{"name": "MAX_TOTAL_TOKENS", "value": "8192"}]
+
+
 def test_custom_container_overrides_model_garden_image(gcp_config: dict[str, Any]) -> None:
     cfg = copy.deepcopy(gcp_config)
     cfg["scalepath:deployments"][0].update(

@@ -27,6 +27,7 @@ from components.azureml import (
 )
 from stacks.azure_network import AzureNetwork
 from stacks.config import Cloud, ConfigModel, DeploymentBase, Environment, HfRepoId, Scaling, Stage
+from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
 
 if TYPE_CHECKING:  # stacks.context imports the registry that imports this module
@@ -106,10 +107,10 @@ class ContainerConfig(ConfigModel):
     @field_validator("env")
     @classmethod
     def _no_token_in_env(cls, env: dict[str, str]) -> dict[str, str]:
-        for key in env:
-            if key.upper() in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
-                raise ValueError(f"{key} must not be set here; set the token with "
-                                 "`pulumi config set --secret scalepath:hfToken` (stored in Key Vault)")
+        bad = secret_env_names(env)
+        if bad:
+            raise ValueError(f"{', '.join(bad)} must not be set here (plain environment); set the HF token "
+                             "with `pulumi config set --secret scalepath:hfToken` (stored in Key Vault)")
         return env
 
     @model_validator(mode="after")

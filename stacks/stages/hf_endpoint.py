@@ -22,6 +22,7 @@ from components.hf_endpoint import HfInferenceEndpoint, HfInferenceEndpointArgs,
 from components.hf_endpoint_provider import HardwareError, validate_hardware
 from components.secret_store import CloudSecret, CloudSecretArgs
 from stacks.config import Cloud, ConfigModel, DeploymentBase, DnsName, Scaling, Stage
+from stacks.secret_env import secret_env_names
 from stacks.secret_store import SecretStoreConfig
 from stacks.stages.base import StageDef
 from stacks.stages.hf_serverless import HfNamespace
@@ -112,6 +113,15 @@ class HfEndpointDeployment(DeploymentBase):
     """Inference Endpoints API URL (private installs); ``$SCALEPATH_HF_ENDPOINTS_API`` or HF's default."""
     secret_store: SecretStoreConfig | None = None
     """Optionally store the HF token where the calling application reads it."""
+
+    @field_validator("env")
+    @classmethod
+    def _no_secret_names(cls, env: dict[str, str]) -> dict[str, str]:
+        bad = secret_env_names(env)
+        if bad:
+            raise ValueError(f"{', '.join(bad)} look like secrets; a plain env value is stored in clear "
+                             "at HF: use secretEnv (env name -> top-level secret key, e.g. HF_TOKEN: hfToken)")
+        return env
 
     @field_validator("instance_size")
     @classmethod

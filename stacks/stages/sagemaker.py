@@ -22,7 +22,7 @@ from components.sagemaker_endpoint import (
     SageMakerEndpoint,
     SageMakerEndpointArgs,
     has_local_storage,
-    params_from_model_id,
+    model_size_b,
 )
 from components.sagemaker_image import ImageNotAvailable, Server
 from components.sagemaker_settings import (
@@ -40,6 +40,7 @@ from stacks.config import Cloud, DeploymentBase, Scaling, StackFacts, Stage
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.networks import aws_nat_egress, aws_network
+from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
 
 if TYPE_CHECKING:  # stacks.spec imports the stage registry, which imports this module
@@ -81,7 +82,7 @@ class ContainerSettings(ConfigModel):
     @field_validator("env")
     @classmethod
     def _no_token_keys(cls, env: dict[str, str]) -> dict[str, str]:
-        bad = sorted(k for k in env if "TOKEN" in k.upper() or "SECRET" in k.upper())
+        bad = secret_env_names(env)
         if bad:
             raise ValueError(f"{', '.join(bad)} look like secrets; set the Hub token with "
                              "`pulumi config set --secret scalepath:hfToken` instead")
@@ -214,7 +215,7 @@ class SageMakerDeployment(DeploymentBase):
         return problems
 
     def _fits_gpu_memory(self, spec: catalog.InstanceSpec) -> list[str]:
-        params = self.model_params_b or params_from_model_id(self.model)
+        params = model_size_b(self.model, self.model_params_b)
         if params is None or spec.gpu_count == 0 or self.generation.quantize is not None:
             return []
         weights_gib = params * 2  # fp16/bf16: two bytes per parameter
@@ -273,7 +274,8 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
     if d.kind is not EndpointKind.SERVERLESS and (d.scaling.max > d.scaling.min or d.scaling.min == 0):
         autoscaling = Autoscaling(
             min_capacity=d.scaling.min, max_capacity=d.scaling.max, metric=d.scaling.metric,
-            target_value=d.scaling.target_value or DEFAULT_TARGETS[d.scaling.metric],
+            target_value=(d.scaling.target_value if d.scaling.target_value is not None
+                          else DEFAULT_TARGETS[d.scaling.metric]),
             scale_in_cooldown_seconds=d.scaling.scale_in_cooldown_seconds,
             scale_out_cooldown_seconds=d.scaling.scale_out_cooldown_seconds,
         )

@@ -30,6 +30,7 @@ from components.vertex import (
 from stacks import gcp as gcp_stack
 from stacks.config import Cloud, ConfigModel, DeploymentBase, Scaling, StackFacts, Stage
 from stacks.errors import ConfigIssue
+from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
 
 if TYPE_CHECKING:  # stacks.context imports the stage registry, which imports this module
@@ -46,9 +47,6 @@ ImageUri = Annotated[str, StringConstraints(
 """Vertex pulls serving images only from Artifact Registry or Container Registry."""
 
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-
-_SECRET_ENV_WORDS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "CREDENTIAL")
-
 
 class VertexAccelerator(ConfigModel):
     """GPUs attached to an N1 machine (``machineSpec.acceleratorType/Count``)."""
@@ -88,7 +86,7 @@ class VertexContainer(ConfigModel):
     @field_validator("env")
     @classmethod
     def _no_secrets_in_env(cls, env: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in env if any(w in k.upper() for w in _SECRET_ENV_WORDS)]
+        bad = secret_env_names(env)
         if bad:
             raise ValueError(
                 f"{', '.join(bad)}: Vertex container env is stored in plain text; set the HF "

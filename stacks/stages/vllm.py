@@ -217,7 +217,7 @@ class VllmDeployment(DeploymentBase):
         try:
             args.validate()
         except VllmArgsError as error:
-            raise ValueError(f"{config_key(error.field_name)}: {str(error).split(': ', 1)[1]}") from None
+            raise ValueError(f"{config_key(error.field_name)}: {error.message}") from None
         return self
 
     def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
@@ -229,7 +229,7 @@ class VllmDeployment(DeploymentBase):
             args.validate()
         except VllmArgsError as error:
             issues.append(ConfigIssue(format_loc(("deployments", index, *config_key(error.field_name).split("."))),
-                                      str(error).split(": ", 1)[1]))
+                                      error.message))
         for other_index, other in enumerate(stack.deployments):
             if other_index != index and isinstance(other, VllmDeployment) and other.stage == self.stage \
                     and (other.vllm.namespace or other.name) == args.namespace:
