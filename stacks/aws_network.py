@@ -20,7 +20,8 @@ class AwsNetworkConfig(ConfigModel):
     """How many AZs get a private subnet (the first N available in the region)."""
     nat_gateway: bool | None = None
     """Outbound internet through one NAT gateway. Unset: on when the stack has an EKS
-    deployment (GPU nodes pull public images and weights), off otherwise."""
+    deployment (GPU nodes pull public images and weights), off otherwise. With ``vpc_id`` no NAT
+    is created: the value states whether the existing VPC already routes egress."""
     interface_endpoints: list[str] = list(DEFAULT_INTERFACE_ENDPOINTS)
     vpc_id: str | None = None
     """Use this existing VPC; then ``subnetIds`` and ``vpcCidr`` are required."""
