@@ -322,71 +322,48 @@ class VertexEndpoint(pulumi.ComponentResource):
                 lambda eid: f'resource.type = "aiplatform.googleapis.com/Endpoint" AND '
                 f'resource.labels.endpoint_id = "{eid}" AND metric.type = "{metric}"')
 
-        common = {
-            "project": args.project,
-            "combiner": "OR",
-            "notification_channels": list(alerts.channels),
-            "user_labels": labels,
-            "alert_strategy": gcp.monitoring.AlertPolicyAlertStrategyArgs(auto_close="1800s"),
-        }
-        gcp.monitoring.AlertPolicy(
-            f"{name}-latency-p95",
-            display_name=f"{name}: Vertex prediction latency p95 > {alerts.latency_p95_ms:g} ms",
-            severity="WARNING",
-            documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
-                mime_type="text/markdown",
-                content=(f"p95 online prediction latency of `{args.model}` on endpoint `{name}` "
-                         f"stayed above {alerts.latency_p95_ms:g} ms for {window}. Check replica "
-                         "count against `max`, accelerator duty cycle and request sizes."),
-            ),
-            conditions=[gcp.monitoring.AlertPolicyConditionArgs(
-                display_name="p95 prediction latency",
-                condition_threshold=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
-                    filter=metric_filter(LATENCY_METRIC),
-                    aggregations=[gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
-                        alignment_period=window,
-                        # Latency is a distribution: sum the buckets per window, then take p95
-                        # across deployed models of the endpoint.
-                        per_series_aligner="ALIGN_DELTA",
-                        cross_series_reducer="REDUCE_PERCENTILE_95",
-                        group_by_fields=["resource.label.endpoint_id"],
-                    )],
-                    comparison="COMPARISON_GT",
-                    threshold_value=float(alerts.latency_p95_ms),
-                    duration=window,
-                ),
-            )],
-            opts=pulumi.ResourceOptions(parent=self),
-            **common,
-        )
-        gcp.monitoring.AlertPolicy(
-            f"{name}-errors",
-            display_name=f"{name}: Vertex prediction errors > {alerts.errors} per {window}",
-            severity="ERROR",
-            documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
-                mime_type="text/markdown",
-                content=(f"More than {alerts.errors} online prediction errors on endpoint `{name}` "
-                         f"(`{args.model}`) within {window}. Check the endpoint's logs in Cloud "
-                         "Logging (resource `aiplatform.googleapis.com/Endpoint`)."),
-            ),
-            conditions=[gcp.monitoring.AlertPolicyConditionArgs(
-                display_name="prediction error count",
-                condition_threshold=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
-                    filter=metric_filter(ERROR_METRIC),
-                    aggregations=[gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
-                        alignment_period=window,
-                        per_series_aligner="ALIGN_SUM",
-                        cross_series_reducer="REDUCE_SUM",
-                        group_by_fields=["resource.label.endpoint_id"],
-                    )],
-                    comparison="COMPARISON_GT",
-                    threshold_value=float(alerts.errors),
-                    duration="0s",
-                ),
-            )],
-            opts=pulumi.ResourceOptions(parent=self),
-            **common,
-        )
+        def policy(role: str, display_name: str, severity: str, documentation: str, condition: str,
+                   metric: str, aligner: str, reducer: str, threshold: float, duration: str) -> None:
+            gcp.monitoring.AlertPolicy(
+                f"{name}-{role}",
+                project=args.project,
+                display_name=display_name,
+                severity=severity,
+                combiner="OR",
+                notification_channels=list(alerts.channels),
+                user_labels=labels,
+                alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(auto_close="1800s"),
+                documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
+                    mime_type="text/markdown", content=documentation),
+                conditions=[gcp.monitoring.AlertPolicyConditionArgs(
+                    display_name=condition,
+                    condition_threshold=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
+                        filter=metric_filter(metric),
+                        aggregations=[gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
+                            alignment_period=window, per_series_aligner=aligner,
+                            cross_series_reducer=reducer, group_by_fields=["resource.label.endpoint_id"],
+                        )],
+                        comparison="COMPARISON_GT",
+                        threshold_value=threshold,
+                        duration=duration,
+                    ),
+                )],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        # Latency is a distribution: sum the buckets per window, then take p95 across the
+        # endpoint's deployed models.
+        policy("latency-p95", f"{name}: Vertex prediction latency p95 > {alerts.latency_p95_ms:g} ms", "WARNING",
+               f"p95 online prediction latency of `{args.model}` on endpoint `{name}` stayed above "
+               f"{alerts.latency_p95_ms:g} ms for {window}. Check replica count against `max`, "
+               "accelerator duty cycle and request sizes.",
+               "p95 prediction latency", LATENCY_METRIC, "ALIGN_DELTA", "REDUCE_PERCENTILE_95",
+               float(alerts.latency_p95_ms), window)
+        policy("errors", f"{name}: Vertex prediction errors > {alerts.errors} per {window}", "ERROR",
+               f"More than {alerts.errors} online prediction errors on endpoint `{name}` (`{args.model}`) "
+               f"within {window}. Check the endpoint's logs in Cloud Logging (resource "
+               "`aiplatform.googleapis.com/Endpoint`).",
+               "prediction error count", ERROR_METRIC, "ALIGN_SUM", "REDUCE_SUM", float(alerts.errors), "0s")
 
 
 def _container_spec(
