@@ -13,9 +13,6 @@ from collections.abc import Mapping
 
 MANAGED_BY = "scalepath"
 
-#: Keys every scalepath resource carries besides the environment's own tags.
-SYSTEM_TAG_KEYS = ("environment", "stack", "managed-by")
-
 
 def cost_tags(
     base: Mapping[str, str],

@@ -17,7 +17,7 @@ from scalepath.cost.advisor import (
     Workload,
     advise,
     cheapest_switches,
-    crossover,
+    first_change,
     stage_curve,
 )
 from scalepath.cost.lines import HOURS_PER_MONTH
@@ -123,7 +123,7 @@ def test_crossover_found_where_the_lines_cross(fixed, slope):
     dedicated = lambda v: fixed  # noqa: E731
     per_use = lambda v: slope * v  # noqa: E731
     assume(per_use(1) < fixed)
-    at = crossover(per_use, dedicated, 1, 10**9)
+    at = first_change(lambda v: per_use(v) < dedicated(v), 1, 10**9)
     if per_use(10**9) < fixed:
         assert at is None
         return
@@ -131,13 +131,13 @@ def test_crossover_found_where_the_lines_cross(fixed, slope):
 
 
 def test_no_crossover_between_parallel_lines():
-    assert crossover(lambda v: v + 10, lambda v: v, 1, 10**6) is None
+    assert first_change(lambda v: v + 10 < v, 1, 10**6) is None
 
 
 def test_crossover_of_a_step_function():
     steps = lambda v: 1000 * -(-v // 10_000)  # noqa: E731 (1000 per started 10k)
     linear = lambda v: 0.15 * v  # noqa: E731
-    assert crossover(linear, steps, 1, 9_999) == 6_667  # 0.15 x 6667 > 1000
+    assert first_change(lambda v: linear(v) < steps(v), 1, 9_999) == 6_667  # 0.15 x 6667 > 1000
 
 
 def test_cheapest_switches_marks_where_the_cheapest_changes():

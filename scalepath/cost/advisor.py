@@ -16,7 +16,7 @@ from itertools import pairwise
 from components import catalog
 from components.catalog import InstanceSpec
 from scalepath.cost import tables
-from scalepath.cost.lines import HOURS_PER_MONTH, usage_monthly_usd
+from scalepath.cost.lines import HOURS_PER_MONTH, instance_monthly_usd, usage_monthly_usd
 from scalepath.cost.throughput import ModelSize, replica_throughput, replicas_needed
 from stacks.config import Stage
 
@@ -148,7 +148,7 @@ def stage_curve(stage: Stage, workload: Workload) -> Callable[[int], Estimate]:
     def at(volume: int) -> Estimate:
         def cost(c: _Config) -> tuple[float, int]:
             replicas = replicas_needed(volume, c.rps, PEAK_TO_AVERAGE)
-            return replicas * c.usd_per_hour * HOURS_PER_MONTH + fixed, replicas
+            return instance_monthly_usd(c.usd_per_hour, replicas) + fixed, replicas
 
         best = min(configs, key=lambda c: (cost(c)[0], PRECISIONS.index(c.precision) if c.precision in PRECISIONS else 9))
         monthly, replicas = cost(best)
@@ -160,16 +160,10 @@ def stage_curve(stage: Stage, workload: Workload) -> Callable[[int], Estimate]:
     return at
 
 
-def crossover(f: Callable[[int], float], g: Callable[[int], float], lo: int, hi: int) -> int | None:
-    """The smallest volume in ``(lo, hi]`` where "``f`` is cheaper than ``g``" stops (or starts) being
-    true compared with ``lo``; ``None`` if it never does. Bisection on integers, so the lines may be
-    step functions (replica counts); assumes they cross at most once in the range."""
-    return _first_change(lambda volume: f(volume) < g(volume), lo, hi)
-
-
-def _first_change(predicate: Callable[[int], object], lo: int, hi: int) -> int | None:
-    """The smallest volume in ``(lo, hi]`` where ``predicate`` differs from its value at ``lo``
-    (integer bisection; assumes one change in the range), or ``None``."""
+def first_change(predicate: Callable[[int], object], lo: int, hi: int) -> int | None:
+    """The smallest volume in ``(lo, hi]`` where ``predicate`` differs from its value at ``lo``,
+    or ``None``. Integer bisection, so cost lines may be step functions (whole replicas);
+    assumes one change in the range (``cheapest_switches`` searches a grid first)."""
     start = predicate(lo)
     if predicate(hi) == start:
         return None
@@ -206,7 +200,7 @@ def cheapest_switches(curves: dict[Stage, Callable[[int], Estimate]], lo: int, h
         first = cheapest(a)
         if cheapest(b) is first:
             continue
-        at = _first_change(lambda v, s=first: cheapest(v) is s, a, b) or b
+        at = first_change(lambda v, s=first: cheapest(v) is s, a, b) or b
         switches.append(Switch(at, first.value, cheapest(at).value))
     return _without_near_tie_detours(switches, curves, grid)
 

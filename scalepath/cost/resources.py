@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from components import catalog
 from components.catalog import UnknownInstanceType
 from scalepath.cost import tables
-from scalepath.cost.lines import HOURS_PER_MONTH, Basis, CostLine, HourlyPrice, hourly_price
+from scalepath.cost.lines import HOURS_PER_MONTH, Basis, CostLine, HourlyPrice, hourly_price, instance_monthly_usd
 from stacks.config import ExpectedUsage
 
 if TYPE_CHECKING:  # scalepath.plan builds its cost section with this module
@@ -89,7 +89,7 @@ def _instances_line(resource: PlannedResource, price: HourlyPrice, low: int, hig
                     what: str) -> CostLine:
     return CostLine(
         urn=resource.urn, type=resource.type, name=resource.name, basis=Basis.INSTANCES,
-        monthly_usd=price.usd * low * HOURS_PER_MONTH, at_max_usd=price.usd * high * HOURS_PER_MONTH,
+        monthly_usd=instance_monthly_usd(price.usd, low), at_max_usd=instance_monthly_usd(price.usd, high),
         detail=f"{what}: {low}..{high} x {price.note} x {HOURS_PER_MONTH} h",
         deployment=deployment_of(resource.inputs),
     )
@@ -153,8 +153,8 @@ def price_sagemaker_config(resource: PlannedResource, ctx: PricingContext) -> Co
         else:
             count_range = (count, count)
         low, high = scaling.get(variant.get("variantName", ""), count_range)
-        low_total += price.usd * low * HOURS_PER_MONTH
-        high_total += price.usd * high * HOURS_PER_MONTH
+        low_total += instance_monthly_usd(price.usd, low)
+        high_total += instance_monthly_usd(price.usd, high)
         details.append(f"variant {variant.get('variantName', '?')}: {low}..{high} x "
                        f"{variant.get('instanceType')} at {price.note} x {HOURS_PER_MONTH} h")
     if not details:
