@@ -17,7 +17,7 @@ import pulumi_aws as aws
 import pulumi_azure_native as azure_native
 import pulumi_gcp as gcp
 
-from components.gcp_monitoring import email_channels
+from components.gcp.monitoring import email_channels
 from components.tagging import aws_tags, gcp_labels
 
 

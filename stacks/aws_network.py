@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from components.aws_network import DEFAULT_INTERFACE_ENDPOINTS
+from components.aws.network import DEFAULT_INTERFACE_ENDPOINTS
 from stacks.model import ConfigModel
 
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_gcp as gcp
 
-from components.gcp_monitoring import email_channels
-from components.gcp_network import GcpNetwork, GcpNetworkArgs
+from components.gcp.monitoring import email_channels
+from components.gcp.network import GcpNetwork, GcpNetworkArgs
 from components.tagging import gcp_labels
 from stacks.config import Stage
 from stacks.gcp_network import GcpNetworkConfig, secondary_ranges
@@ -88,7 +88,7 @@ def network(ctx: StackContext) -> GcpNetwork:
 def alert_channels(ctx: StackContext) -> list[pulumi.Output[str]]:
     """E-mail notification channels for alert policies, one per ``budget.notify`` address.
 
-    Created by the same helper as the budget's channels (``components/gcp_monitoring.py``);
+    Created by the same helper as the budget's channels (``components/gcp/monitoring.py``);
     they are separate resources because budgets are composed before stages and do not hand
     their children to the stage builders.
     """

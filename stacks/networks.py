@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pulumi_aws as aws
 
-from components.aws_network import AwsNetwork, AwsNetworkArgs, ExistingVpc
+from components.aws.network import AwsNetwork, AwsNetworkArgs, ExistingVpc
 from stacks.aws_network import AwsNetworkConfig
 from stacks.config import StackFacts, Stage
 

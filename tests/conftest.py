@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, settings
 
 from scalepath.mocks import ScalepathMocks
 from scalepath.plan import Plan, RecordingMonitor, run_plan
-from scalepath.stackconfig import StackConfig, load_stack_config
+from scalepath.stackconfig import load_stack_config
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 # huggingface_hub builds its User-Agent with a registry fetched from huggingface.co on the first
 # request, so a provider test talking to the local fake API also resolved and dialled the Hub.
@@ -78,12 +78,6 @@ def recorder() -> RecordingMonitor:
     pulumi.runtime.set_mocks(monitor.mocks, project="scalepath", stack="test", preview=True,
                              monitor=monitor)
     return monitor
-
-
-def stack_config(values: dict[str, Any], stack: str = "test", secret_keys: set[str] = frozenset()) -> StackConfig:
-    """A StackConfig as the engine would pass it, from a ``config:`` mapping."""
-    encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
-    return StackConfig(project="scalepath", stack=stack, values=encoded, secret_keys=set(secret_keys))
 
 
 @pytest.fixture(scope="session")

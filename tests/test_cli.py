@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from scalepath.cli import EXIT_CONFIG, EXIT_OK, app
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 runner = CliRunner()
 

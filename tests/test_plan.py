@@ -11,9 +11,9 @@ import pytest
 
 from scalepath.plan import SECRET, run_plan
 from scalepath.stackconfig import SECRET_PLACEHOLDER
-from tests.conftest import stack_config
-from tests.taggability import tag_property, tags_of
-from tests.test_spec import SHIPPED
+from tests.support import stack_config
+from tests.support.taggability import tag_property, tags_of
+from tests.support import SHIPPED
 
 PLAN_SCHEMA = {
     "type": "object",

@@ -11,7 +11,7 @@ import pulumi
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from components import catalog
-from components.azureml import (
+from components.azure.azureml import (
     MODEL_MOUNT_PATH,
     AzureMlAlerts,
     AzureMlAutoscale,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from components import catalog
-from components.eks_gpu_cluster import EksGpuCluster, EksGpuClusterArgs, EksGpuNodesArgs, EksSystemNodesArgs
+from components.clusters.eks import EksGpuCluster, EksGpuClusterArgs, EksGpuNodesArgs, EksSystemNodesArgs
 from stacks.config import Cloud, DeploymentBase, Environment, Stage
 from stacks.model import ConfigModel
 from stacks.stages.base import StageDef

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import Field, PositiveInt, StringConstraints, field_validator, model_validator
 
 from components import catalog
-from components.gke_gpu_cluster import (
+from components.clusters.gke import (
     GkeAccelerator,
     GkeGpuCluster,
     GkeGpuClusterArgs,

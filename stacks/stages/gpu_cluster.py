@@ -16,8 +16,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
-from components import vllm_manifests
-from components.vllm_service import VllmService, VllmServiceArgs
+from components.vllm import manifests as vllm_manifests
+from components.vllm.service import VllmService, VllmServiceArgs
 from stacks.config import Cloud, Environment, StackFacts
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel

@@ -18,8 +18,8 @@ from pydantic import (
     model_validator,
 )
 
-from components.hf_endpoint import HfInferenceEndpoint, HfInferenceEndpointArgs, ImageArgs, PrivateLinkArgs
-from components.hf_endpoint_provider import HardwareError, validate_hardware
+from components.huggingface.endpoint import HfInferenceEndpoint, HfInferenceEndpointArgs, ImageArgs, PrivateLinkArgs
+from components.huggingface.endpoint_provider import HardwareError, validate_hardware
 from components.secret_store import CloudSecret, CloudSecretArgs
 from stacks.config import Cloud, ConfigModel, DeploymentBase, DnsName, Scaling, Stage
 from stacks.secret_env import secret_env_names

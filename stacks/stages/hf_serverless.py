@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 import pulumi
 from pydantic import StringConstraints, field_validator
 
-from components.hf_serverless import PROVIDERS, HfServerlessRoute, HfServerlessRouteArgs
+from components.huggingface.serverless import PROVIDERS, HfServerlessRoute, HfServerlessRouteArgs
 from stacks.config import Cloud, DeploymentBase, Stage
 from stacks.secret_store import SecretStoreConfig
 from stacks.stages.base import StageDef

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 import pulumi
 from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, model_validator
 
-from components import catalog, sagemaker_image
+from components import catalog
+from components.sagemaker import image as sagemaker_image
 from components.catalog import UnknownInstanceType
-from components.sagemaker_endpoint import (
+from components.sagemaker.endpoint import (
     Autoscaling,
     ModelSource,
     PrivateNetwork,
@@ -24,8 +25,8 @@ from components.sagemaker_endpoint import (
     has_local_storage,
     model_size_b,
 )
-from components.sagemaker_image import ImageNotAvailable, Server
-from components.sagemaker_settings import (
+from components.sagemaker.image import ImageNotAvailable, Server
+from components.sagemaker.settings import (
     AlarmSettings,
     AsyncSettings,
     DataCaptureSettings,

@@ -16,7 +16,7 @@ from pydantic import Field, PositiveInt, StringConstraints, ValidationInfo, fiel
 
 from components import catalog
 from components.tagging import gcp_labels
-from components.vertex import (
+from components.gcp.vertex import (
     FAMILY,
     VertexAlertArgs,
     VertexContainerArgs,

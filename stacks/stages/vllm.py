@@ -1,5 +1,5 @@
 """The ``vllm:`` block of ``eks-vllm``/``gke-vllm`` deployments and its mapping to
-:class:`components.vllm_args.VllmServiceArgs` (shared by both stage modules).
+:class:`components.vllm.args.VllmServiceArgs` (shared by both stage modules).
 
 This module registers no stage. A stage module subclasses :class:`VllmDeployment` (which adds
 ``scaling`` and ``vllm`` to a deployment) and calls :func:`vllm_service_args` in its ``build``::
@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from components.vllm_args import (
+from components.vllm.args import (
     AlertThresholds,
     AutoscalingArgs,
     CacheKind,

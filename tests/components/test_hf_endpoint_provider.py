@@ -1,0 +1,343 @@
+"""The Inference Endpoints dynamic provider, driven over real HTTP against a local fake API.
+
+Mocks never call dynamic providers, so create/read/update/delete/diff/check run here against
+``tests.support.hf_api`` (shapes as ``huggingface_hub`` sends and parses them).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import socket
+import time
+from collections import deque
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import dill
+import pytest
+from huggingface_hub import constants
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import rpc
+
+from components.huggingface import endpoint_provider as hf_endpoint_provider
+from components.huggingface.endpoint_provider import (
+    API_URL_ENV,
+    KIND,
+    HfEndpointError,
+    InferenceEndpointProvider,
+    RetryPolicy,
+    default_api_url,
+)
+from tests.support.hf_api import RunningServer, Scripted
+
+TOKEN = "hf_" + "T0kenValueThatMustNeverLeak" + "x" * 8
+FAST = RetryPolicy(attempts=3, base_seconds=0.01, max_seconds=2.0)
+
+
+@pytest.fixture
+def server() -> Iterator[RunningServer]:
+    with RunningServer() as running:
+        yield running
+
+
+@pytest.fixture
+def provider() -> InferenceEndpointProvider:
+    return InferenceEndpointProvider(retry=FAST, poll_seconds=0.02)
+
+
+@pytest.fixture(autouse=True)
+def no_token_leaks(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
+    """Every test: the token appears in no log record and no captured output."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    records = caplog.get_records("call")  # in teardown, caplog.text would hold teardown's records only
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in records)
+    out, err = capsys.readouterr()
+    assert TOKEN not in logged
+    assert TOKEN not in out + err
+
+
+def props(server: RunningServer, **overrides: Any) -> dict[str, Any]:
+    """Inputs as ``components.huggingface.endpoint.endpoint_props`` produces them (secrets in clear, as providers see them)."""
+    base = {
+        "kind": KIND, "endpointName": "chat-dev", "namespace": "ml-team",
+        "repository": "meta-llama/Llama-3.1-8B-Instruct", "task": "text-generation", "framework": "pytorch",
+        "vendor": "aws", "region": "us-east-1", "accelerator": "gpu", "instanceType": "nvidia-a10g",
+        "instanceSize": "x1", "minReplica": 0, "maxReplica": 2, "scaleToZeroTimeout": 15,
+        "scalingMetric": "pendingRequests", "scalingThreshold": 4,
+        "image": {"engine": "vllm", "url": "vllm/vllm-openai:v0.11.0", "port": 8000, "healthRoute": "/health"},
+        "args": ["--max-model-len", "8192"], "env": {"LOG_LEVEL": "info"}, "secrets": {"HF_TOKEN": TOKEN},
+        "type": "authenticated", "tags": {"team": "ml", "stack": "scalepath-dev"}, "paused": False,
+        "timeoutSeconds": 5, "token": TOKEN, "apiUrl": server.base_url,
+    }
+    return {**base, **overrides}
+
+
+def test_create_sends_the_full_payload_with_auth_and_waits_until_running(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["pending", "initializing", "initializing", "running"])
+    result = provider.create(props(server))
+
+    assert result.id == "ml-team/chat-dev"
+    assert result.outs["status"] == "running"
+    assert result.outs["url"] == "https://chat-dev.us-east-1.aws.endpoints.huggingface.cloud"
+    assert result.outs["openaiBaseUrl"] == "https://chat-dev.us-east-1.aws.endpoints.huggingface.cloud/v1/"
+    assert result.outs["token"] == TOKEN  # kept for delete; the resource marks it secret
+    (create,) = server.api.requests("POST", r"^/v2/endpoint/ml-team$")
+    assert create.headers["authorization"] == f"Bearer {TOKEN}"
+    body = create.body
+    assert body["name"] == "chat-dev"
+    assert body["provider"] == {"vendor": "aws", "region": "us-east-1"}
+    assert body["compute"] == {"accelerator": "gpu", "instanceType": "nvidia-a10g", "instanceSize": "x1",
+                               "scaling": {"minReplica": 0, "maxReplica": 2, "scaleToZeroTimeout": 15,
+                                           "measure": {"pendingRequests": 4}}}
+    assert body["model"]["image"] == {"vLLM": {"url": "vllm/vllm-openai:v0.11.0", "port": 8000,
+                                               "healthRoute": "/health"}}
+    assert body["model"]["args"] == ["--max-model-len", "8192"]
+    assert body["model"]["env"] == {"LOG_LEVEL": "info"}
+    assert body["model"]["secrets"] == {"HF_TOKEN": TOKEN}
+    assert body["model"]["repository"] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert body["type"] == "authenticated"
+    assert body["tags"] == ["stack:scalepath-dev", "team:ml"]
+    assert len(server.api.requests("GET")) >= 3  # polled through pending/initializing
+    assert all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in server.api.received)
+
+
+def test_scale_to_zero_endpoint_counts_as_ready_when_scaled_to_zero(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["initializing", "scaledToZero"])
+    assert provider.create(props(server)).outs["status"] == "scaledToZero"
+
+
+def test_always_on_endpoint_is_not_ready_when_scaled_to_zero(server, provider) -> None:
+    # scaledToZero from the first response on: with a short timeout, an `initializing` first would
+    # make the message depend on whether the first poll beat the deadline.
+    server.api.states["chat-dev"] = deque(["scaledToZero"])
+    with pytest.raises(HfEndpointError, match="still 'scaledToZero'"):
+        provider.create(props(server, minReplica=1, scaleToZeroTimeout=None, timeoutSeconds=0.2))
+
+
+def test_429_is_retried_after_retry_after_seconds(server, monkeypatch) -> None:
+    # Record the provider's sleeps instead of timing them: a wall clock proves nothing on a loaded
+    # machine, and the real sleep cost a second per run.
+    slept: list[float] = []
+    monkeypatch.setattr(hf_endpoint_provider, "time", SimpleNamespace(sleep=slept.append, monotonic=time.monotonic))
+    provider = InferenceEndpointProvider(retry=RetryPolicy(attempts=3, base_seconds=0.01, max_seconds=5),
+                                         poll_seconds=0.02)
+    server.api.states["chat-dev"] = deque(["running"])
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 429, {"Retry-After": "1"},
+                               {"error": "Too many requests"}))
+    result = provider.create(props(server))
+    assert result.outs["status"] == "running"
+    first, second = server.api.requests("POST", r"^/v2/endpoint/ml-team$")
+    assert slept == [1.0], "Retry-After: 1 was not honoured"
+    assert first.body == second.body
+
+
+def test_503_every_time_gives_up_after_the_bounded_attempts(server, provider, caplog) -> None:
+    for _ in range(5):
+        server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 503, {}, {"error": "upstream unavailable"}))
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server))
+    message = str(caught.value)
+    assert "create ml-team/chat-dev: gave up after 3 attempts" in message
+    assert "HTTP 503" in message and "upstream unavailable" in message
+    assert TOKEN not in message and TOKEN not in repr(caught.value)
+    assert len(server.api.requests("POST")) == 3
+    assert server.api.endpoints == {}
+    assert caplog.text.count("retrying in") == 2  # logged (and checked for the token by no_token_leaks)
+
+
+def test_connection_errors_are_retried_then_reported(server, provider) -> None:
+    # Hold the port bound but not listening for the whole test: connections are refused, and no
+    # other process on the machine can take the port in between.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = {"apiUrl": f"http://127.0.0.1:{sock.getsockname()[1]}/v2"}
+        with pytest.raises(HfEndpointError, match=r"gave up after 3 attempts; last error ConnectError"):
+            provider.create(props(server, **closed))
+    assert server.api.received == []
+
+
+def test_failed_state_raises_with_the_endpoint_status_message(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["initializing", "failed"])
+    server.api.messages["chat-dev"] = "CUDA out of memory while loading weights"
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server))
+    assert "endpoint is 'failed': CUDA out of memory while loading weights" in str(caught.value)
+    assert TOKEN not in str(caught.value)
+
+
+def test_timeout_while_initializing_names_the_state_and_the_setting(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["initializing"])
+    with pytest.raises(HfEndpointError, match=r"still 'initializing' after 0.3s \(timeoutSeconds\)"):
+        provider.create(props(server, timeoutSeconds=0.3))
+    # Polling stopped at the deadline: each poll sleeps poll_seconds (0.02) first, so 0.3 s allow at
+    # most 15 GETs however loaded the machine is (a wall-clock bound would be flaky).
+    assert 1 <= len(server.api.requests("GET")) <= 15
+
+
+def test_client_errors_fail_at_once_with_the_api_message(server, provider) -> None:
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 400, {},
+                               {"error": "Instance nvidia-a10g x1 not available in us-east-1"}))
+    with pytest.raises(HfEndpointError, match="HTTP 400: Instance nvidia-a10g x1 not available in us-east-1"):
+        provider.create(props(server))
+    assert len(server.api.requests("POST")) == 1
+
+
+def test_existing_endpoint_name_is_not_adopted(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    provider.create(props(server))
+    with pytest.raises(HfEndpointError, match="already exists; import it"):
+        provider.create(props(server))
+
+
+def test_delete_removes_the_endpoint_and_a_missing_one_is_fine(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server))
+    provider.delete(created.id, created.outs)
+    assert server.api.endpoints == {}
+    provider.delete(created.id, created.outs)  # already gone: no error
+    deletes = server.api.requests("DELETE", r"^/v2/endpoint/ml-team/chat-dev$")
+    assert len(deletes) == 2 and all(d.headers["authorization"] == f"Bearer {TOKEN}" for d in deletes)
+
+
+def test_read_refreshes_status_and_reports_a_deleted_endpoint_as_gone(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server))
+    server.api.states["chat-dev"] = deque(["scaledToZero"])
+    assert provider.read(created.id, created.outs).outs["status"] == "scaledToZero"
+    del server.api.endpoints[("ml-team", "chat-dev")]
+    assert provider.read(created.id, created.outs).id == ""
+
+
+def test_refresh_reports_settings_changed_outside_pulumi_so_the_next_up_restores_them(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server))
+    server.api.endpoints[("ml-team", "chat-dev")]["compute"]["scaling"]["maxReplica"] = 5  # edited in the UI
+    refreshed = provider.read(created.id, created.outs).outs
+    assert refreshed["maxReplica"] == 5 and refreshed["scaleToZeroTimeout"] == 15
+    drift = provider.diff(created.id, refreshed, props(server))
+    assert drift.changes and drift.replaces == []
+    assert not provider.diff(created.id, provider.read(created.id, created.outs).outs, props(server, maxReplica=5)).changes
+
+
+def test_diff_updates_in_place_or_replaces(server, provider) -> None:
+    olds = props(server)
+    in_place = provider.diff("ml-team/chat-dev", olds, props(server, maxReplica=4, env={"LOG_LEVEL": "debug"}))
+    assert in_place.changes and in_place.replaces == []
+
+    moved = provider.diff("ml-team/chat-dev", olds, props(server, vendor="gcp", region="us-east4"))
+    assert moved.changes and sorted(moved.replaces) == ["region", "vendor"]
+    assert moved.delete_before_replace, "same name in the namespace: the old one must go first"
+
+    renamed = provider.diff("ml-team/chat-dev", olds, props(server, endpointName="chat-dev-2", region="eu-west-1"))
+    assert sorted(renamed.replaces) == ["endpointName", "region"] and not renamed.delete_before_replace
+
+    assert not provider.diff("ml-team/chat-dev", olds, props(server)).changes
+    assert provider.diff("ml-team/chat-dev", olds, props(server, token="hf_" + "r" * 30)).replaces == []
+
+
+def test_update_sends_only_what_changed_then_waits(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server))
+    server.api.states["chat-dev"] = deque(["updating", "updating", "running"])
+    news = props(server, maxReplica=4, env={"LOG_LEVEL": "debug"},
+                 image={"engine": "tgi", "url": "ghcr.io/huggingface/text-generation-inference:3.3.4"})
+    result = provider.update(created.id, created.outs, news)
+
+    (put,) = server.api.requests("PUT", r"^/v2/endpoint/ml-team/chat-dev$")
+    assert put.body == {"compute": {"scaling": {"maxReplica": 4}},
+                        "model": {"env": {"LOG_LEVEL": "debug"},
+                                  "image": {"tgi": {"url": "ghcr.io/huggingface/text-generation-inference:3.3.4"}}}}
+    assert put.headers["authorization"] == f"Bearer {TOKEN}"
+    assert result.outs["status"] == "running" and result.outs["maxReplica"] == 4
+    assert server.api.endpoints[("ml-team", "chat-dev")]["compute"]["scaling"]["maxReplica"] == 4
+
+
+def test_update_failed_state_carries_the_message(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server))
+    server.api.states["chat-dev"] = deque(["updating", "updateFailed"])
+    server.api.messages["chat-dev"] = "image pull failed"
+    with pytest.raises(HfEndpointError, match="endpoint is 'updateFailed': image pull failed"):
+        provider.update(created.id, created.outs, props(server, maxReplica=3))
+
+
+def test_pause_and_resume_follow_the_paused_input(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server))
+    paused = provider.update(created.id, created.outs, props(server, paused=True))
+    assert paused.outs["status"] == "paused"
+    assert len(server.api.requests("POST", "/pause$")) == 1 and not server.api.requests("PUT")
+    server.api.states["chat-dev"] = deque(["initializing", "running"])
+    resumed = provider.update(created.id, paused.outs, props(server))
+    assert resumed.outs["status"] == "running" and len(server.api.requests("POST", "/resume$")) == 1
+
+
+def test_token_rotation_updates_state_without_touching_the_endpoint(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server))
+    rotated = "hf_" + "R0tated" + "y" * 24
+    result = provider.update(created.id, created.outs, props(server, token=rotated))
+    assert result.outs["token"] == rotated
+    assert not server.api.requests("PUT")
+    assert server.api.received[-1].headers["authorization"] == f"Bearer {rotated}"
+
+
+def test_check_rejects_hardware_missing_from_the_table_before_any_call(server, provider) -> None:
+    result = provider.check({}, props(server, instanceType="nvidia-a10g", instanceSize="x2"))
+    assert [f.property for f in result.failures] == ["instanceType"]
+    assert "aws/nvidia-a10g/x2" in result.failures[0].reason and "aws/nvidia-a10g/x4" in result.failures[0].reason
+    mismatch = provider.check({}, props(server, accelerator="cpu"))
+    assert "is a 'gpu' instance, not 'cpu'" in mismatch.failures[0].reason
+    assert server.api.received == []
+
+
+def _compute(instance_type: str, size: str, status: str = "available") -> dict[str, Any]:
+    return {"id": f"aws-us-east-1-{instance_type}-{size}", "accelerator": "gpu", "instanceType": instance_type,
+            "instanceSize": size, "architecture": "NVIDIA A10G", "numAccelerators": 1, "numCpus": 4,
+            "memoryGb": 16, "gpuMemoryGb": 24, "pricePerHour": 1.0, "status": status,
+            "quota": {"maxAccelerators": 4, "usedAccelerators": 0}}
+
+
+def test_check_consults_the_live_hardware_list_when_a_token_is_known(server, provider) -> None:
+    server.api.hardware = [{"name": "aws", "regions": [{"name": "us-east-1", "computes": [
+        _compute("nvidia-a10g", "x1"), _compute("nvidia-l4", "x1", status="not_available")]}]}]
+    assert provider.check({}, props(server)).failures == []
+    (listing,) = server.api.requests("GET", r"^/v2/provider/ml-team$")
+    assert listing.headers["authorization"] == f"Bearer {TOKEN}"
+
+    elsewhere = provider.check({}, props(server, region="eu-west-1"))
+    assert [f.property for f in elsewhere.failures] == ["region"]
+    unavailable = provider.check({}, props(server, instanceType="nvidia-l4"))
+    assert "is not_available" in unavailable.failures[0].reason
+
+
+def test_check_skips_what_preview_does_not_know_yet(server, provider) -> None:
+    result = provider.check({}, props(server, token=rpc.UNKNOWN, instanceType=rpc.UNKNOWN))
+    assert result.failures == [] and server.api.received == []
+
+
+def test_api_url_defaults_to_env_then_huggingface_hub(monkeypatch) -> None:
+    monkeypatch.delenv(API_URL_ENV, raising=False)
+    assert default_api_url() == constants.INFERENCE_ENDPOINTS_ENDPOINT == "https://api.endpoints.huggingface.cloud/v2"
+    monkeypatch.setenv(API_URL_ENV, "http://127.0.0.1:1234/v2")
+    assert default_api_url() == "http://127.0.0.1:1234/v2"
+
+
+def test_env_api_url_is_used_when_the_resource_sets_none(server, provider, monkeypatch) -> None:
+    monkeypatch.setenv(API_URL_ENV, server.base_url)
+    server.api.states["chat-dev"] = deque(["running"])
+    inputs = props(server)
+    del inputs["apiUrl"]
+    assert provider.create(inputs).outs["status"] == "running"
+    assert constants.INFERENCE_ENDPOINTS_ENDPOINT == "https://api.endpoints.huggingface.cloud/v2", "override leaked"
+
+
+def test_provider_survives_pulumi_serialization(server) -> None:
+    provider = InferenceEndpointProvider(retry=FAST, poll_seconds=0.02)
+    revived = dill.loads(base64.b64decode(serialize_provider(provider)))
+    assert revived.retry == FAST and revived.poll_seconds == 0.02
+    server.api.states["chat-dev"] = deque(["running"])
+    assert revived.create(props(server)).outs["status"] == "running"
