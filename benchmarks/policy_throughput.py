@@ -20,6 +20,7 @@ from scalepath.plan import PlannedResource
 from scalepath.policy_runner import analyze_resources, load_policy_config, reconcile_config, start_pack
 
 ROOT = Path(__file__).resolve().parents[1]
+TGI_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.4"
 
 
 def _tags(env: str, name: str) -> dict[str, str]:
@@ -61,7 +62,7 @@ def _sagemaker(b: _Builder, name: str, tags: dict[str, str]) -> None:
           {"role": role.urn, "policyArn": "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"}, root, (role,))
     model = b.add("aws:sagemaker/model:Model", f"{name}-model", {
         "executionRoleArn": f"arn:aws:iam::123456789012:role/{name}", "tags": tags,
-        "primaryContainer": {"image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.4",
+        "primaryContainer": {"image": TGI_IMAGE,
                              "environment": {"HF_MODEL_ID": "org/model", "SM_NUM_GPUS": "1", "HF_TOKEN": "[secret]",
                                              "MAX_INPUT_LENGTH": "4096", "MAX_TOTAL_TOKENS": "8192"}},
         "vpcConfig": {"subnets": ["subnet-1", "subnet-2"], "securityGroupIds": ["sg-1"]}}, root, (role,))
@@ -92,7 +93,8 @@ def _azureml(b: _Builder, name: str, tags: dict[str, str]) -> None:
         "resourceGroupName": "rg", "workspaceName": workspace.urn, "tags": tags,
         "properties": {"authMode": "Key", "publicNetworkAccess": "Disabled"}}, root, (workspace,))
     b.add("azure-native:machinelearningservices:OnlineDeployment", f"{name}-blue", {
-        "resourceGroupName": "rg", "endpointName": endpoint.urn, "tags": tags, "sku": {"name": "Default", "capacity": 1},
+        "resourceGroupName": "rg", "endpointName": endpoint.urn, "tags": tags,
+        "sku": {"name": "Default", "capacity": 1},
         "properties": {"endpointComputeType": "Managed", "instanceType": "Standard_NC4as_T4_v3",
                        "environmentVariables": {"HF_MODEL_ID": "org/model"},
                        "scaleSettings": {"scaleType": "TargetUtilization", "minInstances": 1, "maxInstances": 2}}},
@@ -114,8 +116,8 @@ def _vertex(b: _Builder, name: str, tags: dict[str, str]) -> None:
 def _k8s_workload(b: _Builder, name: str, tags: dict[str, str], root: PlannedResource,
                   cluster: PlannedResource) -> None:
     meta = {"namespace": name, "labels": tags}
-    ns = b.add("kubernetes:core/v1:Namespace", f"{name}-ns", {"apiVersion": "v1", "kind": "Namespace",
-                                                              "metadata": {"name": name, "labels": tags}}, root, (cluster,))
+    ns = b.add("kubernetes:core/v1:Namespace", f"{name}-ns",
+               {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": tags}}, root, (cluster,))
     b.add("kubernetes:core/v1:ConfigMap", f"{name}-config", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
                                                              "data": {"MODEL": "org/model"}}, root, (ns,))
     probe = {"httpGet": {"path": "/health", "port": 8000}}
@@ -174,14 +176,16 @@ def synthetic_stack(n: int, env: str) -> list[PlannedResource]:
     base = _tags(env, "shared")
     del base["deployment"]
     for cloud, type_, inputs in (
-            ("aws", "aws:budgets/budget:Budget", {"limitAmount": "300.00", "limitUnit": "USD", "tags": base,
-                                                  "notifications": [{"notificationType": kind, "subscriberEmailAddresses": ["a@x.io"]}
-                                                                    for kind in ("ACTUAL", "FORECASTED")]}),
+            ("aws", "aws:budgets/budget:Budget", {
+                "limitAmount": "300.00", "limitUnit": "USD", "tags": base,
+                "notifications": [{"notificationType": kind, "subscriberEmailAddresses": ["a@x.io"]}
+                                  for kind in ("ACTUAL", "FORECASTED")]}),
             ("azure", "azure-native:consumption:Budget", {"amount": 300, "notifications": {
                 f"{kind}-80pct": {"enabled": True, "contactEmails": ["a@x.io"]} for kind in ("actual", "forecasted")}}),
-            ("gcp", "gcp:billing/budget:Budget", {"amount": {"specifiedAmount": {"units": "300"}},
-                                                  "thresholdRules": [{"thresholdPercent": 0.8, "spendBasis": basis}
-                                                                     for basis in ("CURRENT_SPEND", "FORECASTED_SPEND")]})):
+            ("gcp", "gcp:billing/budget:Budget", {
+                "amount": {"specifiedAmount": {"units": "300"}},
+                "thresholdRules": [{"thresholdPercent": 0.8, "spendBasis": basis}
+                                   for basis in ("CURRENT_SPEND", "FORECASTED_SPEND")]})):
         b.add(type_, f"budget-{cloud}", inputs)
     for i in range(n):
         name = f"d{i:03d}"

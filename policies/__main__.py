@@ -5,7 +5,6 @@ first stdout line and serves until the engine stops the process.
 """
 
 from pulumi_policy import EnforcementLevel, PolicyPack
-
 from rules import POLICIES
 
 PolicyPack(

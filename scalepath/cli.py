@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from scalepath.cost.advisor import Compliance, Workload, advise as run_advisor
+from scalepath.cost.advisor import Compliance, Workload
+from scalepath.cost.advisor import advise as run_advisor
 from scalepath.cost.throughput import resolve_model
 from scalepath.plan import run_plan
 from scalepath.policy_runner import PolicyConfigError, PolicyPackError, check_plan
@@ -40,10 +41,10 @@ def fail(message: str, code: int) -> typer.Exit:
 @app.command()
 def plan(
     stack: Annotated[str, typer.Option(help="Stack name: reads environments/Pulumi.<stack>.yaml.")],
-    config: Annotated[Optional[Path], typer.Option(help="Use this stack config file instead.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Use this stack config file instead.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as one JSON object.")] = False,
-    out: Annotated[Optional[Path], typer.Option(help="Also write the plan JSON to this file.")] = None,
-    policy_config: Annotated[Optional[Path], typer.Option(
+    out: Annotated[Path | None, typer.Option(help="Also write the plan JSON to this file.")] = None,
+    policy_config: Annotated[Path | None, typer.Option(
         help="Policy pack config (as for `pulumi preview --policy-pack-config`); "
              "default policies/config/<stack>.json, else <environment>.json.")] = None,
 ) -> None:
@@ -80,9 +81,11 @@ def advise(
     input_tokens: Annotated[int, typer.Option(min=0, help="Prompt tokens per request.")],
     output_tokens: Annotated[int, typer.Option(min=1, help="Generated tokens per request.")],
     model: Annotated[str, typer.Option(help="Hugging Face model id, or a parameter count such as 8B or 7e9.")],
-    latency_p95_ms: Annotated[Optional[float], typer.Option(min=1, help="p95 latency target per request.")] = None,
-    compliance: Annotated[Compliance, typer.Option(help="private: only stages inside your own cloud account.")] = Compliance.NONE,
-    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of cost vs volume per stage to this file.")] = None,
+    latency_p95_ms: Annotated[float | None, typer.Option(min=1, help="p95 latency target per request.")] = None,
+    compliance: Annotated[
+        Compliance, typer.Option(help="private: only stages inside your own cloud account."),
+    ] = Compliance.NONE,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG of cost vs volume per stage to this file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the advice as one JSON object.")] = False,
 ) -> None:
     """Which stage should this model be on at this volume, and what will it cost?"""

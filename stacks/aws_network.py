@@ -41,7 +41,7 @@ class AwsNetworkConfig(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _existing_complete(self) -> "AwsNetworkConfig":
+    def _existing_complete(self) -> AwsNetworkConfig:
         if self.vpc_id is not None and (len(self.subnet_ids) < 2 or self.vpc_cidr is None):
             raise ValueError("with vpcId, set subnetIds (at least two private subnets in "
                              "different AZs) and vpcCidr")

@@ -20,7 +20,7 @@ class AzureNetwork(ConfigModel):
     """Subnet for private endpoints (one IP per endpoint), inside ``vnetCidr``."""
 
     @model_validator(mode="after")
-    def _subnet_inside_vnet(self) -> "AzureNetwork":
+    def _subnet_inside_vnet(self) -> AzureNetwork:
         if not self.subnet_cidr.subnet_of(self.vnet_cidr):
             raise ValueError(f"subnetCidr {self.subnet_cidr} is not inside vnetCidr {self.vnet_cidr}")
         return self

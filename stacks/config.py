@@ -22,11 +22,11 @@ from pydantic import (
     model_validator,
 )
 
+from stacks.aws_network import AwsNetworkConfig
 from stacks.azure_network import AzureNetwork
 from stacks.errors import ConfigIssue
 from stacks.gcp_network import GcpNetworkConfig
 from stacks.model import ConfigModel
-from stacks.aws_network import AwsNetworkConfig
 
 
 class Environment(str, Enum):
@@ -82,7 +82,7 @@ class Scaling(ConfigModel):
     """Most replicas/instances; policy ``scaling-caps`` bounds it per environment."""
 
     @model_validator(mode="after")
-    def _max_not_below_min(self) -> "Scaling":
+    def _max_not_below_min(self) -> Scaling:
         if self.max < self.min:
             raise ValueError(f"max ({self.max}) must be >= min ({self.min})")
         return self

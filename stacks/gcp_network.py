@@ -63,7 +63,7 @@ class GcpNetworkConfig(ConfigModel):
         return str(net)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "GcpNetworkConfig":
+    def _consistent(self) -> GcpNetworkConfig:
         if self.subnet is not None and self.network is None:
             raise ValueError("subnet names an existing subnet, so network must name its VPC too")
         if self.subnet is not None and "subnet_cidr" in self.model_fields_set:

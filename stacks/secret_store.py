@@ -25,7 +25,7 @@ class AwsSecretStore(ConfigModel):
     """Days a deleted secret stays recoverable: 0 (delete at once) or 7..30."""
 
     @model_validator(mode="after")
-    def _window(self) -> "AwsSecretStore":
+    def _window(self) -> AwsSecretStore:
         if 0 < self.recovery_window_days < 7:
             raise ValueError("recoveryWindowDays must be 0 or 7..30 (AWS Secrets Manager's range)")
         return self
@@ -42,19 +42,20 @@ class SecretStoreConfig(ConfigModel):
     """``secretStore``: which cloud's secret store holds the token the application reads."""
 
     cloud: Cloud
-    """``aws`` (Secrets Manager, in ``aws:region``), ``azure`` (Key Vault), ``gcp`` (Secret Manager, in ``gcp:project``)."""
+    """``aws`` (Secrets Manager, in ``aws:region``), ``azure`` (Key Vault),
+    ``gcp`` (Secret Manager, in ``gcp:project``)."""
     secret_name: SecretName | None = None
     """Name of the secret; ``<project>-<stack>-<deployment>-hf-token`` when unset."""
     aws: AwsSecretStore = AwsSecretStore()
     azure: AzureSecretStore | None = None
 
     @model_validator(mode="after")
-    def _azure_vault(self) -> "SecretStoreConfig":
+    def _azure_vault(self) -> SecretStoreConfig:
         if self.cloud == Cloud.AZURE and self.azure is None:
             raise ValueError("cloud azure needs azure.vaultName and azure.resourceGroup (an existing Key Vault)")
         return self
 
-    def args(self, spec: "StackSpec") -> SecretStoreArgs:
+    def args(self, spec: StackSpec) -> SecretStoreArgs:
         """The component args for this store in this stack."""
         return SecretStoreArgs(
             cloud=self.cloud.value,
@@ -65,7 +66,7 @@ class SecretStoreConfig(ConfigModel):
             gcp_project=spec.targets.gcp_project,
         )
 
-    def name_for(self, spec: "StackSpec", deployment: str) -> str:
+    def name_for(self, spec: StackSpec, deployment: str) -> str:
         """The secret's name: configured, or derived from stack and deployment."""
         return self.secret_name or f"{spec.stack_tag}-{deployment}-hf-token"
 

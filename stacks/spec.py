@@ -24,8 +24,8 @@ from stacks.config import (
     DeploymentBase,
     Environment,
     Network,
-    Stage,
     StackFacts,
+    Stage,
     is_secret_like,
 )
 from stacks.errors import NAMESPACE, ConfigError, ConfigIssue, format_loc

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import json
 import os
 import socket
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -21,7 +19,6 @@ from scalepath.mocks import ScalepathMocks
 from scalepath.plan import Plan, RecordingMonitor, run_plan
 from scalepath.stackconfig import load_stack_config
 from tests.support import ROOT
-
 
 # huggingface_hub builds its User-Agent with a registry fetched from huggingface.co on the first
 # request, so a provider test talking to the local fake API also resolved and dialled the Hub.

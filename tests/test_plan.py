@@ -11,9 +11,8 @@ import pytest
 
 from scalepath.plan import SECRET, run_plan
 from scalepath.stackconfig import SECRET_PLACEHOLDER
-from tests.support import stack_config
+from tests.support import SHIPPED, stack_config
 from tests.support.taggability import tag_property, tags_of
-from tests.support import SHIPPED
 
 PLAN_SCHEMA = {
     "type": "object",

@@ -14,9 +14,18 @@ from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_azure_native import applicationinsights as appinsights
-from pulumi_azure_native import authorization, containerregistry, keyvault
+from pulumi_azure_native import (
+    authorization,
+    containerregistry,
+    keyvault,
+    monitor,
+    network,
+    operationalinsights,
+    privatedns,
+    resources,
+    storage,
+)
 from pulumi_azure_native import machinelearningservices as ml
-from pulumi_azure_native import monitor, network, operationalinsights, privatedns, resources, storage
 
 from components import catalog
 from components.tagging import azure_tags
@@ -390,7 +399,8 @@ class AzureMlEndpoint(pulumi.ComponentResource):
             private_endpoint_name=endpoint.name,
             private_dns_zone_group_name="default",
             private_dns_zone_configs=[
-                network.PrivateDnsZoneConfigArgs(name=zone.replace(".", "-"), private_dns_zone_id=net.dns_zone_ids[zone])
+                network.PrivateDnsZoneConfigArgs(name=zone.replace(".", "-"),
+                                                 private_dns_zone_id=net.dns_zone_ids[zone])
                 for zone in WORKSPACE_DNS_ZONES
             ],
             opts=self._child(),

@@ -15,7 +15,13 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.clusters.gpu_nodes import GPU_POOL, GPU_TAINT_EFFECT, GPU_TAINT_KEY, NODE_POOL_LABEL, system_node_selector
+from components.clusters.gpu_nodes import (
+    GPU_POOL,
+    GPU_TAINT_EFFECT,
+    GPU_TAINT_KEY,
+    NODE_POOL_LABEL,
+    system_node_selector,
+)
 
 
 @dataclass(frozen=True)

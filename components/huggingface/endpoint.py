@@ -113,7 +113,10 @@ class HfInferenceEndpointArgs:
 
 
 class InferenceEndpoint(pulumi.dynamic.Resource):
-    """The endpoint itself (type ``pulumi-python:dynamic:Resource``, input ``kind`` = ``huggingface:InferenceEndpoint``)."""
+    """The endpoint itself.
+
+    Type ``pulumi-python:dynamic:Resource``, input ``kind`` = ``huggingface:InferenceEndpoint``.
+    """
 
     url: pulumi.Output[str]
     """Endpoint URL once deployed."""

@@ -26,7 +26,15 @@ from typing import Any, TypeVar
 import httpx2
 from huggingface_hub import HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
 from pulumi.runtime import rpc
 
 from components import catalog
@@ -201,7 +209,7 @@ class _Target:
     api_url: str
 
     @classmethod
-    def of(cls, props: Mapping[str, Any]) -> "_Target":
+    def of(cls, props: Mapping[str, Any]) -> _Target:
         return cls(name=props["endpointName"], namespace=props["namespace"], token=props["token"],
                    api_url=props.get("apiUrl") or default_api_url())
 
@@ -376,7 +384,7 @@ class InferenceEndpointProvider(ResourceProvider):
         changed = [k for k in keys if olds.get(k) != news.get(k)]
         replaces = [k for k in changed if k in REPLACE_KEYS]
         # The name is unique per namespace: a replacement that keeps it must delete first.
-        same_name = (olds.get("namespace"), olds.get("endpointName")) == (news.get("namespace"), news.get("endpointName"))
+        same_name = all(olds.get(key) == news.get(key) for key in ("namespace", "endpointName"))
         return DiffResult(changes=bool(changed), replaces=replaces,
                           delete_before_replace=bool(replaces) and same_name)
 

@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+from pulumi_aws.sagemaker import (
+    EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySizeArgs as _CanarySize,
+)
+from pulumi_aws.sagemaker import (
+    EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSizeArgs as _LinearStepSize,
+)
 
 from components import catalog
 from components.sagemaker import image as sagemaker_image
@@ -259,7 +265,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     def _needs_bucket(self) -> bool:
         a = self._args
         return bool((a.data_capture and not a.data_capture.destination_s3_uri)
-                    or (a.async_inference and not (a.async_inference.output_s3_uri and a.async_inference.failure_s3_uri)))
+                    or (a.async_inference
+                        and not (a.async_inference.output_s3_uri and a.async_inference.failure_s3_uri)))
 
     def _bucket(self, key_arn: pulumi.Input[str] | None) -> aws.s3.Bucket:
         """Private, KMS-encrypted bucket for capture data and async inputs/outputs."""
@@ -424,7 +431,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _deployment_config(self, alarms: list[aws.cloudwatch.MetricAlarm]) -> aws.sagemaker.EndpointDeploymentConfigArgs | None:
+    def _deployment_config(
+        self, alarms: list[aws.cloudwatch.MetricAlarm],
+    ) -> aws.sagemaker.EndpointDeploymentConfigArgs | None:
         """Blue/green traffic shifting, rolled back by the latency and 5xx alarms."""
         a = self._args
         if a.kind is EndpointKind.SERVERLESS:
@@ -432,10 +441,10 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         r = a.rollout
         routing = aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
             type=r.strategy.value.upper().replace("-", "_"), wait_interval_in_seconds=r.wait_seconds,
-            canary_size=(aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySizeArgs(
-                type="CAPACITY_PERCENT", value=r.canary_percent) if r.strategy is RolloutStrategy.CANARY else None),
-            linear_step_size=(aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSizeArgs(
-                type="CAPACITY_PERCENT", value=r.linear_step_percent) if r.strategy is RolloutStrategy.LINEAR else None),
+            canary_size=(_CanarySize(type="CAPACITY_PERCENT", value=r.canary_percent)
+                         if r.strategy is RolloutStrategy.CANARY else None),
+            linear_step_size=(_LinearStepSize(type="CAPACITY_PERCENT", value=r.linear_step_percent)
+                              if r.strategy is RolloutStrategy.LINEAR else None),
         )
         rollback = None
         if r.auto_rollback:
@@ -466,7 +475,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             scalable_dimension=target.scalable_dimension,
             target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
                 target_value=scaling.target_value, scale_in_cooldown=scaling.scale_in_cooldown_seconds,
-                scale_out_cooldown=scaling.scale_out_cooldown_seconds, **_tracked_metric(scaling.metric, self._args.endpoint_name)),
+                scale_out_cooldown=scaling.scale_out_cooldown_seconds,
+                **_tracked_metric(scaling.metric, self._args.endpoint_name)),
             opts=policy_opts,
         )
         if scaling.min_capacity == 0 and backlog is not None:

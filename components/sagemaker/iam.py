@@ -118,7 +118,9 @@ def assume_role_policy(partition: str, account_id: pulumi.Input[str], region: st
             "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole",
             "Condition": {
                 "StringEquals": {"aws:SourceAccount": account_id},
-                "ArnLike": {"aws:SourceArn": pulumi.Output.concat(f"arn:{partition}:sagemaker:{region}:", account_id, ":*")},
+                "ArnLike": {
+                    "aws:SourceArn": pulumi.Output.concat(f"arn:{partition}:sagemaker:{region}:", account_id, ":*"),
+                },
             },
         }],
     })

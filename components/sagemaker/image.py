@@ -12,7 +12,6 @@ from enum import Enum
 from functools import cache
 
 
-
 class Server(str, Enum):
     """The model server (Deep Learning Container) a SageMaker deployment runs."""
 

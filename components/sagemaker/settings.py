@@ -55,11 +55,12 @@ class TextGenerationSettings(_Settings):
     """Quantization (TGI ``HF_MODEL_QUANTIZE``, vLLM ``--quantization``); weights must match."""
 
     @model_validator(mode="after")
-    def _limits_ordered(self) -> "TextGenerationSettings":
+    def _limits_ordered(self) -> TextGenerationSettings:
         if self.max_input_tokens and self.max_total_tokens and self.max_input_tokens >= self.max_total_tokens:
             raise ValueError(f"maxInputTokens ({self.max_input_tokens}) must be < maxTotalTokens "
                              f"({self.max_total_tokens})")
-        if self.max_total_tokens and self.max_batch_total_tokens and self.max_batch_total_tokens < self.max_total_tokens:
+        if (self.max_total_tokens and self.max_batch_total_tokens
+                and self.max_batch_total_tokens < self.max_total_tokens):
             raise ValueError(f"maxBatchTotalTokens ({self.max_batch_total_tokens}) must be >= "
                              f"maxTotalTokens ({self.max_total_tokens})")
         return self
@@ -76,7 +77,7 @@ class ServerlessSettings(_Settings):
     """Warm workers kept ready (no cold start; billed while provisioned)."""
 
     @model_validator(mode="after")
-    def _provisioned_within_max(self) -> "ServerlessSettings":
+    def _provisioned_within_max(self) -> ServerlessSettings:
         if self.provisioned_concurrency and self.provisioned_concurrency > self.max_concurrency:
             raise ValueError(f"provisionedConcurrency ({self.provisioned_concurrency}) must be <= "
                              f"maxConcurrency ({self.max_concurrency})")
@@ -147,7 +148,7 @@ class DataCaptureSettings(_Settings):
     capture_output: bool = True
 
     @model_validator(mode="after")
-    def _captures_something(self) -> "DataCaptureSettings":
+    def _captures_something(self) -> DataCaptureSettings:
         if not (self.capture_input or self.capture_output):
             raise ValueError("captureInput and captureOutput are both false; remove dataCapture instead")
         return self

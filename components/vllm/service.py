@@ -14,8 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.vllm import manifests
-from components.vllm import monitoring
+from components.vllm import manifests, monitoring
 from components.vllm.args import SERVER_PORT, VllmServiceArgs
 
 __all__ = ["VllmService", "VllmServiceArgs"]

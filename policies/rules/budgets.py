@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from pulumi_policy import (EnforcementLevel, PolicyConfigSchema, PolicyResource, ReportViolation,
-                           StackValidationArgs, StackValidationPolicy)
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyResource,
+    ReportViolation,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 from .common import cloud_of, get, items, number
 
@@ -42,7 +48,8 @@ def _notifications(budget: PolicyResource) -> int:
         notifications: Any = get(props, "notifications", {})
         return sum(1 for key in notifications
                    if get(notifications[key], "enabled", True)
-                   and any(items(get(notifications[key], f)) for f in ("contactEmails", "contactGroups", "contactRoles")))
+                   and any(items(get(notifications[key], f))
+                           for f in ("contactEmails", "contactGroups", "contactRoles")))
     rule = get(props, "allUpdatesRule", {})
     reaches_someone = (items(get(rule, "monitoringNotificationChannels")) or get(rule, "pubsubTopic")
                        or not get(rule, "disableDefaultIamRecipients", False))

@@ -6,11 +6,15 @@ import fnmatch
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import (EnforcementLevel, PolicyConfigSchema, ReportViolation,
-                           ResourceValidationArgs, ResourceValidationPolicy)
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
 
 from .common import get, items
-
 
 # SageMaker instance types whose storage is local NVMe: AWS encrypts it in hardware and
 # CreateEndpointConfig rejects a `KmsKeyId` for them, so `kmsKeyArn` cannot be asked for.
@@ -45,7 +49,8 @@ def unencrypted(resource_type: str, props: Mapping[str, Any], require_workspace_
             yield "`encryptionSpec.kmsKeyName` is not set"
     elif resource_type == "azure-native:machinelearningservices:Workspace" and require_workspace_cmk:
         if not get(props, "encryption.keyVaultProperties.keyIdentifier"):
-            yield "`encryption.keyVaultProperties.keyIdentifier` is not set (workspace data uses a Microsoft-managed key)"
+            yield ("`encryption.keyVaultProperties.keyIdentifier` is not set "
+                   "(workspace data uses a Microsoft-managed key)")
 
 
 def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

@@ -150,7 +150,8 @@ def stage_curve(stage: Stage, workload: Workload) -> Callable[[int], Estimate]:
             replicas = replicas_needed(volume, c.rps, PEAK_TO_AVERAGE)
             return instance_monthly_usd(c.usd_per_hour, replicas) + fixed, replicas
 
-        best = min(configs, key=lambda c: (cost(c)[0], PRECISIONS.index(c.precision) if c.precision in PRECISIONS else 9))
+        best = min(configs, key=lambda c: (cost(c)[0],
+                                           PRECISIONS.index(c.precision) if c.precision in PRECISIONS else 9))
         monthly, replicas = cost(best)
         detail = (f"{replicas} x {best.instance} ({best.precision}, batch {best.batch}, "
                   f"~{best.rps * 3600:,.0f} requests/h each) x ${best.usd_per_hour:g}/h x {HOURS_PER_MONTH} h"
@@ -216,7 +217,8 @@ def _without_near_tie_detours(switches: list[Switch], curves: dict[Stage, Callab
     while i + 1 < len(result):
         into, back = result[i], result[i + 1]
         if (into.from_stage == back.to_stage and into.to_stage == back.from_stage
-                and near_tie(Stage(into.from_stage), Stage(into.to_stage), into.requests_per_month, back.requests_per_month)):
+                and near_tie(Stage(into.from_stage), Stage(into.to_stage),
+                             into.requests_per_month, back.requests_per_month)):
             del result[i:i + 2]
             i = max(i - 1, 0)  # the merge may join two switches of the same pair
             continue

@@ -121,7 +121,8 @@ def _sagemaker_serverless(serverless: Mapping[str, Any], usage: ExpectedUsage | 
     fixed = provisioned * memory_gb * rates.provisioned_usd_per_gb_second * 3600 * HOURS_PER_MONTH
     if usage is None:
         raise _Unpriced("serverless variant billed per use; set the deployment's expectedUsage")
-    seconds = rates.assumed_seconds_per_request + rates.assumed_seconds_per_output_token * usage.output_tokens_per_request
+    seconds = (rates.assumed_seconds_per_request
+               + rates.assumed_seconds_per_output_token * usage.output_tokens_per_request)
     variable = usage.requests_per_month * seconds * memory_gb * rates.usd_per_gb_second
     return fixed + variable, (f"serverless {memory_gb:g} GB x {usage.requests_per_month:,} requests x "
                               f"~{seconds:g} s (assumed) x ${rates.usd_per_gb_second:g}/GB-s"

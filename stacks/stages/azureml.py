@@ -75,7 +75,7 @@ class AzureMlScaling(Scaling):
         return value
 
     @model_validator(mode="after")
-    def _a_metric_when_elastic(self) -> "AzureMlScaling":
+    def _a_metric_when_elastic(self) -> AzureMlScaling:
         targets = (self.gpu_utilization_pct, self.cpu_utilization_pct, self.latency_p95_ms)
         if self.max > self.min and all(t is None for t in targets):
             raise ValueError("max > min needs a scaling metric: set gpuUtilizationPct, "
@@ -114,7 +114,7 @@ class ContainerConfig(ConfigModel):
         return env
 
     @model_validator(mode="after")
-    def _total_above_input(self) -> "ContainerConfig":
+    def _total_above_input(self) -> ContainerConfig:
         if (self.max_input_tokens is not None and self.max_total_tokens is not None
                 and self.max_total_tokens <= self.max_input_tokens):
             raise ValueError("maxTotalTokens must be greater than maxInputTokens")
@@ -153,7 +153,7 @@ class VariantConfig(ConfigModel):
         return value if value is None else _pinned(value)
 
     @model_validator(mode="after")
-    def _live_or_mirror(self) -> "VariantConfig":
+    def _live_or_mirror(self) -> VariantConfig:
         if self.traffic and self.mirror_traffic:
             raise ValueError("a variant gets live traffic or mirrored traffic, not both")
         return self
@@ -198,7 +198,7 @@ class WorkspaceConfig(ConfigModel):
     customer_managed_key: CustomerManagedKeyConfig | None = None
 
     @model_validator(mode="after")
-    def _existing_is_existing(self) -> "WorkspaceConfig":
+    def _existing_is_existing(self) -> WorkspaceConfig:
         if self.id is not None and (self.resource_group is not None or self.customer_managed_key is not None):
             raise ValueError("with an existing workspace id, resourceGroup and customerManagedKey "
                              "belong to that workspace; remove them")
@@ -249,8 +249,8 @@ class AzureMlDeployment(DeploymentBase):
         return variants
 
     @model_validator(mode="after")
-    def _gpu_metric_needs_gpu(self) -> "AzureMlDeployment":
-        for variant, instance_type, scaling in zip(self.variants, self.instance_types(), self.scalings()):
+    def _gpu_metric_needs_gpu(self) -> AzureMlDeployment:
+        for variant, instance_type, scaling in zip(self.variants, self.instance_types(), self.scalings(), strict=True):
             if scaling.gpu_utilization_pct is None or scaling.max == scaling.min:
                 continue
             if catalog.load("azureml").get(instance_type).gpu_count == 0:
@@ -377,7 +377,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.
     spec = ctx.spec
     private = spec.network.mode == "private"
     variants = [_variant(deployment, v, t, s) for v, t, s in
-                zip(deployment.variants, deployment.instance_types(), deployment.scalings())]
+                zip(deployment.variants, deployment.instance_types(), deployment.scalings(), strict=True)]
     net = ctx.shared("azure-private-network", lambda: _private_network(ctx)) if private else None
     cmk = deployment.workspace.customer_managed_key
     # Parse guarantees the Azure targets for a stack with Azure deployments.

@@ -20,6 +20,6 @@ class StageDef:
 
     settings: type[DeploymentBase]
     """The pydantic model of a deployment of this stage (its ``stage_value`` keys the registry)."""
-    build: Callable[[DeploymentBase, "StackContext"], Mapping[str, pulumi.Input[Any]]]
+    build: Callable[[DeploymentBase, StackContext], Mapping[str, pulumi.Input[Any]]]
     """Creates the deployment's component(s) and returns what the stack exports for it
     (endpoint name/URL, OpenAI-compatible base URL...)."""

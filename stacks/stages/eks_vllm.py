@@ -79,7 +79,7 @@ class EksSystemNodes(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _bounds(self) -> "EksSystemNodes":
+    def _bounds(self) -> EksSystemNodes:
         if self.min > self.max:
             raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
         return self

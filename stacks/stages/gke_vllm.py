@@ -62,7 +62,7 @@ class GkeGpuNodes(GpuNodeBounds):
     driver_version: Literal["DEFAULT", "LATEST"] = "LATEST"
 
     @model_validator(mode="after")
-    def _known_combination(self) -> "GkeGpuNodes":
+    def _known_combination(self) -> GkeGpuNodes:
         table = catalog.load("gce")
         key = self.pool_args_key()
         if key not in table.gpu_types():
@@ -104,7 +104,7 @@ class GkeSystemNodes(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _bounds(self) -> "GkeSystemNodes":
+    def _bounds(self) -> GkeSystemNodes:
         if self.min > self.max:
             raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
         return self
@@ -156,7 +156,7 @@ class GkeNetworkSettings(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "GkeNetworkSettings":
+    def _consistent(self) -> GkeNetworkSettings:
         if (self.pods_range_name is None) != (self.services_range_name is None):
             raise ValueError("set both podsRangeName and servicesRangeName (ranges of an existing "
                              "subnet), or neither (scalepath adds the ranges to the subnet it creates)")

@@ -43,7 +43,7 @@ class GpuNodeBounds(ConfigModel):
     """Node boot disk: container images (vLLM is ~10 GiB) plus node-local model cache."""
 
     @model_validator(mode="after")
-    def _bounds(self) -> "GpuNodeBounds":
+    def _bounds(self) -> GpuNodeBounds:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
         return self
@@ -91,7 +91,7 @@ class GpuClusterDeployment(VllmDeployment):
         raise NotImplementedError
 
     @model_validator(mode="after")
-    def _replica_fits(self) -> "GpuClusterDeployment":
+    def _replica_fits(self) -> GpuClusterDeployment:
         wanted, per_node = self.vllm.gpus_per_replica, self.gpus_per_node()
         if wanted > per_node:
             raise ValueError(f"vllm.gpusPerReplica ({wanted}) is more than the {per_node} GPU(s) of "

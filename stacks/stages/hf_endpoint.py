@@ -47,7 +47,7 @@ class HfScaling(Scaling):
     """Value of ``metric`` that triggers a scale-up (needs ``metric``)."""
 
     @model_validator(mode="after")
-    def _scale_to_zero(self) -> "HfScaling":
+    def _scale_to_zero(self) -> HfScaling:
         if self.min == 0 and self.scale_to_zero_timeout is None:
             raise ValueError("min 0 needs scaleToZeroTimeout (idle minutes before scaling to zero)")
         if self.min > 0 and self.scale_to_zero_timeout is not None:
@@ -135,7 +135,7 @@ class HfEndpointDeployment(DeploymentBase):
         return size
 
     @model_validator(mode="after")
-    def _valid_access(self) -> "HfEndpointDeployment":
+    def _valid_access(self) -> HfEndpointDeployment:
         if (self.access == "private") != (self.private_link is not None):
             raise ValueError("access private needs privateLink (accountId, region), and privateLink needs "
                              "access private")
@@ -160,7 +160,7 @@ class HfEndpointDeployment(DeploymentBase):
         return f"{name[:_NAME_MAX - 7].rstrip('-')}-{digest}"
 
 
-def build(deployment: DeploymentBase, ctx: "StackContext") -> Mapping[str, pulumi.Input[Any]]:
+def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.Input[Any]]:
     """The endpoint component (and the token secret when asked); exports URL and OpenAI base URL."""
     assert isinstance(deployment, HfEndpointDeployment)
     config = pulumi.Config("scalepath")
@@ -208,7 +208,8 @@ def build(deployment: DeploymentBase, ctx: "StackContext") -> Mapping[str, pulum
         store = deployment.secret_store
         secret = CloudSecret(f"{deployment.name}-token", CloudSecretArgs(
             store=store.args(ctx.spec), secret_name=store.name_for(ctx.spec, deployment.name), value=token,
-            description=f"Hugging Face token for endpoint {deployment.namespace}/{deployment.resolved_name(ctx.spec.stack)}",
+            description=("Hugging Face token for endpoint "
+                         f"{deployment.namespace}/{deployment.resolved_name(ctx.spec.stack)}"),
             tags=ctx.tags(deployment)))
         outputs["tokenSecretId"] = secret.secret_id
     return outputs

@@ -46,7 +46,7 @@ class HfServerlessDeployment(DeploymentBase):
         return {"hfToken"}
 
 
-def build(deployment: DeploymentBase, ctx: "StackContext") -> Mapping[str, pulumi.Input[Any]]:
+def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.Input[Any]]:
     """The route component; exports what an OpenAI client needs and where the token is."""
     assert isinstance(deployment, HfServerlessDeployment)
     store = deployment.secret_store

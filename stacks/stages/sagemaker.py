@@ -14,8 +14,8 @@ import pulumi
 from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, model_validator
 
 from components import catalog
-from components.sagemaker import image as sagemaker_image
 from components.catalog import UnknownInstanceType
+from components.sagemaker import image as sagemaker_image
 from components.sagemaker.endpoint import (
     Autoscaling,
     ModelSource,
@@ -152,7 +152,7 @@ class SageMakerDeployment(DeploymentBase):
         return instance_type
 
     @model_validator(mode="after")
-    def _consistent(self) -> "SageMakerDeployment":
+    def _consistent(self) -> SageMakerDeployment:
         problems: list[str] = []
         if self.kind is EndpointKind.SERVERLESS:
             problems += self._serverless_problems()
@@ -222,8 +222,9 @@ class SageMakerDeployment(DeploymentBase):
         weights_gib = params * 2  # fp16/bf16: two bytes per parameter
         budget = spec.gpu_count * spec.gpu_memory_gib * _WEIGHTS_GPU_FRACTION
         if weights_gib > budget:
-            bigger = [t for t in catalog.load("sagemaker").gpu_types()
-                      if (s := catalog.load("sagemaker").get(t)).gpu_count * s.gpu_memory_gib * _WEIGHTS_GPU_FRACTION >= weights_gib]
+            table = catalog.load("sagemaker")
+            bigger = [t for t in table.gpu_types()
+                      if (s := table.get(t)).gpu_count * s.gpu_memory_gib * _WEIGHTS_GPU_FRACTION >= weights_gib]
             return [f"{self.model} (~{params:g}B parameters, ~{weights_gib:.0f} GiB in 16-bit) does not fit "
                     f"{self.instance_type} ({spec.gpu_count}x {spec.gpu_memory_gib:g} GiB); choose one of "
                     f"{', '.join(bigger) or 'none in the catalogue'} or set generation.quantize"]

@@ -15,7 +15,6 @@ import pulumi_gcp as gcp
 from pydantic import Field, PositiveInt, StringConstraints, ValidationInfo, field_validator
 
 from components import catalog
-from components.tagging import gcp_labels
 from components.gcp.vertex import (
     FAMILY,
     VertexAlertArgs,
@@ -27,6 +26,7 @@ from components.gcp.vertex import (
     machine_spec,
     unsupported_region,
 )
+from components.tagging import gcp_labels
 from stacks import gcp as gcp_stack
 from stacks.config import Cloud, ConfigModel, DeploymentBase, Scaling, StackFacts, Stage
 from stacks.errors import ConfigIssue

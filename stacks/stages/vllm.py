@@ -209,7 +209,7 @@ class VllmDeployment(DeploymentBase):
     vllm: VllmSettings = VllmSettings()
 
     @model_validator(mode="after")
-    def _consistent(self) -> "VllmDeployment":
+    def _consistent(self) -> VllmDeployment:
         # Cross-field rules live once, in the component; environment-dependent ones
         # (scale to zero in prod, public LB in private mode) are checked again in check_in_stack.
         args = _service_args(self, tags={}, cloud=_cluster_cloud(self), allow_scale_to_zero=True,

@@ -60,7 +60,10 @@ def no_token_leaks(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixtu
 
 
 def props(server: RunningServer, **overrides: Any) -> dict[str, Any]:
-    """Inputs as ``components.huggingface.endpoint.endpoint_props`` produces them (secrets in clear, as providers see them)."""
+    """Inputs as ``components.huggingface.endpoint.endpoint_props`` produces them.
+
+    Secrets are in clear, as providers see them.
+    """
     base = {
         "kind": KIND, "endpointName": "chat-dev", "namespace": "ml-team",
         "repository": "meta-llama/Llama-3.1-8B-Instruct", "task": "text-generation", "framework": "pytorch",
@@ -219,7 +222,8 @@ def test_refresh_reports_settings_changed_outside_pulumi_so_the_next_up_restores
     assert refreshed["maxReplica"] == 5 and refreshed["scaleToZeroTimeout"] == 15
     drift = provider.diff(created.id, refreshed, props(server))
     assert drift.changes and drift.replaces == []
-    assert not provider.diff(created.id, provider.read(created.id, created.outs).outs, props(server, maxReplica=5)).changes
+    refreshed = provider.read(created.id, created.outs).outs
+    assert not provider.diff(created.id, refreshed, props(server, maxReplica=5)).changes
 
 
 def test_diff_updates_in_place_or_replaces(server, provider) -> None:

@@ -23,7 +23,6 @@ from scalepath.cost.advisor import (
 from scalepath.cost.lines import HOURS_PER_MONTH
 from scalepath.cost.throughput import replica_throughput, replicas_needed, resolve_model, weights_gib
 from stacks.config import Stage
-from tests.support.cost import fake_catalogs  # noqa: F401 (fixture)
 
 LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
 
@@ -148,9 +147,11 @@ def test_cheapest_switches_marks_where_the_cheapest_changes():
         def __call__(self, v):
             return type("E", (), {"monthly_usd": self.fixed + self.slope * v})()
 
-    curves = {Stage.HF_SERVERLESS: Line(0, 0.01), Stage.HF_ENDPOINT: Line(500, 0.001), Stage.EKS_VLLM: Line(2000, 0.0001)}
+    curves = {Stage.HF_SERVERLESS: Line(0, 0.01), Stage.HF_ENDPOINT: Line(500, 0.001),
+              Stage.EKS_VLLM: Line(2000, 0.0001)}
     switches = cheapest_switches(curves, 1, 10**8)
-    assert [(s.from_stage, s.to_stage) for s in switches] == [("hf-serverless", "hf-endpoint"), ("hf-endpoint", "eks-vllm")]
+    assert [(s.from_stage, s.to_stage) for s in switches] == [
+        ("hf-serverless", "hf-endpoint"), ("hf-endpoint", "eks-vllm")]
     assert switches[0].requests_per_month == pytest.approx(500 / 0.009, rel=1e-3)
     assert switches[1].requests_per_month == pytest.approx(1500 / 0.0009, rel=1e-3)
 

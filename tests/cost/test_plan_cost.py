@@ -18,7 +18,7 @@ from scalepath.cost.resources import PricingContext, price_resource
 from scalepath.report import render_cost
 from stacks.config import DeploymentBase, ExpectedUsage, Stage
 from tests.support import stack_config
-from tests.support.cost import fake_catalogs, planned  # noqa: F401 (fixture)
+from tests.support.cost import planned
 
 G5_2XL = catalog.load("sagemaker").get("ml.g5.2xlarge").usd_per_hour
 
@@ -57,7 +57,8 @@ def test_autoscaling_target_sets_min_and_max():
 
 
 def test_managed_instance_scaling_sets_min_and_max():
-    line = price(sagemaker_config({"variantName": "AllTraffic", "instanceType": "ml.g5.2xlarge", "initialInstanceCount": 1,
+    line = price(sagemaker_config({"variantName": "AllTraffic", "instanceType": "ml.g5.2xlarge",
+                                   "initialInstanceCount": 1,
                                    "managedInstanceScaling": {"status": "ENABLED", "minInstanceCount": 1,
                                                               "maxInstanceCount": 3}}))
     assert (line.monthly_usd, line.at_max_usd) == pytest.approx((G5_2XL * 730, 3 * G5_2XL * 730))
@@ -71,7 +72,8 @@ def test_autoscaling_target_of_another_endpoint_is_ignored():
 
 
 def test_serverless_variant_is_priced_per_use_from_expected_usage():
-    config = sagemaker_config({"variantName": "AllTraffic", "serverlessConfig": {"memorySizeInMb": 4096, "maxConcurrency": 5}})
+    config = sagemaker_config({"variantName": "AllTraffic",
+                               "serverlessConfig": {"memorySizeInMb": 4096, "maxConcurrency": 5}})
     usage = ExpectedUsage(requests_per_month=100_000, input_tokens_per_request=100, output_tokens_per_request=20)
     line = price(config, usage={"chat": usage})
     # 100k requests x (0.2 s + 20 x 0.05 s) x 4 GB x $0.00002/GB-s (service_prices.yaml)
@@ -123,7 +125,8 @@ def test_gke_node_pool_with_attached_gpus_and_zones(fake_catalogs):
     assert price(included).monthly_usd == pytest.approx(2 * 0.85 * 0.4 * 730)  # GPU in the G2 price
     totals = planned("gcp:container/nodePool:NodePool", "l4-pool", {
         "location": "us-central1", "nodeLocations": ["us-central1-a", "us-central1-b"],
-        "autoscaling": {"totalMinNodeCount": 1, "totalMaxNodeCount": 5}, "nodeConfig": {"machineType": "g2-standard-8"}})
+        "autoscaling": {"totalMinNodeCount": 1, "totalMaxNodeCount": 5},
+        "nodeConfig": {"machineType": "g2-standard-8"}})
     assert (price(totals).monthly_usd, price(totals).at_max_usd) == pytest.approx((0.85 * 730, 5 * 0.85 * 730))
 
 
@@ -210,7 +213,8 @@ def test_estimate_adds_usage_lines_and_budget(base_config):
     usage = 1_000_000 * (500 * 0.20 + 250 * 0.20) / 1e6  # 8B: the <=16B size tier
     assert cost["monthly_usd"] == pytest.approx(2 * G5_2XL * 730 + usage)
     assert [line["basis"] for line in cost["lines"]] == ["instances", "unknown", "usage"]
-    assert cost["complete"] is False and cost["unpriced"] == ["urn:pulumi:test::scalepath::aws:opensearch/domain:Domain::search"]
+    assert cost["complete"] is False
+    assert cost["unpriced"] == ["urn:pulumi:test::scalepath::aws:opensearch/domain:Domain::search"]
     assert cost["budget"]["headroom_usd"] == pytest.approx(100 - 2 * G5_2XL * 730 - usage, abs=0.01)
     assert any("exceeds the budget" in w for w in cost["warnings"])
     assert any("lower bounds" in w for w in cost["warnings"])

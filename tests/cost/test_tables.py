@@ -10,7 +10,6 @@ from components.catalog import Catalog, UnknownInstanceType
 from scalepath.cost import tables
 from scalepath.cost.advisor import _gpu_of
 from scalepath.cost.lines import hourly_price
-from tests.support.cost import fake_catalogs  # noqa: F401 (fixture)
 
 
 @pytest.mark.parametrize("family", catalog.families())

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from policies.rules.common import tag_path
+from tests.support import SHIPPED
 from tests.support.policy import PACK
 from tests.support.taggability import tag_property
-from tests.support import SHIPPED
 
 TYPES = json.loads((PACK / "data" / "taggable_types.json").read_text())
 

@@ -11,8 +11,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from scalepath.policy_runner import (PolicyConfigError, PolicyPackError, PolicyPackSession, load_policy_config,
-                                     reconcile_config, start_pack)
+from scalepath.policy_runner import (
+    PolicyConfigError,
+    PolicyPackError,
+    PolicyPackSession,
+    load_policy_config,
+    reconcile_config,
+    start_pack,
+)
 from tests.support.policy import CONFIGS, PACK, TAGS, hf_endpoint, of, resource, run
 
 HF_TOKEN = "hf_" + "a1B2c3D4e5" * 4  # shaped like a real token; never a real one
@@ -276,9 +282,10 @@ def test_encryption_at_rest_exempts_nvme_instances_from_kms_key_arn(pack):
     # AWS refuses KmsKeyId on instance-store (NVMe) types; their volumes are hardware-encrypted.
     nvme = endpoint_config("ml.g5.2xlarge", dataCaptureConfig={
         "enableCapture": True, "destinationS3Uri": "s3://b/c", "kmsKeyId": "arn:aws:kms:us-east-1:1:key/k"})
-    mixed = resource("aws:sagemaker/endpointConfiguration:EndpointConfiguration", {"tags": dict(TAGS), "productionVariants": [
-        {"variantName": "a", "modelName": "m", "instanceType": "ml.g5.2xlarge", "initialInstanceCount": 1},
-        {"variantName": "b", "modelName": "m", "instanceType": "ml.c5.xlarge", "initialInstanceCount": 1}]},
+    mixed = resource("aws:sagemaker/endpointConfiguration:EndpointConfiguration", {"tags": dict(TAGS),
+        "productionVariants": [
+            {"variantName": "a", "modelName": "m", "instanceType": "ml.g5.2xlarge", "initialInstanceCount": 1},
+            {"variantName": "b", "modelName": "m", "instanceType": "ml.c5.xlarge", "initialInstanceCount": 1}]},
         name="epc-mixed")
     found = of(run(pack, [nvme, mixed], env="prod"), "encryption-at-rest")
     assert [(v["urn"], v["message"]) for v in found] == [

@@ -17,8 +17,8 @@ from scalepath.cli import app
 from scalepath.plan import Plan, run_plan
 from scalepath.policy_runner import check_plan
 from scalepath.stackconfig import load_stack_config
-from tests.support.policy import ROOT, TAGS, resource
 from tests.support import SHIPPED
+from tests.support.policy import ROOT, TAGS, resource
 
 runner = CliRunner()
 

@@ -173,7 +173,8 @@ def test_two_private_deployments_share_one_network(azure_config):
     assert len(names) == 2 and all(len(n) <= 32 for n in names)
 
 
-EXISTING_WS = "/subscriptions/0000/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/shared-ws"
+EXISTING_WS = ("/subscriptions/0000/resourceGroups/ml-rg"
+               "/providers/Microsoft.MachineLearningServices/workspaces/shared-ws")
 
 
 def test_existing_workspace_creates_only_the_endpoint_side(azure_config):

@@ -14,9 +14,8 @@ import pulumi
 import pytest
 
 from components.clusters.eks import EksGpuCluster, EksGpuClusterArgs, EksGpuNodesArgs
-from components.clusters.gpu_nodes import CLOUD_TAINT_EFFECT, CAPACITY_LABEL, NODE_POOL_LABEL
-from scalepath.plan import Plan, PlannedResource, run_plan
-from stacks.errors import ConfigError
+from components.clusters.gpu_nodes import CAPACITY_LABEL, CLOUD_TAINT_EFFECT, NODE_POOL_LABEL
+from scalepath.plan import Plan
 from tests.support import issues, of_type, one, plan
 from tests.support.clusters import eks_config, gke_config
 
@@ -201,7 +200,7 @@ def test_gke_spot_pool_with_on_demand_fallback_and_scale_to_zero_outside_prod() 
         assert pool["autoscaling"]["totalMaxNodeCount"] == 2
         assert pool["initialNodeCount"] == 0
         assert pool["nodeConfig"]["workloadMetadataConfig"]["mode"] == "GKE_METADATA"
-    assert "guestAccelerators" not in pools["system"]["nodeConfig"] or not pools["system"]["nodeConfig"]["guestAccelerators"]
+    assert not pools["system"]["nodeConfig"].get("guestAccelerators")
 
 
 def test_gke_n1_machine_with_attached_t4() -> None:

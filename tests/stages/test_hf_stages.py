@@ -150,7 +150,8 @@ def test_serverless_route_outputs_the_openai_settings():
         assert headers == {"X-HF-Bill-To": "acme-ml"}
         assert secret_id.startswith("arn:aws:secretsmanager:") and secret_id.endswith("chat-hf-token")
 
-    return pulumi.Output.all(route.base_url, route.model_name, route.default_headers, route.token_secret_id).apply(check)
+    return pulumi.Output.all(route.base_url, route.model_name, route.default_headers,
+                             route.token_secret_id).apply(check)
 
 
 @pulumi.runtime.test

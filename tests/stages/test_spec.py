@@ -14,7 +14,6 @@ from stacks.spec import issues_from, parse_spec
 from tests.support import ROOT, SHIPPED
 
 
-
 @pytest.mark.parametrize("stack", SHIPPED)
 def test_shipped_environment_parses(stack: str) -> None:
     config = load_stack_config(stack, ROOT)

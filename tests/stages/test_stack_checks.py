@@ -206,8 +206,8 @@ def test_an_eks_deployment_gives_sagemaker_nat_egress_for_hub_weights() -> None:
 
 
 def test_facts_hold_the_validated_stack() -> None:
-    spec = parse_spec(stack_config(aws("staging", "private", sagemaker(weightsS3Uri="s3://weights-bucket/llama/"), eks()))
-                      .values, project="scalepath", stack="test")
+    config = stack_config(aws("staging", "private", sagemaker(weightsS3Uri="s3://weights-bucket/llama/"), eks()))
+    spec = parse_spec(config.values, project="scalepath", stack="test")
     facts = spec.facts()
     assert facts == StackFacts(environment=Environment.STAGING, network=Network(mode="private"),
                                targets=spec.targets, deployments=tuple(spec.deployments))

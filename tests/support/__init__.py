@@ -18,7 +18,8 @@ from stacks.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Stack names of the shipped environments (``environments/Pulumi.<stack>.yaml``).
-SHIPPED = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (ROOT / "environments").glob("Pulumi.*.yaml"))
+SHIPPED = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+                 for p in (ROOT / "environments").glob("Pulumi.*.yaml"))
 
 
 def stack_config(values: dict[str, Any], stack: str = "test", secret_keys: set[str] = frozenset()) -> StackConfig:

@@ -131,7 +131,7 @@ class FakeEndpointsApi:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
+    server: _Server
 
     def _serve(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -179,7 +179,7 @@ class RunningServer:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/v2"
 
-    def __enter__(self) -> "RunningServer":
+    def __enter__(self) -> RunningServer:
         self._thread.start()
         return self
 

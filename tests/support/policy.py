@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from scalepath.plan import PlannedResource
-from scalepath.policy_runner import PolicyPackSession, PolicyReport, analyze_resources, load_policy_config, \
-    reconcile_config
+from scalepath.policy_runner import (
+    PolicyPackSession,
+    PolicyReport,
+    analyze_resources,
+    load_policy_config,
+    reconcile_config,
+)
 from tests.support import ROOT
 
 PACK = ROOT / "policies"
