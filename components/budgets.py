@@ -3,22 +3,91 @@
 AWS and Azure budgets watch only this stack's spend: they filter on the ``stack``
 cost-allocation tag that :mod:`components.tagging` puts on every resource. GCP budgets filter
 on the stack's project instead: Vertex Model Garden endpoints cannot carry labels, so a label
-filter would miss the stack's largest cost. Every budget alerts at each threshold on actual
-and on forecasted spend.
+filter would miss the stack's largest cost.
+
+Every budget sends the same alerts (:func:`alerts`): one on actual spend per threshold, and
+one on forecasted spend at 100% of the amount. The budget APIs cap notifications per budget
+(``components/data/budget_limits.yaml``); :func:`limit_problems` says what a config would
+break, and the config parser refuses it before any resource exists.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
+import botocore.loaders
 import pulumi
 import pulumi_aws as aws
 import pulumi_azure_native as azure_native
 import pulumi_gcp as gcp
+import yaml
 
 from components.gcp.monitoring import email_channels
 from components.tagging import aws_tags, gcp_labels
+
+_LIMITS_FILE = Path(__file__).parent / "data" / "budget_limits.yaml"
+
+#: The forecast alert fires when spend is forecast to pass the whole amount.
+FORECAST_PCT = 100
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One budget notification."""
+
+    pct: int
+    """Percent of the budget amount."""
+    forecast: bool
+    """On forecasted spend (``True``) or on actual spend."""
+
+
+def alerts(thresholds_pct: Sequence[int]) -> list[Alert]:
+    """The notifications every budget gets: actual spend at each threshold, plus forecasted
+    spend at :data:`FORECAST_PCT` (one forecast, not one per threshold, so that four
+    thresholds fit Azure's five notifications)."""
+    return [*(Alert(pct, False) for pct in thresholds_pct), Alert(FORECAST_PCT, True)]
+
+
+@cache
+def _limits() -> dict:
+    return yaml.safe_load(_LIMITS_FILE.read_text())
+
+
+@cache
+def max_notifications(cloud: str) -> int | None:
+    """Notifications one budget of ``cloud`` accepts; ``None`` where no cap is documented (GCP).
+    AWS's comes from botocore's budgets service model, not from a copied number."""
+    if cloud == "aws":
+        shapes = botocore.loaders.Loader().load_service_model("budgets", "service-2")["shapes"]
+        return int(shapes["NotificationWithSubscribersList"]["max"])
+    return _limits()[cloud].get("maxNotifications")
+
+
+#: Per cloud: the data key capping the addresses one budget can notify, and what it counts.
+_ADDRESS_CAPS = {"aws": ("maxEmailSubscribersPerNotification", "e-mail subscribers per notification"),
+                 "gcp": ("maxNotificationChannels", "notification channels per budget")}
+
+
+def limit_problems(cloud: str, thresholds_pct: Sequence[int], notify: Sequence[str]) -> list[tuple[str, str]]:
+    """``(budget key, message)`` for each notification cap of ``cloud`` (``aws``, ``azure``,
+    ``gcp``) that these thresholds or addresses would exceed."""
+    problems = []
+    cap = max_notifications(cloud)
+    if cap is not None and len(alerts(thresholds_pct)) > cap:
+        problems.append(("alertThresholdsPct", (
+            f"{cloud} budgets take at most {cap} notifications and scalepath sends one per threshold "
+            f"(actual spend) plus one forecast at {FORECAST_PCT}%, so at most {cap - 1} thresholds "
+            f"(got {len(thresholds_pct)}); drop some thresholds")))
+    if cloud in _ADDRESS_CAPS:
+        key, what = _ADDRESS_CAPS[cloud]
+        most = _limits()[cloud][key]
+        if len(notify) > most:
+            problems.append(("notify", f"{cloud} budgets take at most {most} {what} (one per address; got "
+                                       f"{len(notify)}); send to a distribution list instead"))
+    return problems
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,13 +140,12 @@ class AwsBudget(pulumi.ComponentResource):
         notifications = [
             aws.budgets.BudgetNotificationArgs(
                 comparison_operator="GREATER_THAN",
-                notification_type=kind,
-                threshold=float(pct),
+                notification_type="FORECASTED" if alert.forecast else "ACTUAL",
+                threshold=float(alert.pct),
                 threshold_type="PERCENTAGE",
                 subscriber_email_addresses=list(args.notify),
             )
-            for pct in args.thresholds_pct
-            for kind in ("ACTUAL", "FORECASTED")
+            for alert in alerts(args.thresholds_pct)
         ]
         budget = aws.budgets.Budget(
             f"{name}-budget",
@@ -111,15 +179,14 @@ class AzureBudget(pulumi.ComponentResource):
     ):
         super().__init__("scalepath:index:AzureBudget", name, None, opts)
         notifications = {
-            f"{kind.lower()}-{pct}pct": azure_native.consumption.NotificationArgs(
+            f"{'forecasted' if alert.forecast else 'actual'}-{alert.pct}pct": azure_native.consumption.NotificationArgs(
                 enabled=True,
                 operator="GreaterThan",
-                threshold=float(pct),
-                threshold_type=kind,
+                threshold=float(alert.pct),
+                threshold_type="Forecasted" if alert.forecast else "Actual",
                 contact_emails=list(args.notify),
             )
-            for pct in args.thresholds_pct
-            for kind in ("Actual", "Forecasted")
+            for alert in alerts(args.thresholds_pct)
         }
         # Budgets are not tracked ARM resources and take no tags; the filter does the attribution.
         budget = azure_native.consumption.Budget(
@@ -173,9 +240,10 @@ class GcpBudget(pulumi.ComponentResource):
                 projects=[f"projects/{args.project}"],
             ),
             threshold_rules=[
-                gcp.billing.BudgetThresholdRuleArgs(threshold_percent=pct / 100, spend_basis=basis)
-                for pct in args.thresholds_pct
-                for basis in ("CURRENT_SPEND", "FORECASTED_SPEND")
+                gcp.billing.BudgetThresholdRuleArgs(
+                    threshold_percent=alert.pct / 100,
+                    spend_basis="FORECASTED_SPEND" if alert.forecast else "CURRENT_SPEND")
+                for alert in alerts(args.thresholds_pct)
             ],
             all_updates_rule=gcp.billing.BudgetAllUpdatesRuleArgs(
                 monitoring_notification_channels=[c.name for c in channels],

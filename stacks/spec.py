@@ -15,6 +15,7 @@ from typing import Any, get_args
 import pulumi
 from pydantic import BaseModel, SerializeAsAny, ValidationError, field_validator
 
+from components.budgets import limit_problems as budget_limit_problems
 from stacks.config import (
     REQUIRED_TAG_KEYS,
     Budget,
@@ -258,7 +259,7 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
     if issues or spec is None:
         raise ConfigError(issues)
     spec = spec.model_copy(update={"deployments": deployments})
-    issues += _missing_targets(spec) + _missing_secrets(spec)
+    issues += _missing_targets(spec) + _missing_secrets(spec) + _budget_limits(spec)
     # Ranges the deployments carve from the stack's one GCP network (GKE pods, services, masters).
     issues += gcp_range_issues(spec.network.gcp, spec.deployments)
     if not issues:
@@ -283,6 +284,14 @@ def _duplicate_names(raw_deployments: list[Any]) -> list[ConfigIssue]:
         elif name is not None:
             seen[name] = index
     return issues
+
+
+def _budget_limits(spec: StackSpec) -> list[ConfigIssue]:
+    """The budget of every cloud the stack uses must fit that cloud's notification caps."""
+    budget = spec.budget
+    return [ConfigIssue(format_loc(("budget", key)), message)
+            for cloud in sorted(spec.clouds(), key=lambda c: c.value)
+            for key, message in budget_limit_problems(cloud.value, budget.alert_thresholds_pct, budget.notify)]
 
 
 def _missing_secrets(spec: StackSpec) -> list[ConfigIssue]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from components.budgets import max_notifications
 from scalepath.plan import run_plan
-from tests.support import stack_config
+from tests.support import issues, of_type, plan, stack_config
 
 
 @pytest.mark.parametrize(("monthly", "units", "nanos"), [(500, "500", None), (99.5, "99", 500_000_000),
@@ -35,3 +36,74 @@ def test_gcp_budget_channels_wait_for_the_monitoring_api() -> None:
              and r.inputs["service"] == "monitoring.googleapis.com"]
     channels = [r for r in plan.resources if r.type == "gcp:monitoring/notificationChannel:NotificationChannel"]
     assert len(channels) == 2 and all(api.urn in c.dependencies for c in channels)
+
+
+# -- notification caps (issue 14, item 2) ------------------------------------------------------
+
+_CLOUD_KEYS: dict[str, dict] = {
+    "aws": {"aws:region": "us-east-1"},
+    "azure": {"azure-native:location": "westeurope",
+              "azure-native:subscriptionId": "00000000-0000-0000-0000-000000000000"},
+    "gcp": {"gcp:project": "acme-ml-dev", "gcp:region": "us-central1"},
+}
+_CLOUD_BUDGET = {"aws": {}, "azure": {"startMonth": "2026-12"}, "gcp": {"billingAccount": "01A2B3-C4D5E6-F7A8B9"}}
+
+
+def budget_config(cloud: str, thresholds: list[int], notify: list[str]) -> dict:
+    """A stack with only a budget, in ``cloud``."""
+    return {**_CLOUD_KEYS[cloud], "scalepath:environment": "dev",
+            "scalepath:tags": {"team": "ml", "cost-center": "cc-1"},
+            "scalepath:budget": {"monthlyUsd": 1000, "alertThresholdsPct": thresholds, "notify": notify,
+                                 cloud: _CLOUD_BUDGET[cloud]},
+            "scalepath:deployments": []}
+
+
+def planned_notifications(cloud: str, plan) -> tuple[list[tuple[float, bool]], int]:
+    """``([(threshold pct, forecast?)...], addresses per notification)`` of the plan's one budget."""
+    if cloud == "aws":
+        [b] = of_type(plan, "aws:budgets/budget:Budget")
+        found = [(n["threshold"], n["notificationType"] == "FORECASTED") for n in b.inputs["notifications"]]
+        return found, max(len(n["subscriberEmailAddresses"]) for n in b.inputs["notifications"])
+    if cloud == "azure":
+        [b] = of_type(plan, "azure-native:consumption:Budget")
+        found = [(n["threshold"], n["thresholdType"] == "Forecasted") for n in b.inputs["notifications"].values()]
+        return found, max(len(n["contactEmails"]) for n in b.inputs["notifications"].values())
+    [b] = of_type(plan, "gcp:billing/budget:Budget")
+    found = [(round(r["thresholdPercent"] * 100), r["spendBasis"] == "FORECASTED_SPEND") for r in b.inputs["thresholdRules"]]
+    return found, len(b.inputs["allUpdatesRule"]["monitoringNotificationChannels"])
+
+
+def test_documented_caps() -> None:
+    # The figures the issue found enforced: Azure 5 per budget, AWS 10 (botocore's model), GCP 5 channels.
+    assert (max_notifications("azure"), max_notifications("aws"), max_notifications("gcp")) == (5, 10, None)
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure", "gcp"])
+@pytest.mark.parametrize("count", [1, 3, 4, 5, 9, 10, 12])
+def test_budget_fits_the_clouds_caps_or_the_key_is_refused(cloud: str, count: int) -> None:
+    thresholds = [10 * (i + 1) for i in range(count)]
+    cfg = budget_config(cloud, thresholds, ["ml@example.com"])
+    cap = max_notifications(cloud)
+    if cap is not None and count + 1 > cap:
+        found = issues(cfg)
+        assert list(found) == ["scalepath:budget.alertThresholdsPct"], found
+        assert f"at most {cap} notifications" in found["scalepath:budget.alertThresholdsPct"]
+        return
+    notifications, _ = planned_notifications(cloud, plan(cfg))
+    # Actual spend at every threshold, one forecast at 100%.
+    assert sorted(notifications) == sorted([(t, False) for t in thresholds] + [(100, True)])
+    assert cap is None or len(notifications) <= cap
+
+
+def test_shipped_four_thresholds_fit_azure() -> None:
+    notifications, _ = planned_notifications("azure", plan(budget_config("azure", [50, 80, 100, 120], ["a@example.com"])))
+    assert len(notifications) == 5
+
+
+@pytest.mark.parametrize(("cloud", "most"), [("aws", 10), ("gcp", 5)])
+def test_too_many_addresses_are_refused_where_the_api_caps_them(cloud: str, most: int) -> None:
+    addresses = [f"u{i}@example.com" for i in range(most + 1)]
+    found = issues(budget_config(cloud, [50, 100], addresses))
+    assert list(found) == ["scalepath:budget.notify"] and f"at most {most}" in found["scalepath:budget.notify"]
+    _, per_notification = planned_notifications(cloud, plan(budget_config(cloud, [50, 100], addresses[:most])))
+    assert per_notification == most
