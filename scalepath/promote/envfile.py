@@ -1,0 +1,112 @@
+"""Writing a route's new weights into its environment file, changing nothing else.
+
+ruamel.yaml's round-trip loader tells where each ``weight`` value stands; only those tokens are
+rewritten in the original text (and, for a target new to the route, one entry is added in the
+style of its siblings), so comments, quoting, order and layout stay byte for byte. The result is
+parsed again and must equal the original document with exactly the new weights before it replaces
+the file (a temporary file in the same folder, then an atomic rename).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+GATEWAY_KEY = "scalepath:gateway"
+_INTEGER = re.compile(r"[0-9]+")
+
+
+class EnvFileError(Exception):
+    """The environment file cannot be edited as asked; the message says where and why."""
+
+
+def with_weights(text: str, route: str, weights: Mapping[str, int]) -> str:
+    """``text`` (an environment file) with ``route``'s target weights set to ``weights``."""
+    document = YAML().load(text)
+    targets = _targets(document, route)
+    lines = text.splitlines(keepends=True)
+    known: set[str] = set()
+    # Edit from the bottom up so earlier positions stay valid.
+    for target in sorted(targets, key=lambda t: t.lc.value("weight")[0], reverse=True):
+        name = target["deployment"]
+        known.add(name)
+        line, col = target.lc.value("weight")
+        match = _INTEGER.match(lines[line], col)
+        if match is None:
+            raise EnvFileError(f"{GATEWAY_KEY} route {route!r}: the weight of {name!r} is not a plain integer")
+        lines[line] = lines[line][:col] + str(weights[name]) + lines[line][match.end():]
+    added = [name for name in weights if name not in known]
+    if added:
+        lines = _append_targets(lines, targets, {name: weights[name] for name in added})
+    result = "".join(lines)
+    _check_only_weights_changed(text, result, route, weights)
+    return result
+
+
+def write_weights(path: Path, route: str, weights: Mapping[str, int]) -> None:
+    """Rewrite ``path`` with the new weights, atomically (the old file stays whole on any failure)."""
+    new_text = with_weights(path.read_text(encoding="utf-8"), route, weights)
+    mode = path.stat().st_mode & 0o777
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(new_text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _targets(document: Any, route: str) -> CommentedSeq:
+    try:
+        routes = document["config"][GATEWAY_KEY]["routes"]
+        found = [r for r in routes if r.get("name") == route]
+    except (KeyError, TypeError, AttributeError):
+        raise EnvFileError(f"no config.{GATEWAY_KEY}.routes in the environment file") from None
+    if len(found) != 1:
+        raise EnvFileError(f"{GATEWAY_KEY}: route {route!r} is not in the environment file")
+    targets = found[0].get("targets")
+    if not isinstance(targets, CommentedSeq) or not all(isinstance(t, CommentedMap) for t in targets) or not targets:
+        raise EnvFileError(f"{GATEWAY_KEY} route {route!r}: targets must be a list of {{deployment, weight}} maps")
+    return targets
+
+
+def _append_targets(lines: list[str], targets: CommentedSeq, new: Mapping[str, int]) -> list[str]:
+    last = targets[-1]
+    end = max(last.lc.value(key)[0] for key in last)
+    item_col = last.lc.col
+    dash = " " * (item_col - 2) + "- " if item_col >= 2 else "- "
+    if last.fa.flow_style():
+        entries = [f"{dash}{{deployment: {name}, weight: {weight}}}\n" for name, weight in new.items()]
+    else:
+        pad = " " * item_col
+        entries = [f"{dash}deployment: {name}\n{pad}weight: {weight}\n" for name, weight in new.items()]
+    if not lines[end].endswith("\n"):
+        lines[end] += "\n"
+    return lines[: end + 1] + entries + lines[end + 1:]
+
+
+def _check_only_weights_changed(before: str, after: str, route: str, weights: Mapping[str, int]) -> None:
+    expected = copy.deepcopy(yaml.safe_load(before))
+    for entry in expected["config"][GATEWAY_KEY]["routes"]:
+        if entry.get("name") == route:
+            listed = {t["deployment"] for t in entry["targets"]}
+            for target in entry["targets"]:
+                target["weight"] = weights[target["deployment"]]
+            entry["targets"].extend({"deployment": name, "weight": weight}
+                                    for name, weight in weights.items() if name not in listed)
+    if yaml.safe_load(after) != expected:
+        raise EnvFileError(f"{GATEWAY_KEY} route {route!r}: could not rewrite the weights in place without "
+                           "changing anything else; edit the file by hand")

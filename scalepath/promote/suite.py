@@ -1,0 +1,165 @@
+"""Held-out evaluation suites: JSON Lines, one case a line, and the checks an answer must pass.
+
+A case is ``{"messages": [...], "expect": {...}, "maxTokens": N, "id": "..."}``; ``expect`` takes
+any of ``contains`` (a string or a list; every one must occur), ``regex`` (``re.search``),
+``equals`` (the whole answer, surrounding white space ignored) and ``jsonSchema`` (the answer,
+optionally inside one Markdown code fence, parsed as JSON and validated). A case passes when
+every check it names passes. The format is documented in docs/promotion.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import jsonschema
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+#: A suite larger than this is not a held-out set but a benchmark; refuse rather than read it all.
+MAX_SUITE_BYTES = 16 * 1024 * 1024
+_FENCE = re.compile(r"^\s*```[\w-]*\s*\n(?P<body>.*?)\n\s*```\s*$", re.DOTALL)
+
+
+class SuiteError(Exception):
+    """The suite file cannot be used; the message names the file, the line and the field."""
+
+
+class _SuiteModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class Message(_SuiteModel):
+    """One chat message, as the OpenAI chat API takes it."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Expect(_SuiteModel):
+    """What a correct answer looks like; at least one check."""
+
+    contains: list[str] | None = None
+    """Substrings that must all occur in the answer (a single string is one substring)."""
+    regex: str | None = None
+    """A Python regular expression that must match somewhere in the answer."""
+    equals: str | None = None
+    """The whole answer, ignoring white space at both ends."""
+    json_schema: dict[str, Any] | None = None
+    """A JSON Schema the answer, parsed as JSON, must satisfy."""
+
+    @field_validator("contains", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as error:
+                raise ValueError(f"not a valid regular expression: {error}") from None
+        return value
+
+    @field_validator("json_schema")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            try:
+                jsonschema.validators.validator_for(value).check_schema(value)
+            except jsonschema.SchemaError as error:
+                raise ValueError(f"not a valid JSON Schema: {error.message}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Expect:
+        if all(v is None for v in (self.contains, self.regex, self.equals, self.json_schema)):
+            raise ValueError("name at least one check: contains, regex, equals or jsonSchema")
+        return self
+
+    def failures(self, answer: str) -> list[str]:
+        """Why ``answer`` fails this expectation (empty when it passes)."""
+        failed = [f"does not contain {needle!r}" for needle in self.contains or () if needle not in answer]
+        if self.regex is not None and not re.search(self.regex, answer):
+            failed.append(f"does not match /{self.regex}/")
+        if self.equals is not None and answer.strip() != self.equals.strip():
+            failed.append(f"is not equal to {self.equals!r}")
+        if self.json_schema is not None:
+            failed.extend(_schema_failures(self.json_schema, answer))
+        return failed
+
+
+def _schema_failures(schema: dict[str, Any], answer: str) -> list[str]:
+    fenced = _FENCE.match(answer)
+    try:
+        document = json.loads(fenced.group("body") if fenced else answer)
+    except json.JSONDecodeError as error:
+        return [f"is not JSON ({error.msg} at line {error.lineno}, column {error.colno})"]
+    error = jsonschema.exceptions.best_match(jsonschema.validators.validator_for(schema)(schema).iter_errors(document))
+    return [] if error is None else [f"fails jsonSchema at /{'/'.join(map(str, error.absolute_path))}: {error.message}"]
+
+
+class Case(_SuiteModel):
+    """One suite line."""
+
+    messages: Annotated[list[Message], Field(min_length=1)]
+    expect: Expect
+    max_tokens: PositiveInt | None = None
+    """Cap on generated tokens for this case (the request's ``max_tokens``)."""
+    id: str | None = None
+    """A name for reports; defaults to ``line N``."""
+
+
+def load_suite(path: Path) -> list[Case]:
+    """Read and validate a JSON Lines suite; blank lines are skipped. Raises :class:`SuiteError`."""
+    try:
+        info = path.stat()
+    except OSError as error:
+        raise SuiteError(f"--suite {path}: {error.strerror or error}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SuiteError(f"--suite {path}: not a regular file; give a .jsonl file")
+    if info.st_size > MAX_SUITE_BYTES:
+        raise SuiteError(f"--suite {path}: {info.st_size} bytes is over the {MAX_SUITE_BYTES}-byte limit; "
+                         "a promotion suite is a held-out sample, keep it small")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SuiteError(f"--suite {path}: not UTF-8 text") from None
+    except OSError as error:
+        raise SuiteError(f"--suite {path}: {error.strerror or error}") from None
+    cases: list[Case] = []
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            case = Case.model_validate(raw)
+        except json.JSONDecodeError as error:
+            problems.append(f"line {number}: not JSON ({error.msg} at column {error.colno})")
+            continue
+        except ValidationError as error:
+            problems.extend(f"line {number}: {_where(e['loc'])}: {_message(e)}" for e in error.errors())
+            continue
+        cases.append(case if case.id else case.model_copy(update={"id": f"line {number}"}))
+    if problems:
+        raise SuiteError(f"--suite {path}:\n  " + "\n  ".join(problems))
+    if not cases:
+        raise SuiteError(f"--suite {path}: no cases; write one JSON object a line: "
+                         '{"messages": [{"role": "user", "content": "..."}], "expect": {"contains": "..."}}')
+    return cases
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(the line)"
+
+
+def _message(error: dict[str, Any]) -> str:
+    # Pydantic's own words, minus the "Value error, " prefix our validators get; the value itself
+    # is never echoed (a suite may hold prompts that are not for logs).
+    return str(error["msg"]).removeprefix("Value error, ")

@@ -1,0 +1,91 @@
+"""Promotion building blocks: weight shifts, suite parsing and answer checks."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scalepath.promote.suite import SuiteError, load_suite
+from scalepath.promote.weights import shift
+
+
+def test_step_moves_to_the_candidate_in_proportion() -> None:
+    assert shift({"a": 90, "b": 10}, "b", 10) == {"a": 80, "b": 20}
+    assert shift({"a": 60, "b": 30, "c": 10}, "c", 10) == {"a": 53, "b": 27, "c": 20}
+    assert shift({"a": 100}, "new", 10) == {"a": 90, "new": 10}
+    assert shift({"a": 5, "b": 95}, "b", 10) == {"a": 0, "b": 100}
+
+
+@given(st.lists(st.integers(0, 100), min_size=1, max_size=5).filter(lambda ws: sum(ws) <= 100),
+       st.integers(1, 100), st.booleans())
+def test_weights_stay_whole_percents_summing_to_100(raw: list[int], step: int, candidate_is_new: bool) -> None:
+    weights = {f"t{i}": w for i, w in enumerate(raw)}
+    weights["t0"] += 100 - sum(raw)
+    to = "new" if candidate_is_new else f"t{len(raw) - 1}"
+    result = shift(weights, to, step)
+    assert sum(result.values()) == 100
+    assert all(0 <= w <= 100 for w in result.values())
+    assert result[to] == min(100, weights.get(to, 0) + step)
+    assert all(result[name] <= weights[name] for name in weights if name != to)
+    assert list(result)[: len(weights)] == list(weights)
+
+
+def write_suite(tmp_path: Path, *cases: object) -> Path:
+    path = tmp_path / "suite.jsonl"
+    path.write_text("\n".join(c if isinstance(c, str) else json.dumps(c) for c in cases) + "\n")
+    return path
+
+
+def test_suite_cases_and_every_check_kind(tmp_path: Path) -> None:
+    user = [{"role": "user", "content": "q"}]
+    cases = load_suite(write_suite(
+        tmp_path,
+        {"messages": user, "expect": {"contains": ["Paris", "France"]}},
+        "",
+        {"messages": user, "expect": {"regex": r"\b4\b"}, "maxTokens": 8, "id": "math"},
+        {"messages": user, "expect": {"equals": "yes"}},
+        {"messages": user, "expect": {"jsonSchema": {"type": "object", "required": ["city"]}}},
+    ))
+    assert [c.id for c in cases] == ["line 1", "math", "line 4", "line 5"]
+    assert cases[1].max_tokens == 8
+    assert cases[0].expect.failures("Paris is in France") == []
+    assert cases[0].expect.failures("Paris") == ["does not contain 'France'"]
+    assert cases[1].expect.failures("2+2 is 4.") == [] and cases[1].expect.failures("44") != []
+    assert cases[2].expect.failures("  yes\n") == [] and cases[2].expect.failures("yes!") != []
+    schema = cases[3].expect
+    assert schema.failures('```json\n{"city": "Paris"}\n```') == []
+    assert "is not JSON" in schema.failures("Paris")[0]
+    assert "city" in schema.failures('{"town": "Paris"}')[0]
+
+
+@pytest.mark.parametrize(("line", "says"), [
+    ("{not json", "line 1: not JSON"),
+    (json.dumps({"messages": [], "expect": {"contains": "x"}}), "line 1: messages"),
+    (json.dumps({"messages": [{"role": "user", "content": "q"}], "expect": {}}), "at least one check"),
+    (json.dumps({"messages": [{"role": "user", "content": "q"}], "expect": {"regex": "("}}), "regular expression"),
+    (json.dumps({"messages": [{"role": "user", "content": "q"}], "expect": {"jsonSchema": {"type": 5}}}), "JSON Schema"),
+    (json.dumps({"messages": [{"role": "user", "content": "q"}], "expect": {"contain": "x"}}), "expect.contain"),
+    (json.dumps({"messages": [{"role": "user", "content": "q"}], "expect": {"equals": "x"}, "maxTokens": 0}), "maxTokens"),
+])
+def test_bad_suites_name_the_line_and_field(tmp_path: Path, line: str, says: str) -> None:
+    with pytest.raises(SuiteError, match=None) as caught:
+        load_suite(write_suite(tmp_path, line))
+    assert says in str(caught.value)
+
+
+def test_suite_must_be_a_regular_nonempty_file(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match="no cases"):
+        load_suite(write_suite(tmp_path, ""))
+    with pytest.raises(SuiteError, match="not a regular file"):
+        load_suite(tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(SuiteError, match="not a regular file"):
+        load_suite(fifo)
+    with pytest.raises(SuiteError, match="No such file"):
+        load_suite(tmp_path / "missing.jsonl")
