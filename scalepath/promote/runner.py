@@ -81,19 +81,20 @@ def _run_case(client: openai.OpenAI, model: str, case: Case) -> Outcome:
     request = {"model": model, "messages": [m.model_dump() for m in case.messages]}
     if case.max_tokens is not None:
         request["max_tokens"] = case.max_tokens
+    name = case.id or ""
     started = time.perf_counter()
     try:
         response = client.chat.completions.create(**request)
     except openai.APIStatusError as error:
-        return Outcome(case.id or "", False, None, error=f"HTTP {error.status_code}")
+        return Outcome(name, False, None, error=f"HTTP {error.status_code}")
     except openai.APITimeoutError:
-        return Outcome(case.id or "", False, None, error="timed out")
+        return Outcome(name, False, None, error="timed out")
     except openai.APIConnectionError as error:
-        return Outcome(case.id or "", False, None, error=f"connection failed: {type(error.__cause__ or error).__name__}")
+        return Outcome(name, False, None, error=f"connection failed: {type(error.__cause__ or error).__name__}")
     latency_ms = (time.perf_counter() - started) * 1000
     choices = response.choices or []
     if not choices or choices[0].message is None:
-        return Outcome(case.id or "", False, latency_ms, error="answer has no choices")
+        return Outcome(name, False, latency_ms, error="answer has no choices")
     answer = choices[0].message.content or ""
     failures = tuple(case.expect.failures(answer))
-    return Outcome(case.id or "", not failures, latency_ms, failures=failures, answer=answer)
+    return Outcome(name, not failures, latency_ms, failures=failures, answer=answer)

@@ -34,7 +34,8 @@ def test_a_new_target_is_added_in_its_siblings_style() -> None:
     after = with_weights(FLOW, "chat", {"chat-endpoint": 81, "chat": 9, "chat-eks": 10})
     assert "          - {deployment: chat, weight: 9}\n          - {deployment: chat-eks, weight: 10}\n" in after
     after = with_weights(FLOW, "other", {"big": 90, "small": 10})
-    assert after.endswith("            weight: 90   # block style\n          - deployment: small\n            weight: 10\n")
+    assert after.endswith("            weight: 90   # block style\n"
+                          "          - deployment: small\n            weight: 10\n")
 
 
 def test_unknown_route_is_refused() -> None:

@@ -63,17 +63,21 @@ def test_suite_cases_and_every_check_kind(tmp_path: Path) -> None:
     assert "city" in schema.failures('{"town": "Paris"}')[0]
 
 
+def case_line(expect: dict, **extra: object) -> str:
+    return json.dumps({"messages": [{"role": "user", "content": "q"}], "expect": expect, **extra})
+
+
 @pytest.mark.parametrize(("line", "says"), [
     ("{not json", "line 1: not JSON"),
     (json.dumps({"messages": [], "expect": {"contains": "x"}}), "line 1: messages"),
-    (json.dumps({"messages": [{"role": "user", "content": "q"}], "expect": {}}), "at least one check"),
-    (json.dumps({"messages": [{"role": "user", "content": "q"}], "expect": {"regex": "("}}), "regular expression"),
-    (json.dumps({"messages": [{"role": "user", "content": "q"}], "expect": {"jsonSchema": {"type": 5}}}), "JSON Schema"),
-    (json.dumps({"messages": [{"role": "user", "content": "q"}], "expect": {"contain": "x"}}), "expect.contain"),
-    (json.dumps({"messages": [{"role": "user", "content": "q"}], "expect": {"equals": "x"}, "maxTokens": 0}), "maxTokens"),
+    (case_line({}), "at least one check"),
+    (case_line({"regex": "("}), "regular expression"),
+    (case_line({"jsonSchema": {"type": 5}}), "JSON Schema"),
+    (case_line({"contain": "x"}), "expect.contain"),
+    (case_line({"equals": "x"}, maxTokens=0), "maxTokens"),
 ])
 def test_bad_suites_name_the_line_and_field(tmp_path: Path, line: str, says: str) -> None:
-    with pytest.raises(SuiteError, match=None) as caught:
+    with pytest.raises(SuiteError) as caught:
         load_suite(write_suite(tmp_path, line))
     assert says in str(caught.value)
 
