@@ -8,6 +8,7 @@ blue/green rollout and alarm-driven auto-rollback, autoscaling, alarms and a das
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +24,10 @@ from pulumi_aws.sagemaker import (
 
 from components import catalog
 from components.sagemaker import image as sagemaker_image
+from components.sagemaker import limits
 from components.sagemaker.iam import RoleScope, assume_role_policy, execution_policy
 from components.sagemaker.image import Server
+from components.sagemaker.limits import at_least
 from components.sagemaker.monitoring import MonitoringArgs, create_alarms, create_dashboard
 from components.sagemaker.settings import (
     AlarmSettings,
@@ -325,30 +328,15 @@ class SageMakerEndpoint(pulumi.ComponentResource):
 
     def _environment(self) -> dict[str, pulumi.Input[str]]:
         """Container environment of the chosen server (token added as a secret)."""
-        a, gen = self._args, self._args.generation
-        gpus = self._instance.gpu_count if self._instance else 0
-        model_path = "/opt/ml/model" if a.source.weights_s3_uri else a.source.model_id
-        env: dict[str, pulumi.Input[str]] = {"HF_MODEL_ID": model_path}
-        if a.source.revision and not a.source.weights_s3_uri:
-            env["HF_MODEL_REVISION"] = a.source.revision
-        if a.server is Server.TGI:
-            env["SM_NUM_GPUS"] = str(gpus)
-            env["MESSAGES_API_ENABLED"] = str(gen.messages_api).lower()
-            optional = {"MAX_INPUT_LENGTH": gen.max_input_tokens, "MAX_TOTAL_TOKENS": gen.max_total_tokens,
-                        "MAX_BATCH_TOTAL_TOKENS": gen.max_batch_total_tokens, "HF_MODEL_QUANTIZE": gen.quantize}
-        elif a.server is Server.VLLM:
-            # The vLLM DLC turns SM_VLLM_<FLAG> into --<flag>; it serves the model at HF_MODEL_ID
-            # or /opt/ml/model.
-            env["SM_VLLM_TENSOR_PARALLEL_SIZE"] = str(gpus)
-            optional = {"SM_VLLM_MAX_MODEL_LEN": gen.max_total_tokens, "SM_VLLM_QUANTIZATION": gen.quantize,
-                        "SM_VLLM_MAX_NUM_BATCHED_TOKENS": gen.max_batch_total_tokens}
-        else:
-            optional = {}
-        env.update({k: str(v) for k, v in optional.items() if v is not None})
+        a = self._args
+        env: dict[str, pulumi.Input[str]] = {
+            k: str(v) for k, v in server_environment(a.server, a.server_version, a.source, a.generation,
+                                                     self._instance.gpu_count if self._instance else 0).items()}
         env.update(a.extra_env)
         if a.hf_token is not None:
             token = pulumi.Output.secret(a.hf_token)
-            # TGI >= 2 reads HF_TOKEN; older DLCs and TEI read HUGGING_FACE_HUB_TOKEN.
+            # TGI >= 2 and vLLM (huggingface_hub) read HF_TOKEN; older DLCs and TEI read
+            # HUGGING_FACE_HUB_TOKEN.
             env["HF_TOKEN"] = token
             env["HUGGING_FACE_HUB_TOKEN"] = token
         return env
@@ -506,9 +494,55 @@ class SageMakerEndpoint(pulumi.ComponentResource):
 
     def _offers_openai_chat(self) -> bool:
         a = self._args
-        if a.kind is not EndpointKind.REALTIME:
-            return False
-        return (a.server is Server.TGI and a.generation.messages_api) or a.server is Server.VLLM
+        return a.kind is EndpointKind.REALTIME and offers_openai_chat(a.server, a.server_version)
+
+
+def offers_openai_chat(server: Server, version: str) -> bool:
+    """Whether ``/invocations`` of this container takes OpenAI chat-completions bodies: vLLM
+    always, TGI from the version that added the messages API (flag-gated until 2.3)."""
+    if server is Server.VLLM:
+        return True
+    return server is Server.TGI and at_least(version, limits.load().containers.tgi.messages_api_flag.since)
+
+
+def server_environment(server: Server, version: str, source: ModelSource, gen: TextGenerationSettings,
+                       gpus: int) -> dict[str, str | int]:
+    """The environment variables the container's entrypoint actually reads (no secrets).
+
+    TGI: the SageMaker entrypoint (text-generation-inference ``sagemaker-entrypoint.sh``) maps
+    ``HF_MODEL_ID``/``HF_MODEL_REVISION``/``SM_NUM_GPUS``/``HF_MODEL_QUANTIZE``; the launcher
+    (``launcher/src/main.rs``) reads ``MAX_INPUT_TOKENS`` (``MAX_INPUT_LENGTH`` before 2.0, and it
+    exits when both are set), ``MAX_TOTAL_TOKENS``, ``MAX_BATCH_TOTAL_TOKENS``.
+    vLLM: the AWS DLC's ``sagemaker_entrypoint.sh`` turns only ``SM_VLLM_<NAME>`` into
+    ``--<name>`` arguments of the OpenAI server, so the model itself is ``SM_VLLM_MODEL``.
+    """
+    model_path = "/opt/ml/model" if source.weights_s3_uri else source.model_id
+    revision = source.revision if not source.weights_s3_uri else None
+    if server is Server.VLLM:
+        env: dict[str, str | int | None] = {
+            "SM_VLLM_MODEL": model_path, "SM_VLLM_REVISION": revision,
+            # Clients name the Hub id as "model", whatever path the weights are served from.
+            "SM_VLLM_SERVED_MODEL_NAME": source.model_id,
+            "SM_VLLM_TENSOR_PARALLEL_SIZE": gpus, "SM_VLLM_MAX_MODEL_LEN": gen.max_total_tokens,
+            "SM_VLLM_QUANTIZATION": gen.quantize, "SM_VLLM_MAX_NUM_BATCHED_TOKENS": gen.max_batch_total_tokens,
+            # The default max_tokens of a request that names none (vLLM's own default is the
+            # rest of the context, which outlasts SageMaker's 60 s response limit).
+            "SM_VLLM_OVERRIDE_GENERATION_CONFIG": (
+                json.dumps({"max_new_tokens": gen.max_new_tokens}, separators=(",", ":"))
+                if gen.max_new_tokens else None),
+        }
+    else:
+        env = {"HF_MODEL_ID": model_path, "HF_MODEL_REVISION": revision}
+        if server is Server.TGI:
+            tgi = limits.load().containers.tgi
+            flag = tgi.messages_api_flag
+            input_key = "MAX_INPUT_TOKENS" if at_least(version, tgi.max_input_tokens_since) else "MAX_INPUT_LENGTH"
+            env.update({
+                "SM_NUM_GPUS": gpus, input_key: gen.max_input_tokens, "MAX_TOTAL_TOKENS": gen.max_total_tokens,
+                "MAX_BATCH_TOTAL_TOKENS": gen.max_batch_total_tokens, "HF_MODEL_QUANTIZE": gen.quantize,
+                flag.env: "true" if at_least(version, flag.since) and not at_least(version, flag.until) else None,
+            })
+    return {k: v for k, v in env.items() if v is not None}
 
 
 def _tracked_metric(metric: ScalingMetric, endpoint_name: str) -> dict:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from enum import Enum
 from functools import cache
 
+from components.sagemaker.limits import version_key
+
 
 class Server(str, Enum):
     """The model server (Deep Learning Container) a SageMaker deployment runs."""
@@ -68,11 +70,7 @@ def versions(server: Server) -> tuple[str, ...]:
     for (srv, _), name in _FRAMEWORKS.items():
         if srv is server:
             found |= set(image_uris.list_versions(name, "inference"))
-    return tuple(sorted(found, key=_version_key))
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
+    return tuple(sorted(found, key=version_key))
 
 
 def retrieve(server: Server, version: str, region: str, instance_type: str | None, gpu: bool) -> str:

@@ -13,7 +13,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 from pydantic.alias_generators import to_camel
 
-Seconds = Annotated[int, Field(ge=0, le=3600)]
+from components.aws.api_model import api_constraint
+from components.sagemaker import limits
+
 S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")]
 """``s3://bucket[/prefix]``."""
 
@@ -43,22 +45,37 @@ class TextGenerationSettings(_Settings):
     """Token limits and options of the text-generation servers (TGI, vLLM)."""
 
     max_input_tokens: PositiveInt | None = None
-    """Longest prompt (TGI ``MAX_INPUT_LENGTH``). Server default when unset."""
+    """Longest prompt (TGI ``MAX_INPUT_TOKENS``; ``MAX_INPUT_LENGTH`` before TGI 2.0). Server
+    default when unset."""
     max_total_tokens: PositiveInt | None = None
     """Prompt + completion (TGI ``MAX_TOTAL_TOKENS``, vLLM ``--max-model-len``)."""
     max_batch_total_tokens: PositiveInt | None = None
     """Tokens in flight per batch (TGI ``MAX_BATCH_TOTAL_TOKENS``); bounds KV-cache memory."""
-    messages_api: bool = True
-    """TGI ``MESSAGES_API_ENABLED``: accept OpenAI chat-completions bodies on ``/invocations``."""
-    quantize: Literal["awq", "gptq", "eetq", "fp8", "bitsandbytes", "bitsandbytes-nf4",
-                      "bitsandbytes-fp4", "marlin", "exl2"] | None = None
-    """Quantization (TGI ``HF_MODEL_QUANTIZE``, vLLM ``--quantization``); weights must match."""
+    max_new_tokens: PositiveInt | None = None
+    """Longest answer the endpoint is sized for: checked against SageMaker's 60 s response limit
+    and the p95 latency alarm; vLLM's default ``max_tokens``. Derived from the instance's decode
+    speed when unset."""
+    quantize: str | None = None
+    """Quantization (TGI ``HF_MODEL_QUANTIZE``, vLLM ``--quantization``); each server has its own
+    list (``components/data/sagemaker_limits.yaml``), checked by the deployment. Weights must match."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_keys(cls, data: object) -> object:
+        if isinstance(data, dict) and "messagesApi" in data:
+            raise ValueError("messagesApi was removed: TGI >= 2.3 takes OpenAI chat bodies on /invocations "
+                             "without a flag (MESSAGES_API_ENABLED no longer exists) and the stage sets it for "
+                             "older TGI; delete the key")
+        return data
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> TextGenerationSettings:
         if self.max_input_tokens and self.max_total_tokens and self.max_input_tokens >= self.max_total_tokens:
             raise ValueError(f"maxInputTokens ({self.max_input_tokens}) must be < maxTotalTokens "
                              f"({self.max_total_tokens})")
+        if self.max_new_tokens and self.max_total_tokens and self.max_new_tokens >= self.max_total_tokens:
+            raise ValueError(f"maxNewTokens ({self.max_new_tokens}) must be < maxTotalTokens "
+                             f"({self.max_total_tokens}): the prompt takes at least one token")
         if (self.max_total_tokens and self.max_batch_total_tokens
                 and self.max_batch_total_tokens < self.max_total_tokens):
             raise ValueError(f"maxBatchTotalTokens ({self.max_batch_total_tokens}) must be >= "
@@ -69,11 +86,14 @@ class TextGenerationSettings(_Settings):
 class ServerlessSettings(_Settings):
     """``kind: serverless``: memory and concurrency of the serverless variant."""
 
-    memory_size_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 6144
-    """Memory of each worker (vCPUs scale with it)."""
-    max_concurrency: Annotated[int, Field(ge=1, le=200)] = 5
+    memory_size_mb: Annotated[int, Field(multiple_of=1024),
+                              api_constraint("sagemaker", "ProductionVariantServerlessConfig", "MemorySizeInMB")] = 6144
+    """Memory of each worker in 1 GB steps (vCPUs scale with it); range from the API model."""
+    max_concurrency: Annotated[int, api_constraint("sagemaker", "ProductionVariantServerlessConfig",
+                                                   "MaxConcurrency")] = 5
     """Concurrent invocations before throttling."""
-    provisioned_concurrency: Annotated[int, Field(ge=1, le=200)] | None = None
+    provisioned_concurrency: Annotated[int, api_constraint("sagemaker", "ProductionVariantServerlessConfig",
+                                                           "ProvisionedConcurrency")] | None = None
     """Warm workers kept ready (no cold start; billed while provisioned)."""
 
     @model_validator(mode="after")
@@ -93,7 +113,8 @@ class AsyncSettings(_Settings):
     """Failure prefix; unset: ``s3://<created bucket>/async/failures/``."""
     notifications: bool = True
     """Create SNS topics for success and error notifications (KMS-encrypted)."""
-    max_concurrent_invocations_per_instance: Annotated[int, Field(ge=1, le=1000)] | None = None
+    max_concurrent_invocations_per_instance: Annotated[int, api_constraint(
+        "sagemaker", "AsyncInferenceClientConfig", "MaxConcurrentInvocationsPerInstance")] | None = None
     """Requests one instance takes at once; SageMaker picks when unset."""
 
 
@@ -109,18 +130,47 @@ class RolloutSettings(_Settings):
     """Blue/green deployment of endpoint updates, rolled back when an alarm fires."""
 
     strategy: RolloutStrategy = RolloutStrategy.ALL_AT_ONCE
-    canary_percent: Annotated[int, Field(ge=1, le=50)] = 10
-    """Share of the new fleet's capacity that takes traffic first (canary)."""
-    linear_step_percent: Annotated[int, Field(ge=5, le=50)] = 20
-    """Capacity added per step (linear)."""
-    wait_seconds: Seconds = 600
+    canary_percent: Annotated[int, api_constraint("sagemaker", "CapacitySize", "Value")] = 10
+    """Share of the new fleet's capacity that takes traffic first (canary; at most 50)."""
+    linear_step_percent: Annotated[int, api_constraint("sagemaker", "CapacitySize", "Value")] = 20
+    """Capacity added per step (linear; 10..50)."""
+    wait_seconds: Annotated[int, api_constraint("sagemaker", "TrafficRoutingConfig", "WaitIntervalInSeconds")] = 600
     """Baking time between traffic shifts, while the alarms are watched."""
-    termination_wait_seconds: Seconds = 600
+    termination_wait_seconds: Annotated[int, api_constraint("sagemaker", "BlueGreenUpdatePolicy",
+                                                            "TerminationWaitInSeconds")] = 600
     """Keep the old fleet this long after the shift, for a fast rollback."""
-    maximum_execution_timeout_seconds: Annotated[int, Field(ge=600, le=28800)] | None = None
+    maximum_execution_timeout_seconds: Annotated[int, api_constraint(
+        "sagemaker", "BlueGreenUpdatePolicy", "MaximumExecutionTimeoutInSeconds")] | None = None
     """Abort (and roll back) a rollout that takes longer."""
     auto_rollback: bool = True
     """Roll back when the latency or 5xx alarms fire during the rollout."""
+
+    @model_validator(mode="after")
+    def _documented_limits(self) -> RolloutSettings:
+        # Limits botocore states in prose only (data file, with the quote a test keeps honest).
+        rules = limits.load().rollout
+        problems = []
+        for key, value, rule in (("canaryPercent", self.canary_percent, rules.canary_percent),
+                                 ("linearStepPercent", self.linear_step_percent, rules.linear_step_percent)):
+            if not rule.min <= value <= rule.max:
+                problems.append(f"{key} {value} is outside {rule.min}..{rule.max}, the range the SageMaker API "
+                                f"accepts ({rule.botocore_doc.shape}.{rule.botocore_doc.member}: "
+                                f"\"{rule.botocore_doc.says}\")")
+        if self.maximum_execution_timeout_seconds is not None:
+            waits = self.total_wait_seconds()
+            if self.maximum_execution_timeout_seconds <= waits:
+                problems.append(f"maximumExecutionTimeoutSeconds ({self.maximum_execution_timeout_seconds}) must be "
+                                f"larger than the rollout's total waiting time ({waits} s: wait intervals plus "
+                                "terminationWaitSeconds), as the SageMaker API requires")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def total_wait_seconds(self) -> int:
+        """Baking waits of one rollout (one per traffic step) plus the termination wait."""
+        steps = {RolloutStrategy.ALL_AT_ONCE: 1, RolloutStrategy.CANARY: 2,
+                 RolloutStrategy.LINEAR: -(-100 // self.linear_step_percent)}[self.strategy]
+        return steps * self.wait_seconds + self.termination_wait_seconds
 
 
 class AlarmSettings(_Settings):
@@ -141,7 +191,8 @@ class AlarmSettings(_Settings):
 class DataCaptureSettings(_Settings):
     """Request/response capture to S3 (KMS-encrypted) for monitoring and evaluation."""
 
-    sampling_percent: Annotated[int, Field(ge=1, le=100)] = 10
+    sampling_percent: Annotated[int, Field(ge=1),
+                                api_constraint("sagemaker", "DataCaptureConfig", "InitialSamplingPercentage")] = 10
     destination_s3_uri: S3Uri | None = None
     """Capture prefix; unset: ``s3://<created bucket>/data-capture/``."""
     capture_input: bool = True

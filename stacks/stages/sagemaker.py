@@ -8,14 +8,17 @@ adds the checks that need the rest of the stack (network mode and egress, region
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import pulumi
 from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, model_validator
 
 from components import catalog
+from components.aws.api_model import api_constraint, constraints
 from components.catalog import UnknownInstanceType
 from components.sagemaker import image as sagemaker_image
+from components.sagemaker import limits
 from components.sagemaker.endpoint import (
     Autoscaling,
     ModelSource,
@@ -24,8 +27,10 @@ from components.sagemaker.endpoint import (
     SageMakerEndpointArgs,
     has_local_storage,
     model_size_b,
+    server_environment,
 )
 from components.sagemaker.image import ImageNotAvailable, Server
+from components.sagemaker.limits import at_least
 from components.sagemaker.settings import (
     AlarmSettings,
     AsyncSettings,
@@ -37,6 +42,7 @@ from components.sagemaker.settings import (
     ServerlessSettings,
     TextGenerationSettings,
 )
+from components.vllm.args import Quantization as VllmQuantization
 from stacks.config import Cloud, DeploymentBase, Scaling, StackFacts, Stage
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
@@ -95,7 +101,8 @@ class SageMakerScaling(Scaling):
 
     metric: ScalingMetric = "invocations-per-instance"
     target_value: PositiveFloat | None = None
-    """Target per instance; defaults per metric (20 invocations/min, 8 concurrent, 70 % GPU, 5 queued)."""
+    """Target per instance; defaults per metric (20 invocations/min, 8 concurrent, 70 % GPU, 5 queued).
+    GPU utilisation is per GPU (0-100); the stage scales it by the instance's GPU count."""
     scale_in_cooldown_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
     """Slow to scale in: a new LLM instance takes minutes to load."""
     scale_out_cooldown_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
@@ -118,12 +125,16 @@ class SageMakerDeployment(DeploymentBase):
     model_params_b: PositiveFloat | None = None
     """Parameter count in billions; read from the model id (``...-8B``) when unset."""
     generation: TextGenerationSettings = TextGenerationSettings()
-    startup_timeout_seconds: Annotated[int, Field(ge=60, le=3600)] | None = None
-    model_download_timeout_seconds: Annotated[int, Field(ge=60, le=3600)] | None = None
-    volume_size_gb: Annotated[int, Field(ge=1, le=512)] | None = None
-    kms_key_arn: Annotated[str, Field(pattern=r"^arn:aws[-a-z]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")] | None = None
+    startup_timeout_seconds: Annotated[int, api_constraint(
+        "sagemaker", "ProductionVariant", "ContainerStartupHealthCheckTimeoutInSeconds")] | None = None
+    model_download_timeout_seconds: Annotated[int, api_constraint(
+        "sagemaker", "ProductionVariant", "ModelDataDownloadTimeoutInSeconds")] | None = None
+    volume_size_gb: Annotated[int, api_constraint("sagemaker", "ProductionVariant", "VolumeSizeInGB")] | None = None
+    kms_key_arn: Annotated[str, Field(pattern=r"^arn:aws[-a-z]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$"),
+                           api_constraint("sagemaker", "CreateEndpointConfigInput", "KmsKeyId")] | None = None
     network_isolation: bool | None = None
-    """Default: on when weights come from S3 (the container then needs no network)."""
+    """Default: on when weights come from S3 (the container then needs no network), except
+    serverless, which does not support network isolation."""
     scaling: SageMakerScaling = SageMakerScaling()
     serverless: ServerlessSettings | None = None
     async_inference: AsyncSettings | None = Field(None, alias="async")
@@ -149,7 +160,22 @@ class SageMakerDeployment(DeploymentBase):
                 catalog.load("sagemaker").get(instance_type)
             except UnknownInstanceType as error:
                 raise ValueError(str(error)) from None
+            problem = constraints("sagemaker", "ProductionVariant", "InstanceType").problem(instance_type)
+            if problem:  # in our catalogue but not (or no longer) a hosting instance type of the API
+                raise ValueError(problem)
         return instance_type
+
+    @property
+    def isolated(self) -> bool:
+        """Network isolation as deployed: the explicit setting, else on with S3 weights (not serverless)."""
+        if self.network_isolation is not None:
+            return self.network_isolation
+        return self.weights_s3_uri is not None and self.kind is not EndpointKind.SERVERLESS
+
+    @property
+    def gpu_count(self) -> int:
+        """GPUs of one instance (0 for CPU types and serverless)."""
+        return catalog.load("sagemaker").get(self.instance_type).gpu_count if self.instance_type else 0
 
     @model_validator(mode="after")
     def _consistent(self) -> SageMakerDeployment:
@@ -178,8 +204,12 @@ class SageMakerDeployment(DeploymentBase):
         if not sagemaker_image.supports_cpu(self.container.server):
             problems.append(f"kind: serverless runs on CPU only and {self.container.server.value} has no CPU "
                             "container; use server: tei or kind: realtime with a GPU instanceType")
+        unsupported = limits.load().serverless.unsupported
         if self.data_capture is not None:
-            problems.append("serverless endpoints do not support dataCapture")
+            problems.append(f"serverless endpoints do not support {unsupported['dataCapture']}; remove dataCapture")
+        if self.network_isolation:
+            problems.append(f"serverless endpoints do not support {unsupported['networkIsolation']}; remove "
+                            "networkIsolation (with weightsS3Uri the container reads /opt/ml/model either way)")
         if "scaling" in self.model_fields_set:
             problems.append("serverless endpoints scale by serverless.maxConcurrency; remove scaling")
         if "rollout" in self.model_fields_set:
@@ -246,13 +276,70 @@ class SageMakerDeployment(DeploymentBase):
             issues.append(ConfigIssue(at("weightsS3Uri"), "network.mode is private and the VPC has no internet "
                                       "egress, so the container cannot download from the Hub; stage the weights "
                                       "in S3 and set weightsS3Uri, or set scalepath:network.aws.natGateway: true"))
-        gpu = bool(self.instance_type and catalog.load("sagemaker").get(self.instance_type).gpu_count)
+        issues += self._server_issues(at)
+        issues += self._scaling_issues(at)
+        gpu = bool(self.gpu_count)
         try:
             sagemaker_image.retrieve(self.container.server, self.container.version, region,
                                      self.instance_type, gpu)
         except ImageNotAvailable as error:
             issues.append(ConfigIssue(at("container", "version"), f"no container for region {region}: {error}"))
         return issues
+
+
+    def _server_issues(self, at: Callable[..., str]) -> list[ConfigIssue]:
+        """What the container's entrypoint would refuse or silently ignore (sources in
+        ``components/data/sagemaker_limits.yaml``)."""
+        server, version = self.container.server, self.container.version
+        containers = limits.load().containers
+        issues = []
+        quantize = self.generation.quantize
+        allowed = {Server.TGI: containers.tgi.quantize,
+                   Server.VLLM: tuple(q.value for q in VllmQuantization)}.get(server, ())
+        if quantize is not None and quantize not in allowed:
+            issues.append(ConfigIssue(at("generation", "quantize"), f"{quantize!r} is not a {server.value} "
+                                      f"quantization method; allowed: {', '.join(allowed)}"))
+        if server is Server.TGI and quantize in containers.tgi.unshardable_quantize and self.gpu_count > 1:
+            issues.append(ConfigIssue(at("generation", "quantize"), f"TGI cannot shard {quantize} weights and "
+                                      f"{self.instance_type} has {self.gpu_count} GPUs (SM_NUM_GPUS); use a "
+                                      "single-GPU instance type or another quantization"))
+        source = ModelSource(model_id=self.model, revision=self.model_revision, weights_s3_uri=self.weights_s3_uri)
+        generated = server_environment(server, version, source, self.generation, self.gpu_count)
+        for key in sorted(self.container.env):
+            problem = None
+            if key in generated:
+                problem = (f"{key} is set by the stage from the deployment's settings (generation, instanceType, "
+                           "model); set it there instead of in container.env")
+            elif server is Server.VLLM and (key in containers.vllm.foreign_env):
+                problem = (f"{key} is read by the Hugging Face containers only; the vLLM container's entrypoint "
+                           f"maps only {containers.vllm.arg_prefix}<FLAG> to vLLM arguments")
+            elif server is Server.TGI and key == containers.tgi.messages_api_flag.env \
+                    and at_least(version, containers.tgi.messages_api_flag.until):
+                problem = (f"{key} no longer exists in TGI {version} (removed in "
+                           f"{containers.tgi.messages_api_flag.until}; chat bodies are always accepted)")
+            elif server is Server.TGI and {key} | set(generated) >= {"MAX_INPUT_TOKENS", "MAX_INPUT_LENGTH"}:
+                problem = ("TGI exits when both MAX_INPUT_TOKENS and MAX_INPUT_LENGTH are set; set "
+                           "generation.maxInputTokens only")
+            if problem:
+                issues.append(ConfigIssue(at("container", "env", key), problem))
+        return issues
+
+    def _scaling_issues(self, at: Callable[..., str]) -> list[ConfigIssue]:
+        if self.scaling.metric == "gpu-utilization" and self.scaling.target_value is not None \
+                and self.scaling.target_value > 100:
+            return [ConfigIssue(at("scaling", "targetValue"), f"{self.scaling.target_value:g} is above 100: the "
+                                "target is per GPU (percent); the stage multiplies it by the instance's GPU count, "
+                                "as SageMaker's GPUUtilization sums its GPUs (0-100 x GPUs)")]
+        return []
+
+    def scaling_target(self) -> float:
+        """The target-tracking value as the metric reports it: GPU utilisation is summed over the
+        instance's GPUs, so a per-GPU percentage is scaled by the GPU count."""
+        target = (self.scaling.target_value if self.scaling.target_value is not None
+                  else DEFAULT_TARGETS[self.scaling.metric])
+        if self.scaling.metric == "gpu-utilization":
+            return target * max(self.gpu_count, 1)
+        return target
 
 
 def _endpoint_name(deployment: SageMakerDeployment, ctx: StackContext) -> str:
@@ -276,8 +363,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
     if d.kind is not EndpointKind.SERVERLESS and (d.scaling.max > d.scaling.min or d.scaling.min == 0):
         autoscaling = Autoscaling(
             min_capacity=d.scaling.min, max_capacity=d.scaling.max, metric=d.scaling.metric,
-            target_value=(d.scaling.target_value if d.scaling.target_value is not None
-                          else DEFAULT_TARGETS[d.scaling.metric]),
+            target_value=d.scaling_target(),
             scale_in_cooldown_seconds=d.scaling.scale_in_cooldown_seconds,
             scale_out_cooldown_seconds=d.scaling.scale_out_cooldown_seconds,
         )
@@ -290,7 +376,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
         startup_timeout_seconds=d.startup_timeout_seconds,
         model_download_timeout_seconds=d.model_download_timeout_seconds, volume_size_gb=d.volume_size_gb,
         kms_key_arn=d.kms_key_arn, network=network,
-        network_isolation=d.network_isolation if d.network_isolation is not None else d.weights_s3_uri is not None,
+        network_isolation=d.isolated,
         serverless=d.serverless or (ServerlessSettings() if d.kind is EndpointKind.SERVERLESS else None),
         async_inference=d.async_inference or (AsyncSettings() if d.kind is EndpointKind.ASYNC else None),
         data_capture=d.data_capture, autoscaling=autoscaling, initial_instance_count=max(d.scaling.min, 1),

@@ -84,7 +84,10 @@ def test_realtime_public_endpoint_settings(base_config: dict[str, Any]) -> None:
     assert "vpcConfig" not in model and model["enableNetworkIsolation"] is False
     env = _env(plan)
     assert env["HF_MODEL_ID"] == "meta-llama/Llama-3.1-8B-Instruct"
-    assert (env["MAX_INPUT_LENGTH"], env["MAX_TOTAL_TOKENS"], env["MESSAGES_API_ENABLED"]) == ("4096", "8192", "true")
+    # TGI >= 2.0 reads MAX_INPUT_TOKENS and exits when MAX_INPUT_LENGTH is also set; >= 2.3 has no
+    # MESSAGES_API_ENABLED (chat bodies are always accepted on /invocations).
+    assert (env["MAX_INPUT_TOKENS"], env["MAX_TOTAL_TOKENS"]) == ("4096", "8192")
+    assert not {"MAX_INPUT_LENGTH", "MESSAGES_API_ENABLED"} & set(env)
     variant = _variant(plan)
     assert variant["instanceType"] == "ml.g5.2xlarge" and variant["initialInstanceCount"] == 1
     # 8B parameters -> the 15B tier of startup/download timeouts.

@@ -1,0 +1,120 @@
+"""SageMaker limits stated only in prose, and what the serving containers read.
+
+Read from ``components/data/sagemaker_limits.yaml`` (each entry with its source). Ranges that
+botocore's service model states as ``min``/``max``/``pattern``/``enum`` are not here: they come
+from :mod:`components.aws.api_model` at check time.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+DATA_FILE = Path(__file__).parent.parent / "data" / "sagemaker_limits.yaml"
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+
+class BotocoreDoc(_Data):
+    """Where botocore's model says it in prose (a test checks it still does)."""
+
+    shape: str
+    member: str
+    says: str
+
+
+class PercentRange(_Data):
+    """A percentage range documented in prose."""
+
+    min: int = 1
+    max: int = 100
+    botocore_doc: BotocoreDoc
+
+
+class Rollout(_Data):
+    linear_step_percent: PercentRange
+    canary_percent: PercentRange
+    maximum_execution_timeout: dict[str, Any]
+
+
+class Invocation(_Data):
+    realtime_response_seconds: int
+    async_response_seconds: int
+    source: str
+
+
+class Serverless(_Data):
+    unsupported: dict[str, str]
+    source: str
+
+
+class Decode(_Data):
+    bandwidth_efficiency: float = Field(gt=0, le=1)
+    alarm_headroom: float = Field(ge=1)
+    weight_bytes_per_param: dict[str, float]
+    source: str
+
+    def bytes_per_param(self, quantize: str | None) -> float:
+        """Weight bytes per parameter under ``quantize`` (16-bit when None or unlisted)."""
+        table = self.weight_bytes_per_param
+        return table.get(quantize or "default", table["default"])
+
+
+class MessagesApiFlag(_Data):
+    since: str
+    until: str
+    env: str
+
+
+class Tgi(_Data):
+    quantize: tuple[str, ...]
+    max_input_tokens_since: str
+    unshardable_quantize: tuple[str, ...]
+    messages_api_flag: MessagesApiFlag
+    source: str
+
+
+class Vllm(_Data):
+    arg_prefix: str
+    foreign_env: tuple[str, ...]
+    source: str
+
+
+class Containers(_Data):
+    tgi: Tgi
+    vllm: Vllm
+
+
+class Limits(_Data):
+    """The whole file."""
+
+    source: str
+    as_of: str
+    rollout: Rollout
+    invocation: Invocation
+    serverless: Serverless
+    decode: Decode
+    containers: Containers
+
+
+@cache
+def load() -> Limits:
+    """Read (once) and validate the limits file."""
+    return Limits.model_validate(yaml.safe_load(DATA_FILE.read_text()))
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """``"2.3.1"`` -> ``(2, 3, 1)``; ``"3.3"`` -> ``(3, 3)`` (a ``major.minor`` alias sorts as its .0)."""
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
+
+
+def at_least(version: str, floor: str) -> bool:
+    """Whether container ``version`` is ``floor`` or newer."""
+    return version_key(version) >= version_key(floor)

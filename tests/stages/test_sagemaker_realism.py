@@ -1,0 +1,258 @@
+"""Stage ``sagemaker`` against what AWS and the containers enforce (issue 14): API ranges from
+botocore's model, serverless exclusions, the environment each DLC entrypoint actually reads,
+quantization lists per server, GPU-utilisation targets per GPU."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from components.aws.api_model import constraints
+from components.sagemaker import limits
+from components.sagemaker import settings as sagemaker_settings
+from components.vllm.args import Quantization as VllmQuantization
+from stacks.errors import ConfigError
+from stacks.spec import parse_spec
+from stacks.stages import sagemaker as stage
+from tests.support import issues, one, plan
+
+MODEL = "aws:sagemaker/model:Model"
+POLICY = "aws:appautoscaling/policy:Policy"
+
+
+def _deployment(**overrides: Any) -> dict[str, Any]:
+    return {"name": "chat", "model": "meta-llama/Llama-3.1-8B-Instruct", "stage": "sagemaker",
+            "container": {"server": "tgi", "version": "3.3.6"}, "instanceType": "ml.g5.2xlarge", **overrides}
+
+
+def _config(base: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    return {**base, "scalepath:deployments": [_deployment(**overrides)]}
+
+
+def _parse_issues(base: dict[str, Any], **overrides: Any) -> dict[str, str]:
+    """Config issues without running the program (parse only: fast, for hypothesis)."""
+    with pytest.raises(ConfigError) as caught:
+        parse_spec(_config(base, **overrides), project="scalepath", stack="test")
+    return {i.path: i.message for i in caught.value.issues}
+
+
+def _env(base: dict[str, Any], **overrides: Any) -> dict[str, str]:
+    return one(plan(_config(base, **overrides)), MODEL).inputs["primaryContainer"]["environment"]
+
+
+def _api_members(model: type[BaseModel]) -> list[tuple[str, str, str]]:
+    found = []
+    for field in model.model_fields.values():
+        for meta in field.metadata:
+            member = getattr(getattr(meta, "func", None), "api_member", None)
+            if member:
+                found.append(member)
+        for arg in getattr(field.annotation, "__args__", ()):  # Annotated[...] | None
+            for meta in getattr(arg, "__metadata__", ()):
+                member = getattr(getattr(meta, "func", None), "api_member", None)
+                if member:
+                    found.append(member)
+    return found
+
+
+# -- API ranges come from botocore's model -------------------------------------------------------
+
+
+def test_every_api_reference_resolves_to_a_constrained_member() -> None:
+    models = [stage.SageMakerDeployment, sagemaker_settings.RolloutSettings, sagemaker_settings.ServerlessSettings,
+              sagemaker_settings.AsyncSettings, sagemaker_settings.DataCaptureSettings]
+    members = [m for model in models for m in _api_members(model)]
+    assert len(members) >= 12, members
+    for service, shape, member in members:
+        c = constraints(service, shape, member)  # KeyError on a wrong reference
+        assert c.min is not None or c.max is not None or c.pattern or c.enum, c
+
+
+@pytest.mark.parametrize(("overrides", "key", "limit"), [
+    ({"rollout": {"waitSeconds": 3601}}, "rollout.waitSeconds", "3600"),
+    ({"rollout": {"terminationWaitSeconds": 4000}}, "rollout.terminationWaitSeconds", "3600"),
+    ({"rollout": {"maximumExecutionTimeoutSeconds": 599}}, "rollout.maximumExecutionTimeoutSeconds", "600"),
+    ({"startupTimeoutSeconds": 59}, "startupTimeoutSeconds", "60"),
+    ({"modelDownloadTimeoutSeconds": 3601}, "modelDownloadTimeoutSeconds", "3600"),
+    ({"dataCapture": {"samplingPercent": 101}}, "dataCapture.samplingPercent", "100"),
+])
+def test_values_outside_the_api_model_are_refused_with_the_key(base_config: dict[str, Any], overrides: dict,
+                                                               key: str, limit: str) -> None:
+    found = _parse_issues(base_config, **overrides)
+    message = found[f"scalepath:deployments[0].{key}"]
+    assert limit in message and "botocore" in message
+
+
+def test_serverless_ranges_come_from_the_api_model(base_config: dict[str, Any]) -> None:
+    found = _parse_issues(base_config, kind="serverless", instanceType=None,
+                          container={"server": "tei", "version": "1.8.2"},
+                          serverless={"maxConcurrency": 201, "memorySizeMb": 7168})
+    assert "200" in found["scalepath:deployments[0].serverless.maxConcurrency"]
+    assert "6144" in found["scalepath:deployments[0].serverless.memorySizeMb"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(step=st.integers(min_value=1, max_value=100))
+def test_linear_step_accepted_exactly_in_the_documented_range(base_config: dict[str, Any], step: int) -> None:
+    rule = limits.load().rollout.linear_step_percent
+    config = _config(base_config, rollout={"strategy": "linear", "linearStepPercent": step})
+    if rule.min <= step <= rule.max:
+        parse_spec(config, project="scalepath", stack="test")
+    else:
+        with pytest.raises(ConfigError) as caught:
+            parse_spec(config, project="scalepath", stack="test")
+        assert any("linearStepPercent" in i.message for i in caught.value.issues)
+
+
+def test_prose_limits_are_still_what_botocore_says() -> None:
+    """The data file quotes botocore's documentation; a model update that changes it fails here."""
+    rollout = limits.load().rollout
+    for rule in (rollout.linear_step_percent, rollout.canary_percent):
+        doc = constraints("sagemaker", rule.botocore_doc.shape, rule.botocore_doc.member).documentation
+        assert rule.botocore_doc.says in doc
+    assert "10-50%" in rollout.linear_step_percent.botocore_doc.says
+
+
+def test_execution_timeout_must_exceed_the_rollouts_waits(base_config: dict[str, Any]) -> None:
+    found = _parse_issues(base_config, rollout={"strategy": "canary", "waitSeconds": 600,
+                                                "terminationWaitSeconds": 600,
+                                                "maximumExecutionTimeoutSeconds": 1200})
+    assert "1800" in found["scalepath:deployments[0].rollout"]
+
+
+def test_instance_type_must_be_a_hosting_type_of_the_api() -> None:
+    allowed = constraints("sagemaker", "ProductionVariant", "InstanceType").enum
+    from components import catalog  # noqa: PLC0415
+    assert set(catalog.load("sagemaker").instances) <= set(allowed)
+
+
+# -- serverless exclusions -------------------------------------------------------------------------
+
+
+def test_serverless_with_s3_weights_is_not_network_isolated(base_config: dict[str, Any]) -> None:
+    cfg = _config(base_config, kind="serverless", instanceType=None, container={"server": "tei", "version": "1.8.2"},
+                  model="BAAI/bge-small-en-v1.5", weightsS3Uri="s3://weights-bucket/bge/")
+    model = one(plan(cfg), MODEL).inputs
+    assert model["enableNetworkIsolation"] is False
+
+
+def test_serverless_refuses_network_isolation(base_config: dict[str, Any]) -> None:
+    found = issues(_config(base_config, kind="serverless", instanceType=None, networkIsolation=True,
+                           container={"server": "tei", "version": "1.8.2"}, model="BAAI/bge-small-en-v1.5",
+                           weightsS3Uri="s3://weights-bucket/bge/"))
+    assert any("network isolation" in m for m in found.values()), found
+
+
+# -- what each container reads ---------------------------------------------------------------------
+
+
+def test_vllm_gets_only_what_its_entrypoint_maps(base_config: dict[str, Any]) -> None:
+    env = _env(base_config, container={"server": "vllm", "version": "0.30.0"}, modelRevision="0e9e39f",
+               generation={"maxTotalTokens": 8192, "quantize": "awq_marlin"})
+    prefix = limits.load().containers.vllm.arg_prefix
+    assert all(k.startswith(prefix) for k in env), env
+    assert env["SM_VLLM_MODEL"] == env["SM_VLLM_SERVED_MODEL_NAME"] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert env["SM_VLLM_REVISION"] == "0e9e39f" and env["SM_VLLM_QUANTIZATION"] == "awq_marlin"
+
+
+def test_vllm_serves_s3_weights_under_the_hub_name(base_config: dict[str, Any]) -> None:
+    env = _env(base_config, container={"server": "vllm", "version": "0.30.0"},
+               weightsS3Uri="s3://weights-bucket/llama/")
+    assert env["SM_VLLM_MODEL"] == "/opt/ml/model"
+    assert env["SM_VLLM_SERVED_MODEL_NAME"] == "meta-llama/Llama-3.1-8B-Instruct"
+
+
+@pytest.mark.parametrize(("version", "input_key", "flag"), [
+    ("1.3.3", "MAX_INPUT_LENGTH", False), ("1.4.5", "MAX_INPUT_LENGTH", True),
+    ("2.2.0", "MAX_INPUT_TOKENS", True), ("3.3.6", "MAX_INPUT_TOKENS", False),
+])
+def test_tgi_env_follows_the_launcher_of_its_version(base_config: dict[str, Any], version: str,
+                                                     input_key: str, flag: bool) -> None:
+    env = _env(base_config, container={"server": "tgi", "version": version},
+               generation={"maxInputTokens": 4096, "maxTotalTokens": 8192})
+    assert env[input_key] == "4096"
+    assert not {"MAX_INPUT_TOKENS", "MAX_INPUT_LENGTH"} - {input_key} & set(env)
+    assert ("MESSAGES_API_ENABLED" in env) is flag
+
+
+@pytest.mark.parametrize(("server", "version", "method", "ok"), [
+    ("tgi", "3.3.6", "eetq", True), ("tgi", "3.3.6", "awq_marlin", False), ("tgi", "3.3.6", "exl2", True),
+    ("vllm", "0.30.0", "awq_marlin", True), ("vllm", "0.30.0", "eetq", False),
+    ("vllm", "0.30.0", "bitsandbytes-nf4", False),
+])
+def test_quantization_list_is_the_servers_own(base_config: dict[str, Any], server: str, version: str,
+                                              method: str, ok: bool) -> None:
+    config = _config(base_config, container={"server": server, "version": version}, generation={"quantize": method})
+    if ok:
+        parse_spec(config, project="scalepath", stack="test")
+    else:
+        with pytest.raises(ConfigError) as caught:
+            parse_spec(config, project="scalepath", stack="test")
+        assert "scalepath:deployments[0].generation.quantize" in {i.path for i in caught.value.issues}
+
+
+def test_every_allowed_quantization_is_known_to_its_server() -> None:
+    tgi = limits.load().containers.tgi.quantize
+    assert set(tgi) == {"awq", "eetq", "exl2", "gptq", "marlin", "bitsandbytes", "bitsandbytes-nf4",
+                        "bitsandbytes-fp4", "fp8"}
+    assert "eetq" not in {q.value for q in VllmQuantization}
+
+
+def test_tgi_cannot_shard_exl2(base_config: dict[str, Any]) -> None:
+    found = _parse_issues(base_config, instanceType="ml.g5.12xlarge", generation={"quantize": "exl2"})
+    assert "4 GPUs" in found["scalepath:deployments[0].generation.quantize"]
+
+
+@pytest.mark.parametrize(("server", "version", "env", "generation"), [
+    ("tgi", "3.3.6", {"MAX_INPUT_LENGTH": "2048"}, {"maxInputTokens": 4096}),
+    ("tgi", "3.3.6", {"MAX_INPUT_TOKENS": "2048"}, {"maxInputTokens": 4096}),
+    ("tgi", "1.4.5", {"MAX_INPUT_TOKENS": "2048"}, {"maxInputTokens": 4096}),
+    ("tgi", "3.3.6", {"MESSAGES_API_ENABLED": "true"}, {}),
+    ("tgi", "3.3.6", {"SM_NUM_GPUS": "4"}, {}),
+    ("vllm", "0.30.0", {"HF_MODEL_ID": "meta-llama/Llama-3.1-8B-Instruct"}, {}),
+    ("vllm", "0.30.0", {"MAX_TOTAL_TOKENS": "4096"}, {}),
+    ("vllm", "0.30.0", {"SM_VLLM_MAX_MODEL_LEN": "4096"}, {"maxTotalTokens": 8192}),
+])
+def test_container_env_that_the_image_ignores_or_rejects_is_refused(base_config: dict[str, Any], server: str,
+                                                                     version: str, env: dict[str, str],
+                                                                     generation: dict[str, Any]) -> None:
+    (key,) = env
+    found = _parse_issues(base_config, container={"server": server, "version": version, "env": env},
+                          generation=generation)
+    assert f"scalepath:deployments[0].container.env.{key}" in found, found
+
+
+def test_messages_api_key_is_gone_with_a_reason(base_config: dict[str, Any]) -> None:
+    found = _parse_issues(base_config, generation={"messagesApi": True})
+    assert "MESSAGES_API_ENABLED" in found["scalepath:deployments[0].generation"]
+
+
+# -- GPU utilisation is summed over the instance's GPUs ----------------------------------------------
+
+
+@pytest.mark.parametrize(("instance_type", "gpus"), [("ml.g5.2xlarge", 1), ("ml.g5.12xlarge", 4),
+                                                     ("ml.g6e.48xlarge", 8)])
+def test_gpu_utilisation_target_scales_with_the_gpu_count(base_config: dict[str, Any], instance_type: str,
+                                                          gpus: int) -> None:
+    model = "meta-llama/Llama-3.1-8B-Instruct" if gpus < 8 else "meta-llama/Llama-3.1-70B-Instruct"
+    cfg = _config(base_config, instanceType=instance_type, model=model,
+                  scaling={"min": 1, "max": 2, "metric": "gpu-utilization", "targetValue": 60})
+    policy = one(plan(cfg), POLICY).inputs
+    assert policy["targetTrackingScalingPolicyConfiguration"]["targetValue"] == 60 * gpus
+
+
+def test_gpu_utilisation_target_is_a_per_gpu_percentage(base_config: dict[str, Any]) -> None:
+    found = _parse_issues(base_config, instanceType="ml.g5.12xlarge",
+                          scaling={"min": 1, "max": 2, "metric": "gpu-utilization", "targetValue": 280})
+    assert "per GPU" in found["scalepath:deployments[0].scaling.targetValue"]
+
+
+def test_limits_file_states_its_sources() -> None:
+    data = limits.load()
+    assert data.source and data.as_of
+    assert json.dumps(data.model_dump())  # plain data
