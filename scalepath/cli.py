@@ -1,6 +1,7 @@
 """``scalepath`` command line: ``plan`` runs a stack offline and reports resources, policy
 violations and cost (exit codes: 0 clean, 1 mandatory violations, 2 invalid config);
-``advise`` compares the stages' monthly cost for a workload and recommends one."""
+``advise`` compares the stages' monthly cost for a workload and recommends one;
+``gateway config|serve`` renders / runs the stack's gateway (``scalepath/gateway/``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rich.markup import escape
 from scalepath.cost.advisor import Compliance, Workload
 from scalepath.cost.advisor import advise as run_advisor
 from scalepath.cost.throughput import resolve_model
+from scalepath.gateway.render import parse_backend_overrides, render_gateway
 from scalepath.plan import run_plan
 from scalepath.policy_runner import PolicyConfigError, PolicyPackError, check_plan
 from scalepath.report import render_advice, render_plan
@@ -25,6 +27,15 @@ app = typer.Typer(help="scalepath: model inference along the scaling path, check
                   no_args_is_help=True, add_completion=False)
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_CONFIG = 0, 1, 2
+
+
+gateway_app = typer.Typer(help="The stack's OpenAI-compatible gateway (LiteLLM proxy).", no_args_is_help=True)
+app.add_typer(gateway_app, name="gateway")
+
+StackOpt = Annotated[str, typer.Option(help="Stack name: reads environments/Pulumi.<stack>.yaml.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option(help="Use this stack config file instead.")]
+BackendOpt = Annotated[Optional[list[str]], typer.Option(
+    "--backend", help="DEPLOYMENT=URL: call that deployment as an OpenAI-compatible server at URL (repeatable).")]
 
 
 @app.callback()
@@ -102,3 +113,14 @@ def advise(
         typer.echo(json.dumps(advice.to_json(), indent=2))
     else:
         render_advice(advice, Console())
+
+
+@gateway_app.command("config")
+def gateway_config(stack: StackOpt, config: ConfigOpt = None, backend: BackendOpt = None) -> None:
+    """Print the engine's config as deployed; secrets appear only as references (os.environ/NAME)."""
+    try:
+        rendered = render_gateway(load_stack_config(stack, project_root(), config),
+                                  parse_backend_overrides(backend or []))
+    except (ConfigError, FileNotFoundError) as error:
+        raise fail(str(error), EXIT_CONFIG) from None
+    typer.echo(rendered.text, nl=False)

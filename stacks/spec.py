@@ -30,6 +30,7 @@ from stacks.config import (
     is_secret_like,
 )
 from stacks.errors import NAMESPACE, ConfigError, ConfigIssue, format_loc
+from stacks.gateway import GatewayConfig, gateway_issues
 from stacks.gcp_network import range_issues as gcp_range_issues
 from stacks.stages import STAGES
 
@@ -61,6 +62,8 @@ class StackSpec(ConfigModel):
     network: Network = Network()
     deployments: list[SerializeAsAny[DeploymentBase]] = []
     targets: CloudTargets = CloudTargets()
+    gateway: GatewayConfig | None = None
+    """``scalepath:gateway``: the stack's OpenAI-compatible gateway (``stacks/gateway.py``)."""
     secrets: frozenset[str] = frozenset()
     """Top-level keys set as Pulumi secrets (their values are never held here)."""
 
@@ -88,6 +91,8 @@ class StackSpec(ConfigModel):
         used = set(self.budget.clouds())
         for deployment in self.deployments:
             used |= deployment.clouds()
+        if self.gateway is not None:
+            used |= self.gateway.clouds(self.deployments)
         return used
 
     def facts(self) -> StackFacts:
@@ -259,6 +264,10 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
     if issues or spec is None:
         raise ConfigError(issues)
     spec = spec.model_copy(update={"deployments": deployments})
+    if spec.gateway is not None:
+        issues += gateway_issues(spec.gateway, deployments)
+        if issues:
+            raise ConfigError(issues)
     issues += _missing_targets(spec) + _missing_secrets(spec) + _budget_limits(spec)
     # Ranges the deployments carve from the stack's one GCP network (GKE pods, services, masters).
     issues += gcp_range_issues(spec.network.gcp, spec.deployments)

@@ -1,0 +1,1 @@
+"""``scalepath gateway``: render the stack's gateway config and run the real engine locally."""

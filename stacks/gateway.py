@@ -1,0 +1,226 @@
+"""``scalepath:gateway``: one OpenAI-compatible gateway per stack, with weighted routes and fallbacks.
+
+A route is the OpenAI ``model`` name clients ask for. Its ``targets`` share the traffic by integer
+weight (0..100, summing to 100); when the chosen target fails (5xx, timeout) the engine retries,
+then tries ``fallbacks`` in order. Every name must be a deployment of the stack; that check needs
+the deployments, so :func:`gateway_issues` runs it from ``parse_spec``. ``gate`` holds the
+promotion criteria ``scalepath promote`` applies before it moves weight to a new target.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+from pydantic import Field, NonNegativeFloat, PositiveInt, StringConstraints, field_validator, model_validator
+
+from stacks.config import Cloud, DeploymentBase, Stage
+from stacks.errors import ConfigIssue, format_loc
+from stacks.model import ConfigModel
+from stacks.secret_store import SecretStoreConfig
+
+RouteName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+"""An OpenAI ``model`` name: letters, digits, ``.``, ``_``, ``-``; 1..63 characters."""
+
+#: The default engine image: LiteLLM's proxy at the version the CLI runs (see docs/architecture.md,
+#: "Gateway"). A tag, not a digest: pin ``gateway.image`` to ``...@sha256:<digest>`` for prod.
+DEFAULT_IMAGE = "ghcr.io/berriai/litellm:v1.100.5"
+
+
+class GatewayRuntime(str, Enum):
+    """Where the gateway's containers run."""
+
+    KUBERNETES = "kubernetes"
+    """On the stack's EKS or GKE cluster (a ``eks-vllm``/``gke-vllm`` deployment's)."""
+    ECS = "ecs"
+    """AWS ECS on Fargate behind an Application Load Balancer."""
+    CLOUDRUN = "cloudrun"
+    """GCP Cloud Run."""
+    CONTAINERAPPS = "containerapps"
+    """Azure Container Apps."""
+
+
+#: The cloud each serverless-container runtime lives in.
+RUNTIME_CLOUD: dict[GatewayRuntime, Cloud] = {
+    GatewayRuntime.ECS: Cloud.AWS, GatewayRuntime.CLOUDRUN: Cloud.GCP, GatewayRuntime.CONTAINERAPPS: Cloud.AZURE,
+}
+_CLUSTER_STAGES = (Stage.EKS_VLLM, Stage.GKE_VLLM)
+
+
+class RouteTarget(ConfigModel):
+    """``routes[].targets[]``: a deployment and its share of the route's traffic."""
+
+    deployment: str
+    """Name of a deployment of this stack."""
+    weight: Annotated[int, Field(ge=0, le=100, strict=True)]
+    """Integer percent of the route's requests (0..100; a route's weights sum to 100)."""
+
+
+class Gate(ConfigModel):
+    """``routes[].gate``: what a candidate must show before ``scalepath promote`` gives it weight."""
+
+    min_pass_rate: Annotated[float, Field(ge=0, le=1)] = 0.9
+    """Fraction of the suite's cases the candidate must pass."""
+    max_regression: Annotated[float, Field(ge=0, le=1)] = 0.0
+    """How far the candidate's pass rate may fall below the baseline's."""
+    p95_latency_ms: PositiveInt | None = None
+    """Upper bound on the candidate's p95 request latency; unchecked when unset."""
+    max_error_rate: Annotated[NonNegativeFloat, Field(le=1)] = 0.01
+    """Fraction of requests that may fail (transport errors, 5xx)."""
+
+
+class Route(ConfigModel):
+    """``routes[]``: one OpenAI model name, its weighted targets and its fallbacks."""
+
+    name: RouteName
+    """The OpenAI ``model`` clients send."""
+    targets: Annotated[list[RouteTarget], Field(min_length=1)]
+    """Deployments sharing the traffic by weight."""
+    fallbacks: list[str] = []
+    """Deployments tried in order when the chosen target fails (5xx, timeout) after its retries."""
+    timeout_seconds: Annotated[int, Field(ge=1, le=600)] = 60
+    """Per-attempt timeout; a slower target counts as failed and the next one is tried."""
+    retries: Annotated[int, Field(ge=0, le=5)] = 1
+    """Retries on the route's targets before falling back."""
+    gate: Gate = Gate()
+    """Promotion criteria for ``scalepath promote`` on this route."""
+
+    @field_validator("targets")
+    @classmethod
+    def _weights(cls, targets: list[RouteTarget]) -> list[RouteTarget]:
+        names = [t.deployment for t in targets]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"deployment(s) {', '.join(repeated)} listed more than once; give each one weight")
+        total = sum(t.weight for t in targets)
+        if total != 100:
+            raise ValueError(f"weights sum to {total}; they must sum to 100 (integers 0..100)")
+        return targets
+
+    @model_validator(mode="after")
+    def _fallbacks_distinct(self) -> "Route":
+        both = sorted(set(self.fallbacks) & {t.deployment for t in self.targets})
+        if both or len(set(self.fallbacks)) != len(self.fallbacks):
+            raise ValueError("fallbacks must be distinct deployments that are not targets of the route"
+                             + (f" (also targets: {', '.join(both)})" if both else ""))
+        return self
+
+    def deployments(self) -> list[str]:
+        """Every deployment the route may send a request to: targets, then fallbacks."""
+        return [t.deployment for t in self.targets] + list(self.fallbacks)
+
+
+class GatewayScaling(ConfigModel):
+    """``gateway.scaling``: replica bounds of the gateway (it is CPU-bound, so CPU drives scaling)."""
+
+    min: Annotated[int, Field(ge=1)] = 2
+    """Fewest replicas (at least 1: the gateway never scales to zero, clients would wait on it)."""
+    max: PositiveInt = 4
+    """Most replicas."""
+    target_cpu_percent: Annotated[int, Field(ge=10, le=95)] = 70
+    """Average CPU use the autoscaler holds."""
+
+    @model_validator(mode="after")
+    def _max_not_below_min(self) -> "GatewayScaling":
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be >= min ({self.min})")
+        return self
+
+
+class GatewayConfig(ConfigModel):
+    """``scalepath:gateway``: the stack's OpenAI-compatible gateway (LiteLLM's proxy)."""
+
+    runtime: GatewayRuntime | None = None
+    """Where it runs; default: the stack's cluster if it has one, else its cloud's container service."""
+    routes: Annotated[list[Route], Field(min_length=1)]
+    """OpenAI model names and their targets."""
+    image: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9./_-]*(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$")] \
+        = DEFAULT_IMAGE
+    """Engine container image; pin by digest (``repo@sha256:...``) for prod."""
+    scaling: GatewayScaling = GatewayScaling()
+    cpu: Annotated[float, Field(gt=0, le=8)] = 1.0
+    """vCPUs per replica."""
+    memory_gib: Annotated[float, Field(gt=0, le=16)] = 2.0
+    """Memory per replica, GiB."""
+    secret_store: SecretStoreConfig | None = None
+    """Where the generated client key (and the HF token, if a route needs it) are kept; default:
+    the runtime's cloud store."""
+
+    @field_validator("routes")
+    @classmethod
+    def _unique_routes(cls, routes: list[Route]) -> list[Route]:
+        names = [r.name for r in routes]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"route name(s) {', '.join(repeated)} repeated; each route needs its own name")
+        return routes
+
+    def deployment_names(self) -> list[str]:
+        """Every deployment some route sends to, in first-use order."""
+        seen: dict[str, None] = {}
+        for route in self.routes:
+            seen.update(dict.fromkeys(route.deployments()))
+        return list(seen)
+
+    def resolved_runtime(self, deployments: tuple[DeploymentBase, ...] | list[DeploymentBase]) -> GatewayRuntime | None:
+        """``runtime``, else the first cluster stage's, else the first cloud deployment's service."""
+        if self.runtime is not None:
+            return self.runtime
+        for deployment in deployments:
+            if deployment.stage in _CLUSTER_STAGES:
+                return GatewayRuntime.KUBERNETES
+        for deployment in deployments:
+            for runtime, cloud in RUNTIME_CLOUD.items():
+                if cloud in deployment.clouds():
+                    return runtime
+        return None
+
+    def clouds(self, deployments: tuple[DeploymentBase, ...] | list[DeploymentBase]) -> set[Cloud]:
+        """The cloud the gateway's own resources go in (its runtime's)."""
+        runtime = self.resolved_runtime(deployments)
+        if runtime is GatewayRuntime.KUBERNETES:
+            cluster = next((d for d in deployments if d.stage in _CLUSTER_STAGES), None)
+            return cluster.clouds() if cluster else set()
+        return {RUNTIME_CLOUD[runtime]} if runtime else set()
+
+
+def gateway_issues(gateway: GatewayConfig, deployments: list[DeploymentBase]) -> list[ConfigIssue]:
+    """Checks that need the stack's deployments: names, runtime, secret store (each names its key)."""
+    known = {d.name for d in deployments}
+    allowed = ", ".join(sorted(known)) or "none (add deployments first)"
+    issues = []
+    for r, route in enumerate(gateway.routes):
+        for t, target in enumerate(route.targets):
+            if target.deployment not in known:
+                issues.append(ConfigIssue(format_loc(("gateway", "routes", r, "targets", t, "deployment")),
+                                          f"unknown deployment {target.deployment!r}; deployments of this stack: {allowed}"))
+        for f, name in enumerate(route.fallbacks):
+            if name not in known:
+                issues.append(ConfigIssue(format_loc(("gateway", "routes", r, "fallbacks", f)),
+                                          f"unknown deployment {name!r}; deployments of this stack: {allowed}"))
+        for name in route.deployments():
+            d = next((d for d in deployments if d.name == name), None)
+            if d is not None and getattr(d, "auth_mode", None) == "key":
+                issues.append(ConfigIssue(format_loc(("deployments", deployments.index(d), "authMode")),
+                                          f"the gateway calls {name!r} with its managed identity; set authMode: aadToken"))
+    runtime = gateway.resolved_runtime(deployments)
+    if runtime is None:
+        issues.append(ConfigIssue(format_loc(("gateway", "runtime")),
+                                  "no default: this stack has no cluster and no cloud deployment; "
+                                  "set one of: " + ", ".join(r.value for r in GatewayRuntime)))
+    elif runtime is GatewayRuntime.KUBERNETES and not any(d.stage in _CLUSTER_STAGES for d in deployments):
+        issues.append(ConfigIssue(format_loc(("gateway", "runtime")),
+                                  "kubernetes needs an eks-vllm or gke-vllm deployment in this stack (its cluster "
+                                  "runs the gateway); or choose ecs, cloudrun or containerapps"))
+    else:
+        clouds = gateway.clouds(deployments)
+        store = gateway.secret_store
+        if store is not None and store.cloud not in clouds:
+            issues.append(ConfigIssue(format_loc(("gateway", "secretStore", "cloud")),
+                                      f"must be the runtime's cloud ({', '.join(sorted(c.value for c in clouds))}): "
+                                      "the gateway reads its key there with its own identity"))
+        if Cloud.AZURE in clouds and (store is None or store.azure is None):
+            issues.append(ConfigIssue(format_loc(("gateway", "secretStore")),
+                                      "an Azure runtime keeps the gateway key in an existing Key Vault; set "
+                                      "secretStore: {cloud: azure, azure: {vaultName: ..., resourceGroup: ...}}"))
+    return issues

@@ -1,0 +1,121 @@
+"""``scalepath:gateway``: routes validate against the stack, and the engine config renders from them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scalepath.stackconfig import SECRET_PLACEHOLDER
+from stacks.errors import ConfigError
+from stacks.gateway import GatewayRuntime, Route
+from stacks.gateway_engine import backends_for, engine_config, render
+from stacks.spec import StackSpec, parse_spec
+from tests.support.gateway import gateway_config
+
+
+def _parse(values: dict[str, Any], secrets: set[str]) -> StackSpec:
+    return parse_spec(values, project="scalepath", stack="dev", secret_keys=secrets)
+
+
+def _issues(values: dict[str, Any], secrets: set[str]) -> dict[str, str]:
+    with pytest.raises(ConfigError) as caught:
+        _parse(values, secrets)
+    return {i.path: i.message for i in caught.value.issues}
+
+
+def test_gateway_in_front_of_two_stages_parses() -> None:
+    spec = _parse(*gateway_config())
+    assert spec.gateway is not None
+    assert spec.gateway.resolved_runtime(spec.deployments) is GatewayRuntime.ECS
+    assert spec.gateway.deployment_names() == ["chat-endpoint", "chat-serverless"]
+
+
+@pytest.mark.parametrize("weights, total", [((90, 20), 110), ((50, 49), 99)])
+def test_weights_must_sum_to_100(weights: tuple[int, int], total: int) -> None:
+    values, secrets = gateway_config(routes=[{"name": "chat", "targets": [
+        {"deployment": "chat-endpoint", "weight": weights[0]}, {"deployment": "chat-serverless", "weight": weights[1]}]}])
+    issues = _issues(values, secrets)
+    assert issues == {"scalepath:gateway.routes[0].targets": f"weights sum to {total}; they must sum to 100 (integers 0..100)"}
+
+
+@pytest.mark.parametrize("bad", [150, -5, 12.5, "10"])
+def test_weight_is_an_integer_0_to_100(bad: Any) -> None:
+    values, secrets = gateway_config(routes=[{"name": "chat", "targets": [{"deployment": "chat-endpoint", "weight": bad}]}])
+    assert "scalepath:gateway.routes[0].targets[0].weight" in _issues(values, secrets)
+
+
+def test_unknown_deployments_are_named_with_the_allowed_ones() -> None:
+    values, secrets = gateway_config(routes=[{"name": "chat", "targets": [{"deployment": "chat-endpont", "weight": 100}],
+                                              "fallbacks": ["chat-serverless", "nope"]}])
+    issues = _issues(values, secrets)
+    assert set(issues) == {"scalepath:gateway.routes[0].targets[0].deployment", "scalepath:gateway.routes[0].fallbacks[1]"}
+    assert issues["scalepath:gateway.routes[0].fallbacks[1]"] == (
+        "unknown deployment 'nope'; deployments of this stack: chat-endpoint, chat-serverless")
+
+
+def test_a_fallback_is_not_also_a_target_and_routes_are_unique() -> None:
+    route = {"name": "chat", "targets": [{"deployment": "chat-endpoint", "weight": 100}], "fallbacks": ["chat-endpoint"]}
+    issues = _issues(*gateway_config(routes=[route]))
+    assert "also targets: chat-endpoint" in issues["scalepath:gateway.routes[0]"]
+    route["fallbacks"] = []
+    issues = _issues(*gateway_config(routes=[route, route]))
+    assert issues == {"scalepath:gateway.routes": "route name(s) chat repeated; each route needs its own name"}
+
+
+def test_kubernetes_runtime_needs_a_cluster() -> None:
+    issues = _issues(*gateway_config(runtime="kubernetes"))
+    assert "eks-vllm or gke-vllm" in issues["scalepath:gateway.runtime"]
+
+
+def test_unknown_key_lists_the_allowed_ones() -> None:
+    issues = _issues(*gateway_config(routes=[{"name": "chat", "targets": [{"deployment": "chat-endpoint", "weight": 100}],
+                                              "timeout": 5}]))
+    assert "allowed keys: fallbacks, gate, name, retries, targets, timeoutSeconds" in issues["scalepath:gateway.routes[0].timeout"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=100), min_size=1, max_size=4))
+def test_any_integer_weights_are_accepted_exactly_when_they_sum_to_100(weights: list[int]) -> None:
+    targets = [{"deployment": f"d{i}", "weight": w} for i, w in enumerate(weights)]
+    if sum(weights) == 100:
+        assert [t.weight for t in Route.model_validate({"name": "r", "targets": targets}).targets] == weights
+    else:
+        with pytest.raises(ValueError, match=f"weights sum to {sum(weights)}"):
+            Route.model_validate({"name": "r", "targets": targets})
+
+
+def test_rendered_config_has_weights_fallbacks_and_only_secret_references() -> None:
+    values, secrets = gateway_config(routes=[{"name": "chat", "targets": [
+        {"deployment": "chat-endpoint", "weight": 90}, {"deployment": "chat-serverless", "weight": 10}],
+        "timeoutSeconds": 30, "retries": 2}, {"name": "chat-safe", "targets": [{"deployment": "chat-endpoint", "weight": 100}],
+                                                "fallbacks": ["chat-serverless"]}])
+    spec = _parse(values, secrets)
+    assert spec.gateway is not None
+    backends = backends_for(spec.gateway, spec.deployments, spec.targets)
+    text = render(spec.gateway, backends)
+    document = yaml.safe_load(text)
+    assert document == engine_config(spec.gateway, backends)
+    chat = [m for m in document["model_list"] if m["model_name"] == "chat"]
+    assert [(m["model_info"]["id"], m["litellm_params"]["weight"]) for m in chat] == [
+        ("chat/chat-endpoint", 90), ("chat/chat-serverless", 10)]
+    assert all(m["litellm_params"]["timeout"] == 30 and m["litellm_params"]["num_retries"] == 2 for m in chat)
+    assert chat[1]["litellm_params"]["model"] == "openai/meta-llama/Llama-3.1-8B-Instruct"
+    assert document["router_settings"]["fallbacks"] == [{"chat-safe": ["chat-safe@chat-serverless"]}]
+    assert document["general_settings"] == {"master_key": "os.environ/SCALEPATH_GATEWAY_KEY"}
+    keys = {m["litellm_params"]["api_key"] for m in document["model_list"]}
+    assert keys == {"os.environ/HF_TOKEN"}
+    assert SECRET_PLACEHOLDER not in text and "hf_" not in text
+
+
+def test_override_makes_a_deployment_an_openai_server_at_url() -> None:
+    spec = _parse(*gateway_config())
+    assert spec.gateway is not None
+    backends = backends_for(spec.gateway, spec.deployments, spec.targets,
+                            overrides={"chat-endpoint": "http://127.0.0.1:9/v1"})
+    assert backends["chat-endpoint"].params == {"model": "openai/meta-llama/Llama-3.1-8B-Instruct",
+                                                "api_base": "http://127.0.0.1:9/v1", "api_key": "unused"}
+    assert backends["chat-serverless"].params["api_base"] == "os.environ/SCALEPATH_CHAT_SERVERLESS_API_BASE"
