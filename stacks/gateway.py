@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import Field, NonNegativeFloat, PositiveInt, StringConstraints, field_validator, model_validator
 
-from stacks.config import Cloud, DeploymentBase, Stage
+from stacks.config import Cloud, DeploymentBase, Scaling, Stage
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.secret_store import SecretStoreConfig
@@ -45,6 +45,10 @@ RUNTIME_CLOUD: dict[GatewayRuntime, Cloud] = {
     GatewayRuntime.ECS: Cloud.AWS, GatewayRuntime.CLOUDRUN: Cloud.GCP, GatewayRuntime.CONTAINERAPPS: Cloud.AZURE,
 }
 _CLUSTER_STAGES = (Stage.EKS_VLLM, Stage.GKE_VLLM)
+
+
+def _repeated(names: list[str]) -> list[str]:
+    return sorted({n for n in names if names.count(n) > 1})
 
 
 class RouteTarget(ConfigModel):
@@ -88,8 +92,7 @@ class Route(ConfigModel):
     @field_validator("targets")
     @classmethod
     def _weights(cls, targets: list[RouteTarget]) -> list[RouteTarget]:
-        names = [t.deployment for t in targets]
-        repeated = sorted({n for n in names if names.count(n) > 1})
+        repeated = _repeated([t.deployment for t in targets])
         if repeated:
             raise ValueError(f"deployment(s) {', '.join(repeated)} listed more than once; give each one weight")
         total = sum(t.weight for t in targets)
@@ -110,7 +113,7 @@ class Route(ConfigModel):
         return [t.deployment for t in self.targets] + list(self.fallbacks)
 
 
-class GatewayScaling(ConfigModel):
+class GatewayScaling(Scaling):
     """``gateway.scaling``: replica bounds of the gateway (it is CPU-bound, so CPU drives scaling)."""
 
     min: Annotated[int, Field(ge=1)] = 2
@@ -119,12 +122,6 @@ class GatewayScaling(ConfigModel):
     """Most replicas."""
     target_cpu_percent: Annotated[int, Field(ge=10, le=95)] = 70
     """Average CPU use the autoscaler holds."""
-
-    @model_validator(mode="after")
-    def _max_not_below_min(self) -> "GatewayScaling":
-        if self.max < self.min:
-            raise ValueError(f"max ({self.max}) must be >= min ({self.min})")
-        return self
 
 
 class GatewayConfig(ConfigModel):
@@ -149,8 +146,7 @@ class GatewayConfig(ConfigModel):
     @field_validator("routes")
     @classmethod
     def _unique_routes(cls, routes: list[Route]) -> list[Route]:
-        names = [r.name for r in routes]
-        repeated = sorted({n for n in names if names.count(n) > 1})
+        repeated = _repeated([r.name for r in routes])
         if repeated:
             raise ValueError(f"route name(s) {', '.join(repeated)} repeated; each route needs its own name")
         return routes
