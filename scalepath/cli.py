@@ -124,3 +124,29 @@ def gateway_config(stack: StackOpt, config: ConfigOpt = None, backend: BackendOp
     except (ConfigError, FileNotFoundError) as error:
         raise fail(str(error), EXIT_CONFIG) from None
     typer.echo(rendered.text, nl=False)
+
+
+@gateway_app.command("serve")
+def gateway_serve(stack: StackOpt, config: ConfigOpt = None, backend: BackendOpt = None,
+                  port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")] = 4000,
+                  ) -> None:
+    """Run the real engine on 127.0.0.1 with the stack's config (client key: $SCALEPATH_GATEWAY_KEY)."""
+    from scalepath.gateway.engine import EngineError
+    from scalepath.gateway.serve import serve
+
+    try:
+        rendered = render_gateway(load_stack_config(stack, project_root(), config),
+                                  parse_backend_overrides(backend or []))
+        code = serve(rendered, port, lambda line: typer.echo(line))
+    except (ConfigError, FileNotFoundError, EngineError) as error:
+        raise fail(str(error), EXIT_CONFIG) from None
+    raise typer.Exit(code)
+
+
+@gateway_app.command("install-engine")
+def gateway_install_engine() -> None:
+    """Install the pinned engine (litellm[proxy]) into its own virtualenv (see docs/architecture.md)."""
+    from scalepath.gateway.engine import ENGINE_REQUIREMENTS, install_engine
+
+    typer.echo(f"installing {' '.join(ENGINE_REQUIREMENTS)} ...")
+    typer.echo(f"engine ready: {install_engine()}")

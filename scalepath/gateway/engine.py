@@ -1,0 +1,168 @@
+"""The gateway engine (LiteLLM's proxy) on this machine: its own virtualenv, and running it on loopback.
+
+The engine cannot share the project's virtualenv: every LiteLLM release in range needs
+``importlib-metadata>=8`` and every ``sagemaker-core`` 2.x needs ``<7`` (docs/architecture.md,
+"Gateway"). It runs as a subprocess anyway, so it lives in a virtualenv of its own, keyed on
+its version: ``$SCALEPATH_GATEWAY_ENGINE``, else ``~/.cache/scalepath/gateway-engine/litellm-<v>``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from stacks.gateway_engine import ENGINE_ENV, KEY_ENV
+
+ENGINE_VERSION = "1.100.5"
+#: What ``install-engine`` installs: the pinned proxy (see docs/architecture.md for the advisories)
+#: and ``prisma``, which the proxy's auth-error path imports even without a database (without it
+#: a request with a wrong key gets 500 instead of 401); upstream's image ships it too.
+ENGINE_REQUIREMENTS = (f"litellm[proxy]=={ENGINE_VERSION}", "prisma==0.15.0")
+_MARKER = "scalepath-engine.txt"
+#: Liveness route of the proxy (no auth).
+LIVENESS_PATH = "/health/liveliness"
+
+
+class EngineError(RuntimeError):
+    """The engine is missing, or it did not start; the message says what to do."""
+
+
+def engine_dir() -> Path:
+    """Where the engine's virtualenv is (or goes)."""
+    configured = os.environ.get("SCALEPATH_GATEWAY_ENGINE")
+    if configured:
+        return Path(configured)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "scalepath" / "gateway-engine" / f"litellm-{ENGINE_VERSION}"
+
+
+def _python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def engine_python() -> Path:
+    """The engine virtualenv's interpreter; EngineError naming the fix when it is not installed."""
+    venv = engine_dir()
+    python = _python(venv)
+    marker = venv / _MARKER
+    if not python.is_file() or not marker.is_file() or marker.read_text().split() != list(ENGINE_REQUIREMENTS):
+        raise EngineError(f"the gateway engine ({' '.join(ENGINE_REQUIREMENTS)}) is not installed in {venv}; "
+                          "run `scalepath gateway install-engine`")
+    return python
+
+
+def install_engine(out: IO[str] | None = None) -> Path:
+    """Create the engine's virtualenv and install the pinned engine into it (idempotent)."""
+    venv = engine_dir()
+    if not _python(venv).is_file():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, stdout=out, stderr=out)
+    subprocess.run([str(_python(venv)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    *ENGINE_REQUIREMENTS], check=True, stdout=out, stderr=out)
+    (venv / _MARKER).write_text("\n".join(ENGINE_REQUIREMENTS) + "\n")
+    return engine_python()
+
+
+@dataclass
+class EngineProcess:
+    """A running engine: its process (own session, so the whole group can be stopped) and URL."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    config_path: Path
+    log: IO[bytes] = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self, grace_seconds: float = 10.0) -> None:
+        """SIGTERM the engine's process group, SIGKILL what is left after the grace period."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(timeout=grace_seconds)
+                # The leader is gone; make sure nothing it started outlives it.
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        self.process.wait()
+        self.config_path.unlink(missing_ok=True)
+        self.log.close()
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the engine's output (for errors)."""
+        self.log.flush()
+        text = Path(self.log.name).read_bytes().decode(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def start_engine(config_text: str, env: dict[str, str], port: int = 0, *,
+                 startup_timeout: float = 180.0) -> EngineProcess:
+    """Run the engine on 127.0.0.1:``port`` (0: any free port) with this config; return once it answers.
+
+    The socket is bound here and handed to the engine (uvicorn ``--fd``), so port 0 is race-free.
+    ``env`` must hold the client key (:data:`KEY_ENV`); without it the engine would accept anyone.
+    """
+    if not env.get(KEY_ENV):
+        raise EngineError(f"${KEY_ENV} is not set: the gateway would accept unauthenticated requests; "
+                          f"export {KEY_ENV}=<a long random key> first")
+    python = engine_python()
+    handle, name = tempfile.mkstemp(prefix="scalepath-gateway-", suffix=".yaml")
+    with os.fdopen(handle, "w") as config_file:  # mkstemp: 0600, only this user reads it
+        config_file.write(config_text)
+    log = tempfile.NamedTemporaryFile(prefix="scalepath-gateway-", suffix=".log", delete=False)  # noqa: SIM115
+    sock = socket.create_server(("127.0.0.1", port))
+    try:
+        process = subprocess.Popen(
+            [str(python), "-m", "uvicorn", "litellm.proxy.proxy_server:app", "--fd", str(sock.fileno()),
+             "--no-access-log", "--timeout-graceful-shutdown", "5"],
+            env={**_base_env(), **ENGINE_ENV, **env, "CONFIG_FILE_PATH": name},
+            pass_fds=(sock.fileno(),), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        engine = EngineProcess(process=process, port=sock.getsockname()[1], config_path=Path(name), log=log)
+    finally:
+        sock.close()
+    try:
+        _wait_until_live(engine, startup_timeout)
+    except BaseException:
+        engine.stop()
+        raise
+    return engine
+
+
+def _base_env() -> dict[str, str]:
+    # The engine gets a clean environment: PATH and locale, not this process's credentials.
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE")
+    return {k: os.environ[k] for k in keep if k in os.environ}
+
+
+def _wait_until_live(engine: EngineProcess, timeout: float) -> None:
+    """Poll the liveness route until it answers 200, the process exits, or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if engine.process.poll() is not None:
+            raise EngineError(f"the engine exited with {engine.process.returncode} while starting:\n{engine.log_tail()}")
+        try:
+            if httpx.get(engine.url + LIVENESS_PATH, timeout=5.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise EngineError(f"the engine did not answer on {engine.url} within {timeout:.0f}s:\n{engine.log_tail()}")
+        time.sleep(0.25)

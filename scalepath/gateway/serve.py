@@ -1,0 +1,62 @@
+"""``scalepath gateway serve``: the real engine on 127.0.0.1 with the stack's rendered config.
+
+Variables the config references come from this process's environment: the client key
+(``$SCALEPATH_GATEWAY_KEY``), the HF token when an HF deployment is not overridden, and each
+non-overridden deployment's ``SCALEPATH_<DEPLOYMENT>_*`` values (its URL or id once deployed).
+SIGTERM/SIGINT stop the engine's whole process group, then this process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+from scalepath.gateway.engine import EngineProcess, start_engine
+from scalepath.gateway.render import RenderedGateway
+from stacks.errors import ConfigError, ConfigIssue
+from stacks.gateway_engine import KEY_ENV, secret_env_names
+
+
+def engine_env(rendered: RenderedGateway, environ: dict[str, str]) -> dict[str, str]:
+    """The variables the engine needs, from ``environ``; ConfigError listing each missing one and its fix."""
+    needed = {KEY_ENV: "the gateway's client key: export it (any long random string locally)"}
+    for deployment, backend in rendered.backends.items():
+        for name in backend.env:
+            needed[name] = f"{deployment}'s deployed value; pass --backend {deployment}=URL instead to use a local server"
+    for name in secret_env_names(rendered.backends):
+        needed[name] = "secret read by a routed deployment; export it, or --backend the deployments that need it"
+    missing = [ConfigIssue(f"${name}", why) for name, why in needed.items() if not environ.get(name)]
+    if missing:
+        raise ConfigError(missing)
+    return {name: environ[name] for name in needed}
+
+
+def serve(rendered: RenderedGateway, port: int, echo: Callable[[str], None]) -> int:
+    """Run the engine until it exits or a signal arrives; the exit code for the CLI."""
+    env = engine_env(rendered, dict(os.environ))
+    stopping = threading.Event()
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        # Only flag it: waiting on the engine inside a handler would deadlock with the main wait.
+        stopping.set()
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    engine: EngineProcess | None = None
+    try:
+        engine = start_engine(rendered.text, env, port)
+        echo(f"gateway: {engine.url}/v1 (engine pid {engine.process.pid}); stop with Ctrl-C")
+        while engine.process.poll() is None and not stopping.wait(0.2):
+            pass
+        if stopping.is_set():
+            return 0
+        print(f"the engine exited with {engine.process.returncode}:\n{engine.log_tail()}", file=sys.stderr)
+        return 1
+    finally:
+        if engine is not None:
+            engine.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

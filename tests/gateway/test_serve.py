@@ -1,0 +1,148 @@
+"""The real engine through ``scalepath gateway serve``, against local stand-in OpenAI servers.
+
+One gateway serves every route of this module (the engine takes seconds to start); the stand-ins
+answer, fail with 500, or stall past the route's timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.gateway_serve import KEY, Served, alive, stack_file, start_serve
+from tests.support.openai_standin import StandIn
+
+#: Requests for the weight test, and the tolerance: the count on the 80% target is binomial
+#: (n=400, p=0.8, sd=8); we accept +-5 sd (+-40), which fails by chance about once in 1.7 million runs.
+WEIGHT_REQUESTS, WEIGHT_TOLERANCE = 400, 40
+
+
+@pytest.fixture(scope="module")
+def standins() -> Iterator[dict[str, StandIn]]:
+    servers = {"alpha": StandIn("alpha"), "beta": StandIn("beta"), "broken": StandIn("broken", "error"),
+               "slow": StandIn("slow", "stall"), "spare": StandIn("spare")}
+    for server in servers.values():
+        server.__enter__()
+    yield servers
+    for server in servers.values():
+        server.__exit__()
+
+
+@pytest.fixture(scope="module")
+def gateway(standins: dict[str, StandIn], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    config = stack_file(tmp_path_factory.mktemp("gw") / "Pulumi.gw.yaml", list(standins), {
+        "runtime": "ecs",
+        "routes": [
+            {"name": "weighted", "targets": [{"deployment": "alpha", "weight": 80}, {"deployment": "beta", "weight": 20}],
+             "retries": 0},
+            {"name": "failover", "targets": [{"deployment": "broken", "weight": 100}], "fallbacks": ["spare"],
+             "retries": 1},
+            {"name": "timeout", "targets": [{"deployment": "slow", "weight": 100}], "fallbacks": ["spare"],
+             "timeoutSeconds": 2, "retries": 0},
+        ]})
+    served = start_serve(config, {name: s.url for name, s in standins.items()})
+    try:
+        yield served
+        # SIGTERM stops the CLI and the engine it started (SIGINT: test_sigint_stops_everything).
+        assert served.signal_and_wait(signal.SIGTERM) == 0
+        assert not alive(served.engine_pid), "the engine outlived `scalepath gateway serve`"
+    finally:
+        if served.process.poll() is None or alive(served.engine_pid):
+            served.kill()
+
+
+def _chat(gateway: Served, route: str, key: str | None = KEY, **extra: object) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.post(f"{gateway.base_url}/chat/completions", headers=headers, timeout=120,
+                      json={"model": route, "messages": [{"role": "user", "content": "hi"}], **extra})
+
+
+def _content(response: httpx.Response) -> str:
+    assert response.status_code == 200, response.text
+    return response.json()["choices"][0]["message"]["content"]
+
+
+def test_weights_hold_over_hundreds_of_requests(gateway: Served, standins: dict[str, StandIn]) -> None:
+    before = {n: standins[n].requests for n in ("alpha", "beta")}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: _content(_chat(gateway, "weighted")), range(WEIGHT_REQUESTS)))
+    served = {n: standins[n].requests - before[n] for n in ("alpha", "beta")}
+    assert served["alpha"] + served["beta"] == WEIGHT_REQUESTS  # no retries, nothing lost
+    assert answers.count("served by alpha") == served["alpha"]
+    assert abs(served["alpha"] - 0.8 * WEIGHT_REQUESTS) <= WEIGHT_TOLERANCE, served
+
+
+def test_a_target_returning_500_fails_over_to_the_fallback(gateway: Served, standins: dict[str, StandIn]) -> None:
+    broken, spare = standins["broken"].requests, standins["spare"].requests
+    for _ in range(5):
+        assert _content(_chat(gateway, "failover")) == "served by spare"
+    assert standins["broken"].requests - broken >= 5  # each request tried the target first
+    assert standins["spare"].requests - spare == 5
+
+
+def test_a_target_that_times_out_fails_over_to_the_fallback(gateway: Served, standins: dict[str, StandIn]) -> None:
+    slow, spare = standins["slow"].requests, standins["spare"].requests
+    for _ in range(2):
+        assert _content(_chat(gateway, "timeout")) == "served by spare"
+    assert standins["slow"].requests - slow >= 2
+    assert standins["spare"].requests - spare == 2
+
+
+def test_streaming_passes_through_chunk_by_chunk(gateway: Served, standins: dict[str, StandIn]) -> None:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    body = {"model": "weighted", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.stream("POST", f"{gateway.base_url}/chat/completions", json=body, headers=headers, timeout=120) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = [line.removeprefix("data: ") for line in r.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    deltas = [json.loads(e)["choices"][0]["delta"].get("content") or "" for e in events[:-1] if json.loads(e)["choices"]]
+    text = "".join(deltas)
+    assert text in ("streamed answer from alpha", "streamed answer from beta")
+    assert sum(1 for d in deltas if d) >= len(StandIn.WORDS) + 1  # one event per upstream chunk, not one blob
+
+
+@pytest.mark.parametrize("key, status", [(None, 401), ("sk-wrong", 400)])
+def test_requests_without_the_client_key_are_refused(gateway: Served, standins: dict[str, StandIn],
+                                                     key: str | None, status: int) -> None:
+    """No key: 401. A wrong key: the engine (no database by design) answers 400 "No connected db."
+    instead of 401 — still refused (docs/architecture.md, "Gateway")."""
+    before = sum(s.requests for s in standins.values())
+    response = _chat(gateway, "weighted", key=key)
+    assert response.status_code == status, response.text
+    assert "error" in response.json()
+    assert sum(s.requests for s in standins.values()) == before  # refused before any backend call
+
+
+def test_the_running_config_holds_no_secret(gateway: Served) -> None:
+    environ = Path(f"/proc/{gateway.engine_pid}/environ").read_bytes().split(b"\0")
+    path = next(e for e in environ if e.startswith(b"CONFIG_FILE_PATH=")).split(b"=", 1)[1].decode()
+    text = Path(path).read_text()
+    assert "os.environ/SCALEPATH_GATEWAY_KEY" in text
+    assert KEY not in text
+
+
+def test_sigint_stops_everything(standins: dict[str, StandIn], tmp_path: Path) -> None:
+    config = stack_file(tmp_path / "Pulumi.gw.yaml", ["alpha"], {
+        "runtime": "ecs", "routes": [{"name": "chat", "targets": [{"deployment": "alpha", "weight": 100}]}]})
+    served = start_serve(config, {"alpha": standins["alpha"].url})
+    try:
+        assert _content(_chat(served, "chat")) == "served by alpha"
+        assert served.signal_and_wait(signal.SIGINT) == 0
+        assert not alive(served.engine_pid)
+    finally:
+        if served.process.poll() is None or alive(served.engine_pid):
+            served.kill()
+
+
+def test_serve_refuses_to_start_without_a_client_key(standins: dict[str, StandIn], tmp_path: Path) -> None:
+    config = stack_file(tmp_path / "Pulumi.gw.yaml", ["alpha"], {
+        "runtime": "ecs", "routes": [{"name": "chat", "targets": [{"deployment": "alpha", "weight": 100}]}]})
+    with pytest.raises(AssertionError, match="exit 2"):
+        start_serve(config, {"alpha": standins["alpha"].url}, key=None)

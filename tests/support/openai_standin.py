@@ -1,0 +1,117 @@
+"""A local OpenAI-compatible chat server for gateway tests: answers, fails with 5xx, or stalls.
+
+Each server runs on 127.0.0.1 at a port the OS picks, in a daemon thread, and counts the
+requests it receives. Its answers name it (``"served by <name>"``), so a client can tell who
+answered; ``stream: true`` gets Server-Sent Events chunk by chunk, ending in ``data: [DONE]``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Literal
+
+Mode = Literal["ok", "error", "stall"]
+
+
+class StandIn:
+    """One stand-in server. ``mode``: ``ok`` answers, ``error`` returns 500, ``stall`` sleeps ``stall_seconds``."""
+
+    def __init__(self, name: str, mode: Mode = "ok", stall_seconds: float = 30.0):
+        self.name = name
+        self.mode: Mode = mode
+        self.stall_seconds = stall_seconds
+        self.requests = 0
+        self.authorization: list[str | None] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # keep test output clean
+                return
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                with standin._lock:
+                    standin.requests += 1
+                    standin.authorization.append(self.headers.get("Authorization"))
+                if standin.mode == "error":
+                    self._send(500, {"error": {"message": f"{standin.name} is broken", "type": "server_error"}})
+                    return
+                if standin.mode == "stall":
+                    standin._stop.wait(standin.stall_seconds)
+                    self._send(200, standin._completion(body))
+                    return
+                if body.get("stream"):
+                    self._stream(body)
+                else:
+                    self._send(200, standin._completion(body))
+
+            def _send(self, status: int, payload: dict) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, body: dict) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                for chunk in standin.chunks(body):
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                self.close_connection = True
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """OpenAI base URL, ``http://127.0.0.1:<port>/v1``."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    #: The words a streamed answer is sent in, one chunk each.
+    WORDS = ("streamed", "answer", "from")
+
+    def answer(self) -> str:
+        """The full answer text this server gives."""
+        return f"served by {self.name}"
+
+    def chunks(self, body: dict) -> list[dict]:
+        """The stream's chunks: a role chunk, one per word of the answer, then a stop chunk."""
+        base = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": body.get("model", "standin")}
+        words = [*self.WORDS, self.name]
+        out = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}]
+        out += [{**base, "choices": [{"index": 0, "delta": {"content": w if i == 0 else f" {w}"}, "finish_reason": None}]}
+                for i, w in enumerate(words)]
+        out.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        return out
+
+    def _completion(self, body: dict) -> dict:
+        return {"id": "chatcmpl-standin", "object": "chat.completion", "created": int(time.time()),
+                "model": body.get("model", "standin"),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": self.answer()},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}
+
+    def __enter__(self) -> "StandIn":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.server.shutdown()
+        self.server.server_close()
