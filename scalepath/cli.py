@@ -33,8 +33,8 @@ gateway_app = typer.Typer(help="The stack's OpenAI-compatible gateway (LiteLLM p
 app.add_typer(gateway_app, name="gateway")
 
 StackOpt = Annotated[str, typer.Option(help="Stack name: reads environments/Pulumi.<stack>.yaml.")]
-ConfigOpt = Annotated[Optional[Path], typer.Option(help="Use this stack config file instead.")]
-BackendOpt = Annotated[Optional[list[str]], typer.Option(
+ConfigOpt = Annotated[Path | None, typer.Option(help="Use this stack config file instead.")]
+BackendOpt = Annotated[list[str] | None, typer.Option(
     "--backend", help="DEPLOYMENT=URL: call that deployment as an OpenAI-compatible server at URL (repeatable).")]
 
 
@@ -128,8 +128,8 @@ def gateway_config(stack: StackOpt, config: ConfigOpt = None, backend: BackendOp
 
 @gateway_app.command("serve")
 def gateway_serve(stack: StackOpt, config: ConfigOpt = None, backend: BackendOpt = None,
-                  port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")] = 4000,
-                  ) -> None:
+                  port: Annotated[int, typer.Option(
+                      min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")] = 4000) -> None:
     """Run the real engine on 127.0.0.1 with the stack's config (client key: $SCALEPATH_GATEWAY_KEY)."""
     from scalepath.gateway.engine import EngineError
     from scalepath.gateway.serve import serve

@@ -101,7 +101,7 @@ class Route(ConfigModel):
         return targets
 
     @model_validator(mode="after")
-    def _fallbacks_distinct(self) -> "Route":
+    def _fallbacks_distinct(self) -> Route:
         both = sorted(set(self.fallbacks) & {t.deployment for t in self.targets})
         if both or len(set(self.fallbacks)) != len(self.fallbacks):
             raise ValueError("fallbacks must be distinct deployments that are not targets of the route"
@@ -189,7 +189,8 @@ def gateway_issues(gateway: GatewayConfig, deployments: list[DeploymentBase]) ->
         for t, target in enumerate(route.targets):
             if target.deployment not in known:
                 issues.append(ConfigIssue(format_loc(("gateway", "routes", r, "targets", t, "deployment")),
-                                          f"unknown deployment {target.deployment!r}; deployments of this stack: {allowed}"))
+                                          f"unknown deployment {target.deployment!r}; "
+                                          f"deployments of this stack: {allowed}"))
         for f, name in enumerate(route.fallbacks):
             if name not in known:
                 issues.append(ConfigIssue(format_loc(("gateway", "routes", r, "fallbacks", f)),
@@ -198,7 +199,8 @@ def gateway_issues(gateway: GatewayConfig, deployments: list[DeploymentBase]) ->
             d = next((d for d in deployments if d.name == name), None)
             if d is not None and getattr(d, "auth_mode", None) == "key":
                 issues.append(ConfigIssue(format_loc(("deployments", deployments.index(d), "authMode")),
-                                          f"the gateway calls {name!r} with its managed identity; set authMode: aadToken"))
+                                          f"the gateway calls {name!r} with its managed identity; "
+                                          "set authMode: aadToken"))
     runtime = gateway.resolved_runtime(deployments)
     if runtime is None:
         issues.append(ConfigIssue(format_loc(("gateway", "runtime")),

@@ -157,7 +157,8 @@ def _wait_until_live(engine: EngineProcess, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if engine.process.poll() is not None:
-            raise EngineError(f"the engine exited with {engine.process.returncode} while starting:\n{engine.log_tail()}")
+            raise EngineError(f"the engine exited with {engine.process.returncode} while starting:\n"
+                              f"{engine.log_tail()}")
         try:
             if httpx.get(engine.url + LIVENESS_PATH, timeout=5.0).status_code == 200:
                 return

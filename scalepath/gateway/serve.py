@@ -26,7 +26,8 @@ def engine_env(rendered: RenderedGateway, environ: dict[str, str]) -> dict[str, 
     needed = {KEY_ENV: "the gateway's client key: export it (any long random string locally)"}
     for deployment, backend in rendered.backends.items():
         for name in backend.env:
-            needed[name] = f"{deployment}'s deployed value; pass --backend {deployment}=URL instead to use a local server"
+            needed[name] = (f"{deployment}'s deployed value; pass --backend {deployment}=URL instead "
+                            "to use a local server")
     for name in secret_env_names(rendered.backends):
         needed[name] = "secret read by a routed deployment; export it, or --backend the deployments that need it"
     missing = [ConfigIssue(f"${name}", why) for name, why in needed.items() if not environ.get(name)]

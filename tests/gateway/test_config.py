@@ -16,6 +16,12 @@ from stacks.gateway_engine import backends_for, engine_config, render
 from stacks.spec import StackSpec, parse_spec
 from tests.support.gateway import gateway_config
 
+ENDPOINT, SERVERLESS = "chat-endpoint", "chat-serverless"
+
+
+def _target(deployment: str, weight: Any) -> dict[str, Any]:
+    return {"deployment": deployment, "weight": weight}
+
 
 def _parse(values: dict[str, Any], secrets: set[str]) -> StackSpec:
     return parse_spec(values, project="scalepath", stack="dev", secret_keys=secrets)
@@ -36,29 +42,30 @@ def test_gateway_in_front_of_two_stages_parses() -> None:
 
 @pytest.mark.parametrize("weights, total", [((90, 20), 110), ((50, 49), 99)])
 def test_weights_must_sum_to_100(weights: tuple[int, int], total: int) -> None:
-    values, secrets = gateway_config(routes=[{"name": "chat", "targets": [
-        {"deployment": "chat-endpoint", "weight": weights[0]}, {"deployment": "chat-serverless", "weight": weights[1]}]}])
-    issues = _issues(values, secrets)
-    assert issues == {"scalepath:gateway.routes[0].targets": f"weights sum to {total}; they must sum to 100 (integers 0..100)"}
+    targets = [_target(ENDPOINT, weights[0]), _target(SERVERLESS, weights[1])]
+    issues = _issues(*gateway_config(routes=[{"name": "chat", "targets": targets}]))
+    assert issues == {"scalepath:gateway.routes[0].targets":
+                      f"weights sum to {total}; they must sum to 100 (integers 0..100)"}
 
 
 @pytest.mark.parametrize("bad", [150, -5, 12.5, "10"])
 def test_weight_is_an_integer_0_to_100(bad: Any) -> None:
-    values, secrets = gateway_config(routes=[{"name": "chat", "targets": [{"deployment": "chat-endpoint", "weight": bad}]}])
+    values, secrets = gateway_config(routes=[{"name": "chat", "targets": [_target(ENDPOINT, bad)]}])
     assert "scalepath:gateway.routes[0].targets[0].weight" in _issues(values, secrets)
 
 
 def test_unknown_deployments_are_named_with_the_allowed_ones() -> None:
-    values, secrets = gateway_config(routes=[{"name": "chat", "targets": [{"deployment": "chat-endpont", "weight": 100}],
-                                              "fallbacks": ["chat-serverless", "nope"]}])
+    values, secrets = gateway_config(routes=[{"name": "chat", "targets": [_target("chat-endpont", 100)],
+                                              "fallbacks": [SERVERLESS, "nope"]}])
     issues = _issues(values, secrets)
-    assert set(issues) == {"scalepath:gateway.routes[0].targets[0].deployment", "scalepath:gateway.routes[0].fallbacks[1]"}
+    assert set(issues) == {"scalepath:gateway.routes[0].targets[0].deployment",
+                           "scalepath:gateway.routes[0].fallbacks[1]"}
     assert issues["scalepath:gateway.routes[0].fallbacks[1]"] == (
         "unknown deployment 'nope'; deployments of this stack: chat-endpoint, chat-serverless")
 
 
 def test_a_fallback_is_not_also_a_target_and_routes_are_unique() -> None:
-    route = {"name": "chat", "targets": [{"deployment": "chat-endpoint", "weight": 100}], "fallbacks": ["chat-endpoint"]}
+    route = {"name": "chat", "targets": [_target(ENDPOINT, 100)], "fallbacks": [ENDPOINT]}
     issues = _issues(*gateway_config(routes=[route]))
     assert "also targets: chat-endpoint" in issues["scalepath:gateway.routes[0]"]
     route["fallbacks"] = []
@@ -72,9 +79,9 @@ def test_kubernetes_runtime_needs_a_cluster() -> None:
 
 
 def test_unknown_key_lists_the_allowed_ones() -> None:
-    issues = _issues(*gateway_config(routes=[{"name": "chat", "targets": [{"deployment": "chat-endpoint", "weight": 100}],
-                                              "timeout": 5}]))
-    assert "allowed keys: fallbacks, gate, name, retries, targets, timeoutSeconds" in issues["scalepath:gateway.routes[0].timeout"]
+    issues = _issues(*gateway_config(routes=[{"name": "chat", "targets": [_target(ENDPOINT, 100)], "timeout": 5}]))
+    assert ("allowed keys: fallbacks, gate, name, retries, targets, timeoutSeconds"
+            in issues["scalepath:gateway.routes[0].timeout"])
 
 
 @settings(max_examples=60, deadline=None)
@@ -89,10 +96,10 @@ def test_any_integer_weights_are_accepted_exactly_when_they_sum_to_100(weights: 
 
 
 def test_rendered_config_has_weights_fallbacks_and_only_secret_references() -> None:
-    values, secrets = gateway_config(routes=[{"name": "chat", "targets": [
-        {"deployment": "chat-endpoint", "weight": 90}, {"deployment": "chat-serverless", "weight": 10}],
-        "timeoutSeconds": 30, "retries": 2}, {"name": "chat-safe", "targets": [{"deployment": "chat-endpoint", "weight": 100}],
-                                                "fallbacks": ["chat-serverless"]}])
+    values, secrets = gateway_config(routes=[
+        {"name": "chat", "targets": [_target(ENDPOINT, 90), _target(SERVERLESS, 10)],
+         "timeoutSeconds": 30, "retries": 2},
+        {"name": "chat-safe", "targets": [_target(ENDPOINT, 100)], "fallbacks": [SERVERLESS]}])
     spec = _parse(values, secrets)
     assert spec.gateway is not None
     backends = backends_for(spec.gateway, spec.deployments, spec.targets)

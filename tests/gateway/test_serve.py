@@ -39,7 +39,8 @@ def gateway(standins: dict[str, StandIn], tmp_path_factory: pytest.TempPathFacto
     config = stack_file(tmp_path_factory.mktemp("gw") / "Pulumi.gw.yaml", list(standins), {
         "runtime": "ecs",
         "routes": [
-            {"name": "weighted", "targets": [{"deployment": "alpha", "weight": 80}, {"deployment": "beta", "weight": 20}],
+            {"name": "weighted",
+             "targets": [{"deployment": "alpha", "weight": 80}, {"deployment": "beta", "weight": 20}],
              "retries": 0},
             {"name": "failover", "targets": [{"deployment": "broken", "weight": 100}], "fallbacks": ["spare"],
              "retries": 1},
@@ -102,7 +103,8 @@ def test_streaming_passes_through_chunk_by_chunk(gateway: Served, standins: dict
         assert r.headers["content-type"].startswith("text/event-stream")
         events = [line.removeprefix("data: ") for line in r.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
-    deltas = [json.loads(e)["choices"][0]["delta"].get("content") or "" for e in events[:-1] if json.loads(e)["choices"]]
+    chunks = [json.loads(e) for e in events[:-1]]
+    deltas = [c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]]
     text = "".join(deltas)
     assert text in ("streamed answer from alpha", "streamed answer from beta")
     assert sum(1 for d in deltas if d) >= len(StandIn.WORDS) + 1  # one event per upstream chunk, not one blob

@@ -29,7 +29,8 @@ def stack_file(path: Path, deployments: list[str], gateway: dict[str, Any]) -> P
     document = yaml.safe_load((ROOT / "environments" / "Pulumi.dev.yaml").read_text())
     config = document["config"]
     config["scalepath:deployments"] = [
-        {"name": n, "model": "meta-llama/Llama-3.1-8B-Instruct", "stage": "hf-serverless", "secretStore": {"cloud": "aws"}}
+        {"name": n, "model": "meta-llama/Llama-3.1-8B-Instruct", "stage": "hf-serverless",
+         "secretStore": {"cloud": "aws"}}
         for n in deployments]
     config["scalepath:gateway"] = gateway
     path.write_text(yaml.safe_dump(document))

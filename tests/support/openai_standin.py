@@ -94,11 +94,12 @@ class StandIn:
         base = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": body.get("model", "standin")}
         words = [*self.WORDS, self.name]
-        out = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}]
-        out += [{**base, "choices": [{"index": 0, "delta": {"content": w if i == 0 else f" {w}"}, "finish_reason": None}]}
-                for i, w in enumerate(words)]
-        out.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-        return out
+        def chunk(delta: dict, finish: str | None = None) -> dict:
+            return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+        return [chunk({"role": "assistant", "content": ""}),
+                *(chunk({"content": w if i == 0 else f" {w}"}) for i, w in enumerate(words)),
+                chunk({}, "stop")]
 
     def _completion(self, body: dict) -> dict:
         return {"id": "chatcmpl-standin", "object": "chat.completion", "created": int(time.time()),
@@ -107,7 +108,7 @@ class StandIn:
                              "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}
 
-    def __enter__(self) -> "StandIn":
+    def __enter__(self) -> StandIn:
         self.thread.start()
         return self
 
