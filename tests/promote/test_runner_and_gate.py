@@ -50,7 +50,8 @@ def test_wrong_answers_fail_pass_rate_and_regression() -> None:
     verdict = evaluate(Gate(min_pass_rate=0.5), bad, good)
     assert {c.name: c.passed for c in verdict.criteria} == {"minPassRate": True, "maxRegression": False,
                                                             "maxErrorRate": True}
-    assert [o.case_id for o in verdict.worst_cases[:2]] == ["c1", "c2"]
+    # Wrong answers come before the passing cases (among them, slowest first: order not fixed here).
+    assert {o.case_id for o in verdict.worst_cases[:2]} == {"c1", "c2"}
     assert verdict.worst_cases[0].failures == ("does not contain 'Paris'",)
 
 
