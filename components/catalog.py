@@ -27,6 +27,7 @@ from pydantic.alias_generators import to_camel
 
 DATA_DIR = Path(__file__).parent / "data" / "instances"
 SPOT_FILE = Path(__file__).parent / "data" / "spot.yaml"
+GPUS_FILE = Path(__file__).parent / "data" / "gpus.yaml"
 
 
 class UnknownInstanceType(ValueError):
@@ -112,3 +113,14 @@ def load(family: str) -> Catalog:
 def spot_discounts() -> dict[str, float]:
     """Family -> assumed spot discount, from ``data/spot.yaml``."""
     return {k: float(v) for k, v in yaml.safe_load(SPOT_FILE.read_text())["discount"].items()}
+
+
+@cache
+def gpu_memory_bandwidth_gbs(gpu: str) -> float | None:
+    """Peak memory bandwidth (GB/s) of one ``gpu`` from ``data/gpus.yaml`` (the table the cost
+    model reads). A catalogue name without the memory suffix (``A100``) takes the slowest
+    variant, so estimates built on it stay conservative; ``None`` for an unknown GPU."""
+    table = yaml.safe_load(GPUS_FILE.read_text())["gpus"]
+    matches = [float(row["memoryBandwidthGBs"]) for name, row in table.items()
+               if name == gpu or name.startswith(f"{gpu}-")]
+    return min(matches) if matches else None

@@ -30,6 +30,9 @@ class AwsNetworkConfig(ConfigModel):
     vpc_cidr: str | None = None
     create_endpoints: bool = True
     """Create the VPC endpoints (turn off when an existing VPC already has them)."""
+    runtime_endpoint_id: Annotated[str, Field(pattern=r"^vpce-[0-9a-f]{8,17}$")] | None = None
+    """The existing ``sagemaker.runtime`` interface endpoint (``createEndpoints: false``): private
+    SageMaker endpoints admit invocations through it only (``aws:SourceVpce``)."""
 
     @field_validator("cidr_block", "vpc_cidr")
     @classmethod

@@ -64,6 +64,9 @@ class AwsNetwork(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
     workload_security_group_id: pulumi.Output[str]
     """Attach to SageMaker models / EKS nodes: egress to the endpoints and (with NAT) out."""
+    interface_endpoint_ids: dict[str, pulumi.Output[str]]
+    """Created interface endpoints by service (``sagemaker.runtime`` -> ``vpce-...``); empty when
+    ``create_endpoints`` is off."""
 
     def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scalepath:index:AwsNetwork", name, None, opts)
@@ -94,8 +97,9 @@ class AwsNetwork(pulumi.ComponentResource):
                 description="routes decide what is reachable: endpoints, or NAT when enabled")],
             tags={**self._tags, "Name": f"{name}-workload-sg"}, opts=self._child,
         )
+        self.interface_endpoint_ids = {}
         if args.create_endpoints:
-            self._endpoints(vpc_id, cidr, subnet_ids, route_table_ids)
+            self.interface_endpoint_ids = self._endpoints(vpc_id, cidr, subnet_ids, route_table_ids)
 
         self.vpc_id = pulumi.Output.from_input(vpc_id)
         self.private_subnet_ids = pulumi.Output.all(*subnet_ids)
@@ -103,6 +107,7 @@ class AwsNetwork(pulumi.ComponentResource):
         self.register_outputs({
             "vpc_id": self.vpc_id, "private_subnet_ids": self.private_subnet_ids,
             "workload_security_group_id": self.workload_security_group_id,
+            "interface_endpoint_ids": self.interface_endpoint_ids,
         })
 
     def _subnet_cidrs(self, prefix: int) -> list[str]:
@@ -166,8 +171,9 @@ class AwsNetwork(pulumi.ComponentResource):
             )
 
     def _endpoints(self, vpc_id: pulumi.Input[str], cidr: str, subnet_ids: list[pulumi.Input[str]],
-                   route_table_ids: list[pulumi.Input[str]]) -> None:
-        """Interface endpoints (private DNS) for the AWS APIs and an S3 gateway endpoint."""
+                   route_table_ids: list[pulumi.Input[str]]) -> dict[str, pulumi.Output[str]]:
+        """Interface endpoints (private DNS) for the AWS APIs and an S3 gateway endpoint; returns
+        the interface endpoints' ids by service."""
         endpoint_sg = aws.ec2.SecurityGroup(
             f"{self._name}-endpoints-sg", vpc_id=vpc_id,
             description="scalepath VPC interface endpoints: HTTPS from inside the VPC",
@@ -177,15 +183,17 @@ class AwsNetwork(pulumi.ComponentResource):
             tags={**self._tags, "Name": f"{self._name}-endpoints-sg"}, opts=self._child,
         )
         region = self._args.region
+        ids = {}
         for service in self._args.interface_endpoints:
-            aws.ec2.VpcEndpoint(
+            ids[service] = aws.ec2.VpcEndpoint(
                 f"{self._name}-{service.replace('.', '-')}", vpc_id=vpc_id,
                 service_name=f"com.amazonaws.{region}.{service}", vpc_endpoint_type="Interface",
                 private_dns_enabled=True, subnet_ids=subnet_ids, security_group_ids=[endpoint_sg.id],
                 tags={**self._tags, "Name": f"{self._name}-{service}"}, opts=self._child,
-            )
+            ).id
         aws.ec2.VpcEndpoint(
             f"{self._name}-s3", vpc_id=vpc_id, service_name=f"com.amazonaws.{region}.s3",
             vpc_endpoint_type="Gateway", route_table_ids=route_table_ids,
             tags={**self._tags, "Name": f"{self._name}-s3"}, opts=self._child,
         )
+        return ids

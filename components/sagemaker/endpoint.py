@@ -93,15 +93,22 @@ class ModelSource:
     """``s3://bucket/prefix/`` of uncompressed weights; SageMaker copies them to ``/opt/ml/model``."""
     params_b: float | None = None
     """Parameter count in billions (timeouts and GPU-memory checks); read from the id when unset."""
+    weights_kms_key_arn: str | None = None
+    """Customer-managed KMS key the weights objects are encrypted with (SSE-KMS): the role may
+    decrypt with it, through S3 only."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class PrivateNetwork:
-    """Private placement: the model runs in these subnets, reachable only inside the VPC."""
+    """Private placement: the model runs in these subnets. That constrains the container's network,
+    not who may invoke: callers are limited by the exported invoke policy (``aws:SourceVpce``)."""
 
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[str]]
     security_group_ids: Sequence[pulumi.Input[str]]
+    invoke_vpc_endpoint_id: pulumi.Input[str]
+    """The ``sagemaker.runtime`` interface endpoint: the only way callers may invoke
+    (``aws:SourceVpce``); a VPC config constrains the container, not who calls."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,6 +180,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     kms_key_arn: pulumi.Output[str | None]
     """The key of capture data, async output and (EBS-backed instances) the volume; None when unused."""
     image_uri: pulumi.Output[str]
+    invoke_policy_arn: pulumi.Output[str]
+    """Managed policy to attach to callers: invoke this endpoint only (private mode: only through
+    the VPC endpoint, denied otherwise). SageMaker endpoints have no resource policy."""
 
     def __init__(self, name: str, args: SageMakerEndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scalepath:index:SageMakerEndpoint", name, None, opts)
@@ -203,6 +213,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         role, policy = self._role(RoleScope(
             partition=partition, region=args.region, account_id=account_id, endpoint_name=args.endpoint_name,
             ecr_repository_arn=sagemaker_image.ecr_repository_arn(image), kms_key_arn=key_arn,
+            weights_kms_key_arn=args.source.weights_kms_key_arn,
             read_s3_prefixes=[_s3_path(u) for u in reads], write_s3_prefixes=[_s3_path(u) for u in writes],
             sns_topic_arns=[t.arn for t in topics.values()],
             vpc_arn=(pulumi.Output.concat(f"arn:{partition}:ec2:{args.region}:", account_id, ":vpc/",
@@ -233,11 +244,35 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         self.role_arn = role.arn
         self.kms_key_arn = pulumi.Output.from_input(key_arn)
         self.image_uri = pulumi.Output.from_input(image)
+        self.invoke_policy_arn = self._invoke_policy(endpoint).arn
         self.register_outputs({
             "endpoint_name": self.endpoint_name, "endpoint_arn": self.endpoint_arn, "region": self.region,
             "invoke_url": self.invoke_url, "openai_chat_url": self.openai_chat_url,
             "role_arn": self.role_arn, "kms_key_arn": self.kms_key_arn, "image_uri": self.image_uri,
+            "invoke_policy_arn": self.invoke_policy_arn,
         })
+
+    def _invoke_policy(self, endpoint: aws.sagemaker.Endpoint) -> aws.iam.Policy:
+        """The callers' grant. In private mode it allows invoking only through the VPC endpoint and
+        denies it otherwise, so a principal holding it cannot call from outside the VPC even with
+        another allow (an explicit deny wins). Principals without it (admins with ``sagemaker:*``)
+        are not constrained by it: SageMaker endpoints take no resource policy, so an account-wide
+        guard needs an SCP with the same condition (docs/architecture.md)."""
+        actions = ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream",
+                   "sagemaker:InvokeEndpointAsync"]
+        network = self._args.network
+        allow: dict = {"Sid": "InvokeThisEndpoint", "Effect": "Allow", "Action": actions, "Resource": endpoint.arn}
+        statements: list = [allow]
+        if network is not None:
+            allow["Condition"] = {"StringEquals": {"aws:SourceVpce": network.invoke_vpc_endpoint_id}}
+            statements.append({"Sid": "OnlyThroughTheVpcEndpoint", "Effect": "Deny", "Action": actions,
+                               "Resource": endpoint.arn,
+                               "Condition": {"StringNotEquals": {"aws:SourceVpce": network.invoke_vpc_endpoint_id}}})
+        return aws.iam.Policy(
+            f"{self._name}-invoke", description=f"Invoke SageMaker endpoint {self._args.endpoint_name}",
+            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
+            tags=self._tags, opts=self._child,
+        )
 
     # -- encryption and storage -------------------------------------------------------------
 

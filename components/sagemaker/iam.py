@@ -28,6 +28,8 @@ class RoleScope:
     ecr_repository_arn: str
     """The image's repository (the DLC registry account's, not ours)."""
     kms_key_arn: pulumi.Input[str] | None
+    weights_kms_key_arn: str | None = None
+    """SSE-KMS key of the weights bucket: decrypt through S3 only."""
     read_s3_prefixes: Sequence[pulumi.Input[str]] = ()
     """``bucket/prefix`` the container reads (weights; async inputs)."""
     write_s3_prefixes: Sequence[pulumi.Input[str]] = ()
@@ -92,6 +94,12 @@ def execution_policy(scope: RoleScope) -> pulumi.Output[str]:
         statements.append({"Sid": "UseOwnKey", "Effect": "Allow",
                            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                            "Resource": scope.kms_key_arn})
+    if scope.weights_kms_key_arn is not None:
+        # Objects under SSE-KMS need kms:Decrypt on the bucket's key besides s3:GetObject; the
+        # key's own policy must also admit this role (not ours to change: docs/architecture.md).
+        statements.append({"Sid": "DecryptWeights", "Effect": "Allow", "Action": ["kms:Decrypt"],
+                           "Resource": scope.weights_kms_key_arn,
+                           "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}})
     if scope.sns_topic_arns:
         statements.append({"Sid": "NotifyOwnTopics", "Effect": "Allow", "Action": ["sns:Publish"],
                            "Resource": list(scope.sns_topic_arns)})

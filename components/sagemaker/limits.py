@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from components import catalog
+
 DATA_FILE = Path(__file__).parent.parent / "data" / "sagemaker_limits.yaml"
 
 
@@ -108,6 +110,18 @@ class Limits(_Data):
 def load() -> Limits:
     """Read (once) and validate the limits file."""
     return Limits.model_validate(yaml.safe_load(DATA_FILE.read_text()))
+
+
+def decode_tokens_per_second(gpu: str | None, gpu_count: int, params_b: float | None,
+                             quantize: str | None) -> float | None:
+    """Tokens per second one sequence gets on this hardware (bandwidth roofline x the file's
+    efficiency); ``None`` when the GPU or the model size is unknown."""
+    bandwidth = catalog.gpu_memory_bandwidth_gbs(gpu) if gpu else None
+    if bandwidth is None or params_b is None or gpu_count == 0:
+        return None
+    decode = load().decode
+    weight_bytes = params_b * 1e9 * decode.bytes_per_param(quantize)
+    return decode.bandwidth_efficiency * gpu_count * bandwidth * 1e9 / weight_bytes
 
 
 def version_key(version: str) -> tuple[int, ...]:

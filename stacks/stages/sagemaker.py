@@ -43,6 +43,7 @@ from components.sagemaker.settings import (
     TextGenerationSettings,
 )
 from components.vllm.args import Quantization as VllmQuantization
+from stacks.aws_network import AwsNetworkConfig
 from stacks.config import Cloud, DeploymentBase, Scaling, StackFacts, Stage
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
@@ -60,6 +61,12 @@ DEFAULT_TARGETS: dict[str, float] = {
     "gpu-utilization": 70.0,
     "backlog-per-instance": 5.0,
 }
+
+#: The interface endpoint callers of a private endpoint must come through.
+RUNTIME_ENDPOINT_SERVICE = "sagemaker.runtime"
+
+#: Shortest answer a real-time text-generation endpoint must be able to give in time.
+_MIN_ANSWER_TOKENS = 32
 
 #: Fraction of total GPU memory fp16 weights may take (the rest is KV cache and activations).
 _WEIGHTS_GPU_FRACTION = 0.8
@@ -122,6 +129,9 @@ class SageMakerDeployment(DeploymentBase):
     """Hub revision to pin (commit sha or tag)."""
     weights_s3_uri: S3Uri | None = None
     """Uncompressed weights under this S3 prefix (ending in ``/``) instead of a Hub download."""
+    weights_kms_key_arn: Annotated[str, Field(pattern=r"^arn:aws[-a-z]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$"),
+                                   api_constraint("sagemaker", "CreateEndpointConfigInput", "KmsKeyId")] | None = None
+    """Key ARN of the weights bucket's SSE-KMS encryption (same region); the role may decrypt with it."""
     model_params_b: PositiveFloat | None = None
     """Parameter count in billions; read from the model id (``...-8B``) when unset."""
     generation: TextGenerationSettings = TextGenerationSettings()
@@ -188,6 +198,8 @@ class SageMakerDeployment(DeploymentBase):
             problems.append("serverless settings need kind: serverless")
         if self.async_inference is not None and self.kind is not EndpointKind.ASYNC:
             problems.append("async settings need kind: async")
+        if self.weights_kms_key_arn and not self.weights_s3_uri:
+            problems.append("weightsKmsKeyArn needs weightsS3Uri (it decrypts the S3 weights)")
         if self.network_isolation and not self.weights_s3_uri:
             problems.append("networkIsolation needs weightsS3Uri: an isolated container cannot download from the Hub")
         if self.container.server is Server.TEI and "generation" in self.model_fields_set:
@@ -276,8 +288,19 @@ class SageMakerDeployment(DeploymentBase):
             issues.append(ConfigIssue(at("weightsS3Uri"), "network.mode is private and the VPC has no internet "
                                       "egress, so the container cannot download from the Hub; stage the weights "
                                       "in S3 and set weightsS3Uri, or set scalepath:network.aws.natGateway: true"))
+        if self.weights_kms_key_arn and self.weights_kms_key_arn.split(":")[3] != region:
+            issues.append(ConfigIssue(at("weightsKmsKeyArn"), f"the key is in {self.weights_kms_key_arn.split(':')[3]} "
+                                      f"but the endpoint in {region}: SageMaker reads model data from a bucket in its "
+                                      "own region, and SSE-KMS keys are regional"))
+        if private and not self._runtime_endpoint_known(stack):
+            issues.append(ConfigIssue(format_loc(("network", "aws", "runtimeEndpointId")),
+                                      "private SageMaker endpoints admit callers only through the sagemaker.runtime "
+                                      "VPC endpoint (aws:SourceVpce); keep sagemaker.runtime in "
+                                      "network.aws.interfaceEndpoints with createEndpoints: true, or give the existing "
+                                      "endpoint's id here"))
         issues += self._server_issues(at)
         issues += self._scaling_issues(at)
+        issues += self._latency_issues(at)
         gpu = bool(self.gpu_count)
         try:
             sagemaker_image.retrieve(self.container.server, self.container.version, region,
@@ -324,6 +347,72 @@ class SageMakerDeployment(DeploymentBase):
                 issues.append(ConfigIssue(at("container", "env", key), problem))
         return issues
 
+    @staticmethod
+    def _runtime_endpoint_known(stack: StackFacts) -> bool:
+        config = stack.network.aws or AwsNetworkConfig()
+        if config.runtime_endpoint_id is not None:
+            return True
+        return config.create_endpoints and RUNTIME_ENDPOINT_SERVICE in config.interface_endpoints
+
+    def _decode_rate(self) -> float | None:
+        """Estimated tokens/s of one answer (None: not a text-generation real-time endpoint, or
+        the GPU or model size is unknown)."""
+        if self.kind is not EndpointKind.REALTIME or self.container.server not in (Server.TGI, Server.VLLM) \
+                or not self.instance_type:
+            return None
+        spec = catalog.load("sagemaker").get(self.instance_type)
+        return limits.decode_tokens_per_second(spec.gpu, spec.gpu_count, model_size_b(self.model, self.model_params_b),
+                                               self.generation.quantize)
+
+    def _answer_budget_seconds(self) -> float:
+        """How long the longest answer may take: within SageMaker's real-time response limit and
+        under the p95 latency alarm, each with headroom (a normal long answer must trip neither)."""
+        data = limits.load()
+        return min(data.invocation.realtime_response_seconds, self.alarms.latency_p95_ms / 1000) \
+            / data.decode.alarm_headroom
+
+    def effective_generation(self) -> TextGenerationSettings:
+        """``generation`` with ``maxNewTokens`` derived from the decode speed when unset."""
+        rate = self._decode_rate()
+        if self.generation.max_new_tokens is not None or rate is None:
+            return self.generation
+        tokens = int(rate * self._answer_budget_seconds())
+        if self.generation.max_total_tokens:
+            tokens = min(tokens, self.generation.max_total_tokens - 1)
+        return self.generation.model_copy(update={"max_new_tokens": max(tokens, 1)})
+
+    def _latency_issues(self, at: Callable[..., str]) -> list[ConfigIssue]:
+        """SageMaker cuts real-time answers at 60 s, and the p95 latency alarm rolls updates back:
+        the longest expected answer must fit both (``components/data/sagemaker_limits.yaml``)."""
+        rate = self._decode_rate()
+        if rate is None:
+            return []
+        data = limits.load()
+        limit_s = data.invocation.realtime_response_seconds
+        issues = []
+        if self.alarms.latency_p95_ms >= limit_s * 1000:
+            issues.append(ConfigIssue(at("alarms", "latencyP95Ms"), f"{self.alarms.latency_p95_ms} ms can never be "
+                                      f"reached: SageMaker ends real-time invocations after {limit_s} s; set it below "
+                                      f"{limit_s * 1000}"))
+            return issues
+        budget = self._answer_budget_seconds()
+        fits = int(rate * budget)
+        new_tokens = self.generation.max_new_tokens
+        where = f"~{rate:.0f} tokens/s on {self.instance_type}"
+        if new_tokens is not None and new_tokens > fits:
+            binding = ("alarms.latencyP95Ms" if self.alarms.latency_p95_ms / 1000 < limit_s
+                       else f"SageMaker's {limit_s} s real-time limit")
+            message = (f"{new_tokens} tokens take ~{new_tokens / rate:.0f} s at {where}; with "
+                       f"x{data.decode.alarm_headroom:g} headroom under {binding} at most {fits} fit. Lower "
+                       f"maxNewTokens, raise alarms.latencyP95Ms (< {limit_s * 1000}), choose a faster "
+                       "instanceType, or use kind: async (1 h)")
+            issues.append(ConfigIssue(at("generation", "maxNewTokens"), message))
+        elif new_tokens is None and fits < _MIN_ANSWER_TOKENS:
+            issues.append(ConfigIssue(at("instanceType"), f"{where}, only {fits} tokens fit an answer under "
+                                      f"alarms.latencyP95Ms and the {limit_s} s real-time limit; choose a faster "
+                                      "instanceType, set generation.quantize, or use kind: async"))
+        return issues
+
     def _scaling_issues(self, at: Callable[..., str]) -> list[ConfigIssue]:
         if self.scaling.metric == "gpu-utilization" and self.scaling.target_value is not None \
                 and self.scaling.target_value > 100:
@@ -354,8 +443,11 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
     network = None
     if ctx.spec.network.mode == "private":
         vpc = aws_network(ctx)
+        config = ctx.spec.network.aws or AwsNetworkConfig()
         network = PrivateNetwork(vpc_id=vpc.vpc_id, subnet_ids=vpc.private_subnet_ids,
-                                 security_group_ids=[vpc.workload_security_group_id])
+                                 security_group_ids=[vpc.workload_security_group_id],
+                                 invoke_vpc_endpoint_id=(config.runtime_endpoint_id
+                                                         or vpc.interface_endpoint_ids[RUNTIME_ENDPOINT_SERVICE]))
     hf_token = None
     if "hfToken" in ctx.spec.secrets and not d.weights_s3_uri:
         hf_token = pulumi.Config("scalepath").require_secret("hfToken")
@@ -367,12 +459,13 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
             scale_in_cooldown_seconds=d.scaling.scale_in_cooldown_seconds,
             scale_out_cooldown_seconds=d.scaling.scale_out_cooldown_seconds,
         )
+    generation = d.effective_generation()
     endpoint = SageMakerEndpoint(d.name, SageMakerEndpointArgs(
         region=ctx.spec.targets.aws_region or "", endpoint_name=_endpoint_name(d, ctx), tags=ctx.tags(d),
         source=ModelSource(model_id=d.model, revision=d.model_revision, weights_s3_uri=d.weights_s3_uri,
-                           params_b=d.model_params_b),
+                           params_b=d.model_params_b, weights_kms_key_arn=d.weights_kms_key_arn),
         server=d.container.server, server_version=d.container.version, kind=d.kind,
-        instance_type=d.instance_type, generation=d.generation, extra_env=d.container.env, hf_token=hf_token,
+        instance_type=d.instance_type, generation=generation, extra_env=d.container.env, hf_token=hf_token,
         startup_timeout_seconds=d.startup_timeout_seconds,
         model_download_timeout_seconds=d.model_download_timeout_seconds, volume_size_gb=d.volume_size_gb,
         kms_key_arn=d.kms_key_arn, network=network,
@@ -385,7 +478,10 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
     return {
         "endpointName": endpoint.endpoint_name, "endpointArn": endpoint.endpoint_arn, "region": endpoint.region,
         "invokeUrl": endpoint.invoke_url, "openaiChatUrl": endpoint.openai_chat_url,
-        "roleArn": endpoint.role_arn, "image": endpoint.image_uri,
+        "roleArn": endpoint.role_arn, "image": endpoint.image_uri, "invokePolicyArn": endpoint.invoke_policy_arn,
+        # The longest answer the endpoint is sized for (None: not a real-time LLM endpoint); a
+        # gateway in front should cap max_tokens to it.
+        "maxNewTokens": generation.max_new_tokens,
     }
 
 

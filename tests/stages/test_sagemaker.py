@@ -253,7 +253,8 @@ def test_prod_plan_has_the_whole_private_set() -> None:
 
 def test_private_mode_in_an_existing_vpc(base_config: dict[str, Any]) -> None:
     network = {"mode": "private", "aws": {"vpcId": "vpc-0platform", "subnetIds": ["subnet-a", "subnet-b"],
-                                          "vpcCidr": "10.8.0.0/16", "createEndpoints": False}}
+                                          "vpcCidr": "10.8.0.0/16", "createEndpoints": False,
+                                          "runtimeEndpointId": "vpce-0123456789abcdef0"}}
     plan = _plan(base_config, _deployment(weightsS3Uri="s3://weights/llama/"), network=network)
     assert _one(plan, MODEL).inputs["vpcConfig"]["subnets"] == ["subnet-a", "subnet-b"]
     assert not [r for r in plan.resources if r.type in ("aws:ec2/vpc:Vpc", "aws:ec2/vpcEndpoint:VpcEndpoint")]

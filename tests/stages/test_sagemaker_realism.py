@@ -4,6 +4,7 @@ quantization lists per server, GPU-utilisation targets per GPU."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -256,3 +257,137 @@ def test_limits_file_states_its_sources() -> None:
     data = limits.load()
     assert data.source and data.as_of
     assert json.dumps(data.model_dump())  # plain data
+
+
+# -- answers within SageMaker's 60 s limit, and under the rollback alarm ----------------------------
+
+
+def _rate(instance_type: str, model_params_b: float, quantize: str | None = None) -> float:
+    from components import catalog  # noqa: PLC0415
+    spec = catalog.load("sagemaker").get(instance_type)
+    rate = limits.decode_tokens_per_second(spec.gpu, spec.gpu_count, model_params_b, quantize)
+    assert rate is not None
+    return rate
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(instance_type=st.sampled_from(["ml.g5.2xlarge", "ml.g6.2xlarge", "ml.g6e.2xlarge", "ml.g5.12xlarge",
+                                      "ml.g4dn.xlarge"]),
+       latency_ms=st.integers(min_value=3_000, max_value=59_999),
+       server=st.sampled_from(["tgi", "vllm"]))
+def test_derived_answer_length_fits_the_alarm_and_the_invoke_limit(base_config: dict[str, Any], instance_type: str,
+                                                                   latency_ms: int, server: str) -> None:
+    version = {"tgi": "3.3.6", "vllm": "0.30.0"}[server]
+    config = _config(base_config, instanceType=instance_type, model="Qwen/Qwen2.5-3B-Instruct",
+                     container={"server": server, "version": version}, alarms={"latencyP95Ms": latency_ms})
+    rate, headroom = _rate(instance_type, 3), limits.load().decode.alarm_headroom
+    if rate * latency_ms / 1000 / headroom < 32:  # too slow for even a short answer: refused instead
+        with pytest.raises(ConfigError) as caught:
+            parse_spec(config, project="scalepath", stack="test")
+        assert [i.path for i in caught.value.issues] == ["scalepath:deployments[0].instanceType"]
+        return
+    (deployment,) = parse_spec(config, project="scalepath", stack="test").deployments
+    tokens = deployment.effective_generation().max_new_tokens
+    assert tokens / rate * headroom <= min(latency_ms / 1000, limits.load().invocation.realtime_response_seconds)
+
+
+def test_an_answer_longer_than_the_limits_is_refused(base_config: dict[str, Any]) -> None:
+    rate = _rate("ml.g5.2xlarge", 8)
+    too_many = int(rate * 60) + 1  # would not fit even without headroom
+    found = _parse_issues(base_config, generation={"maxNewTokens": too_many, "maxTotalTokens": too_many + 4096},
+                          alarms={"latencyP95Ms": 59_000})
+    assert "async" in found["scalepath:deployments[0].generation.maxNewTokens"]
+    found = _parse_issues(base_config, generation={"maxNewTokens": 1000})  # default alarm 30 s binds
+    assert "alarms.latencyP95Ms" in found["scalepath:deployments[0].generation.maxNewTokens"]
+
+
+def test_a_latency_alarm_past_the_invoke_limit_is_refused(base_config: dict[str, Any]) -> None:
+    found = _parse_issues(base_config, alarms={"latencyP95Ms": 60_000})
+    assert "never" in found["scalepath:deployments[0].alarms.latencyP95Ms"]
+
+
+def test_too_slow_for_real_time_is_refused(base_config: dict[str, Any]) -> None:
+    found = _parse_issues(base_config, alarms={"latencyP95Ms": 2_000})
+    assert "faster" in found["scalepath:deployments[0].instanceType"]
+
+
+def test_vllm_default_answer_length(base_config: dict[str, Any]) -> None:
+    env = _env(base_config, container={"server": "vllm", "version": "0.30.0"})
+    tokens = json.loads(env["SM_VLLM_OVERRIDE_GENERATION_CONFIG"])["max_new_tokens"]
+    assert tokens == int(_rate("ml.g5.2xlarge", 8) * 30 / limits.load().decode.alarm_headroom)
+
+
+# -- callers of a private endpoint come through the VPC endpoint -------------------------------------
+
+
+def _invoke_policy(result: Any) -> dict[str, Any]:
+    return json.loads(one(result, "aws:iam/policy:Policy").inputs["policy"])
+
+
+def test_private_invocations_only_through_the_runtime_vpc_endpoint(base_config: dict[str, Any]) -> None:
+    cfg = {**_config(base_config, weightsS3Uri="s3://weights-bucket/llama/"), "scalepath:network": {"mode": "private"}}
+    result = plan(cfg)
+    runtime = one(result, "aws:ec2/vpcEndpoint:VpcEndpoint", "network-aws-sagemaker-runtime")
+    statements = {s["Sid"]: s for s in _invoke_policy(result)["Statement"]}
+    allow, deny = statements["InvokeThisEndpoint"], statements["OnlyThroughTheVpcEndpoint"]
+    runtime_id = f"vpce-0{hashlib.sha256(runtime.name.encode()).hexdigest()[:8]}00000000"  # as the mocks make it
+    assert allow["Condition"]["StringEquals"]["aws:SourceVpce"] == runtime_id
+    assert deny["Effect"] == "Deny" and deny["Condition"]["StringNotEquals"]["aws:SourceVpce"] == runtime_id
+    assert "sagemaker:InvokeEndpoint" in deny["Action"]
+
+
+def test_private_in_an_existing_vpc_uses_the_given_runtime_endpoint(base_config: dict[str, Any]) -> None:
+    network = {"mode": "private", "aws": {"vpcId": "vpc-0platform", "subnetIds": ["subnet-a", "subnet-b"],
+                                          "vpcCidr": "10.8.0.0/16", "createEndpoints": False,
+                                          "runtimeEndpointId": "vpce-0123456789abcdef0"}}
+    cfg = {**_config(base_config, weightsS3Uri="s3://weights-bucket/llama/"), "scalepath:network": network}
+    statements = _invoke_policy(plan(cfg))["Statement"]
+    assert all(s["Condition"][op]["aws:SourceVpce"] == "vpce-0123456789abcdef0"
+               for s in statements for op in s["Condition"])
+
+
+@pytest.mark.parametrize("aws_network", [
+    {"interfaceEndpoints": ["sagemaker.api", "ecr.api", "ecr.dkr", "logs", "sts"]},
+    {"vpcId": "vpc-0platform", "subnetIds": ["subnet-a", "subnet-b"], "vpcCidr": "10.8.0.0/16",
+     "createEndpoints": False},
+])
+def test_private_without_a_runtime_endpoint_is_refused(base_config: dict[str, Any], aws_network: dict) -> None:
+    cfg = {**_config(base_config, weightsS3Uri="s3://weights-bucket/llama/"),
+           "scalepath:network": {"mode": "private", "aws": aws_network}}
+    with pytest.raises(ConfigError) as caught:
+        parse_spec(cfg, project="scalepath", stack="test")
+    found = {i.path: i.message for i in caught.value.issues}
+    assert "aws:SourceVpce" in found["scalepath:network.aws.runtimeEndpointId"]
+
+
+def test_public_invoke_policy_has_no_network_condition(base_config: dict[str, Any]) -> None:
+    (statement,) = _invoke_policy(plan(_config(base_config)))["Statement"]
+    assert statement["Effect"] == "Allow" and "Condition" not in statement
+
+
+# -- SSE-KMS weights ---------------------------------------------------------------------------------
+
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_sse_kms_weights_key_is_granted_through_s3_only(base_config: dict[str, Any]) -> None:
+    result = plan(_config(base_config, weightsS3Uri="s3://weights-bucket/llama/", weightsKmsKeyArn=KEY))
+    policy = json.loads(one(result, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    (decrypt,) = [s for s in policy["Statement"] if s.get("Sid") == "DecryptWeights"]
+    assert decrypt["Resource"] == KEY and decrypt["Action"] == ["kms:Decrypt"]
+    assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == "s3.us-east-1.amazonaws.com"
+
+
+@pytest.mark.parametrize(("overrides", "key"), [
+    ({"weightsS3Uri": "s3://weights-bucket/llama/", "weightsKmsKeyArn": KEY.replace("us-east-1", "eu-west-1")},
+     "weightsKmsKeyArn"),
+    ({"weightsS3Uri": "s3://weights-bucket/llama/",
+      "weightsKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:alias/weights"}, "weightsKmsKeyArn"),
+])
+def test_weights_key_must_be_a_key_in_the_endpoint_region(base_config: dict[str, Any], overrides: dict,
+                                                          key: str) -> None:
+    assert f"scalepath:deployments[0].{key}" in _parse_issues(base_config, **overrides)
+
+
+def test_weights_key_needs_s3_weights(base_config: dict[str, Any]) -> None:
+    assert "weightsS3Uri" in _parse_issues(base_config, weightsKmsKeyArn=KEY)["scalepath:deployments[0]"]
