@@ -10,7 +10,7 @@ from rules import POLICIES
 PolicyPack(
     name="scalepath",
     # Policies without their own level are mandatory; per-environment levels come from
-    # policies/config/<stack>.json (--policy-pack-config).
+    # policies/config/<environment>.json (--policy-pack-config).
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=POLICIES,
     description="Guardrails for model-serving stacks along the scaling path.",

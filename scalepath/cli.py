@@ -16,12 +16,14 @@ from rich.markup import escape
 from scalepath.cost.advisor import Compliance, Workload
 from scalepath.cost.advisor import advise as run_advisor
 from scalepath.cost.throughput import resolve_model
+from scalepath.files import write_atomic
 from scalepath.gateway.render import parse_backend_overrides, render_gateway
-from scalepath.plan import run_plan
+from scalepath.plan import redacted, run_plan
 from scalepath.policy_runner import PolicyConfigError, PolicyPackError, check_plan
 from scalepath.report import render_advice, render_plan
 from scalepath.stackconfig import load_stack_config, project_root
 from stacks.errors import ConfigError
+from stacks.token_shapes import redact
 
 app = typer.Typer(help="scalepath: model inference along the scaling path, checked offline.",
                   no_args_is_help=True, add_completion=False)
@@ -45,7 +47,7 @@ def _root() -> None:
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print an error (no traceback) to stderr and return the exit to raise."""
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(redact(message))}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -57,7 +59,7 @@ def plan(
     out: Annotated[Path | None, typer.Option(help="Also write the plan JSON to this file.")] = None,
     policy_config: Annotated[Path | None, typer.Option(
         help="Policy pack config (as for `pulumi preview --policy-pack-config`); "
-             "default policies/config/<stack>.json, else <environment>.json.")] = None,
+             "default policies/config/<environment>.json (the stack's scalepath:environment).")] = None,
 ) -> None:
     """Run the stack program offline under mocks, check policies, estimate cost."""
     try:
@@ -72,10 +74,11 @@ def plan(
     except PolicyPackError as error:
         # Not proven compliant: fail like a violation, with the pack's own words.
         raise fail(f"policy pack failed: {error}", EXIT_VIOLATIONS) from None
+    result = redacted(result)
     document = result.to_json()
     if out:
         try:
-            out.write_text(json.dumps(document, indent=2) + "\n")
+            write_atomic(out, json.dumps(document, indent=2) + "\n")
         except OSError as error:
             raise fail(f"cannot write --out {out}: {error.strerror or error}", EXIT_CONFIG) from None
     if as_json:

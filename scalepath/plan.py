@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import runpy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
@@ -21,6 +21,7 @@ from pulumi.runtime.mocks import MockMonitor
 from scalepath.cost.plan_cost import estimate, spec_of
 from scalepath.mocks import ScalepathMocks
 from scalepath.stackconfig import StackConfig
+from stacks.token_shapes import redact, redact_json
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
@@ -123,10 +124,32 @@ class Plan:
                 "violations": self.violations, "cost": self.cost}
 
 
+def redacted(plan: Plan) -> Plan:
+    """``plan`` with token-shaped text redacted everywhere it is shown (JSON, ``--out``, the report)."""
+    return replace(
+        plan,
+        resources=[replace(r, **redact_json({"urn": r.urn, "name": r.name, "parent": r.parent, "inputs": r.inputs}))
+                   for r in plan.resources],
+        violations=redact_json(plan.violations), cost=redact_json(plan.cost),
+        policy_help=redact_json(plan.policy_help))
+
+
+class _RedactingFilter(logging.Filter):
+    """Log records of the program (``pulumi.log`` under mocks) with token-shaped text redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+_LOGGER = logging.getLogger("scalepath.plan")
+_LOGGER.addFilter(_RedactingFilter())
+
+
 def _run_program(config: StackConfig, monitor: RecordingMonitor) -> None:
     pulumi.runtime.set_all_config(dict(config.values), sorted(config.secret_keys))
     pulumi.runtime.set_mocks(monitor.mocks, project=config.project, stack=config.stack,
-                             preview=True, monitor=monitor, logger=logging.getLogger("scalepath.plan"))
+                             preview=True, monitor=monitor, logger=_LOGGER)
 
     @pulumi.runtime.test
     def program() -> None:

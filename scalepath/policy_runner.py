@@ -12,6 +12,7 @@ the offline plan recorded. The pack process is always stopped, also on errors an
 from __future__ import annotations
 
 import json
+import math
 import os
 import selectors
 import subprocess
@@ -29,6 +30,7 @@ import jsonschema
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from scalepath.files import read_regular_file
 from scalepath.plan import SECRET, UNKNOWN, Plan, PlannedResource, wire_value
 from scalepath.stackconfig import StackConfig
 
@@ -84,10 +86,10 @@ def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
     Returns policy -> ``{"enforcementLevel"?: str, "properties": {...}}`` as the engine parses it.
     """
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(read_regular_file(path))
     except FileNotFoundError:
         raise PolicyConfigError(str(path), ["file not found"]) from None
-    except OSError as error:  # a directory, permissions
+    except OSError as error:  # a directory, a device or FIFO, too large, permissions
         raise PolicyConfigError(str(path), [f"cannot read: {error.strerror or error}"]) from None
     except UnicodeDecodeError:
         raise PolicyConfigError(str(path), ["not UTF-8 text"]) from None
@@ -104,6 +106,9 @@ def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
             problems.append(f"policy `{name}`: expected an enforcement level or an object")
             continue
         properties = {k: v for k, v in value.items() if k != "enforcementLevel"}
+        # JSON reads 1e400 as infinity (and Python's json takes NaN/Infinity): no policy means that.
+        problems += [f"policy `{name}`: `{where}`: {number!r} is not a finite number"
+                     for where, number in _non_finite(properties)]
         entry: dict[str, Any] = {"properties": properties}
         if "enforcementLevel" in value:
             if value["enforcementLevel"] not in LEVELS:
@@ -117,12 +122,25 @@ def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
     return parsed
 
 
+def _non_finite(value: Any, path: str = "") -> Iterator[tuple[str, float]]:
+    """(dotted path, number) of every infinite or NaN number below ``value``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield from _non_finite(child, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _non_finite(child, f"{path}[{index}]")
+
+
 def _schema(policy: analyzer_pb2.PolicyInfo) -> dict[str, Any]:
     """The JSON schema the engine validates a policy's config with (enforcementLevel injected)."""
     schema = json_format.MessageToDict(policy.configSchema)
     properties = dict(schema.get("properties", {}))
     properties["enforcementLevel"] = {"type": "string", "enum": list(LEVELS)}
-    result: dict[str, Any] = {"type": "object", "properties": properties}
+    # Stricter than the engine: a property the policy does not declare is a typo, not a no-op.
+    result: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if schema.get("required"):
         result["required"] = schema["required"]
     return result
@@ -152,7 +170,9 @@ def reconcile_config(info: analyzer_pb2.AnalyzerInfo, given: Mapping[str, Mappin
         if name in given:
             level = given[name].get("enforcementLevel", level)
             properties.update(given[name].get("properties", {}))
-        validator = jsonschema.Draft7Validator(_schema(policy))
+        # Formats are checked too: a `"format": "regex"` property that does not compile is refused here
+        # rather than failing inside the pack.
+        validator = jsonschema.Draft7Validator(_schema(policy), format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
         for error in sorted(validator.iter_errors(properties), key=lambda e: list(e.absolute_path)):
             where = ".".join(str(p) for p in error.absolute_path) or "(root)"
             problems.append(f"policy `{name}`: `{where}`: {error.message}")
@@ -276,12 +296,25 @@ def _stop(process: subprocess.Popen[bytes], drain: threading.Thread | None) -> N
             process.stdout.close()
 
 
+ENV_CONFIG_MAX_BYTES = 64 * 1024
+"""Largest ``PULUMI_CONFIG`` handed to the pack. Linux refuses one environment string over 128 KiB
+(MAX_ARG_STRLEN) with "Argument list too long"; the engine hit the same wall (pulumi/pulumi#20402)."""
+
+
+def _env_config(config: Mapping[str, str]) -> str:
+    """``PULUMI_CONFIG`` for the pack: the stack config when it fits in one environment string, else
+    ``{}``. The whole config always reaches the pack over ConfigureStack, the way newer engines
+    pass it (pulumi/pulumi#21684); no rule of ours reads ``pulumi.Config`` from the environment."""
+    text = json.dumps(dict(config))
+    return text if len(text.encode()) <= ENV_CONFIG_MAX_BYTES else "{}"
+
+
 @contextmanager
 def start_pack(pack_dir: Path, project: str, stack: str, config: Mapping[str, str] | None = None
                ) -> Iterator[PolicyPackSession]:
     """Start the pack in ``pack_dir`` as the engine does; stop it when the block exits, however it exits."""
     env = dict(os.environ, PULUMI_PROJECT=project, PULUMI_STACK=stack, PULUMI_DRY_RUN="true",
-               PULUMI_CONFIG=json.dumps(dict(config or {})))
+               PULUMI_CONFIG=_env_config(config or {}))
     # Append mode: the pack writes at the end even while we seek back to read what it wrote.
     with tempfile.TemporaryFile(mode="a+b") as stderr:
         process = subprocess.Popen(
@@ -376,24 +409,22 @@ def check_resources(pack_dir: Path, project: str, stack: str, resources: list[Pl
         return analyze_resources(session, resources)
 
 
-def policy_config_path(root: Path, stack: str, environment: str | None, explicit: Path | None) -> Path | None:
-    """``explicit``, else ``policies/config/<stack>.json``, else ``policies/config/<environment>.json``."""
+def policy_config_path(root: Path, environment: str | None, explicit: Path | None) -> Path | None:
+    """``explicit``, else ``policies/config/<environment>.json``: the level follows the stack's
+    ``scalepath:environment``, never its name (``--stack dev`` with ``environment: prod`` is prod)."""
     if explicit is not None:
         return explicit
-    for name in (stack, environment):
-        if name and (root / "policies" / "config" / f"{name}.json").is_file():
-            return root / "policies" / "config" / f"{name}.json"
-    return None
+    path = root / "policies" / "config" / f"{environment}.json"
+    return path if environment and path.is_file() else None
 
 
 def check_plan(plan: Plan, stack_config: StackConfig, root: Path, policy_config_file: Path | None = None) -> Plan:
     """Check ``plan`` with the pack in ``<root>/policies``; fills ``violations`` and applies remediations.
 
-    The policy config is ``policy_config_file``, else ``policies/config/<stack>.json``, else the
-    file of the stack's ``scalepath:environment``; without any, the pack's defaults apply.
+    The policy config is ``policy_config_file``, else the file of the stack's
+    ``scalepath:environment``; without either, the pack's defaults apply.
     """
-    path = policy_config_path(root, stack_config.stack, stack_config.values.get("scalepath:environment"),
-                              policy_config_file)
+    path = policy_config_path(root, stack_config.values.get("scalepath:environment"), policy_config_file)
     given = load_policy_config(path) if path else {}
     report = check_resources(root / "policies", plan.project, plan.stack, plan.resources, given,
                              config_source=str(path or "(pack defaults)"), stack_config=stack_config.values,

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from scalepath.files import read_regular_file
 from stacks.errors import ConfigError, ConfigIssue
 
 #: Stands in for an encrypted value offline. Never printed: the plan redacts secrets.
@@ -40,14 +41,43 @@ def project_root(start: Path | None = None) -> Path:
     raise FileNotFoundError(f"no Pulumi.yaml in {here} or its parents; run inside a scalepath project")
 
 
+def _duplicate_keys(node: yaml.Node, path: str, found: list[ConfigIssue]) -> None:
+    """A YAML mapping that repeats a key keeps only the last value: report each repeat by key path."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            child = f"{path}.{key}" if path and key is not None else (key or path)
+            if key is not None and key != "<<":
+                if key in seen:
+                    found.append(ConfigIssue(child, f"duplicate key (line {key_node.start_mark.line + 1}; first "
+                                             f"at line {seen[key] + 1}); YAML keeps only one: remove the other"))
+                else:
+                    seen[key] = key_node.start_mark.line
+            _duplicate_keys(value_node, child, found)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _duplicate_keys(item, f"{path}[{index}]", found)
+
+
 def _load_yaml(path: Path, what: str) -> Any:
+    """Parse a regular YAML file; a repeated key is an error naming its key path (below
+    ``config:`` as ``scalepath:tags.team``)."""
     try:
-        return yaml.safe_load(path.read_text())
+        node = yaml.compose(read_regular_file(path), Loader=yaml.SafeLoader)
+        if node is None:
+            return None
+        duplicates: list[ConfigIssue] = []
+        _duplicate_keys(node, "", duplicates)
+        if duplicates:
+            raise ConfigError([ConfigIssue(f"{path}: {d.path.removeprefix('config.')}", d.message)
+                               for d in duplicates])
+        return yaml.SafeLoader("").construct_document(node)
     except FileNotFoundError:
         raise ConfigError([ConfigIssue(str(path), f"{what} not found")]) from None
     except IsADirectoryError:
         raise ConfigError([ConfigIssue(str(path), f"{what} is a directory; give the YAML file")]) from None
-    except OSError as error:  # permissions, I/O: say what the system said
+    except OSError as error:  # permissions, I/O, not a regular file, too large: say what the system said
         raise ConfigError([ConfigIssue(str(path), f"cannot read {what}: {error.strerror or error}")]) from None
     except UnicodeDecodeError:
         raise ConfigError([ConfigIssue(str(path), f"{what} is not UTF-8 text")]) from None

@@ -214,7 +214,3 @@ class StackFacts:
     deployments: tuple[DeploymentBase, ...]
     """Every deployment of the stack in config order; ``deployments[index]`` is the one checked."""
 
-
-def is_secret_like(value: str) -> bool:
-    """True for strings that look like credentials (HF tokens, AWS access keys)."""
-    return bool(re.match(r"^(hf_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})$", value))

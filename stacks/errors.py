@@ -7,6 +7,8 @@ from typing import Any
 
 import pulumi
 
+from stacks.token_shapes import redact
+
 NAMESPACE = "scalepath"
 """Config namespace of every ``scalepath:`` key."""
 
@@ -29,6 +31,11 @@ class ConfigIssue:
     path: str
     """Key path as a user writes it, e.g. ``scalepath:deployments[1].scaling.max``."""
     message: str
+
+    def __post_init__(self) -> None:
+        # A token pasted in the wrong place (`stage: hf_...`) must not come back in the error.
+        object.__setattr__(self, "path", redact(self.path))
+        object.__setattr__(self, "message", redact(self.message))
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"

@@ -27,12 +27,12 @@ from stacks.config import (
     Network,
     StackFacts,
     Stage,
-    is_secret_like,
 )
 from stacks.errors import NAMESPACE, ConfigError, ConfigIssue, format_loc
 from stacks.gateway import GatewayConfig, gateway_issues
 from stacks.gcp_network import range_issues as gcp_range_issues
 from stacks.stages import STAGES
+from stacks.token_shapes import has_token
 
 TAG_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 
@@ -180,7 +180,10 @@ def _strip_namespace(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}
 
 
-def _check_secrets(scalepath: Mapping[str, Any], secret_keys: set[str]) -> list[ConfigIssue]:
+def _check_secrets(config: Mapping[str, Any], secret_keys: set[str]) -> list[ConfigIssue]:
+    """Secret keys set in plain text, and token-shaped text in any plain value of ``config``
+    (namespaced keys, objects decoded)."""
+    scalepath = _strip_namespace(config)
     issues = []
     for key in SECRET_KEYS:
         if key in scalepath and f"{NAMESPACE}:{key}" not in secret_keys:
@@ -191,19 +194,25 @@ def _check_secrets(scalepath: Mapping[str, Any], secret_keys: set[str]) -> list[
             ))
 
     def walk(value: Any, path: str) -> None:
-        if isinstance(value, str) and is_secret_like(value):
-            issues.append(ConfigIssue(path, "looks like a credential in plain config; store it "
-                                      "with `pulumi config set --secret` and reference it"))
+        # Every string, keys too, anywhere in the value: a token inside a longer string
+        # (`ci_hf_<token>`, `--api-key=sk-<key>`) is as leaked as a bare one.
+        if isinstance(value, str):
+            if has_token(value):
+                issues.append(ConfigIssue(path, "holds a credential (token-shaped text) in plain config; store "
+                                          "it with `pulumi config set --secret` and reference it"))
         elif isinstance(value, Mapping):
             for k, v in value.items():
+                if has_token(str(k)):
+                    issues.append(ConfigIssue(path, "holds a credential (token-shaped text) as a key; remove it"))
                 walk(v, f"{path}.{k}")
         elif isinstance(value, list):
             for i, v in enumerate(value):
                 walk(v, f"{path}[{i}]")
 
-    for key, value in scalepath.items():
-        if key not in SECRET_KEYS and f"{NAMESPACE}:{key}" not in secret_keys:
-            walk(value, f"{NAMESPACE}:{key}")
+    plain_secret_keys = {f"{NAMESPACE}:{key}" for key in SECRET_KEYS}  # reported above already
+    for key, value in config.items():
+        if key not in secret_keys and key not in plain_secret_keys:
+            walk(value, key)
     return issues
 
 
@@ -237,7 +246,7 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
     """
     raw = {key: _decode(value) for key, value in raw.items()}
     scalepath = _strip_namespace(raw)
-    issues = _check_secrets(scalepath, set(secret_keys))
+    issues = _check_secrets(raw, set(secret_keys))
     deployments: list[DeploymentBase] = []
     raw_deployments = scalepath.get("deployments", [])
     if not isinstance(raw_deployments, list):

@@ -98,6 +98,6 @@ POLICY = StackValidationPolicy(
     remediation_steps=(
         "Set `scalepath:budget` (monthlyUsd within the cap, notify, alertThresholdsPct); stacks/program.py "
         "creates one budget per cloud the deployments use. Raise the cap in "
-        "policies/config/<stack>.json only with finance's agreement."
+        "policies/config/<environment>.json only with finance's agreement."
     ),
 )

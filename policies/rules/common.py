@@ -22,7 +22,8 @@ SECRET_MARKER = "[secret]"
 DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
 HF_ENDPOINT_KIND = "huggingface:InferenceEndpoint"
 
-_DATA = Path(__file__).resolve().parents[1] / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+"""The pack's own data files (the pack is standalone: it reads nothing outside its folder)."""
 
 #: Provider prefix of a type token -> cloud name used in messages and budget matching.
 CLOUD_PREFIXES = {"aws": "aws", "azure-native": "azure", "gcp": "gcp"}
@@ -97,7 +98,7 @@ def strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
 @cache
 def taggable_types() -> dict[str, str]:
     """Type token -> tag input path, generated from the provider SDKs (tools/gen_taggable_types.py)."""
-    return json.loads((_DATA / "taggable_types.json").read_text())
+    return json.loads((DATA_DIR / "taggable_types.json").read_text())
 
 
 def tag_path(resource_type: str, props: Mapping[str, Any]) -> str | None:

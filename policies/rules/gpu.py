@@ -81,7 +81,7 @@ POLICY = ResourceValidationPolicy(
         },
     }),
     remediation_steps=(
-        "Pick an instance type from the allowlist in policies/config/<stack>.json (A10G/L4/T4 class in "
+        "Pick an instance type from the allowlist in policies/config/<environment>.json (A10G/L4/T4 class in "
         "dev and staging, A100/H100 class only in prod), or ask the platform team to extend the list."
     ),
 )

@@ -77,7 +77,7 @@ SCALING_CAPS = ResourceValidationPolicy(
     }),
     remediation_steps=(
         "Lower `scaling.max` of the deployment (KEDA ScaledObjects: set `maxReplicaCount`, its default "
-        "is 100), or raise the cap in policies/config/<stack>.json after a capacity and cost review."
+        "is 100), or raise the cap in policies/config/<environment>.json after a capacity and cost review."
     ),
 )
 

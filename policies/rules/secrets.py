@@ -19,6 +19,7 @@ or the decrypted token.
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -31,16 +32,11 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from .common import SECRET_MARKER, containers, get, items, strings
+from .common import DATA_DIR, SECRET_MARKER, containers, get, items, strings
 
-DEFAULT_TOKEN_PATTERNS = [
-    r"\bhf_[A-Za-z0-9]{30,}\b",                   # Hugging Face user access token
-    r"\b(AKIA|ASIA)[0-9A-Z]{16}\b",               # AWS access key id
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----",        # PEM private key
-    r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",            # GitHub token
-    r"\bsk-[A-Za-z0-9_-]{32,}\b",                 # OpenAI-style API key
-    r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b",          # Slack token
-]
+#: Credential shapes, shared with the stack config parser through the pack's own data file
+#: (``data/token_patterns.json``): each finds a token anywhere inside a longer string.
+DEFAULT_TOKEN_PATTERNS = list(json.loads((DATA_DIR / "token_patterns.json").read_text())["patterns"].values())
 # Names that *end* in a secret word: HF_TOKEN, OPENAI_API_KEY, AWS_SECRET_ACCESS_KEY, DB_PASSWORD;
 # not MAX_TOTAL_TOKENS or MAX_INPUT_TOKENS (TGI limits).
 DEFAULT_SECRET_NAME = r"(?i)(^|_)(token|secret|password|passwd|api_?key|access_?key|secret_?key|credentials?)$"
@@ -130,10 +126,10 @@ POLICY = ResourceValidationPolicy(
     validate=_validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PolicyConfigSchema(properties={
-        "tokenPatterns": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1,
+        "tokenPatterns": {"type": "array", "items": {"type": "string", "minLength": 1, "format": "regex"}, "minItems": 1,
                           "default": DEFAULT_TOKEN_PATTERNS,
                           "description": "Python regular expressions of credential-looking values."},
-        "secretNamePattern": {"type": "string", "minLength": 1, "default": DEFAULT_SECRET_NAME,
+        "secretNamePattern": {"type": "string", "minLength": 1, "format": "regex", "default": DEFAULT_SECRET_NAME,
                               "description": "Regular expression of environment variable names that hold secrets."},
     }),
     remediation_steps=(

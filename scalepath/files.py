@@ -1,0 +1,58 @@
+"""Files the CLI reads and writes: regular files only, bounded in size; outputs replaced atomically.
+
+A config path may name ``/dev/zero`` (endless), a FIFO (blocks until a writer comes) or a huge
+file; each is refused with an ``OSError`` whose ``strerror`` says why, before memory or time run
+out. An output file is written to a temporary file in the same folder and renamed over the
+target, so a failed write (disk full, Ctrl-C) leaves the previous file whole.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+"""Largest config file read (64 MiB): far above any real stack, far below a memory problem."""
+
+
+def read_regular_file(path: Path, limit: int = MAX_INPUT_BYTES) -> str:
+    """The UTF-8 text of ``path``; ``OSError`` unless it is a regular file of at most ``limit`` bytes.
+
+    Opened non-blocking so a FIFO cannot hang the open; checked on the open descriptor (fstat) so
+    the file checked is the file read. ``UnicodeDecodeError`` for bytes that are not UTF-8.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a device, FIFO or socket cannot be read as config)",
+                          str(path))
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit // (1024 * 1024)} MiB", str(path))
+    return data.decode("utf-8")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` (UTF-8), created owner-only (0600): a plan may describe
+    private infrastructure. Written beside the target and renamed, so readers see the old file or
+    the whole new one, never a truncated one."""
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,237 @@
+"""Hostile input (issue 18): what an attacker or a careless user feeds `scalepath plan` and `advise`.
+
+One test per class of input; each holds the promise for the whole class, tried on several
+variants: exit 2 naming the key, no traceback, nothing secret echoed, no file lost, no hang.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from scalepath.cli import EXIT_CONFIG, EXIT_OK, app
+from scalepath.policy_runner import PolicyPackSession, start_pack
+from tests.support import ROOT
+from tests.support.policy import PACK, TAGS, of, run
+from tests.support.policy import resource as planned
+
+runner = CliRunner()
+
+#: Token-shaped strings, never real credentials.
+HF = "hf_" + "Q7xLmN2pR8sT4vW6yZ1aB3cD5eF9gH0jK"
+SK = "sk-" + "proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+AKIA = "AKIA" + "Z7Q2X9W4V6T3R8P5"
+GHP = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+
+
+@pytest.fixture(autouse=True)
+def in_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+def _dev() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "environments" / "Pulumi.dev.yaml").read_text())["config"]
+
+
+def _file(folder: Path, config: dict[str, Any] | str, name: str = "Pulumi.case.yaml") -> Path:
+    path = folder / name
+    path.write_text(config if isinstance(config, str) else yaml.safe_dump({"config": config}))
+    return path
+
+
+def _plan(*args: str):
+    return runner.invoke(app, ["plan", *args])
+
+
+def _assert_refused(result, key: str, *secrets: str) -> None:
+    """Exit 2 naming ``key``, no traceback, no secret anywhere in what the user sees."""
+    shown = result.output + result.stderr
+    assert result.exit_code == EXIT_CONFIG, shown
+    assert isinstance(result.exception, SystemExit), f"an exception escaped: {result.exception!r}"
+    assert key in result.stderr, result.stderr
+    for secret in secrets:
+        assert secret not in shown, f"{secret[:6]}... echoed"
+
+
+def _deployment(config: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(d for d in config["scalepath:deployments"] if d["name"] == name)
+
+
+# --- Secrets -------------------------------------------------------------------------------------
+
+TOKEN_INSIDE: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
+    "tag value with a prefix glued by _": (
+        lambda c: c["scalepath:tags"].update(ci=f"ci_{HF}"), "scalepath:tags.ci", HF),
+    "label whose space became _": (
+        lambda c: c["scalepath:tags"].update(owner=f"token_{HF}_rotated"), "scalepath:tags.owner", HF),
+    "--hf-token= in container args": (
+        lambda c: _deployment(c, "chat-endpoint").update(args=["--max-model-len", "8192", f"--hf-token={HF}"]),
+        "scalepath:deployments[1].args[2]", HF),
+    "OpenAI key after --api-key": (
+        lambda c: _deployment(c, "chat-endpoint").update(args=[f"--api-key {SK}"]),
+        "scalepath:deployments[1].args[0]", SK),
+    "AWS key id inside a word": (
+        lambda c: c["scalepath:tags"].update(owner=f"key{AKIA}x"), "scalepath:tags.owner", AKIA),
+    "GitHub token in a provider key": (
+        lambda c: c.update({"aws:profile": f"ci:{GHP}"}), "aws:profile", GHP),
+    "token as a map key": (lambda c: c["scalepath:tags"].update({HF: "v"}), "scalepath:tags", HF),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TOKEN_INSIDE))
+def test_token_inside_a_longer_value_is_refused_naming_the_key(tmp_path: Path, case: str) -> None:
+    mutate, key, secret = TOKEN_INSIDE[case]
+    config = _dev()
+    mutate(config)
+    result = _plan("--stack", "case", "--config", str(_file(tmp_path, config)))
+    _assert_refused(result, f"{key}: holds a credential", secret)
+
+
+@pytest.mark.parametrize("where", ["stage", "name", "model"])
+def test_a_token_pasted_where_it_does_not_belong_is_not_echoed(tmp_path: Path, where: str) -> None:
+    config = _dev()
+    config["scalepath:deployments"][0][where] = HF
+    result = _plan("--stack", "case", "--config", str(_file(tmp_path, config)), "--json")
+    _assert_refused(result, f"scalepath:deployments[0].{where}", HF)
+
+
+@pytest.fixture(scope="module")
+def pack() -> Iterator[PolicyPackSession]:
+    with start_pack(PACK, "scalepath", "test") as session:
+        session.configure_stack("scalepath", "test", {}, [], {"pulumi:project": "scalepath"})
+        yield session
+
+
+@pytest.mark.parametrize("value", [f"ci_{HF}", f"--token={HF}", f"x{AKIA}", f"--api-key_{SK}", f"a_{GHP}"])
+def test_the_pack_finds_a_token_inside_a_longer_value(pack: PolicyPackSession, value: str) -> None:
+    bucket = planned("aws:s3/bucketV2:BucketV2", {"tags": {**TAGS, "note": value}})
+    found = of(run(pack, [bucket]), "no-plaintext-secrets")
+    assert [v["urn"] for v in found] == [bucket.urn]
+    assert value not in json.dumps(found)
+
+
+# --- Nothing lost: --out ---------------------------------------------------------------------------
+
+def _cli(*args: str, fsize: int | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """`scalepath plan ...` in its own process, optionally with a file-size limit (a full disk)."""
+    def limit() -> None:
+        if fsize is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    return subprocess.run([sys.executable, "-c", "from scalepath.cli import app; app()", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout, preexec_fn=limit,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_out_is_written_whole_or_not_at_all_and_private(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    first = _cli("plan", "--stack", "dev", "--out", str(out))
+    assert first.returncode == EXIT_OK, first.stderr
+    assert out.stat().st_mode & 0o777 == 0o600
+    previous = out.read_text()
+    # The disk fills up 4 KiB into the next write: the plan JSON is larger than that.
+    failed = _cli("plan", "--stack", "dev", "--out", str(out), fsize=4096)
+    assert failed.returncode == EXIT_CONFIG and "cannot write --out" in failed.stderr, failed.stderr
+    assert out.read_text() == previous
+    assert json.loads(previous)["stack"] == "dev"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]  # no temporary file left
+
+
+# --- Processes: config size and unreadable config files -------------------------------------------
+
+def test_a_config_over_128_kib_plans(tmp_path: Path) -> None:
+    config = _dev()
+    # Another program's namespace, as a team shares one stack file: valid, and the engine passes it on.
+    config["ops:runbook"] = "step: check the dashboard.\n" * 8000
+    path = _file(tmp_path, config)
+    assert path.stat().st_size > 128 * 1024
+    result = _plan("--stack", "case", "--config", str(path), "--json")
+    assert result.exit_code == EXIT_OK, result.output + result.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "char device", "directory", "oversized"])
+def test_config_must_be_a_regular_file_of_bounded_size(tmp_path: Path, kind: str) -> None:
+    if kind == "fifo":
+        path = tmp_path / "Pulumi.fifo.yaml"
+        os.mkfifo(path)
+    elif kind == "char device":
+        path = Path("/dev/zero")
+    elif kind == "directory":
+        path = tmp_path
+    else:
+        path = tmp_path / "Pulumi.big.yaml"
+        with path.open("wb") as handle:  # sparse: no disk used
+            handle.truncate(65 * 1024 * 1024)
+    for option in ("--config", "--policy-config"):
+        args = ["plan", "--stack", "dev", option, str(path)]
+        # A hang or an endless read is the failure: the subprocess timeout only stops a broken build.
+        result = _cli(*args, timeout=300)
+        assert result.returncode == EXIT_CONFIG, result.stderr
+        assert str(path) in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+# --- Policy config ---------------------------------------------------------------------------------
+
+POLICY_CONFIGS = {
+    "unknown property (a typo)": ('{"budget-per-stack": {"maxMonthlyUSD": 10}}', "maxMonthlyUSD"),
+    "regex that does not compile": ('{"no-plaintext-secrets": {"tokenPatterns": ["hf_[a-z"]}}', "tokenPatterns"),
+    "name pattern that does not compile": ('{"no-plaintext-secrets": {"secretNamePattern": "(TOKEN"}}',
+                                           "secretNamePattern"),
+    "1e400": ('{"budget-per-stack": {"maxMonthlyUsd": 1e400}}', "maxMonthlyUsd"),
+    "NaN": ('{"budget-per-stack": {"maxMonthlyUsd": NaN}}', "maxMonthlyUsd"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(POLICY_CONFIGS))
+def test_bad_policy_config_exits_2_naming_the_field(tmp_path: Path, case: str) -> None:
+    text, field = POLICY_CONFIGS[case]
+    path = tmp_path / "policy.json"
+    path.write_text(text)
+    result = _plan("--stack", "dev", "--policy-config", str(path))
+    _assert_refused(result, field)
+    assert "policy pack failed" not in result.stderr
+
+
+# --- Input that must be refused --------------------------------------------------------------------
+
+DUPLICATES = {
+    "top-level config key": ("config:\n  scalepath:environment: dev\n  scalepath:environment: prod\n",
+                             "scalepath:environment"),
+    "tag": ("config:\n  scalepath:tags:\n    team: a\n    cost-center: b\n    team: c\n", "scalepath:tags.team"),
+    "in a deployment": ("config:\n  scalepath:deployments:\n    - name: a\n      stage: hf-serverless\n"
+                        "      name: b\n", "scalepath:deployments[0].name"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DUPLICATES))
+def test_duplicate_yaml_keys_are_refused(tmp_path: Path, case: str) -> None:
+    text, key = DUPLICATES[case]
+    result = _plan("--stack", "case", "--config", str(_file(tmp_path, text)))
+    _assert_refused(result, key)
+    assert "duplicate key" in result.stderr
+
+
+def test_policy_level_follows_the_environment_not_the_stack_name(tmp_path: Path) -> None:
+    config = _dev()
+    config["scalepath:environment"] = "prod"
+    config["scalepath:budget"]["notify"] = ["a@example.com", "b@example.com"]
+    endpoint = _deployment(config, "chat-endpoint")
+    endpoint["scaling"] = {"min": 1, "max": 1}
+    config["scalepath:deployments"] = [endpoint]
+    # A public HF endpoint: private-endpoints-in-prod is mandatory in prod.json, disabled in dev.json.
+    for stack in ("dev", "prod"):
+        result = _plan("--stack", stack, "--config", str(_file(tmp_path, config)), "--json")
+        assert result.exit_code == 1, result.output + result.stderr
+        found = {v["policy"] for v in json.loads(result.stdout)["violations"] if v["level"] == "mandatory"}
+        assert "private-endpoints-in-prod" in found, (stack, found)
