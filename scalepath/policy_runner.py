@@ -172,7 +172,8 @@ def reconcile_config(info: analyzer_pb2.AnalyzerInfo, given: Mapping[str, Mappin
             properties.update(given[name].get("properties", {}))
         # Formats are checked too: a `"format": "regex"` property that does not compile is refused here
         # rather than failing inside the pack.
-        validator = jsonschema.Draft7Validator(_schema(policy), format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+        validator = jsonschema.Draft7Validator(_schema(policy),
+                                               format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
         for error in sorted(validator.iter_errors(properties), key=lambda e: list(e.absolute_path)):
             where = ".".join(str(p) for p in error.absolute_path) or "(root)"
             problems.append(f"policy `{name}`: `{where}`: {error.message}")

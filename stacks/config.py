@@ -7,7 +7,6 @@ Stage-specific deployment models subclass :class:`DeploymentBase` in ``stacks/st
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, ClassVar, Literal

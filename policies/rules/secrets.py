@@ -126,7 +126,8 @@ POLICY = ResourceValidationPolicy(
     validate=_validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PolicyConfigSchema(properties={
-        "tokenPatterns": {"type": "array", "items": {"type": "string", "minLength": 1, "format": "regex"}, "minItems": 1,
+        "tokenPatterns": {"type": "array", "minItems": 1,
+                          "items": {"type": "string", "minLength": 1, "format": "regex"},
                           "default": DEFAULT_TOKEN_PATTERNS,
                           "description": "Python regular expressions of credential-looking values."},
         "secretNamePattern": {"type": "string", "minLength": 1, "format": "regex", "default": DEFAULT_SECRET_NAME,
