@@ -139,7 +139,7 @@ _AZURE_NAMESPACES = {
     "containerregistry": "ContainerRegistry", "keyvault": "KeyVault",
     "machinelearningservices": "MachineLearningServices", "monitor": "Insights",
     "network": "Network", "operationalinsights": "OperationalInsights", "privatedns": "Network",
-    "storage": "Storage",
+    "storage": "Storage", "app": "App", "managedidentity": "ManagedIdentity", "resources": "Resources",
 }
 
 #: Input that holds a resource's own name when it is not ``<kind>Name`` (``vaultName``...).
@@ -181,7 +181,22 @@ def _azure_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
     principal = {"principalId": f"{_short_hash(args.name)}-0000-4000-8000-000000000001",
                  "tenantId": AZURE_TENANT}
     if "identity" in inputs:
-        out["identity"] = {**inputs["identity"], **principal}
+        identity = dict(inputs["identity"])
+        if isinstance(identity.get("userAssignedIdentities"), list):
+            # Requests name user-assigned identities as a list; ARM answers with a map id -> ids.
+            identity["userAssignedIdentities"] = {
+                uid: {"principalId": principal["principalId"], "clientId": principal["principalId"]}
+                for uid in identity["userAssignedIdentities"] if isinstance(uid, str)}
+        out["identity"] = {**identity, **principal}
+    if (module, kind) == ("managedidentity", "UserAssignedIdentity"):
+        out.update(principalId=principal["principalId"], tenantId=AZURE_TENANT,
+                   clientId=f"{_short_hash(args.name)}-0000-4000-8000-000000000002")
+    if (module, kind) == ("app", "ContainerApp"):
+        config = dict(inputs.get("configuration") or {})
+        if "ingress" in config:
+            config["ingress"] = {**config["ingress"], "fqdn": f"{name}.{_short_hash(name)}."
+                                 f"{inputs.get('location', 'eastus')}.azurecontainerapps.io"}
+        out["configuration"] = config
     if (module, kind) == ("machinelearningservices", "OnlineEndpoint"):
         host = f"https://{name}.{inputs.get('location', 'eastus')}.inference.ml.azure.com"
         out["properties"] = {**inputs.get("properties", {}), "scoringUri": f"{host}/score",
@@ -232,6 +247,9 @@ class ScalepathMocks(pulumi.runtime.Mocks):
             extra = _azure_outputs(args)
         elif provider == "pulumi-python":
             extra = _dynamic_outputs(args)
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            # A marked stand-in; the SDK marks `result` secret, so the plan never shows it.
+            extra = {"result": f"mock-generated-password-{_short_hash(args.name)}"}
         elif provider == "kubernetes":
             meta = dict(args.inputs.get("metadata") or {})
             meta.setdefault("name", f"{args.name}-{_short_hash(args.name)}")

@@ -212,4 +212,6 @@ class StackFacts:
     """Provider targets (``aws:region``, ``gcp:region``...); set for every cloud the stack uses."""
     deployments: tuple[DeploymentBase, ...]
     """Every deployment of the stack in config order; ``deployments[index]`` is the one checked."""
+    gateway_in_aws_vpc: bool = False
+    """The stack's gateway runs on ECS in the stack's AWS VPC (it needs NAT egress and public subnets)."""
 

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import Field, NonNegativeFloat, PositiveInt, StringConstraints, field_validator, model_validator
 
-from stacks.config import Cloud, DeploymentBase, Scaling, Stage
+from stacks.config import Cloud, DeploymentBase, Network, Scaling, Stage
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.secret_store import SecretStoreConfig
@@ -116,10 +116,11 @@ class Route(ConfigModel):
 class GatewayScaling(Scaling):
     """``gateway.scaling``: replica bounds of the gateway (it is CPU-bound, so CPU drives scaling)."""
 
-    min: Annotated[int, Field(ge=1)] = 2
-    """Fewest replicas (at least 1: the gateway never scales to zero, clients would wait on it)."""
-    max: PositiveInt = 4
-    """Most replicas."""
+    min: Annotated[int, Field(ge=1)] = 1
+    """Fewest replicas (at least 1: the gateway never scales to zero, clients would wait on it);
+    set 2 or more in prod so a replica can be replaced without an outage."""
+    max: PositiveInt = 2
+    """Most replicas (policy ``scaling-caps`` bounds it per environment, like any replica count)."""
     target_cpu_percent: Annotated[int, Field(ge=10, le=95)] = 70
     """Average CPU use the autoscaler holds."""
 
@@ -180,7 +181,7 @@ class GatewayConfig(ConfigModel):
         return {RUNTIME_CLOUD[runtime]} if runtime else set()
 
 
-def gateway_issues(gateway: GatewayConfig, deployments: list[DeploymentBase]) -> list[ConfigIssue]:
+def gateway_issues(gateway: GatewayConfig, deployments: list[DeploymentBase], network: Network) -> list[ConfigIssue]:
     """Checks that need the stack's deployments: names, runtime, secret store (each names its key)."""
     known = {d.name for d in deployments}
     allowed = ", ".join(sorted(known)) or "none (add deployments first)"
@@ -217,8 +218,26 @@ def gateway_issues(gateway: GatewayConfig, deployments: list[DeploymentBase]) ->
             issues.append(ConfigIssue(format_loc(("gateway", "secretStore", "cloud")),
                                       f"must be the runtime's cloud ({', '.join(sorted(c.value for c in clouds))}): "
                                       "the gateway reads its key there with its own identity"))
+        if runtime is GatewayRuntime.ECS:
+            issues += _ecs_network_issues(network)
         if Cloud.AZURE in clouds and (store is None or store.azure is None):
             issues.append(ConfigIssue(format_loc(("gateway", "secretStore")),
                                       "an Azure runtime keeps the gateway key in an existing Key Vault; set "
                                       "secretStore: {cloud: azure, azure: {vaultName: ..., resourceGroup: ...}}"))
+    return issues
+
+
+def _ecs_network_issues(network: Network) -> list[ConfigIssue]:
+    """ECS tasks pull the engine image and call Hugging Face through the VPC's NAT; an
+    internet-facing ALB needs public subnets scalepath creates (it cannot know an existing VPC's)."""
+    aws = network.aws
+    issues = []
+    if aws is not None and aws.nat_gateway is False:
+        issues.append(ConfigIssue(format_loc(("network", "aws", "natGateway")),
+                                  "the ecs gateway needs outbound internet (engine image, Hugging Face); "
+                                  "remove natGateway: false or choose another gateway.runtime"))
+    if aws is not None and aws.vpc_id is not None and network.mode == "public":
+        issues.append(ConfigIssue(format_loc(("gateway", "runtime")),
+                                  "a public ecs gateway needs public subnets, which scalepath creates only in a VPC "
+                                  "it creates; with network.aws.vpcId use network.mode: private (internal ALB)"))
     return issues

@@ -18,16 +18,11 @@ from typing import Any
 
 import yaml
 
+from components.gateway.args import HF_TOKEN_ENV, KEY_ENV
 from components.huggingface.serverless import routed_model
 from stacks.config import CloudTargets, DeploymentBase, Stage
 from stacks.gateway import GatewayConfig, Route
 
-#: Environment variable holding the gateway's client key (the engine's master key).
-KEY_ENV = "SCALEPATH_GATEWAY_KEY"
-#: Environment variable holding the Hugging Face token (routes to hf-serverless / hf-endpoint).
-HF_TOKEN_ENV = "HF_TOKEN"
-#: The engine reads its model price map from the installed package instead of fetching it at start.
-ENGINE_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PRODUCTION"}
 #: Entra scope of Azure ML online endpoints in ``aadToken`` mode.
 AZUREML_SCOPE = "https://ml.azure.com/.default"
 #: Stand-in API key for OpenAI-compatible servers that take none (vLLM in the cluster, ``--backend``).

@@ -24,13 +24,14 @@ def aws_network(ctx: StackContext) -> AwsNetwork:
 
 
 def aws_nat_egress(stack: StackFacts) -> bool:
-    """Whether the stack's AWS VPC gets NAT egress: ``network.aws.natGateway``, else on with EKS.
+    """Whether the stack's AWS VPC gets NAT egress: ``network.aws.natGateway``, else on with EKS or an
+    ECS gateway (both pull public images; the gateway also calls Hugging Face).
 
     Takes the facts, not the spec, so stage checks in ``parse_spec`` apply the same rule."""
     config = stack.network.aws or AwsNetworkConfig()
     if config.nat_gateway is not None:
         return config.nat_gateway
-    return any(d.stage is Stage.EKS_VLLM for d in stack.deployments)
+    return stack.gateway_in_aws_vpc or any(d.stage is Stage.EKS_VLLM for d in stack.deployments)
 
 
 def _create_aws_network(ctx: StackContext) -> AwsNetwork:
@@ -47,6 +48,9 @@ def _create_aws_network(ctx: StackContext) -> AwsNetwork:
         zones = aws.get_availability_zones(state="available").names[: config.availability_zones]
     return AwsNetwork("network-aws", AwsNetworkArgs(
         region=region, tags=ctx.tags(), cidr_block=config.cidr_block, availability_zones=zones,
-        nat_gateway=nat, interface_endpoints=config.interface_endpoints,
+        nat_gateway=nat,
+        # An internet-facing ALB (the ECS gateway in public mode) needs public subnets in two AZs.
+        public_subnets_all_zones=nat and spec.facts().gateway_in_aws_vpc and spec.network.mode == "public",
+        interface_endpoints=config.interface_endpoints,
         create_endpoints=config.create_endpoints, existing=existing,
     ))

@@ -8,6 +8,7 @@ from components.budgets import AwsBudget, AzureBudget, AzureBudgetArgs, BudgetAr
 from stacks import gcp as gcp_stack
 from stacks.config import Cloud
 from stacks.context import StackContext
+from stacks.gateway_build import build_gateway
 from stacks.spec import StackSpec, load_spec
 from stacks.stages import STAGES
 
@@ -41,11 +42,15 @@ def compose_budgets(ctx: StackContext) -> None:
 
 
 def compose(spec: StackSpec) -> None:
-    """Create every resource of the stack and export each deployment's outputs."""
+    """Create every resource of the stack, export each deployment's outputs and the gateway's."""
     ctx = StackContext(spec)
     compose_budgets(ctx)
+    exports = {}
     for deployment in spec.deployments:
-        pulumi.export(deployment.name, STAGES[deployment.stage].build(deployment, ctx))
+        exports[deployment.name] = STAGES[deployment.stage].build(deployment, ctx)
+        pulumi.export(deployment.name, exports[deployment.name])
+    if spec.gateway is not None:
+        pulumi.export("gateway", build_gateway(ctx, exports))
     pulumi.export("environment", spec.environment.value)
 
 

@@ -97,8 +97,10 @@ class StackSpec(ConfigModel):
 
     def facts(self) -> StackFacts:
         """What stage checks and stack-wide rules (NAT egress...) read from the stack."""
+        runtime = self.gateway.resolved_runtime(self.deployments) if self.gateway else None
         return StackFacts(environment=self.environment, network=self.network, targets=self.targets,
-                          deployments=tuple(self.deployments))
+                          deployments=tuple(self.deployments),
+                          gateway_in_aws_vpc=runtime is not None and runtime.value == "ecs")
 
     @property
     def stack_tag(self) -> str:
@@ -274,7 +276,7 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
         raise ConfigError(issues)
     spec = spec.model_copy(update={"deployments": deployments})
     if spec.gateway is not None:
-        issues += gateway_issues(spec.gateway, deployments)
+        issues += gateway_issues(spec.gateway, deployments, spec.network)
         if issues:
             raise ConfigError(issues)
     issues += _missing_targets(spec) + _missing_secrets(spec) + _budget_limits(spec)

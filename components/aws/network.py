@@ -51,6 +51,9 @@ class AwsNetworkArgs:
     nat_gateway: bool = False
     """Add public subnets, an internet gateway and one NAT gateway for outbound-only egress
     (GPU nodes pulling public images). Inbound stays private either way."""
+    public_subnets_all_zones: bool = False
+    """With ``nat_gateway``: a public subnet in every AZ, not only the NAT's, for an
+    internet-facing load balancer (ALBs need subnets in two AZs)."""
     interface_endpoints: Sequence[str] = DEFAULT_INTERFACE_ENDPOINTS
     create_endpoints: bool = True
     """Create the VPC endpoints (turn off when an existing VPC already has them)."""
@@ -67,12 +70,17 @@ class AwsNetwork(pulumi.ComponentResource):
     interface_endpoint_ids: dict[str, pulumi.Output[str]]
     """Created interface endpoints by service (``sagemaker.runtime`` -> ``vpce-...``); empty when
     ``create_endpoints`` is off."""
+    public_subnet_ids: pulumi.Output[list[str]]
+    """Public subnets (NAT egress only; every AZ with ``public_subnets_all_zones``); empty otherwise."""
+    cidr_block: str
+    """The VPC's CIDR (inbound rules for in-VPC clients)."""
 
     def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scalepath:index:AwsNetwork", name, None, opts)
         self._name, self._args = name, args
         self._child = pulumi.ResourceOptions(parent=self)
         self._tags = aws_tags(args.tags)
+        self.public_subnet_ids = pulumi.Output.from_input([])
 
         if args.existing is not None:
             vpc_id: pulumi.Input[str] = args.existing.vpc_id
@@ -102,12 +110,14 @@ class AwsNetwork(pulumi.ComponentResource):
             self.interface_endpoint_ids = self._endpoints(vpc_id, cidr, subnet_ids, route_table_ids)
 
         self.vpc_id = pulumi.Output.from_input(vpc_id)
+        self.cidr_block = cidr
         self.private_subnet_ids = pulumi.Output.all(*subnet_ids)
         self.workload_security_group_id = workload_sg.id
         self.register_outputs({
             "vpc_id": self.vpc_id, "private_subnet_ids": self.private_subnet_ids,
             "workload_security_group_id": self.workload_security_group_id,
             "interface_endpoint_ids": self.interface_endpoint_ids,
+            "public_subnet_ids": self.public_subnet_ids,
         })
 
     def _subnet_cidrs(self, prefix: int) -> list[str]:
@@ -139,25 +149,30 @@ class AwsNetwork(pulumi.ComponentResource):
 
     def _nat_egress(self, vpc: aws.ec2.Vpc, private_tables: list[pulumi.Output[str]]) -> None:
         """Outbound-only internet: public subnet + IGW + one NAT, default routes from private tables."""
-        zone = self._args.availability_zones[0]
-        public_cidr = self._subnet_cidrs(24)[-1]
+        zones = self._args.availability_zones
         igw = aws.ec2.InternetGateway(
             f"{self._name}-igw", vpc_id=vpc.id, tags={**self._tags, "Name": f"{self._name}-igw"},
             opts=self._child,
-        )
-        public = aws.ec2.Subnet(
-            f"{self._name}-public-{zone[-1]}", vpc_id=vpc.id, cidr_block=public_cidr,
-            availability_zone=zone, map_public_ip_on_launch=False,
-            tags={**self._tags, "Name": f"{self._name}-public-{zone[-1]}"}, opts=self._child,
         )
         public_rt = aws.ec2.RouteTable(
             f"{self._name}-public-rt", vpc_id=vpc.id,
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
             tags={**self._tags, "Name": f"{self._name}-public-rt"}, opts=self._child,
         )
-        aws.ec2.RouteTableAssociation(
-            f"{self._name}-public-rta", subnet_id=public.id, route_table_id=public_rt.id, opts=self._child,
-        )
+        publics = []
+        for index, zone in enumerate(zones if self._args.public_subnets_all_zones else zones[:1]):
+            suffix = "" if index == 0 else f"-{zone[-1]}"  # the first keeps its name (and its state)
+            subnet = aws.ec2.Subnet(
+                f"{self._name}-public-{zone[-1]}", vpc_id=vpc.id, cidr_block=self._subnet_cidrs(24)[-1 - index],
+                availability_zone=zone, map_public_ip_on_launch=False,
+                tags={**self._tags, "Name": f"{self._name}-public-{zone[-1]}"}, opts=self._child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{self._name}-public-rta{suffix}", subnet_id=subnet.id, route_table_id=public_rt.id,
+                opts=self._child)
+            publics.append(subnet)
+        public = publics[0]
+        self.public_subnet_ids = pulumi.Output.all(*[p.id for p in publics])
         eip = aws.ec2.Eip(f"{self._name}-nat-eip", domain="vpc",
                           tags={**self._tags, "Name": f"{self._name}-nat-eip"}, opts=self._child)
         nat = aws.ec2.NatGateway(

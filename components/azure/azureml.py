@@ -192,6 +192,8 @@ class AzureMlEndpoint(pulumi.ComponentResource):
     """An Azure ML managed online endpoint with blue/green deployments, autoscale and alerts."""
 
     endpoint_name: pulumi.Output[str]
+    endpoint_id: pulumi.Output[str]
+    """ARM id of the online endpoint (role assignments for callers such as the gateway)."""
     scoring_uri: pulumi.Output[str]
     openai_base_url: pulumi.Output[str | None]
     """``<endpoint>/v1`` when every variant serves the OpenAI API, else ``None``."""
@@ -238,6 +240,7 @@ class AzureMlEndpoint(pulumi.ComponentResource):
         self._alerts(endpoint, action_group)
 
         self.endpoint_name = endpoint.name
+        self.endpoint_id = endpoint.id
         self.workspace_name = pulumi.Output.from_input(workspace_name)
         self.scoring_uri = endpoint.properties.apply(lambda p: p.scoring_uri)
         openai = all(v.container.openai_compatible and v.container.scoring_path == "/" for v in args.variants)
@@ -246,7 +249,7 @@ class AzureMlEndpoint(pulumi.ComponentResource):
         self.openai_base_url = self.scoring_uri.apply(
             lambda uri: re.sub(r"/score$", "/v1", uri) if openai and uri else None)
         self.register_outputs({
-            "endpoint_name": self.endpoint_name, "scoring_uri": self.scoring_uri,
+            "endpoint_name": self.endpoint_name, "endpoint_id": self.endpoint_id, "scoring_uri": self.scoring_uri,
             "openai_base_url": self.openai_base_url, "workspace_name": self.workspace_name,
         })
 

@@ -58,6 +58,16 @@ def public_surfaces(resource_type: str, props: Mapping[str, Any]) -> Iterator[st
         internal = any(str(annotations.get(k, "")).lower() == v.lower() for k, v in INTERNAL_LB_ANNOTATIONS.items())
         if get(props, "spec.type") == "LoadBalancer" and not internal:
             yield "a `LoadBalancer` Service without an internal load-balancer annotation is internet-facing"
+    elif resource_type == "aws:lb/loadBalancer:LoadBalancer":
+        if not get(props, "internal", False):  # the AWS default is internet-facing
+            yield "the load balancer is internet-facing (`internal` is not true)"
+    elif resource_type == "gcp:cloudrunv2/service:Service":
+        if get(props, "ingress", "INGRESS_TRAFFIC_ALL") not in ("INGRESS_TRAFFIC_INTERNAL_ONLY",
+                                                                "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"):
+            yield "the Cloud Run service accepts internet traffic (`ingress` is not internal-only)"
+    elif resource_type == "azure-native:app:ContainerApp":
+        if get(props, "configuration.ingress.external", False):
+            yield "the container app's ingress is `external` (reachable from the internet)"
     elif is_hf_endpoint(resource_type, props):
         if get(props, "type") != "private":
             yield f"the Hugging Face endpoint type is `{get(props, 'type', 'unset')}`, not `private` (PrivateLink)"
@@ -82,7 +92,8 @@ POLICY = ResourceValidationPolicy(
     remediation_steps=(
         "Set `scalepath:network.mode: private`: SageMaker models get `vpcConfig`, Azure ML endpoints "
         "`publicNetworkAccess: Disabled`, Vertex endpoints PSC or a peered network, EKS/GKE private control "
-        "planes, Services use an internal load balancer, Hugging Face endpoints type `private`. The shipped "
+        "planes, Services use an internal load balancer, Hugging Face endpoints type `private`, and the "
+        "gateway an internal ALB, internal-only Cloud Run ingress or non-external Container Apps ingress. The shipped "
         "dev and staging configs disable this policy."
     ),
 )

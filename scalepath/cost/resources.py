@@ -262,7 +262,71 @@ def price_hf_endpoint(resource: PlannedResource, ctx: PricingContext) -> CostLin
     return _instances_line(resource, price, low, high, f"{key} replicas ({inputs.get('region')})")
 
 
+# --- Serverless containers (the gateway) ---------------------------------------------------
+
+ECS_SERVICE = "aws:ecs/service:Service"
+ECS_TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+CLOUD_RUN_SERVICE = "gcp:cloudrunv2/service:Service"
+CONTAINER_APP = "azure-native:app:ContainerApp"
+
+
+def _container_line(resource: PlannedResource, rate_key: str, vcpu: Any, gib: float | None,
+                    low: int, high: int) -> CostLine:
+    """Replicas x (vCPU x rate + GiB x rate) x hours."""
+    if not isinstance(vcpu, (int, float)) or gib is None:
+        raise _Unpriced(f"cpu/memory per replica not known at plan time ({vcpu!r}, {gib!r})")
+    rate = tables.service_prices().containers[rate_key]
+    hourly = vcpu * rate.usd_per_vcpu_hour + gib * rate.usd_per_gib_hour
+    price = HourlyPrice(hourly, f"({vcpu:g} vCPU x ${rate.usd_per_vcpu_hour:g} + {gib:g} GiB x "
+                                f"${rate.usd_per_gib_hour:g})/h; {rate.reason}")
+    return _instances_line(resource, price, low, high, "replicas")
+
+
+def price_ecs_service(resource: PlannedResource, ctx: PricingContext) -> CostLine:
+    """Fargate tasks: the task definition's ``cpu`` (units) and ``memory`` (MiB) x the service's
+    ``desiredCount``, or its Application Auto Scaling target's min/max capacity."""
+    task = next((r for r in ctx.resources if r.type == ECS_TASK_DEFINITION and r.urn in resource.dependencies), None)
+    if task is None:
+        raise _Unpriced("the service's task definition is not in the plan")
+    try:
+        vcpu, gib = int(task.inputs["cpu"]) / 1024, int(task.inputs["memory"]) / 1024
+    except (KeyError, TypeError, ValueError):
+        raise _Unpriced("task cpu/memory not known at plan time") from None
+    count = _int(resource.inputs.get("desiredCount"), 1) or 0
+    target = next((r for r in ctx.resources if r.type == SCALING_TARGET and resource.urn in r.dependencies), None)
+    low = _int(target.inputs.get("minCapacity"), count) if target else count
+    high = _int(target.inputs.get("maxCapacity"), count) if target else count
+    return _container_line(resource, "fargate", vcpu, gib, low or 0, high or 0)
+
+
+def price_cloud_run(resource: PlannedResource, ctx: PricingContext) -> CostLine:
+    """``template.scaling`` min/max instances x the first container's cpu/memory limits."""
+    template = resource.inputs.get("template") or {}
+    scaling = template.get("scaling") or {}
+    limits = ((template.get("containers") or [{}])[0].get("resources") or {}).get("limits") or {}
+    try:
+        vcpu = float(limits.get("cpu", "1"))
+    except ValueError:
+        raise _Unpriced(f"cpu limit {limits.get('cpu')!r} is not a number of vCPUs") from None
+    low = _int(scaling.get("minInstanceCount"), 0) or 0
+    high = _int(scaling.get("maxInstanceCount"), max(low, 1)) or 0
+    return _container_line(resource, "cloudRun", vcpu, _gib(limits.get("memory", "512Mi")), low, high)
+
+
+def price_container_app(resource: PlannedResource, ctx: PricingContext) -> CostLine:
+    """``template.scale`` min/max replicas x the first container's cpu/memory."""
+    template = resource.inputs.get("template") or {}
+    scale = template.get("scale") or {}
+    resources = (template.get("containers") or [{}])[0].get("resources") or {}
+    low = _int(scale.get("minReplicas"), 0) or 0
+    high = _int(scale.get("maxReplicas"), 10) or 0
+    return _container_line(resource, "containerApps", resources.get("cpu"), _gib(resources.get("memory")), low, high)
+
+
 PRICERS: dict[str, Callable[[PlannedResource, PricingContext], CostLine]] = {
+    ECS_SERVICE: price_ecs_service,
+    CLOUD_RUN_SERVICE: price_cloud_run,
+    CONTAINER_APP: price_container_app,
     SAGEMAKER_CONFIG: price_sagemaker_config,
     EKS_NODE_GROUP: price_eks_node_group,
     GKE_NODE_POOL: price_gke_node_pool,

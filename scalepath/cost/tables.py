@@ -122,6 +122,15 @@ class SageMakerServerlessRates(_Table):
     assumed_seconds_per_output_token: NonNegativeFloat
 
 
+class ContainerRate(_Table):
+    """Serverless container compute: price of a vCPU-hour and a GiB-hour of one replica."""
+
+    usd_per_vcpu_hour: PositiveFloat
+    usd_per_gib_hour: PositiveFloat
+    reason: str
+    source: str
+
+
 class PriceRule(_Table):
     """How resources of one Pulumi type bill (``service_prices.yaml``, under ``resources``).
 
@@ -197,6 +206,8 @@ class ServicePriceTable(_Table):
     as_of: str
     resources: dict[str, PriceRule]
     sagemaker_serverless: SageMakerServerlessRates
+    containers: dict[str, ContainerRate]
+    """``fargate``, ``cloudRun``, ``containerApps``: per-replica compute rates (the gateway's runtimes)."""
 
     def rule_for(self, type_: str) -> PriceRule | None:
         """The rule of ``type_``: its own key, else the first glob key that matches it."""

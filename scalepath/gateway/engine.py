@@ -21,7 +21,7 @@ from typing import IO
 
 import httpx
 
-from stacks.gateway_engine import ENGINE_ENV, KEY_ENV
+from components.gateway.args import ENGINE_SETTINGS, KEY_ENV
 
 ENGINE_VERSION = "1.100.5"
 #: What ``install-engine`` installs: the pinned proxy (see docs/architecture.md for the advisories)
@@ -132,7 +132,7 @@ def start_engine(config_text: str, env: dict[str, str], port: int = 0, *,
         process = subprocess.Popen(
             [str(python), "-m", "uvicorn", "litellm.proxy.proxy_server:app", "--fd", str(sock.fileno()),
              "--no-access-log", "--timeout-graceful-shutdown", "5"],
-            env={**_base_env(), **ENGINE_ENV, **env, "CONFIG_FILE_PATH": name},
+            env={**_base_env(), **ENGINE_SETTINGS, **env, "CONFIG_FILE_PATH": name},
             pass_fds=(sock.fileno(),), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
         engine = EngineProcess(process=process, port=sock.getsockname()[1], config_path=Path(name), log=log)

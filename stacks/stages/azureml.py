@@ -410,6 +410,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.
     ))
     return {
         "endpointName": endpoint.endpoint_name,
+        "endpointId": endpoint.endpoint_id,
         "scoringUri": endpoint.scoring_uri,
         "openaiBaseUrl": endpoint.openai_base_url,
         "workspaceName": endpoint.workspace_name,

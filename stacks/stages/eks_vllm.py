@@ -160,6 +160,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
         log_retention_days=settings.log_retention_days,
         deletion_protection=ctx.spec.environment is Environment.PROD,
     ))
+    ctx.shared(f"cluster/{deployment.name}", lambda: cluster)  # the gateway's kubernetes runtime runs here
     return {**deploy_vllm(deployment, args, cluster),
             "cluster_name": cluster.cluster_name, "cluster_endpoint": cluster.endpoint}
 

@@ -258,6 +258,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
         # The whole network (NAT included: nodes pull images at boot) and the GKE API first.
         depends_on=(network, *gcp_stack.services(ctx, ["container.googleapis.com"])),
     ))
+    ctx.shared(f"cluster/{deployment.name}", lambda: cluster)  # the gateway's kubernetes runtime runs here
     return {**deploy_vllm(deployment, args, cluster),
             "cluster_name": cluster.cluster_name, "cluster_endpoint": cluster.endpoint}
 

@@ -78,6 +78,13 @@ def test_kubernetes_runtime_needs_a_cluster() -> None:
     assert "eks-vllm or gke-vllm" in issues["scalepath:gateway.runtime"]
 
 
+def test_ecs_needs_nat_egress() -> None:
+    values, secrets = gateway_config()
+    values["scalepath:network"] = {"mode": "public", "aws": {"natGateway": False}}
+    issues = _issues(values, secrets)
+    assert "needs outbound internet" in issues["scalepath:network.aws.natGateway"]
+
+
 def test_unknown_key_lists_the_allowed_ones() -> None:
     issues = _issues(*gateway_config(routes=[{"name": "chat", "targets": [_target(ENDPOINT, 100)], "timeout": 5}]))
     assert ("allowed keys: fallbacks, gate, name, retries, targets, timeoutSeconds"

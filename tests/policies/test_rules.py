@@ -241,6 +241,24 @@ def test_private_endpoints_flags_public_surfaces_in_prod_only(pack):
     assert of(run(pack, resources, env="dev"), "private-endpoints-in-prod") == []
 
 
+def test_private_endpoints_covers_the_gateway_runtimes(pack):
+    def surfaces(internal: bool) -> list:
+        return [
+            resource("aws:lb/loadBalancer:LoadBalancer", {"internal": internal, "tags": dict(TAGS)}, name="alb"),
+            resource("gcp:cloudrunv2/service:Service", {"labels": dict(TAGS), "ingress": (
+                "INGRESS_TRAFFIC_INTERNAL_ONLY" if internal else "INGRESS_TRAFFIC_ALL")}, name="run"),
+            resource("azure-native:app:ContainerApp", {"tags": dict(TAGS), "configuration": {
+                "ingress": {"external": not internal}}}, name="app"),
+        ]
+    found = of(run(pack, surfaces(internal=False), env="prod"), "private-endpoints-in-prod")
+    assert [v["message"] for v in found] == [
+        "The load balancer is internet-facing (`internal` is not true).",
+        "The Cloud Run service accepts internet traffic (`ingress` is not internal-only).",
+        "The container app's ingress is `external` (reachable from the internet).",
+    ]
+    assert of(run(pack, surfaces(internal=True), env="prod"), "private-endpoints-in-prod") == []
+
+
 def test_unknown_values_are_reported_as_preview_advisories(pack):
     # "[unknown]" in a recorded input goes over the wire as the engine's unknown sentinel.
     found = of(run(pack, [hf_endpoint(type="[unknown]")], env="prod"), "private-endpoints-in-prod")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import json
+from dataclasses import replace
 from typing import Any
 
-from scalepath.stackconfig import load_stack_config
+from scalepath.stackconfig import StackConfig, load_stack_config
 from tests.support import ROOT
 
 
@@ -22,3 +24,14 @@ def gateway_config(**gateway: Any) -> tuple[dict[str, Any], set[str]]:
         **gateway,
     })
     return values, set(config.secret_keys)
+
+
+def with_gateway(stack: str, gateway: dict[str, Any], **overrides: Any) -> StackConfig:
+    """A shipped stack's config plus ``scalepath:gateway`` (and any other keys in ``overrides``,
+    given as ``{"scalepath:network": {...}}``-style names with ``__`` for ``:``)."""
+    config = load_stack_config(stack, ROOT)
+    values = dict(config.values)
+    values["scalepath:gateway"] = json.dumps(gateway)
+    for key, value in overrides.items():
+        values[key.replace("__", ":")] = json.dumps(value)
+    return replace(config, values=values)

@@ -1,0 +1,1 @@
+"""The stack's OpenAI-compatible gateway (LiteLLM's proxy) on a container runtime."""

@@ -1,0 +1,123 @@
+"""Arguments of the ``Gateway`` component: the engine's config and where and how it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.secret_store import SecretStoreArgs
+
+#: Port the engine listens on inside its container.
+PORT = 4000
+LIVENESS_PATH = "/health/liveliness"
+READINESS_PATH = "/health/readiness"
+#: Client key and HF token as the engine reads them (``os.environ/...`` in its config).
+KEY_ENV, HF_TOKEN_ENV = "SCALEPATH_GATEWAY_KEY", "HF_TOKEN"
+#: Engine settings: read the model price map from the package (no fetch at start), no .env loading.
+ENGINE_SETTINGS = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PRODUCTION"}
+#: The rendered config reaches the container in this variable; the entrypoint writes it to a file
+#: (ECS, Cloud Run and Container Apps mount no files), then starts the proxy.
+CONFIG_ENV = "SCALEPATH_GATEWAY_CONFIG"
+COMMAND = ["/bin/sh", "-c",
+           f'printf "%s" "${CONFIG_ENV}" > /tmp/config.yaml && '
+           f"exec litellm --config /tmp/config.yaml --host 0.0.0.0 --port {PORT} --num_workers 1"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackendGrants:
+    """What the gateway's identity may call: exactly the routed platform endpoints."""
+
+    sagemaker_endpoint_arns: Sequence[pulumi.Input[str]] = ()
+    """``sagemaker:InvokeEndpoint`` on these endpoints (task/pod role)."""
+    vertex_endpoints: Sequence[pulumi.Input[str]] = ()
+    """Vertex endpoint ids: ``roles/aiplatform.user`` on each (service account)."""
+    vertex_location: str | None = None
+    azureml_endpoint_ids: Sequence[pulumi.Input[str]] = ()
+    """ARM ids of Azure ML online endpoints: AzureML Data Scientist on each (managed identity)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class KubernetesRuntime:
+    """Run on a stack's EKS or GKE cluster."""
+
+    provider: k8s.Provider
+    cloud: str
+    """``aws`` (EKS Pod Identity) or ``gcp`` (Workload Identity)."""
+    cluster_name: pulumi.Input[str]
+    ready: Sequence[pulumi.Resource] = ()
+    """What workloads wait for (node groups, add-ons)."""
+    gcp_project: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EcsRuntime:
+    """ECS on Fargate behind an ALB, in the stack's VPC."""
+
+    region: str
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    task_subnet_ids: pulumi.Input[Sequence[str]]
+    """Private subnets of the tasks (NAT egress for the image and HF)."""
+    load_balancer_subnet_ids: pulumi.Input[Sequence[str]]
+    """Public subnets (internet-facing ALB) or the private ones (internal ALB)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloudRunRuntime:
+    """GCP Cloud Run."""
+
+    project: str
+    region: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerAppsRuntime:
+    """Azure Container Apps."""
+
+    location: str
+    subscription_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayArgs:
+    """The engine, its config, its secrets and its runtime."""
+
+    config_text: str
+    """The engine's rendered ``config.yaml`` (secrets only as ``os.environ/`` references)."""
+    env: Mapping[str, pulumi.Input[str]]
+    """Non-secret variables the config references (deployment URLs and ids, from their outputs)."""
+    image: str
+    cpu: float
+    """vCPUs per replica."""
+    memory_gib: float
+    min_replicas: int
+    max_replicas: int
+    target_cpu_percent: int
+    private: bool
+    """Internal-only ingress."""
+    store: SecretStoreArgs
+    """The runtime's cloud secret store: it receives the client key (and the HF token)."""
+    key_secret_name: str
+    hf_token: pulumi.Input[str] | None = None
+    """HF token (a Pulumi secret) when a route calls an HF stage."""
+    hf_token_secret_name: str | None = None
+    tags: Mapping[str, str]
+    grants: BackendGrants = field(default_factory=BackendGrants)
+    kubernetes: KubernetesRuntime | None = None
+    ecs: EcsRuntime | None = None
+    cloudrun: CloudRunRuntime | None = None
+    containerapps: ContainerAppsRuntime | None = None
+
+    def runtime(self) -> str:
+        """The one runtime set."""
+        chosen = [n for n in ("kubernetes", "ecs", "cloudrun", "containerapps") if getattr(self, n) is not None]
+        if len(chosen) != 1:
+            raise ValueError(f"set exactly one runtime (got: {', '.join(chosen) or 'none'})")
+        return chosen[0]
+
+    def plain_env(self) -> dict[str, pulumi.Input[str]]:
+        """Every non-secret variable of the engine's container."""
+        return {CONFIG_ENV: self.config_text, **ENGINE_SETTINGS, **self.env}

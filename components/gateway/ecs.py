@@ -1,0 +1,119 @@
+"""The gateway on ECS Fargate behind an Application Load Balancer (internal when private)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.gateway.args import COMMAND, LIVENESS_PATH, PORT, GatewayArgs
+from components.tagging import aws_tags
+
+_ASSUME_ECS_TASKS = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+LISTENER_PORT = 80
+
+
+def _policy(statements: list[dict[str, Any]]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def invoke_statements(arns: list[str]) -> list[dict[str, Any]]:
+    """``sagemaker:InvokeEndpoint*`` on exactly these endpoints (none: no statement)."""
+    if not arns:
+        return []
+    return [{"Effect": "Allow", "Action": ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
+             "Resource": arns}]
+
+
+def deploy_ecs(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str]],
+               opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    """Cluster, task definition, service, ALB and CPU autoscaling; returns the OpenAI base URL.
+
+    ``secrets`` maps env name -> Secrets Manager ARN (read by the execution role at task start)."""
+    ecs = args.ecs
+    assert ecs is not None
+    tags = aws_tags(args.tags)
+    logs = aws.cloudwatch.LogGroup(f"{name}-logs", name=f"/scalepath/{name}", retention_in_days=30,
+                                   tags=tags, opts=opts)
+    execution = aws.iam.Role(f"{name}-execution", assume_role_policy=_ASSUME_ECS_TASKS, tags=tags, opts=opts)
+    aws.iam.RolePolicyAttachment(
+        f"{name}-execution-managed", role=execution.name,
+        policy_arn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy", opts=opts)
+    aws.iam.RolePolicy(f"{name}-execution-secrets", role=execution.id, opts=opts,
+                       policy=pulumi.Output.all(*secrets.values()).apply(lambda arns: _policy([{
+                           "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": list(arns)}])))
+    task_role = aws.iam.Role(f"{name}-task", assume_role_policy=_ASSUME_ECS_TASKS, tags=tags, opts=opts)
+    if args.grants.sagemaker_endpoint_arns:
+        aws.iam.RolePolicy(f"{name}-task-invoke", role=task_role.id, opts=opts,
+                           policy=pulumi.Output.all(*args.grants.sagemaker_endpoint_arns).apply(
+                               lambda arns: _policy(invoke_statements(list(arns)))))
+
+    containers = pulumi.Output.all(plain=pulumi.Output.all(**args.plain_env()), secrets=pulumi.Output.all(**secrets),
+                                   group=logs.name).apply(lambda v: json.dumps([{
+        "name": "gateway", "image": args.image, "essential": True, "entryPoint": COMMAND[:2], "command": COMMAND[2:],
+        "portMappings": [{"containerPort": PORT, "protocol": "tcp"}],
+        "environment": [{"name": k, "value": val} for k, val in sorted(v["plain"].items())],
+        "secrets": [{"name": k, "valueFrom": arn} for k, arn in sorted(v["secrets"].items())],
+        "readonlyRootFilesystem": False,
+        "logConfiguration": {"logDriver": "awslogs", "options": {
+            "awslogs-group": v["group"], "awslogs-region": ecs.region, "awslogs-stream-prefix": "gateway"}},
+    }]))
+    task = aws.ecs.TaskDefinition(
+        f"{name}-task", family=name, requires_compatibilities=["FARGATE"], network_mode="awsvpc",
+        cpu=str(int(args.cpu * 1024)), memory=str(int(args.memory_gib * 1024)),
+        execution_role_arn=execution.arn, task_role_arn=task_role.arn, container_definitions=containers,
+        runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"}, tags=tags, opts=opts)
+
+    clients = [ecs.vpc_cidr] if args.private else ["0.0.0.0/0"]
+    alb_sg = aws.ec2.SecurityGroup(
+        f"{name}-alb-sg", vpc_id=ecs.vpc_id, description="scalepath gateway load balancer",
+        ingress=[{"protocol": "tcp", "from_port": LISTENER_PORT, "to_port": LISTENER_PORT, "cidr_blocks": clients,
+                  "description": "OpenAI-compatible clients"}],
+        egress=[{"protocol": "tcp", "from_port": PORT, "to_port": PORT, "cidr_blocks": [ecs.vpc_cidr],
+                 "description": "to the gateway tasks"}],
+        tags={**tags, "Name": f"{name}-alb-sg"}, opts=opts)
+    task_sg = aws.ec2.SecurityGroup(
+        f"{name}-task-sg", vpc_id=ecs.vpc_id, description="scalepath gateway tasks",
+        ingress=[{"protocol": "tcp", "from_port": PORT, "to_port": PORT, "security_groups": [alb_sg.id],
+                  "description": "from the gateway load balancer"}],
+        egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"],
+                 "description": "backends: SageMaker, HF, other clouds (through NAT)"}],
+        tags={**tags, "Name": f"{name}-task-sg"}, opts=opts)
+    alb = aws.lb.LoadBalancer(
+        f"{name}-alb", load_balancer_type="application", internal=args.private,
+        subnets=ecs.load_balancer_subnet_ids, security_groups=[alb_sg.id], drop_invalid_header_fields=True,
+        idle_timeout=600,  # long generations stream for minutes
+        tags=tags, opts=opts)
+    target = aws.lb.TargetGroup(
+        f"{name}-tg", port=PORT, protocol="HTTP", target_type="ip", vpc_id=ecs.vpc_id,
+        deregistration_delay=30,
+        health_check={"path": LIVENESS_PATH, "matcher": "200", "interval": 15, "healthy_threshold": 2},
+        tags=tags, opts=opts)
+    listener = aws.lb.Listener(
+        f"{name}-http", load_balancer_arn=alb.arn, port=LISTENER_PORT, protocol="HTTP",
+        default_actions=[{"type": "forward", "target_group_arn": target.arn}], tags=tags, opts=opts)
+    cluster = aws.ecs.Cluster(f"{name}-cluster", settings=[{"name": "containerInsights", "value": "enabled"}],
+                              tags=tags, opts=opts)
+    service = aws.ecs.Service(
+        f"{name}-service", cluster=cluster.arn, task_definition=task.arn, desired_count=args.min_replicas,
+        launch_type="FARGATE", health_check_grace_period_seconds=120,
+        network_configuration={"subnets": ecs.task_subnet_ids, "security_groups": [task_sg.id],
+                               "assign_public_ip": False},
+        load_balancers=[{"target_group_arn": target.arn, "container_name": "gateway", "container_port": PORT}],
+        deployment_circuit_breaker={"enable": True, "rollback": True}, propagate_tags="SERVICE",
+        tags=tags, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[listener])))
+    scaling = aws.appautoscaling.Target(
+        f"{name}-scaling", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
+        resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
+        min_capacity=args.min_replicas, max_capacity=args.max_replicas, tags=tags, opts=opts)
+    aws.appautoscaling.Policy(
+        f"{name}-cpu", policy_type="TargetTrackingScaling", service_namespace=scaling.service_namespace,
+        scalable_dimension=scaling.scalable_dimension, resource_id=scaling.resource_id,
+        target_tracking_scaling_policy_configuration={
+            "target_value": args.target_cpu_percent,
+            "predefined_metric_specification": {"predefined_metric_type": "ECSServiceAverageCPUUtilization"}},
+        opts=opts)
+    return pulumi.Output.concat("http://", alb.dns_name, "/v1")

@@ -1,0 +1,136 @@
+"""The gateway on the stack's EKS or GKE cluster: Deployment, Service, HPA, PodDisruptionBudget.
+
+Backend credentials come from the pod's identity: EKS Pod Identity (an IAM role that may invoke
+exactly the routed SageMaker endpoints) or GKE Workload Identity (a service account with
+``roles/aiplatform.user`` on exactly the routed Vertex endpoints). The client key and HF token
+are a Kubernetes Secret read through ``secretKeyRef``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from components.gateway.args import COMMAND, LIVENESS_PATH, PORT, READINESS_PATH, GatewayArgs
+from components.gateway.ecs import invoke_statements
+from components.tagging import aws_tags, k8s_labels
+
+NAMESPACE = "scalepath-gateway"
+SERVICE_ACCOUNT = "gateway"
+_ASSUME_PODS = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+    "Action": ["sts:AssumeRole", "sts:TagSession"]}]})
+#: Load balancer annotations that keep the Service internal to the network, per cloud.
+_INTERNAL = {"aws": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
+             "gcp": {"networking.gke.io/load-balancer-type": "Internal"}}
+_CLUSTER_STAGE = {"aws": "eks-vllm", "gcp": "gke-vllm"}
+_PUBLIC = {"aws": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"}, "gcp": {}}
+
+
+def _identity(name: str, args: GatewayArgs, opts: pulumi.ResourceOptions) -> dict[str, str]:
+    """Cloud identity of the pods; returns the ServiceAccount's annotations."""
+    cluster = args.kubernetes
+    assert cluster is not None
+    if cluster.cloud == "aws":
+        role = aws.iam.Role(f"{name}-pod-role", assume_role_policy=_ASSUME_PODS, tags=aws_tags(args.tags), opts=opts)
+        if args.grants.sagemaker_endpoint_arns:
+            aws.iam.RolePolicy(f"{name}-pod-invoke", role=role.id, opts=opts,
+                               policy=pulumi.Output.all(*args.grants.sagemaker_endpoint_arns).apply(
+                                   lambda arns: json.dumps({"Version": "2012-10-17",
+                                                            "Statement": invoke_statements(list(arns))})))
+        aws.eks.PodIdentityAssociation(f"{name}-pod-identity", cluster_name=cluster.cluster_name,
+                                       namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, role_arn=role.arn,
+                                       tags=aws_tags(args.tags), opts=opts)
+        return {}
+    project = cluster.gcp_project or ""
+    account = gcp.serviceaccount.Account(f"{name}-sa", account_id=f"{name}-sa"[:30], project=project,
+                                         display_name="scalepath gateway", opts=opts)
+    gcp.serviceaccount.IAMMember(
+        f"{name}-wi", service_account_id=account.name, role="roles/iam.workloadIdentityUser",
+        member=f"serviceAccount:{project}.svc.id.goog[{NAMESPACE}/{SERVICE_ACCOUNT}]", opts=opts)
+    grant_vertex(name, args, account.email, project, opts)
+    return {"iam.gke.io/gcp-service-account": account.email}
+
+
+def grant_vertex(name: str, args: GatewayArgs, email: pulumi.Input[str], project: str,
+                 opts: pulumi.ResourceOptions) -> None:
+    """``roles/aiplatform.user`` for the service account on exactly the routed Vertex endpoints."""
+    for index, endpoint in enumerate(args.grants.vertex_endpoints):
+        gcp.vertex.AiEndpointIamMember(
+            f"{name}-vertex-{index}", endpoint=endpoint, location=args.grants.vertex_location, project=project,
+            role="roles/aiplatform.user", member=pulumi.Output.concat("serviceAccount:", email), opts=opts)
+
+
+def deploy_kubernetes(name: str, args: GatewayArgs, key: pulumi.Input[str],
+                      opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    """The workload and its Service; returns the OpenAI base URL (the load balancer's address)."""
+    cluster = args.kubernetes
+    assert cluster is not None
+    annotations = _identity(name, args, opts)
+    k8s_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+        provider=cluster.provider, depends_on=list(cluster.ready)))
+    # `stage` names the cluster's stage: it decides what the cloud bills for the LoadBalancer Service.
+    labels = {**k8s_labels({**args.tags, "stage": _CLUSTER_STAGE[cluster.cloud]}),
+              "app.kubernetes.io/name": "scalepath-gateway"}
+    selector = {"app.kubernetes.io/name": "scalepath-gateway"}
+    meta = {"namespace": NAMESPACE, "labels": labels}
+    namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata={"name": NAMESPACE, "labels": labels},
+                                      opts=k8s_opts)
+    ns_opts = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[namespace]))
+    k8s.core.v1.ServiceAccount(f"{name}-sa", metadata={**meta, "name": SERVICE_ACCOUNT, "annotations": annotations},
+                               opts=ns_opts)
+    secret_values = {"client-key": key}
+    if args.hf_token is not None:
+        secret_values["hf-token"] = args.hf_token
+    secret = k8s.core.v1.Secret(f"{name}-secret", metadata={**meta, "name": "gateway-secrets"}, type="Opaque",
+                                string_data={k: pulumi.Output.secret(v) for k, v in secret_values.items()},
+                                opts=ns_opts)
+    env = [{"name": k, "value": v} for k, v in args.plain_env().items()]
+    env.append({"name": "SCALEPATH_GATEWAY_KEY",
+                "value_from": {"secret_key_ref": {"name": secret.metadata.name, "key": "client-key"}}})
+    if args.hf_token is not None:
+        env.append({"name": "HF_TOKEN", "value_from": {"secret_key_ref": {"name": secret.metadata.name,
+                                                                           "key": "hf-token"}}})
+    probe = {"http_get": {"path": LIVENESS_PATH, "port": PORT}, "period_seconds": 10, "timeout_seconds": 5}
+    memory = f"{int(args.memory_gib * 1024)}Mi"
+    k8s.apps.v1.Deployment(f"{name}-deployment", metadata={**meta, "name": "gateway"}, spec={
+        "replicas": args.min_replicas, "selector": {"match_labels": selector},
+        "strategy": {"rolling_update": {"max_unavailable": 0, "max_surge": 1}},
+        "template": {"metadata": {"labels": labels}, "spec": {
+            "service_account_name": SERVICE_ACCOUNT,
+            "termination_grace_period_seconds": 60,
+            "containers": [{
+                "name": "gateway", "image": args.image, "command": COMMAND, "env": env,
+                "ports": [{"name": "http", "container_port": PORT}],
+                "resources": {"requests": {"cpu": str(args.cpu), "memory": memory}, "limits": {"memory": memory}},
+                "startup_probe": {**probe, "failure_threshold": 30},
+                "liveness_probe": {**probe, "failure_threshold": 3},
+                "readiness_probe": {**probe, "http_get": {"path": READINESS_PATH, "port": PORT}},
+                "security_context": {"allow_privilege_escalation": False},
+            }],
+        }},
+    }, opts=ns_opts)
+    service = k8s.core.v1.Service(f"{name}-service", metadata={
+        **meta, "name": "gateway",
+        "annotations": (_INTERNAL if args.private else _PUBLIC)[cluster.cloud]}, spec={
+        "type": "LoadBalancer", "selector": selector,
+        "ports": [{"name": "http", "port": 80, "target_port": PORT}]}, opts=ns_opts)
+    k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{name}-hpa", metadata={**meta, "name": "gateway"}, spec={
+        "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": "gateway"},
+        "min_replicas": args.min_replicas, "max_replicas": args.max_replicas,
+        "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization", "average_utilization": args.target_cpu_percent}}}]}, opts=ns_opts)
+    k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata={**meta, "name": "gateway"}, spec={
+        "max_unavailable": 1, "selector": {"match_labels": selector}}, opts=ns_opts)
+    address = service.status.apply(lambda s: _lb_address(s))
+    return pulumi.Output.concat("http://", address, "/v1")
+
+
+def _lb_address(status: object) -> str:
+    ingress = getattr(getattr(status, "load_balancer", None), "ingress", None) or []
+    first = ingress[0] if ingress else None
+    return (getattr(first, "hostname", None) or getattr(first, "ip", None) or "pending") if first else "pending"

@@ -1,0 +1,125 @@
+"""Every gateway runtime plans offline under mocks for a stack that uses it, policy-clean, with
+its identity scoped to exactly the routed endpoints and no secret value in the plan."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from scalepath.plan import Plan, run_plan
+from scalepath.policy_runner import check_plan
+from scalepath.stackconfig import SECRET_PLACEHOLDER, StackConfig
+from tests.support import ROOT, of_type, one
+from tests.support.gateway import with_gateway
+
+
+def _route(name: str, *targets: tuple[str, int], fallbacks: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"name": name, "targets": [{"deployment": d, "weight": w} for d, w in targets],
+            "fallbacks": list(fallbacks)}
+
+
+#: runtime -> a stack that uses it (shipped environment + gateway).
+STACKS: dict[str, StackConfig] = {
+    "ecs-public": with_gateway("dev", {"runtime": "ecs", "routes": [
+        _route("chat", ("chat-endpoint", 90), ("chat-serverless", 10))]}),
+    "ecs-private": with_gateway("prod", {"runtime": "ecs", "routes": [_route("chat", ("chat", 100))]}),
+    "kubernetes-eks": with_gateway("prod", {"routes": [
+        _route("chat", ("chat", 90), ("chat-eks", 10), fallbacks=())]}),
+    "kubernetes-gke": with_gateway("gke-staging", {"routes": [_route("chat", ("chat-gke", 100))]}),
+    "cloudrun": with_gateway("gcp-prod", {"routes": [_route("chat", ("llama-8b", 100), fallbacks=("qwen-32b",))]}),
+    "containerapps": with_gateway("azure-prod", {"routes": [_route("chat", ("mistral-chat", 100))], "secretStore": {
+        "cloud": "azure", "azure": {"vaultName": "kv-ml-platform", "resourceGroup": "rg-ml-shared"}}}),
+}
+
+
+@pytest.fixture(scope="module")
+def plans() -> dict[str, Plan]:
+    return {name: check_plan(run_plan(config), config, ROOT) for name, config in STACKS.items()}
+
+
+@pytest.mark.parametrize("name", sorted(STACKS))
+def test_runtime_plans_policy_clean_with_a_gateway(plans: dict[str, Plan], name: str) -> None:
+    plan = plans[name]
+    gateway = one(plan, "scalepath:index:Gateway")
+    children = [r for r in plan.resources if r.parent == gateway.urn]
+    assert children, "the Gateway component created nothing"
+    assert [v for v in plan.violations if v["level"] == "mandatory"] == []
+    unknown = [line for line in plan.cost["lines"] if "no price known" in str(line)]
+    assert unknown == []
+
+
+@pytest.mark.parametrize("name", sorted(STACKS))
+def test_no_secret_value_in_the_plan(plans: dict[str, Plan], name: str) -> None:
+    text = json.dumps(plans[name].to_json())
+    assert SECRET_PLACEHOLDER not in text
+    key = one(plans[name], "random:index/randomPassword:RandomPassword")
+    assert "result" not in key.inputs
+
+
+def test_ecs_public_is_an_internet_facing_alb_in_public_subnets(plans: dict[str, Plan]) -> None:
+    plan = plans["ecs-public"]
+    alb = one(plan, "aws:lb/loadBalancer:LoadBalancer")
+    assert alb.inputs["internal"] is False
+    assert len(alb.inputs["subnets"]) >= 2
+    task = one(plan, "aws:ecs/taskDefinition:TaskDefinition")
+    (container,) = json.loads(task.inputs["containerDefinitions"])
+    assert {s["name"] for s in container["secrets"]} == {"SCALEPATH_GATEWAY_KEY", "HF_TOKEN"}
+    assert not any(e["name"] in ("SCALEPATH_GATEWAY_KEY", "HF_TOKEN") for e in container["environment"])
+
+
+def test_ecs_private_alb_is_internal_and_the_task_role_invokes_exactly_the_routed_endpoint(
+        plans: dict[str, Plan]) -> None:
+    plan = plans["ecs-private"]
+    assert one(plan, "aws:lb/loadBalancer:LoadBalancer").inputs["internal"] is True
+    (policy,) = [r for r in of_type(plan, "aws:iam/rolePolicy:RolePolicy") if r.name == "gateway-task-invoke"]
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    endpoints = [r for r in of_type(plan, "aws:sagemaker/endpoint:Endpoint")]
+    assert len(endpoints) == 1
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{endpoints[0].inputs['name']}"
+    assert statements[0]["Resource"] == [arn]
+
+
+def test_kubernetes_on_eks_has_deployment_service_hpa_pdb_and_pod_identity(plans: dict[str, Plan]) -> None:
+    plan = plans["kubernetes-eks"]
+    deployment = one(plan, "kubernetes:apps/v1:Deployment", "gateway-deployment")
+    (container,) = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    assert {"startupProbe", "livenessProbe", "readinessProbe"} <= set(container)
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"] if "valueFrom" in e}
+    assert refs == {"SCALEPATH_GATEWAY_KEY": "client-key"}
+    service = one(plan, "kubernetes:core/v1:Service", "gateway-service")
+    annotations = service.inputs["metadata"]["annotations"]
+    assert annotations == {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}
+    one(plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway-hpa")
+    one(plan, "kubernetes:policy/v1:PodDisruptionBudget", "gateway-pdb")
+    association = one(plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "gateway-pod-identity")
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == ("scalepath-gateway", "gateway")
+
+
+def test_gke_uses_workload_identity(plans: dict[str, Plan]) -> None:
+    plan = plans["kubernetes-gke"]
+    sa = one(plan, "kubernetes:core/v1:ServiceAccount", "gateway-sa")
+    assert "iam.gke.io/gcp-service-account" in sa.inputs["metadata"]["annotations"]
+    binding = one(plan, "gcp:serviceaccount/iAMMember:IAMMember", "gateway-wi")
+    assert binding.inputs["member"].endswith(".svc.id.goog[scalepath-gateway/gateway]")
+
+
+def test_cloudrun_is_internal_and_predicts_on_exactly_the_routed_endpoints(plans: dict[str, Plan]) -> None:
+    plan = plans["cloudrun"]
+    service = one(plan, "gcp:cloudrunv2/service:Service")
+    assert service.inputs["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+    grants = of_type(plan, "gcp:vertex/aiEndpointIamMember:AiEndpointIamMember")
+    assert len(grants) == 2 and {g.inputs["role"] for g in grants} == {"roles/aiplatform.user"}
+    envs = service.inputs["template"]["containers"][0]["envs"]
+    assert {e["name"] for e in envs if "valueSource" in e} == {"SCALEPATH_GATEWAY_KEY"}
+
+
+def test_containerapps_is_internal_and_reads_key_vault_with_its_identity(plans: dict[str, Plan]) -> None:
+    plan = plans["containerapps"]
+    app = one(plan, "azure-native:app:ContainerApp")
+    assert app.inputs["configuration"]["ingress"]["external"] is False
+    (secret,) = app.inputs["configuration"]["secrets"]
+    assert secret["keyVaultUrl"].startswith("https://kv-ml-platform.vault.azure.net/secrets/")
+    roles = of_type(plan, "azure-native:authorization:RoleAssignment")
+    assert any(r.name == "gateway-invokes-0" for r in roles)
