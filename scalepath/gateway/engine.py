@@ -34,7 +34,12 @@ LIVENESS_PATH = "/health/liveliness"
 
 
 class EngineError(RuntimeError):
-    """The engine is missing, or it did not start; the message says what to do."""
+    """The engine did not start; the message says why (its log's last lines)."""
+
+
+class EngineNotInstalled(EngineError):
+    """Unusable setup: the engine's virtualenv is missing (or holds other versions), or no client
+    key is set; the message names the fix."""
 
 
 def engine_dir() -> Path:
@@ -56,7 +61,7 @@ def engine_python() -> Path:
     python = _python(venv)
     marker = venv / _MARKER
     if not python.is_file() or not marker.is_file() or marker.read_text().split() != list(ENGINE_REQUIREMENTS):
-        raise EngineError(f"the gateway engine ({' '.join(ENGINE_REQUIREMENTS)}) is not installed in {venv}; "
+        raise EngineNotInstalled(f"the gateway engine ({' '.join(ENGINE_REQUIREMENTS)}) is not installed in {venv}; "
                           "run `scalepath gateway install-engine`")
     return python
 
@@ -120,7 +125,7 @@ def start_engine(config_text: str, env: dict[str, str], port: int = 0, *,
     ``env`` must hold the client key (:data:`KEY_ENV`); without it the engine would accept anyone.
     """
     if not env.get(KEY_ENV):
-        raise EngineError(f"${KEY_ENV} is not set: the gateway would accept unauthenticated requests; "
+        raise EngineNotInstalled(f"${KEY_ENV} is not set: the gateway would accept unauthenticated requests; "
                           f"export {KEY_ENV}=<a long random key> first")
     python = engine_python()
     handle, name = tempfile.mkstemp(prefix="scalepath-gateway-", suffix=".yaml")

@@ -8,12 +8,15 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
-from scalepath.stackconfig import SECRET_PLACEHOLDER
+from scalepath.cli import app
+from scalepath.stackconfig import SECRET_PLACEHOLDER, load_stack_config
 from stacks.errors import ConfigError
 from stacks.gateway import GatewayRuntime, Route
 from stacks.gateway_engine import backends_for, engine_config, render
 from stacks.spec import StackSpec, parse_spec
+from tests.support import ROOT
 from tests.support.gateway import gateway_config
 
 ENDPOINT, SERVERLESS = "chat-endpoint", "chat-serverless"
@@ -133,3 +136,30 @@ def test_override_makes_a_deployment_an_openai_server_at_url() -> None:
     assert backends["chat-endpoint"].params == {"model": "openai/meta-llama/Llama-3.1-8B-Instruct",
                                                 "api_base": "http://127.0.0.1:9/v1", "api_key": "unused"}
     assert backends["chat-serverless"].params["api_base"] == "os.environ/SCALEPATH_CHAT_SERVERLESS_API_BASE"
+
+
+def test_cli_config_prints_the_engine_config_and_exit_2_without_a_gateway() -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["gateway", "config", "--stack", "gateway-dev"])
+    assert result.exit_code == 0, result.output
+    document = yaml.safe_load(result.output)
+    assert {m["model_name"] for m in document["model_list"]} == {"chat", "chat-stable", "chat-stable@chat-serverless"}
+    assert SECRET_PLACEHOLDER not in result.output
+    result = runner.invoke(app, ["gateway", "config", "--stack", "dev"])
+    assert result.exit_code == 2
+    assert "scalepath:gateway: this stack has no gateway" in result.output
+
+
+def test_serve_names_every_variable_it_is_missing() -> None:
+    from scalepath.gateway.render import render_gateway
+    from scalepath.gateway.serve import engine_env
+
+    config = load_stack_config("gateway-dev", ROOT)
+    rendered = render_gateway(config, {"chat-endpoint": "http://127.0.0.1:9/v1"})
+    with pytest.raises(ConfigError) as caught:
+        engine_env(rendered, {})
+    assert {i.path for i in caught.value.issues} == {
+        "$SCALEPATH_GATEWAY_KEY", "$SCALEPATH_CHAT_SERVERLESS_API_BASE", "$HF_TOKEN"}
+    env = engine_env(rendered, {"SCALEPATH_GATEWAY_KEY": "k", "SCALEPATH_CHAT_SERVERLESS_API_BASE": "http://x/v1",
+                                "HF_TOKEN": "t", "UNRELATED": "not passed"})
+    assert set(env) == {"SCALEPATH_GATEWAY_KEY", "SCALEPATH_CHAT_SERVERLESS_API_BASE", "HF_TOKEN"}

@@ -35,6 +35,13 @@ class StandIn:
             def log_message(self, *args: object) -> None:  # keep test output clean
                 return
 
+            def handle(self) -> None:
+                # The gateway hangs up on a stalled answer once its timeout passes: expected here.
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
             def do_POST(self) -> None:  # noqa: N802 (http.server API)
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with standin._lock:
