@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import Field, NonNegativeFloat, PositiveInt, StringConstraints, field_validator, model_validator
 
+from components.gateway.sizes import size_problem
 from stacks.config import Cloud, DeploymentBase, Network, Scaling, Stage
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
@@ -21,6 +22,10 @@ from stacks.secret_store import SecretStoreConfig
 
 RouteName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 """An OpenAI ``model`` name: letters, digits, ``.``, ``_``, ``-``; 1..63 characters."""
+
+AcmCertificateArn = Annotated[
+    str, StringConstraints(pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")]
+"""An ACM certificate ARN."""
 
 #: The default engine image: LiteLLM's proxy at the version the CLI runs (see docs/architecture.md,
 #: "Gateway"). A tag, not a digest: pin ``gateway.image`` to ``...@sha256:<digest>`` for prod.
@@ -138,8 +143,10 @@ class GatewayConfig(ConfigModel):
     scaling: GatewayScaling = GatewayScaling()
     cpu: Annotated[float, Field(gt=0, le=8)] = 1.0
     """vCPUs per replica."""
-    memory_gib: Annotated[float, Field(gt=0, le=16)] = 2.0
+    memory_gib: Annotated[float, Field(gt=0, le=64)] = 2.0
     """Memory per replica, GiB."""
+    tls_certificate_arn: AcmCertificateArn | None = None
+    """``ecs``: ACM certificate for an HTTPS listener (443, HTTP redirected); plain HTTP on 80 when unset."""
     secret_store: SecretStoreConfig | None = None
     """Where the generated client key (and the HF token, if a route needs it) are kept; default:
     the runtime's cloud store."""
@@ -220,6 +227,14 @@ def gateway_issues(gateway: GatewayConfig, deployments: list[DeploymentBase], ne
                                       "the gateway reads its key there with its own identity"))
         if runtime is GatewayRuntime.ECS:
             issues += _ecs_network_issues(network)
+        elif gateway.tls_certificate_arn is not None:
+            issues.append(ConfigIssue(format_loc(("gateway", "tlsCertificateArn")),
+                                      "only the ecs runtime takes a certificate here; Cloud Run and Container "
+                                      "Apps serve HTTPS themselves, Kubernetes through its load balancer"))
+        problem = size_problem(runtime.value, gateway.cpu, gateway.memory_gib)
+        if problem:
+            issues.append(ConfigIssue(format_loc(("gateway", "memoryGib")),
+                                      f"cpu {gateway.cpu:g} with memoryGib {gateway.memory_gib:g}: {problem}"))
         if Cloud.AZURE in clouds and (store is None or store.azure is None):
             issues.append(ConfigIssue(format_loc(("gateway", "secretStore")),
                                       "an Azure runtime keeps the gateway key in an existing Key Vault; set "

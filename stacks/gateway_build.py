@@ -18,7 +18,7 @@ from components.gateway.args import (
 from components.gateway.component import Gateway
 from stacks.config import Cloud, Stage
 from stacks.context import StackContext
-from stacks.gateway import RUNTIME_CLOUD, GatewayRuntime
+from stacks.gateway import RUNTIME_CLOUD, GatewayConfig, GatewayRuntime
 from stacks.gateway_engine import HF_TOKEN_ENV, backend_env, backends_for, render, secret_env_names
 from stacks.networks import aws_network
 from stacks.secret_store import SecretStoreConfig
@@ -53,12 +53,13 @@ def build_gateway(ctx: StackContext, exports: Mapping[str, Mapping[str, Any]]) -
         key_secret_name=f"{spec.stack_tag}-gateway-key",
         hf_token=pulumi.Config("scalepath").require_secret("hfToken") if needs_hf else None,
         hf_token_secret_name=f"{spec.stack_tag}-gateway-hf-token" if needs_hf else None,
-        tags=ctx.tags(), grants=grants, **_runtime(ctx, runtime, cluster.name if cluster else None))
+        tags=ctx.tags(), grants=grants, **_runtime(ctx, gateway, runtime, cluster.name if cluster else None))
     component = Gateway("gateway", args)
     return {"runtime": runtime.value, "openaiBaseUrl": component.openai_base_url, "keySecret": component.key_secret}
 
 
-def _runtime(ctx: StackContext, runtime: GatewayRuntime, cluster: str | None) -> dict[str, Any]:
+def _runtime(ctx: StackContext, gateway: GatewayConfig, runtime: GatewayRuntime,
+             cluster: str | None) -> dict[str, Any]:
     """The one runtime argument of :class:`GatewayArgs`."""
     targets = ctx.spec.targets
     if runtime is GatewayRuntime.KUBERNETES:
@@ -73,7 +74,8 @@ def _runtime(ctx: StackContext, runtime: GatewayRuntime, cluster: str | None) ->
         return {"ecs": EcsRuntime(
             region=targets.aws_region or "", vpc_id=network.vpc_id, vpc_cidr=network.cidr_block,
             task_subnet_ids=network.private_subnet_ids,
-            load_balancer_subnet_ids=network.public_subnet_ids if public else network.private_subnet_ids)}
+            load_balancer_subnet_ids=network.public_subnet_ids if public else network.private_subnet_ids,
+            certificate_arn=gateway.tls_certificate_arn)}
     if runtime is GatewayRuntime.CLOUDRUN:
         return {"cloudrun": CloudRunRuntime(project=targets.gcp_project or "", region=targets.gcp_region or "")}
     return {"containerapps": ContainerAppsRuntime(location=targets.azure_location or "",

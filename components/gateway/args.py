@@ -63,6 +63,8 @@ class EcsRuntime:
     """Private subnets of the tasks (NAT egress for the image and HF)."""
     load_balancer_subnet_ids: pulumi.Input[Sequence[str]]
     """Public subnets (internet-facing ALB) or the private ones (internal ALB)."""
+    certificate_arn: str | None = None
+    """ACM certificate: HTTPS on 443 (HTTP on 80 redirects); plain HTTP on 80 when unset."""
 
 
 @dataclass(frozen=True, kw_only=True)

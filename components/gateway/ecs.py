@@ -13,7 +13,9 @@ from components.tagging import aws_tags
 
 _ASSUME_ECS_TASKS = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-LISTENER_PORT = 80
+LISTENER_PORT, HTTPS_PORT = 80, 443
+#: TLS 1.3 and 1.2 only (ELB's recommended policy).
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 def _policy(statements: list[dict[str, Any]]) -> str:
@@ -68,10 +70,11 @@ def deploy_ecs(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str
         runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"}, tags=tags, opts=opts)
 
     clients = [ecs.vpc_cidr] if args.private else ["0.0.0.0/0"]
+    ports = [LISTENER_PORT, HTTPS_PORT] if ecs.certificate_arn else [LISTENER_PORT]
     alb_sg = aws.ec2.SecurityGroup(
         f"{name}-alb-sg", vpc_id=ecs.vpc_id, description="scalepath gateway load balancer",
-        ingress=[{"protocol": "tcp", "from_port": LISTENER_PORT, "to_port": LISTENER_PORT, "cidr_blocks": clients,
-                  "description": "OpenAI-compatible clients"}],
+        ingress=[{"protocol": "tcp", "from_port": port, "to_port": port, "cidr_blocks": clients,
+                  "description": "OpenAI-compatible clients"} for port in ports],
         egress=[{"protocol": "tcp", "from_port": PORT, "to_port": PORT, "cidr_blocks": [ecs.vpc_cidr],
                  "description": "to the gateway tasks"}],
         tags={**tags, "Name": f"{name}-alb-sg"}, opts=opts)
@@ -92,9 +95,17 @@ def deploy_ecs(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str
         deregistration_delay=30,
         health_check={"path": LIVENESS_PATH, "matcher": "200", "interval": 15, "healthy_threshold": 2},
         tags=tags, opts=opts)
+    forward = [{"type": "forward", "target_group_arn": target.arn}]
+    redirect = [{"type": "redirect", "redirect": {"port": str(HTTPS_PORT), "protocol": "HTTPS",
+                                                  "status_code": "HTTP_301"}}]
     listener = aws.lb.Listener(
         f"{name}-http", load_balancer_arn=alb.arn, port=LISTENER_PORT, protocol="HTTP",
-        default_actions=[{"type": "forward", "target_group_arn": target.arn}], tags=tags, opts=opts)
+        default_actions=redirect if ecs.certificate_arn else forward, tags=tags, opts=opts)
+    if ecs.certificate_arn:
+        listener = aws.lb.Listener(
+            f"{name}-https", load_balancer_arn=alb.arn, port=HTTPS_PORT, protocol="HTTPS",
+            certificate_arn=ecs.certificate_arn, ssl_policy=TLS_POLICY, default_actions=forward, tags=tags,
+            opts=opts)
     cluster = aws.ecs.Cluster(f"{name}-cluster", settings=[{"name": "containerInsights", "value": "enabled"}],
                               tags=tags, opts=opts)
     service = aws.ecs.Service(
@@ -116,4 +127,4 @@ def deploy_ecs(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str
             "target_value": args.target_cpu_percent,
             "predefined_metric_specification": {"predefined_metric_type": "ECSServiceAverageCPUUtilization"}},
         opts=opts)
-    return pulumi.Output.concat("http://", alb.dns_name, "/v1")
+    return pulumi.Output.concat("https://" if ecs.certificate_arn else "http://", alb.dns_name, "/v1")

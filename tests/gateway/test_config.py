@@ -88,6 +88,27 @@ def test_ecs_needs_nat_egress() -> None:
     assert "needs outbound internet" in issues["scalepath:network.aws.natGateway"]
 
 
+@pytest.mark.parametrize("runtime, cpu, memory, ok", [
+    ("ecs", 1, 2, True), ("ecs", 1, 16, False), ("ecs", 0.25, 1.5, False), ("ecs", 0.75, 2, False),
+    ("ecs", 8, 20, True), ("ecs", 8, 18, False)])
+def test_fargate_sizes_are_the_ones_ecs_accepts(runtime: str, cpu: float, memory: float, ok: bool) -> None:
+    values, secrets = gateway_config(runtime=runtime, cpu=cpu, memoryGib=memory)
+    if ok:
+        assert _parse(values, secrets).gateway is not None
+    else:
+        assert "scalepath:gateway.memoryGib" in _issues(values, secrets)
+
+
+def test_container_sizes_per_runtime() -> None:
+    from components.gateway.sizes import size_problem
+
+    assert size_problem("containerapps", 1.25, 2.5) is None
+    assert "2 GiB per vCPU" in (size_problem("containerapps", 1, 4) or "")
+    assert size_problem("cloudrun", 2, 8) is None
+    assert "cloudrun takes cpu one of" in (size_problem("cloudrun", 3, 4) or "")
+    assert size_problem("kubernetes", 3, 7) is None
+
+
 def test_unknown_key_lists_the_allowed_ones() -> None:
     issues = _issues(*gateway_config(routes=[{"name": "chat", "targets": [_target(ENDPOINT, 100)], "timeout": 5}]))
     assert ("allowed keys: fallbacks, gate, name, retries, targets, timeoutSeconds"

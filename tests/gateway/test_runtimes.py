@@ -69,6 +69,17 @@ def test_ecs_public_is_an_internet_facing_alb_in_public_subnets(plans: dict[str,
     assert not any(e["name"] in ("SCALEPATH_GATEWAY_KEY", "HF_TOKEN") for e in container["environment"])
 
 
+def test_ecs_with_a_certificate_serves_https_and_redirects_http() -> None:
+    cert = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000"
+    config = with_gateway("dev", {"runtime": "ecs", "tlsCertificateArn": cert, "routes": [
+        _route("chat", ("chat-endpoint", 100))]})
+    plan = run_plan(config)
+    https = one(plan, "aws:lb/listener:Listener", "gateway-https")
+    assert (https.inputs["port"], https.inputs["certificateArn"]) == (443, cert)
+    http = one(plan, "aws:lb/listener:Listener", "gateway-http")
+    assert http.inputs["defaultActions"][0]["redirect"]["protocol"] == "HTTPS"
+
+
 def test_ecs_private_alb_is_internal_and_the_task_role_invokes_exactly_the_routed_endpoint(
         plans: dict[str, Plan]) -> None:
     plan = plans["ecs-private"]

@@ -1,0 +1,42 @@
+"""Which per-replica CPU/memory sizes each gateway runtime accepts (``data/container_sizes.yaml``)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_FILE = Path(__file__).resolve().parents[1] / "data" / "container_sizes.yaml"
+_TABLE = {"ecs": "fargate"}
+
+
+@cache
+def _sizes() -> dict[str, Any]:
+    return yaml.safe_load(_FILE.read_text())
+
+
+def size_problem(runtime: str, cpu: float, memory_gib: float) -> str | None:
+    """Why ``runtime`` would reject ``cpu`` vCPUs with ``memory_gib`` GiB per replica, or ``None``."""
+    table = _sizes().get(_TABLE.get(runtime, runtime))
+    if table is None:  # kubernetes: the nodes decide
+        return None
+    if runtime == "containerapps":
+        steps = cpu / table["cpuStep"]
+        if cpu > table["maxCpu"] or abs(steps - round(steps)) > 1e-9 or memory_gib != cpu * table["gibPerCpu"]:
+            return (f"Container Apps (consumption) takes vCPU in steps of {table['cpuStep']:g} up to "
+                    f"{table['maxCpu']:g} with memory {table['gibPerCpu']:g} GiB per vCPU, e.g. cpu: 1, memoryGib: 2")
+        return None
+    sizes = table["sizes"]
+    row = sizes.get(f"{cpu:g}")
+    if row is None:
+        return f"{runtime} takes cpu one of {', '.join(sizes)} vCPUs"
+    step = row.get("stepGib")
+    offset = (memory_gib - row["minGib"]) / step if step else 0.0
+    on_step = abs(offset - round(offset)) < 1e-9
+    excluded = {"cpu": cpu, "gib": memory_gib} in table.get("exclude", [])
+    if not (row["minGib"] <= memory_gib <= row["maxGib"]) or not on_step or excluded:
+        steps = f" in steps of {step:g}" if step else ""
+        return f"{runtime} with {cpu:g} vCPU takes {row['minGib']:g}..{row['maxGib']:g} GiB{steps}"
+    return None
