@@ -45,7 +45,7 @@ def gateway(standins: dict[str, StandIn], tmp_path_factory: pytest.TempPathFacto
             {"name": "failover", "targets": [{"deployment": "broken", "weight": 100}], "fallbacks": ["spare"],
              "retries": 1},
             {"name": "timeout", "targets": [{"deployment": "slow", "weight": 100}], "fallbacks": ["spare"],
-             "timeoutSeconds": 2, "retries": 0},
+             "timeoutSeconds": 5, "retries": 0},  # stalls 30 s; 5 s leaves room on a loaded machine
         ]})
     served = start_serve(config, {name: s.url for name, s in standins.items()})
     try:
