@@ -44,9 +44,13 @@ def deploy_ecs(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str
     aws.iam.RolePolicyAttachment(
         f"{name}-execution-managed", role=execution.name,
         policy_arn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy", opts=opts)
+    kms = args.store.aws_kms_key_id
     aws.iam.RolePolicy(f"{name}-execution-secrets", role=execution.id, opts=opts,
-                       policy=pulumi.Output.all(*secrets.values()).apply(lambda arns: _policy([{
-                           "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": list(arns)}])))
+                       policy=pulumi.Output.all(*secrets.values()).apply(lambda arns: _policy([
+                           {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": list(arns)},
+                           # A customer-managed key must also let the role decrypt the secrets.
+                           *([{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": kms}] if kms else []),
+                       ])))
     task_role = aws.iam.Role(f"{name}-task", assume_role_policy=_ASSUME_ECS_TASKS, tags=tags, opts=opts)
     if args.grants.sagemaker_endpoint_arns:
         aws.iam.RolePolicy(f"{name}-task-invoke", role=task_role.id, opts=opts,
