@@ -45,6 +45,8 @@ def deploy_ecs(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str
         f"{name}-execution-managed", role=execution.name,
         policy_arn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy", opts=opts)
     kms = args.store.aws_kms_key_id
+    if kms and not kms.startswith("arn:"):  # a key id: IAM names keys by ARN
+        kms = f"arn:aws:kms:{ecs.region}:*:key/{kms}"
     aws.iam.RolePolicy(f"{name}-execution-secrets", role=execution.id, opts=opts,
                        policy=pulumi.Output.all(*secrets.values()).apply(lambda arns: _policy([
                            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": list(arns)},
