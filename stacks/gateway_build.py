@@ -41,7 +41,7 @@ def build_gateway(ctx: StackContext, exports: Mapping[str, Mapping[str, Any]]) -
     needs_hf = HF_TOKEN_ENV in secret_env_names(backends)
     routed = [d for d in spec.deployments if d.name in backends]
     grants = BackendGrants(
-        sagemaker_endpoint_arns=[exports[d.name]["endpointArn"] for d in routed if d.stage is Stage.SAGEMAKER],
+        sagemaker_invoke_policy_arns=[exports[d.name]["invokePolicyArn"] for d in routed if d.stage is Stage.SAGEMAKER],
         vertex_endpoints=[exports[d.name]["endpointId"] for d in routed if d.stage is Stage.VERTEX],
         vertex_location=spec.targets.gcp_region,
         azureml_endpoint_ids=[exports[d.name]["endpointId"] for d in routed if d.stage is Stage.AZUREML])

@@ -30,8 +30,9 @@ COMMAND = ["/bin/sh", "-c",
 class BackendGrants:
     """What the gateway's identity may call: exactly the routed platform endpoints."""
 
-    sagemaker_endpoint_arns: Sequence[pulumi.Input[str]] = ()
-    """``sagemaker:InvokeEndpoint`` on these endpoints (task/pod role)."""
+    sagemaker_invoke_policy_arns: Sequence[pulumi.Input[str]] = ()
+    """Each routed SageMaker endpoint's own invoke policy (that endpoint only; through the VPC
+    endpoint in private mode), attached to the task/pod role."""
     vertex_endpoints: Sequence[pulumi.Input[str]] = ()
     """Vertex endpoint ids: ``roles/aiplatform.user`` on each (service account)."""
     vertex_location: str | None = None

@@ -22,12 +22,10 @@ def _policy(statements: list[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-def invoke_statements(arns: list[str]) -> list[dict[str, Any]]:
-    """``sagemaker:InvokeEndpoint*`` on exactly these endpoints (none: no statement)."""
-    if not arns:
-        return []
-    return [{"Effect": "Allow", "Action": ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
-             "Resource": arns}]
+def attach_invoke_policies(name: str, role: aws.iam.Role, args: GatewayArgs, opts: pulumi.ResourceOptions) -> None:
+    """The routed SageMaker endpoints' own invoke policies, on the role the gateway runs as."""
+    for index, policy_arn in enumerate(args.grants.sagemaker_invoke_policy_arns):
+        aws.iam.RolePolicyAttachment(f"{name}-invoke-{index}", role=role.name, policy_arn=policy_arn, opts=opts)
 
 
 def deploy_ecs(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str]],
@@ -54,10 +52,7 @@ def deploy_ecs(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str
                            *([{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": kms}] if kms else []),
                        ])))
     task_role = aws.iam.Role(f"{name}-task", assume_role_policy=_ASSUME_ECS_TASKS, tags=tags, opts=opts)
-    if args.grants.sagemaker_endpoint_arns:
-        aws.iam.RolePolicy(f"{name}-task-invoke", role=task_role.id, opts=opts,
-                           policy=pulumi.Output.all(*args.grants.sagemaker_endpoint_arns).apply(
-                               lambda arns: _policy(invoke_statements(list(arns)))))
+    attach_invoke_policies(name, task_role, args, opts)
 
     containers = pulumi.Output.all(plain=pulumi.Output.all(**args.plain_env()), secrets=pulumi.Output.all(**secrets),
                                    group=logs.name).apply(lambda v: json.dumps([{

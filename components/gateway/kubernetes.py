@@ -16,7 +16,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.gateway.args import COMMAND, LIVENESS_PATH, PORT, READINESS_PATH, GatewayArgs
-from components.gateway.ecs import invoke_statements
+from components.gateway.ecs import attach_invoke_policies
 from components.tagging import aws_tags, k8s_labels
 
 NAMESPACE = "scalepath-gateway"
@@ -37,11 +37,7 @@ def _identity(name: str, args: GatewayArgs, opts: pulumi.ResourceOptions) -> dic
     assert cluster is not None
     if cluster.cloud == "aws":
         role = aws.iam.Role(f"{name}-pod-role", assume_role_policy=_ASSUME_PODS, tags=aws_tags(args.tags), opts=opts)
-        if args.grants.sagemaker_endpoint_arns:
-            aws.iam.RolePolicy(f"{name}-pod-invoke", role=role.id, opts=opts,
-                               policy=pulumi.Output.all(*args.grants.sagemaker_endpoint_arns).apply(
-                                   lambda arns: json.dumps({"Version": "2012-10-17",
-                                                            "Statement": invoke_statements(list(arns))})))
+        attach_invoke_policies(name, role, args, opts)
         aws.eks.PodIdentityAssociation(f"{name}-pod-identity", cluster_name=cluster.cluster_name,
                                        namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, role_arn=role.arn,
                                        tags=aws_tags(args.tags), opts=opts)

@@ -84,12 +84,13 @@ def test_ecs_private_alb_is_internal_and_the_task_role_invokes_exactly_the_route
         plans: dict[str, Plan]) -> None:
     plan = plans["ecs-private"]
     assert one(plan, "aws:lb/loadBalancer:LoadBalancer").inputs["internal"] is True
-    (policy,) = [r for r in of_type(plan, "aws:iam/rolePolicy:RolePolicy") if r.name == "gateway-task-invoke"]
-    statements = json.loads(policy.inputs["policy"])["Statement"]
-    endpoints = [r for r in of_type(plan, "aws:sagemaker/endpoint:Endpoint")]
-    assert len(endpoints) == 1
-    arn = f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{endpoints[0].inputs['name']}"
-    assert statements[0]["Resource"] == [arn]
+    task_role = one(plan, "aws:iam/role:Role", "gateway-task")
+    (attached,) = [r for r in of_type(plan, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                   if r.name.startswith("gateway-invoke-")]
+    # The routed endpoint's own invoke policy (its ARN and VPC-endpoint condition), on the task role.
+    invoke_policy = one(plan, "aws:iam/policy:Policy", "chat-invoke")
+    assert attached.property_dependencies["policyArn"] == [invoke_policy.urn]
+    assert attached.property_dependencies["role"] == [task_role.urn]
 
 
 def test_kubernetes_on_eks_has_deployment_service_hpa_pdb_and_pod_identity(plans: dict[str, Plan]) -> None:
