@@ -123,6 +123,8 @@ def _gcp_outputs(args: pulumi.runtime.MockResourceArgs, project: str) -> dict[st
             masterAuth={"clusterCaCertificate": "LS0tLS1CRUdJTi...mock"},
             id=f"projects/{project}/locations/{args.inputs.get('location', 'global')}/clusters/{name}",
         )
+    if args.typ == "gcp:cloudrunv2/service:Service":
+        out["uri"] = f"https://{name}-{_short_hash(name)}-uc.a.run.app"
     if args.typ == "gcp:serviceaccount/account:Account":
         account = args.inputs.get("accountId", name)
         out.update(email=f"{account}@{project}.iam.gserviceaccount.com",

@@ -55,7 +55,8 @@ def build_gateway(ctx: StackContext, exports: Mapping[str, Mapping[str, Any]]) -
         hf_token_secret_name=f"{spec.stack_tag}-gateway-hf-token" if needs_hf else None,
         tags=ctx.tags(), grants=grants, **_runtime(ctx, gateway, runtime, cluster.name if cluster else None))
     component = Gateway("gateway", args)
-    return {"runtime": runtime.value, "openaiBaseUrl": component.openai_base_url, "keySecret": component.key_secret}
+    return {"runtime": runtime.value, "openaiBaseUrl": component.openai_base_url, "keySecret": component.key_secret,
+            "clientKey": component.client_key}
 
 
 def _runtime(ctx: StackContext, gateway: GatewayConfig, runtime: GatewayRuntime,

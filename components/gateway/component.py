@@ -20,7 +20,10 @@ class Gateway(pulumi.ComponentResource):
     """What OpenAI clients set as ``base_url``."""
     key_secret: pulumi.Output[str]
     """Where the client key is: the secret's ARN (AWS), ``projects/<p>/secrets/<name>`` (GCP) or
-    Key Vault id (Azure). The value itself is never exported."""
+    Key Vault id (Azure)."""
+    client_key: pulumi.Output[str]
+    """The client key itself, as a Pulumi secret (encrypted in state; ``pulumi stack output
+    --show-secrets gateway``)."""
 
     def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scalepath:index:Gateway", name, None, opts)
@@ -47,4 +50,6 @@ class Gateway(pulumi.ComponentResource):
                                                     for env, s in stored.items()}, child)
         self.openai_base_url = url
         self.key_secret = stored[KEY_ENV].secret_id
-        self.register_outputs({"openai_base_url": self.openai_base_url, "key_secret": self.key_secret})
+        self.client_key = pulumi.Output.secret(key.result)
+        self.register_outputs({"openai_base_url": self.openai_base_url, "key_secret": self.key_secret,
+                               "client_key": self.client_key})
