@@ -7,7 +7,7 @@ Around it: the HF token in Secret Manager (optionally CMEK-encrypted), Private S
 in private mode, and alert policies on p95 latency and errors.
 
 What pulumi-gcp 10.x cannot express (so this component cannot either; see
-docs/architecture.md "Vertex AI stage"): labels, ``encryption_spec`` and VPC-peering
+docs/stages/vertex.md): labels, ``encryption_spec`` and VPC-peering
 ``network`` on the Model Garden deployment; a separate model upload / deployed-model
 resource for ``gcp.vertex.AiEndpoint``; in-place updates (the resource has no import and
 replaces on change).

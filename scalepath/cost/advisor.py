@@ -3,7 +3,7 @@
 Serverless is priced per token; every dedicated stage is priced as the cheapest GPU instance of
 its catalogue (and precision) that holds the model, times the replicas the throughput model
 says the peak traffic needs, always on (730 h), plus the stage's fixed charges (a Kubernetes
-control plane). See docs/architecture.md, "Inference economics".
+control plane). See docs/cost.md.
 """
 
 from __future__ import annotations

@@ -2,9 +2,8 @@
 
 Decode is bound by memory bandwidth (every step reads the weights and the batch's KV cache),
 prefill by compute (2 x parameters FLOPs per prompt token). Peaks come from ``data/gpus.yaml``,
-scaled by achieved-efficiency factors; docs/architecture.md ("Inference economics") gives the
-formulas and their sources, and the tests hold the estimate against the published
-measurements in the same file.
+scaled by achieved-efficiency factors; docs/cost.md gives the formulas and their sources, and
+the tests hold the estimate against the published measurements in the same file.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ class VertexDeployment(DeploymentBase):
     container: VertexContainer | None = None
     kms_key: KmsKeyId | None = None
     """Cloud KMS key in ``gcp:region`` for the HF token secret (the endpoint itself cannot
-    take CMEK through pulumi-gcp; see docs/architecture.md)."""
+    take CMEK through pulumi-gcp; see docs/stages/vertex.md)."""
     alerts: VertexAlerts = VertexAlerts()
 
     @field_validator("machine_type")
