@@ -73,8 +73,14 @@ def versions(server: Server) -> tuple[str, ...]:
     return tuple(sorted(found, key=version_key))
 
 
+@cache
 def retrieve(server: Server, version: str, region: str, instance_type: str | None, gpu: bool) -> str:
-    """The image URI of ``server`` ``version`` in ``region`` (``instance_type`` None: serverless)."""
+    """The image URI of ``server`` ``version`` in ``region`` (``instance_type`` None: serverless).
+
+    Memoised per process: the SDK re-reads and re-parses botocore's endpoint tables on every
+    call (~0.1 s), and a stack's deployments, their pre-flight checks and the components ask
+    for the same few images again and again. Failures are not cached (they end the plan).
+    """
     name = framework(server, gpu)
     try:
         return _image_uris().retrieve(

@@ -20,6 +20,7 @@ from components.sagemaker.endpoint import (
     model_size_b,
     params_from_model_id,
 )
+from components.sagemaker import image as sagemaker_image
 from components.sagemaker.image import Server
 from scalepath.plan import Plan, PlannedResource, run_plan
 from scalepath.stackconfig import SECRET_PLACEHOLDER, StackConfig, load_stack_config
@@ -145,6 +146,30 @@ def test_vllm_server_gets_tensor_parallel_size_and_its_image(base_config: dict[s
     assert env["SM_VLLM_TENSOR_PARALLEL_SIZE"] == "4" and env["SM_VLLM_MAX_MODEL_LEN"] == "16384"
     assert _one(plan, MODEL).inputs["primaryContainer"]["image"] == image_uris.retrieve(
         "vllm", "us-east-1", version="0.30.0", instance_type="ml.g6.12xlarge", image_scope="inference")
+
+
+def test_each_image_is_resolved_once_per_plan(base_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Three endpoints on the same image, each checked before any resource and then built: the SDK
+    # (which re-reads botocore's endpoint tables on every call) answers once, the second
+    # instance type once more.
+    calls: list[tuple[Any, ...]] = []
+    real = image_uris.retrieve
+
+    def counting(framework: str, region: str, **kwargs: Any) -> str:
+        calls.append((framework, region, kwargs.get("instance_type")))
+        return real(framework, region, **kwargs)
+
+    monkeypatch.setattr(image_uris, "retrieve", counting)
+    sagemaker_image.retrieve.cache_clear()
+    base_config["aws:region"] = "ap-southeast-2"
+    plan = _plan(base_config, _deployment(name="chat-a"), _deployment(name="chat-b"),
+                 _deployment(name="chat-c", instanceType="ml.g5.12xlarge"))
+    sagemaker_image.retrieve.cache_clear()  # later tests see the real SDK's answers again
+    assert sorted(calls) == [("huggingface-llm", "ap-southeast-2", "ml.g5.12xlarge"),
+                             ("huggingface-llm", "ap-southeast-2", "ml.g5.2xlarge")]
+    images = {r.inputs["primaryContainer"]["image"] for r in plan.resources if r.type == MODEL}
+    assert images == {real("huggingface-llm", "ap-southeast-2", version="3.3.6", instance_type="ml.g5.2xlarge",
+                           image_scope="inference")}
 
 
 # -- serverless and async ----------------------------------------------------------------------
