@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sagemaker.core import image_uris
 
+from components.sagemaker import image as sagemaker_image
 from components.sagemaker.endpoint import (
     ModelSource,
     SageMakerEndpoint,
@@ -20,7 +21,6 @@ from components.sagemaker.endpoint import (
     model_size_b,
     params_from_model_id,
 )
-from components.sagemaker import image as sagemaker_image
 from components.sagemaker.image import Server
 from scalepath.plan import Plan, PlannedResource, run_plan
 from scalepath.stackconfig import SECRET_PLACEHOLDER, StackConfig, load_stack_config
