@@ -1,16 +1,18 @@
 """The offline plan: run the real stack program under Pulumi mocks and record what it registers.
 
-The program (``stacks/__main__.py``) runs in-process with the stack's config set as the engine
-sets it; a recording monitor keeps each registration's type, name, URN, parent, custom flag,
-dependencies and inputs in their wire form (camelCase, as policies see them). Secret values
-are redacted to ``"[secret]"`` before anything is kept.
+The program (``stacks/program.py``, what ``stacks/__main__.py`` runs) runs in-process with the
+stack's config set as the engine sets it. The config is parsed into the spec once per plan: the
+program composes that spec and the cost estimate prices it (the program's own ``load_spec``
+yields the same spec from the same config; a test holds them together). A recording monitor
+keeps each registration's type, name, URN, parent, custom flag, dependencies and inputs in their
+wire form (camelCase, as policies see them). Secret values are redacted to ``"[secret]"`` before
+anything is kept.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
-import runpy
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,6 +23,8 @@ from pulumi.runtime.mocks import MockMonitor
 from scalepath.cost.plan_cost import estimate, spec_of
 from scalepath.mocks import ScalepathMocks
 from scalepath.stackconfig import StackConfig
+from stacks.program import compose
+from stacks.spec import StackSpec
 from stacks.token_shapes import redact, redact_json
 
 SECRET = "[secret]"
@@ -146,25 +150,25 @@ _LOGGER = logging.getLogger("scalepath.plan")
 _LOGGER.addFilter(_RedactingFilter())
 
 
-def _run_program(config: StackConfig, monitor: RecordingMonitor) -> None:
+def _run_program(config: StackConfig, spec: StackSpec, monitor: RecordingMonitor) -> None:
     pulumi.runtime.set_all_config(dict(config.values), sorted(config.secret_keys))
     pulumi.runtime.set_mocks(monitor.mocks, project=config.project, stack=config.stack,
                              preview=True, monitor=monitor, logger=_LOGGER)
 
     @pulumi.runtime.test
     def program() -> None:
-        runpy.run_module("stacks", run_name="__main__")
+        compose(spec)
 
     program()
 
 
 def run_plan(config: StackConfig) -> Plan:
     """Run ``stacks/`` for ``config`` under mocks; :class:`stacks.errors.ConfigError` on bad config."""
+    spec = spec_of(config)  # before any resource, as the program's own load_spec() does
     aws_region = config.values.get("aws:region", "us-east-1")
     gcp_project = config.values.get("gcp:project", "mock-project")
     monitor = RecordingMonitor(ScalepathMocks(aws_region=aws_region, gcp_project=gcp_project))
     # A fresh context per plan: Pulumi keeps its settings and root stack in context variables.
-    contextvars.Context().run(_run_program, config, monitor)
+    contextvars.Context().run(_run_program, config, spec, monitor)
     resources = list(monitor.recorded)
-    return Plan(stack=config.stack, project=config.project, resources=resources,
-                cost=estimate(resources, spec_of(config)))
+    return Plan(stack=config.stack, project=config.project, resources=resources, cost=estimate(resources, spec))

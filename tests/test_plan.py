@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import runpy
 
 import jsonschema
 import pulumi
 import pulumi_aws as aws
 import pytest
 
+import scalepath.plan
+import stacks.program
 from scalepath.plan import SECRET, run_plan
-from scalepath.stackconfig import SECRET_PLACEHOLDER
-from tests.support import SHIPPED, stack_config
+from scalepath.stackconfig import SECRET_PLACEHOLDER, load_stack_config
+from tests.support import ROOT, SHIPPED, stack_config
 from tests.support.taggability import tag_property, tags_of
 
 PLAN_SCHEMA = {
@@ -139,3 +142,20 @@ def test_azure_budget_filters_on_the_stack_and_gcp_on_the_project(base_config) -
     assert len(gcp["allUpdatesRule"]["monitoringNotificationChannels"]) == 2
     assert {t["spendBasis"] for t in gcp["thresholdRules"]} == {"CURRENT_SPEND", "FORECASTED_SPEND"}
     assert not any(r.type.startswith("aws:") for r in plan.resources), "no AWS budget unless asked"
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_the_entry_point_composes_the_spec_the_plan_parsed(stack: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The plan parses the config once and composes that spec; `pulumi up` runs stacks/__main__.py,
+    # which parses the engine's config itself. Under the plan's runtime both must agree.
+    composed: list[object] = []
+
+    def plan_compose(spec: object) -> None:
+        composed.append(spec)
+        runpy.run_module("stacks", run_name="__main__")
+
+    monkeypatch.setattr(stacks.program, "compose", composed.append)
+    monkeypatch.setattr(scalepath.plan, "compose", plan_compose)
+    run_plan(load_stack_config(stack, ROOT))
+    planned, entry = composed
+    assert entry == planned and entry.deployments
