@@ -1,7 +1,8 @@
 """``scalepath`` command line: ``plan`` runs a stack offline and reports resources, policy
 violations and cost (exit codes: 0 clean, 1 mandatory violations, 2 invalid config);
 ``advise`` compares the stages' monthly cost for a workload and recommends one;
-``gateway config|serve`` renders / runs the stack's gateway (``scalepath/gateway/``)."""
+``gateway config|serve`` renders / runs the stack's gateway (``scalepath/gateway/``);
+``promote`` moves a gateway route's weight to a candidate that passes an eval gate (``scalepath/promote/``)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from scalepath.gateway.render import parse_backend_overrides, render_gateway
 from scalepath.plan import redacted, run_plan
 from scalepath.policy_runner import PolicyConfigError, PolicyPackError, check_plan
 from scalepath.report import render_advice, render_plan
-from scalepath.stackconfig import load_stack_config, project_root
+from scalepath.stackconfig import load_stack_config, project_root, stack_config_path
 from stacks.errors import ConfigError
+from stacks.spec import parse_spec
 from stacks.token_shapes import redact
 
 app = typer.Typer(help="scalepath: model inference along the scaling path, checked offline.",
@@ -155,3 +157,47 @@ def gateway_install_engine() -> None:
 
     typer.echo(f"installing {' '.join(ENGINE_REQUIREMENTS)} ...")
     typer.echo(f"engine ready: {install_engine()}")
+
+
+@app.command()
+def promote(
+    stack: StackOpt,
+    route: Annotated[str, typer.Option(help="The gateway route (OpenAI model name) whose weights move.")],
+    to: Annotated[str, typer.Option(help="The candidate deployment that gets --step percent on a pass.")],
+    suite: Annotated[Path, typer.Option(help="Held-out suite, JSON Lines (format: docs/promotion.md).")],
+    step: Annotated[int, typer.Option(min=1, max=100, help="Percent of the route's weight to move on a pass.")] = 10,
+    config: ConfigOpt = None,
+    backend: BackendOpt = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests in flight per deployment.")] = 4,
+    timeout: Annotated[float, typer.Option(min=0.1, max=600, help="Per-request timeout, seconds.")] = 60.0,
+    write: Annotated[bool, typer.Option("--write", help="On a pass, write the new weights into the environment "
+                                        "file (comments and layout kept).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
+) -> None:
+    """Gate a route's candidate on a held-out suite against its baseline; on a pass move one step of
+    weight to it. Exit 0 promoted, 1 refused by the gate (file untouched), 2 unusable input."""
+    from scalepath.gateway.engine import EngineError
+    from scalepath.promote.command import promote as run_promotion
+    from scalepath.promote.command import select
+    from scalepath.promote.envfile import EnvFileError, write_weights
+    from scalepath.promote.suite import SuiteError, load_suite
+    from scalepath.report import render_promotion
+
+    try:
+        root = project_root()
+        stack_config = load_stack_config(stack, root, config)
+        spec = parse_spec(stack_config.values, project=stack_config.project, stack=stack_config.stack,
+                          secret_keys=stack_config.secret_keys)
+        chosen, baseline = select(spec, route, to)
+        result = run_promotion(spec, chosen, to, baseline, load_suite(suite), step=step,
+                               overrides=parse_backend_overrides(backend or []), concurrency=concurrency,
+                               timeout_s=timeout)
+        if write and result.verdict.passed and result.weights_after != result.weights_before:
+            write_weights(stack_config_path(stack, root, config), route, result.weights_after)
+    except (ConfigError, SuiteError, EnvFileError, EngineError, FileNotFoundError) as error:
+        raise fail(str(error), EXIT_CONFIG) from None
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        render_promotion(result, Console(), written=write)
+    raise typer.Exit(EXIT_OK if result.verdict.passed else EXIT_VIOLATIONS)

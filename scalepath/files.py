@@ -38,10 +38,10 @@ def read_regular_file(path: Path, limit: int = MAX_INPUT_BYTES) -> str:
     return data.decode("utf-8")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` (UTF-8), created owner-only (0600): a plan may describe
-    private infrastructure. Written beside the target and renamed, so readers see the old file or
-    the whole new one, never a truncated one."""
+def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``text`` (UTF-8), owner-only (0600) unless ``mode`` says otherwise: a
+    plan may describe private infrastructure. Written beside the target and renamed, so readers see
+    the old file or the whole new one, never a truncated one."""
     folder = path.parent if str(path.parent) else Path(".")
     fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
     try:
@@ -49,6 +49,8 @@ def write_atomic(path: Path, text: str) -> None:
             handle.write(text.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
+        if mode != 0o600:
+            os.chmod(temp, mode)
         os.replace(temp, path)
     except BaseException:
         try:

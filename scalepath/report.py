@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from scalepath.cost.advisor import Advice
 from scalepath.plan import Plan
+from scalepath.promote.command import Promotion
 
 
 def render_plan(plan: Plan, console: Console) -> None:
@@ -84,3 +86,38 @@ def render_advice(advice: Advice, console: Console) -> None:
     for reason in advice.reasons:
         if "not priced:" not in reason:  # already listed under the table
             console.print(f"  - {reason}", highlight=False)
+
+
+def render_promotion(promotion: Promotion, console: Console, *, written: bool) -> None:
+    """The gate's verdict per criterion, the worst cases, and the weights before/after."""
+    verdict = promotion.verdict
+    runs = [promotion.candidate] + ([promotion.baseline] if promotion.baseline else [])
+    table = Table(title=f"route {promotion.route.name}: suite results")
+    for column in ("deployment", "role", "cases", "pass rate", "error rate", "p95 latency"):
+        table.add_column(column)
+    for run, role in zip(runs, ("candidate", "baseline"), strict=False):
+        p95 = run.p95_latency_ms
+        table.add_row(run.backend.deployment, role, str(len(run.outcomes)), f"{run.pass_rate:.1%}",
+                      f"{run.error_rate:.1%}", "-" if p95 is None else f"{p95:.0f} ms")
+    console.print(table)
+    for criterion in verdict.criteria:
+        mark = "[green]pass[/]" if criterion.passed else "[bold red]FAIL[/]"
+        console.print(f"  {mark} {criterion.name}: {escape(criterion.detail)}", highlight=False)
+    if not verdict.passed:
+        console.print("worst cases:")
+        for outcome in verdict.worst_cases:
+            why = outcome.error or "; ".join(outcome.failures) or f"passed, {outcome.latency_ms:.0f} ms"
+            console.print(f"  {escape(outcome.case_id)}: {escape(why)}", highlight=False)
+        console.print(f"[bold red]refused[/]: weights stay {_weights(promotion.weights_before)}")
+        return
+    after = _weights(promotion.weights_after)
+    if promotion.weights_after == promotion.weights_before:
+        console.print(f"[green]passed[/]: the candidate already takes all traffic ({after})")
+    elif written:
+        console.print(f"[green]promoted[/]: weights written: {after}")
+    else:
+        console.print(f"[green]passed[/]: new weights {after} (add --write to write them)")
+
+
+def _weights(weights: dict[str, int]) -> str:
+    return ", ".join(f"{name} {weight}%" for name, weight in weights.items())

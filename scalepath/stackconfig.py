@@ -88,13 +88,22 @@ def _load_yaml(path: Path, what: str) -> Any:
         raise ConfigError([ConfigIssue(str(path), f"malformed YAML{where}: {problem}")]) from None
 
 
-def load_stack_config(stack: str, root: Path, config_file: Path | None = None) -> StackConfig:
-    """Load ``config_file`` or ``<root>/<stackConfigDir>/Pulumi.<stack>.yaml``."""
+def _project(root: Path) -> dict[str, Any]:
     project = _load_yaml(root / "Pulumi.yaml", "project file")
     if not isinstance(project, dict) or not isinstance(project.get("name"), str):
         raise ConfigError([ConfigIssue(str(root / "Pulumi.yaml"), "expected a mapping with a `name:`")])
-    config_dir = root / project.get("stackConfigDir", ".")
-    path = config_file or config_dir / f"Pulumi.{stack}.yaml"
+    return project
+
+
+def stack_config_path(stack: str, root: Path, config_file: Path | None = None) -> Path:
+    """``config_file``, else ``<root>/<stackConfigDir>/Pulumi.<stack>.yaml`` (where Pulumi reads it)."""
+    return config_file or root / _project(root).get("stackConfigDir", ".") / f"Pulumi.{stack}.yaml"
+
+
+def load_stack_config(stack: str, root: Path, config_file: Path | None = None) -> StackConfig:
+    """Load ``config_file`` or ``<root>/<stackConfigDir>/Pulumi.<stack>.yaml``."""
+    project = _project(root)
+    path = stack_config_path(stack, root, config_file)
     document = _load_yaml(path, "stack config file") or {}
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise ConfigError([ConfigIssue(str(path), "expected a mapping with a `config:` mapping")])

@@ -12,23 +12,23 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import FrameType
 
 from scalepath.gateway.engine import EngineProcess, start_engine
 from scalepath.gateway.render import RenderedGateway
 from stacks.errors import ConfigError, ConfigIssue
-from stacks.gateway_engine import KEY_ENV, secret_env_names
+from stacks.gateway_engine import KEY_ENV, Backend, secret_env_names
 
 
-def engine_env(rendered: RenderedGateway, environ: dict[str, str]) -> dict[str, str]:
+def engine_env(backends: Mapping[str, Backend], environ: Mapping[str, str]) -> dict[str, str]:
     """The variables the engine needs, from ``environ``; ConfigError listing each missing one and its fix."""
     needed = {KEY_ENV: "the gateway's client key: export it (any long random string locally)"}
-    for deployment, backend in rendered.backends.items():
+    for deployment, backend in backends.items():
         for name in backend.env:
             needed[name] = (f"{deployment}'s deployed value; pass --backend {deployment}=URL instead "
                             "to use a local server")
-    for name in secret_env_names(rendered.backends):
+    for name in secret_env_names(backends):
         needed[name] = "secret read by a routed deployment; export it, or --backend the deployments that need it"
     missing = [ConfigIssue(f"${name}", why) for name, why in needed.items() if not environ.get(name)]
     if missing:
@@ -38,7 +38,7 @@ def engine_env(rendered: RenderedGateway, environ: dict[str, str]) -> dict[str, 
 
 def serve(rendered: RenderedGateway, port: int, echo: Callable[[str], None]) -> int:
     """Run the engine until it exits or a signal arrives; the exit code for the CLI."""
-    env = engine_env(rendered, dict(os.environ))
+    env = engine_env(rendered.backends, os.environ)
     stopping = threading.Event()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:

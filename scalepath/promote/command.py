@@ -15,7 +15,6 @@ import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from scalepath.promote.gate import Verdict, evaluate
 from scalepath.promote.runner import Backend, RunResult, run_suite
@@ -112,7 +111,7 @@ def _engine(spec: StackSpec, names: list[str], timeout_s: float) -> Iterator[tup
     """The gateway engine on 127.0.0.1 with one route per deployment (named after it), and a key
     made for this run only."""
     from scalepath.gateway.engine import start_engine
-    from scalepath.gateway.serve import deployed_env
+    from scalepath.gateway.serve import engine_env
 
     routes = [Route(name=name, targets=[RouteTarget(deployment=name, weight=100)], retries=0,
                     timeout_seconds=max(1, round(timeout_s))) for name in names]
@@ -120,7 +119,7 @@ def _engine(spec: StackSpec, names: list[str], timeout_s: float) -> Iterator[tup
     gateway = GatewayConfig.model_validate({**spec.gateway.model_dump(), "routes": [r.model_dump() for r in routes]})
     backends = backends_for(gateway, spec.deployments, spec.targets)
     key = secrets.token_urlsafe(24)
-    env = {**deployed_env(backends, dict(os.environ)), KEY_ENV: key}
+    env = engine_env(backends, {**os.environ, KEY_ENV: key})
     engine = start_engine(render(gateway, backends), env)
     try:
         yield f"{engine.url}/v1", key

@@ -4,15 +4,13 @@ ruamel.yaml's round-trip loader tells where each ``weight`` value stands; only t
 rewritten in the original text (and, for a target new to the route, one entry is added in the
 style of its siblings), so comments, quoting, order and layout stay byte for byte. The result is
 parsed again and must equal the original document with exactly the new weights before it replaces
-the file (a temporary file in the same folder, then an atomic rename).
+the file (:func:`scalepath.files.write_atomic`).
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,8 @@ from typing import Any
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from scalepath.files import read_regular_file, write_atomic
 
 GATEWAY_KEY = "scalepath:gateway"
 _INTEGER = re.compile(r"[0-9]+")
@@ -53,20 +53,10 @@ def with_weights(text: str, route: str, weights: Mapping[str, int]) -> str:
 
 
 def write_weights(path: Path, route: str, weights: Mapping[str, int]) -> None:
-    """Rewrite ``path`` with the new weights, atomically (the old file stays whole on any failure)."""
-    new_text = with_weights(path.read_text(encoding="utf-8"), route, weights)
-    mode = path.stat().st_mode & 0o777
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(new_text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Rewrite ``path`` with the new weights, atomically and with its mode kept (the old file stays
+    whole on any failure)."""
+    text = read_regular_file(path)
+    write_atomic(path, with_weights(text, route, weights), mode=path.stat().st_mode & 0o777)
 
 
 def _targets(document: Any, route: str) -> CommentedSeq:

@@ -1,0 +1,165 @@
+"""``scalepath promote`` end to end against local OpenAI-compatible stand-ins: the step is written
+only on a pass, the file stays byte for byte on a refusal, and the report names the criterion."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from scalepath.cli import EXIT_CONFIG, EXIT_OK, EXIT_VIOLATIONS, app
+from tests.support import ROOT
+from tests.support.openai_server import Reply, StandIn, openai_standin
+
+runner = CliRunner()
+GATEWAY = """\
+  # The gateway: HF endpoint today, serverless as the candidate.
+  scalepath:gateway:
+    runtime: ecs
+    routes:
+      - name: chat   # what clients ask for
+        targets:
+          - {deployment: chat-endpoint, weight: 100}   # today's stage
+        gate: {minPassRate: 0.9, p95LatencyMs: GATE_P95}
+"""
+
+
+def environment(tmp_path: Path, p95_ms: int = 60000) -> Path:
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text((ROOT / "environments" / "Pulumi.dev.yaml").read_text() + GATEWAY.replace("GATE_P95", str(p95_ms)))
+    return path
+
+
+def suite(tmp_path: Path, cases: int = 10) -> Path:
+    path = tmp_path / "suite.jsonl"
+    path.write_text("".join(json.dumps({"id": f"q{i}", "messages": [{"role": "user", "content": f"capital {i}"}],
+                                        "expect": {"contains": "Paris"}}) + "\n" for i in range(cases)))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def in_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture
+def baseline() -> Iterator[StandIn]:
+    with openai_standin(lambda body: Reply("Paris.")) as server:
+        yield server
+
+
+def promote(env: Path, suite_file: Path, backends: dict[str, str], *extra: str):
+    args = ["promote", "--stack", "dev", "--config", str(env), "--route", "chat", "--to", "chat-serverless",
+            "--suite", str(suite_file), "--timeout", "30"]
+    for name, url in backends.items():
+        args += ["--backend", f"{name}={url}"]
+    return runner.invoke(app, [*args, *extra])
+
+
+def test_a_good_candidate_gets_exactly_its_step_written_with_comments_kept(tmp_path: Path, baseline: StandIn) -> None:
+    env = environment(tmp_path)
+    before = env.read_text()
+    with openai_standin(lambda body: Reply("It is Paris")) as candidate:
+        result = promote(env, suite(tmp_path), {"chat-endpoint": baseline.base_url,
+                                                "chat-serverless": candidate.base_url}, "--write", "--step", "25")
+    assert result.exit_code == EXIT_OK, result.output
+    assert env.read_text() == before.replace(
+        "          - {deployment: chat-endpoint, weight: 100}   # today's stage\n",
+        "          - {deployment: chat-endpoint, weight: 75}   # today's stage\n"
+        "          - {deployment: chat-serverless, weight: 25}\n")
+    assert len(candidate.requests) == 10 and len(baseline.requests) == 10
+    # The request names the deployment's model, as a vLLM/TGI server expects.
+    assert candidate.requests[0]["body"]["model"] == "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_without_write_the_new_weights_are_only_reported(tmp_path: Path, baseline: StandIn) -> None:
+    env = environment(tmp_path)
+    before = env.read_bytes()
+    with openai_standin(lambda body: Reply("Paris")) as candidate:
+        result = promote(env, suite(tmp_path), {"chat-endpoint": baseline.base_url,
+                                                "chat-serverless": candidate.base_url}, "--json")
+    assert result.exit_code == EXIT_OK, result.output
+    document = json.loads(result.stdout)
+    assert document["promoted"] is True and document["baseline"]["deployment"] == "chat-endpoint"
+    assert document["weightsAfter"] == {"chat-endpoint": 90, "chat-serverless": 10}
+    assert env.read_bytes() == before
+
+
+@pytest.mark.parametrize(("reply", "p95_ms", "failed"), [
+    (Reply("Lyon"), 60000, {"minPassRate", "maxRegression"}),
+    (Reply("Paris", delay_s=0.3), 100, {"p95LatencyMs"}),
+    (Reply(status=500), 60000, {"minPassRate", "maxRegression", "p95LatencyMs", "maxErrorRate"}),
+], ids=["wrong-answers", "slow", "errors"])
+def test_a_failing_candidate_is_refused_and_the_file_is_untouched(
+        tmp_path: Path, baseline: StandIn, reply: Reply, p95_ms: int, failed: set[str]) -> None:
+    env = environment(tmp_path, p95_ms)
+    before = env.read_bytes()
+    with openai_standin(lambda body: reply) as candidate:
+        result = promote(env, suite(tmp_path), {"chat-endpoint": baseline.base_url,
+                                                "chat-serverless": candidate.base_url}, "--write", "--json")
+    assert result.exit_code == EXIT_VIOLATIONS, result.output
+    document = json.loads(result.stdout)
+    assert {c["name"] for c in document["criteria"] if not c["passed"]} == failed
+    assert document["weightsAfter"] == document["weightsBefore"] == {"chat-endpoint": 100}
+    assert document["worstCases"] and all(not case["passed"] or "p95LatencyMs" in failed
+                                          for case in document["worstCases"])
+    assert env.read_bytes() == before
+    text = promote(env, suite(tmp_path), {"chat-endpoint": baseline.base_url, "chat-serverless": "http://127.0.0.1:9/v1"})
+    assert text.exit_code == EXIT_VIOLATIONS and "FAIL maxErrorRate" in text.output and "refused" in text.output
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--route", "nope"], "--route: 'nope' is not a route"),
+    (["--to", "ghost"], "--to: 'ghost' is not a deployment"),
+    (["--backend", "chat-endpoint"], "--backend"),
+])
+def test_unusable_input_exits_2_naming_the_flag(tmp_path: Path, args: list[str], says: str) -> None:
+    env = environment(tmp_path)
+    before = env.read_bytes()
+    base = ["promote", "--stack", "dev", "--config", str(env), "--route", "chat", "--to", "chat-serverless",
+            "--suite", str(suite(tmp_path))]
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        if flag in base:
+            base[base.index(flag) + 1] = value
+        else:
+            base += [flag, value]
+    result = runner.invoke(app, base)
+    assert result.exit_code == EXIT_CONFIG, result.output
+    assert says in " ".join(result.output.split()) and "Traceback" not in result.output
+    assert env.read_bytes() == before
+
+
+def test_a_bad_suite_exits_2_naming_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "q"}], "expect": {"regex": "("}}\n')
+    result = promote(environment(tmp_path), bad, {})
+    assert result.exit_code == EXIT_CONFIG and "line 1: expect.regex" in " ".join(result.output.split())
+
+
+def test_a_stack_without_gateway_exits_2(tmp_path: Path) -> None:
+    document = yaml.safe_load((ROOT / "environments" / "Pulumi.dev.yaml").read_text())
+    document["config"].pop("scalepath:gateway", None)
+    env = tmp_path / "Pulumi.dev.yaml"
+    env.write_text(yaml.safe_dump(document))
+    result = runner.invoke(app, ["promote", "--stack", "dev", "--config", str(env), "--route", "chat",
+                                 "--to", "chat-endpoint", "--suite", str(suite(tmp_path))])
+    assert result.exit_code == EXIT_CONFIG and "no gateway" in result.output
+
+
+def test_a_deployment_without_backend_is_called_through_the_real_engine_with_its_own_auth(
+        tmp_path: Path, baseline: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    # chat-serverless is an hf-serverless deployment: the engine calls its deployed URL (here the
+    # stand-in, given as the variable `scalepath gateway serve` reads) with the HF token.
+    monkeypatch.setenv("HF_TOKEN", "test-hub-token")
+    with openai_standin(lambda body: Reply("Paris")) as candidate:
+        monkeypatch.setenv("SCALEPATH_CHAT_SERVERLESS_API_BASE", candidate.base_url)
+        result = promote(environment(tmp_path), suite(tmp_path, cases=4), {"chat-endpoint": baseline.base_url},
+                         "--json")
+    assert result.exit_code == EXIT_OK, result.output
+    assert json.loads(result.stdout)["candidate"]["passRate"] == 1.0
+    assert len(candidate.requests) == 4
+    assert {r["authorization"] for r in candidate.requests} == {"Bearer test-hub-token"}
