@@ -194,7 +194,7 @@ def promote(
                                timeout_s=timeout)
         if write and result.verdict.passed and result.weights_after != result.weights_before:
             write_weights(stack_config_path(stack, root, config), route, result.weights_after)
-    except (ConfigError, SuiteError, EnvFileError, EngineError, FileNotFoundError) as error:
+    except (ConfigError, SuiteError, EnvFileError, EngineError, OSError) as error:
         raise fail(str(error), EXIT_CONFIG) from None
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
