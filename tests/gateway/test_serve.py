@@ -19,8 +19,8 @@ from tests.support.gateway_serve import KEY, Served, alive, stack_file, start_se
 from tests.support.openai_standin import StandIn
 
 #: Requests for the weight test, and the tolerance: the count on the 80% target is binomial
-#: (n=400, p=0.8, sd=8); we accept +-5 sd (+-40), which fails by chance about once in 1.7 million runs.
-WEIGHT_REQUESTS, WEIGHT_TOLERANCE = 400, 40
+#: (n=300, p=0.8, sd=6.9); we accept +-5 sd (+-35), which fails by chance about once in 1.7 million runs.
+WEIGHT_REQUESTS, WEIGHT_TOLERANCE = 300, 35
 
 
 @pytest.fixture(scope="module")
