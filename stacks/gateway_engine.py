@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pulumi
 import yaml
 
 from components.gateway.args import HF_TOKEN_ENV, KEY_ENV
@@ -55,11 +56,7 @@ def _ref(name: str) -> str:
 
 def _concat(prefix: str, key: str) -> Callable[[Exports], Any]:
     """An env value ``prefix + exports[key]`` (exports may be Outputs)."""
-    def value(exports: Exports) -> Any:
-        import pulumi  # only the deployed path needs Outputs
-
-        return pulumi.Output.concat(prefix, exports[key])
-    return value
+    return lambda exports: pulumi.Output.concat(prefix, exports[key])
 
 
 def _export(key: str) -> Callable[[Exports], Any]:
