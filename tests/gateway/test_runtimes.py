@@ -4,6 +4,7 @@ its identity scoped to exactly the routed endpoints and no secret value in the p
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -135,3 +136,38 @@ def test_containerapps_is_internal_and_reads_key_vault_with_its_identity(plans: 
     assert secret["keyVaultUrl"].startswith("https://kv-ml-platform.vault.azure.net/secrets/")
     roles = of_type(plan, "azure-native:authorization:RoleAssignment")
     assert any(r.name == "gateway-invokes-0" for r in roles)
+
+
+def _container_env(plan: Plan) -> dict[str, Any]:
+    """The gateway container's plain environment, whatever the runtime."""
+    task = [r for r in of_type(plan, "aws:ecs/taskDefinition:TaskDefinition") if r.name == "gateway-task"]
+    if task:
+        (container,) = json.loads(task[0].inputs["containerDefinitions"])
+        return {e["name"]: e["value"] for e in container["environment"]}
+    deployment = [r for r in of_type(plan, "kubernetes:apps/v1:Deployment") if r.name == "gateway-deployment"]
+    if deployment:
+        (container,) = deployment[0].inputs["spec"]["template"]["spec"]["containers"]
+        return {e["name"]: e.get("value") for e in container["env"] if "value" in e}
+    run = one(plan, "gcp:cloudrunv2/service:Service")
+    return {e["name"]: e.get("value") for e in run.inputs["template"]["containers"][0]["envs"] if "value" in e}
+
+
+@pytest.mark.parametrize("name, deployment, model, base", [
+    ("ecs-public", "chat-endpoint", None, r"https://.*\.endpoints\.huggingface\.cloud/v1/?"),
+    ("ecs-private", "chat", r"sagemaker_chat/.+", None),
+    ("kubernetes-eks", "chat-eks", r"openai/.+", r"http://.+\.svc\.cluster\.local.*/v1"),
+    ("cloudrun", "qwen-32b", r"vertex_ai/openai/\d+", None),
+])
+def test_engine_reads_each_deployments_outputs(plans: dict[str, Plan], name: str, deployment: str,
+                                               model: str | None, base: str | None) -> None:
+    """The rendered config references SCALEPATH_<DEPLOYMENT>_* and the container gets them from the
+    deployment's outputs (endpoint names, ids, URLs), per stage."""
+    env = _container_env(plans[name])
+    prefix = "SCALEPATH_" + deployment.upper().replace("-", "_")
+    config = env["SCALEPATH_GATEWAY_CONFIG"]
+    for suffix, pattern in (("_MODEL", model), ("_API_BASE", base)):
+        if pattern is None:
+            assert prefix + suffix not in env
+        else:
+            assert f"os.environ/{prefix}{suffix}" in config
+            assert re.fullmatch(pattern, env[prefix + suffix]), env[prefix + suffix]
