@@ -219,9 +219,13 @@ def _azure_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
 
 def _dynamic_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
     # Dynamic resources share one type; ours say what they are in the `kind` input.
-    if args.inputs.get("kind") != "huggingface:InferenceEndpoint":
-        return {}
     inputs = args.inputs
+    if inputs.get("kind") == "sagemaker:EndpointPreflight":  # a first `up`: no live endpoint yet
+        return {"desiredInstanceCount": max(int(inputs.get("minCapacity") or 1), 1), "deregistered": False}
+    if inputs.get("kind") == "sagemaker:EndpointVerification":
+        return {"servingConfigName": inputs.get("endpointConfigName")}
+    if inputs.get("kind") != "huggingface:InferenceEndpoint":
+        return {}
     url = (f"https://{_short_hash(args.name)}{_short_hash(inputs.get('endpointName', ''))}."
            f"{inputs.get('region')}.{inputs.get('vendor')}.endpoints.huggingface.cloud")
     image = inputs.get("image") or {}

@@ -50,6 +50,9 @@ class PlannedResource:
     inputs: dict[str, Any]
     dependencies: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    """Lifecycle options the engine would apply (``deleteBeforeReplace``, ``retainOnDelete``,
+    ``replacementTrigger``); not part of the plan JSON contract."""
 
     def to_json(self) -> dict[str, Any]:
         """The contract shape: urn, type, name, parent, custom, inputs."""
@@ -105,6 +108,9 @@ class RecordingMonitor(MockMonitor):
                 inputs=inputs,
                 dependencies=list(request.dependencies),
                 property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                options={"deleteBeforeReplace": request.deleteBeforeReplace, "retainOnDelete": request.retainOnDelete,
+                         "replacementTrigger": (wire_value(json_format.MessageToDict(request.replacement_trigger))
+                                                if request.HasField("replacement_trigger") else None)},
             ))
         return response
 

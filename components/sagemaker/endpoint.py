@@ -29,6 +29,8 @@ from components.sagemaker.iam import RoleScope, assume_role_policy, execution_po
 from components.sagemaker.image import Server
 from components.sagemaker.limits import at_least
 from components.sagemaker.monitoring import MonitoringArgs, create_alarms, create_dashboard
+from components.sagemaker.rollout_guard import EndpointPreflight, EndpointVerification
+from components.sagemaker.rollout_guard import resource_id as scalable_resource_id
 from components.sagemaker.settings import (
     AlarmSettings,
     AsyncSettings,
@@ -224,11 +226,21 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                                     settings=args.alarms, is_async=args.kind is EndpointKind.ASYNC, gpu=gpu,
                                     tags=self._tags)
         alarms = create_alarms(name, monitoring, self._child)
-        config = self._endpoint_config(model, key_arn, capture_uri, output_uri, failure_uri, topics)
+        deployment = self._deployment_config(alarms.rollback)
+        initial_count: pulumi.Input[int] = args.initial_instance_count
+        if args.autoscaling is not None:
+            initial_count = self._preflight(model, args.autoscaling).desiredInstanceCount
+        config = self._endpoint_config(model, key_arn, capture_uri, output_uri, failure_uri, topics, initial_count)
         endpoint = aws.sagemaker.Endpoint(
             f"{name}-endpoint", name=args.endpoint_name, endpoint_config_name=config.name,
-            deployment_config=self._deployment_config(alarms.rollback), tags=self._tags, opts=self._child,
+            deployment_config=deployment, tags=self._tags, opts=self._child,
         )
+        if deployment is not None:
+            # A rolled-back update ends InService on the old config and the provider reports
+            # success: fail the `up` instead (components/sagemaker/rollout_guard.py).
+            EndpointVerification(f"{name}-verify", {
+                "region": args.region, "endpointName": endpoint.name, "endpointConfigName": config.name,
+            }, opts=self._child)
         if args.autoscaling is not None:
             self._autoscaling(endpoint, args.autoscaling, alarms.backlog)
         create_dashboard(name, monitoring, self._child)
@@ -376,6 +388,28 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             env["HUGGING_FACE_HUB_TOKEN"] = token
         return env
 
+    def _kept(self, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
+        """Options of models and endpoint configs: never deleted by Pulumi, because after an
+        auto-rollback the endpoint serves the *old* one, which Pulumi would otherwise delete as
+        replaced (they cost nothing; old ones are left for the account's cleanup)."""
+        return pulumi.ResourceOptions(parent=self, depends_on=depends_on, retain_on_delete=True)
+
+    def _preflight(self, model: aws.sagemaker.Model, scaling: Autoscaling) -> EndpointPreflight:
+        """Live capacity (and deregistration on an instance-type change) before a new config;
+        re-read whenever anything that makes a new endpoint configuration changes."""
+        a = self._args
+        fingerprint = pulumi.Output.json_dumps({
+            "model": model.name, "instanceType": a.instance_type, "startup": a.startup_timeout_seconds,
+            "download": a.model_download_timeout_seconds, "volume": a.volume_size_gb,
+            "capture": a.data_capture.model_dump() if a.data_capture else None,
+            "async": a.async_inference.model_dump() if a.async_inference else None,
+        })
+        return EndpointPreflight(f"{self._name}-preflight", {
+            "region": a.region, "endpointName": a.endpoint_name, "variantName": VARIANT,
+            "instanceType": a.instance_type, "minCapacity": scaling.min_capacity,
+            "maxCapacity": scaling.max_capacity, "configFingerprint": fingerprint,
+        }, opts=self._child)
+
     def _model(self, image: str, role: aws.iam.Role, policy: aws.iam.RolePolicy) -> aws.sagemaker.Model:
         a = self._args
         data_source = None
@@ -393,12 +427,13 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 image=image, mode="SingleModel", environment=self._environment(), model_data_source=data_source),
             vpc_config=vpc, enable_network_isolation=a.network_isolation, tags=self._tags,
             # The role's inline policy must exist before SageMaker validates image and S3 access.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            opts=self._kept(depends_on=[policy]),
         )
 
     # -- endpoint -----------------------------------------------------------------------------
 
-    def _variant(self, model: aws.sagemaker.Model) -> aws.sagemaker.EndpointConfigurationProductionVariantArgs:
+    def _variant(self, model: aws.sagemaker.Model,
+                 initial_count: pulumi.Input[int]) -> aws.sagemaker.EndpointConfigurationProductionVariantArgs:
         a = self._args
         if a.kind is EndpointKind.SERVERLESS:
             s = a.serverless or ServerlessSettings()
@@ -414,7 +449,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                     else default_timeout(params))
         return aws.sagemaker.EndpointConfigurationProductionVariantArgs(
             variant_name=VARIANT, model_name=model.name, instance_type=a.instance_type,
-            initial_instance_count=a.initial_instance_count, initial_variant_weight=1.0,
+            initial_instance_count=initial_count, initial_variant_weight=1.0,
             container_startup_health_check_timeout_in_seconds=startup,
             model_data_download_timeout_in_seconds=download,
             volume_size_in_gb=a.volume_size_gb)
@@ -422,7 +457,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     def _endpoint_config(self, model: aws.sagemaker.Model, key_arn: pulumi.Input[str] | None,
                          capture_uri: pulumi.Input[str] | None, output_uri: pulumi.Input[str] | None,
                          failure_uri: pulumi.Input[str] | None,
-                         topics: Mapping[str, aws.sns.Topic]) -> aws.sagemaker.EndpointConfiguration:
+                         topics: Mapping[str, aws.sns.Topic],
+                         initial_count: pulumi.Input[int]) -> aws.sagemaker.EndpointConfiguration:
         a = self._args
         capture = None
         if a.data_capture is not None:
@@ -449,9 +485,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                     max_concurrent_invocations_per_instance=a.async_inference.max_concurrent_invocations_per_instance))
         volume_key = key_arn if self._volume_encrypted() else None
         return aws.sagemaker.EndpointConfiguration(
-            f"{self._name}-config", production_variants=[self._variant(model)], kms_key_arn=volume_key,
-            data_capture_config=capture, async_inference_config=async_config, tags=self._tags,
-            opts=self._child,
+            f"{self._name}-config", production_variants=[self._variant(model, initial_count)],
+            kms_key_arn=volume_key, data_capture_config=capture, async_inference_config=async_config,
+            tags=self._tags, opts=self._kept(),
         )
 
     def _deployment_config(
@@ -484,14 +520,17 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                      backlog: aws.cloudwatch.MetricAlarm | None) -> None:
         """Target tracking on the chosen metric; async endpoints at 0 also get a step policy
         that starts the first instance when requests wait (target tracking cannot leave 0)."""
-        resource_id = endpoint.name.apply(lambda n: f"endpoint/{n}/variant/{VARIANT}")
+        resource_id = endpoint.name.apply(lambda n: scalable_resource_id(n, VARIANT))
+        # The preflight deregistered the target when the instance type changes (AWS refuses the
+        # update otherwise): target and policies are then registered again, delete-first.
+        again = {"replacement_trigger": self._args.instance_type, "delete_before_replace": True}
         target = aws.appautoscaling.Target(
             f"{self._name}-scaling-target", service_namespace="sagemaker", resource_id=resource_id,
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
             min_capacity=scaling.min_capacity, max_capacity=scaling.max_capacity, tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoint]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoint], **again),
         )
-        policy_opts = pulumi.ResourceOptions(parent=self, depends_on=[target])
+        policy_opts = pulumi.ResourceOptions(parent=self, depends_on=[target], **again)
         aws.appautoscaling.Policy(
             f"{self._name}-scaling-policy", policy_type="TargetTrackingScaling",
             service_namespace=target.service_namespace, resource_id=target.resource_id,

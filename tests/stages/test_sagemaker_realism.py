@@ -391,3 +391,59 @@ def test_weights_key_must_be_a_key_in_the_endpoint_region(base_config: dict[str,
 
 def test_weights_key_needs_s3_weights(base_config: dict[str, Any]) -> None:
     assert "weightsS3Uri" in _parse_issues(base_config, weightsKmsKeyArn=KEY)["scalepath:deployments[0]"]
+
+
+# -- rollouts: capacity kept, instance-type changes on autoscaled variants, rollbacks visible --------
+
+DYNAMIC = "pulumi-python:dynamic:Resource"
+
+
+def _dynamic(result: Any, kind: str) -> list[Any]:
+    return [r for r in result.resources if r.type == DYNAMIC and r.inputs.get("kind") == kind]
+
+
+def test_autoscaled_rollout_starts_at_the_live_count(base_config: dict[str, Any]) -> None:
+    result = plan(_config(base_config, scaling={"min": 2, "max": 5}))
+    (preflight,) = _dynamic(result, "sagemaker:EndpointPreflight")
+    assert (preflight.inputs["minCapacity"], preflight.inputs["maxCapacity"]) == (2, 5)
+    config = one(result, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    # The new config's initial count is the preflight's reading (the mocks' first `up`: the minimum).
+    assert preflight.urn in config.property_dependencies["productionVariants"]
+    assert config.inputs["productionVariants"][0]["initialInstanceCount"] == 2
+
+
+def test_fixed_capacity_needs_no_preflight(base_config: dict[str, Any]) -> None:
+    result = plan(_config(base_config, scaling={"min": 2, "max": 2}))
+    assert not _dynamic(result, "sagemaker:EndpointPreflight")
+    config = one(result, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    assert config.inputs["productionVariants"][0]["initialInstanceCount"] == 2
+
+
+@pytest.mark.parametrize("instance_type", ["ml.g5.2xlarge", "ml.g6e.2xlarge"])
+def test_instance_type_change_registers_scaling_again(base_config: dict[str, Any], instance_type: str) -> None:
+    result = plan(_config(base_config, instanceType=instance_type, scaling={"min": 1, "max": 3}))
+    (preflight,) = _dynamic(result, "sagemaker:EndpointPreflight")
+    assert preflight.inputs["instanceType"] == instance_type  # it deregisters when this changes
+    scaling = [r for r in result.resources if r.type.startswith("aws:appautoscaling/")]
+    assert len(scaling) == 2
+    for resource in scaling:  # ...and these are then registered again, delete-first
+        assert resource.options["deleteBeforeReplace"] is True
+        assert resource.options["replacementTrigger"] == instance_type
+
+
+def test_rollbacks_fail_the_up_and_keep_the_old_config(base_config: dict[str, Any]) -> None:
+    result = plan(_config(base_config))
+    (verification,) = _dynamic(result, "sagemaker:EndpointVerification")
+    config = one(result, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    endpoint = one(result, "aws:sagemaker/endpoint:Endpoint")
+    assert config.urn in verification.property_dependencies["endpointConfigName"]
+    assert endpoint.urn in verification.property_dependencies["endpointName"]
+    for kept in (config, one(result, MODEL)):
+        assert kept.options["retainOnDelete"] is True
+
+
+def test_serverless_has_no_rollout_to_verify(base_config: dict[str, Any]) -> None:
+    result = plan(_config(base_config, kind="serverless", instanceType=None, model="BAAI/bge-small-en-v1.5",
+                          container={"server": "tei", "version": "1.8.2"}))
+    assert not _dynamic(result, "sagemaker:EndpointVerification")
+    assert not _dynamic(result, "sagemaker:EndpointPreflight")
