@@ -288,7 +288,9 @@ def test_derived_answer_length_fits_the_alarm_and_the_invoke_limit(base_config: 
         return
     (deployment,) = parse_spec(config, project="scalepath", stack="test").deployments
     tokens = deployment.effective_generation().max_new_tokens
-    assert tokens / rate * headroom <= min(latency_ms / 1000, limits.load().invocation.realtime_response_seconds)
+    limit = min(latency_ms / 1000, limits.load().invocation.realtime_response_seconds)
+    assert tokens / rate * headroom <= limit * (1 + 1e-9)  # float rounding at the exact boundary
+    assert (tokens + 1) / rate * headroom > limit  # and it is the longest that fits
 
 
 def test_an_answer_longer_than_the_limits_is_refused(base_config: dict[str, Any]) -> None:
