@@ -1,19 +1,22 @@
 """``scalepath`` command line: ``plan`` runs a stack offline and reports resources, policy
-violations and cost (exit codes: 0 clean, 1 mandatory violations, 2 invalid config);
-``advise`` compares the stages' monthly cost for a workload and recommends one;
-``gateway config|serve`` renders / runs the stack's gateway (``scalepath/gateway/``);
+violations and cost (exit codes: 0 clean, 1 mandatory violations, 2 invalid config, 130/143
+interrupted by SIGINT/SIGTERM); ``advise`` compares the stages' monthly cost for a workload and
+recommends one; ``gateway config|serve`` renders / runs the stack's gateway (``scalepath/gateway/``);
 ``promote`` moves a gateway route's weight to a candidate that passes an eval gate (``scalepath/promote/``)."""
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from scalepath import interrupts
 from scalepath.cost.advisor import Compliance, Workload
 from scalepath.cost.advisor import advise as run_advisor
 from scalepath.cost.throughput import resolve_model
@@ -27,8 +30,18 @@ from stacks.errors import ConfigError
 from stacks.spec import parse_spec
 from stacks.token_shapes import redact
 
-app = typer.Typer(help="scalepath: model inference along the scaling path, checked offline.",
-                  no_args_is_help=True, add_completion=False)
+
+class _Cli(typer.Typer):
+    """The ``scalepath`` program: a signal outside the commands' own handling exits 130/143 at once."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Only the real program comes through here (CliRunner calls the click command), never a test process.
+        interrupts.exit_on_signal()
+        return super().__call__(*args, **kwargs)
+
+
+app = _Cli(help="scalepath: model inference along the scaling path, checked offline.",
+           no_args_is_help=True, add_completion=False)
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_CONFIG = 0, 1, 2
 
@@ -53,7 +66,22 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def interruptible(command: Callable[..., None]) -> Callable[..., None]:
+    """Run ``command`` so that SIGINT/SIGTERM unwind it (stopping the policy pack), then exit 130/143."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            with interrupts.interruptible():
+                command(*args, **kwargs)
+        except interrupts.Interrupted as interrupt:
+            raise fail(f"interrupted by {interrupt}; no plan was produced", interrupt.exit_code) from None
+
+    return run
+
+
 @app.command()
+@interruptible
 def plan(
     stack: Annotated[str, typer.Option(help="Stack name: reads environments/Pulumi.<stack>.yaml.")],
     config: Annotated[Path | None, typer.Option(help="Use this stack config file instead.")] = None,

@@ -6,20 +6,25 @@ the analyzer's port from the first stdout line and speaks the Analyzer gRPC prot
 Handshake (optional), GetAnalyzerInfo, Configure (the policy config reconciled with the
 schema defaults and validated against each policy's JSON schema), ConfigureStack, then
 Remediate and Analyze per resource and AnalyzeStack once. We do the same with the resources
-the offline plan recorded. The pack process is always stopped, also on errors and Ctrl-C.
+the offline plan recorded. The pack process is always stopped, also on errors and Ctrl-C: it runs
+in its own session (a terminal's Ctrl-C reaches the plan, which stops the pack in order), and on
+Linux it is killed by the kernel when the thread that started it dies (``PR_SET_PDEATHSIG``), so
+even a plan killed with SIGKILL leaves no pack behind.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -279,22 +284,54 @@ def _read_port(process: subprocess.Popen[bytes]) -> int:
     return int(line)
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_this_thread() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel SIGKILL the child when the starting thread dies (Linux).
+
+    The death signal follows the *thread* that forked, so it is armed only from the main thread:
+    a pack started from a worker thread would die with that thread. Elsewhere the signal handlers
+    of :mod:`scalepath.interrupts` and :func:`_stop` are what stop the pack.
+    """
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: the child only calls it
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died between fork and prctl: nobody would stop us
+            os._exit(1)
+
+    return arm
+
+
 def _stop(process: subprocess.Popen[bytes], drain: threading.Thread | None) -> None:
-    """Terminate the pack, kill it if it lingers (or if we are interrupted while waiting), close its pipe."""
+    """Terminate the pack's process group, kill it if it lingers (or if we are interrupted while
+    waiting), close its pipe."""
     try:
         if process.poll() is None:
-            process.terminate()
+            _signal_group(process, signal.SIGTERM)
             process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         pass
     finally:
         if process.poll() is None:  # still running: timed out, or a second Ctrl-C during the wait
-            process.kill()
+            _signal_group(process, signal.SIGKILL)
             process.wait()
         if drain is not None:
             drain.join(timeout=10)  # the pipe is at EOF once the process is gone
         if process.stdout is not None:
             process.stdout.close()
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    # The pack leads its own session (start_new_session), so its group id is its pid.
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass  # exited meanwhile (a zombie still has its group, so this is a real exit)
 
 
 ENV_CONFIG_MAX_BYTES = 64 * 1024
@@ -318,10 +355,13 @@ def start_pack(pack_dir: Path, project: str, stack: str, config: Mapping[str, st
                PULUMI_CONFIG=_env_config(config or {}))
     # Append mode: the pack writes at the end even while we seek back to read what it wrote.
     with tempfile.TemporaryFile(mode="a+b") as stderr:
+        channel, drain = None, None
+        # Nothing between the start and the `try` whose `finally` stops it: a signal handled in
+        # between would leave it running (on Linux the death signal would still reap it).
         process = subprocess.Popen(
             [sys.executable, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."],
-            cwd=pack_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
-        channel, drain = None, None
+            cwd=pack_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+            start_new_session=True, preexec_fn=_die_with_this_thread())
         try:
             try:
                 port = _read_port(process)
@@ -334,20 +374,21 @@ def start_pack(pack_dir: Path, project: str, stack: str, config: Mapping[str, st
             drain.start()
             channel = grpc.insecure_channel(f"127.0.0.1:{port}")
             try:
-                grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT_S)
                 stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+                # The first call waits for the port (no channel_ready_future: its polling thread
+                # raises "Channel closed!" into stderr when an interrupt closes the channel under it).
                 try:  # newer engines handshake first; the Python SDK does not implement it
                     stub.Handshake(analyzer_pb2.AnalyzerHandshakeRequest(
                         engine_address=ENGINE_ADDRESS, root_directory=str(pack_dir),
-                        program_directory=str(pack_dir)))
+                        program_directory=str(pack_dir)), wait_for_ready=True, timeout=START_TIMEOUT_S)
                 except grpc.RpcError as error:
                     if error.code() != grpc.StatusCode.UNIMPLEMENTED:
                         raise
                 session = PolicyPackSession(process, stub, channel, stderr)
-            except grpc.FutureTimeoutError:
-                raise PolicyPackError(f"the policy pack did not accept connections on port {port} within "
-                                      f"{START_TIMEOUT_S:.0f}s") from None
-            except grpc.RpcError as error:  # it died or broke during the handshake
+            except grpc.RpcError as error:  # it died, broke during the handshake, or never listened
+                if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise PolicyPackError(f"the policy pack did not accept connections on port {port} within "
+                                          f"{START_TIMEOUT_S:.0f}s") from None
                 stderr.seek(0)
                 raise PolicyPackError(f"the policy pack failed to start: {error.code().name}: {error.details()}\n"
                                       f"{stderr.read().decode(errors='replace')}") from None

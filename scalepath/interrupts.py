@@ -1,0 +1,75 @@
+"""SIGINT/SIGTERM for the CLI: unwind (stopping the policy pack), then exit 128 + the signal.
+
+Two modes. Around work that owns a child process or a file, :func:`interruptible` turns the
+first SIGINT or SIGTERM into :class:`Interrupted` (a ``KeyboardInterrupt``, so asyncio and
+``except Exception`` blocks let it through) and lets later ones wait for the unwinding to finish:
+a second Ctrl-C must not abort the ``finally`` that stops the pack. Everywhere else in a CLI
+process :func:`exit_on_signal` ends the process at once with the interrupted exit code: nothing
+is left to clean up there, and raising into click or into interpreter shutdown would print a
+traceback (or an ``Aborted!`` with exit 1) after a plan already printed as a success.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def exit_code(signum: int) -> int:
+    """The shell's exit status for a process ended by ``signum``: 130 for SIGINT, 143 for SIGTERM."""
+    return 128 + signum
+
+
+class Interrupted(KeyboardInterrupt):
+    """A SIGINT or SIGTERM arrived inside :func:`interruptible`."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = exit_code(signum)
+
+
+def _exit_now(signum: int, _frame: FrameType | None) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed or broken pipe: nothing more to say
+            pass
+    os._exit(exit_code(signum))
+
+
+def exit_on_signal() -> None:
+    """From now on SIGINT/SIGTERM end this process at once with exit 130/143 (main thread only)."""
+    for signum in SIGNALS:
+        signal.signal(signum, _exit_now)
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Within the block the first SIGINT/SIGTERM raises :class:`Interrupted`; handlers are restored after.
+
+    A signal that arrives while the block unwinds is remembered, not raised, so cleanup runs to
+    the end; the caller exits with the first signal's code either way.
+    """
+    if sys.platform == "win32":  # no SIGTERM delivery to handle there; Ctrl-C stays KeyboardInterrupt
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, handler) for signum in SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)

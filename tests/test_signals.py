@@ -1,0 +1,170 @@
+"""`scalepath plan` under SIGINT/SIGTERM/SIGKILL: the policy pack never outlives the plan.
+
+Each case runs the real CLI in a child process, waits (bounded, by polling /proc, never by a
+clock) until the plan reaches a given point, freezes it there with SIGSTOP, queues the signal and
+lets it continue, then checks: the plan
+exits with the interrupted status, prints no traceback and no plan JSON, and the pack process
+is gone. Linux only: the observations read /proc.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from tests.support import ROOT
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="observes processes through /proc")
+
+BOUND_S = 240.0
+"""Upper bound of every wait (a failure bound on a loaded machine, not a timing assertion)."""
+
+
+@dataclass(frozen=True)
+class Proc:
+    """A process as /proc shows it; ``started`` (clock ticks since boot) tells a reused pid apart."""
+
+    pid: int
+    started: int
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            text = file.read()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()  # fields after the command name, which may hold spaces
+
+
+def _children(pid: int) -> list[Proc]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _stat(int(entry))) and int(fields[1]) == pid:
+            found.append(Proc(int(entry), int(fields[19])))
+    return found
+
+
+def _alive(proc: Proc) -> bool:
+    fields = _stat(proc.pid)
+    # A zombie has exited (init reaps an orphaned one); a different start time is a reused pid.
+    return fields is not None and fields[0] != "Z" and int(fields[19]) == proc.started
+
+
+def _sockets(proc: Proc, state: str) -> bool:
+    """Whether ``proc`` holds a TCP socket in ``state`` (/proc/net/tcp hex code: 0A listen, 01 established)."""
+    try:
+        fds = {os.readlink(f"/proc/{proc.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{proc.pid}/fd")}
+    except OSError:
+        return False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as file:
+                rows = [line.split() for line in file.readlines()[1:]]
+        except OSError:
+            continue
+        if any(row[3] == state and f"socket:[{row[9]}]" in fds for row in rows):
+            return True
+    return False
+
+
+class PlanFinished(Exception):
+    """The plan ended before the point a case waits for (the case runs again)."""
+
+
+def _wait_until(condition: Callable[[], bool], what: str, plan: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + BOUND_S
+    while not condition():
+        if plan.poll() is not None:
+            raise PlanFinished(f"the plan exited ({plan.returncode}) before {what}")
+        assert time.monotonic() < deadline, f"no {what} within {BOUND_S:.0f}s"
+        time.sleep(0.005)
+
+
+def _start_plan() -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "scalepath", "plan", "--stack", "dev", "--json"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _the_pack(plan: subprocess.Popen[bytes]) -> Proc:
+    packs: list[Proc] = []
+
+    def started() -> bool:
+        packs[:] = _children(plan.pid)
+        return bool(packs)
+
+    _wait_until(started, "policy pack process", plan)
+    (pack,) = packs
+    return pack
+
+
+def _assert_gone(pack: Proc) -> None:
+    deadline = time.monotonic() + BOUND_S
+    while _alive(pack):
+        assert time.monotonic() < deadline, f"policy pack {pack.pid} outlived the plan"
+        time.sleep(0.01)
+
+
+def _freeze_at(point: str, plan: subprocess.Popen[bytes]) -> Proc:
+    """Run ``plan`` to ``point`` and stop it there (SIGSTOP); the pack keeps running. Returns the pack."""
+    if point == "talking to the pack":
+        me = Proc(plan.pid, 0)
+        pack = _the_pack(plan)
+        _wait_until(lambda: _sockets(me, "01"), "connection to the pack", plan)
+        plan.send_signal(signal.SIGSTOP)
+        return pack
+    pack = _the_pack(plan)
+    plan.send_signal(signal.SIGSTOP)  # a stopped plan holds still while the pack starts on its own
+    if point == "pack listening":
+        _wait_until(lambda: _sockets(pack, "0A"), "listening pack", plan)
+    return pack
+
+
+def _interrupt_at(point: str, signum: int) -> tuple[subprocess.Popen[bytes], Proc, bytes, bytes]:
+    """Signal a plan at ``point``; a plan that finished first (only possible while talking) runs again."""
+    for _ in range(5):
+        plan = _start_plan()
+        try:
+            pack = _freeze_at(point, plan)
+            plan.send_signal(signum)  # pending until the plan continues
+            plan.send_signal(signal.SIGCONT)
+            out, err = plan.communicate(timeout=BOUND_S)
+            return plan, pack, out, err
+        except PlanFinished:
+            continue
+        finally:
+            if plan.poll() is None:
+                plan.kill()
+                plan.communicate()
+    pytest.fail(f"5 plans finished before reaching {point!r}")
+
+
+@pytest.mark.parametrize(("point", "signum"), [
+    ("pack forked", signal.SIGTERM),
+    ("pack listening", signal.SIGINT),
+    ("talking to the pack", signal.SIGTERM),
+    ("talking to the pack", signal.SIGINT),
+])
+def test_a_signal_stops_the_pack_and_exits_interrupted(point: str, signum: int) -> None:
+    plan, pack, out, err = _interrupt_at(point, signum)
+    _assert_gone(pack)
+    stderr = err.decode()
+    assert plan.returncode == 128 + signum, stderr
+    assert f"interrupted by {signal.Signals(signum).name}" in stderr
+    assert "Traceback" not in stderr, stderr
+    assert out == b"", "a plan was printed although it was interrupted"
+
+
+def test_a_killed_plan_takes_the_pack_with_it() -> None:
+    # SIGKILL runs no handler: the kernel's parent-death signal is what stops the pack.
+    plan, pack, _, _ = _interrupt_at("pack listening", signal.SIGKILL)
+    assert plan.returncode == -signal.SIGKILL
+    _assert_gone(pack)
