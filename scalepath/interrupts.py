@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -57,7 +58,9 @@ def interruptible() -> Iterator[None]:
     A signal that arrives while the block unwinds is remembered, not raised, so cleanup runs to
     the end; the caller exits with the first signal's code either way.
     """
-    if sys.platform == "win32":  # no SIGTERM delivery to handle there; Ctrl-C stays KeyboardInterrupt
+    if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
+        # Windows delivers no SIGTERM to handle; outside the main thread Python runs no handlers
+        # (and cannot install them): Ctrl-C stays a KeyboardInterrupt there.
         yield
         return
     received: list[int] = []
