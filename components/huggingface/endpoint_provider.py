@@ -6,26 +6,37 @@ transient API errors with bounded exponential backoff honouring ``Retry-After``,
 ``diff`` which changes update in place and which replace.
 
 Pulumi pickles the provider (dill) into the state and runs it in its own process, so the
-provider holds only plain settings: API clients are built per call, the URL-override lock is
-module-level. Inputs and outputs are camelCase (``kind: huggingface:InferenceEndpoint`` tells
-policies this resource apart from other dynamic resources). The token and the container
-secrets travel as Pulumi secrets; the resource marks them secret in its outputs.
+provider holds only plain settings: API clients are built per call. ``HfApi`` builds every
+Endpoints URL from one module constant; instead of swapping that constant (a process-wide lock
+across network calls), a request hook on ``huggingface_hub``'s HTTP client sends each request of
+one of our calls to that call's API URL with a client timeout (a context variable says which).
+Inputs and outputs are camelCase (``kind: huggingface:InferenceEndpoint`` tells policies this
+resource apart from other dynamic resources). The token and the container secrets travel as
+Pulumi secrets; the resource marks them secret in its outputs, and every text that leaves the
+provider (errors, logs) goes through :func:`scrub`.
 """
 
 from __future__ import annotations
 
+import contextvars
+import email.utils
+import json
 import logging
+import math
 import os
+import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import httpx2
 from huggingface_hub import HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.utils import _http as hf_http
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -64,6 +75,12 @@ UPDATE_KEYS = (
 )
 #: Inputs kept in state with no effect on the endpoint (the provider's own settings).
 STATE_ONLY_KEYS = ("token", "apiUrl", "timeoutSeconds")
+#: Outputs the provider records at create and carries through updates (never inputs).
+CREATED_API_URL = "createdApiUrl"
+"""The API URL the endpoint was created through: read, update and delete use it, whatever the env says."""
+CREATE_MARKER = "createMarker"
+"""A tag (``scalepath-create:<uuid>``) sent at create: how a retried create recognises its own endpoint."""
+MARKER_PREFIX = "scalepath-create:"
 
 _READY = "running"
 _SCALED_TO_ZERO = "scaledToZero"
@@ -74,6 +91,31 @@ _TRANSIENT_STATUS = (429, 500, 502, 503, 504)
 
 class HfEndpointError(Exception):
     """An Inference Endpoints operation failed; the message says what and what to do (never the token)."""
+
+
+class ApiError(HfEndpointError):
+    """One API call failed; ``status`` is the HTTP status, None when there was no usable answer."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+REDACTED = "[redacted]"
+# Credential shapes found anywhere in a text (Hugging Face, OpenAI-style, AWS access key ids) and
+# whatever follows "Bearer": an API or proxy that echoes the Authorization header must not put
+# any token, token-shaped or not, into an error. Swap for the project's shared token-shape rule
+# once one exists that components may import.
+_TOKEN_SHAPE = re.compile(
+    r"(?i:bearer)\s+[^\s\"',;}]+|hf_[A-Za-z0-9]{20,}|(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}"
+    r"|(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}")
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` without the known secret values and without anything token-shaped (the one redaction rule)."""
+    for secret in sorted((s for s in secrets if isinstance(s, str) and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return _TOKEN_SHAPE.sub(REDACTED, text)
 
 
 class HardwareError(ValueError):
@@ -106,9 +148,10 @@ def default_api_url() -> str:
     return os.environ.get(API_URL_ENV) or constants.INFERENCE_ENDPOINTS_ENDPOINT
 
 
-def hf_tags(tags: Mapping[str, str]) -> list[str]:
-    """Our logical cost tags as the list of ``key:value`` strings the HF API takes, sorted."""
-    return sorted(f"{key}:{value}" for key, value in tags.items())
+def hf_tags(tags: Mapping[str, str], marker: str | None = None) -> list[str]:
+    """Our logical cost tags as the list of ``key:value`` strings the HF API takes, sorted; then the
+    create marker, if any."""
+    return sorted(f"{key}:{value}" for key, value in tags.items()) + ([marker] if marker else [])
 
 
 def image_payload(image: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -149,29 +192,73 @@ class RetryPolicy:
         return min(max(wanted, 0.0), self.max_seconds)
 
 
-_API_URL_LOCK = threading.RLock()
 T = TypeVar("T")
 
 
-@contextmanager
-def _api_base(url: str) -> Iterator[None]:
-    # HfApi reads the Endpoints API URL from a module constant on every call; swap it for the
-    # duration of one call. The lock keeps concurrent resources with different URLs apart.
-    with _API_URL_LOCK:
-        previous = constants.INFERENCE_ENDPOINTS_ENDPOINT
-        constants.INFERENCE_ENDPOINTS_ENDPOINT = url.rstrip("/")
-        try:
-            yield
-        finally:
-            constants.INFERENCE_ENDPOINTS_ENDPOINT = previous
+@dataclass(frozen=True)
+class _Route:
+    """Where the requests of the current provider call go, and how long one may take."""
+
+    api_url: str
+    timeout_seconds: float
+
+
+_ROUTE: contextvars.ContextVar[_Route | None] = contextvars.ContextVar("scalepath_hf_route", default=None)
+_HOOK_LOCK = threading.Lock()  # held while installing the hook, never across a network call
+
+
+def _route_request(request: httpx2.Request) -> None:
+    """Request hook: an Endpoints API request made by one of our calls goes to that call's API URL,
+    with its timeout. Requests outside our calls are left alone."""
+    route = _ROUTE.get()
+    if route is None:
+        return
+    default = constants.INFERENCE_ENDPOINTS_ENDPOINT.rstrip("/")
+    url = str(request.url)
+    if url == default or url.startswith(default + "/"):
+        request.url = httpx2.URL(route.api_url.rstrip("/") + url[len(default):])
+        request.headers["Host"] = request.url.netloc.decode("ascii")
+    request.extensions["timeout"] = httpx2.Timeout(route.timeout_seconds).as_dict()
+
+
+def _install_route_hook() -> None:
+    """Add :func:`_route_request` to every client ``huggingface_hub`` builds (once per process),
+    keeping whatever client factory is configured."""
+    with _HOOK_LOCK:
+        previous = getattr(hf_http, "_GLOBAL_CLIENT_FACTORY", hf_http.default_client_factory)
+        if getattr(previous, "routes_scalepath_calls", False):
+            return
+
+        def factory() -> httpx2.Client:
+            client = previous()
+            hooks = client.event_hooks
+            client.event_hooks = {**hooks, "request": [*hooks.get("request", []), _route_request]}
+            return client
+
+        factory.routes_scalepath_calls = True  # type: ignore[attr-defined]
+        hf_http.set_client_factory(factory)
 
 
 def _retry_after(error: HfHubHTTPError) -> float | None:
+    """Seconds the API asks us to wait: a finite number >= 0 or an HTTP date; None when absent or unreadable."""
     value = error.response.headers.get("retry-after") if error.response is not None else None
+    if value is None:
+        return None
     try:
-        return float(value) if value is not None else None
+        seconds = float(value)
     except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            when = None
+        if when is None or when.tzinfo is None:
+            log.warning("ignoring an unreadable Retry-After header %r; using our own backoff", value[:40])
+            return None
+        return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
+    if not math.isfinite(seconds) or seconds < 0:  # `nan`, `inf`, `-1`: an API fault, not a wait
+        log.warning("ignoring an unreadable Retry-After header %r; using our own backoff", value[:40])
+        return None
+    return seconds
 
 
 def _status(error: HfHubHTTPError) -> int | None:
@@ -180,7 +267,7 @@ def _status(error: HfHubHTTPError) -> int | None:
 
 def _describe(error: Exception) -> str:
     if isinstance(error, HfHubHTTPError):
-        detail = error.server_message or str(error).strip().splitlines()[0]
+        detail = error.server_message or (str(error).strip().splitlines() or ["no message"])[0]
         return f"HTTP {_status(error)}: {detail}"
     return f"{type(error).__name__}: {error}"
 
@@ -207,56 +294,113 @@ class _Target:
     namespace: str
     token: str
     api_url: str
+    secrets: tuple[str, ...] = ()
+    """Values never to show (the token, the container secrets)."""
 
     @classmethod
     def of(cls, props: Mapping[str, Any]) -> _Target:
-        return cls(name=props["endpointName"], namespace=props["namespace"], token=props["token"],
-                   api_url=props.get("apiUrl") or default_api_url())
+        """The endpoint of these inputs or outputs; a recorded creating API URL wins over the input."""
+        secrets = props.get("secrets")
+        values = tuple(str(v) for v in secrets.values()) if isinstance(secrets, Mapping) else ()
+        token = props["token"]
+        api_url = props.get(CREATED_API_URL) or props.get("apiUrl") or default_api_url()
+        return cls(name=props["endpointName"], namespace=props["namespace"], token=token,
+                   api_url=api_url.rstrip("/"), secrets=(token, *values))
+
+    @property
+    def label(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def scrub(self, text: str) -> str:
+        """``text`` without this target's secrets or anything token-shaped."""
+        return scrub(text, self.secrets)
 
     def __repr__(self) -> str:  # never show the token
-        return f"_Target({self.namespace}/{self.name} at {self.api_url})"
+        return f"_Target({self.label} at {self.api_url})"
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
+
+
+#: Transport failures after which the API may have acted on the request (the response was lost).
+_AMBIGUOUS_TRANSPORT = (httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.ReadError, httpx2.WriteError,
+                        httpx2.RemoteProtocolError)
 
 
 class InferenceEndpointProvider(ResourceProvider):
     """CRUD, diff and check of one HF Inference Endpoint. Holds only plain (picklable) settings."""
 
-    def __init__(self, retry: RetryPolicy = RetryPolicy(), poll_seconds: float = 15.0):
+    request_timeout_seconds: float = 60.0
+    """Client timeout of one API request (connect, read, write, pool). A class default too: a
+    provider unpickled from a stack's state written before this setting existed has it."""
+
+    def __init__(self, retry: RetryPolicy = RetryPolicy(), poll_seconds: float = 15.0,
+                 request_timeout_seconds: float = 60.0):
         super().__init__()
         self.retry = retry
         self.poll_seconds = poll_seconds
+        self.request_timeout_seconds = request_timeout_seconds
 
     # -- API plumbing -------------------------------------------------------------------------
 
-    def _call(self, target: _Target, what: str, fn: Callable[[HfApi], T]) -> T:
-        """Run ``fn(api)`` against the target API, retrying transient failures within the policy."""
+    def _call(self, target: _Target, what: str, fn: Callable[[HfApi], T],
+              recover: Callable[[], T | None] | None = None) -> T:
+        """Run ``fn(api)`` against the target API, retrying transient failures within the policy.
+
+        After a failure that may have reached the API (5xx, a lost response), ``recover`` runs
+        before the retry: whatever it returns (not None) is the call's result. Every failure
+        comes out as :class:`ApiError` with a scrubbed message.
+        """
+        _install_route_hook()
         api = HfApi(token=target.token)
+        route = _Route(target.api_url, self.request_timeout_seconds)
         failures = 0
         while True:
+            ambiguous, fault = False, None
+            reset = _ROUTE.set(route)
             try:
-                with _api_base(target.api_url):
-                    return fn(api)
+                return fn(api)
             except HfHubHTTPError as error:
-                if _status(error) not in _TRANSIENT_STATUS:
-                    raise
-                failures += 1
-                retry_after = _retry_after(error)
-                last = error
-            except httpx2.TransportError as error:
-                failures += 1
-                retry_after = None
-                last = error
+                status = _status(error)
+                if status not in _TRANSIENT_STATUS:
+                    fault = ApiError(target.scrub(f"{what} {target.label} failed: {_describe(error)}"), status)
+                retry_after, ambiguous, last = _retry_after(error), status != 429, error
+            except (httpx2.TransportError, httpx2.TooManyRedirects) as error:
+                retry_after, ambiguous, last = None, isinstance(error, _AMBIGUOUS_TRANSPORT), error
+            except json.JSONDecodeError as error:
+                fault = ApiError(target.scrub(
+                    f"{what} {target.label}: the API at {target.api_url} answered with something that is not "
+                    f"JSON ({error.msg} at line {error.lineno}). An HTML page usually means apiUrl points at a "
+                    "web page or a proxy's login page, not the Inference Endpoints API (.../v2)."))
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                # huggingface_hub parses the answer inside the call: a field missing or null
+                # (`status: null`) surfaces here, never as our own bug.
+                fault = ApiError(target.scrub(
+                    f"{what} {target.label}: the API at {target.api_url} answered with a response that is not "
+                    f"an Inference Endpoint ({type(error).__name__}: {error}); is apiUrl the Inference "
+                    "Endpoints API, and is huggingface_hub up to date?"))
+            finally:
+                _ROUTE.reset(reset)
+            if fault is not None:
+                # Raised here, outside the handler: the library's exception (its request carries the
+                # Authorization header) must not ride along as __context__.
+                raise fault
+            failures += 1
             if failures >= self.retry.attempts:
-                raise HfEndpointError(
-                    f"{what} {target.namespace}/{target.name}: gave up after {failures} attempts; last error "
-                    f"{_describe(last)}. The Inference Endpoints API is unavailable or rate-limiting; retry later."
-                ) from None
+                raise ApiError(target.scrub(
+                    f"{what} {target.label}: gave up after {failures} attempts; last error {_describe(last)}. "
+                    "The Inference Endpoints API is unavailable or rate-limiting; retry later."
+                    + (" The last attempt may have reached the API: check whether the endpoint exists before "
+                       "retrying." if ambiguous and recover is not None else "")), _status_of(last))
+            if ambiguous and recover is not None:
+                recovered = recover()
+                if recovered is not None:
+                    return recovered
             delay = self.retry.delay(failures, retry_after)
-            log.warning("%s %s/%s: %s; retrying in %.1fs (%d/%d)", what, target.namespace, target.name,
-                        _describe(last), delay, failures, self.retry.attempts)
+            log.warning("%s", target.scrub(f"{what} {target.label}: {_describe(last)}; retrying in {delay:.1f}s "
+                                           f"({failures}/{self.retry.attempts})"))
             time.sleep(delay)
-
-    def _fail(self, what: str, target: _Target, error: HfHubHTTPError) -> HfEndpointError:
-        return HfEndpointError(f"{what} {target.namespace}/{target.name} failed: {_describe(error)}")
 
     def _wait(self, target: _Target, props: Mapping[str, Any], raw: dict[str, Any], what: str) -> dict[str, Any]:
         """Poll until the endpoint serves (``running``; ``scaledToZero`` too when min replicas is 0)."""
@@ -270,11 +414,12 @@ class InferenceEndpointProvider(ResourceProvider):
                 return raw
             if state in _FAILED:
                 message = raw["status"].get("message") or "no status message"
-                raise HfEndpointError(f"{what} {target.namespace}/{target.name}: endpoint is {state!r}: {message}. "
-                                      "Check the endpoint logs at https://endpoints.huggingface.co")
+                raise HfEndpointError(target.scrub(
+                    f"{what} {target.label}: endpoint is {state!r}: {message}. "
+                    "Check the endpoint logs at https://endpoints.huggingface.co"))
             if time.monotonic() >= deadline:
                 raise HfEndpointError(
-                    f"{what} {target.namespace}/{target.name}: still {state!r} after {props['timeoutSeconds']}s "
+                    f"{what} {target.label}: still {state!r} after {props['timeoutSeconds']}s "
                     "(timeoutSeconds). Large models load slowly: raise the timeout, or check the endpoint logs; "
                     "the endpoint is left as it is and the next update resumes waiting."
                 )
@@ -286,10 +431,11 @@ class InferenceEndpointProvider(ResourceProvider):
             target.name, namespace=target.namespace).raw)
 
     @staticmethod
-    def _outputs(props: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
+    def _outputs(props: Mapping[str, Any], raw: Mapping[str, Any], recorded: Mapping[str, Any]) -> dict[str, Any]:
         status = raw.get("status") or {}
         url = status.get("url")
-        return {**props, "kind": KIND, "url": url, "status": status.get("state"),
+        kept = {k: recorded[k] for k in (CREATED_API_URL, CREATE_MARKER) if recorded.get(k)}
+        return {**props, **kept, "kind": KIND, "url": url, "status": status.get("state"),
                 "openaiBaseUrl": openai_base_url(url, props.get("image"))}
 
     # -- Pulumi provider protocol -------------------------------------------------------------
@@ -318,9 +464,9 @@ class InferenceEndpointProvider(ResourceProvider):
         try:
             hardware = self._call(target, "list hardware for", lambda api: api.list_inference_endpoints_hardware(
                 namespace=target.namespace))
-        except (HfHubHTTPError, HfEndpointError) as error:
+        except ApiError as error:
             # The static table already passed; the live list is a bonus, not a gate.
-            log.warning("could not list Inference Endpoints hardware: %s", _describe(error))
+            log.warning("could not list Inference Endpoints hardware: %s", error)
             return []
         wanted = (news["vendor"], news["region"], news["accelerator"], news["instanceType"], news["instanceSize"])
         match = [h for h in hardware
@@ -328,55 +474,81 @@ class InferenceEndpointProvider(ResourceProvider):
         if not match:
             return [CheckFailure("region", f"{'/'.join(wanted)} is not offered to namespace {target.namespace}")]
         if match[0].status not in ("available", "low_availability"):
-            return [CheckFailure("instanceType", f"{match[0].id} is {match[0].status}; choose other hardware")]
+            return [CheckFailure("instanceType", target.scrub(f"{match[0].id} is {match[0].status}; "
+                                                              "choose other hardware"))]
         return []
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        """Create the endpoint and wait until it serves; failures carry the endpoint's status message."""
-        target = _Target.of(props)
-        scaling = props.get("scalingMetric")
+    def _ours(self, target: _Target, marker: str) -> dict[str, Any] | None:
+        """The endpoint under this name if it carries our create marker; None if there is none.
 
-        def create(api: HfApi) -> dict[str, Any]:
-            private_link = props.get("privateLink") or {}
-            return api.create_inference_endpoint(
-                target.name, namespace=target.namespace,
-                repository=props["repository"], revision=props.get("revision"), task=props.get("task"),
-                framework=props["framework"], vendor=props["vendor"], region=props["region"],
-                accelerator=props["accelerator"], instance_type=props["instanceType"],
-                instance_size=props["instanceSize"], min_replica=int(props["minReplica"]),
-                max_replica=int(props["maxReplica"]), scale_to_zero_timeout=props.get("scaleToZeroTimeout"),
-                scaling_metric=scaling, scaling_threshold=props.get("scalingThreshold") if scaling else None,
-                custom_image=image_payload(props.get("image")), container_args=props.get("args") or None,
-                env=dict(props.get("env") or {}) or None, secrets=dict(props.get("secrets") or {}) or None,
-                type=props["type"], tags=hf_tags(props.get("tags") or {}),
-                private_link_account_id=private_link.get("accountId"),
-                private_link_region=private_link.get("region"),
-            ).raw
-
+        :class:`HfEndpointError` when one exists without the marker: someone else's endpoint.
+        """
         try:
-            raw = self._call(target, "create", create)
-        except HfHubHTTPError as error:
-            if _status(error) != 409:
-                raise self._fail("create", target, error) from None
-            # Never adopt an endpoint we did not create: it may belong to someone else.
-            raise HfEndpointError(f"create {target.namespace}/{target.name} failed: an endpoint with this name "
-                                  "already exists; import it (`pulumi import`) or choose another name") from None
+            raw = self._get(target)
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+        tags = raw.get("tags")
+        if isinstance(tags, list) and marker in tags:
+            log.info("create %s: the endpoint a failed attempt created is ours (tag %s); adopting it",
+                     target.label, marker)
+            return raw
+        raise HfEndpointError(f"create {target.label} failed: an endpoint with this name already exists and was "
+                              "not created by this deployment; import it (`pulumi import`) or choose another name")
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """Create the endpoint and wait until it serves; failures carry the endpoint's status message.
+
+        A create whose answer was lost (5xx, timeout) may still have committed: before retrying, the
+        provider reads the name and adopts the endpoint if it carries this create's marker tag; an
+        endpoint without it belongs to someone else and is never adopted.
+        """
+        target = _Target.of(props)
+        marker = f"{MARKER_PREFIX}{uuid.uuid4().hex}"
+        scaling = props.get("scalingMetric")
+        private_link = props.get("privateLink") or {}
+        request = dict(
+            namespace=target.namespace,
+            repository=props["repository"], revision=props.get("revision"), task=props.get("task"),
+            framework=props["framework"], vendor=props["vendor"], region=props["region"],
+            accelerator=props["accelerator"], instance_type=props["instanceType"],
+            instance_size=props["instanceSize"], min_replica=int(props["minReplica"]),
+            max_replica=int(props["maxReplica"]), scale_to_zero_timeout=props.get("scaleToZeroTimeout"),
+            scaling_metric=scaling, scaling_threshold=props.get("scalingThreshold") if scaling else None,
+            custom_image=image_payload(props.get("image")), container_args=props.get("args") or None,
+            env=dict(props.get("env") or {}) or None, secrets=dict(props.get("secrets") or {}) or None,
+            type=props["type"], tags=hf_tags(props.get("tags") or {}, marker),
+            private_link_account_id=private_link.get("accountId"), private_link_region=private_link.get("region"),
+        )
+        try:
+            raw = self._call(target, "create", lambda api: api.create_inference_endpoint(target.name, **request).raw,
+                             recover=lambda: self._ours(target, marker))
+        except ApiError as error:
+            if error.status != 409:
+                raise
+            # A retry after a lost answer may meet its own endpoint; anyone else's is never adopted.
+            raw = self._ours(target, marker)
+            if raw is None:  # deleted between the 409 and the read: let the next run create it
+                raise HfEndpointError(f"create {target.label} failed: the API reported the name taken, then "
+                                      "not found; run again") from None
+        recorded = {CREATED_API_URL: target.api_url, CREATE_MARKER: marker}
         if props.get("paused"):
             raw = self._call(target, "pause", lambda api: api.pause_inference_endpoint(
                 target.name, namespace=target.namespace).raw)
         raw = self._wait(target, props, raw, "create")
-        return CreateResult(f"{target.namespace}/{target.name}", self._outputs(props, raw))
+        return CreateResult(target.label, self._outputs(props, raw, recorded))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh status, URL and the settings changed outside Pulumi; a deleted endpoint reads as gone."""
         target = _Target.of(props)
         try:
             raw = self._get(target)
-        except HfHubHTTPError as error:
-            if _status(error) == 404:
+        except ApiError as error:
+            if error.status == 404:
                 return ReadResult("", {})
-            raise self._fail("read", target, error) from None
-        return ReadResult(id_, self._outputs({**props, **_live_settings(raw)}, raw))
+            raise
+        return ReadResult(id_, self._outputs({**props, **_live_settings(raw)}, raw, props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Which inputs changed, and whether that replaces the endpoint or updates it in place."""
@@ -389,8 +561,18 @@ class InferenceEndpointProvider(ResourceProvider):
                           delete_before_replace=bool(replaces) and same_name)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Send only what changed (compute, model, scaling, tags), pause/resume, then wait."""
-        target = _Target.of(news)
+        """Send only what changed (compute, model, scaling, tags), pause/resume, then wait.
+
+        The endpoint is reached through the API URL that created it; an update that would point it
+        elsewhere is refused (the endpoint does not exist there).
+        """
+        target = _Target.of({**news, CREATED_API_URL: olds.get(CREATED_API_URL)})
+        wanted = (news.get("apiUrl") or default_api_url()).rstrip("/")
+        if olds.get(CREATED_API_URL) and not _same_url(wanted, target.api_url):
+            raise HfEndpointError(
+                f"update {target.label}: the endpoint was created through {target.api_url}, but apiUrl (or "
+                f"${API_URL_ENV}) now says {wanted}. Set apiUrl back to manage this endpoint; to move it, "
+                "give it a new endpointName (a new endpoint is created there, the old one deleted).")
         changed = {k for k in (*UPDATE_KEYS, "args") if olds.get(k) != news.get(k)} - {"paused"}
         kwargs: dict[str, Any] = {}
         simple = {"accelerator": "accelerator", "instanceType": "instance_type", "instanceSize": "instance_size",
@@ -409,30 +591,31 @@ class InferenceEndpointProvider(ResourceProvider):
         if "secrets" in changed:
             kwargs["secrets"] = dict(news.get("secrets") or {})
         if "tags" in changed:
-            kwargs["tags"] = hf_tags(news.get("tags") or {})
-        try:
-            if kwargs:
-                raw = self._call(target, "update", lambda api: api.update_inference_endpoint(
-                    target.name, namespace=target.namespace, **kwargs).raw)
-            if bool(olds.get("paused")) != bool(news.get("paused")):
-                action = "pause" if news.get("paused") else "resume"
-                raw = self._call(target, action, lambda api: getattr(api, f"{action}_inference_endpoint")(
-                    target.name, namespace=target.namespace).raw)
-            if not kwargs and bool(olds.get("paused")) == bool(news.get("paused")):
-                raw = self._get(target)  # only provider settings (token, timeout, API URL) changed
-        except HfHubHTTPError as error:
-            raise self._fail("update", target, error) from None
+            kwargs["tags"] = hf_tags(news.get("tags") or {}, olds.get(CREATE_MARKER))
+        if kwargs:
+            raw = self._call(target, "update", lambda api: api.update_inference_endpoint(
+                target.name, namespace=target.namespace, **kwargs).raw)
+        if bool(olds.get("paused")) != bool(news.get("paused")):
+            action = "pause" if news.get("paused") else "resume"
+            raw = self._call(target, action, lambda api: getattr(api, f"{action}_inference_endpoint")(
+                target.name, namespace=target.namespace).raw)
+        if not kwargs and bool(olds.get("paused")) == bool(news.get("paused")):
+            raw = self._get(target)  # only provider settings (token, timeout) changed
         raw = self._wait(target, news, raw, "update")
-        return UpdateResult(self._outputs(news, raw))
+        return UpdateResult(self._outputs(news, raw, olds))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Delete the endpoint; one that is already gone counts as deleted."""
+        """Delete the endpoint through the API URL that created it; one already gone there counts as deleted."""
         target = _Target.of(props)
         try:
             self._call(target, "delete", lambda api: api.delete_inference_endpoint(
                 target.name, namespace=target.namespace))
-        except HfHubHTTPError as error:
-            if _status(error) == 404:
-                log.info("delete %s/%s: already gone", target.namespace, target.name)
+        except ApiError as error:
+            if error.status == 404:
+                log.info("delete %s at %s: already gone", target.label, target.api_url)
                 return
-            raise self._fail("delete", target, error) from None
+            raise
+
+
+def _status_of(error: Exception) -> int | None:
+    return _status(error) if isinstance(error, HfHubHTTPError) else None

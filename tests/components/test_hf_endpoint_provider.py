@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import logging
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -102,7 +103,10 @@ def test_create_sends_the_full_payload_with_auth_and_waits_until_running(server,
     assert body["model"]["secrets"] == {"HF_TOKEN": TOKEN}
     assert body["model"]["repository"] == "meta-llama/Llama-3.1-8B-Instruct"
     assert body["type"] == "authenticated"
-    assert body["tags"] == ["stack:scalepath-dev", "team:ml"]
+    assert body["tags"][:2] == ["stack:scalepath-dev", "team:ml"]
+    (marker,) = body["tags"][2:]
+    assert marker.startswith("scalepath-create:") and result.outs["createMarker"] == marker
+    assert result.outs["createdApiUrl"] == server.base_url
     assert len(server.api.requests("GET")) >= 3  # polled through pending/initializing
     assert all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in server.api.received)
 
@@ -120,16 +124,27 @@ def test_always_on_endpoint_is_not_ready_when_scaled_to_zero(server, provider) -
         provider.create(props(server, minReplica=1, scaleToZeroTimeout=None, timeoutSeconds=0.2))
 
 
-def test_429_is_retried_after_retry_after_seconds(server, monkeypatch) -> None:
-    # Record the provider's sleeps instead of timing them: a wall clock proves nothing on a loaded
-    # machine, and the real sleep cost a second per run.
-    slept: list[float] = []
-    monkeypatch.setattr(hf_endpoint_provider, "time", SimpleNamespace(sleep=slept.append, monotonic=time.monotonic))
-    provider = InferenceEndpointProvider(retry=RetryPolicy(attempts=3, base_seconds=0.01, max_seconds=5),
-                                         poll_seconds=0.02)
+@pytest.fixture
+def slept(monkeypatch) -> list[float]:
+    """The provider's sleeps, recorded instead of slept: a wall clock proves nothing on a loaded
+    machine, and real backoff would cost seconds per run."""
+    calls: list[float] = []
+    monkeypatch.setattr(hf_endpoint_provider, "time", SimpleNamespace(sleep=calls.append, monotonic=time.monotonic))
+    return calls
+
+
+def _throttled_create(server: RunningServer, *retry_after: str) -> InferenceEndpointProvider:
+    """A provider (backoff 0.5 s doubling) and one 429 per ``Retry-After`` value before the create succeeds."""
     server.api.states["chat-dev"] = deque(["running"])
-    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 429, {"Retry-After": "1"},
-                               {"error": "Too many requests"}))
+    for value in retry_after:
+        server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 429, {"Retry-After": value},
+                                   {"error": "Too many requests"}))
+    return InferenceEndpointProvider(retry=RetryPolicy(attempts=4, base_seconds=0.5, max_seconds=5),
+                                     poll_seconds=0.02)
+
+
+def test_429_is_retried_after_retry_after_seconds(server, slept) -> None:
+    provider = _throttled_create(server, "1")
     result = provider.create(props(server))
     assert result.outs["status"] == "running"
     first, second = server.api.requests("POST", r"^/v2/endpoint/ml-team$")
@@ -191,8 +206,9 @@ def test_client_errors_fail_at_once_with_the_api_message(server, provider) -> No
 def test_existing_endpoint_name_is_not_adopted(server, provider) -> None:
     server.api.states["chat-dev"] = deque(["running"])
     provider.create(props(server))
-    with pytest.raises(HfEndpointError, match="already exists; import it"):
-        provider.create(props(server))
+    with pytest.raises(HfEndpointError, match="already exists and was not created by this deployment; import it"):
+        provider.create(props(server))  # another create (its own marker) meets the first one's endpoint
+    assert len(server.api.endpoints) == 1
 
 
 def test_delete_removes_the_endpoint_and_a_missing_one_is_fine(server, provider) -> None:
@@ -345,3 +361,176 @@ def test_provider_survives_pulumi_serialization(server) -> None:
     assert revived.retry == FAST and revived.poll_seconds == 0.02
     server.api.states["chat-dev"] = deque(["running"])
     assert revived.create(props(server)).outs["status"] == "running"
+
+
+# -- Faults: secrets in API text, lost answers, the API URL of record, timeouts, odd answers ------
+
+
+def test_an_api_that_echoes_the_authorization_header_gets_its_text_scrubbed(server, provider) -> None:
+    # Echoed as a proxy would: the header, a token-shaped value elsewhere, and a container secret.
+    opaque = "opaque-proxy-credential-1234"  # not token-shaped: only the exact-value rule catches it
+    echo = {"error": f"bad request (headers: authorization: Bearer {opaque}; x-debug: {TOKEN}; "
+                     f"env HF_TOKEN={TOKEN}; key sk-{'a' * 40})"}
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 400, {}, echo))
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server, token=opaque))
+    message = str(caught.value)
+    assert "HTTP 400: bad request" in message and "[redacted]" in message
+    for secret in (opaque, TOKEN, "sk-" + "a" * 40):
+        assert secret not in message and secret not in repr(caught.value)
+    # The library's exception holds the request and its Authorization header: it must not ride along.
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
+
+
+def test_retry_warnings_are_scrubbed_too(server, provider, caplog) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 429, {"Retry-After": "0"},
+                               {"error": f"slow down, Bearer {TOKEN}"}))
+    provider.create(props(server))
+    assert "slow down, [redacted]" in caplog.text  # no_token_leaks checks the token itself
+
+
+def test_a_create_whose_answer_is_lost_adopts_its_own_endpoint(server, provider) -> None:
+    # The API created the endpoint, then the gateway answered 502: retrying would meet a 409.
+    server.api.states["chat-dev"] = deque(["running"])
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 502, {}, {"error": "bad gateway"}, commit=True))
+    result = provider.create(props(server))
+    assert result.outs["status"] == "running"
+    assert len(server.api.requests("POST", r"^/v2/endpoint/ml-team$")) == 1, "read before retrying"
+    assert list(server.api.endpoints) == [("ml-team", "chat-dev")]
+    assert result.outs["createMarker"] in server.api.endpoints[("ml-team", "chat-dev")]["tags"]
+
+
+def test_a_create_that_times_out_after_committing_adopts_its_own_endpoint(server) -> None:
+    provider = InferenceEndpointProvider(retry=FAST, poll_seconds=0.02, request_timeout_seconds=0.2)
+    server.api.states["chat-dev"] = deque(["running"])
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 200, {}, {}, commit=True, hang=True))
+    result = provider.create(props(server))
+    assert result.outs["status"] == "running"
+    assert len(server.api.requests("POST", r"^/v2/endpoint/ml-team$")) == 1
+    assert len(server.api.endpoints) == 1
+
+
+def test_a_lost_answer_then_409_adopts_only_with_our_marker(server, provider) -> None:
+    # The read after the 500 misses the endpoint (committed later); the retry meets a 409; the
+    # endpoint carries this create's marker, so it is ours.
+    server.api.states["chat-dev"] = deque(["running"])
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 500, {}, {"error": "oops"}),
+                      Scripted("GET", r"^/v2/endpoint/ml-team/chat-dev$", 404, {}, {"error": "not found"}))
+    original = server.api._route
+
+    def commit_late(method: str, path: str, body: Any) -> Any:
+        if method == "POST" and not server.api.endpoints:  # the first (failed) POST commits now
+            original(method, path, body)
+        return original(method, path, body)
+
+    server.api._route = commit_late  # type: ignore[method-assign]
+    result = provider.create(props(server))
+    assert result.outs["status"] == "running" and len(server.api.endpoints) == 1
+    assert len(server.api.requests("POST")) == 2
+
+
+def test_someone_elses_endpoint_met_after_a_lost_answer_is_not_adopted(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    provider.create(props(server))
+    server.api.endpoints[("ml-team", "chat-dev")]["tags"] = ["team:other"]  # made by someone else
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 504, {}, {"error": "gateway timeout"}))
+    with pytest.raises(HfEndpointError, match="not created by this deployment"):
+        provider.create(props(server))
+    assert server.api.endpoints[("ml-team", "chat-dev")]["tags"] == ["team:other"]
+
+
+@pytest.fixture
+def other_server() -> Iterator[RunningServer]:
+    with RunningServer() as running:
+        yield running
+
+
+def test_read_update_delete_use_the_api_url_that_created_the_endpoint(server, other_server, provider,
+                                                                     monkeypatch) -> None:
+    monkeypatch.setenv(API_URL_ENV, server.base_url)
+    server.api.states["chat-dev"] = deque(["running"])
+    inputs = props(server)
+    del inputs["apiUrl"]  # the URL comes from the environment...
+    created = provider.create(inputs)
+    assert created.outs["createdApiUrl"] == server.base_url
+
+    monkeypatch.setenv(API_URL_ENV, other_server.base_url)  # ...which later points elsewhere
+    assert provider.read(created.id, created.outs).outs["status"] == "running"
+    provider.delete(created.id, created.outs)
+    assert server.api.endpoints == {}, "the delete went to another API and counted its 404 as success"
+    assert other_server.api.received == []
+
+
+def test_an_update_that_points_the_endpoint_at_another_api_is_refused(server, other_server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server))
+    with pytest.raises(HfEndpointError, match=r"was created through .* apiUrl \(or .*\) now says"):
+        provider.update(created.id, created.outs, props(other_server, maxReplica=3))
+    assert other_server.api.received == [] and not server.api.requests("PUT")
+
+
+def test_state_written_before_the_api_url_was_recorded_still_works(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server))
+    old_state = {k: v for k, v in created.outs.items() if k not in ("createdApiUrl", "createMarker")}
+    assert provider.read(created.id, old_state).outs["status"] == "running"
+    provider.delete(created.id, old_state)
+    assert server.api.endpoints == {}
+
+
+def test_every_call_has_a_client_timeout(server) -> None:
+    provider = InferenceEndpointProvider(retry=FAST, poll_seconds=0.02, request_timeout_seconds=0.2)
+    for _ in range(FAST.attempts):
+        server.api.script(Scripted("DELETE", r"^/v2/endpoint/ml-team/chat-dev$", 200, {}, {}, hang=True))
+    with pytest.raises(HfEndpointError, match=r"delete ml-team/chat-dev: gave up after 3 attempts; last error ReadTi"):
+        provider.delete("ml-team/chat-dev", props(server))
+
+
+def test_a_hanging_call_does_not_block_calls_to_another_endpoint(server, other_server) -> None:
+    # No process-wide lock across network calls: while one read hangs, a create elsewhere completes.
+    slow = InferenceEndpointProvider(retry=RetryPolicy(attempts=1), poll_seconds=0.02, request_timeout_seconds=60)
+    fast = InferenceEndpointProvider(retry=FAST, poll_seconds=0.02)
+    server.api.script(Scripted("GET", r"^/v2/endpoint/ml-team/chat-dev$", 404, {}, {"error": "gone"}, hang=True))
+    results: list[Any] = []
+    reader = threading.Thread(target=lambda: results.append(slow.read("ml-team/chat-dev", props(server))))
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.api.requests("GET"):  # the slow read is in flight
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        other_server.api.states["chat-dev"] = deque(["running"])
+        assert fast.create(props(other_server)).outs["status"] == "running"
+        assert reader.is_alive() and results == [], "the slow read should still be waiting"
+    finally:
+        server.api.release()
+        reader.join(timeout=60)
+    assert results and results[0].id == ""
+
+
+@pytest.mark.parametrize(("retry_after", "expected"), [
+    (("nan", "inf", "-3"), [0.5, 1.0, 2.0]),  # unreadable: our own backoff, no ValueError
+    (("Wed, 21 Oct 2015 07:28:00 GMT",), [0.0]),  # an HTTP date in the past: at once
+], ids=["non-finite-or-negative", "http-date"])
+def test_retry_after_that_is_not_plain_seconds(server, slept, retry_after, expected) -> None:
+    provider = _throttled_create(server, *retry_after)
+    assert provider.create(props(server)).outs["status"] == "running"
+    assert slept == expected
+
+
+@pytest.mark.parametrize(("answer", "expected"), [
+    (Scripted("GET", "", 200, {}, text="<html><body>Sign in to the proxy</body></html>", content_type="text/html"),
+     "answered with something that is not JSON"),
+    (Scripted("GET", "", 200, {}, {"name": "chat-dev", "status": None}), "not an Inference Endpoint"),
+    (Scripted("GET", "", 200, {}, ["not", "an", "object"]), "not an Inference Endpoint"),
+    (Scripted("GET", "", 500, {}, ["an", "error", "list"]), "not an Inference Endpoint"),
+], ids=["html-200", "status-null", "json-list", "error-body-list"])
+def test_odd_answers_are_api_faults_with_a_clear_message(server, provider, answer: Scripted, expected: str) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server))
+    server.api.script(Scripted(answer.method, r"^/v2/endpoint/ml-team/chat-dev$", answer.status, answer.headers,
+                               answer.body, text=answer.text, content_type=answer.content_type))
+    with pytest.raises(HfEndpointError, match=expected) as caught:
+        provider.read(created.id, created.outs)
+    assert f"at {server.base_url}" in str(caught.value)

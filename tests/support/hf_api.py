@@ -2,7 +2,8 @@
 
 Shapes follow ``HfApi.create_inference_endpoint`` (request payload) and
 ``InferenceEndpoint.from_raw`` / ``InferenceEndpointHardware.from_raw`` (responses). Tests
-script failures (status codes with headers) and the sequence of states GETs report.
+script failures (status codes with headers, bodies that are not JSON, answers lost after the
+request took effect, requests that hang until released) and the sequence of states GETs report.
 """
 
 from __future__ import annotations
@@ -35,6 +36,25 @@ class Scripted:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
+    """JSON-encoded into the answer, unless ``text`` is set."""
+    text: str | None = None
+    """A body sent as it is (with ``content_type``): an HTML page where JSON belongs."""
+    content_type: str = "application/json"
+    commit: bool = False
+    """Carry the request out as usual first, then answer with this instead (the real answer is lost)."""
+    hang: bool = False
+    """Hold the answer until :meth:`FakeEndpointsApi.release` (a request that outlives the client's timeout)."""
+
+
+@dataclass
+class Answer:
+    """What the handler sends back."""
+
+    status: int
+    headers: dict[str, str]
+    data: bytes
+    content_type: str = "application/json"
+    hang: bool = False
 
 
 def _merge(into: dict[str, Any], update: dict[str, Any]) -> None:
@@ -58,6 +78,12 @@ class FakeEndpointsApi:
         self.received: list[Received] = []
         self.hardware: list[dict[str, Any]] = []
         """``vendors`` of ``GET /v2/provider/{namespace}``."""
+        self.released = threading.Event()
+        """Set to let hanging requests answer (set at server shutdown at the latest)."""
+
+    def release(self) -> None:
+        """Let every hanging request answer."""
+        self.released.set()
 
     def script(self, *responses: Scripted) -> None:
         """Queue canned responses (each used once, in order, for matching requests)."""
@@ -82,14 +108,18 @@ class FakeEndpointsApi:
             return default
         return queue.popleft() if len(queue) > 1 else queue[0]
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, dict[str, str], Any]:
+    def handle(self, method: str, path: str, headers: dict[str, str], body: Any) -> Answer:
         with self.lock:
             self.received.append(Received(method, path, headers, body))
             for index, canned in enumerate(self.scripted):
                 if canned.method == method and re.search(canned.path, path):
                     del self.scripted[index]
-                    return canned.status, canned.headers, canned.body
-            return self._route(method, path, body)
+                    if canned.commit:
+                        self._route(method, path, body)
+                    data = canned.text.encode() if canned.text is not None else _encode(canned.body)
+                    return Answer(canned.status, canned.headers, data, canned.content_type, canned.hang)
+            status, extra, payload = self._route(method, path, body)
+            return Answer(status, extra, _encode(payload))
 
     def _route(self, method: str, path: str, body: Any) -> tuple[int, dict[str, str], Any]:
         if method == "GET" and (m := re.fullmatch(r"/v2/provider/([^/]+)", path)):
@@ -130,6 +160,10 @@ class FakeEndpointsApi:
         return 200, {}, self._raw(key)
 
 
+def _encode(payload: Any) -> bytes:
+    return json.dumps(payload).encode() if payload is not None else b""
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
@@ -138,15 +172,19 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         body = json.loads(raw) if raw else None
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, payload = self.server.api.handle(self.command, self.path, headers, body)
-        data = json.dumps(payload).encode() if payload is not None else b""
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        for key, value in extra.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+        answer = self.server.api.handle(self.command, self.path, headers, body)
+        if answer.hang:  # outside the API's lock: other requests go on meanwhile
+            self.server.api.released.wait(timeout=60)
+        try:
+            self.send_response(answer.status)
+            self.send_header("content-type", answer.content_type)
+            self.send_header("content-length", str(len(answer.data)))
+            for key, value in answer.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(answer.data)
+        except OSError:
+            pass  # the client gave up on a hanging request and closed the connection
 
     do_GET = do_POST = do_PUT = do_DELETE = _serve
 
@@ -184,6 +222,7 @@ class RunningServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.api.release()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
