@@ -1,6 +1,6 @@
 """The pack's policies. Names are a contract (configs, CI and reports refer to them)."""
 
-from . import budgets, encryption, gpu, k8s, network, scaling, secrets, tags
+from . import budgets, encryption, gpu, iam, k8s, network, scaling, secrets, tags
 
 POLICIES = [
     tags.POLICY,
@@ -12,4 +12,5 @@ POLICIES = [
     secrets.POLICY,
     k8s.POLICY,
     scaling.NON_PROD_SCALE_TO_ZERO,
+    iam.POLICY,
 ]

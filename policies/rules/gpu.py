@@ -20,6 +20,20 @@ DEFAULT_ALLOWED = ["ml.g5.*", "ml.g6.*", "g5.*", "g6.*", "g2-standard-*", "nvidi
                    "nvidia-a10g", "nvidia-t4"]
 
 
+#: EC2 resources that launch one instance type named by `instanceType` (instances, spot requests,
+#: launch templates and configurations that node groups, fleets and auto scaling groups use).
+EC2_SINGLE_TYPE = ("aws:ec2/instance:Instance", "aws:ec2/spotInstanceRequest:SpotInstanceRequest",
+                   "aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/launchConfiguration:LaunchConfiguration")
+
+
+def _overrides(prefix: str, configs: Any) -> Iterator[tuple[str, str]]:
+    """Instance types of fleet `launchTemplateConfigs[].overrides[]` (spot fleets, EC2 fleets)."""
+    for i, config in enumerate(items(configs)):
+        for j, override in enumerate(items(get(config, "overrides"))):
+            if get(override, "instanceType"):
+                yield f"{prefix}[{i}].overrides[{j}].instanceType", get(override, "instanceType")
+
+
 def _gke_node_config(prefix: str, node_config: Any) -> Iterator[tuple[str, str]]:
     if get(node_config, "machineType"):
         yield f"{prefix}.machineType", get(node_config, "machineType")
@@ -46,9 +60,20 @@ def instance_types(resource_type: str, props: Mapping[str, Any]) -> Iterator[tup
     elif resource_type == "aws:eks/nodeGroup:NodeGroup":
         for i, kind in enumerate(items(get(props, "instanceTypes"))):
             yield f"instanceTypes[{i}]", kind
-    elif resource_type == "aws:ec2/launchTemplate:LaunchTemplate":
+    elif resource_type in EC2_SINGLE_TYPE:
         if get(props, "instanceType"):
             yield "instanceType", get(props, "instanceType")
+    elif resource_type == "aws:ec2/spotFleetRequest:SpotFleetRequest":
+        for i, spec in enumerate(items(get(props, "launchSpecifications"))):
+            if get(spec, "instanceType"):
+                yield f"launchSpecifications[{i}].instanceType", get(spec, "instanceType")
+        yield from _overrides("launchTemplateConfigs", get(props, "launchTemplateConfigs"))
+    elif resource_type == "aws:ec2/fleet:Fleet":
+        yield from _overrides("launchTemplateConfigs", get(props, "launchTemplateConfigs"))
+    elif resource_type == "aws:autoscaling/group:Group":
+        for i, override in enumerate(items(get(props, "mixedInstancesPolicy.launchTemplate.overrides"))):
+            if get(override, "instanceType"):
+                yield f"mixedInstancesPolicy.launchTemplate.overrides[{i}].instanceType", get(override, "instanceType")
     elif resource_type == "gcp:container/nodePool:NodePool":
         yield from _gke_node_config("nodeConfig", get(props, "nodeConfig", {}))
     elif resource_type == "gcp:container/cluster:Cluster":

@@ -32,10 +32,12 @@ def upper_bounds(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple
     if resource_type == "aws:appautoscaling/target:Target":
         yield from bound("maxCapacity", REPLICAS)
     elif resource_type == "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
-        for i, variant in enumerate(items(get(props, "productionVariants"))):
-            for field in ("initialInstanceCount", "managedInstanceScaling.maxInstanceCount"):
-                if number(get(variant, field)) is not None:
-                    yield f"productionVariants[{i}].{field}", number(get(variant, field)), REPLICAS
+        # Shadow variants run (and bill) instances of their own beside the production ones.
+        for variants in ("productionVariants", "shadowProductionVariants"):
+            for i, variant in enumerate(items(get(props, variants))):
+                for field in ("initialInstanceCount", "managedInstanceScaling.maxInstanceCount"):
+                    if number(get(variant, field)) is not None:
+                        yield f"{variants}[{i}].{field}", number(get(variant, field)), REPLICAS
     elif resource_type == "azure-native:machinelearningservices:OnlineDeployment":
         yield from bound("sku.capacity", REPLICAS)
         yield from bound("properties.scaleSettings.maxInstances", REPLICAS)

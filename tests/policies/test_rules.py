@@ -441,8 +441,8 @@ def test_bad_policy_config_is_rejected_with_the_schema_error(pack, tmp_path):
         reconcile_config(pack.info, load_policy_config(path), str(path))
     assert error.value.problems == [
         "`private-endpoints` is not a policy of pack scalepath (known: budget-per-stack, encryption-at-rest, "
-        "gpu-instance-allowlist, k8s-workload-hygiene, no-plaintext-secrets, non-prod-scale-to-zero, "
-        "private-endpoints-in-prod, required-tags, scaling-caps)",
+        "gpu-instance-allowlist, iam-least-privilege, k8s-workload-hygiene, no-plaintext-secrets, "
+        "non-prod-scale-to-zero, private-endpoints-in-prod, required-tags, scaling-caps)",
         "policy `gpu-instance-allowlist`: `allowed`: [] should be non-empty",
         "policy `scaling-caps`: `maxReplicas`: 'three' is not of type 'integer'",
     ]
@@ -463,9 +463,9 @@ def test_shipped_policy_configs_match_the_schemas(pack, env):
 
 def test_every_policy_has_a_schema_and_remediation_steps(pack):
     assert sorted(p.name for p in pack.info.policies) == [
-        "budget-per-stack", "encryption-at-rest", "gpu-instance-allowlist", "k8s-workload-hygiene",
-        "no-plaintext-secrets", "non-prod-scale-to-zero", "private-endpoints-in-prod", "required-tags",
-        "scaling-caps"]
+        "budget-per-stack", "encryption-at-rest", "gpu-instance-allowlist", "iam-least-privilege",
+        "k8s-workload-hygiene", "no-plaintext-secrets", "non-prod-scale-to-zero", "private-endpoints-in-prod",
+        "required-tags", "scaling-caps"]
     for policy in pack.info.policies:
         assert policy.remediation_steps and policy.configSchema.properties, policy.name
 
