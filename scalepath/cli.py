@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from components.token_shapes import redact
 from scalepath import interrupts
 from scalepath.cost.advisor import Compliance, Workload
 from scalepath.cost.advisor import advise as run_advisor
@@ -28,7 +29,6 @@ from scalepath.report import render_advice, render_plan
 from scalepath.stackconfig import load_stack_config, project_root, stack_config_path
 from stacks.errors import ConfigError
 from stacks.spec import parse_spec
-from stacks.token_shapes import redact
 
 
 class _Cli(typer.Typer):

@@ -20,12 +20,12 @@ import pulumi
 from google.protobuf import json_format
 from pulumi.runtime.mocks import MockMonitor
 
+from components.token_shapes import redact, redact_json
 from scalepath.cost.plan_cost import estimate, spec_of
 from scalepath.mocks import ScalepathMocks
 from scalepath.stackconfig import StackConfig
 from stacks.program import compose
 from stacks.spec import StackSpec
-from stacks.token_shapes import redact, redact_json
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pulumi
 
-from stacks.token_shapes import redact
+from components.token_shapes import redact
 
 NAMESPACE = "scalepath"
 """Config namespace of every ``scalepath:`` key."""

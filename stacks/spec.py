@@ -16,6 +16,7 @@ import pulumi
 from pydantic import BaseModel, SerializeAsAny, ValidationError, field_validator
 
 from components.budgets import limit_problems as budget_limit_problems
+from components.token_shapes import has_token
 from stacks.config import (
     REQUIRED_TAG_KEYS,
     Budget,
@@ -32,7 +33,6 @@ from stacks.errors import NAMESPACE, ConfigError, ConfigIssue, format_loc
 from stacks.gateway import GatewayConfig, gateway_issues
 from stacks.gcp_network import range_issues as gcp_range_issues
 from stacks.stages import STAGES
-from stacks.token_shapes import has_token
 
 TAG_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 

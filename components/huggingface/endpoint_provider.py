@@ -49,6 +49,7 @@ from pulumi.dynamic import (
 from pulumi.runtime import rpc
 
 from components import catalog
+from components.token_shapes import REDACTED, redact
 
 log = logging.getLogger(__name__)
 
@@ -101,21 +102,17 @@ class ApiError(HfEndpointError):
         self.status = status
 
 
-REDACTED = "[redacted]"
-# Credential shapes found anywhere in a text (Hugging Face, OpenAI-style, AWS access key ids) and
-# whatever follows "Bearer": an API or proxy that echoes the Authorization header must not put
-# any token, token-shaped or not, into an error. Swap for the project's shared token-shape rule
-# once one exists that components may import.
-_TOKEN_SHAPE = re.compile(
-    r"(?i:bearer)\s+[^\s\"',;}]+|hf_[A-Za-z0-9]{20,}|(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}"
-    r"|(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}")
+# An API or proxy that echoes the Authorization header must not put the token into an error,
+# token-shaped or not: whatever follows "Bearer" goes, besides the project's token shapes.
+_BEARER = re.compile(r"(?i:bearer)\s+[^\s\"',;}]+")
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` without the known secret values and without anything token-shaped (the one redaction rule)."""
+    """``text`` without the known secret values, bearer credentials and token-shaped substrings
+    (the project's one token rule, :func:`components.token_shapes.redact`)."""
     for secret in sorted((s for s in secrets if isinstance(s, str) and len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    return _TOKEN_SHAPE.sub(REDACTED, text)
+    return redact(_BEARER.sub(REDACTED, text))
 
 
 class HardwareError(ValueError):

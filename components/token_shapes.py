@@ -2,8 +2,10 @@
 
 The patterns live with the policy pack (``policies/data/token_patterns.json``) because the pack
 is standalone and may import nothing from here; the stack program reads the same file, so the
-parser refuses exactly what the pack's ``no-plaintext-secrets`` rule refuses. Each pattern
-matches anywhere inside a longer string (``ci_hf_<token>``, ``--api-key=sk-<key>``).
+parser refuses exactly what the pack's ``no-plaintext-secrets`` rule refuses. It lives in
+``components`` (the bottom of the import chain) so that the HF endpoint provider scrubs API text
+with the same rule. Each pattern matches anywhere inside a longer string (``ci_hf_<token>``,
+``--api-key=sk-<key>``).
 """
 
 from __future__ import annotations
