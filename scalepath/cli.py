@@ -32,11 +32,13 @@ from stacks.spec import parse_spec
 
 
 class _Cli(typer.Typer):
-    """The ``scalepath`` program: a signal outside the commands' own handling exits 130/143 at once."""
+    """The ``scalepath`` program (CliRunner calls the click command instead, so tests never get here)."""
+
+    as_program = False
+    """True in the real process: a plan then ends on a late signal at once (see :func:`interruptible`)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # Only the real program comes through here (CliRunner calls the click command), never a test process.
-        interrupts.exit_on_signal()
+        self.as_program = True
         return super().__call__(*args, **kwargs)
 
 
@@ -67,7 +69,13 @@ def fail(message: str, code: int) -> typer.Exit:
 
 
 def interruptible(command: Callable[..., None]) -> Callable[..., None]:
-    """Run ``command`` so that SIGINT/SIGTERM unwind it (stopping the policy pack), then exit 130/143."""
+    """Run ``command`` so that SIGINT/SIGTERM unwind it (stopping the policy pack), then exit 130/143.
+
+    In the real program a signal after the command (printing done, interpreter shutting down) exits
+    130/143 at once: raising into click or into shutdown would print a traceback after a plan that
+    already printed as a success. Only plan does this: promote and gateway run an engine process
+    that Python's own KeyboardInterrupt unwinding must still stop.
+    """
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> None:
@@ -76,6 +84,9 @@ def interruptible(command: Callable[..., None]) -> Callable[..., None]:
                 command(*args, **kwargs)
         except interrupts.Interrupted as interrupt:
             raise fail(f"interrupted by {interrupt}; no plan was produced", interrupt.exit_code) from None
+        finally:
+            if app.as_program:
+                interrupts.exit_on_signal()
 
     return run
 

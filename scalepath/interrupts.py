@@ -3,10 +3,10 @@
 Two modes. Around work that owns a child process or a file, :func:`interruptible` turns the
 first SIGINT or SIGTERM into :class:`Interrupted` (a ``KeyboardInterrupt``, so asyncio and
 ``except Exception`` blocks let it through) and lets later ones wait for the unwinding to finish:
-a second Ctrl-C must not abort the ``finally`` that stops the pack. Everywhere else in a CLI
-process :func:`exit_on_signal` ends the process at once with the interrupted exit code: nothing
-is left to clean up there, and raising into click or into interpreter shutdown would print a
-traceback (or an ``Aborted!`` with exit 1) after a plan already printed as a success.
+a second Ctrl-C must not abort the ``finally`` that stops the pack. Once such work is done,
+:func:`exit_on_signal` ends the process at once with the interrupted exit code: nothing is left
+to clean up, and raising into click or into interpreter shutdown would print a traceback (or an
+``Aborted!`` with exit 1) after a plan already printed as a success.
 """
 
 from __future__ import annotations
