@@ -207,6 +207,9 @@ def promote(
     step: Annotated[int, typer.Option(min=1, max=100, help="Percent of the route's weight to move on a pass.")] = 10,
     config: ConfigOpt = None,
     backend: BackendOpt = None,
+    outputs: Annotated[Path | None, typer.Option(
+        help="The deployed stack's outputs (`pulumi stack output --json`): where each deployment without "
+             "--backend answers; SCALEPATH_<DEPLOYMENT>_* variables override them.")] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests in flight per deployment.")] = 4,
     timeout: Annotated[float, typer.Option(min=0.1, max=600, help="Per-request timeout, seconds.")] = 60.0,
     write: Annotated[bool, typer.Option("--write", help="On a pass, write the new weights into the environment "
@@ -216,8 +219,8 @@ def promote(
     """Gate a route's candidate on a held-out suite against its baseline; on a pass move one step of
     weight to it. Exit 0 promoted, 1 refused by the gate (file untouched), 2 unusable input."""
     from scalepath.gateway.engine import EngineError
+    from scalepath.promote.command import load_outputs, select
     from scalepath.promote.command import promote as run_promotion
-    from scalepath.promote.command import select
     from scalepath.promote.envfile import EnvFileError, write_weights
     from scalepath.promote.suite import SuiteError, load_suite
     from scalepath.report import render_promotion
@@ -229,7 +232,8 @@ def promote(
                           secret_keys=stack_config.secret_keys)
         chosen, baseline = select(spec, route, to)
         result = run_promotion(spec, chosen, to, baseline, load_suite(suite), step=step,
-                               overrides=parse_backend_overrides(backend or []), concurrency=concurrency,
+                               overrides=parse_backend_overrides(backend or []), outputs=load_outputs(outputs),
+                               concurrency=concurrency,
                                timeout_s=timeout)
         if write and result.verdict.passed and result.weights_after != result.weights_before:
             write_weights(stack_config_path(stack, root, config), route, result.weights_after)

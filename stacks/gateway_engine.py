@@ -55,8 +55,13 @@ def _ref(name: str) -> str:
 
 
 def _concat(prefix: str, key: str) -> Callable[[Exports], Any]:
-    """An env value ``prefix + exports[key]`` (exports may be Outputs)."""
-    return lambda exports: pulumi.Output.concat(prefix, exports[key])
+    """An env value ``prefix + exports[key]``: an Output in the program, plain text when the exports
+    are read back from a deployed stack (``scalepath promote --outputs``)."""
+    def value(exports: Exports) -> Any:
+        if isinstance(exports[key], str):
+            return prefix + exports[key]
+        return pulumi.Output.concat(prefix, exports[key])
+    return value
 
 
 def _export(key: str) -> Callable[[Exports], Any]:

@@ -10,12 +10,15 @@ SageMaker, Entra for Azure ML, Google credentials for Vertex, the HF token for H
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+from scalepath.files import read_regular_file
 from scalepath.promote.gate import Verdict, evaluate
 from scalepath.promote.runner import Backend, RunResult, run_suite
 from scalepath.promote.suite import Case
@@ -23,7 +26,7 @@ from scalepath.promote.weights import shift
 from stacks.config import DeploymentBase
 from stacks.errors import ConfigError, ConfigIssue, format_loc
 from stacks.gateway import GatewayConfig, Route, RouteTarget
-from stacks.gateway_engine import KEY_ENV, NO_KEY, backends_for, render
+from stacks.gateway_engine import KEY_ENV, NO_KEY, Exports, backend_env, backends_for, render
 from stacks.spec import StackSpec
 
 
@@ -58,6 +61,21 @@ class Promotion:
         }
 
 
+def load_outputs(path: Path | None) -> dict[str, Exports]:
+    """``--outputs``: the deployed stack's outputs as ``pulumi stack output --json`` prints them."""
+    if path is None:
+        return {}
+    try:
+        document = json.loads(read_regular_file(path))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError([ConfigIssue("--outputs", f"{path}: cannot read stack outputs ({error}); give the "
+                                       "output of `pulumi stack output --json`")]) from None
+    if not isinstance(document, dict):
+        raise ConfigError([ConfigIssue("--outputs", f"{path}: expected the JSON object `pulumi stack output "
+                                       "--json` prints")])
+    return {name: value for name, value in document.items() if isinstance(value, dict)}
+
+
 def select(spec: StackSpec, route_name: str, candidate: str) -> tuple[Route, str | None]:
     """The route and its baseline (the heaviest target other than the candidate; None if there is
     none); ConfigError naming the flag when the route or the candidate is unknown."""
@@ -79,10 +97,12 @@ def select(spec: StackSpec, route_name: str, candidate: str) -> tuple[Route, str
 
 
 def promote(spec: StackSpec, route: Route, candidate: str, baseline: str | None, cases: list[Case], *,
-            step: int, overrides: Mapping[str, str], concurrency: int, timeout_s: float) -> Promotion:
-    """Run the suite on both deployments, judge the candidate, compute the new weights."""
+            step: int, overrides: Mapping[str, str], outputs: Mapping[str, Exports], concurrency: int,
+            timeout_s: float) -> Promotion:
+    """Run the suite on both deployments, judge the candidate, compute the new weights. ``outputs``
+    are the deployed stack's outputs (deployment name -> exports), read for what the engine needs."""
     wanted = [candidate] + ([baseline] if baseline else [])
-    with _backends(spec, wanted, overrides, timeout_s) as backends:
+    with _backends(spec, wanted, overrides, outputs, timeout_s) as backends:
         candidate_run = run_suite(cases, backends[candidate], concurrency=concurrency, timeout_s=timeout_s)
         baseline_run = (run_suite(cases, backends[baseline], concurrency=concurrency, timeout_s=timeout_s)
                         if baseline else None)
@@ -93,7 +113,7 @@ def promote(spec: StackSpec, route: Route, candidate: str, baseline: str | None,
 
 
 @contextmanager
-def _backends(spec: StackSpec, names: list[str], overrides: Mapping[str, str],
+def _backends(spec: StackSpec, names: list[str], overrides: Mapping[str, str], outputs: Mapping[str, Exports],
               timeout_s: float) -> Iterator[dict[str, Backend]]:
     by_name: dict[str, DeploymentBase] = {d.name: d for d in spec.deployments}
     out = {name: Backend(name, overrides[name], os.environ.get("SCALEPATH_BACKEND_KEY", NO_KEY), by_name[name].model)
@@ -101,15 +121,16 @@ def _backends(spec: StackSpec, names: list[str], overrides: Mapping[str, str],
     through_engine = [name for name in names if name not in overrides]
     with ExitStack() as stack:
         if through_engine:
-            url, key = stack.enter_context(_engine(spec, through_engine, timeout_s))
+            url, key = stack.enter_context(_engine(spec, through_engine, outputs, timeout_s))
             out.update({name: Backend(name, url, key, name) for name in through_engine})
         yield out
 
 
 @contextmanager
-def _engine(spec: StackSpec, names: list[str], timeout_s: float) -> Iterator[tuple[str, str]]:
+def _engine(spec: StackSpec, names: list[str], outputs: Mapping[str, Exports],
+            timeout_s: float) -> Iterator[tuple[str, str]]:
     """The gateway engine on 127.0.0.1 with one route per deployment (named after it), and a key
-    made for this run only."""
+    made for this run only. Its variables come from the stack's outputs, then the environment."""
     from scalepath.gateway.engine import start_engine
     from scalepath.gateway.serve import engine_env
 
@@ -119,7 +140,12 @@ def _engine(spec: StackSpec, names: list[str], timeout_s: float) -> Iterator[tup
     gateway = GatewayConfig.model_validate({**spec.gateway.model_dump(), "routes": [r.model_dump() for r in routes]})
     backends = backends_for(gateway, spec.deployments, spec.targets)
     key = secrets.token_urlsafe(24)
-    env = engine_env(backends, {**os.environ, KEY_ENV: key})
+    try:
+        deployed = backend_env({d: b for d, b in backends.items() if d in outputs}, outputs)
+    except KeyError as missing:
+        raise ConfigError([ConfigIssue("--outputs", f"the stack outputs have no {missing} for a routed deployment; "
+                                       "give the output of `pulumi stack output --json` for this stack")]) from None
+    env = engine_env(backends, {**deployed, **os.environ, KEY_ENV: key})
     engine = start_engine(render(gateway, backends), env)
     try:
         yield f"{engine.url}/v1", key

@@ -4,10 +4,12 @@ only on a pass, the file stays byte for byte on a refusal, and the report names 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 import yaml
 from typer.testing import CliRunner
 
@@ -152,14 +154,41 @@ def test_a_stack_without_gateway_exits_2(tmp_path: Path) -> None:
 
 def test_a_deployment_without_backend_is_called_through_the_real_engine_with_its_own_auth(
         tmp_path: Path, baseline: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
-    # chat-serverless is an hf-serverless deployment: the engine calls its deployed URL (here the
-    # stand-in, given as the variable `scalepath gateway serve` reads) with the HF token.
+    # chat-serverless is an hf-serverless deployment: the engine calls the URL the deployed stack
+    # exported for it (here the stand-in, in `pulumi stack output --json` form) with the HF token.
     monkeypatch.setenv("HF_TOKEN", "test-hub-token")
+    outputs = tmp_path / "outputs.json"
     with openai_standin(lambda body: Reply("Paris")) as candidate:
-        monkeypatch.setenv("SCALEPATH_CHAT_SERVERLESS_API_BASE", candidate.base_url)
+        outputs.write_text(json.dumps({"environment": "dev", "chat-serverless": {"openaiBaseUrl": candidate.base_url,
+                                                                                 "apiKey": "[secret]"}}))
         result = promote(environment(tmp_path), suite(tmp_path, cases=4), {"chat-endpoint": baseline.base_url},
-                         "--json")
+                         "--outputs", str(outputs), "--json")
     assert result.exit_code == EXIT_OK, result.output
     assert json.loads(result.stdout)["candidate"]["passRate"] == 1.0
     assert len(candidate.requests) == 4
     assert {r["authorization"] for r in candidate.requests} == {"Bearer test-hub-token"}
+
+
+def test_outputs_that_lack_what_the_engine_needs_exit_2(tmp_path: Path, baseline: StandIn,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "test-hub-token")
+    monkeypatch.delenv("SCALEPATH_CHAT_SERVERLESS_API_BASE", raising=False)
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"chat-serverless": {"model": "x"}}))
+    result = promote(environment(tmp_path), suite(tmp_path), {"chat-endpoint": baseline.base_url},
+                     "--outputs", str(outputs))
+    assert result.exit_code == EXIT_CONFIG and "--outputs" in result.output and "openaiBaseUrl" in result.output
+
+
+def test_the_promote_workflow_calls_the_command_with_flags_it_has() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "promote.yml").read_text())
+    steps = workflow["jobs"]["promote"]["steps"]
+    script = next(step["run"] for step in steps if "scalepath promote" in step.get("run", ""))
+    call = script[script.index("scalepath promote"):].split(">")[0]
+    used = set(re.findall(r"(--[a-z-]+)", call))
+    command = typer.main.get_command(app).commands["promote"]
+    known = {opt for param in command.params for opt in param.opts}
+    assert used and used <= known, used - known
+    assert {"--write", "--outputs", "--suite", "--to", "--route", "--stack", "--step"} <= used
+    # `on: workflow_dispatch` parses as the key True in YAML 1.1.
+    assert set(workflow[True]["workflow_dispatch"]["inputs"]) >= {"stack", "route", "candidate", "step"}
