@@ -56,6 +56,8 @@ class InstanceSpec(BaseModel):
     """Memory of one GPU."""
     vcpu: NonNegativeInt = 0
     memory_gib: NonNegativeFloat = Field(0, alias="memoryGiB")
+    max_pods: NonNegativeInt | None = None
+    """Pods kubelet admits on the node where the cluster's networking caps it (EKS VPC CNI)."""
     usd_per_hour: NonNegativeFloat | None = None
     """On-demand price in the reference region; ``None`` when unknown (never 0)."""
     regional_usd_per_hour: dict[str, NonNegativeFloat] = Field(default_factory=dict)

@@ -15,6 +15,8 @@ from enum import Enum
 
 import pulumi
 
+from components.quantity import QUANTITY, cpu_millis, memory_mib
+
 #: The port the vLLM OpenAI-compatible server listens on (``--port``).
 SERVER_PORT = 8000
 
@@ -117,7 +119,6 @@ class LbCloud(str, Enum):
     GCP = "gcp"
 
 
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -419,13 +420,26 @@ def _validate_resources(r: ReplicaResources) -> None:
     _check(r.gpus >= 1, "resources.gpus", "must be >= 1 (vLLM serves from GPUs)")
     for name in ("cpu_request", "cpu_limit", "memory_request", "memory_limit", "shm_size"):
         value = getattr(r, name)
-        _check(value is None or bool(_QUANTITY.match(value)), f"resources.{name}",
+        _check(value is None or bool(QUANTITY.match(value)), f"resources.{name}",
                f"{value!r} is not a Kubernetes quantity (e.g. '4', '500m', '32Gi')")
+    # The API server rejects a limit below its request; a memory-backed /dev/shm is charged to
+    # the container's memory, so one as large as the limit leaves vLLM nothing.
+    if r.cpu_limit is not None:
+        _check(cpu_millis(r.cpu_limit) >= cpu_millis(r.cpu_request), "resources.cpu_limit",
+               f"{r.cpu_limit} is below the CPU request {r.cpu_request}; a limit must be >= its request")
+    if r.memory_limit is not None:
+        _check(memory_mib(r.memory_limit) >= memory_mib(r.memory_request), "resources.memory_limit",
+               f"{r.memory_limit} is below the memory request {r.memory_request}; a limit must be >= "
+               "its request")
+    memory_cap = r.memory_limit or r.memory_request
+    _check(memory_mib(r.shm_size) < memory_mib(memory_cap), "resources.shm_size",
+           f"{r.shm_size} of in-memory /dev/shm counts against the pod's memory ({memory_cap}); "
+           "make it smaller than the memory limit")
 
 
 def _validate_cache(args: VllmServiceArgs) -> None:
     c = args.cache
-    _check(bool(_QUANTITY.match(c.size)), "cache.size", f"{c.size!r} is not a quantity (e.g. '200Gi')")
+    _check(bool(QUANTITY.match(c.size)), "cache.size", f"{c.size!r} is not a quantity (e.g. '200Gi')")
     _check(c.access_mode in ("ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"), "cache.access_mode",
            "allowed: ReadWriteOnce, ReadWriteMany, ReadWriteOncePod")
     scheme = {CacheKind.S3: "s3://", CacheKind.GCS: "gs://"}.get(c.kind)

@@ -29,6 +29,8 @@ HEALTH_PATH = "/health"
 METRICS_PATH = "/metrics"
 PORT_NAME = "http"
 
+SYNC_REQUESTS = {"cpu": "1", "memory": "1Gi"}
+"""Requests of the s3/gcs sync init container (a pod requests the larger of it and vLLM)."""
 _SYNC_IMAGES = {CacheKind.S3: "amazon/aws-cli:2.31.0", CacheKind.GCS: "google/cloud-sdk:539.0.0-slim"}
 
 _INTERNAL_LB_ANNOTATIONS: Mapping[LbCloud, Mapping[str, str]] = {
@@ -80,12 +82,13 @@ def metadata(name: str, args: VllmServiceArgs, *, object_name: str | None = None
 
 
 def server_command_args(args: VllmServiceArgs) -> list[str]:
-    """The ``vllm serve`` arguments generated from the typed settings."""
+    """The ``vllm serve`` arguments generated from the typed settings, the model first."""
     s = args.server
     synced = args.cache.kind in (CacheKind.S3, CacheKind.GCS)
     out = [
+        # The model is positional (`vllm serve MODEL`): newer vLLM deprecates `--model`.
         # Synced weights are loaded from disk; clients still see the served model name.
-        "--model", SYNCED_MODEL_DIR if synced else s.model,
+        SYNCED_MODEL_DIR if synced else s.model,
         "--served-model-name", args.served_model_name,
         "--host", "0.0.0.0",
         "--port", str(SERVER_PORT),
@@ -150,7 +153,7 @@ def _sync_container(args: VllmServiceArgs) -> Manifest | None:
         "image": c.sync_image or _SYNC_IMAGES[c.kind],
         "command": command,
         "volumeMounts": [{"name": "model-cache", "mountPath": CACHE_MOUNT}],
-        "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+        "resources": {"requests": dict(SYNC_REQUESTS), "limits": {"memory": "2Gi"}},
         "securityContext": {"allowPrivilegeEscalation": False},
     }
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from components import catalog
+from components.catalog import InstanceSpec
+from components.clusters.allocatable import NodeCloud
 from components.clusters.eks import EksGpuCluster, EksGpuClusterArgs, EksGpuNodesArgs, EksSystemNodesArgs
 from stacks.config import Cloud, DeploymentBase, Environment, Stage
 from stacks.model import ConfigModel
@@ -119,6 +121,7 @@ class EksVllmDeployment(GpuClusterDeployment):
 
     stage_value: ClassVar[Stage] = Stage.EKS_VLLM
     cloud: ClassVar[Cloud] = Cloud.AWS
+    node_cloud: ClassVar[NodeCloud] = NodeCloud.EKS
     access_key: ClassVar[str] = "publicAccessCidrs"
     stage: Literal[Stage.EKS_VLLM]
     cluster: EksClusterSettings = EksClusterSettings()
@@ -128,6 +131,10 @@ class EksVllmDeployment(GpuClusterDeployment):
 
     def access_cidrs(self) -> list[str]:
         return self.cluster.public_access_cidrs
+
+    def gpu_node_types(self) -> list[InstanceSpec]:
+        table = catalog.load("ec2")
+        return [table.get(t) for t in self.cluster.gpu_nodes.instance_types]
 
 
 def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:

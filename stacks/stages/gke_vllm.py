@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import Field, PositiveInt, StringConstraints, field_validator, model_validator
 
 from components import catalog
+from components.catalog import InstanceSpec
+from components.clusters.allocatable import NodeCloud
 from components.clusters.gke import (
     GkeAccelerator,
     GkeGpuCluster,
@@ -204,6 +206,7 @@ class GkeVllmDeployment(GpuClusterDeployment):
 
     stage_value: ClassVar[Stage] = Stage.GKE_VLLM
     cloud: ClassVar[Cloud] = Cloud.GCP
+    node_cloud: ClassVar[NodeCloud] = NodeCloud.GKE
     access_key: ClassVar[str] = "masterAuthorizedCidrs"
     stage: Literal[Stage.GKE_VLLM]
     cluster: GkeClusterSettings = GkeClusterSettings()
@@ -213,6 +216,9 @@ class GkeVllmDeployment(GpuClusterDeployment):
 
     def access_cidrs(self) -> list[str]:
         return self.cluster.master_authorized_cidrs
+
+    def gpu_node_types(self) -> list[InstanceSpec]:
+        return [catalog.load("gce").get(self.cluster.gpu_nodes.pool_args_key())]
 
     def gcp_network_claim(self) -> NetworkClaim:
         """Pods and services secondary ranges of the stack's subnet, and the control-plane /28."""

@@ -16,7 +16,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
+from components.catalog import InstanceSpec
+from components.clusters.allocatable import NodeCloud, Resources, workload_budget
+from components.quantity import cpu_millis, memory_mib
 from components.vllm import manifests as vllm_manifests
+from components.vllm.manifests import SYNC_REQUESTS
 from components.vllm.service import VllmService, VllmServiceArgs
 from stacks.config import Cloud, Environment, StackFacts
 from stacks.errors import ConfigIssue, format_loc
@@ -75,12 +79,58 @@ class GpuClusterDeployment(VllmDeployment):
     ``gpu_nodes``), ``cloud``, ``access_key`` and the two hooks below."""
 
     cloud: ClassVar[Cloud]
+    node_cloud: ClassVar[NodeCloud]
+    """Whose kubelet reserves and GPU-node DaemonSets apply (``node_allocatable.yaml``)."""
     access_key: ClassVar[str]
     """Config key (under ``cluster``) of the control-plane allow-list."""
 
     def gpus_per_node(self) -> int:
         """GPUs on one GPU node of the configured type."""
         return self.cluster.gpu_nodes.gpus_per_node()  # type: ignore[attr-defined]
+
+    def gpu_node_types(self) -> list[InstanceSpec]:
+        """Every GPU node type a replica may land on (spot group and on-demand fallback)."""
+        raise NotImplementedError
+
+    def replica_budgets(self) -> dict[str, Resources]:
+        """Node type -> what one replica may request there: the node's allocatable after
+        kubelet reserves and DaemonSets, shared by the replicas its GPUs hold."""
+        per_node = max(1, self.gpus_per_node() // self.vllm.gpus_per_replica)
+        return {node.name: workload_budget(self.node_cloud, node).split(per_node)
+                for node in self.gpu_node_types()}
+
+    def replica_budget(self) -> Resources:
+        budgets = self.replica_budgets().values()
+        return Resources(min(b.cpu_m for b in budgets), min(b.memory_mib for b in budgets))
+
+    def _fit_issues(self, index: int) -> list[ConfigIssue]:
+        """Requests that fit no node of a type the deployment may land on: the pod would stay
+        Pending there and the autoscaler could not help."""
+        r = self.replica_resources()
+        main = Resources(cpu_millis(r.cpu_request), memory_mib(r.memory_request))
+        pod = main
+        if self.vllm.model_cache.kind in ("s3", "gcs"):  # the sync init container runs first
+            init = Resources(cpu_millis(SYNC_REQUESTS["cpu"]), memory_mib(SYNC_REQUESTS["memory"]))
+            pod = Resources(max(main.cpu_m, init.cpu_m), max(main.memory_mib, init.memory_mib))
+        per_node = max(1, self.gpus_per_node() // self.vllm.gpus_per_replica)
+        issues = []
+        for node, budget in self.replica_budgets().items():
+            share = f" each of its {per_node} replicas" if per_node > 1 else " a replica"
+            for what, wanted, room, key, unit in (
+                    ("CPU", pod.cpu_m / 1000, budget.cpu_m / 1000, "cpu", ""),
+                    ("memory", pod.memory_mib / 1024, budget.memory_mib / 1024, "memory", " GiB")):
+                if wanted <= room:
+                    continue
+                explicit = getattr(self.vllm.resources, key) is not None
+                path = ("vllm", "resources", key) if explicit else ("cluster", "gpuNodes")
+                issues.append(ConfigIssue(format_loc(("deployments", index, *path)), (
+                    f"a replica requests {wanted:g}{unit} {what} but {node} leaves{share} "
+                    f"{room:.2f}{unit} after kubelet reserves and the GPU-node DaemonSets: the pod "
+                    "would stay Pending on every such node. "
+                    + (f"Lower vllm.resources.{key} (or leave it unset to derive it), "
+                       if explicit else "The s3/gcs sync container needs more than the node has: ")
+                    + "or choose larger GPU node types")))
+        return issues
 
     def gpu_nodes_label(self) -> str:
         """How errors name the GPU node type, e.g. ``cluster.gpuNodes.instanceTypes (g6.xlarge)``."""
@@ -112,11 +162,11 @@ class GpuClusterDeployment(VllmDeployment):
                 "network.mode is public, so the control plane gets a public endpoint: list the CIDRs "
                 "allowed to reach it (CI runners, VPN), or set scalepath:network.mode to private"))
         if stack.environment is Environment.PROD and min_nodes == 0:
-            path = (("deployments", index, "cluster", "gpuNodes", "min") if nodes.min is not None
-                    else ("deployments", index, "scaling", "min"))
-            issues.append(ConfigIssue(format_loc(path), "prod keeps at least one GPU node (scale to zero is "
-                                      "allowed in dev and staging only)"))
-        return [*issues, *super().check_in_stack(stack, index)]
+            # scaling.min >= 1 (VllmScaling), so only an explicit gpuNodes.min gets here.
+            issues.append(ConfigIssue(format_loc(("deployments", index, "cluster", "gpuNodes", "min")),
+                                      "prod keeps at least one GPU node (gpuNodes.min 0 is allowed in "
+                                      "dev and staging only)"))
+        return [*issues, *self._fit_issues(index), *super().check_in_stack(stack, index)]
 
 
 def cluster_name(ctx: StackContext, deployment: VllmDeployment, limit: int) -> str:

@@ -10,7 +10,8 @@ This module registers no stage. A stage module subclasses :class:`VllmDeployment
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pulumi
 from pydantic import (
@@ -20,9 +21,12 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
+from components.clusters.allocatable import Resources
+from components.quantity import memory_mib
 from components.vllm.args import (
     AlertThresholds,
     AutoscalingArgs,
@@ -43,7 +47,7 @@ from components.vllm.args import (
     VllmServerArgs,
     VllmServiceArgs,
 )
-from stacks.config import Cloud, ConfigModel, DeploymentBase, Environment, Scaling, StackFacts
+from stacks.config import Cloud, ConfigModel, DeploymentBase, Scaling, StackFacts
 from stacks.errors import ConfigIssue, format_loc
 
 if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
@@ -58,6 +62,12 @@ K8sName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a
 """A DNS label (namespace, Secret name...)."""
 Fraction = Annotated[float, Field(gt=0, le=1)]
 
+NO_SCALE_TO_ZERO = (
+    "scale to zero is not offered on eks-vllm/gke-vllm: a server at zero replicas exports no "
+    "metrics and nothing this stack deploys measures the traffic waiting for it (no ingress or "
+    "gateway is installed or scraped), so KEDA would never wake it; set scaling.min to 1 or more")
+"""Why ``scaling.min: 0`` is refused (issue 14, item 21)."""
+
 
 class VllmImageSettings(ConfigModel):
     """``vllm.image``: the server image, pinned by tag and optionally digest."""
@@ -68,13 +78,16 @@ class VllmImageSettings(ConfigModel):
 
 
 class VllmResourceSettings(ConfigModel):
-    """``vllm.resources``: CPU/memory per replica (GPUs are ``vllm.gpusPerReplica``)."""
+    """``vllm.resources``: CPU/memory per replica (GPUs are ``vllm.gpusPerReplica``). Unset
+    requests are derived from the GPU node type (its allocatable share per replica)."""
 
-    cpu: Quantity = "4"
+    cpu: Quantity | None = None
     cpu_limit: Quantity | None = None
-    memory: Quantity = "32Gi"
-    memory_limit: Quantity | None = "32Gi"
-    shm_size: Quantity = "8Gi"
+    memory: Quantity | None = None
+    memory_limit: Quantity | None = None
+    """The memory request when unset; ``null`` for no limit."""
+    shm_size: Quantity | None = None
+    """In-memory ``/dev/shm``: 8Gi, at most a quarter of the memory request, when unset."""
 
 
 class ModelCacheSettings(ConfigModel):
@@ -108,11 +121,17 @@ class KedaSettings(ConfigModel):
     queue_threshold: PositiveFloat = 5.0
     keep_alive_requests_per_second: NonNegativeFloat = 0.0
     keep_alive_window: Duration = "10m"
-    wake_query: str | None = None
     fallback_replicas: PositiveInt = 1
     polling_interval_seconds: PositiveInt = 15
     cooldown_period_seconds: NonNegativeInt = 600
     hpa_metric_name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "wakeQuery" in data:
+            raise ValueError(f"wakeQuery was removed: {NO_SCALE_TO_ZERO}")
+        return data
 
 
 class AlertSettings(ConfigModel):
@@ -181,7 +200,6 @@ _CONFIG_KEYS: dict[str, str] = {
     "autoscaling.min_replicas": "scaling.min",
     "autoscaling.max_replicas": "scaling.max",
     "autoscaling.fallback_replicas": "vllm.keda.fallbackReplicas",
-    "autoscaling.wake_query": "vllm.keda.wakeQuery",
     "autoscaling.prometheus_address": "vllm.keda.prometheusAddress",
     "autoscaling": "vllm.keda",
     "monitoring.alerts": "vllm.alerts",
@@ -189,6 +207,12 @@ _CONFIG_KEYS: dict[str, str] = {
     "service.exposure": "vllm.service.exposure",
     "service.cloud": "vllm.service.exposure",
     "service": "vllm.service",
+    "resources.cpu_request": "vllm.resources.cpu",
+    "resources.cpu_limit": "vllm.resources.cpuLimit",
+    "resources.memory_request": "vllm.resources.memory",
+    "resources.memory_limit": "vllm.resources.memoryLimit",
+    "resources.shm_size": "vllm.resources.shmSize",
+    "resources": "vllm.resources",
     "hf_token": "vllm.hfTokenSecret",
     "namespace": "vllm.namespace",
 }
@@ -202,18 +226,50 @@ def config_key(field_name: str) -> str:
     return "vllm"
 
 
+
+
+class VllmScaling(Scaling):
+    """``scaling`` of a vLLM deployment: at least one replica (see :data:`NO_SCALE_TO_ZERO`)."""
+
+    @field_validator("min")
+    @classmethod
+    def _no_scale_to_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError(NO_SCALE_TO_ZERO)
+        return value
+
+
 class VllmDeployment(DeploymentBase):
     """Base of the ``eks-vllm``/``gke-vllm`` deployment models: replica bounds plus ``vllm:``."""
 
-    scaling: Scaling = Scaling()
+    scaling: VllmScaling = VllmScaling()
     vllm: VllmSettings = VllmSettings()
+
+    def replica_budget(self) -> Resources:
+        """CPU/memory one replica may request on the smallest GPU node it may land on."""
+        raise NotImplementedError
+
+    def replica_resources(self) -> ReplicaResources:
+        """``vllm.resources`` with unset requests derived from :meth:`replica_budget`."""
+        r = self.vllm.resources
+        budget = self.replica_budget()
+        # Round down to steps a reader recognises; the scheduler needs <=, not equality.
+        memory = r.memory or f"{max(budget.memory_mib // 256 * 256, 256)}Mi"
+        shm = r.shm_size or f"{min(8192, memory_mib(memory) // 4 // 256 * 256) or 64}Mi"
+        return ReplicaResources(
+            gpus=self.vllm.gpus_per_replica,
+            cpu_request=r.cpu or f"{max(budget.cpu_m // 100 * 100, 100)}m",
+            cpu_limit=r.cpu_limit,
+            memory_request=memory,
+            memory_limit=r.memory_limit if "memory_limit" in r.model_fields_set else memory,
+            shm_size=shm)
 
     @model_validator(mode="after")
     def _consistent(self) -> VllmDeployment:
         # Cross-field rules live once, in the component; environment-dependent ones
-        # (scale to zero in prod, public LB in private mode) are checked again in check_in_stack.
-        args = _service_args(self, tags={}, cloud=_cluster_cloud(self), allow_scale_to_zero=True,
-                             private_network=False, hf_token=None)
+        # (public LB in private mode) are checked again in check_in_stack.
+        args = _service_args(self, tags={}, cloud=_cluster_cloud(self), private_network=False,
+                             hf_token=None)
         try:
             args.validate()
         except VllmArgsError as error:
@@ -221,7 +277,7 @@ class VllmDeployment(DeploymentBase):
         return self
 
     def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
-        """The workload in this stack: no scale to zero in prod, no public load balancer in
+        """The workload in this stack: no public load balancer in
         private network mode, and a namespace no other deployment of the stage uses."""
         args = _stack_service_args(self, stack, cloud=_cluster_cloud(self), tags={}, hf_token=None)
         issues = []
@@ -248,7 +304,7 @@ def _cluster_cloud(deployment: VllmDeployment) -> Cloud | None:
 
 
 def _service_args(deployment: VllmDeployment, *, tags: dict[str, str], cloud: Cloud | None,
-                  allow_scale_to_zero: bool, private_network: bool,
+                  private_network: bool,
                   hf_token: pulumi.Input[str] | None) -> VllmServiceArgs:
     v = deployment.vllm
     scaling = deployment.scaling
@@ -270,10 +326,7 @@ def _service_args(deployment: VllmDeployment, *, tags: dict[str, str], cloud: Cl
             enable_chunked_prefill=v.enable_chunked_prefill, quantization=v.quantization,
             kv_cache_dtype=v.kv_cache_dtype, extra_args=tuple(v.extra_args)),
         image=VllmImage(repository=v.image.repository, tag=v.image.tag, digest=v.image.digest),
-        resources=ReplicaResources(
-            gpus=v.gpus_per_replica, cpu_request=v.resources.cpu, cpu_limit=v.resources.cpu_limit,
-            memory_request=v.resources.memory, memory_limit=v.resources.memory_limit,
-            shm_size=v.resources.shm_size),
+        resources=deployment.replica_resources(),
         probes=ProbeSettings(startup_failure_threshold=v.startup_failure_threshold,
                              termination_grace_period_seconds=v.termination_grace_period_seconds),
         cache=ModelCacheArgs(kind=CacheKind(v.model_cache.kind), size=v.model_cache.size,
@@ -281,11 +334,11 @@ def _service_args(deployment: VllmDeployment, *, tags: dict[str, str], cloud: Cl
                              access_mode=v.model_cache.access_mode, uri=v.model_cache.uri),
         autoscaling=AutoscalingArgs(
             mode=mode, min_replicas=scaling.min, max_replicas=scaling.max,
-            allow_scale_to_zero=allow_scale_to_zero,
+            allow_scale_to_zero=False,
             prometheus_address=v.keda.prometheus_address,
             authentication_ref=v.keda.authentication_ref, queue_threshold=v.keda.queue_threshold,
             keep_alive_requests_per_second=v.keda.keep_alive_requests_per_second,
-            keep_alive_window=v.keda.keep_alive_window, wake_query=v.keda.wake_query,
+            keep_alive_window=v.keda.keep_alive_window,
             fallback_replicas=v.keda.fallback_replicas,
             polling_interval_seconds=v.keda.polling_interval_seconds,
             cooldown_period_seconds=v.keda.cooldown_period_seconds,
@@ -312,9 +365,8 @@ def _service_args(deployment: VllmDeployment, *, tags: dict[str, str], cloud: Cl
 
 def _stack_service_args(deployment: VllmDeployment, stack: StackFacts, *, cloud: Cloud | None,
                         tags: dict[str, str], hf_token: pulumi.Input[str] | None) -> VllmServiceArgs:
-    """The args with what the stack decides: scale to zero only outside prod, private network mode."""
+    """The args with what the stack decides: private network mode."""
     return _service_args(deployment, tags=tags, cloud=cloud,
-                         allow_scale_to_zero=stack.environment is not Environment.PROD,
                          private_network=stack.network.mode == "private", hf_token=hf_token)
 
 
@@ -326,8 +378,7 @@ def vllm_service_args(deployment: VllmDeployment, ctx: StackContext, *,
     ``cloud`` (AWS or GCP) picks load-balancer annotations and the default monitoring kind;
     it defaults to the cloud of ``deployment.clouds()``.
 
-    Adds what the deployment alone does not know: cost tags, whether the environment allows
-    scale to zero (not prod), private network mode, and the HF token (``scalepath:hfToken`` as a
+    Adds what the deployment alone does not know: cost tags, private network mode, and the HF token (``scalepath:hfToken`` as a
     Pulumi secret, unless ``vllm.hfTokenSecret`` names an existing Secret).
     """
     hf_token = None

@@ -148,7 +148,7 @@ def test_server_args_generated_from_settings() -> None:
     c = container(render(args))
     assert c["command"] == ["vllm", "serve"]
     assert c["args"] == [
-        "--model", "org/model", "--served-model-name", "chat", "--host", "0.0.0.0", "--port", "8000",
+        "org/model", "--served-model-name", "chat", "--host", "0.0.0.0", "--port", "8000",
         "--tensor-parallel-size", "4", "--gpu-memory-utilization", "0.85", "--revision", "abc123",
         "--max-model-len", "8192", "--max-num-seqs", "64", "--enable-prefix-caching",
         "--no-enable-chunked-prefill", "--quantization", "awq", "--kv-cache-dtype", "fp8",
@@ -174,7 +174,7 @@ def test_synced_weights_are_loaded_from_disk_offline() -> None:
     sync = pod["initContainers"][0]
     assert sync["command"][:3] == ["aws", "s3", "sync"] and "s3://models/llama" in sync["command"]
     c = pod["containers"][0]
-    assert c["args"][c["args"].index("--model") + 1] == vllm_manifests.SYNCED_MODEL_DIR
+    assert c["args"][0] == vllm_manifests.SYNCED_MODEL_DIR and "--model" not in c["args"]
     assert c["args"][c["args"].index("--served-model-name") + 1] == "meta-llama/Llama-3.1-8B-Instruct"
     assert {"name": "HF_HUB_OFFLINE", "value": "1"} in c["env"]
     assert {"name": "model-cache", "emptyDir": {"sizeLimit": "200Gi"}} in pod["volumes"]
@@ -434,6 +434,8 @@ def test_generated_args_round_trip(gpus: int, data: st.DataObject, max_model_len
     argv = vllm_manifests.server_command_args(args)
     flags = [a for a in argv if a.startswith("--")]
     assert len(flags) == len(set(flags)), "no flag twice"
+    # `vllm serve MODEL`: the model is the one positional, first; the deprecated --model is never sent.
+    assert argv[0] == "org/m" and "--model" not in argv
 
     def value(flag: str) -> str | None:
         return argv[argv.index(flag) + 1] if flag in argv else None

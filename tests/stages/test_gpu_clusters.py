@@ -185,9 +185,9 @@ def gke_pools(p: Plan) -> dict[str, dict[str, Any]]:
     return {r.inputs["name"]: r.inputs for r in of_type(p, "gcp:container/nodePool:NodePool")}
 
 
-def test_gke_spot_pool_with_on_demand_fallback_and_scale_to_zero_outside_prod() -> None:
-    p = plan(gke_config(scaling={"min": 0, "max": 2}, vllm={
-        "modelCache": {"kind": "ephemeral"}, "keda": {"wakeQuery": "sum(rate(requests_total[2m]))"}}))
+def test_gke_spot_pool_with_on_demand_fallback_and_gpu_nodes_to_zero_outside_prod() -> None:
+    p = plan(gke_config(scaling={"min": 1, "max": 2}, cluster={
+        "masterAuthorizedCidrs": ["203.0.113.0/24"], "gpuNodes": {"min": 0}}))
     pools = gke_pools(p)
     assert set(pools) == {"system", "gpu-spot", "gpu-ondemand"}
     spot, fallback = pools["gpu-spot"], pools["gpu-ondemand"]
@@ -394,12 +394,15 @@ def test_shipped_prod_runs_vllm_on_eks(shipped_plan) -> None:
     assert one(p, "scalepath:index:VllmService").name == "chat-eks-vllm"
 
 
-def test_shipped_gke_staging_scales_spot_gpus_to_zero(shipped_plan) -> None:
+def test_shipped_gke_staging_keeps_one_spot_gpu_replica_warm(shipped_plan) -> None:
+    # Not zero: nothing the stack deploys could wake a replica at zero (issue 14, item 21).
     p = shipped_plan("gke-staging")
     pools = gke_pools(p)
     assert pools["gpu-spot"]["nodeConfig"]["spot"] is True
-    assert pools["gpu-spot"]["autoscaling"]["totalMinNodeCount"] == 0
-    assert one(p, "kubernetes:keda.sh/v1alpha1:ScaledObject").inputs["spec"]["minReplicaCount"] == 0
+    assert pools["gpu-spot"]["autoscaling"]["totalMinNodeCount"] == 1
+    scaled = one(p, "kubernetes:keda.sh/v1alpha1:ScaledObject").inputs["spec"]
+    assert scaled["minReplicaCount"] == 1
+    assert [t["name"] for t in scaled["triggers"]] == ["queue", "keep-alive"]
 
 
 def test_workload_defaults_follow_the_cluster_contract() -> None:

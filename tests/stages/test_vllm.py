@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 
 import pytest
 
+from components.clusters.allocatable import Resources
 from components.vllm.service import VllmService
 from scalepath.plan import run_plan
 from stacks.config import Cloud, Stage
@@ -32,6 +33,9 @@ class StandInDeployment(VllmDeployment):
 
     def clouds(self) -> set[Cloud]:
         return {Cloud.AWS}
+
+    def replica_budget(self) -> Resources:
+        return Resources(cpu_m=3740, memory_mib=14040)  # a g6.xlarge's share (test_node_fit)
 
 
 def build(deployment: StandInDeployment, ctx: Any) -> dict[str, Any]:
@@ -58,21 +62,15 @@ def issues(cfg: dict[str, Any], **kwargs: Any) -> dict[str, str]:
     return {i.path: i.message for i in caught.value.issues}
 
 
-SCALE_TO_ZERO = {
-    "scaling": {"min": 0, "max": 1},
-    "vllm": {"keda": {"wakeQuery": 'sum(rate(nginx_ingress_controller_requests{service="llm"}[2m]))'}},
-}
-
-
 def test_dev_stack_plans_a_valid_workload(base_config: dict[str, Any]) -> None:
-    plan = run_plan(stack_config(config(base_config, **SCALE_TO_ZERO)))
+    plan = run_plan(stack_config(config(base_config, scaling={"min": 1, "max": 1})))
     component = [r for r in plan.resources if r.type == "scalepath:index:VllmService"]
     assert [c.name for c in component] == ["llm-vllm"]
     rendered = manifests(plan.resources)
     for manifest in rendered:
         validate(manifest)
     scaled = next(m for m in rendered if m["kind"] == "ScaledObject")
-    assert scaled["spec"]["minReplicaCount"] == 0
+    assert scaled["spec"]["minReplicaCount"] == 1
     deployment = next(m for m in rendered if m["kind"] == "Deployment")
     assert deployment["metadata"]["namespace"] == "llm"
     assert deployment["metadata"]["labels"]["stage"] == "eks-vllm"
@@ -120,14 +118,15 @@ def test_existing_token_secret_wins(base_config: dict[str, Any]) -> None:
     assert not [m for m in rendered if m["kind"] == "Secret"]
 
 
-def test_scale_to_zero_refused_in_prod(base_config: dict[str, Any]) -> None:
-    found = issues(config(base_config, environment="prod", **SCALE_TO_ZERO))
-    assert "scalepath:deployments[0].scaling.min" in found
-    assert "prod" in found["scalepath:deployments[0].scaling.min"]
-
-
-def test_scale_to_zero_allowed_in_staging(base_config: dict[str, Any]) -> None:
-    run_plan(stack_config(config(base_config, environment="staging", **SCALE_TO_ZERO)))
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_scale_to_zero_is_not_offered_nothing_deployed_would_wake_it(
+        base_config: dict[str, Any], environment: str) -> None:
+    # Issue 14, item 21: the wake query read an ingress controller nothing installs or scrapes.
+    found = issues(config(base_config, environment=environment, scaling={"min": 0, "max": 1}))
+    assert "nothing this stack deploys" in found["scalepath:deployments[0].scaling.min"]
+    found = issues(config(base_config, scaling={"min": 1, "max": 1}, vllm={"keda": {
+        "wakeQuery": 'sum(rate(nginx_ingress_controller_requests{service="llm"}[2m]))'}}))
+    assert "wakeQuery was removed" in found["scalepath:deployments[0].vllm.keda"]
 
 
 def test_public_load_balancer_refused_in_private_mode(base_config: dict[str, Any]) -> None:
@@ -164,7 +163,6 @@ def test_shared_namespace_refused(base_config: dict[str, Any]) -> None:
      "pattern"),
     ({"vllm": {"modelCache": {"kind": "s3"}}}, "scalepath:deployments[0]", "vllm.modelCache.uri"),
     ({"scaling": {"min": 1, "max": 3}}, "scalepath:deployments[0]", "vllm.modelCache.accessMode"),
-    ({"scaling": {"min": 0, "max": 1}}, "scalepath:deployments[0]", "vllm.keda.wakeQuery"),
     ({"vllm": {"extraArgs": ["--max-model-len=4096"]}}, "scalepath:deployments[0]", "vllm.extraArgs"),
     ({"vllm": {"keda": {"prometheusAddress": "prometheus:9090"}}},
      "scalepath:deployments[0].vllm.keda.prometheusAddress", "pattern"),

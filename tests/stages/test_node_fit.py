@@ -1,0 +1,121 @@
+"""vLLM pods fit the GPU nodes they may land on (issue 14, item 1).
+
+Requests are derived from the node type's allocatable (kubelet reserves, eviction threshold,
+GPU-node DaemonSets) and explicit requests that fit no node of a listed type are refused with
+the key, for every type of the spot group and its on-demand fallback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components import catalog
+from components.clusters.allocatable import NodeCloud, allocatable, daemon_set_requests, workload_budget
+from components.quantity import cpu_millis, memory_mib
+from tests.support import issues, one, plan
+from tests.support.clusters import eks_config, gke_config
+
+D = "scalepath:deployments[0]"
+CIDRS = ["203.0.113.0/24"]
+
+
+def requests(cfg: dict[str, Any]) -> dict[str, str]:
+    spec = one(plan(cfg), "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    return spec["containers"][0]["resources"]["requests"]
+
+
+def eks(types: list[str], **vllm: Any) -> dict[str, Any]:
+    return eks_config(cluster={"publicAccessCidrs": CIDRS, "gpuNodes": {"instanceTypes": types}},
+                      vllm={"modelCache": {"kind": "ephemeral"}, **vllm})
+
+
+def gke(machine: str, **vllm: Any) -> dict[str, Any]:
+    return gke_config(cluster={"masterAuthorizedCidrs": CIDRS, "gpuNodes": {"machineType": machine}},
+                      vllm={"modelCache": {"kind": "ephemeral"}, **vllm})
+
+
+def test_allocatable_follows_the_documented_formulas() -> None:
+    # EKS AL2023 AMI, g6.xlarge (4 vCPU, 16 GiB, 58 pods): memory 16384 MiB x 0.925 capacity
+    # - (11 x 58 + 255) kube-reserved - 100 eviction; CPU 4000m - (60 + 10 + 5 + 5).
+    assert allocatable(NodeCloud.EKS, catalog.load("ec2").get("g6.xlarge")).cpu_m == 3920
+    assert allocatable(NodeCloud.EKS, catalog.load("ec2").get("g6.xlarge")).memory_mib == 14162
+    # GKE g2-standard-8 (8 vCPU, 32 GiB): 25% of 4 + 20% of 4 + 10% of 8 + 6% of 16 GiB = 3.56 GiB
+    # reserved, + 100 MiB eviction; CPU 8000m - (60 + 10 + 10 + 4 x 2.5).
+    g2 = allocatable(NodeCloud.GKE, catalog.load("gce").get("g2-standard-8"))
+    assert g2.cpu_m == 7910
+    assert g2.memory_mib == 29022
+    for cloud in NodeCloud:
+        assert daemon_set_requests(cloud).cpu_m > 0  # the DaemonSets take their share
+
+
+def test_prod_like_eks_replica_requests_fit_both_gpu_types() -> None:
+    got = requests(eks(["g6.xlarge", "g5.xlarge"]))
+    ec2 = catalog.load("ec2")
+    for node in ("g6.xlarge", "g5.xlarge"):
+        budget = workload_budget(NodeCloud.EKS, ec2.get(node))
+        assert cpu_millis(got["cpu"]) <= budget.cpu_m, (node, got)
+        assert memory_mib(got["memory"]) <= budget.memory_mib, (node, got)
+    # ... and not absurdly small: most of the node is the model server's.
+    assert cpu_millis(got["cpu"]) >= 3000 and memory_mib(got["memory"]) >= 12 * 1024
+
+
+@pytest.mark.parametrize("machine", ["g2-standard-8", "g2-standard-4", "n1-standard-4+1xnvidia-tesla-t4"])
+def test_gke_replica_requests_fit_the_machine(machine: str) -> None:
+    cfg = gke(machine) if "+" not in machine else gke_config(cluster={
+        "masterAuthorizedCidrs": CIDRS, "gpuNodes": {"machineType": "n1-standard-4",
+                                                      "accelerator": {"type": "nvidia-tesla-t4", "count": 1}}},
+        vllm={"modelCache": {"kind": "ephemeral"}})
+    got = requests(cfg)
+    budget = workload_budget(NodeCloud.GKE, catalog.load("gce").get(machine))
+    assert cpu_millis(got["cpu"]) <= budget.cpu_m and memory_mib(got["memory"]) <= budget.memory_mib
+
+
+def test_every_gpu_type_of_the_catalogues_gets_requests_that_fit() -> None:
+    for family, cloud in (("ec2", NodeCloud.EKS), ("gce", NodeCloud.GKE)):
+        table = catalog.load(family)
+        assert table.gpu_types()
+        for name in table.gpu_types():
+            budget = workload_budget(cloud, table.get(name))
+            assert budget.cpu_m > 1000 and budget.memory_mib > 8 * 1024, (name, budget)
+
+
+def test_old_defaults_on_a_small_gpu_node_are_refused_naming_the_keys() -> None:
+    found = issues(eks(["g6.xlarge"], resources={"cpu": "4", "memory": "32Gi"}))
+    assert "g6.xlarge" in found[f"{D}.vllm.resources.cpu"]
+    assert "Pending" in found[f"{D}.vllm.resources.memory"]
+
+
+def test_the_smallest_type_of_the_spot_and_fallback_groups_decides() -> None:
+    found = issues(eks(["g6.2xlarge", "g6.xlarge"], resources={"memory": "20Gi"}))
+    message = found[f"{D}.vllm.resources.memory"]
+    assert "g6.xlarge" in message and "g6.2xlarge" not in message
+    # The same request fits when every listed type has room.
+    assert memory_mib(requests(eks(["g6.2xlarge"], resources={"memory": "20Gi"}))["memory"]) == 20 * 1024
+
+
+def test_gke_g2_standard_8_leaves_about_28_gib() -> None:
+    assert f"{D}.vllm.resources.memory" in issues(gke("g2-standard-8", resources={"memory": "30Gi"}))
+    assert requests(gke("g2-standard-8", resources={"memory": "26Gi"}))["memory"] == "26Gi"
+
+
+def test_replicas_sharing_a_multi_gpu_node_share_its_allocatable() -> None:
+    # 4 GPUs, 1 per replica: four replicas per g6.12xlarge, each with a quarter of the node.
+    found = issues(eks(["g6.12xlarge"], resources={"memory": "64Gi"}))
+    assert "each of its 4 replicas" in found[f"{D}.vllm.resources.memory"]
+    derived = requests(eks(["g6.12xlarge"]))
+    budget = workload_budget(NodeCloud.EKS, catalog.load("ec2").get("g6.12xlarge"))
+    assert 4 * memory_mib(derived["memory"]) <= budget.memory_mib
+    assert 4 * cpu_millis(derived["cpu"]) <= budget.cpu_m
+
+
+@pytest.mark.parametrize(("resources", "key", "text"), [
+    ({"memory": "8Gi", "memoryLimit": "4Gi"}, "memoryLimit", "a limit must be >= its request"),
+    ({"cpu": "2", "cpuLimit": "1"}, "cpuLimit", "a limit must be >= its request"),
+    ({"memory": "8Gi", "shmSize": "8Gi"}, "shmSize", "counts against the pod's memory"),
+])
+def test_limits_the_api_server_rejects_are_refused(resources: dict[str, str], key: str, text: str) -> None:
+    found = issues(eks(["g6.xlarge"], resources=resources))
+    assert any(text in message and f"vllm.resources.{key}" in path + message
+               for path, message in found.items()), found
