@@ -378,8 +378,9 @@ def vllm_service_args(deployment: VllmDeployment, ctx: StackContext, *,
     ``cloud`` (AWS or GCP) picks load-balancer annotations and the default monitoring kind;
     it defaults to the cloud of ``deployment.clouds()``.
 
-    Adds what the deployment alone does not know: cost tags, private network mode, and the HF token (``scalepath:hfToken`` as a
-    Pulumi secret, unless ``vllm.hfTokenSecret`` names an existing Secret).
+    Adds what the deployment alone does not know: cost tags, private network mode, and the HF
+    token (``scalepath:hfToken`` as a Pulumi secret, unless ``vllm.hfTokenSecret`` names an
+    existing Secret).
     """
     hf_token = None
     if deployment.vllm.hf_token_secret is None and "hfToken" in ctx.spec.secrets:
