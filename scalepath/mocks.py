@@ -12,6 +12,8 @@ from typing import Any
 import pulumi
 
 ACCOUNT_ID = "123456789012"
+DEPLOYER_ROLE = "scalepath-deploy"
+"""The role the mocked `pulumi up` runs as (an assumed-role session, as CI's OIDC login gives)."""
 AZURE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 AZURE_TENANT = "11111111-1111-1111-1111-111111111111"
 
@@ -280,8 +282,17 @@ class ScalepathMocks(pulumi.runtime.Mocks):
         # (outputs, check failures): the mock monitor iterates the failures, so never None.
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:root",
-                    "userId": "AIDMOCK"}, []
+            return {"accountId": ACCOUNT_ID, "userId": "AROAMOCK:pulumi",
+                    "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{DEPLOYER_ROLE}/pulumi"}, []
+        if token == "aws:iam/getSessionContext:getSessionContext":
+            # The IAM role behind an assumed-role session ARN; other ARNs are their own issuer.
+            arn = str(args.args.get("arn", ""))
+            parts = arn.split(":", 5)
+            if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+                _, role, session = parts[5].split("/", 2)
+                return {"arn": arn, "issuerArn": f"arn:aws:iam::{parts[4]}:role/{role}", "issuerName": role,
+                        "issuerId": "AROAMOCK", "sessionName": session}, []
+            return {"arn": arn, "issuerArn": arn, "issuerName": "", "issuerId": "", "sessionName": ""}, []
         if token == "aws:index/getRegion:getRegion":
             return {"name": self.aws_region, "region": self.aws_region, "id": self.aws_region}, []
         if token == "aws:index/getPartition:getPartition":

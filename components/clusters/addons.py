@@ -39,9 +39,11 @@ KEDA = HelmChart("keda", "https://kedacore.github.io/charts", "2.17.2", "keda")
 NVIDIA_DEVICE_PLUGIN = HelmChart(
     "nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin", "0.17.1", "nvidia-device-plugin")
 """Advertises ``nvidia.com/gpu`` on EKS GPU nodes (the NVIDIA AMI ships driver and toolkit only)."""
-CLUSTER_AUTOSCALER = HelmChart(
-    "cluster-autoscaler", "https://kubernetes.github.io/autoscaler", "9.46.6", "kube-system")
-"""Scales the EKS managed node groups; chart 9.46.x runs Cluster Autoscaler 1.32."""
+def cluster_autoscaler(chart_version: str) -> HelmChart:
+    """Scales the EKS managed node groups. Cluster Autoscaler supports only its own Kubernetes
+    minor, so the chart version comes with the cluster's version (``eks_versions.yaml``)."""
+    return HelmChart("cluster-autoscaler", "https://kubernetes.github.io/autoscaler", chart_version,
+                     "kube-system")
 KUBE_PROMETHEUS_STACK = HelmChart(
     "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "72.0.0", "monitoring")
 """Prometheus + operator on EKS: scrapes vLLM (ServiceMonitor), evaluates its alert rules

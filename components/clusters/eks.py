@@ -10,6 +10,7 @@ granted within ``max-node-provision-time``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,17 +20,19 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import catalog
+from components.clusters import eks_versions
 from components.clusters.addons import (
-    CLUSTER_AUTOSCALER,
     KEDA,
     KUBE_PROMETHEUS_STACK,
     NVIDIA_DEVICE_PLUGIN,
     PROMETHEUS_URL,
+    cluster_autoscaler,
     device_plugin_values,
     helm_release,
     keda_values,
     prometheus_values,
 )
+from components.clusters.eks_versions import SupportType
 from components.clusters.gpu_nodes import (
     CLOUD_TAINT_EFFECT,
     GPU_POOL,
@@ -41,10 +44,6 @@ from components.clusters.gpu_nodes import (
     system_node_selector,
 )
 from components.tagging import aws_tags, k8s_labels
-
-#: EKS managed add-ons, pinned (``aws eks describe-addon-versions`` lists newer builds).
-EBS_CSI_ADDON_VERSION = "v1.35.0-eksbuild.1"
-POD_IDENTITY_ADDON_VERSION = "v1.3.8-eksbuild.2"
 
 #: Control-plane log types shipped to CloudWatch (all of them: audit matters for compliance).
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -100,7 +99,11 @@ class EksGpuClusterArgs:
     """Extra security groups for nodes (the network's workload group), besides the cluster's."""
     gpu_nodes: EksGpuNodesArgs
     system_nodes: EksSystemNodesArgs = field(default_factory=EksSystemNodesArgs)
-    kubernetes_version: str = "1.32"
+    kubernetes_version: str
+    """EKS version of ``components/data/eks_versions.yaml``; the add-on pins and the Cluster
+    Autoscaler chart follow it."""
+    support_type: SupportType = SupportType.STANDARD
+    """``upgradePolicy.supportType``: EXTENDED keeps a version past standard support (6x rate)."""
     private_endpoint: bool = True
     """Private API endpoint only (deploy from inside the VPC); else public + private."""
     public_access_cidrs: Sequence[str] = ()
@@ -108,7 +111,8 @@ class EksGpuClusterArgs:
     kms_key_arn: str | None = None
     """Key for Kubernetes secrets encryption; a rotating key is created when unset."""
     admin_principal_arns: Sequence[str] = ()
-    """IAM roles/users granted cluster admin through access entries."""
+    """IAM roles/users granted cluster admin through access entries, besides the deploying
+    identity, which always gets one (listing it too is fine: each principal gets one entry)."""
     log_retention_days: int = 90
     deletion_protection: bool = False
 
@@ -167,23 +171,28 @@ class EksGpuCluster(pulumi.ComponentResource):
             ),
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API",
-                # The identity running `pulumi up` installs the Helm add-ons, so it needs access.
-                bootstrap_cluster_creator_admin_permissions=True,
+                # The deploying identity gets an access entry of ours (below), not one EKS makes
+                # at creation: EKS's own would collide with an adminRoleArns entry for the same
+                # principal (ResourceInUseException).
+                bootstrap_cluster_creator_admin_permissions=False,
             ),
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(
                 provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key_arn),
                 resources=["secrets"],
             ),
             enabled_cluster_log_types=list(CONTROL_PLANE_LOGS),
-            # Standard support only: extended support costs 6x per cluster-hour.
-            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+            # Standard support unless asked: extended support costs 6x per cluster-hour.
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.support_type.value),
             deletion_protection=args.deletion_protection,
             tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            # The flag is create-only (a change replaces the cluster): clusters created with
+            # it on keep it.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group], ignore_changes=[
+                "accessConfig.bootstrapClusterCreatorAdminPermissions"]),
         )
         self._cluster = cluster
-        for index, principal in enumerate(args.admin_principal_arns):
-            self._admin_access(index, principal)
+        admin_access = [self._admin_access(principal, listed_at)
+                        for principal, listed_at in admin_principals(deployer_arn(), args.admin_principal_arns)]
 
         node_sgs = [cluster.vpc_config.cluster_security_group_id, *args.node_security_group_ids]
         system = self._node_group(
@@ -205,7 +214,9 @@ class EksGpuCluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.all(
             cluster.name, cluster.endpoint, cluster.certificate_authority.data,
         ).apply(lambda v: _kubeconfig(v[0], v[1], v[2], args.region))
-        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=self._child)
+        # Everything on the cluster runs as the deploying identity: after its access entry.
+        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig,
+                                     opts=pulumi.ResourceOptions(parent=self, depends_on=admin_access))
         addons = self._addons(system, gpu_groups)
 
         self.cluster_name = cluster.name
@@ -238,17 +249,26 @@ class EksGpuCluster(pulumi.ComponentResource):
             )
         return iam_role
 
-    def _admin_access(self, index: int, principal: str) -> None:
+    def _admin_access(self, principal: str, listed_at: int | None) -> aws.eks.AccessPolicyAssociation:
+        """Cluster admin for ``principal``: an access entry plus AmazonEKSClusterAdminPolicy.
+
+        Named after the principal, so reordering ``admin_principal_arns`` replaces nothing (a
+        replacement would create the new entry before deleting the old: ResourceInUseException);
+        ``listed_at`` aliases the index-based names of earlier versions."""
+        role = f"admin-{hashlib.sha256(principal.lower().encode()).hexdigest()[:8]}"
+        old = f"{self._name}-admin-{listed_at}" if listed_at is not None else None
         entry = aws.eks.AccessEntry(
-            f"{self._name}-admin-{index}", cluster_name=self._cluster.name, principal_arn=principal,
-            type="STANDARD", tags=self._tags, opts=self._child,
+            f"{self._name}-{role}", cluster_name=self._cluster.name, principal_arn=principal,
+            type="STANDARD", tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=old)] if old else None),
         )
-        aws.eks.AccessPolicyAssociation(
-            f"{self._name}-admin-{index}-policy", cluster_name=self._cluster.name,
+        return aws.eks.AccessPolicyAssociation(
+            f"{self._name}-{role}-policy", cluster_name=self._cluster.name,
             principal_arn=principal,
             policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
             access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[entry],
+                                        aliases=[pulumi.Alias(name=f"{old}-policy")] if old else None),
         )
 
     def _node_group(self, role: str, node_role: aws.iam.Role, security_groups: list[pulumi.Input[str]],
@@ -325,17 +345,19 @@ class EksGpuCluster(pulumi.ComponentResource):
     def _addons(self, system: aws.eks.NodeGroup, gpu_groups: list[aws.eks.NodeGroup]) -> list[pulumi.Resource]:
         """Pod identity + EBS CSI (EKS add-ons), then the Helm add-ons on the system nodes."""
         name, cluster = self._name, self._cluster
+        pins = eks_versions.version(self._args.kubernetes_version)
+        autoscaler_chart = cluster_autoscaler(pins.cluster_autoscaler_chart)
         after_nodes = pulumi.ResourceOptions(parent=self, depends_on=[system])
         pod_identity = aws.eks.Addon(
             f"{name}-pod-identity", cluster_name=cluster.name, addon_name="eks-pod-identity-agent",
-            addon_version=POD_IDENTITY_ADDON_VERSION, resolve_conflicts_on_update="OVERWRITE",
+            addon_version=pins.addons["eks-pod-identity-agent"], resolve_conflicts_on_update="OVERWRITE",
             tags=self._tags, opts=after_nodes,
         )
         ebs_role = self._pod_identity_role(
             "ebs-csi-role", policy_arn=_MANAGED_POLICY + "service-role/AmazonEBSCSIDriverPolicy")
         ebs_csi = aws.eks.Addon(
             f"{name}-ebs-csi", cluster_name=cluster.name, addon_name="aws-ebs-csi-driver",
-            addon_version=EBS_CSI_ADDON_VERSION, resolve_conflicts_on_update="OVERWRITE",
+            addon_version=pins.addons["aws-ebs-csi-driver"], resolve_conflicts_on_update="OVERWRITE",
             pod_identity_associations=[aws.eks.AddonPodIdentityAssociationArgs(
                 role_arn=ebs_role.arn, service_account=_EBS_CSI_SA)],
             tags=self._tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[system, pod_identity]),
@@ -356,12 +378,12 @@ class EksGpuCluster(pulumi.ComponentResource):
         autoscaler_role = self._pod_identity_role(
             "autoscaler-role", inline=cluster.name.apply(_autoscaler_policy))
         autoscaler_identity = aws.eks.PodIdentityAssociation(
-            f"{name}-autoscaler-identity", cluster_name=cluster.name, namespace=CLUSTER_AUTOSCALER.namespace,
+            f"{name}-autoscaler-identity", cluster_name=cluster.name, namespace=autoscaler_chart.namespace,
             service_account=_AUTOSCALER_SA, role_arn=autoscaler_role.arn, tags=self._tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[pod_identity]),
         )
         helm_opts = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[system])
-        autoscaler = helm_release(f"{name}-cluster-autoscaler", CLUSTER_AUTOSCALER, {
+        autoscaler = helm_release(f"{name}-cluster-autoscaler", autoscaler_chart, {
             "cloudProvider": "aws",
             "awsRegion": self._args.region,
             "autoDiscovery": {"clusterName": self._args.cluster_name},
@@ -389,6 +411,7 @@ class EksGpuCluster(pulumi.ComponentResource):
 
 def _validate(args: EksGpuClusterArgs) -> None:
     """Instance types against the EC2 catalogue and sizes/endpoint settings; ValueError names the fix."""
+    eks_versions.version(args.kubernetes_version)  # KeyError names the known versions
     table = catalog.load("ec2")
     if not args.gpu_nodes.instance_types:
         raise ValueError("gpu node group needs at least one instance type")
@@ -410,6 +433,25 @@ def _validate(args: EksGpuClusterArgs) -> None:
             raise ValueError(f"{label} nodes: need 0 <= min ({low}) <= max ({high}) and max >= 1")
     if not args.private_endpoint and not args.public_access_cidrs:
         raise ValueError("a public API endpoint needs public_access_cidrs (never open to all by default)")
+
+
+def deployer_arn() -> str:
+    """The IAM role/user running this program (an assumed-role session resolved to its role,
+    path included), as EKS access entries name principals."""
+    caller = aws.get_caller_identity()
+    return aws.iam.get_session_context(arn=caller.arn).issuer_arn
+
+
+def admin_principals(deployer: str, listed: Sequence[str]) -> list[tuple[str, int | None]]:
+    """Each admin principal once (IAM names are case-insensitive), the deployer first, with its
+    index in ``listed`` (``None`` for the deployer when it is not listed)."""
+    seen: dict[str, tuple[str, int | None]] = {deployer.lower(): (deployer, None)}
+    for index, principal in enumerate(listed):
+        key = principal.lower()
+        if key in seen and seen[key][1] is None:
+            seen[key] = (seen[key][0], index)
+        seen.setdefault(key, (principal, index))
+    return list(seen.values())
 
 
 def _kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
+import pulumi
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from components import catalog
 from components.catalog import InstanceSpec
+from components.clusters import eks_versions
 from components.clusters.allocatable import NodeCloud
 from components.clusters.eks import EksGpuCluster, EksGpuClusterArgs, EksGpuNodesArgs, EksSystemNodesArgs
-from stacks.config import Cloud, DeploymentBase, Environment, Stage
+from components.clusters.eks_versions import SupportType
+from stacks.config import Cloud, DeploymentBase, Environment, StackFacts, Stage
+from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.stages.base import StageDef
 from stacks.stages.gpu_cluster import (
@@ -23,6 +28,15 @@ from stacks.stages.gpu_cluster import (
     node_bounds,
 )
 from stacks.stages.vllm import vllm_service_args
+
+DEFAULT_EKS_VERSION = "1.35"
+"""In standard support from 2026-01-27 to 2027-03-27 (``eks_versions.yaml``)."""
+
+
+def today() -> dt.date:
+    """The date support windows are judged on (UTC, as EKS bills)."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
 
 if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
     from stacks.context import StackContext
@@ -90,17 +104,33 @@ class EksSystemNodes(ConfigModel):
 class EksClusterSettings(ConfigModel):
     """``cluster:`` of an ``eks-vllm`` deployment."""
 
-    kubernetes_version: Annotated[str, StringConstraints(pattern=r"^1\.[0-9]{2}$")] = "1.32"
+    kubernetes_version: Annotated[str, StringConstraints(pattern=r"^1\.[0-9]{2}$")] = DEFAULT_EKS_VERSION
+    """A version of ``components/data/eks_versions.yaml`` in standard support today (extended
+    support with ``supportType: EXTENDED``); the add-on pins and autoscaler chart follow it."""
+    support_type: SupportType = SupportType.STANDARD
+    """EKS upgrade policy; EXTENDED keeps a version past standard support at the extended rate."""
     gpu_nodes: EksGpuNodes = EksGpuNodes()
     system_nodes: EksSystemNodes = EksSystemNodes()
     public_access_cidrs: list[str] = []
     """CIDRs allowed to the public API endpoint (public network mode only; required there)."""
     admin_role_arns: list[Annotated[str, StringConstraints(
         pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/\S+$")]] = []
-    """IAM roles/users given cluster admin through EKS access entries."""
+    """IAM roles/users given cluster admin through EKS access entries; the identity running
+    ``pulumi up`` always gets one (it installs the add-ons), listed or not."""
     kms_key_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:kms:\S+$")] | None = None
     """Key for secrets encryption; scalepath creates a rotating key when unset."""
     log_retention_days: int = 90
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _unique_principals(cls, value: list[str]) -> list[str]:
+        # EKS has one access entry per principal (IAM names are case-insensitive).
+        seen: set[str] = set()
+        for arn in value:
+            if arn.lower() in seen:
+                raise ValueError(f"{arn} is listed twice; EKS allows one access entry per principal")
+            seen.add(arn.lower())
+        return value
 
     @field_validator("public_access_cidrs")
     @classmethod
@@ -129,6 +159,14 @@ class EksVllmDeployment(GpuClusterDeployment):
     def gpu_nodes_label(self) -> str:
         return f"cluster.gpuNodes.instanceTypes ({self.cluster.gpu_nodes.instance_types[0]})"
 
+    def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
+        """The cluster's EKS version must be in its support window today (issue 14, item 8)."""
+        problem = eks_versions.support_problem(self.cluster.kubernetes_version, self.cluster.support_type,
+                                               today())
+        issues = [ConfigIssue(format_loc(("deployments", index, "cluster", "kubernetesVersion")), problem)
+                  ] if problem else []
+        return [*issues, *super().check_in_stack(stack, index)]
+
     def access_cidrs(self) -> list[str]:
         return self.cluster.public_access_cidrs
 
@@ -146,6 +184,11 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
     min_nodes, max_nodes = node_bounds(deployment, settings.gpu_nodes, settings.gpu_nodes.gpus_per_node())
     args = vllm_service_args(deployment, ctx, cloud=Cloud.AWS)
     network = aws_network(ctx)
+    if eks_versions.in_extended_support(settings.kubernetes_version, today()):
+        # Allowed by supportType EXTENDED (check_in_stack refused it otherwise): say what it costs.
+        pulumi.log.warn(f"{deployment.name}: EKS {settings.kubernetes_version} is in extended support "
+                        f"(until {eks_versions.version(settings.kubernetes_version).end_of_extended_support}, "
+                        "6x the standard cluster-hour rate); upgrade to leave it")
     private = ctx.spec.network.mode == "private"
     cluster = EksGpuCluster(f"{deployment.name}-eks", EksGpuClusterArgs(
         cluster_name=cluster_name(ctx, deployment, 100),
@@ -160,6 +203,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
             instance_type=settings.system_nodes.instance_type, min_size=settings.system_nodes.min,
             max_size=settings.system_nodes.max),
         kubernetes_version=settings.kubernetes_version,
+        support_type=settings.support_type,
         private_endpoint=private,
         public_access_cidrs=settings.public_access_cidrs,
         kms_key_arn=settings.kms_key_arn,
