@@ -178,9 +178,9 @@ def test_serve_names_every_variable_it_is_missing() -> None:
     config = load_stack_config("gateway-dev", ROOT)
     rendered = render_gateway(config, {"chat-endpoint": "http://127.0.0.1:9/v1"})
     with pytest.raises(ConfigError) as caught:
-        engine_env(rendered, {})
+        engine_env(rendered.backends, {})
     assert {i.path for i in caught.value.issues} == {
         "$SCALEPATH_GATEWAY_KEY", "$SCALEPATH_CHAT_SERVERLESS_API_BASE", "$HF_TOKEN"}
-    env = engine_env(rendered, {"SCALEPATH_GATEWAY_KEY": "k", "SCALEPATH_CHAT_SERVERLESS_API_BASE": "http://x/v1",
+    env = engine_env(rendered.backends, {"SCALEPATH_GATEWAY_KEY": "k", "SCALEPATH_CHAT_SERVERLESS_API_BASE": "http://x/v1",
                                 "HF_TOKEN": "t", "UNRELATED": "not passed"})
     assert set(env) == {"SCALEPATH_GATEWAY_KEY", "SCALEPATH_CHAT_SERVERLESS_API_BASE", "HF_TOKEN"}
