@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import botocore.loaders
 import pulumi
 import pulumi_aws as aws
 import pulumi_azure_native as azure_native
 import pulumi_gcp as gcp
 import yaml
 
+from components.aws.api_model import constraints
 from components.gcp.monitoring import email_channels
 from components.tagging import aws_tags, gcp_labels
 
@@ -61,8 +61,7 @@ def max_notifications(cloud: str) -> int | None:
     """Notifications one budget of ``cloud`` accepts; ``None`` where no cap is documented (GCP).
     AWS's comes from botocore's budgets service model, not from a copied number."""
     if cloud == "aws":
-        shapes = botocore.loaders.Loader().load_service_model("budgets", "service-2")["shapes"]
-        return int(shapes["NotificationWithSubscribersList"]["max"])
+        return int(constraints("budgets", "CreateBudgetRequest", "NotificationsWithSubscribers").max or 0)
     return _limits()[cloud].get("maxNotifications")
 
 

@@ -8,6 +8,7 @@ adds the checks that need the rest of the stack (network mode and egress, region
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -431,9 +432,12 @@ class SageMakerDeployment(DeploymentBase):
         return target
 
 
-def _endpoint_name(deployment: SageMakerDeployment, ctx: StackContext) -> str:
-    """``<project>-<stack>-<deployment>``, at most 63 characters (SageMaker's limit)."""
-    return f"{ctx.spec.stack_tag}-{deployment.name}"[-63:].lstrip("-")
+def endpoint_name(stack_tag: str, deployment: str) -> str:
+    """``<project>-<stack>-<deployment>`` as ``CreateEndpoint`` accepts it (botocore's
+    ``EndpointName``: letters, digits and ``-``, at most 63, alphanumeric at both ends). Stack
+    names may hold ``_`` and ``.``, which become ``-``; a long name keeps its tail (the deployment)."""
+    limit = int(constraints("sagemaker", "CreateEndpointInput", "EndpointName").max or 63)
+    return re.sub(r"[^A-Za-z0-9-]", "-", f"{stack_tag}-{deployment}")[-limit:].strip("-")
 
 
 def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Input[Any]]:
@@ -461,7 +465,8 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
         )
     generation = d.effective_generation()
     endpoint = SageMakerEndpoint(d.name, SageMakerEndpointArgs(
-        region=ctx.spec.targets.aws_region or "", endpoint_name=_endpoint_name(d, ctx), tags=ctx.tags(d),
+        region=ctx.spec.targets.aws_region or "", endpoint_name=endpoint_name(ctx.spec.stack_tag, d.name),
+        tags=ctx.tags(d),
         source=ModelSource(model_id=d.model, revision=d.model_revision, weights_s3_uri=d.weights_s3_uri,
                            params_b=d.model_params_b, weights_kms_key_arn=d.weights_kms_key_arn),
         server=d.container.server, server_version=d.container.version, kind=d.kind,

@@ -449,3 +449,21 @@ def test_serverless_has_no_rollout_to_verify(base_config: dict[str, Any]) -> Non
                           container={"server": "tei", "version": "1.8.2"}))
     assert not _dynamic(result, "sagemaker:EndpointVerification")
     assert not _dynamic(result, "sagemaker:EndpointPreflight")
+
+
+# -- names the API accepts, whatever the project and stack are called --------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(project=st.from_regex(r"[A-Za-z0-9_.-]{1,100}", fullmatch=True),
+       stack=st.from_regex(r"[A-Za-z0-9_.-]{1,100}", fullmatch=True),
+       deployment=st.from_regex(r"[a-z][a-z0-9-]{0,30}[a-z0-9]", fullmatch=True))
+def test_endpoint_names_match_the_api_pattern(project: str, stack: str, deployment: str) -> None:
+    name = stage.endpoint_name(f"{project}-{stack}", deployment)
+    assert constraints("sagemaker", "CreateEndpointInput", "EndpointName").problem(name) is None
+    assert name.endswith(deployment)
+
+
+def test_budget_cap_is_read_through_the_same_helper() -> None:
+    from components.budgets import max_notifications  # noqa: PLC0415
+    assert max_notifications("aws") == constraints("budgets", "CreateBudgetRequest", "NotificationsWithSubscribers").max
