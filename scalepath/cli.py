@@ -22,7 +22,6 @@ from scalepath.cost.advisor import Compliance, Workload
 from scalepath.cost.advisor import advise as run_advisor
 from scalepath.cost.throughput import resolve_model
 from scalepath.files import write_atomic
-from scalepath.gateway.render import parse_backend_overrides, render_gateway
 from scalepath.plan import redacted, run_plan
 from scalepath.policy_runner import PolicyConfigError, PolicyPackError, check_plan
 from scalepath.report import render_advice, render_plan
@@ -162,6 +161,8 @@ def advise(
 @gateway_app.command("config")
 def gateway_config(stack: StackOpt, config: ConfigOpt = None, backend: BackendOpt = None) -> None:
     """Print the engine's config as deployed; secrets appear only as references (os.environ/NAME)."""
+    from scalepath.gateway.render import parse_backend_overrides, render_gateway  # not on `plan`'s path
+
     try:
         rendered = render_gateway(load_stack_config(stack, project_root(), config),
                                   parse_backend_overrides(backend or []))
@@ -176,6 +177,7 @@ def gateway_serve(stack: StackOpt, config: ConfigOpt = None, backend: BackendOpt
                       min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")] = 4000) -> None:
     """Run the real engine on 127.0.0.1 with the stack's config (client key: $SCALEPATH_GATEWAY_KEY)."""
     from scalepath.gateway.engine import EngineError, EngineNotInstalled
+    from scalepath.gateway.render import parse_backend_overrides, render_gateway
     from scalepath.gateway.serve import serve
 
     try:

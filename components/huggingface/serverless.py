@@ -9,19 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import get_args
 
 import pulumi
 from huggingface_hub import constants
-from huggingface_hub.inference._providers import PROVIDER_OR_POLICY_T
 
 from components.secret_store import CloudSecret, CloudSecretArgs, SecretStoreArgs
 
 ROUTER_BASE_URL = "https://router.huggingface.co/v1"
 """OpenAI-compatible base URL of HF Inference Providers (the router picks or pins the provider)."""
 
-#: Providers the router knows plus ``auto`` (router's choice), as ``huggingface_hub`` lists them.
-PROVIDERS: tuple[str, ...] = tuple(name for literal in get_args(PROVIDER_OR_POLICY_T) for name in get_args(literal))
+
+@cache
+def providers() -> tuple[str, ...]:
+    """Providers the router knows plus ``auto`` (router's choice), as ``huggingface_hub`` lists them."""
+    # Its inference package takes ~0.5 s to import: only stacks with a serverless route pay for it.
+    from huggingface_hub.inference._providers import PROVIDER_OR_POLICY_T
+
+    return tuple(name for literal in get_args(PROVIDER_OR_POLICY_T) for name in get_args(literal))
 
 
 def routed_model(model: str, provider: str) -> str:
@@ -65,8 +71,8 @@ class HfServerlessRoute(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HfServerlessRouteArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scalepath:index:HfServerlessRoute", name, None, opts)
-        if args.provider not in PROVIDERS:
-            raise ValueError(f"unknown inference provider {args.provider!r}; allowed: {', '.join(PROVIDERS)}")
+        if args.provider not in providers():
+            raise ValueError(f"unknown inference provider {args.provider!r}; allowed: {', '.join(providers())}")
         secret = CloudSecret(f"{name}-token", CloudSecretArgs(
             store=args.secret_store, secret_name=args.token_secret_name, value=args.token,
             description=f"Hugging Face token for {args.model} via HF Inference Providers", tags=args.tags,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 import pulumi
 from pydantic import StringConstraints, field_validator
 
-from components.huggingface.serverless import PROVIDERS, HfServerlessRoute, HfServerlessRouteArgs
+from components.huggingface.serverless import HfServerlessRoute, HfServerlessRouteArgs, providers
 from stacks.config import Cloud, DeploymentBase, Stage
 from stacks.secret_store import SecretStoreConfig
 from stacks.stages.base import StageDef
@@ -35,8 +35,8 @@ class HfServerlessDeployment(DeploymentBase):
     @field_validator("provider")
     @classmethod
     def _known_provider(cls, value: str) -> str:
-        if value not in PROVIDERS:
-            raise ValueError(f"unknown inference provider {value!r}; allowed: {', '.join(PROVIDERS)}")
+        if value not in providers():
+            raise ValueError(f"unknown inference provider {value!r}; allowed: {', '.join(providers())}")
         return value
 
     def clouds(self) -> set[Cloud]:

@@ -16,7 +16,7 @@ from components.vllm.service import VllmService
 from scalepath.plan import run_plan
 from stacks.config import Cloud, Stage
 from stacks.errors import ConfigError
-from stacks.stages import STAGES
+from stacks.stages import eks_vllm
 from stacks.stages.base import StageDef
 from stacks.stages.vllm import VllmDeployment, vllm_service_args
 from tests.support import stack_config
@@ -45,7 +45,8 @@ def build(deployment: StandInDeployment, ctx: Any) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def stand_in_stage(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(STAGES, Stage.EKS_VLLM, StageDef(settings=StandInDeployment, build=build))
+    # The registry reads a stage module's DEFINITION on every lookup.
+    monkeypatch.setattr(eks_vllm, "DEFINITION", StageDef(settings=StandInDeployment, build=build))
 
 
 def config(base: dict[str, Any], environment: str = "dev", **deployment: Any) -> dict[str, Any]:
