@@ -221,6 +221,7 @@ def promote(
     """Gate a route's candidate on a held-out suite against its baseline; on a pass move one step of
     weight to it. Exit 0 promoted, 1 refused by the gate (file untouched), 2 unusable input."""
     from scalepath.gateway.engine import EngineError
+    from scalepath.gateway.render import parse_backend_overrides
     from scalepath.promote.command import load_outputs, select
     from scalepath.promote.command import promote as run_promotion
     from scalepath.promote.envfile import EnvFileError, write_weights
