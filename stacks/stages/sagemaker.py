@@ -66,6 +66,9 @@ DEFAULT_TARGETS: dict[str, float] = {
 #: The interface endpoint callers of a private endpoint must come through.
 RUNTIME_ENDPOINT_SERVICE = "sagemaker.runtime"
 
+#: TGI's launcher exits when both are set (launcher/src/main.rs, "Both `max_input_tokens` ... are set").
+_INPUT_LENGTH_NAMES = frozenset({"MAX_INPUT_TOKENS", "MAX_INPUT_LENGTH"})
+
 #: Shortest answer a real-time text-generation endpoint must be able to give in time.
 _MIN_ANSWER_TOKENS = 32
 
@@ -341,7 +344,10 @@ class SageMakerDeployment(DeploymentBase):
                     and at_least(version, containers.tgi.messages_api_flag.until):
                 problem = (f"{key} no longer exists in TGI {version} (removed in "
                            f"{containers.tgi.messages_api_flag.until}; chat bodies are always accepted)")
-            elif server is Server.TGI and {key} | set(generated) >= {"MAX_INPUT_TOKENS", "MAX_INPUT_LENGTH"}:
+            elif server is not Server.VLLM and key.startswith(containers.vllm.arg_prefix):
+                problem = (f"{key} is read by the vLLM container only; {server.value} ignores it")
+            elif server is Server.TGI and key in _INPUT_LENGTH_NAMES \
+                    and set(self.container.env) | set(generated) >= _INPUT_LENGTH_NAMES:
                 problem = ("TGI exits when both MAX_INPUT_TOKENS and MAX_INPUT_LENGTH are set; set "
                            "generation.maxInputTokens only")
             if problem:

@@ -214,6 +214,8 @@ def test_tgi_cannot_shard_exl2(base_config: dict[str, Any]) -> None:
     ("tgi", "3.3.6", {"MAX_INPUT_TOKENS": "2048"}, {"maxInputTokens": 4096}),
     ("tgi", "1.4.5", {"MAX_INPUT_TOKENS": "2048"}, {"maxInputTokens": 4096}),
     ("tgi", "3.3.6", {"MESSAGES_API_ENABLED": "true"}, {}),
+    ("tgi", "3.3.6", {"SM_VLLM_MAX_MODEL_LEN": "4096"}, {}),
+    ("tei", "1.8.2", {"SM_VLLM_MODEL": "x"}, {}),
     ("tgi", "3.3.6", {"SM_NUM_GPUS": "4"}, {}),
     ("vllm", "0.30.0", {"HF_MODEL_ID": "meta-llama/Llama-3.1-8B-Instruct"}, {}),
     ("vllm", "0.30.0", {"MAX_TOTAL_TOKENS": "4096"}, {}),
@@ -224,8 +226,15 @@ def test_container_env_that_the_image_ignores_or_rejects_is_refused(base_config:
                                                                      generation: dict[str, Any]) -> None:
     (key,) = env
     found = _parse_issues(base_config, container={"server": server, "version": version, "env": env},
-                          generation=generation)
+                          **({"generation": generation} if generation else {}))
     assert f"scalepath:deployments[0].container.env.{key}" in found, found
+
+
+def test_both_input_length_names_in_container_env_are_refused(base_config: dict[str, Any]) -> None:
+    found = _parse_issues(base_config, container={"server": "tgi", "version": "3.3.6",
+                                                  "env": {"MAX_INPUT_LENGTH": "2048", "MAX_INPUT_TOKENS": "2048"}})
+    assert {"scalepath:deployments[0].container.env.MAX_INPUT_LENGTH",
+            "scalepath:deployments[0].container.env.MAX_INPUT_TOKENS"} <= set(found)
 
 
 def test_messages_api_key_is_gone_with_a_reason(base_config: dict[str, Any]) -> None:
