@@ -31,6 +31,19 @@ ENGINE_REQUIREMENTS = (f"litellm[proxy]=={ENGINE_VERSION}", "prisma==0.15.0")
 _MARKER = "scalepath-engine.txt"
 #: Liveness route of the proxy (no auth).
 LIVENESS_PATH = "/health/liveliness"
+#: Python prologue for a child that must not outlive the process that started it (whose pid is
+#: ``sys.argv[1]``): Linux sends it SIGTERM when that process exits (PR_SET_PDEATHSIG), even
+#: when it is killed with SIGKILL and cannot stop its children itself. Done in the child, not
+#: in a ``preexec_fn`` (which is unsafe when the parent has threads).
+DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "if sys.platform.startswith('linux'):\n"
+    "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)\n"  # 1 = PR_SET_PDEATHSIG
+    "    if os.getppid() != int(sys.argv[1]):\n"
+    "        sys.exit(0)\n"  # the parent died before the line above took effect
+)
+_RUN_UVICORN = ("import runpy\nsys.argv = ['uvicorn', *sys.argv[2:]]\n"
+                "runpy.run_module('uvicorn', run_name='__main__', alter_sys=True)\n")
 
 
 class EngineError(RuntimeError):
@@ -135,7 +148,8 @@ def start_engine(config_text: str, env: dict[str, str], port: int = 0, *,
     sock = socket.create_server(("127.0.0.1", port))
     try:
         process = subprocess.Popen(
-            [str(python), "-m", "uvicorn", "litellm.proxy.proxy_server:app", "--fd", str(sock.fileno()),
+            [str(python), "-c", DIE_WITH_PARENT + _RUN_UVICORN, str(os.getpid()),
+             "litellm.proxy.proxy_server:app", "--fd", str(sock.fileno()),
              "--no-access-log", "--timeout-graceful-shutdown", "5"],
             env={**_base_env(), **ENGINE_SETTINGS, **env, "CONFIG_FILE_PATH": name},
             pass_fds=(sock.fileno(),), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

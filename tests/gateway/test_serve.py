@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.gateway_serve import KEY, Served, alive, stack_file, start_serve
+from tests.support.gateway_serve import KEY, SHUTDOWN_SECONDS, Served, alive, stack_file, start_serve
 from tests.support.openai_standin import StandIn
 
 #: Requests for the weight test, and the tolerance: the count on the 80% target is binomial
@@ -130,13 +131,19 @@ def test_the_running_config_holds_no_secret(gateway: Served) -> None:
     assert KEY not in text
 
 
-def test_sigint_stops_everything(standins: dict[str, StandIn], tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_stopping_serve_stops_the_engine(standins: dict[str, StandIn], tmp_path: Path, sig: signal.Signals) -> None:
+    """SIGINT: serve stops the engine and exits 0. SIGKILL (serve cannot act): the engine still
+    exits, because it dies with its parent."""
     config = stack_file(tmp_path / "Pulumi.gw.yaml", ["alpha"], {
         "runtime": "ecs", "routes": [{"name": "chat", "targets": [{"deployment": "alpha", "weight": 100}]}]})
     served = start_serve(config, {"alpha": standins["alpha"].url})
     try:
         assert _content(_chat(served, "chat")) == "served by alpha"
-        assert served.signal_and_wait(signal.SIGINT) == 0
+        assert served.signal_and_wait(sig) == (0 if sig is signal.SIGINT else -signal.SIGKILL)
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
+        while alive(served.engine_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert not alive(served.engine_pid)
     finally:
         if served.process.poll() is None or alive(served.engine_pid):

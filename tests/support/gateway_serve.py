@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from scalepath.gateway.engine import DIE_WITH_PARENT
 from tests.support import ROOT
 
 #: Bound on the engine's start on a loaded 2-core machine (it imports a large package).
@@ -65,7 +66,9 @@ def start_serve(config: Path, backends: dict[str, str], key: str | None = KEY) -
     env = {k: v for k, v in os.environ.items() if k != "SCALEPATH_GATEWAY_KEY"}
     if key is not None:
         env["SCALEPATH_GATEWAY_KEY"] = key
-    args = [sys.executable, "-c", "from scalepath.cli import app; app()", "gateway", "serve", "--stack", "dev",
+    # The CLI dies with this test process (and the engine with the CLI), even if pytest is killed.
+    boot = DIE_WITH_PARENT + "sys.argv = sys.argv[1:]\nfrom scalepath.cli import app\napp()\n"
+    args = [sys.executable, "-c", boot, str(os.getpid()), "gateway", "serve", "--stack", "dev",
             "--config", str(config), "--port", "0"]
     for name, url in backends.items():
         args += ["--backend", f"{name}={url}"]
