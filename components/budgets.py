@@ -120,7 +120,9 @@ class GcpBudgetArgs(BudgetArgs):
     billing_account: str
     """Billing account id, ``XXXXXX-XXXXXX-XXXXXX``."""
     project: str
-    """Project that holds the e-mail notification channels."""
+    """Project whose spend is budgeted; it also holds the e-mail notification channels."""
+    project_number: pulumi.Input[str]
+    """That project's number: the budget API stores its filter as ``projects/<number>``."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What the channels wait for: the project's ``monitoring.googleapis.com`` service."""
 
@@ -236,7 +238,8 @@ class GcpBudget(pulumi.ComponentResource):
             ),
             budget_filter=gcp.billing.BudgetBudgetFilterArgs(
                 calendar_period="MONTH",
-                projects=[f"projects/{args.project}"],
+                # The API stores projects/<number>; an id is accepted but read back as a diff.
+                projects=[pulumi.Output.concat("projects/", args.project_number)],
             ),
             threshold_rules=[
                 gcp.billing.BudgetThresholdRuleArgs(

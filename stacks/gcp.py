@@ -14,6 +14,7 @@ import pulumi_gcp as gcp
 
 from components.gcp.monitoring import email_channels
 from components.gcp.network import GcpNetwork, GcpNetworkArgs
+from components.gcp.vertex import VERTEX_PSC_DOMAIN
 from components.tagging import gcp_labels
 from stacks.config import Stage
 from stacks.gcp_network import GcpNetworkConfig, secondary_ranges
@@ -33,6 +34,39 @@ def region(ctx: StackContext) -> str:
     """``gcp:region``."""
     assert ctx.spec.targets.gcp_region is not None
     return ctx.spec.targets.gcp_region
+
+
+def project_number(ctx: StackContext) -> pulumi.Output[str]:
+    """The number of ``gcp:project``, looked up once per stack (``resourcemanager.projects.get``).
+
+    APIs that store ``projects/<number>`` (budget filters) or build names from it (Vertex PSC
+    host names) need it; sending the id instead is accepted and then reported as drift forever.
+    """
+    return ctx.shared("gcp-project-number", lambda: gcp.organizations.get_project_output(
+        project_id=project(ctx)).number)
+
+
+def psc_dns_zone(ctx: StackContext) -> gcp.dns.ManagedZone:
+    """The private zone ``prediction.p.vertexai.goog.`` on the stack's VPC, once per stack.
+
+    Vertex serves PSC endpoints with a certificate for ``*.prediction.p.vertexai.goog`` only, so
+    HTTPS needs a name in that zone; each endpoint adds its record."""
+
+    def create() -> gcp.dns.ManagedZone:
+        return gcp.dns.ManagedZone(
+            "network-gcp-vertex-dns",
+            project=project(ctx),
+            name=f"{ctx.spec.stack_tag}-vertex-psc"[:63],
+            dns_name=f"{VERTEX_PSC_DOMAIN}.",
+            visibility="private",
+            private_visibility_config=gcp.dns.ManagedZonePrivateVisibilityConfigArgs(networks=[
+                gcp.dns.ManagedZonePrivateVisibilityConfigNetworkArgs(network_url=network(ctx).network_id)]),
+            description="scalepath: names of Vertex AI PSC endpoints (their certificate's domain)",
+            labels=gcp_labels(ctx.tags()),
+            opts=pulumi.ResourceOptions(depends_on=services(ctx, ["dns.googleapis.com"])),
+        )
+
+    return ctx.shared("gcp-vertex-psc-dns", create)
 
 
 def services(ctx: StackContext, apis: Iterable[str]) -> list[gcp.projects.Service]:

@@ -10,6 +10,7 @@ in the deployment's config and is declared through :class:`GcpNetworkUser`;
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Protocol, runtime_checkable
@@ -19,8 +20,9 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from stacks.errors import ConfigIssue
 from stacks.model import ConfigModel
 
-GcpProjectId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
+GCP_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 """A GCP project id: 6..30 lowercase letters, digits and ``-``, starting with a letter."""
+GcpProjectId = Annotated[str, StringConstraints(pattern=f"^{GCP_PROJECT_ID.pattern}$")]
 
 _NAME = r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?"
 

@@ -37,6 +37,7 @@ def compose_budgets(ctx: StackContext) -> None:
         assert gcp is not None  # parse_spec guarantees it for a GCP stack
         GcpBudget("budget-gcp", GcpBudgetArgs(
             **common, billing_account=gcp.billing_account, project=spec.targets.gcp_project or "",
+            project_number=gcp_stack.project_number(ctx),
             # Channels are Monitoring resources: on a fresh project the API must be on first.
             depends_on=tuple(gcp_stack.services(ctx, ["monitoring.googleapis.com"]))))
 

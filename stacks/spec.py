@@ -31,6 +31,7 @@ from stacks.config import (
 )
 from stacks.errors import NAMESPACE, ConfigError, ConfigIssue, format_loc
 from stacks.gateway import GatewayConfig, gateway_issues
+from stacks.gcp_network import GCP_PROJECT_ID
 from stacks.gcp_network import range_issues as gcp_range_issues
 from stacks.stages import STAGES
 
@@ -331,6 +332,12 @@ def _missing_targets(spec: StackSpec) -> list[ConfigIssue]:
             if getattr(spec.targets, field) is None:
                 issues.append(ConfigIssue(key, f"required because this stack creates {cloud.value} "
                                           f"resources; run `pulumi config set {key} <value>`"))
+    project = spec.targets.gcp_project
+    if Cloud.GCP in spec.clouds() and project is not None and not GCP_PROJECT_ID.fullmatch(project):
+        issues.append(ConfigIssue("gcp:project", (
+            f"{project!r} is not a project ID (6-30 lowercase letters, digits and '-', starting with a "
+            "letter); set the ID, not the number or display name: scalepath looks the number up where "
+            "an API wants it")))
     if Cloud.GCP in spec.clouds() and spec.budget.gcp is None:
         issues.append(ConfigIssue(format_loc(("budget", "gcp", "billingAccount")),
                                   "required because this stack creates gcp resources"))

@@ -138,7 +138,7 @@ def test_azure_budget_filters_on_the_stack_and_gcp_on_the_project(base_config) -
     assert azure["timePeriod"]["startDate"] == "2026-11-01T00:00:00Z"
     assert len(azure["notifications"]) == 4  # 50, 80, 100 actual + forecast at 100
     gcp = next(r.inputs for r in plan.resources if r.type == "gcp:billing/budget:Budget")
-    assert gcp["budgetFilter"]["projects"] == ["projects/ml-prod"]
+    assert gcp["budgetFilter"]["projects"] == ["projects/123456789012"]  # the number, as the API stores it
     assert len(gcp["allUpdatesRule"]["monitoringNotificationChannels"]) == 2
     assert {t["spendBasis"] for t in gcp["thresholdRules"]} == {"CURRENT_SPEND", "FORECASTED_SPEND"}
     assert not any(r.type.startswith("aws:") for r in plan.resources), "no AWS budget unless asked"

@@ -42,6 +42,9 @@ ACCELERATOR_TYPES: dict[str, str] = {
 
 _REGIONS_FILE = Path(__file__).parents[1] / "data" / "vertex_regions.yaml"
 
+#: Domain of Vertex PSC endpoint names; the endpoints' certificate is for ``*.`` + this.
+VERTEX_PSC_DOMAIN = "prediction.p.vertexai.goog"
+
 #: Vertex metric types the alert policies watch (resource type ``aiplatform.googleapis.com/Endpoint``).
 LATENCY_METRIC = "aiplatform.googleapis.com/prediction/online/prediction_latencies"
 ERROR_METRIC = "aiplatform.googleapis.com/prediction/online/error_count"
@@ -115,6 +118,10 @@ class VertexPrivateArgs:
     """VPC for the automated PSC endpoint, ``projects/<p>/global/networks/<n>``."""
     allowed_projects: Sequence[str]
     """Projects allowed to connect (the endpoint's own project is always added)."""
+    project_number: pulumi.Input[str]
+    """Number of the endpoint's project: part of the endpoint's PSC host name."""
+    dns_zone: pulumi.Input[str]
+    """Name of the private Cloud DNS zone for :data:`VERTEX_PSC_DOMAIN` on ``network_id``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,11 +187,15 @@ class VertexEndpoint(pulumi.ComponentResource):
     """``projects/<p>/locations/<r>/endpoints/<id>``."""
     deployed_model_id: pulumi.Output[str]
     prediction_url: pulumi.Output[str]
-    """``:predict`` URL (public regional host, or the PSC endpoint IP when private)."""
+    """``:predict`` URL, ``:rawPredict`` with a custom container (whose routes are its own); on
+    the public regional host, or on the endpoint's PSC host name when private."""
     openai_base_url: pulumi.Output[str] | None
     """Base URL for OpenAI clients (``.../chat/completions``); ``None`` with a custom container."""
     psc_ip_address: pulumi.Output[str] | None
     """Internal IP of the PSC endpoint in our VPC (private mode)."""
+    psc_hostname: pulumi.Output[str] | None
+    """``<endpoint>-<region>-<project number>.prediction.p.vertexai.goog``, resolving to the PSC IP
+    inside the VPC and matching the endpoint certificate (private mode)."""
 
     def __init__(self, name: str, args: VertexEndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("scalepath:index:VertexEndpoint", name, None, opts)
@@ -250,11 +261,18 @@ class VertexEndpoint(pulumi.ComponentResource):
         self.endpoint_name = path
         if args.private:
             self.psc_ip_address = deployment.endpoint_config.apply(_psc_ip)
-            host = self.psc_ip_address
+            record = self._psc_record(name, args, args.private)
+            # The certificate names *.prediction.p.vertexai.goog, not the IP: HTTPS to the IP
+            # fails verification, so every URL uses the record's name.
+            self.psc_hostname = record.name.apply(lambda fqdn: fqdn.rstrip("."))
+            host = self.psc_hostname
         else:
-            self.psc_ip_address = None
+            self.psc_ip_address = self.psc_hostname = None
             host = pulumi.Output.from_input(f"{args.region}-aiplatform.googleapis.com")
-        self.prediction_url = pulumi.Output.concat("https://", host, "/v1/", path, ":predict")
+        # A custom container's predictRoute is reached through :rawPredict, which forwards the
+        # body unchanged; :predict would wrap it in {"instances": [...]}.
+        verb = ":rawPredict" if args.container else ":predict"
+        self.prediction_url = pulumi.Output.concat("https://", host, "/v1/", path, verb)
         # Model Garden's vLLM/TGI containers serve the Chat Completions API on v1beta1;
         # a custom container's routes are its own, so no OpenAI URL is claimed for it.
         self.openai_base_url = (
@@ -269,7 +287,24 @@ class VertexEndpoint(pulumi.ComponentResource):
             "prediction_url": self.prediction_url,
             "openai_base_url": self.openai_base_url,
             "psc_ip_address": self.psc_ip_address,
+            "psc_hostname": self.psc_hostname,
         })
+
+    def _psc_record(self, name: str, args: VertexEndpointArgs, private: VertexPrivateArgs) -> gcp.dns.RecordSet:
+        """``<endpoint>-<region>-<project number>.prediction.p.vertexai.goog`` -> the PSC IP."""
+        fqdn = pulumi.Output.concat(self.endpoint_id, f"-{args.region}-", private.project_number,
+                                    f".{VERTEX_PSC_DOMAIN}.")
+        assert self.psc_ip_address is not None
+        return gcp.dns.RecordSet(
+            f"{name}-psc-dns",
+            project=args.project,
+            managed_zone=private.dns_zone,
+            name=fqdn,
+            type="A",
+            ttl=300,
+            rrdatas=[self.psc_ip_address],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _token_secret(self, name: str, args: VertexEndpointArgs, labels: dict[str, str],
                       wait: pulumi.ResourceOptions) -> pulumi.Output[str]:

@@ -228,6 +228,8 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, Any]:
         private_args = VertexPrivateArgs(
             network_id=gcp_stack.network(ctx).network_id,
             allowed_projects=network_config.psc_allowed_projects if network_config else [],
+            project_number=gcp_stack.project_number(ctx),
+            dns_zone=gcp_stack.psc_dns_zone(ctx).name,
         )
     container = deployment.container
     endpoint = VertexEndpoint(deployment.name, VertexEndpointArgs(
@@ -270,6 +272,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, Any]:
         "predictionUrl": endpoint.prediction_url,
         "openaiBaseUrl": endpoint.openai_base_url,
         "pscIpAddress": endpoint.psc_ip_address,
+        "pscHostname": endpoint.psc_hostname,
         "private": private,
     }
 

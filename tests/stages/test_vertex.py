@@ -181,8 +181,8 @@ def test_every_labelled_resource_carries_cost_labels(gcp_config: dict[str, Any])
         if resource.parent and "VertexEndpoint" in resource.parent:
             assert labels["deployment"] == "gemma" and labels["stage"] == "vertex"
         labelled += 1
-    # Secret, 2 alert policies, 2+2 channels (budget, alerts), PSC policy.
-    assert labelled == 8
+    # Secret, 2 alert policies, 2+2 channels (budget, alerts), PSC policy, PSC DNS zone.
+    assert labelled == 9
 
 
 def test_model_garden_deployment_takes_no_labels() -> None:
@@ -310,20 +310,59 @@ def test_public_outputs_point_at_regional_host() -> Any:
 
 
 @pulumi.runtime.test
-def test_private_outputs_use_psc_ip_and_custom_container_has_no_openai_url() -> Any:
+def test_private_urls_use_the_certificates_host_name_and_custom_containers_raw_predict() -> Any:
     endpoint = VertexEndpoint("priv", _component_args(
-        private=VertexPrivateArgs(network_id="projects/acme-ml-dev/global/networks/vpc",
-                                  allowed_projects=[]),
+        private=VertexPrivateArgs(network_id="projects/acme-ml-dev/global/networks/vpc", allowed_projects=[],
+                                  project_number="123456789012", dns_zone="vertex-psc"),
         container=VertexContainerArgs(image_uri="us-docker.pkg.dev/acme/serving/tgi:3")))
     assert endpoint.openai_base_url is None
 
     def check(values: list[Any]) -> None:
-        ip, url, name = values
+        ip, host, url, name, eid = values
         assert ip == "10.40.0.5"
-        assert url == f"https://10.40.0.5/v1/{name}:predict"
+        # The PSC certificate is for *.prediction.p.vertexai.goog (one label): never the IP.
+        assert host == f"{eid}-us-central1-123456789012.prediction.p.vertexai.goog"
+        assert url == f"https://{host}/v1/{name}:rawPredict"
 
-    return pulumi.Output.all(endpoint.psc_ip_address, endpoint.prediction_url,
-                             endpoint.endpoint_name).apply(check)
+    return pulumi.Output.all(endpoint.psc_ip_address, endpoint.psc_hostname, endpoint.prediction_url,
+                             endpoint.endpoint_name, endpoint.endpoint_id).apply(check)
+
+
+def test_private_plan_resolves_each_url_host_to_its_psc_ip(gcp_config: dict[str, Any]) -> None:
+    cfg = copy.deepcopy(gcp_config)
+    second = {**cfg["scalepath:deployments"][0], "name": "second"}
+    cfg["scalepath:deployments"].append(second)
+    plan = _plan(_private(cfg))
+    [zone] = _of_type(plan, "dns/managedZone:ManagedZone")
+    assert zone.inputs["dnsName"] == "prediction.p.vertexai.goog." and zone.inputs["visibility"] == "private"
+    [network] = [n["networkUrl"] for n in zone.inputs["privateVisibilityConfig"]["networks"]]
+    assert network.startswith("projects/acme-ml-dev/global/networks/network-gcp-vpc")
+    [api] = [r for r in _of_type(plan, "projects/service:Service") if r.inputs["service"] == "dns.googleapis.com"]
+    assert api.urn in zone.dependencies
+    records = _of_type(plan, "dns/recordSet:RecordSet")
+    assert len(records) == 2
+    for record in records:
+        label, _, domain = record.inputs["name"].partition(".")
+        assert domain == "prediction.p.vertexai.goog." and label.endswith("-us-central1-123456789012")
+        assert record.inputs["type"] == "A" and record.inputs["managedZone"] == zone.inputs["name"]
+        assert record.inputs["rrdatas"] == ["10.40.0.5"]
+
+
+def test_public_plan_has_no_private_zone(gcp_config: dict[str, Any]) -> None:
+    plan = _plan(gcp_config)
+    assert not _of_type(plan, "dns/managedZone:ManagedZone") and not _of_type(plan, "dns/recordSet:RecordSet")
+
+
+def test_budget_filters_on_the_project_number_the_api_stores(gcp_config: dict[str, Any]) -> None:
+    [budget] = _of_type(_plan(gcp_config), "billing/budget:Budget")
+    # The mock's getProject answers number 123456789012 for gcp:project.
+    assert budget.inputs["budgetFilter"]["projects"] == ["projects/123456789012"]
+
+
+@pytest.mark.parametrize("project", ["123456789012", "Acme-ML", "ml"])
+def test_gcp_project_must_be_a_project_id(gcp_config: dict[str, Any], project: str) -> None:
+    issues = _issues({**gcp_config, "gcp:project": project})
+    assert list(issues) == ["gcp:project"] and "project ID" in issues["gcp:project"]
 
 
 # --- catalogue ---------------------------------------------------------------------------
