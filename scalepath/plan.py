@@ -52,7 +52,7 @@ class PlannedResource:
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     """Lifecycle options the engine would apply (``deleteBeforeReplace``, ``retainOnDelete``,
-    ``replacementTrigger``); not part of the plan JSON contract."""
+    ``replacementTrigger``, ``ignoreChanges``); not part of the plan JSON contract."""
 
     def to_json(self) -> dict[str, Any]:
         """The contract shape: urn, type, name, parent, custom, inputs."""
@@ -110,7 +110,8 @@ class RecordingMonitor(MockMonitor):
                 property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 options={"deleteBeforeReplace": request.deleteBeforeReplace, "retainOnDelete": request.retainOnDelete,
                          "replacementTrigger": (wire_value(json_format.MessageToDict(request.replacement_trigger))
-                                                if request.HasField("replacement_trigger") else None)},
+                                                if request.HasField("replacement_trigger") else None),
+                         "ignoreChanges": list(request.ignoreChanges)},
             ))
         return response
 

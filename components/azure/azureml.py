@@ -11,8 +11,11 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 import pulumi
+import yaml
 from pulumi_azure_native import applicationinsights as appinsights
 from pulumi_azure_native import (
     authorization,
@@ -38,13 +41,47 @@ WORKSPACE_PE_GROUP = "amlworkspace"
 _KV_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
 _ENDPOINT_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+#: API version pulumi-azure-native's ``OnlineEndpoint`` uses (its docstring says which; a test
+#: holds the two together), so the traffic template PUTs the same shape.
+ENDPOINT_API_VERSION = "2025-12-01"
+ARM_TEMPLATE_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 _DEPLOYMENT_NS = f"{_ENDPOINT_NS}/deployments"
 
 #: Where a registered model is mounted in the container (the server loads it from there).
 MODEL_MOUNT_PATH = "/var/azureml-app/model"
 
-#: Hosts the HF Hub serves model files from; approved outbound in private mode.
-HF_HUB_HOSTS = ("huggingface.co", "cdn-lfs.huggingface.co", "cdn-lfs-us-1.hf.co", "cas-bridge.xethub.hf.co")
+_EGRESS_FILE = Path(__file__).parents[1] / "data" / "azureml_egress.yaml"
+
+
+@cache
+def _egress() -> dict:
+    return yaml.safe_load(_EGRESS_FILE.read_text())
+
+
+def hf_hub_hosts() -> tuple[str, ...]:
+    """Hosts a model download from the HF Hub touches (API, LFS CDNs, Xet storage)."""
+    return tuple(_egress()["huggingFaceHub"]["hosts"])
+
+
+def image_registry(image: str) -> str:
+    """The registry host of an image reference (the config requires one, e.g. ``docker.io/...``)."""
+    return image.split("/", 1)[0].split(":", 1)[0]
+
+
+def known_registries() -> list[str]:
+    """Public registries whose pull hosts the egress data lists."""
+    return sorted(_egress()["registries"]["hosts"])
+
+
+def registry_egress(image: str) -> tuple[str, ...] | None:
+    """Outbound hosts a private deployment needs to pull ``image``: none for the workspace
+    registry (``*.azurecr.io``, private endpoint) and Microsoft Container Registry (required
+    rules of the managed network); ``None`` when the registry's hosts are unknown."""
+    registry = image_registry(image)
+    if registry.endswith(".azurecr.io") or registry == "mcr.microsoft.com":
+        return ()
+    hosts = _egress()["registries"]["hosts"].get(registry)
+    return tuple(hosts) if hosts is not None else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,6 +217,11 @@ def _iso_seconds(seconds: float) -> str:
     return f"PT{seconds:g}S"
 
 
+def _autoscaled(scale: AzureMlAutoscale) -> bool:
+    """An autoscale setting moves the instance count (bounds differ)."""
+    return scale.max_instances > scale.min_instances
+
+
 def _parse_workspace_id(workspace_id: str) -> tuple[str, str]:
     match = re.match(r"^/subscriptions/[^/]+/resourceGroups/([^/]+)/providers/"
                      r"Microsoft.MachineLearningServices/workspaces/([^/]+)$", workspace_id, re.I)
@@ -208,6 +250,8 @@ class AzureMlEndpoint(pulumi.ComponentResource):
             catalog.load("azureml").get(variant.instance_type)  # UnknownInstanceType names the known SKUs
 
         vault: keyvault.Vault | None = None
+        network_ready: list[pulumi.Resource] = []
+        """What deployments wait for besides the endpoint: outbound rules of the managed network."""
         workspace_name: pulumi.Input[str]
         self._rg: pulumi.Input[str]
         if args.existing_workspace_id:
@@ -216,7 +260,7 @@ class AzureMlEndpoint(pulumi.ComponentResource):
             if args.hf_token is not None:  # a vault of our own for the token
                 vault = self._key_vault(global_name(f"{name}kv", self._seed, 24))
                 if args.private_network:
-                    self._vault_outbound_rule(ws_name, vault)
+                    network_ready.append(self._vault_outbound_rule(ws_name, vault))
         else:
             self._rg = args.resource_group_name or resources.ResourceGroup(
                 f"{name}-rg", location=args.location, tags=self._tags, opts=self._child()).name
@@ -234,9 +278,13 @@ class AzureMlEndpoint(pulumi.ComponentResource):
             grants.append(self._grant_secret_read(
                 vault, endpoint.identity.apply(lambda i: i.principal_id if i else None)))
         action_group = self._action_group()
+        deployments = []
         for variant in args.variants:
-            deployment = self._deployment(variant, endpoint, workspace_name, hf_secret_uri, grants)
+            deployment = self._deployment(variant, endpoint, workspace_name, hf_secret_uri,
+                                          [*grants, *network_ready])
             self._autoscale(variant, endpoint, deployment)
+            deployments.append(deployment)
+        self._traffic(endpoint, workspace_name, deployments)
         self._alerts(endpoint, action_group)
 
         self.endpoint_name = endpoint.name
@@ -356,6 +404,10 @@ class AzureMlEndpoint(pulumi.ComponentResource):
             container_registry=registry.id,
             public_network_access="Disabled" if private else "Enabled",
             managed_network=self._managed_network() if private else None,
+            # Online deployments fail with WorkspaceManagedNetworkNotReady until the managed
+            # network exists; it is otherwise provisioned lazily by the first compute. The
+            # deployments depend on this workspace, so they are created after it.
+            provision_network_now=True if private else None,
             encryption=ml.EncryptionPropertyArgs(
                 status="Enabled",
                 key_vault_properties=ml.KeyVaultPropertiesArgs(
@@ -370,7 +422,7 @@ class AzureMlEndpoint(pulumi.ComponentResource):
 
     def _managed_network(self) -> ml.ManagedNetworkSettingsArgs:
         hub = any(v.registered_model is None for v in self._args.variants)  # weights from the HF Hub
-        fqdns = [*(HF_HUB_HOSTS if hub else ()), *self._args.extra_outbound_fqdns]
+        fqdns = [*(hf_hub_hosts() if hub else ()), *self._args.extra_outbound_fqdns]
         return ml.ManagedNetworkSettingsArgs(
             isolation_mode="AllowOnlyApprovedOutbound",
             # FQDN rules are enforced by an Azure Firewall that the managed network creates.
@@ -409,10 +461,10 @@ class AzureMlEndpoint(pulumi.ComponentResource):
             opts=self._child(),
         )
 
-    def _vault_outbound_rule(self, workspace_name: str, vault: keyvault.Vault) -> None:
+    def _vault_outbound_rule(self, workspace_name: str, vault: keyvault.Vault) -> ml.ManagedNetworkSettingsRule:
         # An existing private workspace reaches only approved destinations: add a private
         # endpoint from its managed network to our vault so secret injection can read the token.
-        ml.ManagedNetworkSettingsRule(
+        return ml.ManagedNetworkSettingsRule(
             f"{self._name}-kv-outbound",
             rule_name=f"{self._name}-kv",
             workspace_name=workspace_name,
@@ -451,8 +503,15 @@ class AzureMlEndpoint(pulumi.ComponentResource):
 
     # -- endpoint and deployments ------------------------------------------------------------
 
+    def _endpoint_properties(self) -> dict[str, str]:
+        """The endpoint's properties other than traffic, in ARM's wire form: the endpoint resource
+        and the traffic template declare the same endpoint and must agree."""
+        return {"authMode": self._args.auth_mode,
+                "publicNetworkAccess": "Disabled" if self._private else "Enabled",
+                "description": f"scalepath {self._name}"}
+
     def _endpoint(self, workspace_name: pulumi.Input[str]) -> ml.OnlineEndpoint:
-        args = self._args
+        args, props = self._args, self._endpoint_properties()
         # Endpoint names are DNS labels unique per region: the stack hash keeps stacks apart.
         endpoint_name = f"{self._name[:23]}-{hashlib.sha256(self._seed.encode()).hexdigest()[:8]}"
         return ml.OnlineEndpoint(
@@ -462,22 +521,55 @@ class AzureMlEndpoint(pulumi.ComponentResource):
             resource_group_name=self._rg,
             location=args.location,
             identity=ml.ManagedServiceIdentityArgs(type="SystemAssigned"),
+            # No traffic here: ARM rejects traffic for deployments that do not exist yet, and
+            # the deployments need the endpoint first. The split is set by the traffic template
+            # (_traffic) once they exist, in the same `up`.
             properties=ml.OnlineEndpointPropertiesArgs(
-                auth_mode=args.auth_mode,
-                public_network_access="Disabled" if self._private else "Enabled",
-                # Only variants that get traffic are named: ARM rejects traffic for a deployment
-                # that does not exist yet, so a new variant is added dark (0) and shifted later.
-                traffic={v.name: v.traffic for v in args.variants if v.traffic},
-                mirror_traffic={v.name: v.mirror_traffic for v in args.variants if v.mirror_traffic} or None,
-                description=f"scalepath {self._name}",
+                auth_mode=props["authMode"],
+                public_network_access=props["publicNetworkAccess"],
+                description=props["description"],
             ),
             tags=self._tags,
-            opts=self._child(),
+            # The template owns the split: a refresh reads it back into this resource's state,
+            # which must not turn into a diff that puts the endpoint back to no traffic.
+            opts=self._child(ignore_changes=["properties.traffic", "properties.mirrorTraffic"]),
+        )
+
+    def _traffic(self, endpoint: ml.OnlineEndpoint, workspace_name: pulumi.Input[str],
+                 deployments: Sequence[ml.OnlineDeployment]) -> resources.Deployment:
+        """Set the live and mirrored split once every deployment exists: an ARM template
+        deployment (incremental) that PUTs the endpoint again, with traffic, ordered after the
+        deployments. pulumi-azure-native has no traffic resource and no partial update."""
+        args = self._args
+        endpoint_resource = {
+            "type": _ENDPOINT_NS,
+            "apiVersion": ENDPOINT_API_VERSION,
+            "name": pulumi.Output.concat(workspace_name, "/", endpoint.name),
+            "location": args.location,
+            "identity": {"type": "SystemAssigned"},
+            "tags": self._tags,
+            "properties": {
+                **self._endpoint_properties(),
+                "traffic": {v.name: v.traffic for v in args.variants},
+                "mirrorTraffic": {v.name: v.mirror_traffic for v in args.variants if v.mirror_traffic},
+            },
+        }
+        return resources.Deployment(
+            f"{self._name}-traffic",
+            deployment_name=endpoint.name.apply(lambda n: f"{n}-traffic"),
+            resource_group_name=self._rg,
+            properties=resources.DeploymentPropertiesArgs(
+                mode=resources.DeploymentMode.INCREMENTAL,
+                template={"$schema": ARM_TEMPLATE_SCHEMA, "contentVersion": "1.0.0.0",
+                          "resources": [endpoint_resource]},
+            ),
+            tags=self._tags,
+            opts=self._child(depends_on=list(deployments)),
         )
 
     def _deployment(self, variant: AzureMlVariant, endpoint: ml.OnlineEndpoint,
                     workspace_name: pulumi.Input[str], hf_secret_uri: pulumi.Output[str] | None,
-                    grants: list[pulumi.Resource]) -> ml.OnlineDeployment:
+                    depends_on: list[pulumi.Resource]) -> ml.OnlineDeployment:
         args, c = self._args, variant.container
         environment = ml.EnvironmentVersion(
             f"{self._name}-{variant.name}-env",
@@ -538,8 +630,12 @@ class AzureMlEndpoint(pulumi.ComponentResource):
                 egress_public_network_access="Disabled" if self._private else "Enabled",
             ),
             tags=self._tags,
-            # The endpoint identity must be able to read the token before the container starts.
-            opts=self._child(depends_on=grants),
+            # The endpoint identity must be able to read the token (and, in an existing private
+            # workspace, reach the vault) before the container starts. With autoscale, the
+            # autoscale setting owns the instance count: an update must not reset it to min,
+            # and a refresh must not report it as drift.
+            opts=self._child(depends_on=depends_on,
+                             ignore_changes=["sku.capacity"] if _autoscaled(variant.autoscale) else None),
         )
 
     # -- autoscale and alerts ---------------------------------------------------------------
@@ -547,7 +643,7 @@ class AzureMlEndpoint(pulumi.ComponentResource):
     def _autoscale(self, variant: AzureMlVariant, endpoint: ml.OnlineEndpoint,
                    deployment: ml.OnlineDeployment) -> None:
         scale = variant.autoscale
-        if scale.max_instances == scale.min_instances:
+        if not _autoscaled(scale):
             return  # fixed capacity: nothing to scale
         rules: list[monitor.ScaleRuleArgs] = []
 

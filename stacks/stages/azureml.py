@@ -24,9 +24,13 @@ from components.azure.azureml import (
     AzurePrivateNetwork,
     AzurePrivateNetworkArgs,
     CustomerManagedKey,
+    image_registry,
+    known_registries,
+    registry_egress,
 )
 from stacks.azure_network import AzureNetwork
-from stacks.config import Cloud, ConfigModel, DeploymentBase, Environment, HfRepoId, Scaling, Stage
+from stacks.config import Cloud, ConfigModel, DeploymentBase, Environment, HfRepoId, Scaling, StackFacts, Stage
+from stacks.errors import ConfigIssue
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
 
@@ -126,8 +130,8 @@ class VariantConfig(ConfigModel):
 
     name: VariantName
     traffic: Annotated[int, Field(ge=0, le=100)]
-    """Percent of live traffic; all variants sum to 100 (or all 0: nothing routed yet). A new
-    variant must be added with 0 first: ARM rejects traffic for a deployment that does not exist."""
+    """Percent of live traffic; all variants sum to 100 (or all 0: nothing routed yet). Applied
+    after every variant's deployment exists (ARM rejects traffic for one that does not)."""
     mirror_traffic: Annotated[int, Field(ge=0, le=50)] = 0
     """Percent of live traffic copied to this variant (shadow testing), at most 50 in total."""
     model: HfRepoId | None = None
@@ -259,6 +263,20 @@ class AzureMlDeployment(DeploymentBase):
                                  "cpuUtilizationPct or latencyP95Ms")
         return self
 
+    def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
+        """In private mode the managed network approves outbound hosts one by one: an image whose
+        registry's hosts scalepath does not know could never be pulled."""
+        if stack.network.mode != "private":
+            return []
+        images = [("container.image", self.container.image)] + [
+            (f"variants[{i}].image", v.image) for i, v in enumerate(self.variants) if v.image]
+        return [ConfigIssue(f"scalepath:deployments[{index}].{key}", (
+            f"private mode allows outbound traffic only to approved hosts, and the hosts of registry "
+            f"{image_registry(image)!r} are unknown (components/data/azureml_egress.yaml knows "
+            f"{', '.join(known_registries())}); import the image into an Azure Container Registry "
+            "(*.azurecr.io, reached through a private endpoint) or use one of those registries"))
+            for key, image in images if registry_egress(image) is None]
+
     def instance_types(self) -> list[str]:
         """The SKU of each variant, in order."""
         return [v.instance_type or self.instance_type for v in self.variants]
@@ -303,24 +321,6 @@ def _server_env(deployment: AzureMlDeployment, variant: VariantConfig, gpus: int
             vllm_args.append(f"--max-model-len {c.max_total_tokens}")
         env = {"MODEL_NAME": model, "VLLM_ARGS": " ".join(vllm_args)}
     return {**env, **c.env}
-
-
-#: Hosts an image pull from each public registry touches (registry API + blob CDN).
-_REGISTRY_HOSTS = {
-    "ghcr.io": ("ghcr.io", "pkg-containers.githubusercontent.com"),
-    "docker.io": ("registry-1.docker.io", "auth.docker.io", "production.cloudflare.docker.com"),
-    "nvcr.io": ("nvcr.io",),
-}
-
-
-def _registry_fqdns(image: str) -> tuple[str, ...]:
-    """Outbound hosts a private deployment needs to pull ``image``. The workspace registry
-    (``*.azurecr.io``) is reached through its private endpoint and Microsoft Container Registry
-    through the managed network's required rules, so neither needs an FQDN rule."""
-    host = image.split("/", 1)[0].split(":", 1)[0]
-    if host.endswith(".azurecr.io") or host == "mcr.microsoft.com":
-        return ()
-    return _REGISTRY_HOSTS.get(host, (host,))
 
 
 def _autoscale(scaling: AzureMlScaling) -> AzureMlAutoscale:
@@ -406,7 +406,8 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.
         hf_token=pulumi.Config("scalepath").require_secret("hfToken") if "hfToken" in spec.secrets else None,
         # Prod keeps deleted vaults recoverable for the maximum; elsewhere the name frees up sooner.
         key_vault_retention_days=90 if spec.environment is Environment.PROD else 7,
-        extra_outbound_fqdns=sorted({h for v in variants for h in _registry_fqdns(v.container.image)}),
+        # check_in_stack refused private images whose registry hosts are unknown.
+        extra_outbound_fqdns=sorted({h for v in variants for h in registry_egress(v.container.image) or ()}),
     ))
     return {
         "endpointName": endpoint.endpoint_name,

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from components.azure.azureml import (
+    ENDPOINT_API_VERSION,
     AzureMlAlerts,
     AzureMlAutoscale,
     AzureMlContainer,
@@ -22,6 +23,7 @@ from components.azure.azureml import (
     AzureMlEndpointArgs,
     AzureMlProbes,
     AzureMlVariant,
+    hf_hub_hosts,
 )
 from components.catalog import UnknownInstanceType
 from scalepath.plan import SECRET, Plan, PlannedResource, run_plan
@@ -77,6 +79,12 @@ def private(cfg: dict[str, Any]) -> dict[str, Any]:
     cfg["scalepath:network"] = {"mode": "private", "azure": {"vnetCidr": "10.70.0.0/16",
                                                              "subnetCidr": "10.70.1.0/24"}}
     return cfg
+
+
+def traffic_template(plan: Plan) -> dict[str, Any]:
+    """The endpoint as the traffic template (ARM deployment) declares it."""
+    [endpoint] = one(plan, "resources:Deployment").inputs["properties"]["template"]["resources"]
+    return endpoint
 
 
 def errors(cfg: dict[str, Any]) -> dict[str, str]:
@@ -202,6 +210,14 @@ def test_existing_private_workspace_gets_a_private_route_to_the_token_vault(azur
         "subresourceTarget": "vault"}
 
 
+def test_existing_private_workspace_deployments_wait_for_the_outbound_rule(azure_config):
+    cfg = private(azure_config)
+    cfg["scalepath:deployments"][0]["workspace"] = {"id": EXISTING_WS}
+    plan = plan_of(cfg, {"scalepath:hfToken": SECRET_PLACEHOLDER})
+    rule = one(plan, f"{ML}:ManagedNetworkSettingsRule")
+    assert all(rule.urn in d.dependencies for d in of_type(plan, f"{ML}:OnlineDeployment"))
+
+
 def test_customer_managed_key_encrypts_the_workspace(azure_config):
     key_vault = "/subscriptions/0000/resourceGroups/keys/providers/Microsoft.KeyVault/vaults/cmk-vault"
     key_uri = "https://cmk-vault.vault.azure.net/keys/aml/" + "0" * 32
@@ -223,9 +239,8 @@ def test_blue_green_traffic_split_and_mirror(azure_config):
         {"name": "staged", "traffic": 0},
     ]
     plan = plan_of(azure_config)
-    props = one(plan, f"{ML}:OnlineEndpoint").inputs["properties"]
-    # Zero-traffic variants are left out: ARM rejects traffic for deployments not yet created.
-    assert props["traffic"] == {"blue": 90, "green": 10}
+    props = traffic_template(plan)["properties"]
+    assert props["traffic"] == {"blue": 90, "green": 10, "shadow": 0, "staged": 0}
     assert props["mirrorTraffic"] == {"shadow": 20}
     deployments = {r.inputs["deploymentName"]: r.inputs for r in of_type(plan, f"{ML}:OnlineDeployment")}
     assert set(deployments) == {"blue", "green", "shadow", "staged"}
@@ -481,7 +496,7 @@ def test_shipped_azure_prod_plans_private_blue_green(shipped_plan):
     plan = shipped_plan("azure-prod")
     endpoint = one(plan, f"{ML}:OnlineEndpoint").inputs["properties"]
     assert endpoint["publicNetworkAccess"] == "Disabled" and endpoint["authMode"] == "AADToken"
-    assert endpoint["traffic"] == {"blue": 90, "green": 10}
+    assert traffic_template(plan)["properties"]["traffic"] == {"blue": 90, "green": 10}
     deployments = of_type(plan, f"{ML}:OnlineDeployment")
     assert {d.inputs["properties"]["instanceType"] for d in deployments} == {"Standard_NC24ads_A100_v4"}
     assert all(d.inputs["properties"]["egressPublicNetworkAccess"] == "Disabled" for d in deployments)
@@ -489,3 +504,106 @@ def test_shipped_azure_prod_plans_private_blue_green(shipped_plan):
     assert one(plan, "keyvault:Secret").inputs["properties"]["value"] == SECRET
     assert one(plan, "keyvault:Vault").inputs["properties"]["softDeleteRetentionInDays"] == 90
     assert one(plan, "consumption:Budget").inputs["timePeriod"]["startDate"] == "2026-12-01T00:00:00Z"
+
+
+# -- what ARM enforces at `up` (issue 14) --------------------------------------------------------
+
+def _variants_configs(azure_config) -> list[dict[str, Any]]:
+    """Configs with live, dark and mirrored variants, public and private."""
+    splits = [
+        [{"name": "blue", "traffic": 100}],
+        [{"name": "blue", "traffic": 90}, {"name": "green", "traffic": 10}],
+        [{"name": "blue", "traffic": 0}, {"name": "green", "traffic": 0}],
+        [{"name": "blue", "traffic": 70}, {"name": "green", "traffic": 30},
+         {"name": "shadow", "traffic": 0, "mirrorTraffic": 10}],
+    ]
+    out = []
+    for variants in splits:
+        for make in (copy.deepcopy, private):
+            cfg = make(azure_config)
+            cfg["scalepath:deployments"][0]["variants"] = variants
+            out.append(cfg)
+    return out
+
+
+def test_first_up_routes_traffic_only_after_the_deployments_exist(azure_config, shipped_plan):
+    plans = [plan_of(cfg) for cfg in _variants_configs(azure_config)] + [shipped_plan("azure-prod")]
+    for plan in plans:
+        endpoint = one(plan, f"{ML}:OnlineEndpoint")
+        # ARM rejects traffic naming deployments that do not exist, and they need the endpoint first.
+        assert "traffic" not in endpoint.inputs["properties"]
+        assert "mirrorTraffic" not in endpoint.inputs["properties"]
+        assert {"properties.traffic", "properties.mirrorTraffic"} <= set(endpoint.options["ignoreChanges"])
+        split = one(plan, "resources:Deployment")
+        deployments = {d.inputs["deploymentName"]: d for d in of_type(plan, f"{ML}:OnlineDeployment")}
+        template = traffic_template(plan)
+        routed = {**template["properties"]["traffic"], **template["properties"]["mirrorTraffic"]}
+        assert set(routed) <= set(deployments)
+        assert all(deployments[name].urn in split.dependencies for name in routed)
+        assert split.inputs["properties"]["mode"] == "Incremental"
+        # The template re-declares the same endpoint: same name, properties and API version.
+        assert template["name"] == f"{endpoint.inputs['workspaceName']}/{endpoint.inputs['endpointName']}"
+        assert {k: template["properties"][k] for k in endpoint.inputs["properties"]} == endpoint.inputs["properties"]
+        assert template["identity"] == endpoint.inputs["identity"] and template["tags"] == endpoint.inputs["tags"]
+
+
+def test_traffic_template_uses_the_providers_endpoint_api_version():
+    source = inspect.getsource(importlib.import_module("pulumi_azure_native.machinelearningservices.online_endpoint"))
+    assert f"Uses Azure REST API version {ENDPOINT_API_VERSION}." in source
+
+
+def test_private_workspace_provisions_its_managed_network_before_deployments(azure_config):
+    plan = plan_of(private(azure_config))
+    workspace = one(plan, f"{ML}:Workspace")
+    assert workspace.inputs["provisionNetworkNow"] is True
+    deployments = of_type(plan, f"{ML}:OnlineDeployment")
+    assert deployments and all(workspace.urn in d.dependencies for d in deployments)
+    assert "provisionNetworkNow" not in one(plan_of(azure_config), f"{ML}:Workspace").inputs
+
+
+def test_autoscaled_capacity_is_left_to_the_autoscale_setting(azure_config, shipped_plan):
+    azure_config["scalepath:deployments"][0]["variants"] = [
+        {"name": "blue", "traffic": 100}, {"name": "fixed", "traffic": 0, "scaling": {"min": 1, "max": 1}}]
+    for plan in (plan_of(azure_config), shipped_plan("azure-prod")):
+        targets = {r.inputs["targetResourceUri"] for r in of_type(plan, "monitor:AutoscaleSetting")}
+        assert targets
+        for deployment in of_type(plan, f"{ML}:OnlineDeployment"):
+            autoscaled = any(t.endswith(f"/deployments/{deployment.inputs['deploymentName']}") for t in targets)
+            assert ("sku.capacity" in deployment.options["ignoreChanges"]) is autoscaled, deployment.name
+
+
+def test_private_egress_approves_every_hub_host_including_xet(azure_config):
+    assert {"cas-server.xethub.hf.co", "transfer.xethub.hf.co", "cas-bridge.xethub.hf.co"} <= set(hf_hub_hosts())
+    rules = one(plan_of(private(azure_config)), f"{ML}:Workspace").inputs["managedNetwork"]["outboundRules"]
+    destinations = {rule["destination"] for rule in rules.values() if rule["type"] == "FQDN"}
+    assert set(hf_hub_hosts()) <= destinations
+
+
+@pytest.mark.parametrize(("image", "hosts"), [
+    ("docker.io/vllm/vllm-openai:v0.8.5", {"registry-1.docker.io", "auth.docker.io",
+                                           "production.cloudflare.docker.com"}),
+    ("nvcr.io/nvidia/tritonserver:24.08-py3", {"nvcr.io"}),
+])
+def test_private_egress_approves_the_image_registry(azure_config, image, hosts):
+    cfg = private(azure_config)
+    cfg["scalepath:deployments"][0]["container"]["image"] = image
+    rules = one(plan_of(cfg), f"{ML}:Workspace").inputs["managedNetwork"]["outboundRules"]
+    destinations = {rule["destination"] for rule in rules.values()}
+    assert hosts <= destinations
+
+
+@pytest.mark.parametrize(("where", "path"), [("container", "container.image"), ("variant", "variants[1].image")])
+def test_private_image_from_a_registry_with_unknown_hosts_is_refused(azure_config, where, path):
+    cfg = private(azure_config)
+    deployment = cfg["scalepath:deployments"][0]
+    image = "quay.io/acme/tgi:3.3.4"
+    if where == "container":
+        deployment["container"]["image"] = image
+    else:
+        deployment["variants"] = [{"name": "blue", "traffic": 100}, {"name": "green", "traffic": 0, "image": image}]
+    found = errors(cfg)
+    key = f"scalepath:deployments[0].{path}"
+    assert list(found) == [key] and "'quay.io'" in found[key] and "azurecr.io" in found[key]
+    public = copy.deepcopy(azure_config)
+    public["scalepath:deployments"][0]["container"]["image"] = image
+    assert plan_of(public).resources  # public egress is open: any registry
