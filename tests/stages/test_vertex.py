@@ -328,6 +328,19 @@ def test_private_urls_use_the_certificates_host_name_and_custom_containers_raw_p
                              endpoint.endpoint_name, endpoint.endpoint_id).apply(check)
 
 
+@pulumi.runtime.test
+def test_public_custom_container_exports_raw_predict() -> Any:
+    endpoint = VertexEndpoint("pubraw", _component_args(
+        container=VertexContainerArgs(image_uri="us-docker.pkg.dev/acme/serving/vllm:0.8",
+                                      predict_route="/v1/chat/completions")))
+
+    def check(values: list[Any]) -> None:
+        url, name = values
+        assert url == f"https://us-central1-aiplatform.googleapis.com/v1/{name}:rawPredict"
+
+    return pulumi.Output.all(endpoint.prediction_url, endpoint.endpoint_name).apply(check)
+
+
 def test_private_plan_resolves_each_url_host_to_its_psc_ip(gcp_config: dict[str, Any]) -> None:
     cfg = copy.deepcopy(gcp_config)
     second = {**cfg["scalepath:deployments"][0], "name": "second"}
