@@ -61,7 +61,8 @@ def max_notifications(cloud: str) -> int | None:
     """Notifications one budget of ``cloud`` accepts; ``None`` where no cap is documented (GCP).
     AWS's comes from botocore's budgets service model, not from a copied number."""
     if cloud == "aws":
-        return int(constraints("budgets", "CreateBudgetRequest", "NotificationsWithSubscribers").max or 0)
+        cap = constraints("budgets", "CreateBudgetRequest", "NotificationsWithSubscribers").max
+        return None if cap is None else int(cap)
     return _limits()[cloud].get("maxNotifications")
 
 
