@@ -1,12 +1,15 @@
-"""How `scalepath plan` scales with the number of deployments.
+"""How `scalepath plan` scales with the number of deployments, and where the time goes.
 
-    python benchmarks/plan_scale.py N [--stack prod]
+    python benchmarks/plan_scale.py [COUNT ...] [--stack staging]
 
-Takes the deployments of a shipped environment as templates, repeats them (renamed) until
-there are N, plans the result in this process under the real mocks, and prints resources
-planned per second and the process's peak memory. A one-deployment plan runs first, so module
-imports (the provider SDKs, the SageMaker SDK: seconds) are reported apart from the steady
-state. Run each N in a fresh process.
+For each COUNT (default 10 100 1000), in a fresh interpreter: the stack's deployments (staging:
+its ``chat`` SageMaker endpoint, 11 resources) cloned and renamed until there are COUNT, then
+planned as ``scalepath plan`` plans: the program under mocks (config parsing and pre-flight
+checks included), the cost estimate, and the policy pack over the Analyzer protocol (pack start
+included). A one-deployment plan runs first so imports are reported apart (``warmup_s``).
+Prints per COUNT: resources, seconds and share of each phase, resources per second end to end,
+and peak RSS of this process and of the pack process. Targets: 1,000 deployments (~11,000
+resources) under 90 s and 1.5 GiB, time linear in resources.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scalepath.plan import run_plan  # noqa: E402
+import scalepath.plan  # noqa: E402
+from scalepath.policy_runner import check_plan  # noqa: E402
 from scalepath.stackconfig import StackConfig, load_stack_config  # noqa: E402
 
 
@@ -37,26 +42,59 @@ def scaled_config(stack: str, count: int) -> StackConfig:
         template["name"] = f"{template['name'][:24]}-{index}"
         deployments.append(template)
     values = {**base.values, "scalepath:deployments": json.dumps(deployments)}
-    return StackConfig(project=base.project, stack=f"{stack}-x{count}", values=values,
-                       secret_keys=set(base.secret_keys))
+    return StackConfig(project=base.project, stack=base.stack, values=values, secret_keys=set(base.secret_keys))
+
+
+def measure(stack: str, count: int) -> dict[str, float]:
+    """Plan ``count`` deployments in this process; seconds per phase, resources, peak RSS."""
+    started = time.perf_counter()
+    scalepath.plan.run_plan(scaled_config(stack, 1))
+    warmup = time.perf_counter() - started
+    estimate, cost_s = scalepath.plan.estimate, [0.0]
+
+    def timed_estimate(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 (a pass-through)
+        began = time.perf_counter()
+        try:
+            return estimate(*args, **kwargs)
+        finally:
+            cost_s[0] += time.perf_counter() - began
+
+    scalepath.plan.estimate = timed_estimate
+    config = scaled_config(stack, count)
+    started = time.perf_counter()
+    plan = scalepath.plan.run_plan(config)
+    planned = time.perf_counter()
+    check_plan(plan, config, ROOT)
+    checked = time.perf_counter()
+    return {"deployments": count, "resources": len(plan.resources), "warmup_s": warmup,
+            "program_s": planned - started - cost_s[0], "cost_s": cost_s[0], "policy_s": checked - planned,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "pack_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def report(m: dict[str, float]) -> str:
+    """One line of figures for a measurement."""
+    total = m["program_s"] + m["cost_s"] + m["policy_s"]
+    shares = " ".join(f"{phase}={m[f'{phase}_s']:.1f}s({m[f'{phase}_s'] / total:.0%})"
+                      for phase in ("program", "policy", "cost"))
+    return (f"deployments={m['deployments']} resources={m['resources']:.0f} total={total:.1f}s "
+            f"resources_per_s={m['resources'] / total:.0f} {shares} peak_rss_mib={m['peak_rss_mib']:.0f} "
+            f"pack_peak_rss_mib={m['pack_peak_rss_mib']:.0f} warmup_s={m['warmup_s']:.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("count", type=int, help="number of deployments")
-    parser.add_argument("--stack", default="prod", help="environment whose deployments are the templates")
+    parser.add_argument("counts", type=int, nargs="*", default=[10, 100, 1000], help="numbers of deployments")
+    parser.add_argument("--stack", default="staging", help="environment whose deployments are the templates")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child: one count, JSON out
     args = parser.parse_args()
-    started = time.perf_counter()
-    run_plan(scaled_config(args.stack, 1))
-    warmup = time.perf_counter() - started
-    config = scaled_config(args.stack, args.count)
-    started = time.perf_counter()
-    plan = run_plan(config)
-    elapsed = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"deployments={args.count} resources={len(plan.resources)} seconds={elapsed:.2f} "
-          f"resources_per_s={len(plan.resources) / elapsed:.1f} peak_rss_mib={peak_mib:.0f} "
-          f"first_plan_with_imports_s={warmup:.2f}")
+    if args.one:
+        print(json.dumps(measure(args.stack, args.counts[0])))
+        return
+    for count in args.counts:  # a fresh interpreter each: peak RSS and caches are per count
+        done = subprocess.run([sys.executable, __file__, str(count), "--stack", args.stack, "--one"],
+                              capture_output=True, text=True, check=True)
+        print(report(json.loads(done.stdout.splitlines()[-1])), flush=True)
 
 
 if __name__ == "__main__":

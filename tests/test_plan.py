@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import runpy
 
@@ -159,3 +160,9 @@ def test_the_entry_point_composes_the_spec_the_plan_parsed(stack: str, monkeypat
     run_plan(load_stack_config(stack, ROOT))
     planned, entry = composed
     assert entry == planned and entry.deployments
+
+
+def test_a_plan_restores_the_garbage_collector_settings(base_config) -> None:
+    before = gc.get_threshold()
+    run_plan(stack_config(base_config))
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
