@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from scalepath.cli import EXIT_CONFIG, EXIT_OK, EXIT_VIOLATIONS, app
 from tests.support import ROOT
-from tests.support.openai_server import Reply, StandIn, openai_standin
+from tests.support.openai_standin import Reply, StandIn
 
 runner = CliRunner()
 GATEWAY = """\
@@ -50,7 +50,7 @@ def in_project(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def baseline() -> Iterator[StandIn]:
-    with openai_standin(lambda body: Reply("Paris.")) as server:
+    with StandIn("server", reply=lambda body: Reply("Paris.")) as server:
         yield server
 
 
@@ -65,25 +65,25 @@ def promote(env: Path, suite_file: Path, backends: dict[str, str], *extra: str):
 def test_a_good_candidate_gets_exactly_its_step_written_with_comments_kept(tmp_path: Path, baseline: StandIn) -> None:
     env = environment(tmp_path)
     before = env.read_text()
-    with openai_standin(lambda body: Reply("It is Paris")) as candidate:
-        result = promote(env, suite(tmp_path), {"chat-endpoint": baseline.base_url,
-                                                "chat-serverless": candidate.base_url}, "--write", "--step", "25")
+    with StandIn("candidate", reply=lambda body: Reply("It is Paris")) as candidate:
+        result = promote(env, suite(tmp_path), {"chat-endpoint": baseline.url,
+                                                "chat-serverless": candidate.url}, "--write", "--step", "25")
     assert result.exit_code == EXIT_OK, result.output
     assert env.read_text() == before.replace(
         "          - {deployment: chat-endpoint, weight: 100}   # today's stage\n",
         "          - {deployment: chat-endpoint, weight: 75}   # today's stage\n"
         "          - {deployment: chat-serverless, weight: 25}\n")
-    assert len(candidate.requests) == 10 and len(baseline.requests) == 10
+    assert candidate.requests == 10 and baseline.requests == 10
     # The request names the deployment's model, as a vLLM/TGI server expects.
-    assert candidate.requests[0]["body"]["model"] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert candidate.bodies[0]["model"] == "meta-llama/Llama-3.1-8B-Instruct"
 
 
 def test_without_write_the_new_weights_are_only_reported(tmp_path: Path, baseline: StandIn) -> None:
     env = environment(tmp_path)
     before = env.read_bytes()
-    with openai_standin(lambda body: Reply("Paris")) as candidate:
-        result = promote(env, suite(tmp_path), {"chat-endpoint": baseline.base_url,
-                                                "chat-serverless": candidate.base_url}, "--json")
+    with StandIn("candidate", reply=lambda body: Reply("Paris")) as candidate:
+        result = promote(env, suite(tmp_path), {"chat-endpoint": baseline.url,
+                                                "chat-serverless": candidate.url}, "--json")
     assert result.exit_code == EXIT_OK, result.output
     document = json.loads(result.stdout)
     assert document["promoted"] is True and document["baseline"]["deployment"] == "chat-endpoint"
@@ -100,9 +100,9 @@ def test_a_failing_candidate_is_refused_and_the_file_is_untouched(
         tmp_path: Path, baseline: StandIn, reply: Reply, p95_ms: int, failed: set[str]) -> None:
     env = environment(tmp_path, p95_ms)
     before = env.read_bytes()
-    with openai_standin(lambda body: reply) as candidate:
-        result = promote(env, suite(tmp_path), {"chat-endpoint": baseline.base_url,
-                                                "chat-serverless": candidate.base_url}, "--write", "--json")
+    with StandIn("candidate", reply=lambda body: reply) as candidate:
+        result = promote(env, suite(tmp_path), {"chat-endpoint": baseline.url,
+                                                "chat-serverless": candidate.url}, "--write", "--json")
     assert result.exit_code == EXIT_VIOLATIONS, result.output
     document = json.loads(result.stdout)
     assert {c["name"] for c in document["criteria"] if not c["passed"]} == failed
@@ -110,7 +110,7 @@ def test_a_failing_candidate_is_refused_and_the_file_is_untouched(
     assert document["worstCases"] and all(not case["passed"] or "p95LatencyMs" in failed
                                           for case in document["worstCases"])
     assert env.read_bytes() == before
-    text = promote(env, suite(tmp_path), {"chat-endpoint": baseline.base_url, "chat-serverless": "http://127.0.0.1:9/v1"})
+    text = promote(env, suite(tmp_path), {"chat-endpoint": baseline.url, "chat-serverless": "http://127.0.0.1:9/v1"})
     assert text.exit_code == EXIT_VIOLATIONS and "FAIL maxErrorRate" in text.output and "refused" in text.output
 
 
@@ -158,15 +158,15 @@ def test_a_deployment_without_backend_is_called_through_the_real_engine_with_its
     # exported for it (here the stand-in, in `pulumi stack output --json` form) with the HF token.
     monkeypatch.setenv("HF_TOKEN", "test-hub-token")
     outputs = tmp_path / "outputs.json"
-    with openai_standin(lambda body: Reply("Paris")) as candidate:
-        outputs.write_text(json.dumps({"environment": "dev", "chat-serverless": {"openaiBaseUrl": candidate.base_url,
+    with StandIn("candidate", reply=lambda body: Reply("Paris")) as candidate:
+        outputs.write_text(json.dumps({"environment": "dev", "chat-serverless": {"openaiBaseUrl": candidate.url,
                                                                                  "apiKey": "[secret]"}}))
-        result = promote(environment(tmp_path), suite(tmp_path, cases=4), {"chat-endpoint": baseline.base_url},
+        result = promote(environment(tmp_path), suite(tmp_path, cases=4), {"chat-endpoint": baseline.url},
                          "--outputs", str(outputs), "--json")
     assert result.exit_code == EXIT_OK, result.output
     assert json.loads(result.stdout)["candidate"]["passRate"] == 1.0
-    assert len(candidate.requests) == 4
-    assert {r["authorization"] for r in candidate.requests} == {"Bearer test-hub-token"}
+    assert candidate.requests == 4
+    assert set(candidate.authorization) == {"Bearer test-hub-token"}
 
 
 def test_outputs_that_lack_what_the_engine_needs_exit_2(tmp_path: Path, baseline: StandIn,
@@ -175,7 +175,7 @@ def test_outputs_that_lack_what_the_engine_needs_exit_2(tmp_path: Path, baseline
     monkeypatch.delenv("SCALEPATH_CHAT_SERVERLESS_API_BASE", raising=False)
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"chat-serverless": {"model": "x"}}))
-    result = promote(environment(tmp_path), suite(tmp_path), {"chat-endpoint": baseline.base_url},
+    result = promote(environment(tmp_path), suite(tmp_path), {"chat-endpoint": baseline.url},
                      "--outputs", str(outputs))
     assert result.exit_code == EXIT_CONFIG and "--outputs" in result.output and "openaiBaseUrl" in result.output
 

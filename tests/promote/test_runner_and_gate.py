@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from scalepath.promote.gate import evaluate
 from scalepath.promote.runner import Backend, run_suite
 from scalepath.promote.suite import Case
-from tests.support.openai_server import Reply, openai_standin
+from tests.support.openai_standin import Reply, StandIn
 
 CASES = [Case.model_validate({"messages": [{"role": "user", "content": f"capital {i}"}],
                               "expect": {"contains": "Paris"}, "maxTokens": 16, "id": f"c{i}"})
@@ -27,18 +27,18 @@ def backend(url: str, name: str = "cand") -> Backend:
 
 
 def run(reply, **kwargs):
-    with openai_standin(reply) as server:
-        result = run_suite(CASES, backend(server.base_url), concurrency=3, timeout_s=kwargs.get("timeout_s", 30))
+    with StandIn("backend", reply=reply) as server:
+        result = run_suite(CASES, backend(server.url), concurrency=3, timeout_s=kwargs.get("timeout_s", 30))
     return result, server
 
 
 def test_a_good_backend_passes_and_the_requests_are_what_the_suite_says() -> None:
     result, server = run(lambda body: Reply("Paris."))
     assert result.pass_rate == 1.0 and result.error_rate == 0.0 and result.p95_latency_ms is not None
-    assert len(server.requests) == 10
-    first = server.requests[0]["body"]
+    assert server.requests == 10
+    first = server.bodies[0]
     assert first["max_tokens"] == 16 and first["model"] == "m" and first["messages"][0]["role"] == "user"
-    assert server.requests[0]["authorization"] == "Bearer k"
+    assert set(server.authorization) == {"Bearer k"}
     verdict = evaluate(Gate(), result, result)
     assert verdict.passed and [c.name for c in verdict.criteria] == ["minPassRate", "maxRegression", "maxErrorRate"]
 

@@ -1,8 +1,10 @@
-"""A local OpenAI-compatible chat server for gateway tests: answers, fails with 5xx, or stalls.
+"""A local OpenAI-compatible chat server for tests: answers, fails with 5xx, or stalls.
 
-Each server runs on 127.0.0.1 at a port the OS picks, in a daemon thread, and counts the
+Each server runs on 127.0.0.1 at a port the OS picks, in a daemon thread, and records the
 requests it receives. Its answers name it (``"served by <name>"``), so a client can tell who
 answered; ``stream: true`` gets Server-Sent Events chunk by chunk, ending in ``data: [DONE]``.
+A ``reply`` function scripts each non-streamed answer instead (content, status, delay), for
+tests that judge answers (``scalepath promote``).
 """
 
 from __future__ import annotations
@@ -10,21 +12,35 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 
 Mode = Literal["ok", "error", "stall"]
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A scripted answer to one request."""
+
+    content: str = ""
+    status: int = 200
+    delay_s: float = 0.0
+
+
 class StandIn:
     """One stand-in server. ``mode``: ``ok`` answers, ``error`` returns 500, ``stall`` sleeps ``stall_seconds``."""
 
-    def __init__(self, name: str, mode: Mode = "ok", stall_seconds: float = 30.0):
+    def __init__(self, name: str, mode: Mode = "ok", stall_seconds: float = 30.0,
+                 reply: Callable[[dict], Reply] | None = None):
         self.name = name
         self.mode: Mode = mode
         self.stall_seconds = stall_seconds
+        self.reply = reply
         self.requests = 0
         self.authorization: list[str | None] = []
+        self.bodies: list[dict] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         standin = self
@@ -47,6 +63,10 @@ class StandIn:
                 with standin._lock:
                     standin.requests += 1
                     standin.authorization.append(self.headers.get("Authorization"))
+                    standin.bodies.append(body)
+                if standin.reply is not None and not body.get("stream"):
+                    self._scripted(standin.reply(body), body)
+                    return
                 if standin.mode == "error":
                     self._send(500, {"error": {"message": f"{standin.name} is broken", "type": "server_error"}})
                     return
@@ -58,6 +78,14 @@ class StandIn:
                     self._stream(body)
                 else:
                     self._send(200, standin._completion(body))
+
+            def _scripted(self, reply: Reply, body: dict) -> None:
+                if reply.delay_s:
+                    standin._stop.wait(reply.delay_s)
+                if reply.status != 200:
+                    self._send(reply.status, {"error": {"message": f"{standin.name}: scripted {reply.status}"}})
+                else:
+                    self._send(200, standin._completion(body, reply.content))
 
             def _send(self, status: int, payload: dict) -> None:
                 data = json.dumps(payload).encode()
@@ -108,10 +136,10 @@ class StandIn:
                 *(chunk({"content": w if i == 0 else f" {w}"}) for i, w in enumerate(words)),
                 chunk({}, "stop")]
 
-    def _completion(self, body: dict) -> dict:
+    def _completion(self, body: dict, content: str | None = None) -> dict:
         return {"id": "chatcmpl-standin", "object": "chat.completion", "created": int(time.time()),
                 "model": body.get("model", "standin"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": self.answer()},
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content or self.answer()},
                              "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}
 
