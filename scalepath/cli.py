@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -147,11 +148,20 @@ def advise(
         size = resolve_model(model)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--model") from None
+    if latency_p95_ms is not None and not math.isfinite(latency_p95_ms):
+        raise typer.BadParameter(f"{latency_p95_ms} is not a finite number of milliseconds",
+                                 param_hint="--latency-p95-ms")
+    if plot:
+        from scalepath.cost.plot import plot_advice, plot_path_problem  # matplotlib loads only for a plot
+
+        if problem := plot_path_problem(plot):  # before the work, not after it
+            raise typer.BadParameter(problem, param_hint="--plot")
     advice = run_advisor(Workload(size, requests_per_month, input_tokens, output_tokens, latency_p95_ms, compliance))
     if plot:
-        from scalepath.cost.plot import plot_advice  # matplotlib loads only when a plot is asked for
-
-        plot_advice(advice, plot)
+        try:
+            plot_advice(advice, plot)
+        except OSError as error:
+            raise fail(f"cannot write --plot {plot}: {error.strerror or error}", EXIT_CONFIG) from None
     if as_json:
         typer.echo(json.dumps(advice.to_json(), indent=2))
     else:

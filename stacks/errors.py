@@ -41,6 +41,15 @@ class ConfigIssue:
         return f"{self.path}: {self.message}"
 
 
+class KeyedValueError(ValueError):
+    """A model validator's error about one key below the model (``vllm.extraArgs``): the parser
+    reports it at that key's path rather than at the model's."""
+
+    def __init__(self, key: str, message: str):
+        self.key, self.message = key, message
+        super().__init__(f"{key}: {message}")
+
+
 class ConfigError(pulumi.RunError):
     """The stack config is invalid. ``RunError`` makes ``pulumi up`` print it without a traceback."""
 

@@ -8,6 +8,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from components.secret_store import SecretStoreArgs
 from stacks.config import Cloud, ConfigModel
+from stacks.names import KMS_KEY_ARN
 
 if TYPE_CHECKING:  # stacks.spec imports the stage registry, which imports this module
     from stacks.spec import StackSpec
@@ -19,7 +20,9 @@ SecretName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,
 class AwsSecretStore(ConfigModel):
     """``secretStore.aws``: Secrets Manager details."""
 
-    kms_key_id: str | None = None
+    kms_key_id: Annotated[str, StringConstraints(
+        pattern=rf"{KMS_KEY_ARN}|^([A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)$")] | None = None
+    """Key id, alias or ARN; one key, never a wildcard (``key/*``)."""
     """Customer-managed KMS key id/ARN; the account's ``aws/secretsmanager`` key when unset."""
     recovery_window_days: Annotated[int, Field(ge=0, le=30)] = 7
     """Days a deleted secret stays recoverable: 0 (delete at once) or 7..30."""

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
-from typing import Any, get_args
+from typing import Annotated, Any, get_args
 
 import pulumi
-from pydantic import BaseModel, SerializeAsAny, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, SerializeAsAny, ValidationError, field_validator
 
 from components.budgets import limit_problems as budget_limit_problems
+from components.tagging import gcp_labels, k8s_labels
 from components.token_shapes import has_token
 from stacks.config import (
     REQUIRED_TAG_KEYS,
@@ -29,13 +31,27 @@ from stacks.config import (
     StackFacts,
     Stage,
 )
-from stacks.errors import NAMESPACE, ConfigError, ConfigIssue, format_loc
+from stacks.errors import NAMESPACE, ConfigError, ConfigIssue, KeyedValueError, format_loc
 from stacks.gateway import GatewayConfig, gateway_issues
 from stacks.gcp_network import GCP_PROJECT_ID
 from stacks.gcp_network import range_issues as gcp_range_issues
+from stacks.names import STACK_NAME_PATTERN
 from stacks.stages import STAGES
 
 TAG_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+
+
+def _tag_value(value: str) -> str:
+    """A tag value every platform keeps: no control or format characters (no cloud takes them in a
+    tag), and not one that GCP's or Kubernetes' label rules would shrink to nothing (``"--"``,
+    ``"@@@"``): that would reach each resource as an empty label, not as the value the user wrote."""
+    bad = sorted({f"U+{ord(c):04X}" for c in value if unicodedata.category(c).startswith("C")})
+    if bad:
+        raise ValueError(f"contains control/format character(s) {', '.join(bad)}; use printable text")
+    if value and not (gcp_labels({"k": value})["k"] and k8s_labels({"k": value})["k"]):
+        raise ValueError("becomes an empty label on GCP/Kubernetes (labels keep only letters, digits, '-', '_' "
+                         "and '.', alphanumeric at both ends); include a letter or digit")
+    return value
 
 #: Top-level ``scalepath:`` keys that must be set with ``pulumi config set --secret``.
 SECRET_KEYS = ("hfToken",)
@@ -58,7 +74,7 @@ class StackSpec(ConfigModel):
     project: str
     stack: str
     environment: Environment
-    tags: dict[str, str]
+    tags: dict[str, Annotated[str, AfterValidator(_tag_value)]]
     budget: Budget
     network: Network = Network()
     deployments: list[SerializeAsAny[DeploymentBase]] = []
@@ -172,6 +188,8 @@ def issues_from(error: ValidationError, model: type[BaseModel], base: tuple = ()
             message = f"unknown key{hint}"
         elif err["type"] == "missing":
             message = "required key is missing"
+        elif isinstance(keyed := err.get("ctx", {}).get("error"), KeyedValueError):
+            loc, message = loc + tuple(keyed.key.split(".")), keyed.message
         else:
             message = err["msg"].removeprefix("Value error, ")
         issues.append(ConfigIssue(format_loc(loc), message))
@@ -250,6 +268,10 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
     raw = {key: _decode(value) for key, value in raw.items()}
     scalepath = _strip_namespace(raw)
     issues = _check_secrets(raw, set(secret_keys))
+    if not re.fullmatch(STACK_NAME_PATTERN, stack):
+        issues.append(ConfigIssue("stack", f"stack name {stack!r} must be 1-63 lowercase letters, digits or '-', "
+                                  "starting with a letter and not ending in '-': resource names are built from it "
+                                  "and SageMaker, GKE, Key Vault and HF endpoints take nothing else"))
     deployments: list[DeploymentBase] = []
     raw_deployments = scalepath.get("deployments", [])
     if not isinstance(raw_deployments, list):
@@ -280,7 +302,7 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
         issues += gateway_issues(spec.gateway, deployments, spec.network)
         if issues:
             raise ConfigError(issues)
-    issues += _missing_targets(spec) + _missing_secrets(spec) + _budget_limits(spec)
+    issues += _missing_targets(spec) + _missing_secrets(spec) + _budget_limits(spec) + _name_collisions(spec)
     # Ranges the deployments carve from the stack's one GCP network (GKE pods, services, masters).
     issues += gcp_range_issues(spec.network.gcp, spec.deployments)
     if not issues:
@@ -292,6 +314,29 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
     if issues:
         raise ConfigError(issues)
     return spec
+
+
+def _name_collisions(spec: StackSpec) -> list[ConfigIssue]:
+    """Two deployments that would create the same HF endpoint (namespace and name) or the same
+    secret (cloud and name): the second would take over or fail on the first one's resource."""
+    seen: dict[tuple[str, ...], int] = {}
+    issues = []
+    for index, deployment in enumerate(spec.deployments):
+        names: list[tuple[tuple[str, ...], str]] = []
+        store = getattr(deployment, "secret_store", None)
+        if store is not None:
+            names.append((("secret", store.cloud.value, store.name_for(spec, deployment.name)),
+                          "secretStore.secretName"))
+        if hasattr(deployment, "resolved_name") and hasattr(deployment, "namespace"):
+            names.append((("hf-endpoint", deployment.namespace, deployment.resolved_name(spec.stack)), "endpointName"))
+        for name, key in names:
+            if name in seen:
+                issues.append(ConfigIssue(format_loc(("deployments", index, *key.split("."))),
+                                          f"{name[0]} {name[-1]!r} is also created by deployments[{seen[name]}]; "
+                                          "give each deployment its own name"))
+            else:
+                seen[name] = index
+    return issues
 
 
 def _duplicate_names(raw_deployments: list[Any]) -> list[ConfigIssue]:

@@ -235,3 +235,183 @@ def test_policy_level_follows_the_environment_not_the_stack_name(tmp_path: Path)
         assert result.exit_code == 1, result.output + result.stderr
         found = {v["policy"] for v in json.loads(result.stdout)["violations"] if v["level"] == "mandatory"}
         assert "private-endpoints-in-prod" in found, (stack, found)
+
+
+def _prod() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "environments" / "Pulumi.prod.yaml").read_text())["config"]
+
+
+def _refused(tmp_path: Path, config: dict[str, Any], key: str, stack: str = "case") -> None:
+    result = _plan("--stack", stack, "--config", str(_file(tmp_path, config)))
+    _assert_refused(result, f"{key}:")
+
+
+NUMBERS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "budget .inf": (lambda c: c["scalepath:budget"].update(monthlyUsd=float("inf")), "scalepath:budget.monthlyUsd"),
+    "budget .nan": (lambda c: c["scalepath:budget"].update(monthlyUsd=float("nan")), "scalepath:budget.monthlyUsd"),
+    "budget true": (lambda c: c["scalepath:budget"].update(monthlyUsd=True), "scalepath:budget.monthlyUsd"),
+    "threshold list with true": (lambda c: c["scalepath:budget"].update(alertThresholdsPct=[True, 80]),
+                                 "scalepath:budget.alertThresholdsPct"),
+    "scaling threshold .inf": (lambda c: _deployment(c, "chat-endpoint")["scaling"].update(threshold=float("inf")),
+                               "scalepath:deployments[1].scaling.threshold"),
+    "min true": (lambda c: _deployment(c, "chat-endpoint")["scaling"].update(min=True, max=1),
+                 "scalepath:deployments[1].scaling.min"),
+    "expected usage true": (lambda c: _deployment(c, "chat-serverless")["expectedUsage"].update(requestsPerMonth=True),
+                            "scalepath:deployments[0].expectedUsage.requestsPerMonth"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NUMBERS))
+def test_non_finite_numbers_and_booleans_for_numbers_are_refused(tmp_path: Path, case: str) -> None:
+    mutate, key = NUMBERS[case]
+    config = _dev()
+    mutate(config)
+    _refused(tmp_path, config, key)
+
+
+@pytest.mark.parametrize("value", ["ml\x07team", "line\nbreak", "zero\u200bwidth", "--", "@@@", "...", "_"])
+def test_tag_values_with_control_characters_or_empty_labels_are_one_error_on_the_key(
+        tmp_path: Path, value: str) -> None:
+    config = _dev()
+    config["scalepath:tags"]["owner"] = value
+    result = _plan("--stack", "case", "--config", str(_file(tmp_path, config)))
+    _assert_refused(result, "scalepath:tags.owner:")
+    assert result.stderr.count("scalepath:tags") == 1, result.stderr
+
+
+@pytest.mark.parametrize("stack", ["Prod_EU.v2", "prod.eu", "PROD", "team_a", "-x", "x-", "a" * 64])
+def test_stack_names_clouds_do_not_take_are_refused(tmp_path: Path, stack: str) -> None:
+    result = _plan("--stack", stack, "--config", str(_file(tmp_path, _dev())))
+    _assert_refused(result, "stack:")
+
+
+def test_long_stack_names_give_distinct_cloud_names() -> None:
+    from scalepath.plan import run_plan  # noqa: PLC0415
+    from tests.support import stack_config  # noqa: PLC0415
+
+    config = yaml.safe_load((ROOT / "environments" / "Pulumi.staging.yaml").read_text())["config"]
+    names = set()
+    for first in "ab":  # differ only in the first character, which a cut to 63 characters drops
+        plan = run_plan(stack_config(config, stack=first + "-very-long-stack-name" * 2 + "-x" * 9))
+        names |= {r.inputs["name"] for r in plan.resources if r.type == "aws:sagemaker/endpoint:Endpoint"}
+    assert len(names) == 2 and all(len(n) <= 63 for n in names), names
+
+
+COLLISIONS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "HF endpoint names": (
+        lambda c: c["scalepath:deployments"].extend([
+            {**_deployment(c, "chat-endpoint"), "name": "chat-b", "endpointName": "shared"},
+            {**_deployment(c, "chat-endpoint"), "name": "chat-c", "endpointName": "shared"}]),
+        "scalepath:deployments[3].endpointName"),
+    "secret names": (
+        lambda c: c["scalepath:deployments"].extend([
+            {**_deployment(c, "chat-serverless"), "name": f"s-{n}", "secretStore": {"cloud": "aws", "secretName": "t"}}
+            for n in "bc"]),
+        "scalepath:deployments[3].secretStore.secretName"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COLLISIONS))
+def test_deployments_whose_cloud_names_collide_are_refused(tmp_path: Path, case: str) -> None:
+    mutate, key = COLLISIONS[case]
+    config = _dev()
+    mutate(config)
+    _refused(tmp_path, config, key)
+
+
+def _private(config: dict[str, Any], environment: str) -> dict[str, Any]:
+    config["scalepath:environment"] = environment
+    config["scalepath:network"] = {"mode": "private"}
+    return config
+
+
+PUBLIC_PATHS: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
+    "hf-serverless in private prod": (
+        lambda: {**_private(_dev(), "prod"), "scalepath:deployments": [_deployment(_dev(), "chat-serverless")]},
+        "scalepath:deployments[0].stage"),
+    "authenticated HF endpoint in private prod": (
+        lambda: {**_private(_dev(), "prod"), "scalepath:deployments": [
+            {**_deployment(_dev(), "chat-endpoint"), "scaling": {"min": 1, "max": 1}}]},
+        "scalepath:deployments[0].access"),
+    "HF endpoint scaling to zero in prod": (
+        lambda: {**_dev(), "scalepath:environment": "prod", "scalepath:deployments": [
+            {**_deployment(_dev(), "chat-endpoint"), "access": "public"}]},
+        "scalepath:deployments[0].scaling.min"),
+    "SageMaker async scaling to zero in prod": (
+        lambda: {**_prod(), "scalepath:deployments": [
+            {**_prod()["scalepath:deployments"][0], "kind": "async",
+             "scaling": {"min": 0, "max": 2, "metric": "backlog-per-instance", "targetValue": 4}}]},
+        "scalepath:deployments[0].scaling.min"),
+    "internal LB flipped internet-facing in private staging": (
+        lambda: {**_private(_prod(), "staging"), "scalepath:deployments": [
+            {**_prod()["scalepath:deployments"][1], "vllm": {
+                **_prod()["scalepath:deployments"][1]["vllm"], "service": {
+                    "exposure": "internal-lb",
+                    "annotations": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"}}}}]},
+        "scalepath:deployments[0].vllm.service.annotations"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PUBLIC_PATHS))
+def test_private_or_prod_stacks_refuse_a_public_path_or_scale_to_zero(tmp_path: Path, case: str) -> None:
+    build, key = PUBLIC_PATHS[case]
+    _refused(tmp_path, build(), key)
+
+
+def _eks(config: dict[str, Any]) -> dict[str, Any]:
+    return _deployment(config, "chat-eks")
+
+
+WILDCARDS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "SageMaker kmsKeyArn key/*": (
+        lambda c: _deployment(c, "chat").update(kmsKeyArn="arn:aws:kms:us-east-1:123456789012:key/*"),
+        "scalepath:deployments[0].kmsKeyArn"),
+    "weights S3 URI with *": (
+        lambda c: _deployment(c, "chat").update(weightsS3Uri="s3://ml-platform-model-weights/*"),
+        "scalepath:deployments[0].weightsS3Uri"),
+    "EKS secrets key *": (
+        lambda c: _eks(c)["cluster"].update(kmsKeyArn="arn:aws:kms:us-east-1:123456789012:key/*"),
+        "scalepath:deployments[1].cluster.kmsKeyArn"),
+    "model cache URI with ?": (
+        lambda c: _eks(c)["vllm"].update(modelCache={"kind": "s3", "uri": "s3://weights/models/?"}),
+        "scalepath:deployments[1].vllm.modelCache.uri"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WILDCARDS))
+def test_wildcards_where_the_code_builds_iam_are_refused(tmp_path: Path, case: str) -> None:
+    mutate, key = WILDCARDS[case]
+    config = _prod()
+    mutate(config)
+    _refused(tmp_path, config, key)
+
+
+@pytest.mark.parametrize("arg", ["--max_model_len=4096", "--max_model_len", "--gpu_memory_utilization=0.5",
+                                 "--max-model=4096", "-tp", "--tensor_parallel_size.x=2", "--served_model_name=x"])
+def test_vllm_extra_args_cannot_override_managed_flags_in_any_spelling(tmp_path: Path, arg: str) -> None:
+    config = _prod()
+    _eks(config)["vllm"]["extraArgs"] = [arg, "4096"] if "=" not in arg and arg != "-tp" else [arg]
+    _refused(tmp_path, config, "scalepath:deployments[1].vllm.extraArgs")
+
+
+ADVISE = {
+    "--model 1e15": (["--model", "1e15"], "--model"),
+    "--model 0B": (["--model", "0B"], "--model"),
+    "--model 0": (["--model", "0"], "--model"),
+    "--model 1e400": (["--model", "1e400"], "--model"),
+    "--plot into a missing folder": (["--model", "8B", "--plot", "{tmp}/missing/cost.png"], "--plot"),
+    "--plot with an unknown extension": (["--model", "8B", "--plot", "{tmp}/cost.xyz"], "--plot"),
+    "--latency-p95-ms inf": (["--model", "8B", "--latency-p95-ms", "inf"], "--latency-p95-ms"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ADVISE))
+def test_advise_refuses_unusable_input_clearly(tmp_path: Path, case: str) -> None:
+    extra, option = ADVISE[case]
+    args = ["advise", "--requests-per-month", "100000", "--input-tokens", "500", "--output-tokens", "200",
+            *(a.format(tmp=tmp_path) for a in extra)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == EXIT_CONFIG, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), f"an exception escaped: {result.exception!r}"
+    assert option in result.output + result.stderr
+    assert list(tmp_path.iterdir()) == []

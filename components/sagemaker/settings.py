@@ -16,8 +16,9 @@ from pydantic.alias_generators import to_camel
 from components.aws.api_model import api_constraint
 from components.sagemaker import limits
 
-S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")]
-"""``s3://bucket[/prefix]``."""
+S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^*?\s]*)?$")]
+"""``s3://bucket[/prefix]``. No ``*`` or ``?``: the prefix becomes an IAM resource, where they are
+wildcards (``s3://b/*`` would grant the whole bucket)."""
 
 
 class _Settings(BaseModel):

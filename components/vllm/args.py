@@ -132,6 +132,26 @@ MANAGED_FLAGS = (
     "--quantization", "--kv-cache-dtype", "--download-dir",
 )
 
+#: vLLM's short spellings of managed flags (``vllm/engine/arg_utils.py``).
+_SHORT_FLAGS = {"-tp": "--tensor-parallel-size", "-q": "--quantization"}
+
+
+def managed_flag(arg: str) -> str | None:
+    """The managed flag ``arg`` would set in ``vllm serve``, or None.
+
+    Spelled the way vLLM's ``FlexibleArgumentParser`` reads it: in ``--name[.key][=value]`` the
+    underscores of the name become dashes (``--max_model_len`` is ``--max-model-len``), and
+    argparse takes an unambiguous prefix of a long flag as the flag (``--max-model``), so a
+    prefix of a managed flag counts as that flag. Short aliases (``-tp``) count too.
+    """
+    name = arg.split("=", 1)[0]
+    if not name.startswith("--"):
+        return _SHORT_FLAGS.get(name)
+    name = "--" + name[2:].split(".", 1)[0].replace("_", "-")
+    if len(name) <= 2:
+        return None
+    return next((flag for flag in MANAGED_FLAGS if flag == name or flag.startswith(name)), None)
+
 
 @dataclass(frozen=True, kw_only=True)
 class VllmServerArgs:
@@ -411,9 +431,9 @@ def _validate_server(args: VllmServiceArgs) -> None:
         _check(isinstance(s.kv_cache_dtype, KvCacheDtype), "server.kv_cache_dtype",
                f"unknown dtype {s.kv_cache_dtype!r}; allowed: {', '.join(k.value for k in KvCacheDtype)}")
     for arg in s.extra_args:
-        flag = arg.split("=", 1)[0]
-        _check(flag not in MANAGED_FLAGS, "server.extra_args",
-               f"{flag} is set from a typed setting; use that setting instead")
+        managed = managed_flag(arg)
+        _check(managed is None, "server.extra_args",
+               f"{arg.split('=', 1)[0]} sets {managed}, which is set from a typed setting; use that setting instead")
 
 
 def _validate_resources(r: ReplicaResources) -> None:
@@ -497,7 +517,22 @@ def _validate_monitoring(m: MonitoringArgs) -> None:
             _check(0 < getattr(a, name) <= 1, f"monitoring.alerts.{name}", "is a fraction in (0, 1]")
 
 
+#: Service annotations that pick a load balancer's scheme or type. ``service.exposure`` sets them;
+#: an ``annotations`` entry would override it (an internal LB flipped to internet-facing is public).
+LB_EXPOSURE_ANNOTATIONS = frozenset({
+    "service.beta.kubernetes.io/aws-load-balancer-scheme",
+    "service.beta.kubernetes.io/aws-load-balancer-internal",
+    "service.beta.kubernetes.io/aws-load-balancer-type",
+    "networking.gke.io/load-balancer-type",
+    "cloud.google.com/load-balancer-type",
+    "networking.gke.io/internal-load-balancer-allow-global-access",
+})
+
+
 def _validate_service(s: ServiceExposure) -> None:
+    for key in sorted(set(s.annotations) & LB_EXPOSURE_ANNOTATIONS):
+        _check(False, "service.annotations", f"{key} is set from service.exposure (internal-lb, public-lb, "
+               "cluster-ip); choose the exposure there instead of overriding its annotations")
     if s.exposure is Exposure.PUBLIC_LB:
         _check(not s.private_network, "service.exposure",
                "public-lb is refused in private network mode; use internal-lb or cluster-ip")

@@ -141,6 +141,10 @@ def _fixed_monthly(stage: Stage) -> float:
 def stage_curve(stage: Stage, workload: Workload) -> Callable[[int], Estimate]:
     """Monthly cost of ``stage`` as a function of requests/month (:class:`StageUnavailable` if it can't serve)."""
     if stage is Stage.HF_SERVERLESS:
+        try:
+            tables.token_prices().cheapest(workload.model.name, workload.model.params_b)
+        except ValueError as why:  # bigger than every serverless size tier: no provider serves it
+            raise StageUnavailable(str(why)) from None
         return lambda volume: _serverless(workload, volume)
     configs = _configs(stage, workload)
     fixed = _fixed_monthly(stage)

@@ -14,6 +14,20 @@ from scalepath.cost.advisor import Advice, stage_curve, volume_range  # noqa: E4
 from stacks.config import Stage  # noqa: E402
 
 
+def plot_path_problem(path: Path) -> str | None:
+    """Why ``path`` cannot take a plot (no such folder, a format matplotlib does not write), or None."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        return f"folder {folder} does not exist; create it or choose another path"
+    formats = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    extension = path.suffix.lstrip(".").lower()
+    if extension not in formats:
+        return (f"unknown image format {path.suffix or '(no extension)'!r}; end the name with one of "
+                f"{', '.join('.' + f for f in sorted(formats))}")
+    return None
+
+
 def plot_advice(advice: Advice, path: Path, points: int = 120) -> None:
     """Write a PNG of cost per stage over 1/1000x..1000x the volume (log-log), the switches of the
     cheapest stage as dashed lines and the reported volumes as dots."""

@@ -42,6 +42,11 @@ class ModelSize:
     source: str
 
 
+MAX_PARAMS_B = 100_000.0
+"""Largest parameter count taken (100T): far above any served model, below where the sizing
+arithmetic stops meaning anything (``1e15`` was read as a million billion parameters)."""
+
+
 def resolve_model(text: str) -> ModelSize:
     """A model id from ``data/models.yaml``, a parameter count (``8B``, ``70e9``, ``8000000000``) or
     an id whose name carries its size (``org/Some-Model-13B-chat``); ``ValueError`` otherwise."""
@@ -51,6 +56,9 @@ def resolve_model(text: str) -> ModelSize:
         return ModelSize(text, g.params_b, 2 * g.layers * g.kv_heads * g.head_dim * KV_BYTES_PER_VALUE,
                          "models.yaml (config.json)")
     params_b = _params_from_text(text)
+    if params_b is not None and not 0 < params_b <= MAX_PARAMS_B:
+        raise ValueError(f"{text!r} is {params_b:g}B parameters; give a count above 0 and at most "
+                         f"{MAX_PARAMS_B:g}B (such as 8B or 7e9)")
     if params_b is None:
         raise ValueError(f"cannot size model {text!r}: give a parameter count such as 8B or 7e9, or one "
                          f"of the known models: {', '.join(sorted(table))}")

@@ -19,6 +19,7 @@ from components.clusters.eks_versions import SupportType
 from stacks.config import Cloud, DeploymentBase, Environment, StackFacts, Stage
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
+from stacks.names import KMS_KEY_ARN
 from stacks.stages.base import StageDef
 from stacks.stages.gpu_cluster import (
     GpuClusterDeployment,
@@ -117,7 +118,7 @@ class EksClusterSettings(ConfigModel):
         pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/\S+$")]] = []
     """IAM roles/users given cluster admin through EKS access entries; the identity running
     ``pulumi up`` always gets one (it installs the add-ons), listed or not."""
-    kms_key_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:kms:\S+$")] | None = None
+    kms_key_arn: Annotated[str, StringConstraints(pattern=KMS_KEY_ARN)] | None = None
     """Key for secrets encryption; scalepath creates a rotating key when unset."""
     log_retention_days: int = 90
 

@@ -7,7 +7,6 @@ This module registers no stage; ``eks_vllm.py`` and ``gke_vllm.py`` do.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
@@ -25,6 +24,7 @@ from components.vllm.service import VllmService, VllmServiceArgs
 from stacks.config import Cloud, Environment, StackFacts
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
+from stacks.names import fit_name
 from stacks.stages.vllm import VllmDeployment
 
 if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
@@ -171,11 +171,7 @@ class GpuClusterDeployment(VllmDeployment):
 
 def cluster_name(ctx: StackContext, deployment: VllmDeployment, limit: int) -> str:
     """``<project>-<stack>-<deployment>``, shortened with a hash suffix to fit ``limit``."""
-    name = f"{ctx.spec.stack_tag}-{deployment.name}"
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
-    return f"{name[: limit - 7].rstrip('-')}-{digest}"
+    return fit_name(f"{ctx.spec.stack_tag}-{deployment.name}", limit)
 
 
 def deploy_vllm(deployment: VllmDeployment, args: VllmServiceArgs, cluster: ClusterLike) -> Mapping[str, Any]:

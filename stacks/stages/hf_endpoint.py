@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -21,7 +20,9 @@ from pydantic import (
 from components.huggingface.endpoint import HfInferenceEndpoint, HfInferenceEndpointArgs, ImageArgs, PrivateLinkArgs
 from components.huggingface.endpoint_provider import HardwareError, validate_hardware
 from components.secret_store import CloudSecret, CloudSecretArgs
-from stacks.config import Cloud, ConfigModel, DeploymentBase, DnsName, Scaling, Stage
+from stacks.config import Cloud, ConfigModel, DeploymentBase, DnsName, Environment, Scaling, StackFacts, Stage
+from stacks.errors import ConfigIssue, format_loc
+from stacks.names import fit_name
 from stacks.secret_env import secret_env_names
 from stacks.secret_store import SecretStoreConfig
 from stacks.stages.base import StageDef
@@ -149,15 +150,24 @@ class HfEndpointDeployment(DeploymentBase):
     def required_secrets(self) -> set[str]:
         return {"hfToken", *self.secret_env.values()}
 
+    def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
+        """Private stacks reach the endpoint only through PrivateLink; prod keeps a replica warm."""
+        issues = []
+        if stack.network.mode == "private" and self.access != "private":
+            issues.append(ConfigIssue(format_loc(("deployments", index, "access")),
+                                      f"access {self.access} is reachable from the internet, and network.mode is "
+                                      "private; use access: private with privateLink"))
+        if stack.environment is Environment.PROD and self.scaling.min == 0:
+            issues.append(ConfigIssue(format_loc(("deployments", index, "scaling", "min")),
+                                      "0 (scale to zero) is not allowed in prod: the first request after idle waits "
+                                      "for a cold start; set it to 1 or more"))
+        return issues
+
     def resolved_name(self, stack: str) -> str:
         """The endpoint name: configured, or ``<deployment>-<stack>`` (hashed down to HF's 32 characters)."""
         if self.endpoint_name:
             return self.endpoint_name
-        name = f"{self.name}-{stack}".lower()
-        if len(name) <= _NAME_MAX:
-            return name
-        digest = hashlib.sha256(name.encode()).hexdigest()[:6]
-        return f"{name[:_NAME_MAX - 7].rstrip('-')}-{digest}"
+        return fit_name(f"{self.name}-{stack}".lower(), _NAME_MAX)
 
 
 def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.Input[Any]]:

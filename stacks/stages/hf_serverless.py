@@ -9,7 +9,8 @@ import pulumi
 from pydantic import StringConstraints, field_validator
 
 from components.huggingface.serverless import HfServerlessRoute, HfServerlessRouteArgs, providers
-from stacks.config import Cloud, DeploymentBase, Stage
+from stacks.config import Cloud, DeploymentBase, StackFacts, Stage
+from stacks.errors import ConfigIssue, format_loc
 from stacks.secret_store import SecretStoreConfig
 from stacks.stages.base import StageDef
 
@@ -44,6 +45,15 @@ class HfServerlessDeployment(DeploymentBase):
 
     def required_secrets(self) -> set[str]:
         return {"hfToken"}
+
+    def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
+        """A private stack has no public inference path: this stage is one (requests cross the
+        internet to HF's shared providers)."""
+        if stack.network.mode != "private":
+            return []
+        return [ConfigIssue(format_loc(("deployments", index, "stage")),
+                            "hf-serverless calls HF's shared providers over the internet, and network.mode is "
+                            "private; use hf-endpoint with access: private (PrivateLink) or a cloud stage")]
 
 
 def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.Input[Any]]:

@@ -45,9 +45,10 @@ from components.sagemaker.settings import (
 )
 from components.vllm.args import Quantization as VllmQuantization
 from stacks.aws_network import AwsNetworkConfig
-from stacks.config import Cloud, DeploymentBase, Scaling, StackFacts, Stage
+from stacks.config import Cloud, DeploymentBase, Environment, Scaling, StackFacts, Stage
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
+from stacks.names import KMS_KEY_ARN, fit_name
 from stacks.networks import aws_nat_egress, aws_network
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
@@ -144,7 +145,7 @@ class SageMakerDeployment(DeploymentBase):
     model_download_timeout_seconds: Annotated[int, api_constraint(
         "sagemaker", "ProductionVariant", "ModelDataDownloadTimeoutInSeconds")] | None = None
     volume_size_gb: Annotated[int, api_constraint("sagemaker", "ProductionVariant", "VolumeSizeInGB")] | None = None
-    kms_key_arn: Annotated[str, Field(pattern=r"^arn:aws[-a-z]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$"),
+    kms_key_arn: Annotated[str, Field(pattern=KMS_KEY_ARN),
                            api_constraint("sagemaker", "CreateEndpointConfigInput", "KmsKeyId")] | None = None
     network_isolation: bool | None = None
     """Default: on when weights come from S3 (the container then needs no network), except
@@ -285,6 +286,9 @@ class SageMakerDeployment(DeploymentBase):
         issues = []
         region = stack.targets.aws_region or ""
         private = stack.network.mode == "private"
+        if stack.environment is Environment.PROD and self.scaling.min == 0:
+            issues.append(ConfigIssue(at("scaling", "min"), "0 (scale to zero) is not allowed in prod: requests queue "
+                                      "behind a cold start; set it to 1 or more"))
         if private and self.kind is EndpointKind.SERVERLESS:
             issues.append(ConfigIssue(at("kind"), "serverless endpoints cannot run in a VPC; network.mode is "
                                       "private, so use kind: realtime or async"))
@@ -440,10 +444,11 @@ class SageMakerDeployment(DeploymentBase):
 
 def endpoint_name(stack_tag: str, deployment: str) -> str:
     """``<project>-<stack>-<deployment>`` as ``CreateEndpoint`` accepts it (botocore's
-    ``EndpointName``: letters, digits and ``-``, at most 63, alphanumeric at both ends). Stack
-    names may hold ``_`` and ``.``, which become ``-``; a long name keeps its tail (the deployment)."""
+    ``EndpointName``: letters, digits and ``-``, at most 63, alphanumeric at both ends). A longer
+    name is shortened with a hash of the whole (``fit_name``), never cut: a cut let two stacks
+    that differ only in the cut part share one endpoint."""
     limit = int(constraints("sagemaker", "CreateEndpointInput", "EndpointName").max or 63)
-    return re.sub(r"[^A-Za-z0-9-]", "-", f"{stack_tag}-{deployment}")[-limit:].strip("-")
+    return fit_name(re.sub(r"[^A-Za-z0-9-]", "-", f"{stack_tag}-{deployment}"), limit).strip("-")
 
 
 def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Input[Any]]:

@@ -30,6 +30,7 @@ from components.tagging import gcp_labels
 from stacks import gcp as gcp_stack
 from stacks.config import Cloud, ConfigModel, DeploymentBase, Scaling, StackFacts, Stage
 from stacks.errors import ConfigIssue
+from stacks.names import fit_name
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
 
@@ -196,7 +197,7 @@ def _psc_policy(ctx: StackContext) -> gcp.networkconnectivity.ServiceConnectionP
             "network-gcp-vertexai-psc",
             project=gcp_stack.project(ctx),
             location=gcp_stack.region(ctx),
-            name=f"{ctx.spec.stack_tag}-vertexai"[:63],
+            name=fit_name(f"{ctx.spec.stack_tag}-vertexai", 63),
             service_class="gcp-vertexai",
             network=network.network_id,
             psc_config=gcp.networkconnectivity.ServiceConnectionPolicyPscConfigArgs(

@@ -48,7 +48,7 @@ from components.vllm.args import (
     VllmServiceArgs,
 )
 from stacks.config import Cloud, ConfigModel, DeploymentBase, Scaling, StackFacts
-from stacks.errors import ConfigIssue, format_loc
+from stacks.errors import ConfigIssue, KeyedValueError, format_loc
 
 if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
     from stacks.context import StackContext
@@ -97,7 +97,9 @@ class ModelCacheSettings(ConfigModel):
     size: Quantity = "200Gi"
     storage_class: K8sName | None = None
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = "ReadWriteOnce"
-    uri: Annotated[str, StringConstraints(pattern=r"^(s3|gs)://[^/\s]+(/\S*)?$")] | None = None
+    # No `*`/`?` in the prefix: it becomes an IAM/GCS resource, where they are wildcards.
+    uri: Annotated[str, StringConstraints(
+        pattern=r"^(s3|gs)://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/[^*?\s]*)?$")] | None = None
     """``s3://bucket/prefix`` (kind s3) or ``gs://bucket/prefix`` (kind gcs)."""
 
 
@@ -206,6 +208,7 @@ _CONFIG_KEYS: dict[str, str] = {
     "monitoring": "vllm.monitoring",
     "service.exposure": "vllm.service.exposure",
     "service.cloud": "vllm.service.exposure",
+    "service.annotations": "vllm.service.annotations",
     "service": "vllm.service",
     "resources.cpu_request": "vllm.resources.cpu",
     "resources.cpu_limit": "vllm.resources.cpuLimit",
@@ -273,7 +276,7 @@ class VllmDeployment(DeploymentBase):
         try:
             args.validate()
         except VllmArgsError as error:
-            raise ValueError(f"{config_key(error.field_name)}: {error.message}") from None
+            raise KeyedValueError(config_key(error.field_name), error.message) from None
         return self
 
     def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:

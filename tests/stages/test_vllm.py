@@ -153,8 +153,8 @@ def test_shared_namespace_refused(base_config: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(("deployment", "path", "text"), [
-    ({"vllm": {"tensorParallelSize": 4, "gpusPerReplica": 2}}, "scalepath:deployments[0]",
-     "vllm.tensorParallelSize: 4 exceeds the 2 GPU(s)"),
+    ({"vllm": {"tensorParallelSize": 4, "gpusPerReplica": 2}}, "scalepath:deployments[0].vllm.tensorParallelSize",
+     "4 exceeds the 2 GPU(s)"),
     ({"vllm": {"quantization": "int3"}}, "scalepath:deployments[0].vllm.quantization", "'awq'"),
     ({"vllm": {"kvCacheDtype": "fp4"}}, "scalepath:deployments[0].vllm.kvCacheDtype", "'fp8_e5m2'"),
     ({"vllm": {"gpuMemoryUtilization": 1.5}}, "scalepath:deployments[0].vllm.gpuMemoryUtilization",
@@ -162,9 +162,11 @@ def test_shared_namespace_refused(base_config: dict[str, Any]) -> None:
     ({"vllm": {"namespace": "Default"}}, "scalepath:deployments[0].vllm.namespace", "pattern"),
     ({"vllm": {"resources": {"memory": "32 GB"}}}, "scalepath:deployments[0].vllm.resources.memory",
      "pattern"),
-    ({"vllm": {"modelCache": {"kind": "s3"}}}, "scalepath:deployments[0]", "vllm.modelCache.uri"),
-    ({"scaling": {"min": 1, "max": 3}}, "scalepath:deployments[0]", "vllm.modelCache.accessMode"),
-    ({"vllm": {"extraArgs": ["--max-model-len=4096"]}}, "scalepath:deployments[0]", "vllm.extraArgs"),
+    ({"vllm": {"modelCache": {"kind": "s3"}}}, "scalepath:deployments[0].vllm.modelCache.uri", "needs uri 's3://"),
+    ({"scaling": {"min": 1, "max": 3}}, "scalepath:deployments[0].vllm.modelCache.accessMode",
+     "cannot be shared by 3 replicas"),
+    ({"vllm": {"extraArgs": ["--max-model-len=4096"]}}, "scalepath:deployments[0].vllm.extraArgs",
+     "--max-model-len"),
     ({"vllm": {"keda": {"prometheusAddress": "prometheus:9090"}}},
      "scalepath:deployments[0].vllm.keda.prometheusAddress", "pattern"),
     ({"vllm": {"gpus": 2}}, "scalepath:deployments[0].vllm.gpus", "allowed keys"),
