@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -124,13 +122,14 @@ def test_the_pack_finds_a_token_inside_a_longer_value(pack: PolicyPackSession, v
 # --- Nothing lost: --out ---------------------------------------------------------------------------
 
 def _cli(*args: str, fsize: int | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """`scalepath plan ...` in its own process, optionally with a file-size limit (a full disk)."""
-    def limit() -> None:
-        if fsize is not None:
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
-            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    return subprocess.run([sys.executable, "-c", "from scalepath.cli import app; app()", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout, preexec_fn=limit,
+    """`scalepath plan ...` in its own process, optionally with a file-size limit (a full disk).
+
+    The child sets the limit itself: a ``preexec_fn`` is unsafe in a process with threads (the
+    gRPC threads of an earlier test) and crashed the fork."""
+    limit = ("import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "  # EFBIG, not a kill
+             f"resource.setrlimit(resource.RLIMIT_FSIZE, ({fsize}, {fsize})); ") if fsize is not None else ""
+    return subprocess.run([sys.executable, "-c", f"{limit}from scalepath.cli import app; app()", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
@@ -415,3 +414,35 @@ def test_advise_refuses_unusable_input_clearly(tmp_path: Path, case: str) -> Non
     assert isinstance(result.exception, SystemExit), f"an exception escaped: {result.exception!r}"
     assert option in result.output + result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def _gke() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "environments" / "Pulumi.gke-staging.yaml").read_text())["config"]
+
+
+MISFITS: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
+    "405B on one L4 (eks-vllm)": (
+        lambda: {**_prod(), "scalepath:deployments": [
+            {**_prod()["scalepath:deployments"][1], "model": "meta-llama/Llama-3.1-405B-Instruct",
+             "cluster": {**_prod()["scalepath:deployments"][1]["cluster"],
+                         "gpuNodes": {"instanceTypes": ["g6.xlarge"]}}}]},
+        "scalepath:deployments[0].vllm.gpusPerReplica"),
+    "70B beside a fitting type (eks-vllm)": (
+        lambda: {**_prod(), "scalepath:deployments": [
+            {**_prod()["scalepath:deployments"][1], "model": "meta-llama/Llama-3.1-70B-Instruct"}]},
+        "scalepath:deployments[0].vllm.gpusPerReplica"),
+    "70B on gke-vllm's default L4 machine": (
+        lambda: {**_gke(), "scalepath:deployments": [
+            {**_gke()["scalepath:deployments"][0], "model": "meta-llama/Llama-3.1-70B-Instruct"}]},
+        "scalepath:deployments[0].vllm.gpusPerReplica"),
+    "70B on one A10G (hf-endpoint)": (
+        lambda: {**_dev(), "scalepath:deployments": [
+            {**_deployment(_dev(), "chat-endpoint"), "model": "meta-llama/Llama-3.1-70B-Instruct"}]},
+        "scalepath:deployments[0].instanceSize"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISFITS))
+def test_models_that_fit_no_gpu_are_refused_on_self_hosted_and_hf_stages(tmp_path: Path, case: str) -> None:
+    build, key = MISFITS[case]
+    _refused(tmp_path, build(), key)

@@ -21,8 +21,9 @@ from components.quantity import cpu_millis, memory_mib
 from components.vllm import manifests as vllm_manifests
 from components.vllm.manifests import SYNC_REQUESTS
 from components.vllm.service import VllmService, VllmServiceArgs
+from stacks import gpu_fit
 from stacks.config import Cloud, Environment, StackFacts
-from stacks.errors import ConfigIssue, format_loc
+from stacks.errors import ConfigIssue, KeyedValueError, format_loc
 from stacks.model import ConfigModel
 from stacks.names import fit_name
 from stacks.stages.vllm import VllmDeployment
@@ -146,6 +147,12 @@ class GpuClusterDeployment(VllmDeployment):
         if wanted > per_node:
             raise ValueError(f"vllm.gpusPerReplica ({wanted}) is more than the {per_node} GPU(s) of "
                              f"{self.gpu_nodes_label()}; pick a larger GPU type or fewer GPUs per replica")
+        if self.vllm.quantization is None:  # quantized weights are smaller: not checked
+            for spec in self.gpu_node_types():
+                problem = gpu_fit.misfit(self.model, wanted, spec.gpu_memory_gib,
+                                         f"vllm.gpusPerReplica on {spec.name}")
+                if problem:
+                    raise KeyedValueError("vllm.gpusPerReplica", problem)
         return self
 
     def clouds(self) -> set[Cloud]:

@@ -20,6 +20,7 @@ from pydantic import (
 from components.huggingface.endpoint import HfInferenceEndpoint, HfInferenceEndpointArgs, ImageArgs, PrivateLinkArgs
 from components.huggingface.endpoint_provider import HardwareError, validate_hardware
 from components.secret_store import CloudSecret, CloudSecretArgs
+from stacks import gpu_fit
 from stacks.config import Cloud, ConfigModel, DeploymentBase, DnsName, Environment, Scaling, StackFacts, Stage
 from stacks.errors import ConfigIssue, format_loc
 from stacks.names import fit_name
@@ -130,9 +131,16 @@ class HfEndpointDeployment(DeploymentBase):
         # Fields validate in order: vendor, accelerator and instance type are in info.data when valid.
         if {"vendor", "accelerator", "instance_type"} <= info.data.keys():
             try:
-                validate_hardware(info.data["vendor"], info.data["accelerator"], info.data["instance_type"], size)
+                row = validate_hardware(info.data["vendor"], info.data["accelerator"], info.data["instance_type"],
+                                        size)
             except HardwareError as error:
                 raise ValueError(str(error)) from None
+            # Quantized weights (a custom image's --quantize/--quantization) are smaller: not checked.
+            quantized = any("quantiz" in arg for arg in info.data.get("args", []))
+            if "model" in info.data and not quantized and (problem := gpu_fit.misfit(
+                    info.data["model"], row.gpu_count, row.gpu_memory_gib,
+                    f"{info.data['instance_type']}/{size}")):
+                raise ValueError(problem)
         return size
 
     @model_validator(mode="after")

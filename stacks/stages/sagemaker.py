@@ -44,6 +44,7 @@ from components.sagemaker.settings import (
     TextGenerationSettings,
 )
 from components.vllm.args import Quantization as VllmQuantization
+from stacks import gpu_fit
 from stacks.aws_network import AwsNetworkConfig
 from stacks.config import Cloud, DeploymentBase, Environment, Scaling, StackFacts, Stage
 from stacks.errors import ConfigIssue, format_loc
@@ -73,8 +74,6 @@ _INPUT_LENGTH_NAMES = frozenset({"MAX_INPUT_TOKENS", "MAX_INPUT_LENGTH"})
 #: Shortest answer a real-time text-generation endpoint must be able to give in time.
 _MIN_ANSWER_TOKENS = 32
 
-#: Fraction of total GPU memory fp16 weights may take (the rest is KV cache and activations).
-_WEIGHTS_GPU_FRACTION = 0.8
 
 
 class ContainerSettings(ConfigModel):
@@ -266,13 +265,12 @@ class SageMakerDeployment(DeploymentBase):
         params = model_size_b(self.model, self.model_params_b)
         if params is None or spec.gpu_count == 0 or self.generation.quantize is not None:
             return []
-        weights_gib = params * 2  # fp16/bf16: two bytes per parameter
-        budget = spec.gpu_count * spec.gpu_memory_gib * _WEIGHTS_GPU_FRACTION
-        if weights_gib > budget:
+        if not gpu_fit.fits(params, spec.gpu_count, spec.gpu_memory_gib):
             table = catalog.load("sagemaker")
             bigger = [t for t in table.gpu_types()
-                      if (s := table.get(t)).gpu_count * s.gpu_memory_gib * _WEIGHTS_GPU_FRACTION >= weights_gib]
-            return [f"{self.model} (~{params:g}B parameters, ~{weights_gib:.0f} GiB in 16-bit) does not fit "
+                      if gpu_fit.fits(params, (s := table.get(t)).gpu_count, s.gpu_memory_gib)]
+            return [f"{self.model} (~{params:g}B parameters, ~{gpu_fit.weights_gib(params):.0f} GiB in 16-bit) "
+                    "does not fit "
                     f"{self.instance_type} ({spec.gpu_count}x {spec.gpu_memory_gib:g} GiB); choose one of "
                     f"{', '.join(bigger) or 'none in the catalogue'} or set generation.quantize"]
         return []

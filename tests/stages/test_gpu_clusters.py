@@ -205,7 +205,8 @@ def test_gke_spot_pool_with_on_demand_fallback_and_gpu_nodes_to_zero_outside_pro
 
 
 def test_gke_n1_machine_with_attached_t4() -> None:
-    pools = gke_pools(plan(gke_config(cluster={
+    # A 3B model: a 7B one in 16-bit (~14 GiB) does not fit one 16 GiB T4 beside its KV cache.
+    pools = gke_pools(plan(gke_config(model="Qwen/Qwen2.5-3B-Instruct", cluster={
         "masterAuthorizedCidrs": ["203.0.113.0/24"],
         "gpuNodes": {"machineType": "n1-standard-8", "accelerator": {"type": "nvidia-tesla-t4", "count": 1}}})))
     assert pools["gpu-spot"]["nodeConfig"]["guestAccelerators"][0]["type"] == "nvidia-tesla-t4"
