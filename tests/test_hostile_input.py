@@ -119,6 +119,18 @@ def test_the_pack_finds_a_token_inside_a_longer_value(pack: PolicyPackSession, v
     assert value not in json.dumps(found)
 
 
+@pytest.mark.parametrize("environment", ["[secret]", {"HF_MODEL_ID": "org/m", "HF_TOKEN": HF}],
+                         ids=["offline (secret as a whole)", "decrypted by the engine"])
+def test_a_secret_environment_gets_the_same_verdict_offline_and_decrypted(
+        pack: PolicyPackSession, environment: Any) -> None:
+    model = planned("aws:sagemaker/model:Model", {
+        "executionRoleArn": "arn:aws:iam::123456789012:role/sm", "tags": dict(TAGS),
+        "primaryContainer": {"image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tgi:3.0",
+                             "environment": environment}})
+    found = of(run(pack, [model]), "no-plaintext-secrets")
+    assert found and {v["level"] for v in found} == {"mandatory"}
+
+
 # --- Nothing lost: --out ---------------------------------------------------------------------------
 
 def _cli(*args: str, fsize: int | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:

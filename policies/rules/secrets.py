@@ -67,27 +67,31 @@ def _in_sink(path: str, sinks: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(path, sink) or path.startswith(sink + ".") for sink in sinks)
 
 
+def _env_blocks(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(path, value) of every environment block a resource sets: maps of name -> value (SageMaker,
+    Azure ML) and lists of ``{name, value}`` entries (Vertex, Kubernetes containers)."""
+    if resource_type == "aws:sagemaker/model:Model":
+        yield "primaryContainer.environment", _at(props, "primaryContainer.environment")
+        for i in range(len(items(get(props, "containers")))):
+            yield f"containers[{i}].environment", _at(props, f"containers[{i}].environment")
+    elif resource_type == "azure-native:machinelearningservices:OnlineDeployment":
+        yield "properties.environmentVariables", _at(props, "properties.environmentVariables")
+    elif resource_type == "gcp:vertex/aiEndpointWithModelGardenDeployment:AiEndpointWithModelGardenDeployment":
+        yield "modelConfig.containerSpec.envs", get(props, "modelConfig.containerSpec.envs")
+    for c, container in enumerate(containers(resource_type, props)):
+        yield f"containers[{c}].env", get(container, "env")
+
+
 def env_entries(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
     """(path, variable name, literal value) of environment variables a resource sets."""
-    maps: list[str] = []
-    if resource_type == "aws:sagemaker/model:Model":
-        maps = ["primaryContainer.environment"] + [
-            f"containers[{i}].environment" for i in range(len(items(get(props, "containers"))))]
-    elif resource_type == "azure-native:machinelearningservices:OnlineDeployment":
-        maps = ["properties.environmentVariables"]
-    for path in maps:
-        env = _at(props, path)
-        if isinstance(env, Mapping):
-            for name in env:
-                yield f"{path}.{name}", name, env[name]
-    if resource_type == "gcp:vertex/aiEndpointWithModelGardenDeployment:AiEndpointWithModelGardenDeployment":
-        for i, entry in enumerate(items(get(props, "modelConfig.containerSpec.envs"))):
-            yield f"modelConfig.containerSpec.envs[{i}]", str(get(entry, "name", "")), get(entry, "value")
-    for c, container in enumerate(containers(resource_type, props)):
-        for i, entry in enumerate(items(get(container, "env"))):
+    for path, block in _env_blocks(resource_type, props):
+        if isinstance(block, Mapping):
+            for name in block:
+                yield f"{path}.{name}", name, block[name]
+        for i, entry in enumerate(items(block)):
             # `valueFrom` (secretKeyRef) is the reference form; only literal `value`s count.
-            if "value" in entry:
-                yield f"containers[{c}].env[{i}]", str(get(entry, "name", "")), get(entry, "value")
+            if isinstance(entry, Mapping) and "value" in entry:
+                yield f"{path}[{i}]", str(get(entry, "name", "")), get(entry, "value")
 
 
 def _at(props: Mapping[str, Any], path: str) -> Any:
@@ -111,6 +115,12 @@ def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -
             # Never echo the value: the message would put the credential in logs.
             report_violation(f"`{path}` holds a credential-like literal value; store it in a secret store "
                              "and pass a reference.", None)
+    for path, block in _env_blocks(args.resource_type, args.props):
+        # A block that is a Pulumi secret as a whole holds a secret: offline it reads "[secret]",
+        # decrypted by the engine it is the map itself; both are plain environment in the API.
+        if block == SECRET_MARKER and not _in_sink(path, sinks):
+            report_violation(f"`{path}` is a secret as a whole in a plain environment, which the platform "
+                             "shows in clear; pass secrets by reference and keep the rest plain.", None)
     for path, name, value in env_entries(args.resource_type, args.props):
         if (secret_name.search(name) and not _in_sink(path, sinks) and isinstance(value, str) and value
                 and not SECRET_REFERENCE.match(value)):
