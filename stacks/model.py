@@ -26,6 +26,10 @@ def _numbers_in(annotation: Any) -> bool:
     return any(_numbers_in(arg) for arg in get_args(annotation))
 
 
+MAX_EXACT_INT = 2**53
+"""Largest integer a 64-bit float (how Pulumi and JSON carry numbers) holds exactly."""
+
+
 class ConfigModel(BaseModel):
     """Base of every config model: camelCase keys, unknown keys rejected, immutable; numbers are
     finite (``.inf``/``.nan`` refused) and never booleans (``min: true`` is not one replica)."""
@@ -44,4 +48,6 @@ class ConfigModel(BaseModel):
         values = value if isinstance(value, list) else [value]
         if any(isinstance(v, bool) for v in values):
             raise ValueError("expected a number, not true/false")
+        if any(isinstance(v, int) and abs(v) > MAX_EXACT_INT for v in values):
+            raise ValueError(f"numbers beyond ±{MAX_EXACT_INT} do not survive Pulumi's wire format (64-bit floats)")
         return value

@@ -232,6 +232,8 @@ def _check_secrets(config: Mapping[str, Any], secret_keys: set[str]) -> list[Con
 
     plain_secret_keys = {f"{NAMESPACE}:{key}" for key in SECRET_KEYS}  # reported above already
     for key, value in config.items():
+        if has_token(key):
+            issues.append(ConfigIssue(key, "holds a credential (token-shaped text) as a config key; remove it"))
         if key not in secret_keys and key not in plain_secret_keys:
             walk(value, key)
     return issues

@@ -84,6 +84,7 @@ TOKEN_INSIDE: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
     "GitHub token in a provider key": (
         lambda c: c.update({"aws:profile": f"ci:{GHP}"}), "aws:profile", GHP),
     "token as a map key": (lambda c: c["scalepath:tags"].update({HF: "v"}), "scalepath:tags", HF),
+    "token as a config key": (lambda c: c.update({f"ci:{HF}": "x"}), "ci:[redacted]", HF),
 }
 
 
@@ -267,6 +268,8 @@ NUMBERS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
                                "scalepath:deployments[1].scaling.threshold"),
     "min true": (lambda c: _deployment(c, "chat-endpoint")["scaling"].update(min=True, max=1),
                  "scalepath:deployments[1].scaling.min"),
+    "integer beyond a double": (lambda c: _deployment(c, "chat-endpoint")["scaling"].update(max=10**400),
+                                "scalepath:deployments[1].scaling.max"),
     "expected usage true": (lambda c: _deployment(c, "chat-serverless")["expectedUsage"].update(requestsPerMonth=True),
                             "scalepath:deployments[0].expectedUsage.requestsPerMonth"),
 }
