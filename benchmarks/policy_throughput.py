@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scalepath.plan import PlannedResource
 from scalepath.policy_runner import analyze_resources, load_policy_config, reconcile_config, start_pack
+from scalepath.wire import PlannedResource
 
 ROOT = Path(__file__).resolve().parents[1]
 TGI_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.4"

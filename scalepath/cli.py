@@ -28,7 +28,7 @@ from scalepath.policy_runner import PolicyConfigError, PolicyPackError, check_pl
 from scalepath.report import render_advice, render_plan
 from scalepath.stackconfig import load_stack_config, project_root, stack_config_path
 from stacks.errors import ConfigError
-from stacks.spec import parse_spec
+from stacks.parse import parse_spec
 
 
 class _Cli(typer.Typer):

@@ -11,6 +11,8 @@ from typing import Any
 
 import pulumi
 
+from scalepath.wire import SIG_KEY
+
 ACCOUNT_ID = "123456789012"
 DEPLOYER_ROLE = "scalepath-deploy"
 """The role the mocked `pulumi up` runs as (an assumed-role session, as CI's OIDC login gives)."""
@@ -134,9 +136,6 @@ def _gcp_outputs(args: pulumi.runtime.MockResourceArgs, project: str) -> dict[st
     return out
 
 
-#: Marks a wire value that wraps a secret (``{sig: <secret sig>, "value": ...}``).
-_SECRET_WRAPPER_KEY = "4dabf18193072939515e22adb298388d"
-
 #: azure-native module -> ARM resource provider namespace.
 _AZURE_NAMESPACES = {
     "applicationinsights": "Insights", "authorization": "Authorization", "consumption": "Consumption",
@@ -210,7 +209,7 @@ def _azure_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
     if (module, kind) == ("keyvault", "Secret"):
         uri = f"https://{inputs.get('vaultName')}.vault.azure.net/secrets/{name}"
         props = inputs.get("properties", {})
-        if _SECRET_WRAPPER_KEY in props:  # the object holds a secret, so it arrives wrapped whole
+        if SIG_KEY in props:  # the object holds a secret, so it arrives wrapped whole
             props = props.get("value", {})
         # ARM never returns a secret's value.
         props = {k: v for k, v in props.items() if k != "value"}

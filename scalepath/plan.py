@@ -27,62 +27,9 @@ from components.token_shapes import redact, redact_json
 from scalepath.cost.plan_cost import estimate, spec_of
 from scalepath.mocks import ScalepathMocks
 from scalepath.stackconfig import StackConfig
+from scalepath.wire import PlannedResource, from_wire
 from stacks.program import compose
 from stacks.spec import StackSpec
-
-SECRET = "[secret]"
-UNKNOWN = "[unknown]"
-
-# Signatures Pulumi uses on the wire (sdk/go/common/resource/sig).
-_SIG_KEY = "4dabf18193072939515e22adb298388d"
-_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
-_OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
-_UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-
-
-@dataclass(frozen=True)
-class PlannedResource:
-    """One registered resource, as the plan JSON lists it."""
-
-    urn: str
-    type: str
-    name: str
-    parent: str | None
-    custom: bool
-    inputs: dict[str, Any]
-    dependencies: list[str] = field(default_factory=list)
-    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)
-    """Lifecycle options the engine would apply (``deleteBeforeReplace``, ``retainOnDelete``,
-    ``replacementTrigger``, ``ignoreChanges``); not part of the plan JSON contract."""
-
-    def to_json(self) -> dict[str, Any]:
-        """The contract shape: urn, type, name, parent, custom, inputs."""
-        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
-                "custom": self.custom, "inputs": self.inputs}
-
-
-def wire_value(value: Any) -> Any:
-    """A wire-format property value as plain JSON: secrets redacted, integral floats as ints."""
-    if isinstance(value, dict):
-        sig = value.get(_SIG_KEY)
-        if sig == _SECRET_SIG:
-            return SECRET
-        if sig == _RESOURCE_SIG:
-            return value.get("urn")
-        if sig == _OUTPUT_SIG:
-            if value.get("secret"):
-                return SECRET
-            return wire_value(value["value"]) if "value" in value else UNKNOWN
-        return {k: wire_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [wire_value(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if value == _UNKNOWN_VALUE:
-        return UNKNOWN
-    return value
 
 
 class RecordingMonitor(MockMonitor):
@@ -101,7 +48,7 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            inputs = wire_value(json_format.MessageToDict(request.object))
+            inputs = from_wire(json_format.MessageToDict(request.object))
             self.recorded.append(PlannedResource(
                 urn=response.urn,
                 type=request.type,
@@ -112,7 +59,7 @@ class RecordingMonitor(MockMonitor):
                 dependencies=list(request.dependencies),
                 property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 options={"deleteBeforeReplace": request.deleteBeforeReplace, "retainOnDelete": request.retainOnDelete,
-                         "replacementTrigger": (wire_value(json_format.MessageToDict(request.replacement_trigger))
+                         "replacementTrigger": (from_wire(json_format.MessageToDict(request.replacement_trigger))
                                                 if request.HasField("replacement_trigger") else None),
                          "ignoreChanges": list(request.ignoreChanges)},
             ))

@@ -36,13 +36,11 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from scalepath.files import read_regular_file
-from scalepath.plan import SECRET, UNKNOWN, Plan, PlannedResource, wire_value
+from scalepath.plan import Plan
 from scalepath.stackconfig import StackConfig
+from scalepath.wire import SECRET, PlannedResource, from_wire, to_wire
 
 # Wire signatures (sdk/go/common/resource/sig) for values the engine marshals specially.
-_SIG_KEY = "4dabf18193072939515e22adb298388d"
-_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-_UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 #: The engine address argument; a Python pack never dials it (it only logs through it).
 ENGINE_ADDRESS = "127.0.0.1:0"
@@ -186,19 +184,6 @@ def reconcile_config(info: analyzer_pb2.AnalyzerInfo, given: Mapping[str, Mappin
     if problems:
         raise PolicyConfigError(source, problems)
     return result
-
-
-def to_wire(value: Any) -> Any:
-    """A recorded input as the engine marshals it: secrets as secret objects, unknowns as sentinels."""
-    if value == SECRET:
-        return {_SIG_KEY: _SECRET_SIG, "value": SECRET}
-    if value == UNKNOWN:
-        return _UNKNOWN_SENTINEL
-    if isinstance(value, dict):
-        return {k: to_wire(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_wire(v) for v in value]
-    return value
 
 
 def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -430,7 +415,7 @@ def analyze_resources(session: PolicyPackSession, resources: list[PlannedResourc
                 report.violations.append({"policy": remediation.policyName, "level": "advisory",
                                           "urn": resource.urn, "message": remediation.diagnostic})
             if remediation.HasField("properties"):
-                inputs = wire_value(json_format.MessageToDict(remediation.properties))
+                inputs = from_wire(json_format.MessageToDict(remediation.properties))
                 report.remediated[resource.urn] = dict(inputs)
         report.violations += [_violation(d, resource.urn) for d in session.analyze(resource, inputs).diagnostics]
         final.append((resource, inputs))

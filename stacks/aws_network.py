@@ -1,4 +1,4 @@
-"""``scalepath:network.aws``: the AWS network config model (the network itself: ``stacks/networks.py``)."""
+"""``scalepath:network.aws``: the AWS network config model (the network itself: ``stacks/aws.py``)."""
 
 from __future__ import annotations
 

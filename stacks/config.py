@@ -202,8 +202,8 @@ class DeploymentBase(ConfigModel):
 @dataclass(frozen=True)
 class StackFacts:
     """What a deployment's :meth:`DeploymentBase.check_in_stack` may know about its stack,
-    all validated. Built once by ``parse_spec`` (a subset of ``StackSpec``, which lives in
-    ``stacks.spec`` and so cannot be imported by stage modules at import time)."""
+    all validated. Built once by ``parse_spec`` from the ``StackSpec`` (a subset of it, so a check
+    reads only what the parser has validated when it runs)."""
 
     environment: Environment
     network: Network

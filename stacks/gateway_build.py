@@ -16,11 +16,11 @@ from components.gateway.args import (
     KubernetesRuntime,
 )
 from components.gateway.component import Gateway
+from stacks import aws as aws_stack
 from stacks.config import Cloud, Stage
 from stacks.context import StackContext
 from stacks.gateway import RUNTIME_CLOUD, GatewayConfig, GatewayRuntime
 from stacks.gateway_engine import HF_TOKEN_ENV, backend_env, backends_for, render, secret_env_names
-from stacks.networks import aws_network
 from stacks.secret_store import SecretStoreConfig
 
 _CLUSTER_CLOUD = {Stage.EKS_VLLM: Cloud.AWS, Stage.GKE_VLLM: Cloud.GCP}
@@ -49,7 +49,7 @@ def build_gateway(ctx: StackContext, exports: Mapping[str, Mapping[str, Any]]) -
         config_text=render(gateway, backends), env=backend_env(backends, exports), image=gateway.image,
         cpu=gateway.cpu, memory_gib=gateway.memory_gib, min_replicas=gateway.scaling.min,
         max_replicas=gateway.scaling.max, target_cpu_percent=gateway.scaling.target_cpu_percent,
-        private=spec.network.mode == "private", store=store.args(spec),
+        private=spec.network.mode == "private", store=store.args(spec.targets),
         key_secret_name=f"{spec.stack_tag}-gateway-key",
         hf_token=pulumi.Config("scalepath").require_secret("hfToken") if needs_hf else None,
         hf_token_secret_name=f"{spec.stack_tag}-gateway-hf-token" if needs_hf else None,
@@ -70,7 +70,7 @@ def _runtime(ctx: StackContext, gateway: GatewayConfig, runtime: GatewayRuntime,
             provider=component.provider, cloud=_CLUSTER_CLOUD[stage].value, cluster_name=component.cluster_name,
             ready=component.ready, gcp_project=targets.gcp_project)}
     if runtime is GatewayRuntime.ECS:
-        network = aws_network(ctx)
+        network = aws_stack.network(ctx)
         public = ctx.spec.network.mode == "public"
         return {"ecs": EcsRuntime(
             region=targets.aws_region or "", vpc_id=network.vpc_id, vpc_cidr=network.cidr_block,

@@ -7,7 +7,6 @@ deployments use one ``compute.googleapis.com`` service resource and one VPC.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_gcp as gcp
@@ -17,11 +16,9 @@ from components.gcp.network import GcpNetwork, GcpNetworkArgs
 from components.gcp.vertex import VERTEX_PSC_DOMAIN
 from components.tagging import gcp_labels
 from stacks.config import Stage
+from stacks.context import StackContext
 from stacks.gcp_network import GcpNetworkConfig, secondary_ranges
-
-if TYPE_CHECKING:  # stacks.context imports the stage registry, whose stages import this module
-    from stacks.context import StackContext
-    from stacks.spec import StackSpec
+from stacks.spec import StackSpec
 
 
 def project(ctx: StackContext) -> str:

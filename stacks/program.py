@@ -9,7 +9,8 @@ from stacks import gcp as gcp_stack
 from stacks.config import Cloud
 from stacks.context import StackContext
 from stacks.gateway_build import build_gateway
-from stacks.spec import StackSpec, load_spec
+from stacks.parse import load_spec
+from stacks.spec import StackSpec
 from stacks.stages import STAGES
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
 from components.secret_store import SecretStoreArgs
-from stacks.config import Cloud, ConfigModel
+from stacks.config import Cloud, CloudTargets
+from stacks.model import ConfigModel
 from stacks.names import KMS_KEY_ARN
-
-if TYPE_CHECKING:  # stacks.spec imports the stage registry, which imports this module
-    from stacks.spec import StackSpec
 
 SecretName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,126}$")]
 """Valid as an AWS Secrets Manager, Azure Key Vault and GCP Secret Manager name."""
@@ -58,7 +56,7 @@ class SecretStoreConfig(ConfigModel):
             raise ValueError("cloud azure needs azure.vaultName and azure.resourceGroup (an existing Key Vault)")
         return self
 
-    def args(self, spec: StackSpec) -> SecretStoreArgs:
+    def args(self, targets: CloudTargets) -> SecretStoreArgs:
         """The component args for this store in this stack."""
         return SecretStoreArgs(
             cloud=self.cloud.value,
@@ -66,10 +64,10 @@ class SecretStoreConfig(ConfigModel):
             aws_recovery_window_days=self.aws.recovery_window_days,
             azure_vault_name=self.azure.vault_name if self.azure else None,
             azure_resource_group=self.azure.resource_group if self.azure else None,
-            gcp_project=spec.targets.gcp_project,
+            gcp_project=targets.gcp_project,
         )
 
-    def name_for(self, spec: StackSpec, deployment: str) -> str:
-        """The secret's name: configured, or derived from stack and deployment."""
-        return self.secret_name or f"{spec.stack_tag}-{deployment}-hf-token"
+    def name_for(self, stack_tag: str, deployment: str) -> str:
+        """The secret's name: configured, or derived from the stack tag and the deployment."""
+        return self.secret_name or f"{stack_tag}-{deployment}-hf-token"
 

@@ -1,16 +1,22 @@
-"""A plan imports only the stages (and so the provider SDKs) its stack uses; the registry is
-consistent with its modules."""
+"""Imports run one way (scalepath -> stacks -> components, policies standalone, no module cycle),
+and a plan imports only the stages its stack uses."""
 
 from __future__ import annotations
 
+import graphlib
 import json
 import os
 import subprocess
 import sys
 
+import grimp
+import pytest
+
 from stacks.config import Stage
 from stacks.stages import STAGES
 from tests.support import ROOT
+
+PACKAGES = ("components", "stacks", "scalepath", "policies")
 
 _PLAN_AND_LIST_MODULES = """
 import json, sys
@@ -41,3 +47,28 @@ def test_a_gke_plan_imports_neither_other_stages_nor_the_sagemaker_or_hub_infere
               "stacks.stages.hf_serverless", "stacks.stages.hf_endpoint", "sagemaker",
               "huggingface_hub.inference._providers"}
     assert not unused & modules
+
+
+@pytest.fixture(scope="module")
+def graph() -> grimp.ImportGraph:
+    # Imports under TYPE_CHECKING count: a cycle hidden behind them is still a cycle to read.
+    return grimp.build_graph(*PACKAGES, cache_dir=None)
+
+
+def test_no_module_imports_itself_through_others(graph):
+    sorter = graphlib.TopologicalSorter({m: graph.find_modules_directly_imported_by(m) for m in graph.modules})
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as cycle:
+        pytest.fail(f"import cycle: {' -> '.join(cycle.args[1])}")
+
+
+def test_layers_point_down(graph):
+    illegal = graph.find_illegal_dependencies_for_layers(layers=["scalepath", "stacks", "components"])
+    assert not illegal, [f"{d.importer} imports {d.imported}" for d in illegal]
+
+
+@pytest.mark.parametrize("other", ["components", "stacks", "scalepath"])
+def test_policy_pack_is_standalone(graph, other):
+    assert not graph.chain_exists(importer="policies", imported=other, as_packages=True)
+    assert not graph.chain_exists(importer=other, imported="policies", as_packages=True)

@@ -13,8 +13,9 @@ import pytest
 
 import scalepath.plan
 import stacks.program
-from scalepath.plan import SECRET, run_plan
+from scalepath.plan import run_plan
 from scalepath.stackconfig import SECRET_PLACEHOLDER, load_stack_config
+from scalepath.wire import SECRET
 from tests.support import ROOT, SHIPPED, stack_config
 from tests.support.taggability import tag_property, tags_of
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scalepath.cost import tables
 from scalepath.cost.lines import Basis, CostLine, usage_monthly_usd
 from scalepath.cost.resources import PricingContext, deployment_of, price_resource
 from scalepath.cost.throughput import resolve_model
 from scalepath.stackconfig import StackConfig
+from scalepath.wire import PlannedResource
 from stacks.config import DeploymentBase, Stage
-from stacks.spec import StackSpec, parse_spec
-
-if TYPE_CHECKING:
-    from scalepath.plan import PlannedResource
+from stacks.parse import parse_spec
+from stacks.spec import StackSpec
 
 #: Stages billed per token rather than per resource: priced from ``expectedUsage``.
 USAGE_PRICED_STAGES = frozenset({Stage.HF_SERVERLESS})

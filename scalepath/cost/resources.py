@@ -11,16 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from components import catalog
 from components.catalog import UnknownInstanceType
 from scalepath.cost import tables
 from scalepath.cost.lines import HOURS_PER_MONTH, Basis, CostLine, HourlyPrice, hourly_price, instance_monthly_usd
+from scalepath.wire import PlannedResource
 from stacks.config import ExpectedUsage
-
-if TYPE_CHECKING:  # scalepath.plan builds its cost section with this module
-    from scalepath.plan import PlannedResource
 
 SAGEMAKER_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 SAGEMAKER_ENDPOINT = "aws:sagemaker/endpoint:Endpoint"

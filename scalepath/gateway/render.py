@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from scalepath.stackconfig import StackConfig
 from stacks.errors import ConfigError, ConfigIssue, format_loc
 from stacks.gateway_engine import Backend, backends_for, render
-from stacks.spec import StackSpec, parse_spec
+from stacks.parse import parse_spec
+from stacks.spec import StackSpec
 
 
 @dataclass(frozen=True)

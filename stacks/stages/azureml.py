@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pulumi
 from pydantic import Field, PositiveInt, field_validator, model_validator
@@ -29,13 +29,12 @@ from components.azure.azureml import (
     registry_egress,
 )
 from stacks.azure_network import AzureNetwork
-from stacks.config import Cloud, ConfigModel, DeploymentBase, Environment, HfRepoId, Scaling, StackFacts, Stage
+from stacks.config import Cloud, DeploymentBase, Environment, HfRepoId, Scaling, StackFacts, Stage
+from stacks.context import StackContext
 from stacks.errors import ConfigIssue
+from stacks.model import ConfigModel
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
-
-if TYPE_CHECKING:  # stacks.context imports the registry that imports this module
-    from stacks.context import StackContext
 
 Percent = Annotated[int, Field(ge=1, le=100)]
 ImageRef = Annotated[str, Field(pattern=r"^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?/[\w./-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$")]

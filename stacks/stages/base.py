@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 
 from stacks.config import DeploymentBase
-
-if TYPE_CHECKING:
-    from stacks.context import StackContext
+from stacks.context import StackContext
 
 
 @dataclass(frozen=True)

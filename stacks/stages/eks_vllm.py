@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pulumi
 from pydantic import Field, StringConstraints, field_validator, model_validator
@@ -16,7 +16,9 @@ from components.clusters import eks_versions
 from components.clusters.allocatable import NodeCloud
 from components.clusters.eks import EksGpuCluster, EksGpuClusterArgs, EksGpuNodesArgs, EksSystemNodesArgs
 from components.clusters.eks_versions import SupportType
+from stacks import aws as aws_stack
 from stacks.config import Cloud, DeploymentBase, Environment, StackFacts, Stage
+from stacks.context import StackContext
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.names import KMS_KEY_ARN
@@ -38,9 +40,6 @@ def today() -> dt.date:
     """The date support windows are judged on (UTC, as EKS bills)."""
     return dt.datetime.now(dt.timezone.utc).date()
 
-
-if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
-    from stacks.context import StackContext
 
 #: Retention values CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
@@ -178,13 +177,11 @@ class EksVllmDeployment(GpuClusterDeployment):
 
 def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
     """EKS cluster (in the shared VPC) + add-ons + the vLLM workload."""
-    from stacks.networks import aws_network  # noqa: PLC0415 (imports stacks.context: a cycle at import)
-
     assert isinstance(deployment, EksVllmDeployment)
     settings = deployment.cluster
     min_nodes, max_nodes = node_bounds(deployment, settings.gpu_nodes, settings.gpu_nodes.gpus_per_node())
     args = vllm_service_args(deployment, ctx, cloud=Cloud.AWS)
-    network = aws_network(ctx)
+    network = aws_stack.network(ctx)
     if eks_versions.in_extended_support(settings.kubernetes_version, today()):
         # Allowed by supportType EXTENDED (check_in_stack refused it otherwise): say what it costs.
         pulumi.log.warn(f"{deployment.name}: EKS {settings.kubernetes_version} is in extended support "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, StringConstraints, field_validator, model_validator
 
@@ -21,6 +21,7 @@ from components.clusters.gke import (
 )
 from stacks import gcp as gcp_stack
 from stacks.config import Cloud, DeploymentBase, Environment, Stage
+from stacks.context import StackContext
 from stacks.gcp_network import NetworkClaim, RangeName, SecondaryRange
 from stacks.model import ConfigModel
 from stacks.stages.base import StageDef
@@ -32,9 +33,6 @@ from stacks.stages.gpu_cluster import (
     node_bounds,
 )
 from stacks.stages.vllm import vllm_service_args
-
-if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
-    from stacks.context import StackContext
 
 GKE_CLUSTER_NAME_MAX = 40
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
+from typing import Annotated, Any, ClassVar, Protocol
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -23,13 +23,11 @@ from components.vllm.manifests import SYNC_REQUESTS
 from components.vllm.service import VllmService, VllmServiceArgs
 from stacks import gpu_fit
 from stacks.config import Cloud, Environment, StackFacts
+from stacks.context import StackContext
 from stacks.errors import ConfigIssue, KeyedValueError, format_loc
 from stacks.model import ConfigModel
 from stacks.names import fit_name
 from stacks.stages.vllm import VllmDeployment
-
-if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
-    from stacks.context import StackContext
 
 GCP_TRIGGER_AUTH = "gcp-workload-identity"
 """KEDA TriggerAuthentication (per workload namespace) for Managed Prometheus on GKE."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pulumi
 from pydantic import (
@@ -21,16 +21,15 @@ from components.huggingface.endpoint import HfInferenceEndpoint, HfInferenceEndp
 from components.huggingface.endpoint_provider import HardwareError, validate_hardware
 from components.secret_store import CloudSecret, CloudSecretArgs
 from stacks import gpu_fit
-from stacks.config import Cloud, ConfigModel, DeploymentBase, DnsName, Environment, Scaling, StackFacts, Stage
+from stacks.config import Cloud, DeploymentBase, DnsName, Environment, Scaling, StackFacts, Stage
+from stacks.context import StackContext
 from stacks.errors import ConfigIssue, format_loc
+from stacks.model import ConfigModel
 from stacks.names import fit_name
 from stacks.secret_env import secret_env_names
 from stacks.secret_store import SecretStoreConfig
 from stacks.stages.base import StageDef
 from stacks.stages.hf_serverless import HfNamespace
-
-if TYPE_CHECKING:
-    from stacks.context import StackContext
 
 #: HF limits endpoint names to 32 characters.
 _NAME_MAX = 32
@@ -225,7 +224,8 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.
     if deployment.secret_store is not None:
         store = deployment.secret_store
         secret = CloudSecret(f"{deployment.name}-token", CloudSecretArgs(
-            store=store.args(ctx.spec), secret_name=store.name_for(ctx.spec, deployment.name), value=token,
+            store=store.args(ctx.spec.targets), secret_name=store.name_for(ctx.spec.stack_tag, deployment.name),
+            value=token,
             description=("Hugging Face token for endpoint "
                          f"{deployment.namespace}/{deployment.resolved_name(ctx.spec.stack)}"),
             tags=ctx.tags(deployment)))

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pulumi
 from pydantic import StringConstraints, field_validator
 
 from components.huggingface.serverless import HfServerlessRoute, HfServerlessRouteArgs, providers
 from stacks.config import Cloud, DeploymentBase, StackFacts, Stage
+from stacks.context import StackContext
 from stacks.errors import ConfigIssue, format_loc
 from stacks.secret_store import SecretStoreConfig
 from stacks.stages.base import StageDef
-
-if TYPE_CHECKING:
-    from stacks.context import StackContext
 
 HfNamespace = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,95}$")]
 """A Hugging Face user or organisation name."""
@@ -65,8 +63,8 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.
         provider=deployment.provider,
         bill_to=deployment.bill_to,
         token=pulumi.Config("scalepath").require_secret("hfToken"),
-        token_secret_name=store.name_for(ctx.spec, deployment.name),
-        secret_store=store.args(ctx.spec),
+        token_secret_name=store.name_for(ctx.spec.stack_tag, deployment.name),
+        secret_store=store.args(ctx.spec.targets),
         tags=ctx.tags(deployment),
     ))
     return {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pulumi
 from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, model_validator
@@ -44,18 +44,16 @@ from components.sagemaker.settings import (
     TextGenerationSettings,
 )
 from components.vllm.args import Quantization as VllmQuantization
+from stacks import aws as aws_stack
 from stacks import gpu_fit
 from stacks.aws_network import AwsNetworkConfig
 from stacks.config import Cloud, DeploymentBase, Environment, Scaling, StackFacts, Stage
+from stacks.context import StackContext
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.names import KMS_KEY_ARN, fit_name
-from stacks.networks import aws_nat_egress, aws_network
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
-
-if TYPE_CHECKING:  # stacks.spec imports the stage registry, which imports this module
-    from stacks.context import StackContext
 
 #: Default autoscaling target per metric (per instance; invocations are per minute).
 DEFAULT_TARGETS: dict[str, float] = {
@@ -290,7 +288,7 @@ class SageMakerDeployment(DeploymentBase):
         if private and self.kind is EndpointKind.SERVERLESS:
             issues.append(ConfigIssue(at("kind"), "serverless endpoints cannot run in a VPC; network.mode is "
                                       "private, so use kind: realtime or async"))
-        if private and not self.weights_s3_uri and not aws_nat_egress(stack):
+        if private and not self.weights_s3_uri and not aws_stack.nat_egress(stack):
             issues.append(ConfigIssue(at("weightsS3Uri"), "network.mode is private and the VPC has no internet "
                                       "egress, so the container cannot download from the Hub; stage the weights "
                                       "in S3 and set weightsS3Uri, or set scalepath:network.aws.natGateway: true"))
@@ -455,7 +453,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
     d = deployment
     network = None
     if ctx.spec.network.mode == "private":
-        vpc = aws_network(ctx)
+        vpc = aws_stack.network(ctx)
         config = ctx.spec.network.aws or AwsNetworkConfig()
         network = PrivateNetwork(vpc_id=vpc.vpc_id, subnet_ids=vpc.private_subnet_ids,
                                  security_group_ids=[vpc.workload_security_group_id],

@@ -8,7 +8,7 @@ and the KMS key's location depend on stack-level keys, so ``check_in_stack`` che
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pulumi
 import pulumi_gcp as gcp
@@ -28,14 +28,13 @@ from components.gcp.vertex import (
 )
 from components.tagging import gcp_labels
 from stacks import gcp as gcp_stack
-from stacks.config import Cloud, ConfigModel, DeploymentBase, Scaling, StackFacts, Stage
+from stacks.config import Cloud, DeploymentBase, Scaling, StackFacts, Stage
+from stacks.context import StackContext
 from stacks.errors import ConfigIssue
+from stacks.model import ConfigModel
 from stacks.names import fit_name
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
-
-if TYPE_CHECKING:  # stacks.context imports the stage registry, which imports this module
-    from stacks.context import StackContext
 
 #: Accelerators that attach to N1 machines; other GPUs come built into their machine family.
 AttachableAccelerator = Literal["NVIDIA_TESLA_T4", "NVIDIA_TESLA_V100"]

@@ -11,7 +11,7 @@ This module registers no stage. A stage module subclasses :class:`VllmDeployment
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import pulumi
 from pydantic import (
@@ -47,11 +47,10 @@ from components.vllm.args import (
     VllmServerArgs,
     VllmServiceArgs,
 )
-from stacks.config import Cloud, ConfigModel, DeploymentBase, Scaling, StackFacts
+from stacks.config import Cloud, DeploymentBase, Scaling, StackFacts
+from stacks.context import StackContext
 from stacks.errors import ConfigIssue, KeyedValueError, format_loc
-
-if TYPE_CHECKING:  # stacks.context -> stacks.spec imports the stage registry, which imports this
-    from stacks.context import StackContext
+from stacks.model import ConfigModel
 
 Quantity = Annotated[str, StringConstraints(
     pattern=r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")]

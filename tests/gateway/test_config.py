@@ -15,7 +15,8 @@ from scalepath.stackconfig import SECRET_PLACEHOLDER, load_stack_config
 from stacks.errors import ConfigError
 from stacks.gateway import GatewayRuntime, Route
 from stacks.gateway_engine import backends_for, engine_config, render
-from stacks.spec import StackSpec, parse_spec
+from stacks.parse import parse_spec
+from stacks.spec import StackSpec
 from tests.support import ROOT
 from tests.support.gateway import gateway_config
 

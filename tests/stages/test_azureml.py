@@ -26,8 +26,9 @@ from components.azure.azureml import (
     hf_hub_hosts,
 )
 from components.catalog import UnknownInstanceType
-from scalepath.plan import SECRET, Plan, PlannedResource, run_plan
+from scalepath.plan import Plan, run_plan
 from scalepath.stackconfig import SECRET_PLACEHOLDER
+from scalepath.wire import SECRET, PlannedResource
 from stacks.errors import ConfigError
 from stacks.stages.azureml import AzureMlDeployment
 from tests.support import stack_config

@@ -12,8 +12,9 @@ from components.huggingface.endpoint import HfInferenceEndpoint, HfInferenceEndp
 from components.huggingface.endpoint_provider import KIND, HardwareError
 from components.huggingface.serverless import ROUTER_BASE_URL, HfServerlessRoute, HfServerlessRouteArgs
 from components.secret_store import SecretStoreArgs
-from scalepath.plan import SECRET, Plan, PlannedResource, run_plan
+from scalepath.plan import Plan, run_plan
 from scalepath.stackconfig import SECRET_PLACEHOLDER
+from scalepath.wire import SECRET, PlannedResource
 from stacks.errors import ConfigError
 from tests.support import stack_config
 

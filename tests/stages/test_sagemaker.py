@@ -22,8 +22,9 @@ from components.sagemaker.endpoint import (
     params_from_model_id,
 )
 from components.sagemaker.image import Server
-from scalepath.plan import Plan, PlannedResource, run_plan
+from scalepath.plan import Plan, run_plan
 from scalepath.stackconfig import SECRET_PLACEHOLDER, StackConfig, load_stack_config
+from scalepath.wire import PlannedResource
 from stacks.errors import ConfigError
 from tests.support import ROOT, stack_config
 

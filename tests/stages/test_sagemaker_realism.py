@@ -18,7 +18,7 @@ from components.sagemaker import limits
 from components.sagemaker import settings as sagemaker_settings
 from components.vllm.args import Quantization as VllmQuantization
 from stacks.errors import ConfigError
-from stacks.spec import parse_spec
+from stacks.parse import parse_spec
 from stacks.stages import sagemaker as stage
 from tests.support import issues, one, plan
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from scalepath.stackconfig import load_stack_config
 from stacks.config import Scaling
 from stacks.errors import ConfigError
-from stacks.spec import issues_from, parse_spec
+from stacks.parse import issues_from, parse_spec
 from tests.support import ROOT, SHIPPED
 
 

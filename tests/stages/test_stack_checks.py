@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 import stacks.program
 from scalepath.cli import EXIT_CONFIG, app
 from scalepath.plan import run_plan
+from stacks import aws as aws_stack
 from stacks.config import Environment, Network, StackFacts
 from stacks.errors import ConfigError
-from stacks.networks import aws_nat_egress
-from stacks.spec import parse_spec
+from stacks.parse import parse_spec
 from tests.support import ROOT, stack_config
 
 TAGS = {"team": "ml", "cost-center": "cc-1"}
@@ -192,7 +192,7 @@ def test_an_eks_deployment_gives_sagemaker_nat_egress_for_hub_weights() -> None:
     stack also runs EKS (NAT on), and invalid when NAT is forced off."""
     cfg = aws("dev", "private", sagemaker(), eks())
     spec = parse_spec(stack_config(cfg).values, project="scalepath", stack="test")
-    assert aws_nat_egress(spec.facts())
+    assert aws_stack.nat_egress(spec.facts())
     off = aws("dev", "private", sagemaker(), eks(), aws={"natGateway": False})
     with pytest.raises(ConfigError) as error:
         parse_spec(stack_config(off).values, project="scalepath", stack="test")

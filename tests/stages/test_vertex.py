@@ -23,8 +23,9 @@ from components.gcp.vertex import (
     machine_spec,
     prediction_regions,
 )
-from scalepath.plan import Plan, PlannedResource, run_plan
+from scalepath.plan import Plan, run_plan
 from scalepath.stackconfig import SECRET_PLACEHOLDER
+from scalepath.wire import PlannedResource
 from stacks.errors import ConfigError
 from tests.support import stack_config
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from scalepath.plan import Plan, PlannedResource, run_plan
+from scalepath.plan import Plan, run_plan
 from scalepath.stackconfig import StackConfig
+from scalepath.wire import PlannedResource
 from stacks.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]

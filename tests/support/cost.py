@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scalepath.plan import PlannedResource
+from scalepath.wire import PlannedResource
 
 
 def planned(type_: str, name: str, inputs: dict[str, Any], *, dependencies: list[str] = (),

@@ -19,7 +19,8 @@ import kubernetes_validate
 import pulumi
 
 from scalepath.mocks import ScalepathMocks
-from scalepath.plan import SECRET, PlannedResource, RecordingMonitor
+from scalepath.plan import RecordingMonitor
+from scalepath.wire import SECRET, PlannedResource
 
 #: Kubernetes versions the manifests must be valid for: the oldest and newest minor versions
 #: the EKS/GKE stages target (both ship with kubernetes-validate, offline).

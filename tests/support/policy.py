@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from scalepath.plan import PlannedResource
 from scalepath.policy_runner import (
     PolicyPackSession,
     PolicyReport,
@@ -12,6 +11,7 @@ from scalepath.policy_runner import (
     load_policy_config,
     reconcile_config,
 )
+from scalepath.wire import PlannedResource
 from tests.support import ROOT
 
 PACK = ROOT / "policies"

@@ -1,29 +1,26 @@
-"""The shared network of a stack, built from ``scalepath:network.<cloud>``.
+"""Stack-wide AWS resources: the stack's one AWS network, built from ``scalepath:network.aws``.
 
-Several deployments of one stack share a network: ``aws_network(ctx)`` creates the VPC once
-(through ``ctx.shared``) for every SageMaker endpoint and EKS cluster that asks for it.
+Several deployments of one stack share it: ``network(ctx)`` creates the VPC once (through
+``ctx.shared``) for every SageMaker endpoint, EKS cluster and ECS gateway that asks for it.
+The config model is :mod:`stacks.aws_network`; the GCP counterpart is :mod:`stacks.gcp`.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import pulumi_aws as aws
 
 from components.aws.network import AwsNetwork, AwsNetworkArgs, ExistingVpc
 from stacks.aws_network import AwsNetworkConfig
 from stacks.config import StackFacts, Stage
-
-if TYPE_CHECKING:  # stage modules import this one, and stacks.spec imports the stages
-    from stacks.context import StackContext
+from stacks.context import StackContext
 
 
-def aws_network(ctx: StackContext) -> AwsNetwork:
+def network(ctx: StackContext) -> AwsNetwork:
     """The stack's one AWS network, created on first use."""
     return ctx.shared("aws-network", lambda: _create_aws_network(ctx))
 
 
-def aws_nat_egress(stack: StackFacts) -> bool:
+def nat_egress(stack: StackFacts) -> bool:
     """Whether the stack's AWS VPC gets NAT egress: ``network.aws.natGateway``, else on with EKS or an
     ECS gateway (both pull public images; the gateway also calls Hugging Face).
 
@@ -38,7 +35,7 @@ def _create_aws_network(ctx: StackContext) -> AwsNetwork:
     spec = ctx.spec
     config = spec.network.aws or AwsNetworkConfig()
     region = spec.targets.aws_region or ""
-    nat = aws_nat_egress(spec.facts())
+    nat = nat_egress(spec.facts())
     existing = None
     zones: list[str] = []
     if config.vpc_id is not None:
