@@ -10,6 +10,11 @@ included). A one-deployment plan runs first so imports are reported apart (``war
 Prints per COUNT: resources, seconds and share of each phase, resources per second end to end,
 and peak RSS of this process and of the pack process. Targets: 1,000 deployments (~11,000
 resources) under 90 s and 1.5 GiB, time linear in resources.
+
+Measured here at 7ce000f (2 cores shared, load ~4): 10 -> 142 resources 1.8 s (78/s; program
+22%, policy 78%, cost 0%); 100 -> 1,402 resources 9.2 s (152/s; program 55%, policy 40%, cost
+4%; 356 MiB + pack 309 MiB). Before the GC change 100 took 62 s (23/s). 1,000 fails in the
+SageMaker rollout guard's dill serialisation (RecursionError); see docs/architecture.md.
 """
 
 from __future__ import annotations
