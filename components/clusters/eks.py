@@ -43,6 +43,7 @@ from components.clusters.gpu_nodes import (
     node_labels,
     system_node_selector,
 )
+from components.clusters.kubeconfig import exec_kubeconfig
 from components.tagging import aws_tags, k8s_labels
 
 #: Control-plane log types shipped to CloudWatch (all of them: audit matters for compliance).
@@ -456,20 +457,8 @@ def admin_principals(deployer: str, listed: Sequence[str]) -> list[tuple[str, in
 
 def _kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
     """A kubeconfig that gets short-lived tokens from ``aws eks get-token``."""
-    return json.dumps({
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint,
-                                                       "certificate-authority-data": ca_data}}],
-        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-        "current-context": cluster_name,
-        "users": [{"name": cluster_name, "user": {"exec": {
-            "apiVersion": "client.authentication.k8s.io/v1beta1",
-            "command": "aws",
-            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region,
-                     "--output", "json"],
-            "interactiveMode": "Never",
-        }}}],
-    })
+    return exec_kubeconfig(cluster_name, endpoint, ca_data, "aws", {
+        "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"]})
 
 
 def _autoscaler_policy(cluster_name: str) -> str:

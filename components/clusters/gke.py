@@ -12,7 +12,6 @@ API with Workload Identity (a Google service account with ``roles/monitoring.vie
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +30,7 @@ from components.clusters.gpu_nodes import (
     gpu_tolerations,
     node_labels,
 )
+from components.clusters.kubeconfig import exec_kubeconfig
 from components.tagging import gcp_labels
 
 #: Catalogue GPU name -> GKE accelerator type (``guestAccelerators[].type``).
@@ -339,16 +339,5 @@ def _validate(args: GkeGpuClusterArgs) -> GkeAccelerator:
 
 def _kubeconfig(cluster_name: str, endpoint: str, ca_data: str) -> str:
     """A kubeconfig that gets tokens from ``gke-gcloud-auth-plugin``."""
-    return json.dumps({
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": cluster_name, "cluster": {"server": f"https://{endpoint}",
-                                                       "certificate-authority-data": ca_data}}],
-        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-        "current-context": cluster_name,
-        "users": [{"name": cluster_name, "user": {"exec": {
-            "apiVersion": "client.authentication.k8s.io/v1beta1",
-            "command": "gke-gcloud-auth-plugin",
-            "provideClusterInfo": True,
-            "interactiveMode": "Never",
-        }}}],
-    })
+    return exec_kubeconfig(cluster_name, f"https://{endpoint}", ca_data, "gke-gcloud-auth-plugin",
+                           {"provideClusterInfo": True})
