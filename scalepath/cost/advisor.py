@@ -19,18 +19,8 @@ from scalepath.cost import tables
 from scalepath.cost.lines import HOURS_PER_MONTH, instance_monthly_usd, usage_monthly_usd
 from scalepath.cost.throughput import ModelSize, replica_throughput, replicas_needed
 from stacks.config import Stage
+from stacks.stages import STAGES
 
-#: Instance catalogue of each dedicated stage.
-STAGE_FAMILY: dict[Stage, str] = {
-    Stage.HF_ENDPOINT: "hf", Stage.SAGEMAKER: "sagemaker", Stage.AZUREML: "azureml",
-    Stage.VERTEX: "vertex", Stage.EKS_VLLM: "ec2", Stage.GKE_VLLM: "gce",
-}
-#: Fixed per-stage resources (priced from ``service_prices.yaml``): the cluster control plane.
-STAGE_FIXED_TYPES: dict[Stage, tuple[str, ...]] = {
-    Stage.EKS_VLLM: ("aws:eks/cluster:Cluster",), Stage.GKE_VLLM: ("gcp:container/cluster:Cluster",),
-}
-#: Stages whose requests never leave the user's own cloud account and network.
-PRIVATE_STAGES = frozenset({Stage.SAGEMAKER, Stage.AZUREML, Stage.VERTEX, Stage.EKS_VLLM, Stage.GKE_VLLM})
 PEAK_TO_AVERAGE = 2.0
 """Dedicated capacity is sized for twice the average request rate (daily peaks)."""
 SCALES = (1, 5, 10)
@@ -109,7 +99,9 @@ class _Config:
 
 def _configs(stage: Stage, workload: Workload) -> list[_Config]:
     """Every (instance, precision) of the stage's catalogue that holds the model and meets the latency."""
-    family = STAGE_FAMILY[stage]
+    family = STAGES.entry(stage).catalog_family
+    if family is None:
+        raise StageUnavailable(f"{stage.value} provisions no instances to price")
     try:
         table = catalog.load(family)
     except FileNotFoundError:
@@ -135,12 +127,12 @@ def _configs(stage: Stage, workload: Workload) -> list[_Config]:
 
 def _fixed_monthly(stage: Stage) -> float:
     prices = tables.service_prices()
-    return sum(prices.fixed_monthly(t) for t in STAGE_FIXED_TYPES.get(stage, ()))
+    return sum(prices.fixed_monthly(t) for t in STAGES.entry(stage).fixed_cost_types)
 
 
 def stage_curve(stage: Stage, workload: Workload) -> Callable[[int], Estimate]:
     """Monthly cost of ``stage`` as a function of requests/month (:class:`StageUnavailable` if it can't serve)."""
-    if stage is Stage.HF_SERVERLESS:
+    if STAGES.entry(stage).usage_priced:
         try:
             tables.token_prices().cheapest(workload.model.name, workload.model.params_b)
         except ValueError as why:  # bigger than every serverless size tier: no provider serves it
@@ -273,9 +265,9 @@ class Advice:
 
 def _eligibility(stage: Stage, workload: Workload) -> str:
     """Why ``stage`` can't be recommended for this workload ('' when it can)."""
-    if workload.compliance is Compliance.PRIVATE and stage not in PRIVATE_STAGES:
+    if workload.compliance is Compliance.PRIVATE and not STAGES.entry(stage).private:
         return "compliance private: requests would be processed outside your cloud account"
-    if workload.latency_p95_ms is not None and stage is Stage.HF_SERVERLESS:
+    if workload.latency_p95_ms is not None and STAGES.entry(stage).usage_priced:
         return "shared serverless providers give no p95 latency guarantee"
     return ""
 
@@ -285,7 +277,7 @@ def volume_range(requests_per_month: int) -> tuple[int, int]:
     return max(1, requests_per_month // 1000), max(1000, requests_per_month * 1000)
 
 
-def advise(workload: Workload, stages: Sequence[Stage] = tuple(Stage)) -> Advice:
+def advise(workload: Workload, stages: Sequence[Stage] = tuple(STAGES)) -> Advice:
     """Cost every stage at 1x/5x/10x the volume, find where the cheapest stage changes, recommend."""
     volumes = [workload.requests_per_month * k for k in SCALES]
     reports, curves = [], {}

@@ -11,12 +11,12 @@ from scalepath.cost.resources import PricingContext, deployment_of, price_resour
 from scalepath.cost.throughput import resolve_model
 from scalepath.stackconfig import StackConfig
 from scalepath.wire import PlannedResource
-from stacks.config import DeploymentBase, Stage
+from stacks.config import DeploymentBase
 from stacks.parse import parse_spec
 from stacks.spec import StackSpec
+from stacks.stages import STAGES
 
 #: Stages billed per token rather than per resource: priced from ``expectedUsage``.
-USAGE_PRICED_STAGES = frozenset({Stage.HF_SERVERLESS})
 
 
 def serverless_usage_line(deployment: DeploymentBase, urn: str | None = None) -> CostLine:
@@ -63,7 +63,7 @@ def estimate(resources: Sequence[PlannedResource], spec: StackSpec) -> dict[str,
     )
     lines = [price_resource(r, ctx) for r in resources if r.custom]
     for deployment in spec.deployments:
-        if deployment.stage in USAGE_PRICED_STAGES:
+        if STAGES.entry(deployment.stage).usage_priced:
             urn = next((r.urn for r in resources if deployment_of(r.inputs) == deployment.name), None)
             lines.append(serverless_usage_line(deployment, urn))
     return summarise(lines, spec.budget.monthly_usd)

@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from scalepath.cli import app
 from scalepath.cost import tables
 from scalepath.cost.advisor import (
-    PRIVATE_STAGES,
     Compliance,
     Workload,
     advise,
@@ -23,6 +22,7 @@ from scalepath.cost.advisor import (
 from scalepath.cost.lines import HOURS_PER_MONTH
 from scalepath.cost.throughput import replica_throughput, replicas_needed, resolve_model, weights_gib
 from stacks.config import Stage
+from stacks.stages import STAGES
 
 LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
 
@@ -191,7 +191,7 @@ def test_low_volume_recommends_serverless_with_reasons():
 def test_private_compliance_excludes_shared_stages():
     advice = advise(workload(compliance=Compliance.PRIVATE))
     excluded = {s.stage for s in advice.stages if s.available and not s.eligible}
-    assert "hf-serverless" in excluded and advice.recommendation in {s.value for s in PRIVATE_STAGES}
+    assert "hf-serverless" in excluded and advice.recommendation in {s.value for s in STAGES if STAGES.entry(s).private}
     assert any("compliance private" in r for r in advice.reasons)
 
 
