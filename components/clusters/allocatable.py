@@ -48,12 +48,6 @@ class Resources:
         """An equal share for each of ``parts`` pods (rounded down)."""
         return Resources(self.cpu_m // parts, self.memory_mib // parts)
 
-    def fits_in(self, budget: Resources) -> bool:
-        return self.cpu_m <= budget.cpu_m and self.memory_mib <= budget.memory_mib
-
-    def describe(self) -> str:
-        return f"{self.cpu_m / 1000:g} CPU / {self.memory_mib / 1024:.2f} GiB"
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
