@@ -80,18 +80,18 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | N
         )
         if field is None:
             return None
-        current = _model_in(field.annotation)
+        current = model_in(field.annotation)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return sorted(f.alias or n for n, f in current.model_fields.items())
     return None
 
 
-def _model_in(annotation: Any) -> Any:
+def model_in(annotation: Any) -> Any:
     """The BaseModel inside ``X | None``, ``list[X]``, ``dict[str, X]``... if any."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in get_args(annotation) or ():
-        found = _model_in(arg)
+        found = model_in(arg)
         if found is not None:
             return found
     return None

@@ -140,7 +140,9 @@ class AlertSettings(ConfigModel):
 
     enabled: bool = True
     ttft_p95_seconds: PositiveFloat = AlertThresholds.ttft_p95_seconds
-    e2e_latency_p95_seconds: PositiveFloat = AlertThresholds.e2e_latency_p95_seconds
+    # to_camel would spell it e2ELatencyP95Seconds; the documented key reads as a word.
+    e2e_latency_p95_seconds: PositiveFloat = Field(AlertThresholds.e2e_latency_p95_seconds,
+                                                   alias="e2eLatencyP95Seconds")
     queue_depth: PositiveFloat = AlertThresholds.queue_depth
     kv_cache_usage: Fraction = AlertThresholds.kv_cache_usage
     error_rate_5xx: Fraction = Field(AlertThresholds.error_rate_5xx, alias="errorRate5xx")
