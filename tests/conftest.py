@@ -17,8 +17,10 @@ from hypothesis import HealthCheck, settings
 
 from scalepath.mocks import ScalepathMocks
 from scalepath.plan import Plan, RecordingMonitor, run_plan
+from scalepath.policy_runner import PolicyPackSession, start_pack
 from scalepath.stackconfig import load_stack_config
 from tests.support import ROOT
+from tests.support.policy import PACK
 
 # huggingface_hub builds its User-Agent with a registry fetched from huggingface.co on the first
 # request, so a provider test talking to the local fake API also resolved and dialled the Hub.
@@ -75,6 +77,14 @@ def recorder() -> RecordingMonitor:
     pulumi.runtime.set_mocks(monitor.mocks, project="scalepath", stack="test", preview=True,
                              monitor=monitor)
     return monitor
+
+
+@pytest.fixture(scope="module")
+def pack() -> Iterator[PolicyPackSession]:
+    """The shipped policy pack, started once per module as the engine starts it."""
+    with start_pack(PACK, "scalepath", "test") as session:
+        session.configure_stack("scalepath", "test", {}, [], {"pulumi:project": "scalepath"})
+        yield session
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,9 @@ import yaml
 from typer.testing import CliRunner
 
 from scalepath.cli import EXIT_CONFIG, EXIT_OK, app
-from scalepath.policy_runner import PolicyPackSession, start_pack
+from scalepath.policy_runner import PolicyPackSession
 from tests.support import ROOT
-from tests.support.policy import PACK, TAGS, of, run
+from tests.support.policy import TAGS, of, run
 from tests.support.policy import resource as planned
 
 runner = CliRunner()
@@ -103,13 +103,6 @@ def test_a_token_pasted_where_it_does_not_belong_is_not_echoed(tmp_path: Path, w
     config["scalepath:deployments"][0][where] = HF
     result = _plan("--stack", "case", "--config", str(_file(tmp_path, config)), "--json")
     _assert_refused(result, f"scalepath:deployments[0].{where}", HF)
-
-
-@pytest.fixture(scope="module")
-def pack() -> Iterator[PolicyPackSession]:
-    with start_pack(PACK, "scalepath", "test") as session:
-        session.configure_stack("scalepath", "test", {}, [], {"pulumi:project": "scalepath"})
-        yield session
 
 
 @pytest.mark.parametrize("value", [f"ci_{HF}", f"--token={HF}", f"x{AKIA}", f"--api-key_{SK}", f"a_{GHP}"])

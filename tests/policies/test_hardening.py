@@ -9,13 +9,12 @@ variants against the scaling caps.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from scalepath.policy_runner import PolicyConfigError, PolicyPackSession, start_pack
-from tests.support.policy import PACK, TAGS, of, resource, run
+from scalepath.policy_runner import PolicyConfigError
+from tests.support.policy import TAGS, of, resource, run
 
 SAGEMAKER_LIKE = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::models/*"},
@@ -23,13 +22,6 @@ SAGEMAKER_LIKE = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::models"},  # a service, one bucket
     {"Effect": "Deny", "Action": "*", "Resource": "*"},  # a Deny grants nothing
 ]}
-
-
-@pytest.fixture(scope="module")
-def pack() -> Iterator[PolicyPackSession]:
-    with start_pack(PACK, "scalepath", "test") as session:
-        session.configure_stack("scalepath", "test", {}, [], {"pulumi:project": "scalepath"})
-        yield session
 
 
 def role_policy(document: Any, type_: str = "aws:iam/rolePolicy:RolePolicy") -> Any:

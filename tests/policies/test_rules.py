@@ -7,7 +7,6 @@ the protocol allows, so each test sets its environment's config and analyses its
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,14 +21,6 @@ from scalepath.policy_runner import (
 from tests.support.policy import CONFIGS, PACK, TAGS, hf_endpoint, of, resource, run
 
 HF_TOKEN = "hf_" + "a1B2c3D4e5" * 4  # shaped like a real token; never a real one
-
-
-@pytest.fixture(scope="module")
-def pack() -> Iterator[PolicyPackSession]:
-    """The pack, started once as the engine starts it."""
-    with start_pack(PACK, "scalepath", "test") as session:
-        session.configure_stack("scalepath", "test", {}, [], {"pulumi:project": "scalepath"})
-        yield session
 
 
 def aws_budget(amount: str = "100.00", notifications: list | None = None, name: str = "budget"):
