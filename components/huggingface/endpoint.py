@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import pulumi.dynamic
 
+from components.dynamic import DynamicResource
 from components.huggingface.endpoint_provider import (
     KIND,
     InferenceEndpointProvider,
@@ -112,7 +112,7 @@ class HfInferenceEndpointArgs:
     """The dynamic provider (its retry and polling settings)."""
 
 
-class InferenceEndpoint(pulumi.dynamic.Resource):
+class InferenceEndpoint(DynamicResource):
     """The endpoint itself.
 
     Type ``pulumi-python:dynamic:Resource``, input ``kind`` = ``huggingface:InferenceEndpoint``.

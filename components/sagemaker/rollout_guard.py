@@ -28,8 +28,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi
-import pulumi.dynamic
 from pulumi.dynamic import CreateResult, ResourceProvider, UpdateResult
+
+from components.dynamic import DynamicResource
 
 PREFLIGHT_KIND = "sagemaker:EndpointPreflight"
 VERIFICATION_KIND = "sagemaker:EndpointVerification"
@@ -123,7 +124,7 @@ class _Provider(ResourceProvider):
         return UpdateResult(outs={**news, **self._step(news)})
 
 
-class EndpointPreflight(pulumi.dynamic.Resource):
+class EndpointPreflight(DynamicResource):
     """Before the endpoint configuration is created: live capacity, deregistration on a type change.
 
     Type ``pulumi-python:dynamic:Resource``, input ``kind`` = ``sagemaker:EndpointPreflight``."""
@@ -137,7 +138,7 @@ class EndpointPreflight(pulumi.dynamic.Resource):
                          {**props, "kind": PREFLIGHT_KIND, "desiredInstanceCount": None, "deregistered": None}, opts)
 
 
-class EndpointVerification(pulumi.dynamic.Resource):
+class EndpointVerification(DynamicResource):
     """After the endpoint update: fail loudly when the endpoint rolled back.
 
     Type ``pulumi-python:dynamic:Resource``, input ``kind`` = ``sagemaker:EndpointVerification``."""
