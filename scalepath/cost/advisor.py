@@ -277,8 +277,10 @@ def volume_range(requests_per_month: int) -> tuple[int, int]:
     return max(1, requests_per_month // 1000), max(1000, requests_per_month * 1000)
 
 
-def advise(workload: Workload, stages: Sequence[Stage] = tuple(STAGES)) -> Advice:
-    """Cost every stage at 1x/5x/10x the volume, find where the cheapest stage changes, recommend."""
+def advise(workload: Workload, stages: Sequence[Stage] | None = None) -> Advice:
+    """Cost every stage (default: every registered one) at 1x/5x/10x the volume, find where the
+    cheapest stage changes, recommend."""
+    stages = tuple(STAGES) if stages is None else stages
     volumes = [workload.requests_per_month * k for k in SCALES]
     reports, curves = [], {}
     for stage in stages:
