@@ -427,6 +427,15 @@ class InferenceEndpointProvider(ResourceProvider):
         return self._call(target, "get", lambda api: api.get_inference_endpoint(
             target.name, namespace=target.namespace).raw)
 
+    def _get_if_any(self, target: _Target) -> dict[str, Any] | None:
+        """The endpoint under this name, or None when the API answers 404."""
+        try:
+            return self._get(target)
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
     @staticmethod
     def _outputs(props: Mapping[str, Any], raw: Mapping[str, Any], recorded: Mapping[str, Any]) -> dict[str, Any]:
         status = raw.get("status") or {}
@@ -480,12 +489,9 @@ class InferenceEndpointProvider(ResourceProvider):
 
         :class:`HfEndpointError` when one exists without the marker: someone else's endpoint.
         """
-        try:
-            raw = self._get(target)
-        except ApiError as error:
-            if error.status == 404:
-                return None
-            raise
+        raw = self._get_if_any(target)
+        if raw is None:
+            return None
         tags = raw.get("tags")
         if isinstance(tags, list) and marker in tags:
             log.info("create %s: the endpoint a failed attempt created is ours (tag %s); adopting it",
@@ -539,12 +545,9 @@ class InferenceEndpointProvider(ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh status, URL and the settings changed outside Pulumi; a deleted endpoint reads as gone."""
         target = _Target.of(props)
-        try:
-            raw = self._get(target)
-        except ApiError as error:
-            if error.status == 404:
-                return ReadResult("", {})
-            raise
+        raw = self._get_if_any(target)
+        if raw is None:
+            return ReadResult("", {})
         return ReadResult(id_, self._outputs({**props, **_live_settings(raw)}, raw, props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
