@@ -23,14 +23,14 @@ from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.names import KMS_KEY_ARN
 from stacks.stages.base import StageDef
-from stacks.stages.gpu_cluster import (
+from stacks.stages.shared.gpu_cluster import (
     GpuClusterDeployment,
     GpuNodeBounds,
     cluster_name,
     deploy_vllm,
     node_bounds,
 )
-from stacks.stages.vllm import vllm_service_args
+from stacks.stages.shared.vllm import vllm_service_args
 
 DEFAULT_EKS_VERSION = "1.35"
 """In standard support from 2026-01-27 to 2027-03-27 (``eks_versions.yaml``)."""

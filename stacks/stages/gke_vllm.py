@@ -25,14 +25,14 @@ from stacks.context import StackContext
 from stacks.gcp_network import NetworkClaim, RangeName, SecondaryRange
 from stacks.model import ConfigModel
 from stacks.stages.base import StageDef
-from stacks.stages.gpu_cluster import (
+from stacks.stages.shared.gpu_cluster import (
     GpuClusterDeployment,
     GpuNodeBounds,
     cluster_name,
     deploy_vllm,
     node_bounds,
 )
-from stacks.stages.vllm import vllm_service_args
+from stacks.stages.shared.vllm import vllm_service_args
 
 GKE_CLUSTER_NAME_MAX = 40
 

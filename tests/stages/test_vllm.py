@@ -18,7 +18,7 @@ from stacks.config import Cloud, Stage
 from stacks.errors import ConfigError
 from stacks.stages import eks_vllm
 from stacks.stages.base import StageDef
-from stacks.stages.vllm import VllmDeployment, vllm_service_args
+from stacks.stages.shared.vllm import VllmDeployment, vllm_service_args
 from tests.support import stack_config
 from tests.support.k8s import manifests, validate
 

@@ -27,7 +27,7 @@ from stacks.context import StackContext
 from stacks.errors import ConfigIssue, KeyedValueError, format_loc
 from stacks.model import ConfigModel
 from stacks.names import fit_name
-from stacks.stages.vllm import VllmDeployment
+from stacks.stages.shared.vllm import VllmDeployment
 
 GCP_TRIGGER_AUTH = "gcp-workload-identity"
 """KEDA TriggerAuthentication (per workload namespace) for Managed Prometheus on GKE."""
