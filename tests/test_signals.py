@@ -168,3 +168,23 @@ def test_a_killed_plan_takes_the_pack_with_it() -> None:
     plan, pack, _, _ = _interrupt_at("pack listening", signal.SIGKILL)
     assert plan.returncode == -signal.SIGKILL
     _assert_gone(pack)
+
+
+def test_ctrl_c_while_the_cli_imports_exits_130_without_a_traceback(monkeypatch, capsys) -> None:
+    import builtins
+
+    import scalepath.__main__ as entry
+
+    real_import = builtins.__import__
+
+    def interrupted_import(name, *args, **kwargs):
+        if name == "scalepath.cli":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted_import)
+    with pytest.raises(SystemExit) as caught:
+        entry.main()
+    assert caught.value.code == 130
+    err = capsys.readouterr().err
+    assert "interrupted by SIGINT" in err and "Traceback" not in err
