@@ -23,34 +23,9 @@ from stacks.config import Environment, Network, StackFacts
 from stacks.errors import ConfigError
 from stacks.parse import parse_spec
 from tests.support import ROOT, stack_config
+from tests.support.clusters import aws_config, gcp_config
 
-TAGS = {"team": "ml", "cost-center": "cc-1"}
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
-
-
-def aws(environment: str = "dev", mode: str = "public", *deployments: dict[str, Any],
-        **network: Any) -> dict[str, Any]:
-    return {
-        "aws:region": "us-east-1",
-        "scalepath:environment": environment,
-        "scalepath:tags": TAGS,
-        "scalepath:budget": {"monthlyUsd": 100, "notify": ["a@example.com"]},
-        "scalepath:network": {"mode": mode, **network},
-        "scalepath:deployments": list(deployments),
-    }
-
-
-def gcp(environment: str = "dev", mode: str = "public", *deployments: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "gcp:project": "ml-proj-123",
-        "gcp:region": "us-central1",
-        "scalepath:environment": environment,
-        "scalepath:tags": TAGS,
-        "scalepath:budget": {"monthlyUsd": 100, "notify": ["a@example.com"],
-                             "gcp": {"billingAccount": "012345-6789AB-CDEF01"}},
-        "scalepath:network": {"mode": mode},
-        "scalepath:deployments": list(deployments),
-    }
 
 
 def eks(name: str = "llm", **settings: Any) -> dict[str, Any]:
@@ -79,38 +54,38 @@ D = "scalepath:deployments[0]"
 #: case -> (config, key path, text in the message)
 CASES: dict[str, tuple[dict[str, Any], str, str]] = {
     "eks public control plane without CIDRs": (
-        aws("dev", "public", eks()), f"{D}.cluster.publicAccessCidrs", "network.mode is public"),
+        aws_config("dev", "public", eks()), f"{D}.cluster.publicAccessCidrs", "network.mode is public"),
     "gke public control plane without CIDRs": (
-        gcp("dev", "public", gke()), f"{D}.cluster.masterAuthorizedCidrs", "list the CIDRs"),
+        gcp_config("dev", "public", gke()), f"{D}.cluster.masterAuthorizedCidrs", "list the CIDRs"),
     "prod GPU node minimum 0": (
-        aws("prod", "private", eks(cluster={"gpuNodes": {"min": 0}})), f"{D}.cluster.gpuNodes.min",
+        aws_config("prod", "private", eks(cluster={"gpuNodes": {"min": 0}})), f"{D}.cluster.gpuNodes.min",
         "prod keeps at least one GPU node"),
     "vLLM scale to zero (nothing deployed would wake it)": (
-        gcp("staging", "private", gke(scaling={"min": 0, "max": 1})),
+        gcp_config("staging", "private", gke(scaling={"min": 0, "max": 1})),
         f"{D}.scaling.min", "nothing this stack deploys measures the traffic"),
     "public LB in private mode": (
-        aws("dev", "private", eks(vllm={"modelCache": {"kind": "ephemeral"},
+        aws_config("dev", "private", eks(vllm={"modelCache": {"kind": "ephemeral"},
                                         "service": {"exposure": "public-lb"}})),
         f"{D}.vllm.service.exposure", "public-lb is refused"),
     "namespace shared by two deployments": (
-        aws("dev", "private", eks(vllm={"modelCache": {"kind": "ephemeral"}, "namespace": "serving"}),
+        aws_config("dev", "private", eks(vllm={"modelCache": {"kind": "ephemeral"}, "namespace": "serving"}),
             eks("llm2", vllm={"modelCache": {"kind": "ephemeral"}, "namespace": "serving"})),
         f"{D}.vllm.namespace", "also used by deployments[1]"),
     "sagemaker private without egress or S3 weights": (
-        aws("dev", "private", sagemaker()), f"{D}.weightsS3Uri", "natGateway"),
+        aws_config("dev", "private", sagemaker()), f"{D}.weightsS3Uri", "natGateway"),
     "sagemaker serverless in private mode": (
-        aws("dev", "private", {"name": "embed", "model": "BAAI/bge-small-en-v1.5", "stage": "sagemaker",
+        aws_config("dev", "private", {"name": "embed", "model": "BAAI/bge-small-en-v1.5", "stage": "sagemaker",
                                "kind": "serverless", "container": {"server": "tei", "version": "1.8.2"}},
             aws={"natGateway": True}),
         f"{D}.kind", "cannot run in a VPC"),
     "sagemaker region without the container": (
-        {**aws("dev", "public", sagemaker()), "aws:region": "xx-nowhere-1"}, f"{D}.container.version",
+        {**aws_config("dev", "public", sagemaker()), "aws:region": "xx-nowhere-1"}, f"{D}.container.version",
         "no container for region xx-nowhere-1"),
     "vertex accelerator not in gcp:region": (
-        {**gcp("dev", "public", vertex(machineType="a3-highgpu-8g")), "gcp:region": "europe-west9"},
+        {**gcp_config("dev", "public", vertex(machineType="a3-highgpu-8g")), "gcp:region": "europe-west9"},
         "gcp:region", "deployments[0] (gemma)"),
     "vertex KMS key outside gcp:region": (
-        gcp("dev", "public", vertex(kmsKey="projects/sec/locations/global/keyRings/k/cryptoKeys/c")),
+        gcp_config("dev", "public", vertex(kmsKey="projects/sec/locations/global/keyRings/k/cryptoKeys/c")),
         f"{D}.kmsKey", "use a key ring in us-central1"),
 }
 
@@ -164,13 +139,13 @@ def test_spy_sees_the_budgets_of_a_valid_stack(monkeypatch: pytest.MonkeyPatch) 
     composed: list[object] = []
     original = stacks.program.compose_budgets
     monkeypatch.setattr(stacks.program, "compose_budgets", lambda ctx: composed.append(ctx) or original(ctx))
-    plan = run_plan(stack_config(aws("dev", "public", eks(cluster={"publicAccessCidrs": CIDRS}))))
+    plan = run_plan(stack_config(aws_config("dev", "public", eks(cluster={"publicAccessCidrs": CIDRS}))))
     assert len(composed) == 1
     assert any(r.type == "aws:budgets/budget:Budget" for r in plan.resources)
 
 
 def test_every_deployment_is_checked_and_all_issues_come_together() -> None:
-    cfg = aws("prod", "public", eks(cluster={"gpuNodes": {"min": 0}}), sagemaker())
+    cfg = aws_config("prod", "public", eks(cluster={"gpuNodes": {"min": 0}}), sagemaker())
     cfg["aws:region"] = "xx-nowhere-1"
     with pytest.raises(ConfigError) as error:
         parse_spec(stack_config(cfg).values, project="scalepath", stack="test")
@@ -180,7 +155,7 @@ def test_every_deployment_is_checked_and_all_issues_come_together() -> None:
 
 def test_stack_checks_wait_for_valid_targets() -> None:
     """Hooks read validated targets: a missing ``aws:region`` is reported alone."""
-    cfg = aws("dev", "private", sagemaker())
+    cfg = aws_config("dev", "private", sagemaker())
     del cfg["aws:region"]
     with pytest.raises(ConfigError) as error:
         parse_spec(stack_config(cfg).values, project="scalepath", stack="test")
@@ -190,17 +165,17 @@ def test_stack_checks_wait_for_valid_targets() -> None:
 def test_an_eks_deployment_gives_sagemaker_nat_egress_for_hub_weights() -> None:
     """The NAT rule is read from the facts: private SageMaker with Hub weights is valid when the
     stack also runs EKS (NAT on), and invalid when NAT is forced off."""
-    cfg = aws("dev", "private", sagemaker(), eks())
+    cfg = aws_config("dev", "private", sagemaker(), eks())
     spec = parse_spec(stack_config(cfg).values, project="scalepath", stack="test")
     assert aws_stack.nat_egress(spec.facts())
-    off = aws("dev", "private", sagemaker(), eks(), aws={"natGateway": False})
+    off = aws_config("dev", "private", sagemaker(), eks(), aws={"natGateway": False})
     with pytest.raises(ConfigError) as error:
         parse_spec(stack_config(off).values, project="scalepath", stack="test")
     assert "natGateway" in _issues(error)[f"{D}.weightsS3Uri"]
 
 
 def test_facts_hold_the_validated_stack() -> None:
-    config = stack_config(aws("staging", "private", sagemaker(weightsS3Uri="s3://weights-bucket/llama/"), eks()))
+    config = stack_config(aws_config("staging", "private", sagemaker(weightsS3Uri="s3://weights-bucket/llama/"), eks()))
     spec = parse_spec(config.values, project="scalepath", stack="test")
     facts = spec.facts()
     assert facts == StackFacts(environment=Environment.STAGING, network=Network(mode="private"),
