@@ -14,8 +14,9 @@ resources) under 90 s and 1.5 GiB, time linear in resources.
 Measured here at 7ce000f (2 cores shared, load ~4): 10 -> 142 resources 1.8 s (78/s; program
 22%, policy 78%, cost 0%); 100 -> 1,402 resources 9.2 s (152/s; program 55%, policy 40%, cost
 4%; 356 MiB + pack 309 MiB); 300 -> 4,202 resources 80.7 s (52/s, under other load; 597 MiB
-+ pack 535 MiB). Before the GC change 100 took 62 s (23/s). 1,000 fails in the
-SageMaker rollout guard's dill serialisation (RecursionError); see docs/architecture.md.
++ pack 535 MiB). Before the GC change 100 took 62 s (23/s). At 071f640 (load ~4-6): 1000 ->
+14,002 resources 228 s (61/s; program 59%, policy 31%, cost 10%; 1,469 MiB + pack 1,313 MiB);
+before components/dynamic.py it failed with RecursionError (see docs/architecture.md).
 """
 
 from __future__ import annotations
