@@ -152,7 +152,7 @@ class SageMakerDeployment(DeploymentBase):
     async_inference: AsyncSettings | None = Field(None, alias="async")
     data_capture: DataCaptureSettings | None = None
     rollout: RolloutSettings = RolloutSettings()
-    alarms: AlarmSettings = AlarmSettings()
+    alerts: AlarmSettings = AlarmSettings()
 
     def clouds(self) -> set[Cloud]:
         return {Cloud.AWS}
@@ -375,7 +375,7 @@ class SageMakerDeployment(DeploymentBase):
         """How long the longest answer may take: within SageMaker's real-time response limit and
         under the p95 latency alarm, each with headroom (a normal long answer must trip neither)."""
         data = limits.load()
-        return min(data.invocation.realtime_response_seconds, self.alarms.latency_p95_ms / 1000) \
+        return min(data.invocation.realtime_response_seconds, self.alerts.latency_p95_ms / 1000) \
             / data.decode.alarm_headroom
 
     def effective_generation(self) -> TextGenerationSettings:
@@ -397,8 +397,8 @@ class SageMakerDeployment(DeploymentBase):
         data = limits.load()
         limit_s = data.invocation.realtime_response_seconds
         issues = []
-        if self.alarms.latency_p95_ms >= limit_s * 1000:
-            issues.append(ConfigIssue(at("alarms", "latencyP95Ms"), f"{self.alarms.latency_p95_ms} ms can never be "
+        if self.alerts.latency_p95_ms >= limit_s * 1000:
+            issues.append(ConfigIssue(at("alerts", "latencyP95Ms"), f"{self.alerts.latency_p95_ms} ms can never be "
                                       f"reached: SageMaker ends real-time invocations after {limit_s} s; set it below "
                                       f"{limit_s * 1000}"))
             return issues
@@ -407,16 +407,16 @@ class SageMakerDeployment(DeploymentBase):
         new_tokens = self.generation.max_new_tokens
         where = f"~{rate:.0f} tokens/s on {self.instance_type}"
         if new_tokens is not None and new_tokens > fits:
-            binding = ("alarms.latencyP95Ms" if self.alarms.latency_p95_ms / 1000 < limit_s
+            binding = ("alerts.latencyP95Ms" if self.alerts.latency_p95_ms / 1000 < limit_s
                        else f"SageMaker's {limit_s} s real-time limit")
             message = (f"{new_tokens} tokens take ~{new_tokens / rate:.0f} s at {where}; with "
                        f"x{data.decode.alarm_headroom:g} headroom under {binding} at most {fits} fit. Lower "
-                       f"maxNewTokens, raise alarms.latencyP95Ms (< {limit_s * 1000}), choose a faster "
+                       f"maxNewTokens, raise alerts.latencyP95Ms (< {limit_s * 1000}), choose a faster "
                        "instanceType, or use kind: async (1 h)")
             issues.append(ConfigIssue(at("generation", "maxNewTokens"), message))
         elif new_tokens is None and fits < _MIN_ANSWER_TOKENS:
             issues.append(ConfigIssue(at("instanceType"), f"{where}, only {fits} tokens fit an answer under "
-                                      f"alarms.latencyP95Ms and the {limit_s} s real-time limit; choose a faster "
+                                      f"alerts.latencyP95Ms and the {limit_s} s real-time limit; choose a faster "
                                       "instanceType, set generation.quantize, or use kind: async"))
         return issues
 
@@ -485,7 +485,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
         serverless=d.serverless or (ServerlessSettings() if d.kind is EndpointKind.SERVERLESS else None),
         async_inference=d.async_inference or (AsyncSettings() if d.kind is EndpointKind.ASYNC else None),
         data_capture=d.data_capture, autoscaling=autoscaling, initial_instance_count=max(d.scaling.min, 1),
-        rollout=d.rollout, alarms=d.alarms,
+        rollout=d.rollout, alarms=d.alerts,
     ))
     return {
         "endpointName": endpoint.endpoint_name, "endpointArn": endpoint.endpoint_arn, "region": endpoint.region,

@@ -192,7 +192,7 @@ def test_serverless_endpoint(base_config: dict[str, Any]) -> None:
 
 def test_async_endpoint_scales_to_zero_with_kms_s3_and_sns(base_config: dict[str, Any]) -> None:
     plan = _plan(base_config, _deployment(kind="async", scaling={"min": 0, "max": 3, "metric": "backlog-per-instance"},
-                                          alarms={"backlogSize": 50}))
+                                          alerts={"backlogSize": 50}))
     key_arn = _one(plan, "aws:kms/key:Key").inputs  # created: async output needs a key
     assert key_arn["enableKeyRotation"] is True
     output = _one(plan, CONFIG).inputs["asyncInferenceConfig"]["outputConfig"]

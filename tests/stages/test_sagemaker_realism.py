@@ -288,7 +288,7 @@ def test_derived_answer_length_fits_the_alarm_and_the_invoke_limit(base_config: 
                                                                    latency_ms: int, server: str) -> None:
     version = {"tgi": "3.3.6", "vllm": "0.30.0"}[server]
     config = _config(base_config, instanceType=instance_type, model="Qwen/Qwen2.5-3B-Instruct",
-                     container={"server": server, "version": version}, alarms={"latencyP95Ms": latency_ms})
+                     container={"server": server, "version": version}, alerts={"latencyP95Ms": latency_ms})
     rate, headroom = _rate(instance_type, 3), limits.load().decode.alarm_headroom
     if rate * latency_ms / 1000 / headroom < 32:  # too slow for even a short answer: refused instead
         with pytest.raises(ConfigError) as caught:
@@ -306,19 +306,19 @@ def test_an_answer_longer_than_the_limits_is_refused(base_config: dict[str, Any]
     rate = _rate("ml.g5.2xlarge", 8)
     too_many = int(rate * 60) + 1  # would not fit even without headroom
     found = _parse_issues(base_config, generation={"maxNewTokens": too_many, "maxTotalTokens": too_many + 4096},
-                          alarms={"latencyP95Ms": 59_000})
+                          alerts={"latencyP95Ms": 59_000})
     assert "async" in found["scalepath:deployments[0].generation.maxNewTokens"]
     found = _parse_issues(base_config, generation={"maxNewTokens": 1000})  # default alarm 30 s binds
-    assert "alarms.latencyP95Ms" in found["scalepath:deployments[0].generation.maxNewTokens"]
+    assert "alerts.latencyP95Ms" in found["scalepath:deployments[0].generation.maxNewTokens"]
 
 
 def test_a_latency_alarm_past_the_invoke_limit_is_refused(base_config: dict[str, Any]) -> None:
-    found = _parse_issues(base_config, alarms={"latencyP95Ms": 60_000})
-    assert "never" in found["scalepath:deployments[0].alarms.latencyP95Ms"]
+    found = _parse_issues(base_config, alerts={"latencyP95Ms": 60_000})
+    assert "never" in found["scalepath:deployments[0].alerts.latencyP95Ms"]
 
 
 def test_too_slow_for_real_time_is_refused(base_config: dict[str, Any]) -> None:
-    found = _parse_issues(base_config, alarms={"latencyP95Ms": 2_000})
+    found = _parse_issues(base_config, alerts={"latencyP95Ms": 2_000})
     assert "faster" in found["scalepath:deployments[0].instanceType"]
 
 
