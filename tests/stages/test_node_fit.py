@@ -63,7 +63,8 @@ def test_prod_like_eks_replica_requests_fit_both_gpu_types() -> None:
 
 @pytest.mark.parametrize("machine", ["g2-standard-8", "g2-standard-4", "n1-standard-4+1xnvidia-tesla-t4"])
 def test_gke_replica_requests_fit_the_machine(machine: str) -> None:
-    cfg = gke(machine) if "+" not in machine else gke_config(cluster={
+    # On the T4 a 3B model: a 7B one in 16-bit (~14 GiB) fits no 16 GiB T4 beside its KV cache.
+    cfg = gke(machine) if "+" not in machine else gke_config(model="Qwen/Qwen2.5-3B-Instruct", cluster={
         "masterAuthorizedCidrs": CIDRS, "gpuNodes": {"machineType": "n1-standard-4",
                                                       "accelerator": {"type": "nvidia-tesla-t4", "count": 1}}},
         vllm={"modelCache": {"kind": "ephemeral"}})
