@@ -23,6 +23,7 @@ from pulumi_aws.sagemaker import (
 )
 
 from components import catalog
+from components.outputs import json_document
 from components.sagemaker import image as sagemaker_image
 from components.sagemaker import limits
 from components.sagemaker.iam import RoleScope, assume_role_policy, execution_policy
@@ -282,7 +283,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                                "Condition": {"StringNotEquals": {"aws:SourceVpce": network.invoke_vpc_endpoint_id}}})
         return aws.iam.Policy(
             f"{self._name}-invoke", description=f"Invoke SageMaker endpoint {self._args.endpoint_name}",
-            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
+            policy=json_document({"Version": "2012-10-17", "Statement": statements}),
             tags=self._tags, opts=self._child,
         )
 
@@ -335,7 +336,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )
         aws.s3.BucketPolicy(
             f"{self._name}-data-tls-only", bucket=bucket.id,
-            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [{
+            policy=json_document({"Version": "2012-10-17", "Statement": [{
                 "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
                 "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}),
@@ -398,7 +399,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         """Live capacity (and deregistration on an instance-type change) before a new config;
         re-read whenever anything that makes a new endpoint configuration changes."""
         a = self._args
-        fingerprint = pulumi.Output.json_dumps({
+        fingerprint = json_document({
             "model": model.name, "instanceType": a.instance_type, "startup": a.startup_timeout_seconds,
             "download": a.model_download_timeout_seconds, "volume": a.volume_size_gb,
             "capture": a.data_capture.model_dump() if a.data_capture else None,

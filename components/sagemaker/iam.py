@@ -16,6 +16,8 @@ from typing import Any
 
 import pulumi
 
+from components.outputs import json_document
+
 
 @dataclass(frozen=True, kw_only=True)
 class RoleScope:
@@ -113,14 +115,13 @@ def execution_policy(scope: RoleScope) -> pulumi.Output[str]:
                         "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
              "Condition": {"ArnEquals": {"ec2:Vpc": scope.vpc_arn}}},
         ]
-    return pulumi.Output.all(pulumi.Output.from_input(statements), _s3_statements(scope)).apply(
-        lambda parts: pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": parts[0] + parts[1]})
-    )
+    return _s3_statements(scope).apply(
+        lambda s3: json_document({"Version": "2012-10-17", "Statement": statements + s3}))
 
 
-def assume_role_policy(partition: str, account_id: pulumi.Input[str], region: str) -> pulumi.Output[str]:
+def assume_role_policy(partition: str, account_id: pulumi.Input[str], region: str) -> pulumi.Input[str]:
     """Only SageMaker, and only on behalf of this account (confused-deputy guard)."""
-    return pulumi.Output.json_dumps({
+    return json_document({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.outputs import json_document
 from components.sagemaker.settings import AlarmSettings
 
 PERIOD = 60
@@ -123,5 +124,5 @@ def create_dashboard(name: str, args: MonitoringArgs, opts: pulumi.ResourceOptio
     """One dashboard per deployment (dashboards take no tags)."""
     return aws.cloudwatch.Dashboard(
         f"{name}-dashboard", dashboard_name=f"{args.endpoint_name}",
-        dashboard_body=pulumi.Output.json_dumps(dashboard_body(args)), opts=opts,
+        dashboard_body=json_document(dashboard_body(args)), opts=opts,
     )
