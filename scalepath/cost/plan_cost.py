@@ -62,10 +62,12 @@ def estimate(resources: Sequence[PlannedResource], spec: StackSpec) -> dict[str,
         usage={d.name: d.expected_usage for d in spec.deployments if d.expected_usage is not None},
     )
     lines = [price_resource(r, ctx) for r in resources if r.custom]
+    first_urn: dict[str | None, str] = {}
+    for resource in resources:
+        first_urn.setdefault(deployment_of(resource.inputs), resource.urn)
     for deployment in spec.deployments:
         if STAGES.entry(deployment.stage).usage_priced:
-            urn = next((r.urn for r in resources if deployment_of(r.inputs) == deployment.name), None)
-            lines.append(serverless_usage_line(deployment, urn))
+            lines.append(serverless_usage_line(deployment, first_urn.get(deployment.name)))
     return summarise(lines, spec.budget.monthly_usd)
 
 

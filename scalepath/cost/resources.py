@@ -9,7 +9,7 @@ metered) or reported with an unknown price.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,10 +44,30 @@ class PricingContext:
     usage: Mapping[str, ExpectedUsage] = field(default_factory=dict)
     """Deployment name -> its ``expectedUsage``."""
 
+    _indexes: dict[tuple[str, Callable[..., Any]], dict[Hashable, list[tuple[int, PlannedResource]]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+
     def region(self, cloud: str, inputs: Mapping[str, Any], key: str = "region") -> str | None:
         """The resource's own region input, else the stack's."""
         value = inputs.get(key)
         return value if isinstance(value, str) else self.default_region.get(cloud)
+
+    def matching(self, type_: str, keys: Callable[[PlannedResource], Iterable[Hashable]],
+                 *wanted: Hashable) -> list[PlannedResource]:
+        """The resources of ``type_``, in plan order, for which ``keys`` gives one of ``wanted``.
+
+        Indexed once per type and key function: a pricer that looks up related resources (an
+        endpoint's scaling target) keeps the estimate linear in resources.
+        """
+        index = self._indexes.get((type_, keys))
+        if index is None:
+            index = self._indexes[(type_, keys)] = {}
+            for position, resource in enumerate(self.resources):
+                if resource.type == type_:
+                    for key in set(keys(resource)):
+                        index.setdefault(key, []).append((position, resource))
+        found = {position: resource for value in wanted for position, resource in index.get(value, ())}
+        return [found[position] for position in sorted(found)]
 
 
 def deployment_of(inputs: Mapping[str, Any]) -> str | None:
@@ -95,20 +115,44 @@ def _instances_line(resource: PlannedResource, price: HourlyPrice, low: int, hig
 
 # --- SageMaker ---------------------------------------------------------------------------
 
+def _dependencies(resource: PlannedResource) -> list[str]:
+    return resource.dependencies
+
+
+def _urn(resource: PlannedResource) -> tuple[str]:
+    return (resource.urn,)
+
+
+_SCALED_VARIANT = re.compile(r"endpoint/([^/]+)/variant/([^/]+)")
+
+
+def _endpoint_keys(endpoint: PlannedResource) -> list[tuple[str, Any]]:
+    """A SageMaker endpoint is found by what it depends on and by its config's name."""
+    config = endpoint.inputs.get("endpointConfigName")
+    return [("urn", d) for d in endpoint.dependencies] + ([("config", config)] if isinstance(config, str) else [])
+
+
+def _target_keys(target: PlannedResource) -> list[tuple[str, Any]]:
+    """A scaling target is found by what it depends on and by the endpoint its resourceId names."""
+    match = _SCALED_VARIANT.fullmatch(str(target.inputs.get("resourceId", "")))
+    if match is None:  # not an endpoint variant's target
+        return []
+    return [("urn", d) for d in target.dependencies] + [("endpoint", match[1])]
+
+
 def _sagemaker_scaling(config: PlannedResource, ctx: PricingContext) -> dict[str, tuple[int, int]]:
     """Variant name -> (minCapacity, maxCapacity) of the autoscaling targets on this config's endpoint."""
-    endpoints = [r for r in ctx.resources if r.type == SAGEMAKER_ENDPOINT and (
-        config.urn in r.dependencies
-        or (config.inputs.get("name") and r.inputs.get("endpointConfigName") == config.inputs.get("name")))]
+    name = config.inputs.get("name")
+    endpoints = ctx.matching(SAGEMAKER_ENDPOINT, _endpoint_keys, ("urn", config.urn),
+                             *([("config", name)] if name else []))
+    wanted = [("urn", e.urn) for e in endpoints] + [("endpoint", e.inputs["name"]) for e in endpoints
+                                                    if isinstance(e.inputs.get("name"), str)]
     scaling: dict[str, tuple[int, int]] = {}
-    for target in (r for r in ctx.resources if r.type == SCALING_TARGET):
-        match = re.fullmatch(r"endpoint/([^/]+)/variant/([^/]+)", str(target.inputs.get("resourceId", "")))
-        if not match:
-            continue
-        if any(e.urn in target.dependencies or e.inputs.get("name") == match[1] for e in endpoints):
-            low, high = _int(target.inputs.get("minCapacity")), _int(target.inputs.get("maxCapacity"))
-            if low is not None and high is not None:
-                scaling[match[2]] = (low, high)
+    for target in ctx.matching(SCALING_TARGET, _target_keys, *wanted):
+        variant = _SCALED_VARIANT.fullmatch(str(target.inputs["resourceId"]))[2]  # type: ignore[index]
+        low, high = _int(target.inputs.get("minCapacity")), _int(target.inputs.get("maxCapacity"))
+        if low is not None and high is not None:
+            scaling[variant] = (low, high)
     return scaling
 
 
@@ -283,7 +327,7 @@ def _container_line(resource: PlannedResource, rate_key: str, vcpu: Any, gib: fl
 def price_ecs_service(resource: PlannedResource, ctx: PricingContext) -> CostLine:
     """Fargate tasks: the task definition's ``cpu`` (units) and ``memory`` (MiB) x the service's
     ``desiredCount``, or its Application Auto Scaling target's min/max capacity."""
-    task = next((r for r in ctx.resources if r.type == ECS_TASK_DEFINITION and r.urn in resource.dependencies), None)
+    task = next(iter(ctx.matching(ECS_TASK_DEFINITION, _urn, *resource.dependencies)), None)
     if task is None:
         raise _Unpriced("the service's task definition is not in the plan")
     try:
@@ -291,7 +335,7 @@ def price_ecs_service(resource: PlannedResource, ctx: PricingContext) -> CostLin
     except (KeyError, TypeError, ValueError):
         raise _Unpriced("task cpu/memory not known at plan time") from None
     count = _int(resource.inputs.get("desiredCount"), 1) or 0
-    target = next((r for r in ctx.resources if r.type == SCALING_TARGET and resource.urn in r.dependencies), None)
+    target = next(iter(ctx.matching(SCALING_TARGET, _dependencies, resource.urn)), None)
     low = _int(target.inputs.get("minCapacity"), count) if target else count
     high = _int(target.inputs.get("maxCapacity"), count) if target else count
     return _container_line(resource, "fargate", vcpu, gib, low or 0, high or 0)
