@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import scalepath.plan  # noqa: E402
-from scalepath.policy_runner import check_plan  # noqa: E402
+from scalepath.policy_runner import checked, plan_check  # noqa: E402
 from scalepath.stackconfig import StackConfig, load_stack_config  # noqa: E402
 
 
@@ -52,8 +52,13 @@ def scaled_config(stack: str, count: int) -> StackConfig:
     return StackConfig(project=base.project, stack=base.stack, values=values, secret_keys=set(base.secret_keys))
 
 
+def _cpu_s(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(stack: str, count: int) -> dict[str, float]:
-    """Plan ``count`` deployments in this process; seconds per phase, resources, peak RSS."""
+    """Plan ``count`` deployments in this process as the CLI does; seconds per phase, peak RSS."""
     started = time.perf_counter()
     scalepath.plan.run_plan(scaled_config(stack, 1))
     warmup = time.perf_counter() - started
@@ -68,13 +73,17 @@ def measure(stack: str, count: int) -> dict[str, float]:
 
     scalepath.plan.estimate = timed_estimate
     config = scaled_config(stack, count)
+    cpu = _cpu_s(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    plan = scalepath.plan.run_plan(config)
-    planned = time.perf_counter()
-    check_plan(plan, config, ROOT)
-    checked = time.perf_counter()
+    # As `scalepath plan`: the pack starts first and checks resources while the program registers them.
+    with plan_check(config, ROOT) as check:
+        plan = scalepath.plan.run_plan(config, on_record=check.submit)
+        planned = time.perf_counter()
+        checked(plan, check.report())
+        done = time.perf_counter()
     return {"deployments": count, "resources": len(plan.resources), "warmup_s": warmup,
-            "program_s": planned - started - cost_s[0], "cost_s": cost_s[0], "policy_s": checked - planned,
+            "program_s": planned - started - cost_s[0], "cost_s": cost_s[0], "policy_s": done - planned,
+            "cpu_s": _cpu_s(resource.RUSAGE_SELF) - cpu, "pack_cpu_s": _cpu_s(resource.RUSAGE_CHILDREN),
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "pack_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
@@ -85,7 +94,8 @@ def report(m: dict[str, float]) -> str:
     shares = " ".join(f"{phase}={m[f'{phase}_s']:.1f}s({m[f'{phase}_s'] / total:.0%})"
                       for phase in ("program", "policy", "cost"))
     return (f"deployments={m['deployments']} resources={m['resources']:.0f} total={total:.1f}s "
-            f"resources_per_s={m['resources'] / total:.0f} {shares} peak_rss_mib={m['peak_rss_mib']:.0f} "
+            f"resources_per_s={m['resources'] / total:.0f} {shares} cpu={m['cpu_s']:.1f}s "
+            f"pack_cpu={m['pack_cpu_s']:.1f}s peak_rss_mib={m['peak_rss_mib']:.0f} "
             f"pack_peak_rss_mib={m['pack_peak_rss_mib']:.0f} warmup_s={m['warmup_s']:.1f}")
 
 

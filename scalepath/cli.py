@@ -17,14 +17,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from components.files import write_atomic
 from components.token_shapes import redact
 from scalepath import interrupts
 from scalepath.cost.advisor import Compliance, Workload
 from scalepath.cost.advisor import advise as run_advisor
 from scalepath.cost.throughput import resolve_model
-from scalepath.files import write_atomic
 from scalepath.plan import redacted, run_plan
-from scalepath.policy_runner import PolicyConfigError, PolicyPackError, check_plan
+from scalepath.policy_runner import PolicyConfigError, PolicyPackError, checked, plan_check
 from scalepath.report import render_advice, render_plan
 from scalepath.stackconfig import load_stack_config, project_root, stack_config_path
 from stacks.errors import ConfigError
@@ -109,7 +109,9 @@ def plan(
         raise fail(str(error), EXIT_CONFIG) from None
     try:
         stack_config = load_stack_config(stack, root, config)
-        result = check_plan(run_plan(stack_config), stack_config, root, policy_config)
+        # The pack starts first and checks each resource as the program registers it.
+        with plan_check(stack_config, root, policy_config) as check:
+            result = checked(run_plan(stack_config, on_record=check.submit), check.report())
     except (ConfigError, PolicyConfigError) as error:
         raise fail(str(error), EXIT_CONFIG) from None
     except PolicyPackError as error:

@@ -18,6 +18,7 @@ import ctypes
 import json
 import math
 import os
+import pickle
 import selectors
 import signal
 import subprocess
@@ -28,17 +29,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import grpc
 import jsonschema
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from scalepath.files import read_regular_file
-from scalepath.plan import Plan
+from components.files import read_regular_file
 from scalepath.stackconfig import StackConfig
 from scalepath.wire import SECRET, PlannedResource, from_wire, to_wire
+
+if TYPE_CHECKING:  # the worker process imports this module, and never the program
+    from scalepath.plan import Plan
 
 # Wire signatures (sdk/go/common/resource/sig) for values the engine marshals specially.
 
@@ -57,6 +60,9 @@ class PolicyConfigError(ValueError):
     def __init__(self, source: str, problems: list[str]):
         self.source, self.problems = source, problems
         super().__init__(f"invalid policy config {source}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+    def __reduce__(self) -> tuple[type[PolicyConfigError], tuple[str, list[str]]]:
+        return PolicyConfigError, (self.source, self.problems)  # raised in the worker, re-raised in the plan
 
 
 class PolicyPackError(RuntimeError):
@@ -204,16 +210,12 @@ def _drain(stream: IO[bytes]) -> None:
 class PolicyPackSession:
     """A running pack and a gRPC stub to it; use :func:`start_pack` to get one."""
 
-    def __init__(self, process: subprocess.Popen[bytes], stub: analyzer_pb2_grpc.AnalyzerStub,
-                 channel: grpc.Channel, stderr: IO[bytes]):
-        self.process, self.stub, self.channel, self._stderr = process, stub, channel, stderr
+    def __init__(self, pack: _PackProcess, stub: analyzer_pb2_grpc.AnalyzerStub, channel: grpc.Channel):
+        self.process, self.stub, self.channel, self.stderr_text = pack.process, stub, channel, pack.stderr_text
         self.info: analyzer_pb2.AnalyzerInfo = stub.GetAnalyzerInfo(empty_pb2.Empty())
-
-    def stderr_text(self) -> str:
-        """What the pack wrote to stderr so far (for error messages)."""
-        self._stderr.flush()
-        self._stderr.seek(0)
-        return self._stderr.read().decode(errors="replace")
+        self.remediates = any(p.enforcementLevel == analyzer_pb2.REMEDIATE for p in self.info.policies)
+        """Whether some policy is at the remediate level: pulumi_policy's Remediate runs only those,
+        so without one every Remediate answer is empty and the call is skipped."""
 
     def configure(self, config: Mapping[str, PolicyConfig]) -> None:
         """Send the reconciled config (Configure)."""
@@ -222,6 +224,7 @@ class PolicyPackSession:
             request.policyConfig[name].enforcementLevel = _LEVEL_VALUES[policy_config.level]
             request.policyConfig[name].properties.update(policy_config.properties)
         self.stub.Configure(request)
+        self.remediates = any(c.level == "remediate" for c in config.values())
 
     def configure_stack(self, project: str, stack: str, config: Mapping[str, str], secret_keys: Iterable[str],
                         tags: Mapping[str, str]) -> None:
@@ -230,30 +233,15 @@ class PolicyPackSession:
             project=project, stack=stack, organization="organization", dry_run=True,
             config=dict(config), config_secret_keys=sorted(secret_keys), tags=dict(tags)))
 
-    def remediate(self, resource: PlannedResource, inputs: Mapping[str, Any]) -> analyzer_pb2.RemediateResponse:
-        """Remediate one resource with ``inputs``."""
-        return self.stub.Remediate(analyzer_pb2.AnalyzeRequest(
-            type=resource.type, urn=resource.urn, name=resource.name, properties=_struct(inputs),
-            options=_options(resource)))
-
     def analyze(self, resource: PlannedResource, inputs: Mapping[str, Any]) -> analyzer_pb2.AnalyzeResponse:
         """Analyze one resource with ``inputs``."""
-        return self.stub.Analyze(analyzer_pb2.AnalyzeRequest(
-            type=resource.type, urn=resource.urn, name=resource.name, properties=_struct(inputs),
-            options=_options(resource)))
+        return self.stub.Analyze(_request(resource, inputs))
 
-    def analyze_stack(self, resources: Iterable[tuple[PlannedResource, Mapping[str, Any]]]
-                      ) -> analyzer_pb2.AnalyzeResponse:
-        """AnalyzeStack once with every resource, its parent and dependencies."""
-        request = analyzer_pb2.AnalyzeStackRequest()
-        for resource, inputs in resources:
-            request.resources.append(analyzer_pb2.AnalyzerResource(
-                type=resource.type, urn=resource.urn, name=resource.name, properties=_struct(inputs),
-                options=_options(resource), parent=resource.parent or "",
-                dependencies=resource.dependencies,
-                propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v)
-                                      for k, v in resource.property_dependencies.items() if v}))
-        return self.stub.AnalyzeStack(request)
+
+def _request(resource: PlannedResource, inputs: Mapping[str, Any]) -> analyzer_pb2.AnalyzeRequest:
+    """What the engine sends to Remediate and Analyze a resource with ``inputs``."""
+    return analyzer_pb2.AnalyzeRequest(type=resource.type, urn=resource.urn, name=resource.name,
+                                       properties=_struct(inputs), options=_options(resource))
 
 
 def _read_port(process: subprocess.Popen[bytes]) -> int:
@@ -332,59 +320,91 @@ def _env_config(config: Mapping[str, str]) -> str:
     return text if len(text.encode()) <= ENV_CONFIG_MAX_BYTES else "{}"
 
 
+@dataclass
+class _PackProcess:
+    """The pack's process, the file collecting its stderr and the thread draining its stdout."""
+
+    process: subprocess.Popen[bytes]
+    stderr: IO[bytes]
+    drain: threading.Thread | None = None
+
+    def stderr_text(self) -> str:
+        """What the pack wrote to stderr so far (for error messages)."""
+        self.stderr.flush()
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
+
+
 @contextmanager
-def start_pack(pack_dir: Path, project: str, stack: str, config: Mapping[str, str] | None = None
-               ) -> Iterator[PolicyPackSession]:
-    """Start the pack in ``pack_dir`` as the engine does; stop it when the block exits, however it exits."""
+def _pack_process(pack_dir: Path, project: str, stack: str, config: Mapping[str, str] | None
+                  ) -> Iterator[_PackProcess]:
+    """Start the pack process in ``pack_dir`` as the engine does (with a file collecting its
+    stderr); stop it when the block exits, however it exits. Call from the main thread: the
+    kernel's death signal follows the thread that started it."""
     env = dict(os.environ, PULUMI_PROJECT=project, PULUMI_STACK=stack, PULUMI_DRY_RUN="true",
                PULUMI_CONFIG=_env_config(config or {}))
     # Append mode: the pack writes at the end even while we seek back to read what it wrote.
     with tempfile.TemporaryFile(mode="a+b") as stderr:
-        channel, drain = None, None
         # Nothing between the start and the `try` whose `finally` stops it: a signal handled in
         # between would leave it running (on Linux the death signal would still reap it).
         process = subprocess.Popen(
             [sys.executable, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."],
             cwd=pack_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
             start_new_session=True, preexec_fn=_die_with_this_thread())
+        pack = _PackProcess(process, stderr)
         try:
-            try:
-                port = _read_port(process)
-            except PolicyPackError as error:
-                stderr.seek(0)
-                raise PolicyPackError(f"{error}\n{stderr.read().decode(errors='replace')}") from None
-            # Keep reading stdout so a chatty pack never blocks on a full pipe.
-            assert process.stdout is not None
-            drain = threading.Thread(target=_drain, args=(process.stdout,), daemon=True)
-            drain.start()
-            channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-            try:
-                stub = analyzer_pb2_grpc.AnalyzerStub(channel)
-                # The first call waits for the port (no channel_ready_future: its polling thread
-                # raises "Channel closed!" into stderr when an interrupt closes the channel under it).
-                try:  # newer engines handshake first; the Python SDK does not implement it
-                    stub.Handshake(analyzer_pb2.AnalyzerHandshakeRequest(
-                        engine_address=ENGINE_ADDRESS, root_directory=str(pack_dir),
-                        program_directory=str(pack_dir)), wait_for_ready=True, timeout=START_TIMEOUT_S)
-                except grpc.RpcError as error:
-                    if error.code() != grpc.StatusCode.UNIMPLEMENTED:
-                        raise
-                session = PolicyPackSession(process, stub, channel, stderr)
-            except grpc.RpcError as error:  # it died, broke during the handshake, or never listened
-                if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                    raise PolicyPackError(f"the policy pack did not accept connections on port {port} within "
-                                          f"{START_TIMEOUT_S:.0f}s") from None
-                stderr.seek(0)
-                raise PolicyPackError(f"the policy pack failed to start: {error.code().name}: {error.details()}\n"
-                                      f"{stderr.read().decode(errors='replace')}") from None
-            try:
-                yield session
-            except grpc.RpcError as error:  # a policy raised: say which, with the pack's stderr
-                raise PolicyPackError(f"{error.code().name}: {error.details()}\n{session.stderr_text()}") from None
+            yield pack
         finally:
-            if channel is not None:
-                channel.close()
-            _stop(process, drain)
+            _stop(process, pack.drain)
+
+
+@contextmanager
+def _connected(pack: _PackProcess, pack_dir: Path) -> Iterator[PolicyPackSession]:
+    """Wait for the started pack's port, connect and handshake; a session until the block exits.
+    A pack that does not start, or a policy that raises, is a :class:`PolicyPackError` with the
+    pack's stderr."""
+    try:
+        port = _read_port(pack.process)
+    except PolicyPackError as error:
+        raise PolicyPackError(f"{error}\n{pack.stderr_text()}") from None
+    # Keep reading stdout so a chatty pack never blocks on a full pipe.
+    assert pack.process.stdout is not None
+    pack.drain = threading.Thread(target=_drain, args=(pack.process.stdout,), daemon=True)
+    pack.drain.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        try:
+            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+            # The first call waits for the port (no channel_ready_future: its polling thread
+            # raises "Channel closed!" into stderr when an interrupt closes the channel under it).
+            try:  # newer engines handshake first; the Python SDK does not implement it
+                stub.Handshake(analyzer_pb2.AnalyzerHandshakeRequest(
+                    engine_address=ENGINE_ADDRESS, root_directory=str(pack_dir),
+                    program_directory=str(pack_dir)), wait_for_ready=True, timeout=START_TIMEOUT_S)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                    raise
+            session = PolicyPackSession(pack, stub, channel)
+        except grpc.RpcError as error:  # it died, broke during the handshake, or never listened
+            if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise PolicyPackError(f"the policy pack did not accept connections on port {port} within "
+                                      f"{START_TIMEOUT_S:.0f}s") from None
+            raise PolicyPackError(f"the policy pack failed to start: {error.code().name}: {error.details()}\n"
+                                  f"{pack.stderr_text()}") from None
+        try:
+            yield session
+        except grpc.RpcError as error:  # a policy raised: say which, with the pack's stderr
+            raise PolicyPackError(f"{error.code().name}: {error.details()}\n{session.stderr_text()}") from None
+    finally:
+        channel.close()
+
+
+@contextmanager
+def start_pack(pack_dir: Path, project: str, stack: str, config: Mapping[str, str] | None = None
+               ) -> Iterator[PolicyPackSession]:
+    """Start the pack in ``pack_dir`` as the engine does; stop it when the block exits, however it exits."""
+    with _pack_process(pack_dir, project, stack, config) as pack, _connected(pack, pack_dir) as session:
+        yield session
 
 
 def _level(value: int) -> str:
@@ -403,24 +423,167 @@ def _violation(diagnostic: analyzer_pb2.AnalyzeDiagnostic, urn: str | None) -> d
             "urn": diagnostic.urn or urn, "message": message}
 
 
-def analyze_resources(session: PolicyPackSession, resources: list[PlannedResource]) -> PolicyReport:
-    """Remediate then Analyze every resource, then AnalyzeStack once; collect the diagnostics."""
-    report = PolicyReport(remediation_steps={p.name: p.remediation_steps for p in session.info.policies
-                                             if p.remediation_steps})
-    final: list[tuple[PlannedResource, Mapping[str, Any]]] = []
-    for resource in resources:
-        inputs: Mapping[str, Any] = resource.inputs
-        for remediation in session.remediate(resource, inputs).remediations:
+BATCH = 64
+"""Most requests of one kind in flight at once: enough to keep the pack busy between the GIL turns
+of the thread that sends them, few enough that neither process queues a whole plan's messages."""
+
+
+class Analysis:
+    """Remediate then Analyze resources in the order given, then AnalyzeStack once, as the engine
+    does during a preview; the diagnostics are collected in that order."""
+
+    def __init__(self, session: PolicyPackSession):
+        self._stub, self._remediates = session.stub, session.remediates
+        self._stack = analyzer_pb2.AnalyzeStackRequest()
+        self.report = PolicyReport(remediation_steps={p.name: p.remediation_steps for p in session.info.policies
+                                                      if p.remediation_steps})
+
+    def add(self, resources: list[PlannedResource]) -> None:
+        """Check ``resources``; each step's requests are all sent before the first answer is read
+        (the pack serves them on its own threads), and the answers are taken in order."""
+        for start in range(0, len(resources), BATCH):
+            batch = resources[start:start + BATCH]
+            requests = [_request(r, r.inputs) for r in batch]
+            if self._remediates:
+                remediations = [self._stub.Remediate.future(request) for request in requests]
+                for index, (resource, future) in enumerate(zip(batch, remediations, strict=True)):
+                    if (inputs := self._remediated(resource, future.result())) is not None:
+                        requests[index] = _request(resource, inputs)
+            analyses = [self._stub.Analyze.future(request) for request in requests]
+            for resource, request, future in zip(batch, requests, analyses, strict=True):
+                self.report.violations += [_violation(d, resource.urn) for d in future.result().diagnostics]
+                self._stack.resources.append(analyzer_pb2.AnalyzerResource(
+                    type=resource.type, urn=resource.urn, name=resource.name, properties=request.properties,
+                    options=request.options, parent=resource.parent or "", dependencies=resource.dependencies,
+                    propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v)
+                                          for k, v in resource.property_dependencies.items() if v}))
+
+    def _remediated(self, resource: PlannedResource, response: analyzer_pb2.RemediateResponse
+                    ) -> dict[str, Any] | None:
+        """Record what the remediations said; the inputs they left, or None if none changed them."""
+        inputs = None
+        for remediation in response.remediations:
             if remediation.diagnostic:
-                report.violations.append({"policy": remediation.policyName, "level": "advisory",
-                                          "urn": resource.urn, "message": remediation.diagnostic})
+                self.report.violations.append({"policy": remediation.policyName, "level": "advisory",
+                                               "urn": resource.urn, "message": remediation.diagnostic})
             if remediation.HasField("properties"):
                 inputs = from_wire(json_format.MessageToDict(remediation.properties))
-                report.remediated[resource.urn] = dict(inputs)
-        report.violations += [_violation(d, resource.urn) for d in session.analyze(resource, inputs).diagnostics]
-        final.append((resource, inputs))
-    report.violations += [_violation(d, None) for d in session.analyze_stack(final).diagnostics]
-    return report
+                self.report.remediated[resource.urn] = dict(inputs)
+        return inputs
+
+    def finish(self) -> PolicyReport:
+        """AnalyzeStack with every resource added (with its final inputs, parent and dependencies)."""
+        self.report.violations += [_violation(d, None) for d in self._stub.AnalyzeStack(self._stack).diagnostics]
+        return self.report
+
+
+def analyze_resources(session: PolicyPackSession, resources: list[PlannedResource]) -> PolicyReport:
+    """Remediate then Analyze every resource, then AnalyzeStack once; collect the diagnostics."""
+    analysis = Analysis(session)
+    analysis.add(resources)
+    return analysis.finish()
+
+
+_STOP_WAIT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What :mod:`scalepath.policy_worker` needs: which pack to start for which stack, how to configure it."""
+
+    pack_dir: Path
+    project: str
+    stack: str
+    stack_config: dict[str, str]
+    """The stack's config with secret values replaced."""
+    secret_keys: frozenset[str]
+    policy_config: dict[str, dict[str, Any]]
+    config_source: str
+
+
+class PolicyCheck:
+    """The pack checking a plan's resources while the program still registers them.
+
+    The engine checks each resource as it is registered during a preview; so does this. A helper
+    process (:mod:`scalepath.policy_worker`) starts the pack and remediates and analyzes each
+    resource :meth:`submit` hands it, in that order, on another core: the gRPC client work stays
+    out of the process running the program. :meth:`report` waits for the last one and for
+    AnalyzeStack. Use :func:`policy_check` to get one.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes]):
+        self._process = process
+        self._lock = threading.Lock()  # the SDK registers (and so submits) from several threads
+        self._reported = False
+
+    def _send(self, item: object) -> None:
+        assert self._process.stdin is not None
+        try:
+            pickle.dump(item, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            if item is None or isinstance(item, Setup):
+                self._process.stdin.flush()
+        except (BrokenPipeError, ValueError):  # the worker stopped on an error: report() says which
+            pass
+
+    def submit(self, resource: PlannedResource) -> None:
+        """Check ``resource`` (any thread; resources are checked in the order submitted)."""
+        with self._lock:
+            self._send(resource)
+
+    def report(self) -> PolicyReport:
+        """Everything the pack said about the submitted resources; raises what stopped the check."""
+        with self._lock:
+            self._send(None)
+        assert self._process.stdout is not None
+        try:
+            kind, value = pickle.load(self._process.stdout)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            raise PolicyPackError(f"the policy check ended without a report (exit code "
+                                  f"{self._process.wait()})") from None
+        self._reported = True
+        if kind == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        """Stop the worker, and with it the pack, unless it has reported; wait for it to end."""
+        if self._process.stdin is not None:
+            try:
+                self._process.stdin.close()  # a worker waiting for resources abandons the check
+            except BrokenPipeError:
+                pass
+        if self._reported:
+            try:
+                self._process.wait(timeout=_STOP_WAIT_S)  # it is stopping the pack
+            except subprocess.TimeoutExpired:
+                pass
+        _stop(self._process, None)
+
+
+@contextmanager
+def policy_check(pack_dir: Path, project: str, stack: str, policy_config: Mapping[str, Mapping[str, Any]], *,
+                 config_source: str = "(none)", stack_config: Mapping[str, str] | None = None,
+                 secret_keys: Iterable[str] = ()) -> Iterator[PolicyCheck]:
+    """Start checking a stack's resources as they are submitted (the pack starts now); the pack
+    is stopped when the block exits, however it exits. ``policy_config`` is a parsed
+    ``--policy-pack-config``, reconciled with the pack's schemas once it answers."""
+    secret = frozenset(secret_keys)
+    setup = Setup(pack_dir=pack_dir, project=project, stack=stack, secret_keys=secret,
+                  stack_config={k: (SECRET if k in secret else v) for k, v in (stack_config or {}).items()},
+                  policy_config={k: dict(v) for k, v in policy_config.items()}, config_source=config_source)
+    # Found also when scalepath runs from a checkout that is not installed.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(Path(__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    # Its own session, like the pack's: a terminal's Ctrl-C reaches the plan, which stops it in order.
+    process = subprocess.Popen([sys.executable, "-m", "scalepath.policy_worker"], env=env,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
+                               preexec_fn=_die_with_this_thread())
+    check = PolicyCheck(process)
+    try:
+        check._send(setup)
+        yield check
+    finally:
+        check.close()
 
 
 def check_resources(pack_dir: Path, project: str, stack: str, resources: list[PlannedResource],
@@ -428,12 +591,11 @@ def check_resources(pack_dir: Path, project: str, stack: str, resources: list[Pl
                     stack_config: Mapping[str, str] | None = None, secret_keys: Iterable[str] = (),
                     ) -> PolicyReport:
     """Run the whole protocol for one stack: start, configure, analyze, stop."""
-    redacted = {k: (SECRET if k in set(secret_keys) else v) for k, v in (stack_config or {}).items()}
-    with start_pack(pack_dir, project, stack, redacted) as session:
-        session.configure(reconcile_config(session.info, policy_config, config_source))
-        session.configure_stack(project, stack, redacted, secret_keys,
-                                {"pulumi:project": project, "pulumi:runtime": "python"})
-        return analyze_resources(session, resources)
+    with policy_check(pack_dir, project, stack, policy_config, config_source=config_source,
+                      stack_config=stack_config, secret_keys=secret_keys) as check:
+        for resource in resources:
+            check.submit(resource)
+        return check.report()
 
 
 def policy_config_path(root: Path, environment: str | None, explicit: Path | None) -> Path | None:
@@ -445,20 +607,35 @@ def policy_config_path(root: Path, environment: str | None, explicit: Path | Non
     return path if environment and path.is_file() else None
 
 
-def check_plan(plan: Plan, stack_config: StackConfig, root: Path, policy_config_file: Path | None = None) -> Plan:
-    """Check ``plan`` with the pack in ``<root>/policies``; fills ``violations`` and applies remediations.
+@contextmanager
+def plan_check(stack_config: StackConfig, root: Path, policy_config_file: Path | None = None
+               ) -> Iterator[PolicyCheck]:
+    """A check of ``stack_config``'s plan by the pack in ``<root>/policies``, its process started now.
 
     The policy config is ``policy_config_file``, else the file of the stack's
     ``scalepath:environment``; without either, the pack's defaults apply.
     """
     path = policy_config_path(root, stack_config.values.get("scalepath:environment"), policy_config_file)
     given = load_policy_config(path) if path else {}
-    report = check_resources(root / "policies", plan.project, plan.stack, plan.resources, given,
-                             config_source=str(path or "(pack defaults)"), stack_config=stack_config.values,
-                             secret_keys=stack_config.secret_keys)
+    with policy_check(root / "policies", stack_config.project, stack_config.stack, given,
+                      config_source=str(path or "(pack defaults)"), stack_config=stack_config.values,
+                      secret_keys=stack_config.secret_keys) as check:
+        yield check
+
+
+def checked(plan: Plan, report: PolicyReport) -> Plan:
+    """``plan`` with the pack's violations and its remediations applied."""
     plan.resources = [replace(r, inputs=report.remediated[r.urn]) if r.urn in report.remediated else r
                       for r in plan.resources]
     plan.violations = report.violations
     plan.policy_help = {v["policy"]: report.remediation_steps[v["policy"]]
                         for v in report.violations if v["policy"] in report.remediation_steps}
     return plan
+
+
+def check_plan(plan: Plan, stack_config: StackConfig, root: Path, policy_config_file: Path | None = None) -> Plan:
+    """Check an already planned ``plan`` (see :func:`plan_check`); fills ``violations`` and applies remediations."""
+    with plan_check(stack_config, root, policy_config_file) as check:
+        for resource in plan.resources:
+            check.submit(resource)
+        return checked(plan, check.report())

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from scalepath.cost.advisor import Advice
-from scalepath.plan import Plan
-from scalepath.promote.command import Promotion
+if TYPE_CHECKING:  # for annotations only: `plan` never loads the promotion client (openai)
+    from scalepath.cost.advisor import Advice
+    from scalepath.plan import Plan
+    from scalepath.promote.command import Promotion
 
 
 def render_plan(plan: Plan, console: Console) -> None:

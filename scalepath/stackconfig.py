@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from scalepath.files import read_regular_file
+from components.files import read_regular_file
 from stacks.errors import ConfigError, ConfigIssue
 
 #: Stands in for an encrypted value offline. Never printed: the plan redacts secrets.

@@ -7,6 +7,7 @@ import ipaddress
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from huggingface_hub import constants as hf_constants
 from hypothesis import HealthCheck, settings
 
+from components.disk_memo import CACHE_DIR_ENV
 from scalepath.mocks import ScalepathMocks
 from scalepath.plan import Plan, RecordingMonitor, run_plan
 from scalepath.policy_runner import PolicyPackSession, start_pack
@@ -28,6 +30,9 @@ from tests.support.policy import PACK
 # which read it at import).
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 hf_constants.HF_HUB_DISABLE_TELEMETRY = True
+# The SDK answers memo (components/disk_memo.py) lives in a folder of this run: tests never read a
+# user's memo and CI writes nothing outside the clone. Subprocesses (CLI tests) inherit it.
+os.environ[CACHE_DIR_ENV] = tempfile.mkdtemp(prefix="scalepath-test-cache-")
 
 _NETWORK_ATTEMPTS: list[str] = []
 

@@ -28,10 +28,15 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def _modules_after_planning(stack: str) -> set[str]:
-    done = subprocess.run([sys.executable, "-c", _PLAN_AND_LIST_MODULES, stack], cwd=ROOT, capture_output=True,
-                          text=True, check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+def _modules_after(code: str, *args: str, **env: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``code`` (which prints them last)."""
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True,
+                          text=True, check=True, env=dict(os.environ, PYTHONPATH=str(ROOT), **env))
     return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def _modules_after_planning(stack: str, **env: str) -> set[str]:
+    return _modules_after(_PLAN_AND_LIST_MODULES, stack, **env)
 
 
 def test_registry_keys_match_the_stages_their_modules_define() -> None:
@@ -47,6 +52,18 @@ def test_a_gke_plan_imports_neither_other_stages_nor_the_sagemaker_or_hub_infere
               "stacks.stages.hf_serverless", "stacks.stages.hf_endpoint", "sagemaker",
               "huggingface_hub.inference._providers"}
     assert not unused & modules
+
+
+def test_the_cli_loads_neither_the_promotion_client_nor_the_sagemaker_sdk_until_asked() -> None:
+    modules = _modules_after("import json, sys\nimport scalepath.cli\nprint(json.dumps(sorted(sys.modules)))")
+    assert not {"openai", "sagemaker"} & modules
+
+
+def test_a_sagemaker_plan_with_its_images_remembered_never_imports_the_sdk(tmp_path) -> None:
+    first = _modules_after_planning("staging", SCALEPATH_CACHE_DIR=str(tmp_path))
+    assert "sagemaker" in first  # nothing remembered yet: the SDK answers
+    again = _modules_after_planning("staging", SCALEPATH_CACHE_DIR=str(tmp_path))
+    assert "stacks.stages.sagemaker" in again and "sagemaker" not in again
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""`scalepath plan` under SIGINT/SIGTERM/SIGKILL: the policy pack never outlives the plan.
+"""`scalepath plan` under SIGINT/SIGTERM/SIGKILL: the policy worker and pack never outlive the plan.
 
 Each case runs the real CLI in a child process, waits (bounded, by polling /proc, never by a
 clock) until the plan reaches a given point, freezes it there with SIGSTOP, queues the signal and
@@ -94,50 +94,53 @@ def _start_plan() -> subprocess.Popen[bytes]:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _the_pack(plan: subprocess.Popen[bytes]) -> Proc:
-    packs: list[Proc] = []
+def _the_worker_and_pack(plan: subprocess.Popen[bytes]) -> list[Proc]:
+    """The policy worker the plan started and the pack the worker started (once both exist)."""
+    found: list[Proc] = []
 
     def started() -> bool:
-        packs[:] = _children(plan.pid)
+        workers = _children(plan.pid)
+        packs = _children(workers[0].pid) if len(workers) == 1 else []
+        found[:] = workers + packs
         return bool(packs)
 
     _wait_until(started, "policy pack process", plan)
-    (pack,) = packs
-    return pack
+    return found
 
 
-def _assert_gone(pack: Proc) -> None:
+def _assert_gone(procs: list[Proc]) -> None:
     deadline = time.monotonic() + BOUND_S
-    while _alive(pack):
-        assert time.monotonic() < deadline, f"policy pack {pack.pid} outlived the plan"
-        time.sleep(0.01)
+    for proc in procs:
+        while _alive(proc):
+            assert time.monotonic() < deadline, f"process {proc.pid} (policy worker or pack) outlived the plan"
+            time.sleep(0.01)
 
 
-def _freeze_at(point: str, plan: subprocess.Popen[bytes]) -> Proc:
-    """Run ``plan`` to ``point`` and stop it there (SIGSTOP); the pack keeps running. Returns the pack."""
+def _freeze_at(point: str, plan: subprocess.Popen[bytes]) -> list[Proc]:
+    """Run ``plan`` to ``point`` and stop it there (SIGSTOP); the worker and the pack keep running.
+    Returns both."""
+    procs = _the_worker_and_pack(plan)
+    worker, pack = procs
     if point == "talking to the pack":
-        me = Proc(plan.pid, 0)
-        pack = _the_pack(plan)
-        _wait_until(lambda: _sockets(me, "01"), "connection to the pack", plan)
+        _wait_until(lambda: _sockets(worker, "01"), "connection to the pack", plan)
         plan.send_signal(signal.SIGSTOP)
-        return pack
-    pack = _the_pack(plan)
+        return procs
     plan.send_signal(signal.SIGSTOP)  # a stopped plan holds still while the pack starts on its own
     if point == "pack listening":
         _wait_until(lambda: _sockets(pack, "0A"), "listening pack", plan)
-    return pack
+    return procs
 
 
-def _interrupt_at(point: str, signum: int) -> tuple[subprocess.Popen[bytes], Proc, bytes, bytes]:
+def _interrupt_at(point: str, signum: int) -> tuple[subprocess.Popen[bytes], list[Proc], bytes, bytes]:
     """Signal a plan at ``point``; a plan that finished first (only possible while talking) runs again."""
     for _ in range(5):
         plan = _start_plan()
         try:
-            pack = _freeze_at(point, plan)
+            procs = _freeze_at(point, plan)
             plan.send_signal(signum)  # pending until the plan continues
             plan.send_signal(signal.SIGCONT)
             out, err = plan.communicate(timeout=BOUND_S)
-            return plan, pack, out, err
+            return plan, procs, out, err
         except PlanFinished:
             continue
         finally:
@@ -148,14 +151,14 @@ def _interrupt_at(point: str, signum: int) -> tuple[subprocess.Popen[bytes], Pro
 
 
 @pytest.mark.parametrize(("point", "signum"), [
-    ("pack forked", signal.SIGTERM),
+    ("pack started", signal.SIGTERM),
     ("pack listening", signal.SIGINT),
     ("talking to the pack", signal.SIGTERM),
     ("talking to the pack", signal.SIGINT),
 ])
 def test_a_signal_stops_the_pack_and_exits_interrupted(point: str, signum: int) -> None:
-    plan, pack, out, err = _interrupt_at(point, signum)
-    _assert_gone(pack)
+    plan, procs, out, err = _interrupt_at(point, signum)
+    _assert_gone(procs)
     stderr = err.decode()
     assert plan.returncode == 128 + signum, stderr
     assert f"interrupted by {signal.Signals(signum).name}" in stderr
@@ -164,10 +167,10 @@ def test_a_signal_stops_the_pack_and_exits_interrupted(point: str, signum: int) 
 
 
 def test_a_killed_plan_takes_the_pack_with_it() -> None:
-    # SIGKILL runs no handler: the kernel's parent-death signal is what stops the pack.
-    plan, pack, _, _ = _interrupt_at("pack listening", signal.SIGKILL)
+    # SIGKILL runs no handler: the kernel's parent-death signal stops the worker, and its own the pack.
+    plan, procs, _, _ = _interrupt_at("pack listening", signal.SIGKILL)
     assert plan.returncode == -signal.SIGKILL
-    _assert_gone(pack)
+    _assert_gone(procs)
 
 
 def test_ctrl_c_while_the_cli_imports_exits_130_without_a_traceback(monkeypatch, capsys) -> None:

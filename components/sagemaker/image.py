@@ -4,6 +4,10 @@ Image URIs are never typed by hand: ``sagemaker.core.image_uris`` (SageMaker Pyt
 package ``sagemaker-core``) ships the per-region registry accounts, repositories and tags as
 JSON and resolves them offline. An unknown version or region is a :class:`ImageNotAvailable`
 naming what the installed SDK supports (upgrade ``sagemaker-core`` for newer containers).
+
+Its answers are kept per process and on disk per installed ``sagemaker-core`` and ``botocore``
+(:mod:`components.disk_memo`): importing the SDK takes 2-5 s, so a plan whose images were all
+resolved before with the same packages never imports it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,11 @@ from __future__ import annotations
 from enum import Enum
 from functools import cache
 
+from components.disk_memo import DiskMemo
 from components.sagemaker.limits import version_key
+
+#: The SDK's answers, on disk per installed version of the packages whose data they come from.
+_MEMO = DiskMemo("sagemaker-images", ("sagemaker-core", "botocore"))
 
 
 class Server(str, Enum):
@@ -65,30 +73,44 @@ def _image_uris():  # noqa: ANN202 (a module)
 @cache
 def versions(server: Server) -> tuple[str, ...]:
     """Versions (full and ``major.minor`` aliases) the installed SDK knows for ``server``."""
-    image_uris = _image_uris()
-    found: set[str] = set()
-    for (srv, _), name in _FRAMEWORKS.items():
-        if srv is server:
-            found |= set(image_uris.list_versions(name, "inference"))
-    return tuple(sorted(found, key=version_key))
+    key = f"versions/{server.value}"
+    known = _MEMO.get(key)
+    if not _strings(known):
+        image_uris = _image_uris()
+        found: set[str] = set()
+        for (srv, _), name in _FRAMEWORKS.items():
+            if srv is server:
+                found |= set(image_uris.list_versions(name, "inference"))
+        known = sorted(found, key=version_key)
+        _MEMO.put(key, known)
+    return tuple(known)
 
 
 @cache
 def retrieve(server: Server, version: str, region: str, instance_type: str | None, gpu: bool) -> str:
     """The image URI of ``server`` ``version`` in ``region`` (``instance_type`` None: serverless).
 
-    Memoised per process: the SDK re-reads and re-parses botocore's endpoint tables on every
-    call (~0.1 s), and a stack's deployments, their pre-flight checks and the components ask
-    for the same few images again and again. Failures are not cached (they end the plan).
+    Memoised per process and on disk: the SDK re-reads and re-parses botocore's endpoint tables
+    on every call (~0.1 s), and a stack's deployments, their pre-flight checks and the components
+    ask for the same few images again and again. Failures are not kept (they end the plan).
     """
     name = framework(server, gpu)
-    try:
-        return _image_uris().retrieve(
-            name, region, version=version, instance_type=instance_type, image_scope="inference",
-        )
-    except ValueError as error:
-        # The SDK's message already lists the supported versions or regions.
-        raise ImageNotAvailable(str(error)) from None
+    key = f"image/{name}/{version}/{region}/{instance_type or 'serverless'}"
+    image = _MEMO.get(key)
+    if not isinstance(image, str):
+        try:
+            image = _image_uris().retrieve(
+                name, region, version=version, instance_type=instance_type, image_scope="inference",
+            )
+        except ValueError as error:
+            # The SDK's message already lists the supported versions or regions.
+            raise ImageNotAvailable(str(error)) from None
+        _MEMO.put(key, image)
+    return image
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
 
 
 def ecr_repository_arn(image_uri: str) -> str:

@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalepath.files import read_regular_file
+from components.files import read_regular_file
 from scalepath.promote.gate import Verdict, evaluate
 from scalepath.promote.runner import Backend, RunResult, run_suite
 from scalepath.promote.suite import Case

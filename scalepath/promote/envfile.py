@@ -4,7 +4,7 @@ ruamel.yaml's round-trip loader tells where each ``weight`` value stands; only t
 rewritten in the original text (and, for a target new to the route, one entry is added in the
 style of its siblings), so comments, quoting, order and layout stay byte for byte. The result is
 parsed again and must equal the original document with exactly the new weights before it replaces
-the file (:func:`scalepath.files.write_atomic`).
+the file (:func:`components.files.write_atomic`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from scalepath.files import read_regular_file, write_atomic
+from components.files import read_regular_file, write_atomic
 
 GATEWAY_KEY = "scalepath:gateway"
 _INTEGER = re.compile(r"[0-9]+")

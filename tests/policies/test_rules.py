@@ -7,6 +7,10 @@ the protocol allows, so each test sets its environment's config and analyses its
 from __future__ import annotations
 
 import json
+import os
+import sys
+import time
+from dataclasses import replace
 
 import pytest
 
@@ -14,7 +18,9 @@ from scalepath.policy_runner import (
     PolicyConfigError,
     PolicyPackError,
     PolicyPackSession,
+    check_resources,
     load_policy_config,
+    policy_check,
     reconcile_config,
     start_pack,
 )
@@ -104,6 +110,29 @@ def test_required_tags_remediate_fills_configured_defaults(pack):
     # Secrets stay redacted through the round trip.
     assert report.remediated[model.urn]["executionRoleArn"] == model.inputs["executionRoleArn"]
 
+
+
+class _CountingStub:
+    """The session's stub, counting the calls made through it by method name."""
+
+    def __init__(self, stub: object):
+        self._stub, self.calls = stub, []
+
+    def __getattr__(self, name: str) -> object:
+        self.calls.append(name)
+        return getattr(self._stub, name)
+
+
+def test_remediate_is_called_only_when_some_policy_remediates(pack, monkeypatch):
+    # pulumi_policy's Remediate runs only remediate-level policies: without one, every answer is empty.
+    stub = _CountingStub(pack.stub)
+    monkeypatch.setattr(pack, "stub", stub)
+    model = sagemaker_model(tags={k: v for k, v in TAGS.items() if k != "cost-center"})
+    report = run(pack, [model])
+    assert "Remediate" not in stub.calls and of(report, "required-tags")  # analysed all the same
+    report = run(pack, [model], overrides={"required-tags": {
+        "enforcementLevel": "remediate", "properties": {"defaults": {"cost-center": "cc-9"}}}})
+    assert "Remediate" in stub.calls and model.urn in report.remediated
 
 # --- budget-per-stack ---------------------------------------------------------------------------
 
@@ -479,11 +508,11 @@ def test_a_pack_that_dies_before_answering_is_a_pack_error_and_is_reaped(monkeyp
     started = []
     original = PolicyPackSession.__init__
 
-    def die_first(self, process, *args):
-        started.append(process)
-        process.kill()
-        process.wait()
-        original(self, process, *args)
+    def die_first(self, pack, *args):
+        started.append(pack.process)
+        pack.process.kill()
+        pack.process.wait()
+        original(self, pack, *args)
 
     monkeypatch.setattr(PolicyPackSession, "__init__", die_first)
     with pytest.raises(PolicyPackError, match="failed to start: UNAVAILABLE"):
@@ -509,3 +538,67 @@ def test_a_policy_that_raises_fails_the_check_with_its_error(tmp_path):
     with pytest.raises(PolicyPackError, match="productionVariants"):
         with start_pack(tmp_path, "scalepath", "test") as session:
             session.analyze(resource("aws:s3/bucket:Bucket", {}), {})
+
+
+# --- the check of a plan, driven from the policy worker process ----------------------------------
+
+def _packs_of_stack(stack: str) -> list[int]:
+    """Pids of running pack processes started for ``stack`` (read from /proc)."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as file:
+                environ = file.read().split(b"\0")
+            with open(f"/proc/{entry}/stat") as file:
+                state = file.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if f"PULUMI_STACK={stack}".encode() in environ and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="observes processes through /proc")
+def test_an_abandoned_check_stops_its_worker_and_pack():
+    stack = f"abandoned-{os.getpid()}"
+    with pytest.raises(RuntimeError, match="the program failed"):
+        with policy_check(PACK, "scalepath", stack, {}) as check:
+            check.submit(sagemaker_model())
+            worker = check._process  # noqa: SLF001 (the test observes the process it owns)
+            deadline = time.monotonic() + 120
+            while not _packs_of_stack(stack):  # the worker starts the pack on its own
+                assert time.monotonic() < deadline and worker.poll() is None, "the pack never started"
+                time.sleep(0.01)
+            raise RuntimeError("the program failed")
+    assert worker.poll() is not None
+    deadline = time.monotonic() + 120
+    while _packs_of_stack(stack):
+        assert time.monotonic() < deadline, "the pack outlived its check"
+        time.sleep(0.01)
+
+
+def test_a_check_reports_what_the_pack_said_in_submission_order():
+    models = [sagemaker_model(tags={}) for _ in range(3)]
+    models = [replace(m, urn=f"{m.urn}-{i}", name=f"model-{i}") for i, m in enumerate(models)]
+    with policy_check(PACK, "scalepath", "test", load_policy_config(CONFIGS / "dev.json")) as check:
+        for model in models:
+            check.submit(model)
+        report = check.report()
+    assert [v["urn"] for v in report.violations if v["policy"] == "required-tags"] == [m.urn for m in models]
+
+
+def test_a_policy_config_error_found_in_the_worker_is_the_plans_config_error():
+    with pytest.raises(PolicyConfigError) as caught:
+        check_resources(PACK, "scalepath", "test", [sagemaker_model()],
+                        {"required-tags": {"properties": {"no-such-property": 1}}}, config_source="given.json")
+    assert caught.value.source == "given.json" and "no-such-property" in str(caught.value)
+
+
+def test_a_policy_that_raises_fails_the_plans_check_with_its_error(tmp_path):
+    (tmp_path / "__main__.py").write_text(
+        "from pulumi_policy import PolicyPack, ResourceValidationPolicy\n"
+        "def broken(args, report):\n"
+        "    raise KeyError('productionVariants')\n"
+        "PolicyPack('broken', [ResourceValidationPolicy('broken', 'Always raises.', broken)])\n")
+    with pytest.raises(PolicyPackError, match="productionVariants"):
+        check_resources(tmp_path, "scalepath", "test", [sagemaker_model()], {})

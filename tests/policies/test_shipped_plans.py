@@ -36,10 +36,13 @@ def test_shipped_environments_have_no_mandatory_violations(shipped_plan, stack):
 
 def _plan_with(monkeypatch, add=(), drop_types=()):
     """Make the CLI's plan the real one plus ``add`` and minus resources of ``drop_types``."""
-    def patched(config) -> Plan:
+    def patched(config, on_record=None) -> Plan:
         plan = run_plan(config)
         kept = [r for r in plan.resources if r.type not in drop_types]
-        return replace(plan, resources=kept + [replace(r, urn=r.urn.replace("test", config.stack)) for r in add])
+        plan = replace(plan, resources=kept + [replace(r, urn=r.urn.replace("test", config.stack)) for r in add])
+        for recorded in plan.resources:  # what the CLI's pack sees as the program registers
+            on_record(recorded)
+        return plan
     monkeypatch.setattr(scalepath.cli, "run_plan", patched)
 
 

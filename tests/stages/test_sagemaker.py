@@ -4,6 +4,7 @@ SDK tables, SM_NUM_GPUS, least-privilege IAM, secrets and config errors with key
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sagemaker.core import image_uris
 
+from components.disk_memo import CACHE_DIR_ENV, DiskMemo
 from components.sagemaker import image as sagemaker_image
 from components.sagemaker.endpoint import (
     ModelSource,
@@ -149,7 +151,8 @@ def test_vllm_server_gets_tensor_parallel_size_and_its_image(base_config: dict[s
         "vllm", "us-east-1", version="0.30.0", instance_type="ml.g6.12xlarge", image_scope="inference")
 
 
-def test_each_image_is_resolved_once_per_plan(base_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_image_is_resolved_once_per_plan(base_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
     # Three endpoints on the same image, each checked before any resource and then built: the SDK
     # (which re-reads botocore's endpoint tables on every call) answers once, the second
     # instance type once more.
@@ -161,6 +164,8 @@ def test_each_image_is_resolved_once_per_plan(base_config: dict[str, Any], monke
         return real(framework, region, **kwargs)
 
     monkeypatch.setattr(image_uris, "retrieve", counting)
+    monkeypatch.setattr(sagemaker_image, "_MEMO", DiskMemo("images", ("sagemaker-core",)))
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path))  # nothing remembered from other tests
     sagemaker_image.retrieve.cache_clear()
     base_config["aws:region"] = "ap-southeast-2"
     plan = _plan(base_config, _deployment(name="chat-a"), _deployment(name="chat-b"),
