@@ -19,17 +19,19 @@ def _args() -> GatewayArgs:
         cloudrun=CloudRunRuntime(project="p", region="us-central1"))
 
 
-@pulumi.runtime.test
 def test_client_key_is_a_secret_and_key_secret_names_the_store(recorder: RecordingMonitor):
-    gateway = Gateway("gateway", _args())
+    outputs: list = []
 
-    def check(values: list) -> None:
-        key_is_secret, key_secret, url = values
-        assert key_is_secret
-        assert key_secret == "projects/p/secrets/s-gateway-key"
-        assert url.startswith("https://gateway-") and url.endswith(".a.run.app/v1")
-        secret_versions = [r for r in recorder.recorded if r.type == "gcp:secretmanager/secretVersion:SecretVersion"]
-        assert [r.inputs["secretData"] for r in secret_versions] == ["[secret]"]
+    @pulumi.runtime.test
+    def program():
+        gateway = Gateway("gateway", _args())
+        return pulumi.Output.all(pulumi.Output.from_input(gateway.client_key.is_secret()), gateway.key_secret,
+                                 gateway.openai_base_url).apply(outputs.extend)
 
-    return pulumi.Output.all(pulumi.Output.from_input(gateway.client_key.is_secret()), gateway.key_secret,
-                             gateway.openai_base_url).apply(check)
+    program()  # returns once every registration is done: the secret version's need not precede these outputs
+    key_is_secret, key_secret, url = outputs
+    assert key_is_secret
+    assert key_secret == "projects/p/secrets/s-gateway-key"
+    assert url.startswith("https://gateway-") and url.endswith(".a.run.app/v1")
+    secret_versions = [r for r in recorder.recorded if r.type == "gcp:secretmanager/secretVersion:SecretVersion"]
+    assert [r.inputs["secretData"] for r in secret_versions] == ["[secret]"]
