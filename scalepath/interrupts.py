@@ -56,7 +56,8 @@ def interruptible() -> Iterator[None]:
     """Within the block the first SIGINT/SIGTERM raises :class:`Interrupted`; handlers are restored after.
 
     A signal that arrives while the block unwinds is remembered, not raised, so cleanup runs to
-    the end; the caller exits with the first signal's code either way.
+    the end; the caller exits with the first signal's code either way, also when a library
+    wrapped the :class:`Interrupted` in an exception of its own.
     """
     if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
         # Windows delivers no SIGTERM to handle; outside the main thread Python runs no handlers
@@ -73,6 +74,12 @@ def interruptible() -> Iterator[None]:
     previous = {signum: signal.signal(signum, handler) for signum in SIGNALS}
     try:
         yield
+    except BaseException as error:
+        # Raised anywhere, Interrupted may come back wrapped: pydantic-core turns it into the
+        # SchemaError of the model it was building when a stage module was being imported.
+        if received and not isinstance(error, Interrupted):
+            raise Interrupted(received[0]) from None
+        raise
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)

@@ -191,3 +191,16 @@ def test_ctrl_c_while_the_cli_imports_exits_130_without_a_traceback(monkeypatch,
     assert caught.value.code == 130
     err = capsys.readouterr().err
     assert "interrupted by SIGINT" in err and "Traceback" not in err
+
+
+def test_an_interrupt_a_library_wrapped_is_still_an_interrupt() -> None:
+    from scalepath import interrupts
+
+    with pytest.raises(interrupts.Interrupted) as caught:
+        with interrupts.interruptible():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)  # the handler raises here
+            except BaseException as error:  # as pydantic-core does while building a model
+                raise ValueError("SchemaError: Error building validator") from error
+    assert caught.value.exit_code == 143
