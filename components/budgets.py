@@ -22,9 +22,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_azure_native as azure_native
 import pulumi_gcp as gcp
-import yaml
 
 from components.aws.api_model import constraints
+from components.files import load_data
 from components.gcp.monitoring import email_channels
 from components.tagging import aws_tags, gcp_labels
 
@@ -53,7 +53,7 @@ def alerts(thresholds_pct: Sequence[int]) -> list[Alert]:
 
 @cache
 def _limits() -> dict:
-    return yaml.safe_load(_LIMITS_FILE.read_text())
+    return load_data(_LIMITS_FILE)
 
 
 @cache

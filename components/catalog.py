@@ -21,9 +21,10 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
 from pydantic.alias_generators import to_camel
+
+from components.files import load_data
 
 DATA_DIR = Path(__file__).parent / "data" / "instances"
 SPOT_FILE = Path(__file__).parent / "data" / "spot.yaml"
@@ -106,7 +107,7 @@ def families() -> list[str]:
 def load(family: str) -> Catalog:
     """Read (once) and validate ``data/instances/<family>.yaml``."""
     path = DATA_DIR / f"{family}.yaml"
-    raw = yaml.safe_load(path.read_text())
+    raw = load_data(path)
     rows = {k: {**v, "name": k} for k, v in raw.pop("instances").items()}
     return Catalog.model_validate({**raw, "family": family, "instances": rows})
 
@@ -114,7 +115,7 @@ def load(family: str) -> Catalog:
 @cache
 def spot_discounts() -> dict[str, float]:
     """Family -> assumed spot discount, from ``data/spot.yaml``."""
-    return {k: float(v) for k, v in yaml.safe_load(SPOT_FILE.read_text())["discount"].items()}
+    return {k: float(v) for k, v in load_data(SPOT_FILE)["discount"].items()}
 
 
 @cache
@@ -122,7 +123,7 @@ def gpu_memory_bandwidth_gbs(gpu: str) -> float | None:
     """Peak memory bandwidth (GB/s) of one ``gpu`` from ``data/gpus.yaml`` (the table the cost
     model reads). A catalogue name without the memory suffix (``A100``) takes the slowest
     variant, so estimates built on it stay conservative; ``None`` for an unknown GPU."""
-    table = yaml.safe_load(GPUS_FILE.read_text())["gpus"]
+    table = load_data(GPUS_FILE)["gpus"]
     matches = [float(row["memoryBandwidthGBs"]) for name, row in table.items()
                if name == gpu or name.startswith(f"{gpu}-")]
     return min(matches) if matches else None

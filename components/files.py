@@ -1,4 +1,5 @@
 """Files the CLI reads and writes: regular files only, bounded in size; outputs replaced atomically.
+Also the project's own YAML data files (``components/data``, cost tables), parsed with libyaml.
 
 A config path may name ``/dev/zero`` (endless), a FIFO (blocks until a writer comes) or a huge
 file; each is refused with an ``OSError`` whose ``strerror`` says why, before memory or time run
@@ -13,6 +14,12 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+_DATA_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML was built with it (several times faster), else the Python one."""
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 """Largest config file read (64 MiB): far above any real stack, far below a memory problem."""
@@ -58,3 +65,9 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def load_data(path: Path) -> Any:
+    """One of the project's own YAML data files (instance catalogues, price tables, limits)."""
+    with path.open("rb") as handle:
+        return yaml.load(handle, Loader=_DATA_LOADER)  # noqa: S506 (a safe loader)

@@ -14,12 +14,20 @@ Use :func:`api_constraint` as a pydantic ``Annotated`` validator on a config fie
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from functools import cache
+from importlib import metadata
 from typing import Any
 
 from pydantic import AfterValidator
+
+from components.disk_memo import DiskMemo
+
+#: Member constraints read from the model, on disk per installed botocore (loading the
+#: SageMaker model takes ~0.2 s; a plan needs a handful of its members).
+_MEMO = DiskMemo("botocore-constraints", ("botocore",))
 
 
 @dataclass(frozen=True)
@@ -43,26 +51,22 @@ class MemberConstraints:
 
     def problem(self, value: Any) -> str | None:
         """Why the API would reject ``value`` for this member, or None when it accepts it."""
-        source = f"(AWS API {self.where}, botocore {_botocore_version()})"
+        problem = self._problem(value)
+        return f"{problem} (AWS API {self.where}, botocore {metadata.version('botocore')})" if problem else None
+
+    def _problem(self, value: Any) -> str | None:
         if self.enum and value not in self.enum:
-            return f"{value!r} is not accepted by the API {source}"
+            return f"{value!r} is not accepted by the API"
         size = len(value) if isinstance(value, (str, list, tuple)) else value
         kind = "length" if isinstance(value, (str, list, tuple)) else "value"
         if isinstance(size, (int, float)) and not isinstance(size, bool):
             if self.min is not None and size < self.min:
-                return f"{kind} {size!r} is below the API minimum {self.min:g} {source}"
+                return f"{kind} {size!r} is below the API minimum {self.min:g}"
             if self.max is not None and size > self.max:
-                return f"{kind} {size!r} is above the API maximum {self.max:g} {source}"
+                return f"{kind} {size!r} is above the API maximum {self.max:g}"
         if self.pattern and isinstance(value, str) and not re.fullmatch(self.pattern, value):
-            return f"{value!r} does not match the API pattern {self.pattern!r} {source}"
+            return f"{value!r} does not match the API pattern {self.pattern!r}"
         return None
-
-
-@cache
-def _botocore_version() -> str:
-    import botocore  # noqa: PLC0415 (loaded only when a message is built)
-
-    return botocore.__version__
 
 
 @cache
@@ -81,17 +85,26 @@ def constraints(service: str, shape: str, member: str) -> MemberConstraints:
 
     Raises ``KeyError`` when the model has no such shape or member (a wrong reference here
     is a programming error, caught by the tests that resolve every reference)."""
+    key = f"{service}/{shape}/{member}"
+    remembered = _MEMO.get(key)
+    if isinstance(remembered, dict):
+        try:
+            return MemberConstraints(**{**remembered, "enum": tuple(remembered.get("enum", ()))})
+        except TypeError:  # written by another version of this class: ask botocore again
+            pass
     structure = _service_model(service).shape_for(shape)
     if member not in structure.members:
         raise KeyError(f"botocore {service} shape {shape} has no member {member}")
     target = structure.members[member]
     meta = target.metadata
-    return MemberConstraints(
+    found = MemberConstraints(
         service=service, shape=shape, member=member, type_name=target.type_name,
         min=meta.get("min"), max=meta.get("max"), pattern=meta.get("pattern"),
         enum=tuple(getattr(target, "enum", None) or ()),
         documentation=structure.members[member].documentation or "",
     )
+    _MEMO.put(key, dataclasses.asdict(found))
+    return found
 
 
 def api_constraint(service: str, shape: str, member: str) -> AfterValidator:

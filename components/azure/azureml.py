@@ -15,7 +15,6 @@ from functools import cache
 from pathlib import Path
 
 import pulumi
-import yaml
 from pulumi_azure_native import applicationinsights as appinsights
 from pulumi_azure_native import (
     authorization,
@@ -31,6 +30,7 @@ from pulumi_azure_native import (
 from pulumi_azure_native import machinelearningservices as ml
 
 from components import catalog
+from components.files import load_data
 from components.tagging import azure_tags
 
 #: Private DNS zones a workspace private endpoint (group id ``amlworkspace``) registers in.
@@ -55,7 +55,7 @@ _EGRESS_FILE = Path(__file__).parents[1] / "data" / "azureml_egress.yaml"
 
 @cache
 def _egress() -> dict:
-    return yaml.safe_load(_EGRESS_FILE.read_text())
+    return load_data(_EGRESS_FILE)
 
 
 def hf_hub_hosts() -> tuple[str, ...]:

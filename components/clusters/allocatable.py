@@ -15,11 +15,11 @@ from enum import Enum
 from functools import cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat
 from pydantic.alias_generators import to_camel
 
 from components.catalog import InstanceSpec
+from components.files import load_data
 from components.quantity import cpu_millis, memory_mib
 
 DATA_FILE = Path(__file__).parent.parent / "data" / "node_allocatable.yaml"
@@ -95,7 +95,7 @@ class ReserveTable(_Model):
 @cache
 def table() -> ReserveTable:
     """The reserve rules, read once."""
-    return ReserveTable.model_validate(yaml.safe_load(DATA_FILE.read_text()))
+    return ReserveTable.model_validate(load_data(DATA_FILE))
 
 
 def _banded(total: float, bands: list[Band]) -> float:

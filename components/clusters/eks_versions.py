@@ -13,9 +13,10 @@ from enum import Enum
 from functools import cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+
+from components.files import load_data
 
 DATA_FILE = Path(__file__).parent.parent / "data" / "eks_versions.yaml"
 
@@ -54,7 +55,7 @@ class EksVersionTable(_Model):
 @cache
 def table() -> EksVersionTable:
     """The version table, read once."""
-    return EksVersionTable.model_validate(yaml.safe_load(DATA_FILE.read_text()))
+    return EksVersionTable.model_validate(load_data(DATA_FILE))
 
 
 def version(name: str) -> EksVersion:

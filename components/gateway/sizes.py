@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from components.files import load_data
 
 _FILE = Path(__file__).resolve().parents[1] / "data" / "container_sizes.yaml"
 _TABLE = {"ecs": "fargate"}
@@ -14,7 +14,7 @@ _TABLE = {"ecs": "fargate"}
 
 @cache
 def _sizes() -> dict[str, Any]:
-    return yaml.safe_load(_FILE.read_text())
+    return load_data(_FILE)
 
 
 def size_problem(runtime: str, cpu: float, memory_gib: float) -> str | None:

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pulumi
 import pulumi_gcp as gcp
-import yaml
 
 from components import catalog
+from components.files import load_data
 from components.tagging import gcp_labels
 
 FAMILY = "vertex"
@@ -74,7 +74,7 @@ def machine_spec(instance_type: str) -> tuple[str, str | None, int]:
 @cache
 def prediction_regions() -> dict[str, list[str]]:
     """Regions offering each accelerator type (``CPU`` for CPU-only nodes) for online prediction."""
-    return yaml.safe_load(_REGIONS_FILE.read_text())["accelerators"]
+    return load_data(_REGIONS_FILE)["accelerators"]
 
 
 def unsupported_region(instance_type: str, region: str) -> str | None:

@@ -11,11 +11,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from components import catalog
+from components.files import load_data
 
 DATA_FILE = Path(__file__).parent.parent / "data" / "sagemaker_limits.yaml"
 
@@ -109,7 +109,7 @@ class Limits(_Data):
 @cache
 def load() -> Limits:
     """Read (once) and validate the limits file."""
-    return Limits.model_validate(yaml.safe_load(DATA_FILE.read_text()))
+    return Limits.model_validate(load_data(DATA_FILE))
 
 
 def decode_tokens_per_second(gpu: str | None, gpu_count: int, params_b: float | None,

@@ -13,11 +13,11 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 from pydantic.alias_generators import to_camel
 
 from components.catalog import DATA_DIR as INSTANCES_DIR
+from components.files import load_data
 from scalepath.cost.lines import HOURS_PER_MONTH
 
 DATA_DIR: Path = INSTANCES_DIR.parent
@@ -225,7 +225,7 @@ class ServicePriceTable(_Table):
 
 
 def _read(name: str) -> dict:
-    return yaml.safe_load((DATA_DIR / name).read_text())
+    return load_data(DATA_DIR / name)
 
 
 @cache

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from components.aws import api_model
 from components.aws.api_model import constraints
+from components.disk_memo import CACHE_DIR_ENV, DiskMemo
 from components.sagemaker import limits
 from components.sagemaker import settings as sagemaker_settings
 from components.vllm.args import Quantization as VllmQuantization
@@ -480,3 +483,22 @@ def test_endpoint_names_match_the_api_pattern(project: str, stack: str, deployme
 def test_budget_cap_is_read_through_the_same_helper() -> None:
     from components.budgets import max_notifications  # noqa: PLC0415
     assert max_notifications("aws") == constraints("budgets", "CreateBudgetRequest", "NotificationsWithSubscribers").max
+
+
+def test_api_constraints_are_remembered_per_botocore_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(api_model, "_MEMO", DiskMemo("constraints", ("botocore",)))
+    api_model.constraints.cache_clear()
+    first = api_model.constraints("sagemaker", "TrafficRoutingConfig", "WaitIntervalInSeconds")
+
+    def no_model(service: str) -> None:
+        raise AssertionError("botocore's model was loaded although the answer was remembered")
+
+    monkeypatch.setattr(api_model, "_service_model", no_model)
+    monkeypatch.setattr(api_model, "_MEMO", DiskMemo("constraints", ("botocore",)))  # as a later run
+    api_model.constraints.cache_clear()
+    try:
+        assert api_model.constraints("sagemaker", "TrafficRoutingConfig", "WaitIntervalInSeconds") == first
+    finally:
+        api_model.constraints.cache_clear()
+    assert first.max is not None and "botocore" in (first.problem(first.max + 1) or "")
