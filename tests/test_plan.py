@@ -10,10 +10,11 @@ import jsonschema
 import pulumi
 import pulumi_aws as aws
 import pytest
+from pulumi.runtime import resource as pulumi_resource
 
 import scalepath.plan
 import stacks.program
-from scalepath.plan import run_plan
+from scalepath.plan import RecordingMonitor, run_plan
 from scalepath.stackconfig import SECRET_PLACEHOLDER, load_stack_config
 from scalepath.wire import SECRET
 from tests.support import ROOT, SHIPPED, stack_config
@@ -164,6 +165,22 @@ def test_the_entry_point_composes_the_spec_the_plan_parsed(stack: str, monkeypat
 
 
 def test_a_plan_restores_the_garbage_collector_settings(base_config) -> None:
-    before = gc.get_threshold()
+    before, enabled = gc.get_threshold(), gc.isenabled()
     run_plan(stack_config(base_config))
-    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before and gc.isenabled() == enabled and gc.get_freeze_count() == 0
+
+
+def test_registrations_carry_no_stack_trace_and_the_sdk_gets_its_own_back(base_config, monkeypatch) -> None:
+    # The hook the plan swaps must exist in the installed SDK (else the swap would do nothing).
+    sdk = pulumi_resource._get_stack_trace  # noqa: SLF001
+    frames: list[int] = []
+    register = RecordingMonitor.RegisterResource
+
+    def spy(self, request):  # noqa: ANN001, ANN202 (the monitor's gRPC method)
+        frames.append(len(request.stackTrace.frames))
+        return register(self, request)
+
+    monkeypatch.setattr(RecordingMonitor, "RegisterResource", spy)
+    run_plan(stack_config(base_config))
+    assert frames and set(frames) == {0}
+    assert pulumi_resource._get_stack_trace is sdk and len(sdk().frames) == 0  # noqa: SLF001 (no __init__ frames here)
