@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import grpc
-import jsonschema
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
@@ -163,6 +162,8 @@ def reconcile_config(info: analyzer_pb2.AnalyzerInfo, given: Mapping[str, Mappin
     against its schema with ``jsonschema``. Unlike the engine, an unknown policy name is an
     error (a typo would otherwise silently switch nothing).
     """
+    import jsonschema  # noqa: PLC0415 (the policy worker reconciles; the plan's process never needs it)
+
     policies = {p.name: p for p in info.policies}
     problems = [f"`{name}` is not a policy of pack {info.name} (known: {', '.join(sorted(policies))})"
                 for name in given if name != "all" and name not in policies]

@@ -66,6 +66,15 @@ def test_a_sagemaker_plan_with_its_images_remembered_never_imports_the_sdk(tmp_p
     assert "stacks.stages.sagemaker" in again and "sagemaker" not in again
 
 
+def test_an_hf_plan_imports_no_aws_sdk_and_remembers_the_providers_list(tmp_path) -> None:
+    _modules_after_planning("dev", SCALEPATH_CACHE_DIR=str(tmp_path))
+    again = _modules_after_planning("dev", SCALEPATH_CACHE_DIR=str(tmp_path))
+    assert "stacks.stages.hf_serverless" in again
+    # (pulumi_aws lists its submodules lazily in sys.modules: _inputs is loaded only when one is used.)
+    assert not {"huggingface_hub.inference._providers", "pulumi_aws.sagemaker._inputs",
+                "components.sagemaker.endpoint"} & again
+
+
 @pytest.fixture(scope="module")
 def graph() -> grimp.ImportGraph:
     # Imports under TYPE_CHECKING count: a cycle hidden behind them is still a cycle to read.

@@ -15,19 +15,29 @@ from typing import get_args
 import pulumi
 from huggingface_hub import constants
 
+from components.disk_memo import DiskMemo
 from components.secret_store import CloudSecret, CloudSecretArgs, SecretStoreArgs
 
 ROUTER_BASE_URL = "https://router.huggingface.co/v1"
 """OpenAI-compatible base URL of HF Inference Providers (the router picks or pins the provider)."""
 
 
+#: The providers list, on disk per installed huggingface_hub (components/disk_memo.py).
+_MEMO = DiskMemo("hf-providers", ("huggingface_hub",))
+
+
 @cache
 def providers() -> tuple[str, ...]:
     """Providers the router knows plus ``auto`` (router's choice), as ``huggingface_hub`` lists them."""
-    # Its inference package takes ~0.5 s to import: only stacks with a serverless route pay for it.
-    from huggingface_hub.inference._providers import PROVIDER_OR_POLICY_T
+    known = _MEMO.get("providers")
+    if not (isinstance(known, list) and known and all(isinstance(name, str) for name in known)):
+        # Its inference package takes ~0.3-0.5 s to import: only a stack with a serverless route
+        # whose answer is not remembered pays for it.
+        from huggingface_hub.inference._providers import PROVIDER_OR_POLICY_T
 
-    return tuple(name for literal in get_args(PROVIDER_OR_POLICY_T) for name in get_args(literal))
+        known = [name for literal in get_args(PROVIDER_OR_POLICY_T) for name in get_args(literal)]
+        _MEMO.put("providers", known)
+    return tuple(known)
 
 
 def routed_model(model: str, provider: str) -> str:

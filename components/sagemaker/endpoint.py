@@ -9,7 +9,6 @@ blue/green rollout and alarm-driven auto-rollback, autoscaling, alarms and a das
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -23,6 +22,7 @@ from pulumi_aws.sagemaker import (
 )
 
 from components import catalog
+from components.model_size import model_size_b
 from components.outputs import json_document
 from components.sagemaker import image as sagemaker_image
 from components.sagemaker import limits
@@ -61,20 +61,6 @@ _TIMEOUT_UNKNOWN_SIZE = 1800
 def has_local_storage(instance_type: str) -> bool:
     """``ml.g5.2xlarge`` -> True: the family has instance-store NVMe."""
     return instance_type.split(".")[1] in LOCAL_STORAGE_FAMILIES
-
-
-def params_from_model_id(model_id: str) -> float | None:
-    """Parameter count in billions read from a Hub id (``Llama-3.1-70B`` -> 70), if it says.
-
-    Mixture-of-experts names (``8x7B``) count every expert: an upper bound, as all are loaded."""
-    sizes = [float(experts or 1) * float(size) for experts, size in
-             re.findall(r"(?<![\d.])(?:(\d+)x)?(\d+(?:\.\d+)?)[bB](?![a-zA-Z])", model_id.split("/")[-1])]
-    return max(sizes) if sizes else None
-
-
-def model_size_b(model_id: str, params_b: float | None) -> float | None:
-    """Parameter count in billions: the configured one, else what the Hub id says (if anything)."""
-    return params_b if params_b is not None else params_from_model_id(model_id)
 
 
 def default_timeout(params_b: float | None) -> int:

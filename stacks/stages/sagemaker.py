@@ -18,6 +18,7 @@ from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, mode
 from components import catalog
 from components.aws.api_model import api_constraint, constraints
 from components.catalog import UnknownInstanceType
+from components.model_size import model_size_b
 from components.sagemaker import image as sagemaker_image
 from components.sagemaker import limits
 from components.sagemaker.endpoint import (
@@ -27,7 +28,6 @@ from components.sagemaker.endpoint import (
     SageMakerEndpoint,
     SageMakerEndpointArgs,
     has_local_storage,
-    model_size_b,
     server_environment,
 )
 from components.sagemaker.image import ImageNotAvailable, Server

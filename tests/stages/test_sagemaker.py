@@ -14,14 +14,13 @@ from hypothesis import strategies as st
 from sagemaker.core import image_uris
 
 from components.disk_memo import CACHE_DIR_ENV, DiskMemo
+from components.model_size import model_size_b, params_from_model_id
 from components.sagemaker import image as sagemaker_image
 from components.sagemaker.endpoint import (
     ModelSource,
     SageMakerEndpoint,
     SageMakerEndpointArgs,
     default_timeout,
-    model_size_b,
-    params_from_model_id,
 )
 from components.sagemaker.image import Server
 from scalepath.plan import Plan, run_plan
