@@ -17,9 +17,10 @@ config parsing and pre-flight checks included):
 Median of the runs, wall-clock and the child's CPU time (``*_cpu``); the load average is printed
 because a loaded machine stretches wall-clock times.
 
-Measured here (load 6-8): gke-staging declared 2.0 s wall / 1.0 s CPU, registered 7-10 s wall;
-dev declared 2.0 s wall / 1.2 s CPU. Before the lazy registry: 9.7 s (gke-staging) and 5.5 s
-(dev) to the first registration, wall, at load 8.
+Measured here (load ~1) at 94812a4: gke-staging declared 0.71 s wall / 0.70 s CPU, registered
+1.83 s; dev declared 0.74 s / 0.73 s CPU, registered 0.79 s. Before this issue (load 6-8):
+gke-staging declared 2.0 s wall / 1.0 s CPU, registered 7-10 s; dev declared 2.0 s / 1.2 s CPU;
+before the lazy registry 9.7 s (gke-staging) and 5.5 s (dev) to the first registration.
 """
 
 from __future__ import annotations

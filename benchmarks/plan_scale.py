@@ -3,20 +3,22 @@
     python benchmarks/plan_scale.py [COUNT ...] [--stack staging]
 
 For each COUNT (default 10 100 1000), in a fresh interpreter: the stack's deployments (staging:
-its ``chat`` SageMaker endpoint, 11 resources) cloned and renamed until there are COUNT, then
-planned as ``scalepath plan`` plans: the program under mocks (config parsing and pre-flight
-checks included), the cost estimate, and the policy pack over the Analyzer protocol (pack start
-included). A one-deployment plan runs first so imports are reported apart (``warmup_s``).
-Prints per COUNT: resources, seconds and share of each phase, resources per second end to end,
-and peak RSS of this process and of the pack process. Targets: 1,000 deployments (~11,000
-resources) under 90 s and 1.5 GiB, time linear in resources.
+its ``chat`` SageMaker endpoint, 14 resources) cloned and renamed until there are COUNT, then
+planned as ``scalepath plan`` plans: the policy worker and pack start first and check each
+resource as the program registers it (docs/policies.md), then the cost estimate. A
+one-deployment plan runs first so imports are reported apart (``warmup_s``). Prints per COUNT:
+resources, seconds and share of each phase (``program``, including the checks that ran
+alongside; ``policy``, the wait for the pack after the program; ``cost``), resources per second
+end to end, CPU seconds of this process and of the worker + pack, and peak RSS of this process
+and of the largest child. Targets: 1,000 deployments (~14,000 resources) under 90 s and 1.5 GiB,
+time linear in resources.
 
-Measured here at 7ce000f (2 cores shared, load ~4): 10 -> 142 resources 1.8 s (78/s; program
-22%, policy 78%, cost 0%); 100 -> 1,402 resources 9.2 s (152/s; program 55%, policy 40%, cost
-4%; 356 MiB + pack 309 MiB); 300 -> 4,202 resources 80.7 s (52/s, under other load; 597 MiB
-+ pack 535 MiB). Before the GC change 100 took 62 s (23/s). At 071f640 (load ~4-6): 1000 ->
-14,002 resources 228 s (61/s; program 59%, policy 31%, cost 10%; 1,469 MiB + pack 1,313 MiB);
-before components/dynamic.py it failed with RecursionError (see docs/architecture.md).
+Measured here (2 cores, load ~2) at 31201d4: 10 -> 142 resources 0.9 s (156/s); 100 -> 1,402
+resources 3.0 s (466/s; program 96 %, policy 3 %, cost 1 %; 194 MiB); 1,000 -> 14,002 resources
+31.5 s (444/s; program 92 %, policy 7 %, cost 1 %; CPU 26.0 s + worker and pack 19.9 s; 997 MiB,
+largest child 204 MiB). Before this issue's changes (9a93a11, load ~1): 100 -> 10.4 s (135/s),
+1,000 -> 158 s (88/s; program 60 %, policy 29 %, cost 11 %; 1,465 MiB + pack 1,307 MiB); and
+before components/dynamic.py 1,000 failed with RecursionError (see docs/architecture.md).
 """
 
 from __future__ import annotations

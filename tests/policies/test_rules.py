@@ -529,15 +529,24 @@ def test_a_pack_that_fails_to_start_reports_its_error(tmp_path):
             pass
 
 
-def test_a_policy_that_raises_fails_the_check_with_its_error(tmp_path):
+def _analyze_in_session(pack_dir) -> None:
+    with start_pack(pack_dir, "scalepath", "test") as session:
+        session.analyze(resource("aws:s3/bucket:Bucket", {}), {})
+
+
+def _check_through_the_worker(pack_dir) -> None:
+    check_resources(pack_dir, "scalepath", "test", [sagemaker_model()], {})
+
+
+@pytest.mark.parametrize("analyze", [_analyze_in_session, _check_through_the_worker])
+def test_a_policy_that_raises_fails_the_check_with_its_error(tmp_path, analyze):
     (tmp_path / "__main__.py").write_text(
         "from pulumi_policy import PolicyPack, ResourceValidationPolicy\n"
         "def broken(args, report):\n"
         "    raise KeyError('productionVariants')\n"
         "PolicyPack('broken', [ResourceValidationPolicy('broken', 'Always raises.', broken)])\n")
     with pytest.raises(PolicyPackError, match="productionVariants"):
-        with start_pack(tmp_path, "scalepath", "test") as session:
-            session.analyze(resource("aws:s3/bucket:Bucket", {}), {})
+        analyze(tmp_path)
 
 
 # --- the check of a plan, driven from the policy worker process ----------------------------------
@@ -592,13 +601,3 @@ def test_a_policy_config_error_found_in_the_worker_is_the_plans_config_error():
         check_resources(PACK, "scalepath", "test", [sagemaker_model()],
                         {"required-tags": {"properties": {"no-such-property": 1}}}, config_source="given.json")
     assert caught.value.source == "given.json" and "no-such-property" in str(caught.value)
-
-
-def test_a_policy_that_raises_fails_the_plans_check_with_its_error(tmp_path):
-    (tmp_path / "__main__.py").write_text(
-        "from pulumi_policy import PolicyPack, ResourceValidationPolicy\n"
-        "def broken(args, report):\n"
-        "    raise KeyError('productionVariants')\n"
-        "PolicyPack('broken', [ResourceValidationPolicy('broken', 'Always raises.', broken)])\n")
-    with pytest.raises(PolicyPackError, match="productionVariants"):
-        check_resources(tmp_path, "scalepath", "test", [sagemaker_model()], {})
