@@ -15,10 +15,11 @@ machine drifts; a ratio taken within one run holds, an absolute time does not): 
 times (program + policy pack + cost). Prints each run, the medians and the ratio
 peer / scalepath (goal: at least 1.5).
 
-Measured here (2 cores shared, load 4-8), 50 clones, 3 rounds: before the GC change scalepath
-28.6 s vs peer 20.1 s (ratio 0.70); at 7ce000f 12.3 s vs 10.6 s (0.86; per round 1.41, 0.90,
-0.86). One pair on the original main (1caed25): 33.8 s vs 46.3 s. Goal not met; see
-docs/architecture.md, "Performance".
+Measured here (2 cores shared), 50 clones: at a109ef5, 5 rounds, load ~2: scalepath 3.07 s vs
+peer 5.53 s (ratio 1.80; per round 3.02, 1.78, 1.84, 1.83, 1.64). Before issue 15's changes, at
+9a93a11 (load ~1): 18.0 s vs 7.2 s (0.40); at 7ce000f (load 4-8): 12.3 s vs 10.6 s (0.86). The
+scalepath runs are warm: the first plan after installing the SDKs fills the disk memo
+(components/disk_memo.py) and imports them once. See docs/architecture.md, "Performance".
 """
 
 from __future__ import annotations
