@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import copy
 import ipaddress
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -33,6 +35,7 @@ hf_constants.HF_HUB_DISABLE_TELEMETRY = True
 # The SDK answers memo (components/disk_memo.py) lives in a folder of this run: tests never read a
 # user's memo and CI writes nothing outside the clone. Subprocesses (CLI tests) inherit it.
 os.environ[CACHE_DIR_ENV] = tempfile.mkdtemp(prefix="scalepath-test-cache-")
+atexit.register(shutil.rmtree, os.environ[CACHE_DIR_ENV], ignore_errors=True)
 
 _NETWORK_ATTEMPTS: list[str] = []
 
