@@ -9,7 +9,8 @@ Remediate and Analyze per resource and AnalyzeStack once. We do the same with th
 the offline plan recorded. The pack process is always stopped, also on errors and Ctrl-C: it runs
 in its own session (a terminal's Ctrl-C reaches the plan, which stops the pack in order), and on
 Linux it is killed by the kernel when the thread that started it dies (``PR_SET_PDEATHSIG``), so
-even a plan killed with SIGKILL leaves no pack behind.
+even a plan killed with SIGKILL leaves no pack behind. :func:`plan_check` does all of this from a
+helper process (:mod:`scalepath.policy_worker`) while the program is still registering resources.
 """
 
 from __future__ import annotations
@@ -425,8 +426,8 @@ def _violation(diagnostic: analyzer_pb2.AnalyzeDiagnostic, urn: str | None) -> d
 
 
 BATCH = 64
-"""Most requests of one kind in flight at once: enough to keep the pack busy between the GIL turns
-of the thread that sends them, few enough that neither process queues a whole plan's messages."""
+"""Most requests of one kind in flight at once: enough that the pack never waits for the next
+request while answers are read, few enough that neither process queues a whole plan's messages."""
 
 
 class Analysis:
