@@ -63,6 +63,13 @@ class DiskMemo:
             self._entries = self._read(self._path())
         return self._entries.get(key)
 
+    def strings(self, key: str) -> list[str] | None:
+        """The remembered non-empty list of strings for ``key``; None if absent or of another shape."""
+        value = self.get(key)
+        if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+            return value
+        return None
+
     def put(self, key: str, value: Any) -> None:
         """Remember ``value`` (JSON) for ``key``, merged with what other runs wrote meanwhile."""
         path = self._path()

@@ -10,8 +10,6 @@ import functools
 import json
 import logging
 import math
-import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,12 +50,7 @@ class _Cli(typer.Typer):
             # The teardown would free a plan's heap object by object (about 1 s of a 50-deployment
             # plan, more at scale); the pack, its worker and --out are closed by now.
             logging.shutdown()
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except (OSError, ValueError):  # closed or broken pipe: nothing more to say
-                    pass
-            os._exit(done.code if isinstance(done.code, int) else 0 if done.code is None else 1)
+            interrupts.end_process(done.code if isinstance(done.code, int) else 0 if done.code is None else 1)
 
 
 app = _Cli(help="scalepath: model inference along the scaling path, checked offline.",

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import NoReturn
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -36,13 +37,18 @@ class Interrupted(KeyboardInterrupt):
         self.exit_code = exit_code(signum)
 
 
-def _exit_now(signum: int, _frame: FrameType | None) -> None:
+def end_process(code: int) -> NoReturn:
+    """End this process at once with ``code``: stdio flushed, no interpreter teardown."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):  # closed or broken pipe: nothing more to say
             pass
-    os._exit(exit_code(signum))
+    os._exit(code)
+
+
+def _exit_now(signum: int, _frame: FrameType | None) -> None:
+    end_process(exit_code(signum))
 
 
 def exit_on_signal() -> None:

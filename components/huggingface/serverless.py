@@ -29,8 +29,8 @@ _MEMO = DiskMemo("hf-providers", ("huggingface_hub",))
 @cache
 def providers() -> tuple[str, ...]:
     """Providers the router knows plus ``auto`` (router's choice), as ``huggingface_hub`` lists them."""
-    known = _MEMO.get("providers")
-    if not (isinstance(known, list) and known and all(isinstance(name, str) for name in known)):
+    known = _MEMO.strings("providers")
+    if known is None:
         # Its inference package takes ~0.3-0.5 s to import: only a stack with a serverless route
         # whose answer is not remembered pays for it.
         from huggingface_hub.inference._providers import PROVIDER_OR_POLICY_T

@@ -74,8 +74,8 @@ def _image_uris():  # noqa: ANN202 (a module)
 def versions(server: Server) -> tuple[str, ...]:
     """Versions (full and ``major.minor`` aliases) the installed SDK knows for ``server``."""
     key = f"versions/{server.value}"
-    known = _MEMO.get(key)
-    if not _strings(known):
+    known = _MEMO.strings(key)
+    if known is None:
         image_uris = _image_uris()
         found: set[str] = set()
         for (srv, _), name in _FRAMEWORKS.items():
@@ -108,9 +108,6 @@ def retrieve(server: Server, version: str, region: str, instance_type: str | Non
         _MEMO.put(key, image)
     return image
 
-
-def _strings(value: object) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
 
 
 def ecr_repository_arn(image_uri: str) -> str:

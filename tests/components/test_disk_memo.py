@@ -67,3 +67,11 @@ def test_an_uninstalled_package_keys_nothing(folder: Path) -> None:
     memo = DiskMemo("answers", ("no-such-distribution-scalepath",))
     memo.put("a", 1)
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", ["one", [], ["a", 1], {"a": "b"}])
+def test_a_remembered_list_of_another_shape_is_no_answer(folder: Path, value: object) -> None:
+    DiskMemo("answers", ("botocore",)).put("versions", value)
+    assert DiskMemo("answers", ("botocore",)).strings("versions") is None
+    DiskMemo("answers", ("botocore",)).put("versions", ["3.0", "3.1"])
+    assert DiskMemo("answers", ("botocore",)).strings("versions") == ["3.0", "3.1"]
