@@ -18,7 +18,7 @@ resources 3.0 s (466/s; program 96 %, policy 3 %, cost 1 %; 194 MiB); 1,000 -> 1
 31.5 s (444/s; program 92 %, policy 7 %, cost 1 %; CPU 26.0 s + worker and pack 19.9 s; 997 MiB,
 largest child 204 MiB). Before this issue's changes (9a93a11, load ~1): 100 -> 10.4 s (135/s),
 1,000 -> 158 s (88/s; program 60 %, policy 29 %, cost 11 %; 1,465 MiB + pack 1,307 MiB); and
-before components/dynamic.py 1,000 failed with RecursionError (see docs/architecture.md).
+before components/dynamic.py 1,000 failed with RecursionError (see docs/performance.md).
 """
 
 from __future__ import annotations

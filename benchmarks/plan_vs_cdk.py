@@ -19,7 +19,7 @@ Measured here (2 cores shared), 50 clones: at a109ef5, 5 rounds, load ~2: scalep
 peer 5.53 s (ratio 1.80; per round 3.02, 1.78, 1.84, 1.83, 1.64). Before issue 15's changes, at
 9a93a11 (load ~1): 18.0 s vs 7.2 s (0.40); at 7ce000f (load 4-8): 12.3 s vs 10.6 s (0.86). The
 scalepath runs are warm: the first plan after installing the SDKs fills the disk memo
-(components/disk_memo.py) and imports them once. See docs/architecture.md, "Performance".
+(components/disk_memo.py) and imports them once. See docs/performance.md.
 """
 
 from __future__ import annotations

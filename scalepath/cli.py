@@ -217,7 +217,7 @@ def gateway_serve(stack: StackOpt, config: ConfigOpt = None, backend: BackendOpt
 
 @gateway_app.command("install-engine")
 def gateway_install_engine() -> None:
-    """Install the pinned engine (litellm[proxy]) into its own virtualenv (see docs/architecture.md)."""
+    """Install the pinned engine (litellm[proxy]) into its own virtualenv (see docs/gateway.md)."""
     from scalepath.gateway.engine import ENGINE_REQUIREMENTS, install_engine
 
     typer.echo(f"installing {' '.join(ENGINE_REQUIREMENTS)} ...")

@@ -256,7 +256,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         denies it otherwise, so a principal holding it cannot call from outside the VPC even with
         another allow (an explicit deny wins). Principals without it (admins with ``sagemaker:*``)
         are not constrained by it: SageMaker endpoints take no resource policy, so an account-wide
-        guard needs an SCP with the same condition (docs/architecture.md)."""
+        guard needs an SCP with the same condition (docs/cloud-limits.md)."""
         actions = ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream",
                    "sagemaker:InvokeEndpointAsync"]
         network = self._args.network

@@ -98,7 +98,7 @@ def execution_policy(scope: RoleScope) -> pulumi.Output[str]:
                            "Resource": scope.kms_key_arn})
     if scope.weights_kms_key_arn is not None:
         # Objects under SSE-KMS need kms:Decrypt on the bucket's key besides s3:GetObject; the
-        # key's own policy must also admit this role (not ours to change: docs/architecture.md).
+        # key's own policy must also admit this role (not ours to change: docs/cloud-limits.md).
         statements.append({"Sid": "DecryptWeights", "Effect": "Allow", "Action": ["kms:Decrypt"],
                            "Resource": scope.weights_kms_key_arn,
                            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}})

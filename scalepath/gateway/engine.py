@@ -1,7 +1,7 @@
 """The gateway engine (LiteLLM's proxy) on this machine: its own virtualenv, and running it on loopback.
 
 The engine cannot share the project's virtualenv: every LiteLLM release in range needs
-``importlib-metadata>=8`` and every ``sagemaker-core`` 2.x needs ``<7`` (docs/architecture.md,
+``importlib-metadata>=8`` and every ``sagemaker-core`` 2.x needs ``<7`` (docs/gateway.md,
 "Gateway"). It runs as a subprocess anyway, so it lives in a virtualenv of its own, keyed on
 its version: ``$SCALEPATH_GATEWAY_ENGINE``, else ``~/.cache/scalepath/gateway-engine/litellm-<v>``.
 """
@@ -24,7 +24,7 @@ import httpx
 from components.gateway.args import ENGINE_SETTINGS, KEY_ENV
 
 ENGINE_VERSION = "1.100.5"
-#: What ``install-engine`` installs: the pinned proxy (see docs/architecture.md for the advisories)
+#: What ``install-engine`` installs: the pinned proxy (see docs/gateway.md for the advisories)
 #: and ``prisma``, which the proxy's auth-error path imports even without a database (without it
 #: a request with a wrong key gets 500 instead of 401); upstream's image ships it too.
 ENGINE_REQUIREMENTS = (f"litellm[proxy]=={ENGINE_VERSION}", "prisma==0.15.0")

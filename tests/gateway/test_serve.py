@@ -115,7 +115,7 @@ def test_streaming_passes_through_chunk_by_chunk(gateway: Served, standins: dict
 def test_requests_without_the_client_key_are_refused(gateway: Served, standins: dict[str, StandIn],
                                                      key: str | None, status: int) -> None:
     """No key: 401. A wrong key: the engine (no database by design) answers 400 "No connected db."
-    instead of 401 — still refused (docs/architecture.md, "Gateway")."""
+    instead of 401 — still refused (docs/gateway.md)."""
     before = sum(s.requests for s in standins.values())
     response = _chat(gateway, "weighted", key=key)
     assert response.status_code == status, response.text
