@@ -1,5 +1,6 @@
 """The preview, deploy and drift workflows cover every shipped stack, with the auth each stack's
-clouds need and a runner that can reach its Kubernetes API (issue 14, items 9 and 24)."""
+clouds need and a runner that can reach its Kubernetes API (issue 14, items 9 and 24); a stack no
+runner can reach fails the deploy but only leaves itself out of the preview (issue 24, item 4)."""
 
 from __future__ import annotations
 
@@ -47,12 +48,45 @@ def test_private_control_planes_run_in_the_vpc_and_public_ones_on_github() -> No
         assert jobs[stack].runner == ci.GITHUB_HOSTED, stack
 
 
-def test_a_private_stack_without_a_runner_label_is_an_error_not_a_skip(capsys: pytest.CaptureFixture[str]) -> None:
+def outputs(text: str) -> dict[str, Any]:
+    return {key: json.loads(value) for key, value in (line.split("=", 1) for line in text.splitlines())}
+
+
+def test_a_private_stack_without_a_runner_label_fails_the_deploy_matrix(capsys: pytest.CaptureFixture[str]) -> None:
     assert ci.main(["--root", str(ROOT)]) == 2
     assert "SCALEPATH_PRIVATE_RUNNER_LABEL" in capsys.readouterr().err
     assert ci.main(["--root", str(ROOT), "--private-runner-label", LABEL]) == 0
-    lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
-    assert set(lines) == {"all", *ci.ENVIRONMENTS}
+    lines = outputs(capsys.readouterr().out)
+    assert set(lines) == {"all", "skipped", *ci.ENVIRONMENTS} and lines["skipped"] == []
+
+
+def test_the_preview_matrix_leaves_out_unreachable_stacks_with_a_warning(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Without a VPC runner only prod (private EKS API) is left out; dev and staging keep their preview."""
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert ci.main(["--root", str(ROOT), "--skip-unreachable"]) == 0
+    captured = capsys.readouterr()
+    lines = outputs(captured.out)
+    assert lines["skipped"] == ["prod"]
+    assert sorted(e["stack"] for e in lines["all"]) == sorted(set(SHIPPED) - {"prod"})
+    assert [e["stack"] for e in lines["prod"]] == ["azure-prod", "gcp-prod"]
+    assert "::warning title=no preview for prod::" in captured.err
+    text = summary.read_text()
+    assert "**prod**" in text and "SCALEPATH_PRIVATE_RUNNER_LABEL" in text
+    # With the label nothing is left out, and the summary gets no warning.
+    summary.unlink()
+    assert ci.main(["--root", str(ROOT), "--skip-unreachable", "--private-runner-label", LABEL]) == 0
+    assert outputs(capsys.readouterr().out)["skipped"] == [] and not summary.exists()
+
+
+def test_one_stacks_environment_and_clouds_for_promotion(capsys: pytest.CaptureFixture[str]) -> None:
+    """azure-prod's file says ``scalepath:environment: prod``: promotion waits for prod's reviewers."""
+    assert ci.main(["--root", str(ROOT), "--stack", "azure-prod"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["environment=prod", 'clouds=["azure"]']
+    for bad in ("nope", "../environments/Pulumi.dev", ""):
+        assert ci.main(["--root", str(ROOT), "--stack", bad]) == 2
+        assert "no environments/Pulumi.<stack>.yaml" in capsys.readouterr().err
 
 
 def test_deploy_order_follows_the_environments(tmp_path: Path) -> None:
@@ -92,9 +126,14 @@ def test_workflow_matrices_come_from_the_stack_list(name: str, expected: dict[st
         pulumi_steps = [s for s in job["steps"] if str(s.get("uses", "")).startswith("pulumi/actions")]
         assert pulumi_steps and all(s["with"]["stack-name"] == "${{ matrix.stack }}" for s in pulumi_steps)
         assert all("${{ matrix.environment }}" in s["with"]["policyPackConfigs"] for s in pulumi_steps)
-    stacks_step = workflow(name)["jobs"]["stacks"]["steps"][-1]["run"]
-    assert "python -m scalepath.ci --private-runner-label" in stacks_step
-    assert "SCALEPATH_PRIVATE_RUNNER_LABEL" in stacks_step
+    stacks_step = workflow(name)["jobs"]["stacks"]["steps"][-1]
+    assert 'python -m scalepath.ci ' in stacks_step["run"]
+    assert '--private-runner-label "$PRIVATE_RUNNER_LABEL"' in stacks_step["run"]
+    assert "vars.SCALEPATH_PRIVATE_RUNNER_LABEL" in stacks_step["env"]["PRIVATE_RUNNER_LABEL"]
+    # A preview leaves unreachable stacks out (and skips an empty matrix); a deploy fails on them.
+    assert ("--skip-unreachable" in stacks_step["run"]) == (name == "preview.yml")
+    if name == "preview.yml":
+        assert jobs["preview"]["if"] == "needs.stacks.outputs.all != '[]'"
 
 
 def test_the_setup_action_installs_the_gke_auth_plugin_on_request() -> None:
