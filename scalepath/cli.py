@@ -182,6 +182,31 @@ def advise(
         render_advice(advice, Console())
 
 
+@app.command()
+def secrets(stack: StackOpt, config: ConfigOpt = None) -> None:
+    """List the stack's `secure:` keys and print the `pulumi config set --secret` command for each that
+    still holds a placeholder. Exit 0 when every one is ciphertext, 1 when some must be set first.
+
+    The commands take no value: Pulumi then prompts for it without echo (or reads it from stdin,
+    `< file`), so the secret never lands in shell history; scalepath itself never reads it.
+    """
+    try:
+        stack_config = load_stack_config(stack, project_root(), config)
+    except (ConfigError, FileNotFoundError) as error:
+        raise fail(str(error), EXIT_CONFIG) from None
+    if not stack_config.secret_keys:
+        typer.echo(f"stack {stack}: no secure: keys")
+        raise typer.Exit(EXIT_OK)
+    for key in sorted(stack_config.secret_keys):
+        state = "placeholder: set it before `pulumi preview`" if key in stack_config.placeholder_keys else "ciphertext"
+        typer.echo(f"{key}: {state}")
+    if stack_config.placeholder_keys:
+        typer.echo("Set each (Pulumi prompts without echo; or append `< FILE` to read it from a file):")
+        for key in sorted(stack_config.placeholder_keys):
+            typer.echo(f"  pulumi config set --secret --stack {stack} {key}")
+    raise typer.Exit(EXIT_VIOLATIONS if stack_config.placeholder_keys else EXIT_OK)
+
+
 @gateway_app.command("config")
 def gateway_config(stack: StackOpt, config: ConfigOpt = None, backend: BackendOpt = None) -> None:
     """Print the engine's config as deployed; secrets appear only as references (os.environ/NAME)."""

@@ -89,12 +89,15 @@ class Plan:
     cost: dict[str, Any] = field(default_factory=lambda: {"monthly_usd": None, "lines": []})
     policy_help: dict[str, str] = field(default_factory=dict)
     """Remediation steps of each violated policy (for the readable report; not in the JSON)."""
+    placeholder_secrets: list[str] = field(default_factory=list)
+    """``secure:`` keys still holding a placeholder instead of ciphertext (names only, sorted)."""
 
     def to_json(self) -> dict[str, Any]:
-        """The plan JSON contract of DESIGN.md."""
+        """The plan JSON contract of DESIGN.md, plus ``placeholder_secrets`` (docs/architecture.md)."""
         return {"stack": self.stack, "project": self.project,
                 "resources": [r.to_json() for r in self.resources],
-                "violations": self.violations, "cost": self.cost}
+                "violations": self.violations, "cost": self.cost,
+                "placeholder_secrets": self.placeholder_secrets}
 
 
 def redacted(plan: Plan) -> Plan:
@@ -188,4 +191,5 @@ def run_plan(config: StackConfig, on_record: Callable[[PlannedResource], None] |
     with collector_off(), no_source_positions():
         contextvars.Context().run(_run_program, config, spec, monitor)
     resources = list(monitor.recorded)
-    return Plan(stack=config.stack, project=config.project, resources=resources, cost=estimate(resources, spec))
+    return Plan(stack=config.stack, project=config.project, resources=resources, cost=estimate(resources, spec),
+                placeholder_secrets=sorted(config.placeholder_keys))

@@ -37,6 +37,10 @@ def render_plan(plan: Plan, console: Console) -> None:
         console.print("[green]No policy violations.[/]")
 
     render_cost(plan.cost, console)
+    if plan.placeholder_secrets:
+        console.print(f"[yellow]warning:[/] not ciphertext yet: {', '.join(plan.placeholder_secrets)}; `pulumi "
+                      f"preview` cannot decrypt {'it' if len(plan.placeholder_secrets) == 1 else 'them'} until set "
+                      f"(`scalepath secrets --stack {plan.stack}` prints the commands)", highlight=False)
 
 
 def render_cost(cost: dict, console: Console) -> None:

@@ -7,6 +7,8 @@ and cannot be decrypted offline, so they become a marked placeholder flagged as 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,36 @@ class StackConfig:
     values: dict[str, str]
     """Namespaced key -> value as the engine passes it (objects as JSON text)."""
     secret_keys: set[str] = field(default_factory=set)
+    placeholder_keys: frozenset[str] = frozenset()
+    """``secure:`` keys whose value is no Pulumi ciphertext (see :func:`is_ciphertext`): ``pulumi
+    preview`` cannot decrypt them until they are set with ``pulumi config set --secret``."""
+
+
+def _base64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def is_ciphertext(value: object) -> bool:
+    """Whether a ``secure:`` value has the shape Pulumi's secrets providers write.
+
+    The passphrase and cloud-KMS providers write ``v1:<nonce>:<sealed>`` (base64 each; a 12-byte
+    AES-GCM nonce, the sealed value at least its 16-byte tag; pulumi/pulumi ``symmetricCrypter``);
+    Pulumi Cloud writes one base64 string its service decrypts. Anything else fails to decrypt
+    under every provider, so it is a placeholder. Only the shape is known offline: a value of the
+    right shape made with another stack's key still fails at ``pulumi preview``.
+    """
+    if not isinstance(value, str) or not value:
+        return False
+    parts = value.split(":")
+    if parts[0] == "v1":
+        if len(parts) != 3:
+            return False
+        nonce, sealed = _base64(parts[1]), _base64(parts[2])
+        return nonce is not None and len(nonce) == 12 and sealed is not None and len(sealed) >= 16
+    return len(parts) == 1 and bool(_base64(value))
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -109,6 +141,7 @@ def load_stack_config(stack: str, root: Path, config_file: Path | None = None) -
         raise ConfigError([ConfigIssue(str(path), "expected a mapping with a `config:` mapping")])
     values: dict[str, str] = {}
     secret_keys: set[str] = set()
+    placeholders: set[str] = set()
     for key, value in (document.get("config") or {}).items():
         if not isinstance(key, str):
             raise ConfigError([ConfigIssue(f"{path}: config.{key}", "config keys are names such as "
@@ -118,8 +151,11 @@ def load_stack_config(stack: str, root: Path, config_file: Path | None = None) -
         if isinstance(value, dict) and set(value) == {"secure"}:
             values[key] = SECRET_PLACEHOLDER
             secret_keys.add(key)
+            if not is_ciphertext(value["secure"]):
+                placeholders.add(key)
         elif isinstance(value, str):
             values[key] = value
         else:
             values[key] = json.dumps(value)
-    return StackConfig(project=project["name"], stack=stack, values=values, secret_keys=secret_keys)
+    return StackConfig(project=project["name"], stack=stack, values=values, secret_keys=secret_keys,
+                       placeholder_keys=frozenset(placeholders))
