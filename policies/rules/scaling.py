@@ -84,8 +84,16 @@ SCALING_CAPS = ResourceValidationPolicy(
 )
 
 
+#: Application Auto Scaling dimensions with no zero to ask for: a SageMaker production variant keeps
+#: at least one instance (only inference components scale to zero: AWS, "Scale an endpoint to zero
+#: instances"), and an ECS service behind a load balancer gets no request at zero that would wake it.
+#: Advising either would ask for what the platform does not offer.
+NO_ZERO_DIMENSIONS = frozenset({"sagemaker:variant:DesiredInstanceCount", "ecs:service:DesiredCount"})
+
+
 def scale_in(resource_type: str, props: Mapping[str, Any]) -> tuple[str, bool, bool] | None:
-    """(what was checked, can reach zero, runs on spot) for resources that hold paid capacity."""
+    """(what was checked, can reach zero, runs on spot) for resources that hold paid capacity, None
+    for the rest and for capacity that cannot reach zero on its platform."""
     def zero(path: str, default: float | None = None) -> bool:
         value = number(get(props, path))
         return (default if value is None else value) == 0
@@ -93,6 +101,8 @@ def scale_in(resource_type: str, props: Mapping[str, Any]) -> tuple[str, bool, b
     if is_hf_endpoint(resource_type, props):
         return "minReplica", zero("minReplica"), False
     if resource_type == "aws:appautoscaling/target:Target":
+        if get(props, "scalableDimension") in NO_ZERO_DIMENSIONS:
+            return None
         return "minCapacity", zero("minCapacity"), False
     if resource_type == "aws:eks/nodeGroup:NodeGroup":
         return ("scalingConfig.minSize / capacityType", zero("scalingConfig.minSize"),

@@ -18,12 +18,15 @@ from scalepath.policy_runner import (
     PolicyConfigError,
     PolicyPackError,
     PolicyPackSession,
+    check_plan,
     check_resources,
     load_policy_config,
     policy_check,
     reconcile_config,
     start_pack,
 )
+from scalepath.stackconfig import load_stack_config
+from tests.support import ROOT
 from tests.support.policy import CONFIGS, PACK, TAGS, hf_endpoint, of, resource, run
 
 HF_TOKEN = "hf_" + "a1B2c3D4e5" * 4  # shaped like a real token; never a real one
@@ -442,6 +445,28 @@ def test_scale_to_zero_advises_always_on_capacity_outside_prod(pack):
         ("advisory", "`minReplica`: this non-production deployment keeps paid capacity running when idle; "
                      "let it scale to zero or run on spot capacity.")]
     assert of(run(pack, resources, env="prod"), "non-prod-scale-to-zero") == []
+
+
+def scaling_target(dimension: str, minimum: int = 1):
+    return resource("aws:appautoscaling/target:Target", {
+        "serviceNamespace": dimension.split(":")[0], "scalableDimension": dimension,
+        "resourceId": "x", "minCapacity": minimum, "maxCapacity": 2, "tags": dict(TAGS)})
+
+
+def test_scale_to_zero_asks_nothing_a_platform_cannot_do(pack):
+    # A SageMaker variant keeps one instance; an ECS service behind a load balancer has nothing to wake it.
+    report = run(pack, [scaling_target("sagemaker:variant:DesiredInstanceCount"),
+                        scaling_target("ecs:service:DesiredCount")], env="dev")
+    assert of(report, "non-prod-scale-to-zero") == []
+    # Inference components do scale to zero: a minimum of 1 there is still advised on.
+    found = of(run(pack, [scaling_target("sagemaker:inference-component:DesiredCopyCount")], env="dev"),
+               "non-prod-scale-to-zero")
+    assert [v["message"].split(":")[0] for v in found] == ["`minCapacity`"]
+
+
+def test_the_gateway_draws_no_scale_to_zero_advice(shipped_plan):
+    plan = check_plan(shipped_plan("gateway-dev"), load_stack_config("gateway-dev", ROOT), ROOT)
+    assert [v["urn"] for v in plan.violations if v["policy"] == "non-prod-scale-to-zero"] == []
 
 
 # --- configuration ------------------------------------------------------------------------------
