@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import Field, NonNegativeFloat, PositiveInt, StringConstraints, field_validator, model_validator
 
 from components.gateway.sizes import size_problem
-from stacks.config import Cloud, DeploymentBase, Network, Scaling, Stage
+from stacks.config import Cloud, DeploymentBase, Environment, Network, Scaling, Stage
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.secret_store import SecretStoreConfig
@@ -188,7 +188,8 @@ class GatewayConfig(ConfigModel):
         return {RUNTIME_CLOUD[runtime]} if runtime else set()
 
 
-def gateway_issues(gateway: GatewayConfig, deployments: list[DeploymentBase], network: Network) -> list[ConfigIssue]:
+def gateway_issues(gateway: GatewayConfig, deployments: list[DeploymentBase], network: Network,
+                   environment: Environment) -> list[ConfigIssue]:
     """Checks that need the stack's deployments: names, runtime, secret store (each names its key)."""
     known = {d.name for d in deployments}
     allowed = ", ".join(sorted(known)) or "none (add deployments first)"
@@ -226,7 +227,7 @@ def gateway_issues(gateway: GatewayConfig, deployments: list[DeploymentBase], ne
                                       f"must be the runtime's cloud ({', '.join(sorted(c.value for c in clouds))}): "
                                       "the gateway reads its key there with its own identity"))
         if runtime is GatewayRuntime.ECS:
-            issues += _ecs_network_issues(network)
+            issues += _ecs_network_issues(network) + _ecs_tls_issues(gateway, network, environment)
         elif gateway.tls_certificate_arn is not None:
             issues.append(ConfigIssue(format_loc(("gateway", "tlsCertificateArn")),
                                       "only the ecs runtime takes a certificate here; Cloud Run and Container "
@@ -240,6 +241,17 @@ def gateway_issues(gateway: GatewayConfig, deployments: list[DeploymentBase], ne
                                       "an Azure runtime keeps the gateway key in an existing Key Vault; set "
                                       "secretStore: {cloud: azure, azure: {vaultName: ..., resourceGroup: ...}}"))
     return issues
+
+
+def _ecs_tls_issues(gateway: GatewayConfig, network: Network, environment: Environment) -> list[ConfigIssue]:
+    """Outside dev a public ALB serves HTTPS: every request carries the client key, which plain HTTP
+    shows to any network on the way."""
+    if environment is Environment.DEV or network.mode == "private" or gateway.tls_certificate_arn is not None:
+        return []
+    return [ConfigIssue(format_loc(("gateway", "tlsCertificateArn")),
+                        f"required for a public ecs gateway in {environment.value} (plain HTTP would carry the "
+                        "client key in clear): set an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:"
+                        "certificate/ID; HTTPS on 443) or use network.mode: private (internal load balancer)")]
 
 
 def _ecs_network_issues(network: Network) -> list[ConfigIssue]:

@@ -221,7 +221,7 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
         raise ConfigError(issues)
     spec = spec.model_copy(update={"deployments": deployments})
     if spec.gateway is not None:
-        issues += gateway_issues(spec.gateway, deployments, spec.network)
+        issues += gateway_issues(spec.gateway, deployments, spec.network, spec.environment)
         if issues:
             raise ConfigError(issues)
     issues += _missing_targets(spec) + _missing_secrets(spec) + _budget_limits(spec) + _name_collisions(spec)

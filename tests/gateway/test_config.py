@@ -89,6 +89,39 @@ def test_ecs_needs_nat_egress() -> None:
     assert "needs outbound internet" in issues["scalepath:network.aws.natGateway"]
 
 
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+
+
+@pytest.mark.parametrize("environment, mode, certificate, refused", [
+    ("staging", "public", None, True), ("prod", "public", None, True),
+    ("staging", "public", CERTIFICATE, False), ("staging", "private", None, False),
+    ("dev", "public", None, False)])
+def test_a_public_ecs_gateway_outside_dev_needs_tls(environment: str, mode: str, certificate: str | None,
+                                                    refused: bool) -> None:
+    values, secrets = gateway_config(**({"tlsCertificateArn": certificate} if certificate else {}))
+    values["scalepath:environment"] = environment
+    values["scalepath:network"] = {"mode": mode}
+    try:
+        _parse(values, secrets)
+        issues = {}
+    except ConfigError as error:
+        issues = {i.path: i.message for i in error.issues}
+    assert ("scalepath:gateway.tlsCertificateArn" in issues) is refused, issues
+    if refused:
+        assert "network.mode: private" in issues["scalepath:gateway.tlsCertificateArn"]
+
+
+def test_plan_exits_2_naming_the_certificate_key(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    document = yaml.safe_load((ROOT / "environments" / "Pulumi.gateway-dev.yaml").read_text())
+    document["config"]["scalepath:environment"] = "staging"
+    path = tmp_path / "Pulumi.case.yaml"
+    path.write_text(yaml.safe_dump(document))
+    result = CliRunner().invoke(app, ["plan", "--stack", "gateway-staging", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "scalepath:gateway.tlsCertificateArn" in result.stderr and "Traceback" not in result.output
+
+
 @pytest.mark.parametrize("runtime, cpu, memory, ok", [
     ("ecs", 1, 2, True), ("ecs", 1, 16, False), ("ecs", 0.25, 1.5, False), ("ecs", 0.75, 2, False),
     ("ecs", 8, 20, True), ("ecs", 8, 18, False)])
