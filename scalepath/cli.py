@@ -243,10 +243,9 @@ def gateway_serve(stack: StackOpt, config: ConfigOpt = None, backend: BackendOpt
 @gateway_app.command("install-engine")
 def gateway_install_engine() -> None:
     """Install the pinned engine (litellm[proxy]) into its own virtualenv (see docs/gateway.md)."""
-    from scalepath.gateway.engine import ENGINE_REQUIREMENTS, install_engine
+    from scalepath.gateway.engine import install_engine
 
-    typer.echo(f"installing {' '.join(ENGINE_REQUIREMENTS)} ...")
-    typer.echo(f"engine ready: {install_engine()}")
+    typer.echo(f"engine ready: {install_engine(lambda line: typer.echo(line))}")
 
 
 @app.command()

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -79,13 +80,22 @@ def engine_python() -> Path:
     return python
 
 
-def install_engine(out: IO[str] | None = None) -> Path:
-    """Create the engine's virtualenv and install the pinned engine into it (idempotent)."""
+def install_engine(say: Callable[[str], None]) -> Path:
+    """Create the engine's virtualenv and install the pinned engine into it (idempotent).
+
+    ``say`` gets a line before each step; pip's own output (a line per package it collects, then
+    the install) goes to this process's stdout as it comes, so the minute it takes is never silent.
+    """
     venv = engine_dir()
-    if not _python(venv).is_file():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, stdout=out, stderr=out)
-    subprocess.run([str(_python(venv)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    *ENGINE_REQUIREMENTS], check=True, stdout=out, stderr=out)
+    if _python(venv).is_file():
+        say(f"[1/2] engine virtualenv: {venv} (exists)")
+    else:
+        say(f"[1/2] creating the engine virtualenv: {venv}")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    say(f"[2/2] pip install {' '.join(ENGINE_REQUIREMENTS)} and their dependencies (about a minute on a fresh "
+        "virtualenv; pip lists each package):")
+    subprocess.run([str(_python(venv)), "-m", "pip", "install", "--disable-pip-version-check",
+                    *ENGINE_REQUIREMENTS], check=True)
     (venv / _MARKER).write_text("\n".join(ENGINE_REQUIREMENTS) + "\n")
     return engine_python()
 
