@@ -21,7 +21,7 @@ from rich.markup import escape
 from components.files import write_atomic
 from components.token_shapes import redact
 from scalepath import interrupts
-from scalepath.cost.advisor import Compliance, Workload
+from scalepath.cost.advisor import Compliance, Precision, Workload, unknown_instances
 from scalepath.cost.advisor import advise as run_advisor
 from scalepath.cost.throughput import resolve_model
 from scalepath.plan import redacted, run_plan
@@ -154,14 +154,30 @@ def advise(
     compliance: Annotated[
         Compliance, typer.Option(help="private: only stages inside your own cloud account."),
     ] = Compliance.NONE,
+    precision: Annotated[Precision, typer.Option(
+        help="Weight precision on dedicated stages; auto: the cheaper of fp16 and int8 (int4 if neither fits).",
+    )] = Precision.AUTO,
+    instance: Annotated[list[str] | None, typer.Option(
+        "--instance", help="Price on this instance type (repeatable): each stage whose catalogue lists it uses it.",
+    )] = None,
+    spot: Annotated[bool, typer.Option(
+        "--spot", help="Price GPUs at spot where the stage offers it (assumed discount, components/data/spot.yaml).",
+    )] = False,
+    busy_hours_per_day: Annotated[float, typer.Option(
+        min=0.5, max=24, help="Hours a day the traffic arrives in: sizes replicas for that rate, and a stage "
+                              "that scales to zero bills only those hours.")] = 24.0,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG of cost vs volume per stage to this file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the advice as one JSON object.")] = False,
 ) -> None:
-    """Which stage should this model be on at this volume, and what will it cost?"""
+    """Which stage should this model be on at this volume, and what will it cost? The assumptions
+    (precision, prices, hours, instances) are printed with the option that changes each."""
     try:
         size = resolve_model(model)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--model") from None
+    if unknown := unknown_instances(instance or []):
+        raise typer.BadParameter(f"{', '.join(unknown)}: in no stage's catalogue (components/data/instances/)",
+                                 param_hint="--instance")
     if latency_p95_ms is not None and not math.isfinite(latency_p95_ms):
         raise typer.BadParameter(f"{latency_p95_ms} is not a finite number of milliseconds",
                                  param_hint="--latency-p95-ms")
@@ -170,7 +186,10 @@ def advise(
 
         if problem := plot_path_problem(plot):  # before the work, not after it
             raise typer.BadParameter(problem, param_hint="--plot")
-    advice = run_advisor(Workload(size, requests_per_month, input_tokens, output_tokens, latency_p95_ms, compliance))
+    advice = run_advisor(Workload(
+        size, requests_per_month, input_tokens, output_tokens, latency_p95_ms, compliance,
+        precision=None if precision is Precision.AUTO else precision.value, instances=frozenset(instance or ()),
+        spot=spot, busy_hours_per_day=busy_hours_per_day))
     if plot:
         try:
             plot_advice(advice, plot)

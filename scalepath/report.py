@@ -88,6 +88,9 @@ def render_advice(advice: Advice, console: Console) -> None:
     console.print(table)
     for note in notes:
         console.print(f"  {note}", highlight=False)
+    console.print("Assumed:")
+    for assumption in advice.assumptions():
+        console.print(f"  - {assumption}", highlight=False)
     if advice.recommendation:
         console.print(f"Recommended: [bold green]{advice.recommendation}[/]")
     for reason in advice.reasons:

@@ -2,8 +2,11 @@
 
 Serverless is priced per token; every dedicated stage is priced as the cheapest GPU instance of
 its catalogue (and precision) that holds the model, times the replicas the throughput model
-says the peak traffic needs, always on (730 h), plus the stage's fixed charges (a Kubernetes
-control plane). See docs/cost.md.
+says the peak traffic needs, plus the stage's fixed charges (a Kubernetes control plane).
+Replicas run 730 h a month, except on a stage that scales to zero, which bills the hours with
+traffic (``busy_hours_per_day``) plus the idle minutes before each scale-down. On-demand prices,
+or spot where the stage's catalogue has a spot discount (``spot``). What was assumed is stated
+in :meth:`Advice.assumptions`. See docs/cost.md.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from itertools import pairwise
 from components import catalog
 from components.catalog import InstanceSpec
 from scalepath.cost import tables
-from scalepath.cost.lines import HOURS_PER_MONTH, instance_monthly_usd, usage_monthly_usd
+from scalepath.cost.lines import HOURS_PER_MONTH, hourly_price, instance_monthly_usd, usage_monthly_usd
 from scalepath.cost.throughput import ModelSize, replica_throughput, replicas_needed
 from stacks.config import Stage
 from stacks.stages import STAGES
@@ -29,6 +32,19 @@ NEAR_TIE = 0.10
 """An earlier stage within 10% of the cheapest is preferred: less to operate."""
 PRECISIONS = ("fp16", "int8")
 """Weight precisions considered; int4 only when the model fits nowhere at int8 (it costs quality)."""
+ALL_PRECISIONS = (*PRECISIONS, "int4")
+SCALE_DOWN_IDLE_MINUTES = 15
+"""Idle minutes a scale-to-zero replica still bills before it stops, once a day (the shipped dev
+endpoint's ``scaleToZeroTimeout``)."""
+
+
+class Precision(str, Enum):
+    """``advise --precision``: auto, or one of :data:`ALL_PRECISIONS`."""
+
+    AUTO = "auto"
+    FP16 = "fp16"
+    INT8 = "int8"
+    INT4 = "int4"
 
 
 class Compliance(str, Enum):
@@ -49,6 +65,19 @@ class Workload:
     output_tokens: int
     latency_p95_ms: float | None = None
     compliance: Compliance = Compliance.NONE
+    precision: str | None = None
+    """One of :data:`ALL_PRECISIONS`, or None: the cheaper of fp16 and int8 (int4 if neither fits)."""
+    instances: frozenset[str] = frozenset()
+    """Instance types to price on: a stage whose catalogue holds any of them uses only those."""
+    spot: bool = False
+    """Price replicas at spot where the stage's catalogue has a spot discount (on-demand otherwise)."""
+    busy_hours_per_day: float = 24.0
+    """Hours a day the traffic arrives in (0 < h <= 24): replicas are sized for its rate then, and a
+    stage that scales to zero bills only those hours (plus :data:`SCALE_DOWN_IDLE_MINUTES`)."""
+
+    def always_on_volume(self, volume: int) -> float:
+        """The month's volume as if spread over all 24 hours at the busy hours' rate (for sizing)."""
+        return volume * 24 / self.busy_hours_per_day
 
 
 @dataclass(frozen=True)
@@ -91,10 +120,22 @@ def _serverless(workload: Workload, volume: int) -> Estimate:
 class _Config:
     instance: str
     usd_per_hour: float
+    price_note: str
     precision: str
     rps: float
     latency_ms: float
     batch: int
+
+
+def _precision_rounds(workload: Workload) -> tuple[tuple[str, ...], ...]:
+    return ((workload.precision,),) if workload.precision else (PRECISIONS, ("int4",))
+
+
+def _instance_names(family: str, workload: Workload) -> list[str]:
+    """The catalogue's GPU types, or those of ``workload.instances`` it holds when it holds any."""
+    table = catalog.load(family)
+    pinned = sorted(workload.instances & set(table.instances))
+    return [name for name in pinned if name in table.gpu_types()] if pinned else table.gpu_types()
 
 
 def _configs(stage: Stage, workload: Workload) -> list[_Config]:
@@ -106,23 +147,38 @@ def _configs(stage: Stage, workload: Workload) -> list[_Config]:
         table = catalog.load(family)
     except FileNotFoundError:
         raise StageUnavailable(f"no {family} price table yet (components/data/instances/{family}.yaml)") from None
+    names = _instance_names(family, workload)
+    spot = workload.spot and table.spot_discount is not None
     found: list[_Config] = []
-    for precisions in (PRECISIONS, ("int4",)):
-        for name in table.gpu_types():
+    for precisions in _precision_rounds(workload):
+        for name in names:
             spec = table.get(name)
             gpu = _gpu_of(spec)
-            if gpu is None or spec.usd_per_hour is None:
+            price = hourly_price(family, name, spot=spot)
+            if gpu is None or price is None:
                 continue
             for precision in precisions:
                 point = replica_throughput(workload.model, gpu, spec.gpu_count, precision, workload.input_tokens,
                                            workload.output_tokens, workload.latency_p95_ms)
                 if point is not None:
-                    found.append(_Config(name, spec.usd_per_hour, precision, point.requests_per_second,
+                    found.append(_Config(name, price.usd, price.note, precision, point.requests_per_second,
                                          point.latency_ms, point.batch))
         if found:
             return found
     target = f" within p95 {workload.latency_p95_ms:g} ms" if workload.latency_p95_ms else ""
-    raise StageUnavailable(f"no {family} GPU instance holds a {workload.model.params_b:g}B model{target}")
+    which = f"of {', '.join(sorted(workload.instances & set(table.instances)))}" if names != table.gpu_types() \
+        else f"{family} GPU instance"
+    at = f" at {workload.precision}" if workload.precision else ""
+    raise StageUnavailable(f"no {which} holds a {workload.model.params_b:g}B model{at}{target}")
+
+
+def billed_hours(stage: Stage, workload: Workload) -> float:
+    """Hours a month one replica bills: all of them, or on a stage that scales to zero the busy
+    hours plus one scale-down's idle minutes a day."""
+    if not STAGES.entry(stage).scales_to_zero or workload.busy_hours_per_day >= 24:
+        return HOURS_PER_MONTH
+    days = HOURS_PER_MONTH / 24
+    return min(HOURS_PER_MONTH, days * (workload.busy_hours_per_day + SCALE_DOWN_IDLE_MINUTES / 60))
 
 
 def _fixed_monthly(stage: Stage) -> float:
@@ -140,17 +196,18 @@ def stage_curve(stage: Stage, workload: Workload) -> Callable[[int], Estimate]:
         return lambda volume: _serverless(workload, volume)
     configs = _configs(stage, workload)
     fixed = _fixed_monthly(stage)
+    hours = billed_hours(stage, workload)
 
     def at(volume: int) -> Estimate:
         def cost(c: _Config) -> tuple[float, int]:
-            replicas = replicas_needed(volume, c.rps, PEAK_TO_AVERAGE)
-            return instance_monthly_usd(c.usd_per_hour, replicas) + fixed, replicas
+            replicas = replicas_needed(workload.always_on_volume(volume), c.rps, PEAK_TO_AVERAGE)
+            return instance_monthly_usd(c.usd_per_hour, replicas, hours) + fixed, replicas
 
-        best = min(configs, key=lambda c: (cost(c)[0],
-                                           PRECISIONS.index(c.precision) if c.precision in PRECISIONS else 9))
+        best = min(configs, key=lambda c: (cost(c)[0], ALL_PRECISIONS.index(c.precision)))
         monthly, replicas = cost(best)
+        scaled = " (scales to zero outside the busy hours)" if hours < HOURS_PER_MONTH else ""
         detail = (f"{replicas} x {best.instance} ({best.precision}, batch {best.batch}, "
-                  f"~{best.rps * 3600:,.0f} requests/h each) x ${best.usd_per_hour:g}/h x {HOURS_PER_MONTH} h"
+                  f"~{best.rps * 3600:,.0f} requests/h each) x {best.price_note} x {hours:,.0f} h{scaled}"
                   + (f" + ${fixed:,.0f} control plane" if fixed else ""))
         return Estimate(volume, monthly, detail, replicas, best.instance, best.precision, best.latency_ms)
 
@@ -256,11 +313,62 @@ class Advice:
             "crossovers": [asdict(s) for s in self.switches],
             "recommendation": {"stage": self.recommendation, "reasons": self.reasons},
             "assumptions": {"hours_per_month": HOURS_PER_MONTH, "peak_to_average": PEAK_TO_AVERAGE,
-                            "precisions": list(PRECISIONS), "pricing": "on-demand, reference region",
+                            "precisions": [w.precision] if w.precision else list(ALL_PRECISIONS),
+                            "pricing": "spot where offered, else on-demand" if w.spot else "on-demand",
+                            "region": "reference region of each catalogue",
+                            "busy_hours_per_day": w.busy_hours_per_day, "instances": sorted(w.instances),
                             "fixed_charges": "GPU instances and the cluster control plane only; networking "
                                              "(NAT, endpoints, firewalls), registries and monitoring are "
-                                             "priced by `scalepath plan`"},
+                                             "priced by `scalepath plan`",
+                            "stated": self.assumptions()},
         }
+
+    def assumptions(self) -> list[str]:
+        """What the estimates assumed that the user did not say, each with the option that changes it."""
+        w = self.workload
+        priced = [s for s in self.stages if s.available and s.estimates]
+        int8 = [s.stage for s in priced if s.estimates[0].precision in ("int8", "int4")]
+        if w.precision:
+            precision = f"precision: {w.precision} everywhere (--precision)"
+        else:
+            precision = ("precision: the cheaper of fp16 and int8 per instance, int4 only where neither fits"
+                         + (f"; quantized weights chosen for {', '.join(int8)} (a quantized checkpoint, which "
+                            "can cost quality; --precision fp16 rules it out)" if int8 else ""))
+        spot_stages = [s.value for s in STAGES if _spot_offered(s)]
+        if w.spot:
+            pricing = (f"prices: spot for {', '.join(spot_stages)} (the assumed discount of "
+                       "components/data/spot.yaml; spot capacity can be reclaimed), on-demand elsewhere")
+        else:
+            pricing = (f"prices: on-demand list prices in each catalogue's reference region (--spot prices "
+                       f"{', '.join(spot_stages)} at the assumed spot discount)")
+        zero = [s for s in STAGES if STAGES.entry(s).scales_to_zero and STAGES.entry(s).catalog_family]
+        if w.busy_hours_per_day < 24:
+            hours = (f"traffic: in {w.busy_hours_per_day:g} h a day, replicas sized for {PEAK_TO_AVERAGE:g}x its "
+                     f"rate then; replicas bill ~{billed_hours(zero[0], w):,.0f} h/month where they scale to zero "
+                     f"({', '.join(s.value for s in zero)}), {HOURS_PER_MONTH} h on the other dedicated stages")
+        else:
+            hours = (f"traffic: spread over 24 h a day, replicas sized for {PEAK_TO_AVERAGE:g}x the average rate and "
+                     f"running {HOURS_PER_MONTH} h/month ({', '.join(s.value for s in zero)} could scale to zero "
+                     "outside busy hours: --busy-hours-per-day)")
+        if w.instances:
+            pinned = [s.stage for s in priced if s.estimates[0].instance in w.instances]
+            instances = (f"instances: {', '.join(sorted(w.instances))} (--instance) for "
+                         f"{', '.join(pinned) or 'no stage it fits'}; the cheapest that holds the model elsewhere")
+        else:
+            instances = "instances: the cheapest of each stage's catalogue that holds the model (--instance pins one)"
+        return [precision, pricing, hours, instances]
+
+
+def unknown_instances(names: Sequence[str]) -> list[str]:
+    """The names no dedicated stage's catalogue lists (for ``--instance``)."""
+    known = {name for stage in STAGES if (family := STAGES.entry(stage).catalog_family)
+             for name in catalog.load(family).instances}
+    return sorted(set(names) - known)
+
+
+def _spot_offered(stage: Stage) -> bool:
+    family = STAGES.entry(stage).catalog_family
+    return family is not None and catalog.spot_discounts().get(family) is not None
 
 
 def _eligibility(stage: Stage, workload: Workload) -> str:

@@ -22,19 +22,21 @@ from stacks.stages.base import StageDef, StageEntry
 # One entry per landed stage, in scaling-path order.
 ENTRIES: dict[Stage, StageEntry] = {
     Stage.HF_SERVERLESS: StageEntry("stacks.stages.hf_serverless", catalog_family=None, private=False,
-                                    usage_priced=True, fixed_cost_types=()),
+                                    usage_priced=True, fixed_cost_types=(), scales_to_zero=False),
     Stage.HF_ENDPOINT: StageEntry("stacks.stages.hf_endpoint", catalog_family="hf", private=False,
-                                  usage_priced=False, fixed_cost_types=()),
+                                  usage_priced=False, fixed_cost_types=(), scales_to_zero=True),
     Stage.SAGEMAKER: StageEntry("stacks.stages.sagemaker", catalog_family="sagemaker", private=True,
-                                usage_priced=False, fixed_cost_types=()),
+                                usage_priced=False, fixed_cost_types=(), scales_to_zero=False),
     Stage.AZUREML: StageEntry("stacks.stages.azureml", catalog_family="azureml", private=True,
-                              usage_priced=False, fixed_cost_types=()),
+                              usage_priced=False, fixed_cost_types=(), scales_to_zero=False),
     Stage.VERTEX: StageEntry("stacks.stages.vertex", catalog_family="vertex", private=True,
-                             usage_priced=False, fixed_cost_types=()),
+                             usage_priced=False, fixed_cost_types=(), scales_to_zero=False),
     Stage.EKS_VLLM: StageEntry("stacks.stages.eks_vllm", catalog_family="ec2", private=True,
-                               usage_priced=False, fixed_cost_types=("aws:eks/cluster:Cluster",)),
+                               usage_priced=False, fixed_cost_types=("aws:eks/cluster:Cluster",),
+                               scales_to_zero=False),
     Stage.GKE_VLLM: StageEntry("stacks.stages.gke_vllm", catalog_family="gce", private=True,
-                               usage_priced=False, fixed_cost_types=("gcp:container/cluster:Cluster",)),
+                               usage_priced=False, fixed_cost_types=("gcp:container/cluster:Cluster",),
+                               scales_to_zero=False),
 }
 
 

@@ -40,3 +40,6 @@ class StageEntry:
     fixed_cost_types: tuple[str, ...]
     """Resource types the stage always adds whatever the traffic (a cluster control plane),
     priced from ``components/data/service_prices.yaml``."""
+    scales_to_zero: bool
+    """Its replicas stop when idle and start on the next request, so idle hours are not billed
+    (``advise --busy-hours-per-day``)."""

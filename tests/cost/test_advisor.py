@@ -13,11 +13,13 @@ from scalepath.cli import app
 from scalepath.cost import tables
 from scalepath.cost.advisor import (
     Compliance,
+    StageUnavailable,
     Workload,
     advise,
     cheapest_switches,
     first_change,
     stage_curve,
+    unknown_instances,
 )
 from scalepath.cost.lines import HOURS_PER_MONTH
 from scalepath.cost.throughput import replica_throughput, replicas_needed, resolve_model, weights_gib
@@ -103,6 +105,62 @@ def test_eks_curve_adds_the_control_plane(fake_catalogs):
     fake_catalogs(ec2={"g5.xlarge": {"gpu": "A10G", "gpuCount": 1, "gpuMemoryGiB": 24, "usdPerHour": 1.006}})
     estimate = stage_curve(Stage.EKS_VLLM, workload())(200_000)
     assert estimate.monthly_usd == pytest.approx((1.006 + 0.10) * HOURS_PER_MONTH)
+
+
+SAGEMAKER_ROWS = {
+    "ml.g5.xlarge": {"gpu": "A10G", "gpuCount": 1, "gpuMemoryGiB": 24, "usdPerHour": 1.408},
+    "ml.g4dn.xlarge": {"gpu": "T4", "gpuCount": 1, "gpuMemoryGiB": 16, "usdPerHour": 0.736},
+    "ml.m5.large": {"vcpu": 2, "memoryGiB": 8, "usdPerHour": 0.115},
+}
+
+
+def test_precision_is_the_users_when_given(fake_catalogs):
+    # 8B at fp16 is 14.96 GiB of weights; a T4 holds 16 x 0.9 - 1.5 = 12.9 GiB: fp16 needs the A10G.
+    fake_catalogs(sagemaker=SAGEMAKER_ROWS)
+    fp16 = stage_curve(Stage.SAGEMAKER, workload(precision="fp16"))(200_000)
+    assert (fp16.instance, fp16.precision) == ("ml.g5.xlarge", "fp16")
+    assert fp16.monthly_usd == pytest.approx(1.408 * HOURS_PER_MONTH)
+    int4 = stage_curve(Stage.SAGEMAKER, workload(precision="int4"))(200_000)
+    assert (int4.instance, int4.precision) == ("ml.g4dn.xlarge", "int4")
+
+
+def test_instance_pins_the_stage_that_lists_it(fake_catalogs):
+    fake_catalogs(sagemaker=SAGEMAKER_ROWS)
+    pinned = stage_curve(Stage.SAGEMAKER, workload(instances=frozenset({"ml.g5.xlarge"})))(200_000)
+    assert pinned.instance == "ml.g5.xlarge"  # int8 on the T4 would be cheaper
+    with pytest.raises(StageUnavailable, match="no of ml.m5.large holds"):
+        stage_curve(Stage.SAGEMAKER, workload(instances=frozenset({"ml.m5.large"})))
+    # A stage whose catalogue does not list the type keeps its own choice.
+    assert stage_curve(Stage.EKS_VLLM, workload(instances=frozenset({"ml.g5.xlarge"})))(200_000).instance
+    assert unknown_instances(["ml.g5.xlarge", "g5.xlarge", "nope"]) == ["nope"]
+
+
+def test_spot_prices_where_the_stage_offers_it(fake_catalogs):
+    # ec2's assumed discount is 60% (components/data/spot.yaml): the GPU costs 40%, the control plane does not change.
+    fake_catalogs(ec2={"g5.xlarge": {"gpu": "A10G", "gpuCount": 1, "gpuMemoryGiB": 24, "usdPerHour": 1.006}},
+                  sagemaker=SAGEMAKER_ROWS)
+    estimate = stage_curve(Stage.EKS_VLLM, workload(spot=True))(200_000)
+    assert estimate.monthly_usd == pytest.approx((1.006 * 0.4 + 0.10) * HOURS_PER_MONTH)
+    assert "spot" in estimate.detail
+    # SageMaker has no spot option: the same price as on-demand.
+    assert stage_curve(Stage.SAGEMAKER, workload(spot=True))(200_000).monthly_usd == pytest.approx(
+        0.736 * HOURS_PER_MONTH)
+
+
+def test_scale_to_zero_bills_the_busy_hours(fake_catalogs):
+    fake_catalogs(hf={"aws/nvidia-a10g/x1": {"accelerator": "gpu", "gpu": "A10G", "gpuCount": 1,
+                                             "gpuMemoryGiB": 24, "usdPerHour": 1.0}},
+                  sagemaker=SAGEMAKER_ROWS)
+    busy = workload(busy_hours_per_day=8)
+    # 730 h / 24 = 30.42 days x (8 busy hours + 15 idle minutes before scale-down) = 250.94 h.
+    endpoint = stage_curve(Stage.HF_ENDPOINT, busy)(200_000)
+    assert endpoint.monthly_usd == pytest.approx(730 / 24 * 8.25 * 1.0)
+    assert stage_curve(Stage.HF_ENDPOINT, workload())(200_000).monthly_usd == pytest.approx(730 * 1.0)
+    # Always-on stages bill every hour; all are sized for the busy hours' rate (3x the 24 h average).
+    assert stage_curve(Stage.SAGEMAKER, busy)(200_000).monthly_usd == pytest.approx(0.736 * HOURS_PER_MONTH)
+    for volume in (2_000_000, 5_000_000, 9_000_000):
+        assert (stage_curve(Stage.SAGEMAKER, busy)(volume).replicas
+                == stage_curve(Stage.SAGEMAKER, workload())(3 * volume).replicas)
 
 
 @settings(max_examples=50, deadline=None)
@@ -231,6 +289,27 @@ def test_cli_json():
     assert document["recommendation"]["stage"] == "hf-serverless"
     sagemaker = next(s for s in document["stages"] if s["stage"] == "sagemaker")
     assert [e["requests_per_month"] for e in sagemaker["estimates"]] == document["volumes"]
+
+
+def test_cli_says_what_it_assumed():
+    text = " ".join(CliRunner().invoke(app, ARGS).stdout.split())
+    assert "Assumed: - precision: the cheaper of fp16 and int8" in text
+    assert "quantized weights chosen for hf-endpoint, sagemaker" in text  # int8 on T4s at this size
+    assert "prices: on-demand list prices" in text and "--spot prices vertex, eks-vllm, gke-vllm" in text
+    assert "--busy-hours-per-day" in text and "--instance pins one" in text
+    pinned = CliRunner().invoke(app, [*ARGS, "--precision", "fp16", "--spot", "--instance", "ml.g5.2xlarge",
+                                      "--json"])
+    document = json.loads(pinned.stdout)
+    assumptions = document["assumptions"]
+    assert (assumptions["precisions"], assumptions["pricing"], assumptions["instances"]) == (
+        ["fp16"], "spot where offered, else on-demand", ["ml.g5.2xlarge"])
+    sagemaker = next(s for s in document["stages"] if s["stage"] == "sagemaker")
+    assert {(e["instance"], e["precision"]) for e in sagemaker["estimates"]} == {("ml.g5.2xlarge", "fp16")}
+
+
+def test_cli_unknown_instance_exits_2():
+    result = CliRunner().invoke(app, [*ARGS, "--instance", "ml.nope.xlarge"])
+    assert result.exit_code == 2 and "ml.nope.xlarge" in result.output
 
 
 def test_cli_plot_writes_a_png(tmp_path):

@@ -56,7 +56,7 @@ def stub_stage(monkeypatch) -> Iterator[Stage]:
     monkeypatch.setattr(Stage, "_member_names_", [*Stage._member_names_, "STUB_ENDPOINT"])
     monkeypatch.setitem(sys.modules, MODULE, _stub_module(member))
     monkeypatch.setitem(stacks.stages.ENTRIES, member, StageEntry(
-        MODULE, catalog_family="ec2", private=True, usage_priced=False, fixed_cost_types=()))
+        MODULE, catalog_family="ec2", private=True, usage_priced=False, fixed_cost_types=(), scales_to_zero=False))
     yield member
 
 
