@@ -9,8 +9,9 @@ requirements.txt`` there. Without that file the venv is created empty.
 What this proves: each requirements file Pulumi reads exists where Pulumi looks, and pip's own
 requirements parser (run from the folder Pulumi runs pip in) resolves every line to an editable
 install of this repository's ``pyproject.toml`` project, whose dependencies are the ones the quick
-start installs. It does not download the dependencies (the tests are offline); a real
-``pip install -r stacks/requirements.txt`` into a new virtualenv was run by hand (docs/architecture.md).
+start installs. It does not download the dependencies (the tests are offline). Run by hand once
+with a package index: a new virtualenv, Pulumi's two pip commands from ``stacks/``, then
+``import stacks.program, policies, pulumi_policy`` from another folder: all installed.
 """
 
 from __future__ import annotations
