@@ -47,6 +47,39 @@ _RUN_UVICORN = ("import runpy\nsys.argv = ['uvicorn', *sys.argv[2:]]\n"
                 "runpy.run_module('uvicorn', run_name='__main__', alter_sys=True)\n")
 
 
+#: Shortest client key accepted: the key is the gateway's only credential (the deployed one has 48).
+MIN_KEY_LENGTH = 16
+#: Values the engine's ``get_secret`` turns into booleans (``str_to_bool``: stripped, any case).
+_BOOLEAN_WORDS = ("true", "false")
+KEY_FIX = (f"export {KEY_ENV}=<a long random key> (letters, digits, punctuation; "
+           "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+
+
+def client_key_problem(key: str | None) -> str | None:
+    """Why the engine could not use ``key`` as its master key; None when it can.
+
+    LiteLLM 1.100.5 (``proxy_server.py``, ``load_config``) reads ``general_settings.master_key``
+    through ``get_secret`` and, when the result starts with ``os.environ/``, resolves it once more:
+    an unset variable leaves no master key, and the proxy then lets every request in. ``get_secret``
+    also turns ``true``/``false`` into booleans (``False``: no master key either). A key a client
+    cannot send as ``Authorization: Bearer <key>`` (whitespace, control or non-ASCII characters;
+    the engine also deletes every ``Bearer `` inside a key) locks everyone out; a short one is guessable.
+    """
+    if not key:
+        return "is not set: the gateway would accept unauthenticated requests"
+    if key.startswith("os.environ/"):
+        return ("is a reference (os.environ/...), which the engine resolves once more: an unset variable "
+                "leaves the gateway open to anyone")
+    if key.strip().lower() in _BOOLEAN_WORDS:
+        return "reads as a boolean to the engine (false: no key at all)"
+    if not all("!" <= c <= "~" for c in key):
+        return ("holds whitespace, control or non-ASCII characters: no client could send it in an "
+                "Authorization header")
+    if len(key) < MIN_KEY_LENGTH:
+        return f"is shorter than {MIN_KEY_LENGTH} characters: too easy to guess"
+    return None
+
+
 class EngineError(RuntimeError):
     """The engine did not start; the message says why (its log's last lines)."""
 
@@ -145,11 +178,11 @@ def start_engine(config_text: str, env: dict[str, str], port: int = 0, *,
     """Run the engine on 127.0.0.1:``port`` (0: any free port) with this config; return once it answers.
 
     The socket is bound here and handed to the engine (uvicorn ``--fd``), so port 0 is race-free.
-    ``env`` must hold the client key (:data:`KEY_ENV`); without it the engine would accept anyone.
+    ``env`` must hold a usable client key (:data:`KEY_ENV`, :func:`client_key_problem`); without one
+    the engine would accept anyone.
     """
-    if not env.get(KEY_ENV):
-        raise EngineNotInstalled(f"${KEY_ENV} is not set: the gateway would accept unauthenticated requests; "
-                          f"export {KEY_ENV}=<a long random key> first")
+    if problem := client_key_problem(env.get(KEY_ENV)):
+        raise EngineNotInstalled(f"${KEY_ENV} {problem}; {KEY_FIX}")
     python = engine_python()
     handle, name = tempfile.mkstemp(prefix="scalepath-gateway-", suffix=".yaml")
     with os.fdopen(handle, "w") as config_file:  # mkstemp: 0600, only this user reads it

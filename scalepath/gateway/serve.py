@@ -15,14 +15,15 @@ import threading
 from collections.abc import Callable, Mapping
 from types import FrameType
 
-from scalepath.gateway.engine import EngineProcess, start_engine
+from scalepath.gateway.engine import KEY_FIX, EngineProcess, client_key_problem, start_engine
 from scalepath.gateway.render import RenderedGateway
 from stacks.errors import ConfigError, ConfigIssue
 from stacks.gateway_engine import KEY_ENV, Backend, secret_env_names
 
 
 def engine_env(backends: Mapping[str, Backend], environ: Mapping[str, str]) -> dict[str, str]:
-    """The variables the engine needs, from ``environ``; ConfigError listing each missing one and its fix."""
+    """The variables the engine needs, from ``environ``; ConfigError listing each missing one (and a
+    client key the engine could not use) with its fix."""
     needed = {KEY_ENV: "the gateway's client key: export it (any long random string locally)"}
     for deployment, backend in backends.items():
         for name in backend.env:
@@ -30,9 +31,11 @@ def engine_env(backends: Mapping[str, Backend], environ: Mapping[str, str]) -> d
                             "to use a local server")
     for name in secret_env_names(backends):
         needed[name] = "secret read by a routed deployment; export it, or --backend the deployments that need it"
-    missing = [ConfigIssue(f"${name}", why) for name, why in needed.items() if not environ.get(name)]
-    if missing:
-        raise ConfigError(missing)
+    issues = [ConfigIssue(f"${name}", why) for name, why in needed.items() if not environ.get(name)]
+    if environ.get(KEY_ENV) and (problem := client_key_problem(environ[KEY_ENV])):
+        issues.append(ConfigIssue(f"${KEY_ENV}", f"{problem}; {KEY_FIX}"))
+    if issues:
+        raise ConfigError(issues)
     return {name: environ[name] for name in needed}
 
 

@@ -215,6 +215,6 @@ def test_serve_names_every_variable_it_is_missing() -> None:
         engine_env(rendered.backends, {})
     assert {i.path for i in caught.value.issues} == {
         "$SCALEPATH_GATEWAY_KEY", "$SCALEPATH_CHAT_SERVERLESS_API_BASE", "$HF_TOKEN"}
-    env = engine_env(rendered.backends, {"SCALEPATH_GATEWAY_KEY": "k", "SCALEPATH_CHAT_SERVERLESS_API_BASE": "http://x/v1",
+    env = engine_env(rendered.backends, {"SCALEPATH_GATEWAY_KEY": "k" * 32, "SCALEPATH_CHAT_SERVERLESS_API_BASE": "http://x/v1",
                                 "HF_TOKEN": "t", "UNRELATED": "not passed"})
     assert set(env) == {"SCALEPATH_GATEWAY_KEY", "SCALEPATH_CHAT_SERVERLESS_API_BASE", "HF_TOKEN"}

@@ -115,11 +115,13 @@ def test_streaming_passes_through_chunk_by_chunk(gateway: Served, standins: dict
 def test_requests_without_the_client_key_are_refused(gateway: Served, standins: dict[str, StandIn],
                                                      key: str | None, status: int) -> None:
     """No key: 401. A wrong key: the engine (no database by design) answers 400 "No connected db."
-    instead of 401 — still refused (docs/gateway.md)."""
+    instead of 401 — still refused; no engine setting changes it (docs/gateway.md)."""
     before = sum(s.requests for s in standins.values())
     response = _chat(gateway, "weighted", key=key)
     assert response.status_code == status, response.text
-    assert "error" in response.json()
+    error = response.json()["error"]
+    if key is not None:
+        assert error["message"] == "No connected db." and error["type"] == "no_db_connection", error
     assert sum(s.requests for s in standins.values()) == before  # refused before any backend call
 
 
@@ -150,8 +152,11 @@ def test_stopping_serve_stops_the_engine(standins: dict[str, StandIn], tmp_path:
             served.kill()
 
 
-def test_serve_refuses_to_start_without_a_client_key(standins: dict[str, StandIn], tmp_path: Path) -> None:
+@pytest.mark.parametrize("key", [None, "os.environ/NOPE"])
+def test_serve_refuses_to_start_without_a_usable_client_key(standins: dict[str, StandIn], tmp_path: Path,
+                                                             key: str | None) -> None:
+    """``os.environ/NOPE``: the engine would resolve it again, find nothing and accept anyone."""
     config = stack_file(tmp_path / "Pulumi.gw.yaml", ["alpha"], {
         "runtime": "ecs", "routes": [{"name": "chat", "targets": [{"deployment": "alpha", "weight": 100}]}]})
-    with pytest.raises(AssertionError, match="exit 2"):
-        start_serve(config, {"alpha": standins["alpha"].url}, key=None)
+    with pytest.raises(AssertionError, match=r"(?s)exit 2\).*SCALEPATH_GATEWAY_KEY"):
+        start_serve(config, {"alpha": standins["alpha"].url}, key=key)
