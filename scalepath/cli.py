@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from components.files import write_atomic
-from components.token_shapes import redact
+from components.token_shapes import has_token, redact
 from scalepath import interrupts
 from scalepath.cost.advisor import Compliance, Precision, Workload, unknown_instances
 from scalepath.cost.advisor import advise as run_advisor
@@ -171,6 +171,10 @@ def advise(
 ) -> None:
     """Which stage should this model be on at this volume, and what will it cost? The assumptions
     (precision, prices, hours, instances) are printed with the option that changes each."""
+    if has_token(model):  # a pasted token, not a model id: never echo it, in an error or the report
+        raise typer.BadParameter("holds a token-shaped value (an HF token?); give a model id such as "
+                                 "meta-llama/Llama-3.1-8B-Instruct or a parameter count such as 8B",
+                                 param_hint="--model")
     try:
         size = resolve_model(model)
     except ValueError as error:
@@ -229,11 +233,10 @@ def secrets(stack: StackOpt, config: ConfigOpt = None) -> None:
 @gateway_app.command("config")
 def gateway_config(stack: StackOpt, config: ConfigOpt = None, backend: BackendOpt = None) -> None:
     """Print the engine's config as deployed; secrets appear only as references (os.environ/NAME)."""
-    from scalepath.gateway.render import parse_backend_overrides, render_gateway  # not on `plan`'s path
+    from scalepath.gateway.render import render_gateway  # not on `plan`'s path
 
     try:
-        rendered = render_gateway(load_stack_config(stack, project_root(), config),
-                                  parse_backend_overrides(backend or []))
+        rendered = render_gateway(load_stack_config(stack, project_root(), config), backend or [])
     except (ConfigError, FileNotFoundError) as error:
         raise fail(str(error), EXIT_CONFIG) from None
     typer.echo(rendered.text, nl=False)
@@ -245,12 +248,11 @@ def gateway_serve(stack: StackOpt, config: ConfigOpt = None, backend: BackendOpt
                       min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")] = 4000) -> None:
     """Run the real engine on 127.0.0.1 with the stack's config (client key: $SCALEPATH_GATEWAY_KEY)."""
     from scalepath.gateway.engine import EngineError, EngineNotInstalled
-    from scalepath.gateway.render import parse_backend_overrides, render_gateway
+    from scalepath.gateway.render import render_gateway
     from scalepath.gateway.serve import serve
 
     try:
-        rendered = render_gateway(load_stack_config(stack, project_root(), config),
-                                  parse_backend_overrides(backend or []))
+        rendered = render_gateway(load_stack_config(stack, project_root(), config), backend or [])
         code = serve(rendered, port, lambda line: typer.echo(line))
     except (ConfigError, FileNotFoundError, EngineNotInstalled) as error:
         raise fail(str(error), EXIT_CONFIG) from None
@@ -302,7 +304,8 @@ def promote(
                           secret_keys=stack_config.secret_keys)
         chosen, baseline = select(spec, route, to)
         result = run_promotion(spec, chosen, to, baseline, load_suite(suite), step=step,
-                               overrides=parse_backend_overrides(backend or []), outputs=load_outputs(outputs),
+                               overrides=parse_backend_overrides(backend or [], [to, *filter(None, [baseline])]),
+                               outputs=load_outputs(outputs),
                                concurrency=concurrency,
                                timeout_s=timeout)
         if write and result.verdict.passed and result.weights_after != result.weights_before:

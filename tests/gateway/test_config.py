@@ -210,7 +210,7 @@ def test_serve_names_every_variable_it_is_missing() -> None:
     from scalepath.gateway.serve import engine_env
 
     config = load_stack_config("gateway-dev", ROOT)
-    rendered = render_gateway(config, {"chat-endpoint": "http://127.0.0.1:9/v1"})
+    rendered = render_gateway(config, ["chat-endpoint=http://127.0.0.1:9/v1"])
     with pytest.raises(ConfigError) as caught:
         engine_env(rendered.backends, {})
     assert {i.path for i in caught.value.issues} == {
