@@ -105,13 +105,42 @@ class ApiError(HfEndpointError):
 # An API or proxy that echoes the Authorization header must not put the token into an error,
 # token-shaped or not: whatever follows "Bearer" goes, besides the project's token shapes.
 _BEARER = re.compile(r"(?i:bearer)\s+[^\s\"',;}]+")
+#: JSON's two-character escapes (a run of backslashes: the text may be escaped more than once).
+_SHORT_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t"}
+
+
+def _hex(value: int, digits: int) -> str:
+    """``value`` as hex digits that match in either case (``(?i:...)`` scoped to the digits)."""
+    return f"(?i:{value:0{digits}x})"
+
+
+def _char_forms(char: str) -> str:
+    """A regex for one character of a secret as an API may echo it: itself, JSON-escaped
+    (``\\uXXXX``, a surrogate pair beyond the BMP, ``\\"``, ``\\\\``...; any run of backslashes) or
+    percent-encoded (its UTF-8 bytes)."""
+    code = ord(char)
+    if code > 0xFFFF:
+        high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
+        unicode = rf"\\+u{_hex(high, 4)}\\+u{_hex(low, 4)}"
+    else:
+        unicode = rf"\\+u{_hex(code, 4)}"
+    forms = [re.escape(char), unicode, "".join(f"%{_hex(b, 2)}" for b in char.encode())]
+    if char in _SHORT_ESCAPES:
+        forms.append(rf"\\+{re.escape(_SHORT_ESCAPES[char])}")
+    return "(?:" + "|".join(forms) + ")"
+
+
+def _secret_forms(secret: str) -> re.Pattern[str]:
+    """Every way ``secret`` may appear in an API's text, escaped or not (see :func:`_char_forms`)."""
+    return re.compile("".join(_char_forms(c) for c in secret))
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` without the known secret values, bearer credentials and token-shaped substrings
-    (the project's one token rule, :func:`components.token_shapes.redact`)."""
+    """``text`` without the known secret values (in every escaped form an API may echo them in),
+    bearer credentials and token-shaped substrings (the project's one token rule,
+    :func:`components.token_shapes.redact`)."""
     for secret in sorted((s for s in secrets if isinstance(s, str) and len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
+        text = _secret_forms(secret).sub(REDACTED, text)
     return redact(_BEARER.sub(REDACTED, text))
 
 
@@ -218,9 +247,32 @@ def _route_request(request: httpx2.Request) -> None:
     request.extensions["timeout"] = httpx2.Timeout(route.timeout_seconds).as_dict()
 
 
+class _CrossOriginRedirect(Exception):
+    """The API answered one of our requests with a redirect to another scheme, host or port."""
+
+    def __init__(self, origin: str):
+        super().__init__(origin)
+        self.origin = origin
+
+
+def _refuse_cross_origin_redirect(response: httpx2.Response) -> None:
+    """Response hook: a redirect of one of our calls to another origin is refused before it is
+    followed. httpx drops the Authorization header across origins but re-sends the body on a
+    307/308, and a create's body holds the container secrets. Same-origin redirects are followed."""
+    if _ROUTE.get() is None or not response.has_redirect_location:
+        return
+    source = response.request.url
+    try:
+        target = source.join(response.headers["location"])
+    except (httpx2.InvalidURL, ValueError):
+        raise _CrossOriginRedirect("an unreadable Location") from None
+    if (target.scheme, target.host, target.port) != (source.scheme, source.host, source.port):
+        raise _CrossOriginRedirect(f"{target.scheme}://{target.host}" + (f":{target.port}" if target.port else ""))
+
+
 def _install_route_hook() -> None:
-    """Add :func:`_route_request` to every client ``huggingface_hub`` builds (once per process),
-    keeping whatever client factory is configured."""
+    """Add :func:`_route_request` and :func:`_refuse_cross_origin_redirect` to every client
+    ``huggingface_hub`` builds (once per process), keeping whatever client factory is configured."""
     with _HOOK_LOCK:
         previous = getattr(hf_http, "_GLOBAL_CLIENT_FACTORY", hf_http.default_client_factory)
         if getattr(previous, "routes_scalepath_calls", False):
@@ -229,7 +281,8 @@ def _install_route_hook() -> None:
         def factory() -> httpx2.Client:
             client = previous()
             hooks = client.event_hooks
-            client.event_hooks = {**hooks, "request": [*hooks.get("request", []), _route_request]}
+            client.event_hooks = {**hooks, "request": [*hooks.get("request", []), _route_request],
+                                  "response": [*hooks.get("response", []), _refuse_cross_origin_redirect]}
             return client
 
         factory.routes_scalepath_calls = True  # type: ignore[attr-defined]
@@ -363,6 +416,11 @@ class InferenceEndpointProvider(ResourceProvider):
                 if status not in _TRANSIENT_STATUS:
                     fault = ApiError(target.scrub(f"{what} {target.label} failed: {_describe(error)}"), status)
                 retry_after, ambiguous, last = _retry_after(error), status != 429, error
+            except _CrossOriginRedirect as error:
+                fault = ApiError(target.scrub(
+                    f"{what} {target.label}: the API at {target.api_url} redirected the request to another host "
+                    f"({error.origin}); refused without following it, because the request carries the endpoint's "
+                    "secrets. Point apiUrl (or $SCALEPATH_HF_ENDPOINTS_API) at the Inference Endpoints API itself."))
             except (httpx2.TransportError, httpx2.TooManyRedirects) as error:
                 retry_after, ambiguous, last = None, isinstance(error, _AMBIGUOUS_TRANSPORT), error
             except json.JSONDecodeError as error:

@@ -7,6 +7,7 @@ Mocks never call dynamic providers, so create/read/update/delete/diff/check run 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import socket
 import threading
@@ -534,3 +535,37 @@ def test_odd_answers_are_api_faults_with_a_clear_message(server, provider, answe
     with pytest.raises(HfEndpointError, match=expected) as caught:
         provider.read(created.id, created.outs)
     assert f"at {server.base_url}" in str(caught.value)
+
+
+# -- Hostile APIs: redirects elsewhere, secrets echoed in escaped forms (issue 27, item 2) ------------
+
+
+def test_a_redirect_to_another_host_is_refused_before_the_body_is_sent_there(server, other_server,
+                                                                             provider) -> None:
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 307,
+                               {"Location": f"{other_server.base_url}/endpoint/ml-team"}, {}))
+    with pytest.raises(HfEndpointError, match=r"redirected the request to another host \(http://127\.0\.0\.1:\d+\); "
+                                              r"refused without following it") as caught:
+        provider.create(props(server))
+    assert other_server.api.received == [], "the create's body (container secrets) went to the other host"
+    assert len(server.api.requests("POST")) == 1, "a refused redirect is not retried"
+    assert TOKEN not in str(caught.value)
+
+
+@pytest.mark.parametrize("secret", [
+    'opaque"pass\\word-1234',  # a quote and a backslash: \" and \\ in JSON
+    "opaque-pässwörd-1234",  # non-ASCII: \u00e4 with ensure_ascii
+    "opaque_secret_value",  # an API may escape any character: \u005f
+], ids=["quote-backslash", "non-ascii", "escaped-underscore"])
+def test_a_secret_echoed_json_escaped_is_scrubbed(server, provider, secret: str) -> None:
+    echoed = json.dumps({"DB_PASSWORD": secret}).replace("_", "\\u005f")  # as the API saw the request
+    also = json.dumps(json.dumps(secret))  # escaped twice, as a log line inside JSON would be
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 400, {},
+                               {"error": f"invalid secrets {echoed}; raw {also}; {secret.upper()}"}))
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server, secrets={"DB_PASSWORD": secret}))
+    message = str(caught.value)
+    assert "invalid secrets" in message and message.count("[redacted]") >= 2, message
+    for fragment in ("pass", "p\\u00e4", "pässwörd", "secret\\u005fvalue", "secret_value"):
+        assert fragment not in message.replace(secret.upper(), ""), message
+    assert secret.upper() in message, "only the secret itself, not every similar text, is scrubbed"
