@@ -17,6 +17,7 @@ import pulumi
 from components.dynamic import DynamicResource
 from components.huggingface.endpoint_provider import (
     KIND,
+    OWNER,
     InferenceEndpointProvider,
     openai_base_url,
     validate_hardware,
@@ -136,10 +137,12 @@ def _image_props(image: ImageArgs | None) -> dict[str, Any] | None:
     return {"engine": image.engine, "url": image.url, "port": image.port, "healthRoute": image.health_route}
 
 
-def endpoint_props(args: HfInferenceEndpointArgs) -> dict[str, Any]:
-    """The dynamic resource's camelCase inputs (what policies and the plan see)."""
+def endpoint_props(args: HfInferenceEndpointArgs, owner: str) -> dict[str, Any]:
+    """The dynamic resource's camelCase inputs (what policies and the plan see); ``owner`` names the
+    resource (``<project>/<stack>/<name>``) for the provider's create marker."""
     props: dict[str, Any] = {
         "kind": KIND,
+        OWNER: owner,
         "endpointName": args.endpoint_name,
         "namespace": args.namespace,
         "repository": args.repository,
@@ -190,7 +193,8 @@ class HfInferenceEndpoint(pulumi.ComponentResource):
         super().__init__("scalepath:index:HfInferenceEndpoint", name, None, opts)
         # Fail before any resource exists, naming the valid hardware.
         validate_hardware(args.vendor, args.accelerator, args.instance_type, args.instance_size)
-        endpoint = InferenceEndpoint(f"{name}-endpoint", endpoint_props(args), args.provider,
+        owner = f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
+        endpoint = InferenceEndpoint(f"{name}-endpoint", endpoint_props(args, owner), args.provider,
                                      pulumi.ResourceOptions(parent=self))
         image = _image_props(args.image)
         self.endpoint_name = pulumi.Output.from_input(args.endpoint_name)

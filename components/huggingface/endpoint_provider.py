@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import email.utils
+import hashlib
 import json
 import logging
 import math
@@ -27,7 +28,6 @@ import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -80,8 +80,12 @@ STATE_ONLY_KEYS = ("token", "apiUrl", "timeoutSeconds")
 CREATED_API_URL = "createdApiUrl"
 """The API URL the endpoint was created through: read, update and delete use it, whatever the env says."""
 CREATE_MARKER = "createMarker"
-"""A tag (``scalepath-create:<uuid>``) sent at create: how a retried create recognises its own endpoint."""
+"""A tag (``scalepath-create:<hash>``, :func:`create_marker`) sent at create: how a retried create,
+or the next ``up`` after a failed one, recognises its own endpoint."""
 MARKER_PREFIX = "scalepath-create:"
+OWNER = "owner"
+"""Input naming the resource that owns the endpoint (``<project>/<stack>/<resource name>``); the
+create marker is derived from it, so it must stay the same from one ``up`` to the next."""
 
 _READY = "running"
 _SCALED_TO_ZERO = "scaledToZero"
@@ -178,6 +182,14 @@ def hf_tags(tags: Mapping[str, str], marker: str | None = None) -> list[str]:
     """Our logical cost tags as the list of ``key:value`` strings the HF API takes, sorted; then the
     create marker, if any."""
     return sorted(f"{key}:{value}" for key, value in tags.items()) + ([marker] if marker else [])
+
+
+def create_marker(props: Mapping[str, Any]) -> str:
+    """The create marker of these inputs: a hash of the owner (project, stack, resource name), the
+    namespace and the endpoint name — what the next ``up`` of the same resource also knows, and
+    another stack or resource does not."""
+    identity = "\n".join(str(props.get(key) or "") for key in (OWNER, "namespace", "endpointName"))
+    return MARKER_PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
 def image_payload(image: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -398,9 +410,10 @@ class InferenceEndpointProvider(ResourceProvider):
               recover: Callable[[], T | None] | None = None) -> T:
         """Run ``fn(api)`` against the target API, retrying transient failures within the policy.
 
-        After a failure that may have reached the API (5xx, a lost response), ``recover`` runs
-        before the retry: whatever it returns (not None) is the call's result. Every failure
-        comes out as :class:`ApiError` with a scrubbed message.
+        After a failure that may have reached the API (5xx, a lost response, an answer that is not
+        JSON or not an endpoint), ``recover`` runs before the retry: whatever it returns (not None)
+        is the call's result; a recovery that fails itself is logged and the call goes on. Every
+        failure comes out as :class:`ApiError` with a scrubbed message.
         """
         _install_route_hook()
         api = HfApi(token=target.token)
@@ -438,6 +451,9 @@ class InferenceEndpointProvider(ResourceProvider):
             finally:
                 _ROUTE.reset(reset)
             if fault is not None:
+                # An unreadable 200 or 5xx may come after the API acted on the request: look first.
+                if fault.status is None and recover is not None and (found := self._recover(target, what, recover)):
+                    return found
                 # Raised here, outside the handler: the library's exception (its request carries the
                 # Authorization header) must not ride along as __context__.
                 raise fault
@@ -448,14 +464,23 @@ class InferenceEndpointProvider(ResourceProvider):
                     "The Inference Endpoints API is unavailable or rate-limiting; retry later."
                     + (" The last attempt may have reached the API: check whether the endpoint exists before "
                        "retrying." if ambiguous and recover is not None else "")), _status_of(last))
-            if ambiguous and recover is not None:
-                recovered = recover()
-                if recovered is not None:
-                    return recovered
+            if ambiguous and recover is not None and (found := self._recover(target, what, recover)):
+                return found
             delay = self.retry.delay(failures, retry_after)
             log.warning("%s", target.scrub(f"{what} {target.label}: {_describe(last)}; retrying in {delay:.1f}s "
                                            f"({failures}/{self.retry.attempts})"))
             time.sleep(delay)
+
+    @staticmethod
+    def _recover(target: _Target, what: str, recover: Callable[[], T | None]) -> T | None:
+        """``recover()``, or None when it fails with an API error (logged): the caller goes on retrying,
+        and whatever it left behind the next ``up`` adopts by its marker."""
+        try:
+            return recover()
+        except ApiError as error:
+            log.warning("%s", target.scrub(f"{what} {target.label}: could not check for an endpoint the last "
+                                           f"attempt may have created ({error}); going on"))
+            return None
 
     def _wait(self, target: _Target, props: Mapping[str, Any], raw: dict[str, Any], what: str) -> dict[str, Any]:
         """Poll until the endpoint serves (``running``; ``scaledToZero`` too when min replicas is 0)."""
@@ -561,12 +586,16 @@ class InferenceEndpointProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Create the endpoint and wait until it serves; failures carry the endpoint's status message.
 
-        A create whose answer was lost (5xx, timeout) may still have committed: before retrying, the
-        provider reads the name and adopts the endpoint if it carries this create's marker tag; an
-        endpoint without it belongs to someone else and is never adopted.
+        A create whose answer was lost (5xx, timeout, an unreadable answer) may still have
+        committed, and a create that failed later (timed out waiting, ``failed``) leaves its
+        endpoint behind, unknown to Pulumi. Before retrying, and when the name is taken, the
+        provider reads the name and adopts the endpoint if it carries this resource's marker tag
+        (:func:`create_marker`, the same at the next ``up``), then sends it this create's full
+        settings, which also redeploys a failed one; an endpoint without the marker belongs to
+        someone else and is never adopted.
         """
         target = _Target.of(props)
-        marker = f"{MARKER_PREFIX}{uuid.uuid4().hex}"
+        marker = create_marker(props)
         scaling = props.get("scalingMetric")
         private_link = props.get("privateLink") or {}
         request = dict(
@@ -582,17 +611,32 @@ class InferenceEndpointProvider(ResourceProvider):
             type=props["type"], tags=hf_tags(props.get("tags") or {}, marker),
             private_link_account_id=private_link.get("accountId"), private_link_region=private_link.get("region"),
         )
+        adopted: list[dict[str, Any]] = []
+
+        def ours() -> dict[str, Any] | None:
+            raw = self._ours(target, marker)
+            adopted.extend([raw] if raw is not None else [])
+            return raw
+
         try:
             raw = self._call(target, "create", lambda api: api.create_inference_endpoint(target.name, **request).raw,
-                             recover=lambda: self._ours(target, marker))
+                             recover=ours)
         except ApiError as error:
             if error.status != 409:
                 raise
-            # A retry after a lost answer may meet its own endpoint; anyone else's is never adopted.
-            raw = self._ours(target, marker)
+            # A retry after a lost answer, or the next `up` after a failed create, meets its own
+            # endpoint; anyone else's is never adopted.
+            raw = ours()
             if raw is None:  # deleted between the 409 and the read: let the next run create it
                 raise HfEndpointError(f"create {target.label} failed: the API reported the name taken, then "
                                       "not found; run again") from None
+        if adopted:  # made by an earlier attempt, maybe with other settings, maybe failed: make it this one
+            settings = _update_kwargs(props, {*UPDATE_KEYS, "args"}, marker)
+            raw = self._call(target, "update adopted", lambda api: api.update_inference_endpoint(
+                target.name, namespace=target.namespace, **settings).raw)
+            if raw["status"]["state"] == _PAUSED and not props.get("paused"):
+                raw = self._call(target, "resume adopted", lambda api: api.resume_inference_endpoint(
+                    target.name, namespace=target.namespace).raw)
         recorded = {CREATED_API_URL: target.api_url, CREATE_MARKER: marker}
         if props.get("paused"):
             raw = self._call(target, "pause", lambda api: api.pause_inference_endpoint(
@@ -632,24 +676,7 @@ class InferenceEndpointProvider(ResourceProvider):
                 f"${API_URL_ENV}) now says {wanted}. Set apiUrl back to manage this endpoint; to move it, "
                 "give it a new endpointName (a new endpoint is created there, the old one deleted).")
         changed = {k for k in (*UPDATE_KEYS, "args") if olds.get(k) != news.get(k)} - {"paused"}
-        kwargs: dict[str, Any] = {}
-        simple = {"accelerator": "accelerator", "instanceType": "instance_type", "instanceSize": "instance_size",
-                  "minReplica": "min_replica", "maxReplica": "max_replica",
-                  "scaleToZeroTimeout": "scale_to_zero_timeout", "repository": "repository",
-                  "revision": "revision", "task": "task", "framework": "framework", "args": "container_args"}
-        for key, arg in simple.items():
-            if key in changed:
-                kwargs[arg] = news.get(key)
-        if changed & {"scalingMetric", "scalingThreshold"} and news.get("scalingMetric"):
-            kwargs.update(scaling_metric=news["scalingMetric"], scaling_threshold=news.get("scalingThreshold"))
-        if "image" in changed:
-            kwargs["custom_image"] = image_payload(news.get("image")) or {"huggingface": {}}
-        if "env" in changed:
-            kwargs["env"] = dict(news.get("env") or {})
-        if "secrets" in changed:
-            kwargs["secrets"] = dict(news.get("secrets") or {})
-        if "tags" in changed:
-            kwargs["tags"] = hf_tags(news.get("tags") or {}, olds.get(CREATE_MARKER))
+        kwargs = _update_kwargs(news, changed, olds.get(CREATE_MARKER))
         if kwargs:
             raw = self._call(target, "update", lambda api: api.update_inference_endpoint(
                 target.name, namespace=target.namespace, **kwargs).raw)
@@ -673,6 +700,30 @@ class InferenceEndpointProvider(ResourceProvider):
                 log.info("delete %s at %s: already gone", target.label, target.api_url)
                 return
             raise
+
+
+_SIMPLE_UPDATES = {"accelerator": "accelerator", "instanceType": "instance_type", "instanceSize": "instance_size",
+                   "minReplica": "min_replica", "maxReplica": "max_replica",
+                   "scaleToZeroTimeout": "scale_to_zero_timeout", "repository": "repository",
+                   "revision": "revision", "task": "task", "framework": "framework", "args": "container_args"}
+"""Inputs the update API takes as they are: input -> ``update_inference_endpoint`` argument."""
+
+
+def _update_kwargs(news: Mapping[str, Any], keys: set[str], marker: str | None) -> dict[str, Any]:
+    """``update_inference_endpoint`` arguments that set ``keys`` of the inputs ``news`` (the tags
+    with the create marker, if any)."""
+    kwargs: dict[str, Any] = {arg: news.get(key) for key, arg in _SIMPLE_UPDATES.items() if key in keys}
+    if keys & {"scalingMetric", "scalingThreshold"} and news.get("scalingMetric"):
+        kwargs.update(scaling_metric=news["scalingMetric"], scaling_threshold=news.get("scalingThreshold"))
+    if "image" in keys:
+        kwargs["custom_image"] = image_payload(news.get("image")) or {"huggingface": {}}
+    if "env" in keys:
+        kwargs["env"] = dict(news.get("env") or {})
+    if "secrets" in keys:
+        kwargs["secrets"] = dict(news.get("secrets") or {})
+    if "tags" in keys:
+        kwargs["tags"] = hf_tags(news.get("tags") or {}, marker)
+    return kwargs
 
 
 def _status_of(error: Exception) -> int | None:

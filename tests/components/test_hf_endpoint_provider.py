@@ -30,6 +30,7 @@ from components.huggingface.endpoint_provider import (
     HfEndpointError,
     InferenceEndpointProvider,
     RetryPolicy,
+    create_marker,
     default_api_url,
 )
 from tests.support.hf_api import RunningServer, Scripted
@@ -75,7 +76,7 @@ def props(server: RunningServer, **overrides: Any) -> dict[str, Any]:
         "image": {"engine": "vllm", "url": "vllm/vllm-openai:v0.11.0", "port": 8000, "healthRoute": "/health"},
         "args": ["--max-model-len", "8192"], "env": {"LOG_LEVEL": "info"}, "secrets": {"HF_TOKEN": TOKEN},
         "type": "authenticated", "tags": {"team": "ml", "stack": "scalepath-dev"}, "paused": False,
-        "timeoutSeconds": 5, "token": TOKEN, "apiUrl": server.base_url,
+        "timeoutSeconds": 5, "token": TOKEN, "apiUrl": server.base_url, "owner": "scalepath/dev/chat-endpoint",
     }
     return {**base, **overrides}
 
@@ -208,8 +209,9 @@ def test_existing_endpoint_name_is_not_adopted(server, provider) -> None:
     server.api.states["chat-dev"] = deque(["running"])
     provider.create(props(server))
     with pytest.raises(HfEndpointError, match="already exists and was not created by this deployment; import it"):
-        provider.create(props(server))  # another create (its own marker) meets the first one's endpoint
+        provider.create(props(server, owner="scalepath/staging/chat-endpoint"))  # another stack, same name
     assert len(server.api.endpoints) == 1
+    assert not server.api.requests("PUT"), "someone else's endpoint is never touched"
 
 
 def test_delete_removes_the_endpoint_and_a_missing_one_is_fine(server, provider) -> None:
@@ -569,3 +571,63 @@ def test_a_secret_echoed_json_escaped_is_scrubbed(server, provider, secret: str)
     for fragment in ("pass", "p\\u00e4", "pässwörd", "secret\\u005fvalue", "secret_value"):
         assert fragment not in message.replace(secret.upper(), ""), message
     assert secret.upper() in message, "only the secret itself, not every similar text, is scrubbed"
+
+
+# -- A failed create leaves an endpoint the next `up` adopts (issue 27, item 6) --------------------
+
+
+def _adopted_by_the_next_up(server: RunningServer, provider: InferenceEndpointProvider, **changes: Any) -> Any:
+    """The next `up`: the same resource creates again (Pulumi recorded nothing), maybe with changed
+    settings; it must adopt the endpoint the failed create left, not refuse it."""
+    server.api.states["chat-dev"] = deque(["initializing", "running"])
+    result = provider.create(props(server, **changes))
+    assert result.outs["status"] == "running"
+    assert list(server.api.endpoints) == [("ml-team", "chat-dev")], "one endpoint, adopted"
+    (put,) = server.api.requests("PUT", r"^/v2/endpoint/ml-team/chat-dev$")  # made to match this up
+    assert put.body["model"]["secrets"] == {"HF_TOKEN": TOKEN}
+    assert result.outs["createMarker"] in server.api.endpoints[("ml-team", "chat-dev")]["tags"]
+    return put
+
+
+def test_a_create_that_timed_out_waiting_is_adopted_by_the_next_up(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["initializing"])
+    with pytest.raises(HfEndpointError, match="still 'initializing'"):
+        provider.create(props(server, timeoutSeconds=0.1))
+    put = _adopted_by_the_next_up(server, provider, maxReplica=3)
+    assert put.body["compute"]["scaling"]["maxReplica"] == 3, "this up's settings, not the failed one's"
+
+
+def test_an_endpoint_that_failed_is_adopted_and_redeployed_by_the_next_up(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["initializing", "failed"])
+    with pytest.raises(HfEndpointError, match="endpoint is 'failed'"):
+        provider.create(props(server))
+    put = _adopted_by_the_next_up(server, provider, image={"engine": "vllm", "url": "vllm/vllm-openai:v0.11.1"})
+    assert put.body["model"]["image"] == {"vLLM": {"url": "vllm/vllm-openai:v0.11.1"}}
+
+
+@pytest.mark.parametrize("answer", [
+    Scripted("POST", r"^/v2/endpoint/ml-team$", 200, {}, text="<html>proxy</html>", content_type="text/html",
+             commit=True),
+    Scripted("POST", r"^/v2/endpoint/ml-team$", 200, {}, {"name": "chat-dev", "status": None}, commit=True),
+], ids=["html-200", "wrong-schema-200"])
+def test_an_unreadable_answer_after_the_create_committed_adopts_the_endpoint(server, provider,
+                                                                             answer: Scripted) -> None:
+    server.api.script(answer)
+    _adopted_by_the_next_up(server, provider)  # the same create looks before giving up
+    assert len(server.api.requests("POST", r"^/v2/endpoint/ml-team$")) == 1
+
+
+def test_a_5xx_after_commit_and_a_failing_read_still_end_with_the_endpoint_adopted(server, provider) -> None:
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 502, {}, {"error": "bad gateway"}, commit=True),
+                      *[Scripted("GET", r"^/v2/endpoint/ml-team/chat-dev$", 500, {}, {"error": "down"})] * 3)
+    _adopted_by_the_next_up(server, provider)  # the read failed; the retried POST met a 409 and looked again
+    assert len(server.api.requests("GET", r"^/v2/endpoint/ml-team/chat-dev$")) >= 4
+
+
+def test_the_marker_is_the_same_for_the_next_up_and_differs_per_stack_resource_and_name(server) -> None:
+    base = props(server)
+    assert create_marker(base) == create_marker(props(server, maxReplica=4, token="hf_" + "r" * 30))
+    others = [props(server, owner="scalepath/prod/chat-endpoint"), props(server, owner="scalepath/dev/other"),
+              props(server, endpointName="chat-dev-2"), props(server, namespace="other-team")]
+    assert len({create_marker(base), *map(create_marker, others)}) == 5
+    assert create_marker(base).startswith("scalepath-create:")

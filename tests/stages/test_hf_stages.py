@@ -86,6 +86,8 @@ def test_endpoint_plan_has_the_dynamic_resource_with_secret_token_and_env(base_c
     inputs = endpoint.inputs
     assert inputs["kind"] == KIND
     assert inputs["endpointName"] == "chat-ep-test"
+    # What the provider derives its create marker from: the same at the next `up` (issue 27, item 6).
+    assert inputs["owner"] == "scalepath/test/chat-ep"  # project/stack/component (the deployment)
     assert (inputs["vendor"], inputs["region"], inputs["accelerator"], inputs["instanceType"],
             inputs["instanceSize"]) == ("aws", "us-east-1", "gpu", "nvidia-a10g", "x1")
     assert (inputs["minReplica"], inputs["maxReplica"], inputs["scaleToZeroTimeout"]) == (0, 2, 15)
