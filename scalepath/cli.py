@@ -247,14 +247,14 @@ def gateway_serve(stack: StackOpt, config: ConfigOpt = None, backend: BackendOpt
                   port: Annotated[int, typer.Option(
                       min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")] = 4000) -> None:
     """Run the real engine on 127.0.0.1 with the stack's config (client key: $SCALEPATH_GATEWAY_KEY)."""
-    from scalepath.gateway.engine import EngineError, EngineNotInstalled
+    from scalepath.gateway.engine import EngineError, EngineSetupError
     from scalepath.gateway.render import render_gateway
     from scalepath.gateway.serve import serve
 
     try:
         rendered = render_gateway(load_stack_config(stack, project_root(), config), backend or [])
         code = serve(rendered, port, lambda line: typer.echo(line))
-    except (ConfigError, FileNotFoundError, EngineNotInstalled) as error:
+    except (ConfigError, FileNotFoundError, EngineSetupError) as error:
         raise fail(str(error), EXIT_CONFIG) from None
     except EngineError as error:  # installed, configured, and still did not start
         raise fail(str(error), EXIT_VIOLATIONS) from None

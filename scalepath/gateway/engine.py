@@ -8,6 +8,7 @@ its version: ``$SCALEPATH_GATEWAY_ENGINE``, else ``~/.cache/scalepath/gateway-en
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -30,6 +31,8 @@ ENGINE_VERSION = "1.100.5"
 #: a request with a wrong key gets 500 instead of 401); upstream's image ships it too.
 ENGINE_REQUIREMENTS = (f"litellm[proxy]=={ENGINE_VERSION}", "prisma==0.15.0")
 _MARKER = "scalepath-engine.txt"
+#: How much of the engine's log end :meth:`EngineProcess.log_tail` reads.
+LOG_TAIL_BYTES = 64 * 1024
 #: Liveness route of the proxy (no auth).
 LIVENESS_PATH = "/health/liveliness"
 #: Python prologue for a child that must not outlive the process that started it (whose pid is
@@ -43,7 +46,16 @@ DIE_WITH_PARENT = (
     "    if os.getppid() != int(sys.argv[1]):\n"
     "        sys.exit(0)\n"  # the parent died before the line above took effect
 )
-_RUN_UVICORN = ("import runpy\nsys.argv = ['uvicorn', *sys.argv[2:]]\n"
+#: Runs uvicorn; the engine removes its temp config when it exits, however it is stopped short of
+#: SIGKILL (on the parent's death too), so a killed ``serve``/``promote`` leaves no file behind.
+#: SIGTERM exits through ``sys.exit`` so that the cleanup runs: uvicorn shuts down gracefully, puts
+#: back the handler it found (this one) and raises the signal again.
+_RUN_UVICORN = ("import atexit, runpy\n"
+                "def _remove_config(path=os.environ['CONFIG_FILE_PATH']):\n"
+                "    try:\n        os.unlink(path)\n    except OSError:\n        pass\n"
+                "atexit.register(_remove_config)\n"
+                "signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))\n"
+                "sys.argv = ['uvicorn', *sys.argv[2:]]\n"
                 "runpy.run_module('uvicorn', run_name='__main__', alter_sys=True)\n")
 
 
@@ -84,9 +96,12 @@ class EngineError(RuntimeError):
     """The engine did not start; the message says why (its log's last lines)."""
 
 
-class EngineNotInstalled(EngineError):
-    """Unusable setup: the engine's virtualenv is missing (or holds other versions), or no client
-    key is set; the message names the fix."""
+class EngineSetupError(EngineError):
+    """Unusable setup (exit 2): no usable client key, or the port cannot be bound; the message names the fix."""
+
+
+class EngineNotInstalled(EngineSetupError):
+    """The engine's virtualenv is missing (or holds other versions); the message names the fix."""
 
 
 def engine_dir() -> Path:
@@ -168,8 +183,11 @@ class EngineProcess:
 
     def log_tail(self, lines: int = 30) -> str:
         """The end of the engine's output (for errors)."""
-        self.log.flush()
-        text = Path(self.log.name).read_bytes().decode(errors="replace")
+        # pread: the engine writes through the same open file, whose offset must not move.
+        fd = self.log.fileno()
+        size = os.fstat(fd).st_size
+        start = max(0, size - LOG_TAIL_BYTES)
+        text = os.pread(fd, size - start, start).decode(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
 
@@ -182,13 +200,21 @@ def start_engine(config_text: str, env: dict[str, str], port: int = 0, *,
     the engine would accept anyone.
     """
     if problem := client_key_problem(env.get(KEY_ENV)):
-        raise EngineNotInstalled(f"${KEY_ENV} {problem}; {KEY_FIX}")
+        raise EngineSetupError(f"${KEY_ENV} {problem}; {KEY_FIX}")
     python = engine_python()
     handle, name = tempfile.mkstemp(prefix="scalepath-gateway-", suffix=".yaml")
     with os.fdopen(handle, "w") as config_file:  # mkstemp: 0600, only this user reads it
         config_file.write(config_text)
-    log = tempfile.NamedTemporaryFile(prefix="scalepath-gateway-", suffix=".log", delete=False)  # noqa: SIM115
-    sock = socket.create_server(("127.0.0.1", port))
+    # No name on disk (Linux: O_TMPFILE): nothing is left behind, even when this process is killed.
+    log = tempfile.TemporaryFile(prefix="scalepath-gateway-", suffix=".log")  # noqa: SIM115
+    try:
+        sock = socket.create_server(("127.0.0.1", port))
+    except OSError as error:
+        log.close()
+        os.unlink(name)
+        raise EngineSetupError(f"cannot listen on 127.0.0.1:{port}: {error.strerror or error}"
+                               + (" (another gateway?)" if error.errno == errno.EADDRINUSE else "")
+                               + "; pass another --port, or --port 0 for any free one") from None
     try:
         process = subprocess.Popen(
             [str(python), "-c", DIE_WITH_PARENT + _RUN_UVICORN, str(os.getpid()),

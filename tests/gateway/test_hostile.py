@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from scalepath.cli import app
-from scalepath.gateway.engine import EngineNotInstalled, start_engine
+from scalepath.gateway.engine import EngineSetupError, start_engine
 from scalepath.gateway.render import parse_backend_overrides, render_gateway
 from scalepath.gateway.serve import engine_env
 from scalepath.stackconfig import load_stack_config
@@ -40,7 +40,7 @@ def test_a_client_key_the_engine_would_not_enforce_is_refused(key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         engine_env(_backends(), {"SCALEPATH_GATEWAY_KEY": key})
     assert [i.path for i in caught.value.issues] == ["$SCALEPATH_GATEWAY_KEY"]
-    with pytest.raises(EngineNotInstalled, match=r"\$SCALEPATH_GATEWAY_KEY "):
+    with pytest.raises(EngineSetupError, match=r"\$SCALEPATH_GATEWAY_KEY "):
         start_engine("model_list: []\n", {"SCALEPATH_GATEWAY_KEY": key})
 
 

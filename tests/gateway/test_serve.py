@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -136,10 +137,13 @@ def test_the_running_config_holds_no_secret(gateway: Served) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_stopping_serve_stops_the_engine(standins: dict[str, StandIn], tmp_path: Path, sig: signal.Signals) -> None:
     """SIGINT: serve stops the engine and exits 0. SIGKILL (serve cannot act): the engine still
-    exits, because it dies with its parent."""
+    exits, because it dies with its parent. Either way nothing is left in $TMPDIR (issue 27, item 12:
+    the engine's log and config stayed there after every run)."""
     config = stack_file(tmp_path / "Pulumi.gw.yaml", ["alpha"], {
         "runtime": "ecs", "routes": [{"name": "chat", "targets": [{"deployment": "alpha", "weight": 100}]}]})
-    served = start_serve(config, {"alpha": standins["alpha"].url})
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    served = start_serve(config, {"alpha": standins["alpha"].url}, tmpdir=tmpdir)
     try:
         assert _content(_chat(served, "chat")) == "served by alpha"
         assert served.signal_and_wait(sig) == (0 if sig is signal.SIGINT else -signal.SIGKILL)
@@ -147,6 +151,7 @@ def test_stopping_serve_stops_the_engine(standins: dict[str, StandIn], tmp_path:
         while alive(served.engine_pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not alive(served.engine_pid)
+        assert sorted(p.name for p in tmpdir.iterdir()) == []
     finally:
         if served.process.poll() is None or alive(served.engine_pid):
             served.kill()
@@ -160,3 +165,18 @@ def test_serve_refuses_to_start_without_a_usable_client_key(standins: dict[str, 
         "runtime": "ecs", "routes": [{"name": "chat", "targets": [{"deployment": "alpha", "weight": 100}]}]})
     with pytest.raises(AssertionError, match=r"(?s)exit 2\).*SCALEPATH_GATEWAY_KEY"):
         start_serve(config, {"alpha": standins["alpha"].url}, key=key)
+
+
+def test_serve_on_a_port_in_use_exits_2_with_the_fix(standins: dict[str, StandIn], tmp_path: Path) -> None:
+    config = stack_file(tmp_path / "Pulumi.gw.yaml", ["alpha"], {
+        "runtime": "ecs", "routes": [{"name": "chat", "targets": [{"deployment": "alpha", "weight": 100}]}]})
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(AssertionError, match=rf"(?s)exit 2\).*cannot listen on 127\.0\.0\.1:{port}: .*"
+                                                 r"in use.*--port 0") as caught:
+            start_serve(config, {"alpha": standins["alpha"].url}, port=port, tmpdir=tmpdir)
+    assert "Traceback" not in str(caught.value)
+    assert sorted(p.name for p in tmpdir.iterdir()) == []
+

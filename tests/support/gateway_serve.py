@@ -61,15 +61,19 @@ class Served:
         self.process.wait(timeout=SHUTDOWN_SECONDS)
 
 
-def start_serve(config: Path, backends: dict[str, str], key: str | None = KEY) -> Served:
-    """Start ``scalepath gateway serve --port 0`` and wait (bounded) for its "gateway: URL" line."""
+def start_serve(config: Path, backends: dict[str, str], key: str | None = KEY, port: int = 0,
+                tmpdir: Path | None = None) -> Served:
+    """Start ``scalepath gateway serve --port PORT`` (0: any free one) and wait (bounded) for its
+    "gateway: URL" line; ``tmpdir`` becomes its ``$TMPDIR``."""
     env = {k: v for k, v in os.environ.items() if k != "SCALEPATH_GATEWAY_KEY"}
     if key is not None:
         env["SCALEPATH_GATEWAY_KEY"] = key
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     # The CLI dies with this test process (and the engine with the CLI), even if pytest is killed.
     boot = DIE_WITH_PARENT + "sys.argv = sys.argv[1:]\nfrom scalepath.cli import app\napp()\n"
     args = [sys.executable, "-c", boot, str(os.getpid()), "gateway", "serve", "--stack", "dev",
-            "--config", str(config), "--port", "0"]
+            "--config", str(config), "--port", str(port)]
     for name, url in backends.items():
         args += ["--backend", f"{name}={url}"]
     process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
