@@ -16,8 +16,12 @@ LIVENESS_PATH = "/health/liveliness"
 READINESS_PATH = "/health/readiness"
 #: Client key and HF token as the engine reads them (``os.environ/...`` in its config).
 KEY_ENV, HF_TOKEN_ENV = "SCALEPATH_GATEWAY_KEY", "HF_TOKEN"
-#: Engine settings: read the model price map from the package (no fetch at start), no .env loading.
-ENGINE_SETTINGS = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PRODUCTION"}
+#: Engine settings: read the model price map from the package (no fetch at start), no .env loading,
+#: and no Hugging Face Hub at run time: the engine counts tokens of streams without usage with the
+#: model's tokenizer from the Hub (``Xenova/llama-3-tokenizer`` for Llama 3), ~23 s of retries
+#: without internet; offline, huggingface_hub fails at once and LiteLLM counts with its bundled
+#: tiktoken encoding instead (docs/architecture.md, "Gateway").
+ENGINE_SETTINGS = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PRODUCTION", "HF_HUB_OFFLINE": "1"}
 #: The rendered config reaches the container in this variable; the entrypoint writes it to a file
 #: (ECS, Cloud Run and Container Apps mount no files), then starts the proxy.
 CONFIG_ENV = "SCALEPATH_GATEWAY_CONFIG"

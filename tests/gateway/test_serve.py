@@ -9,14 +9,20 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
+from scalepath.gateway.engine import start_engine
+from scalepath.gateway.render import render_gateway
+from scalepath.stackconfig import load_stack_config
+from tests.support import ROOT
 from tests.support.gateway_serve import KEY, SHUTDOWN_SECONDS, Served, alive, stack_file, start_serve
 from tests.support.openai_standin import StandIn
 
@@ -180,3 +186,56 @@ def test_serve_on_a_port_in_use_exits_2_with_the_fix(standins: dict[str, StandIn
     assert "Traceback" not in str(caught.value)
     assert sorted(p.name for p in tmpdir.iterdir()) == []
 
+
+class _Recorder:
+    """A loopback server standing in for the Hugging Face Hub: it records every request and answers 404."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+                recorder.paths.append(self.path)
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_HEAD = do_POST = do_GET
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def test_a_failing_route_needs_nothing_from_the_hub(standins: dict[str, StandIn], tmp_path: Path) -> None:
+    """The first failure on a route made the engine fetch a tokenizer from the Hub (about 23 s of
+    retries without internet, issue 27 item 9). With the Hub pointed at a loopback recorder, a
+    failover must reach it not once."""
+    config = stack_file(tmp_path / "Pulumi.gw.yaml", ["broken", "spare"], {"runtime": "ecs", "routes": [
+        {"name": "chat", "targets": [{"deployment": "broken", "weight": 100}], "fallbacks": ["spare"], "retries": 0}]})
+    rendered = render_gateway(load_stack_config("dev", ROOT, config),
+                              [f"{n}={standins[n].url}" for n in ("broken", "spare")])
+    hub = _Recorder()
+    engine = start_engine(rendered.text, {"SCALEPATH_GATEWAY_KEY": KEY, "HF_ENDPOINT": hub.url})
+    try:
+        response = httpx.post(f"{engine.url}/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
+                              json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]}, timeout=120)
+        assert _content(response) == "served by spare"
+        # A stream without usage makes the engine count the tokens itself, with the model's tokenizer.
+        body = {"model": "chat", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        with httpx.stream("POST", f"{engine.url}/v1/chat/completions", json=body, timeout=120,
+                          headers={"Authorization": f"Bearer {KEY}"}) as streamed:
+            assert streamed.status_code == 200
+            assert "data: [DONE]" in list(streamed.iter_lines())
+        assert hub.paths == [], f"the engine asked the Hub for {hub.paths}"
+    finally:
+        engine.stop()
+        hub.server.shutdown()
+        hub.server.server_close()
