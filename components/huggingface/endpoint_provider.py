@@ -631,6 +631,7 @@ class InferenceEndpointProvider(ResourceProvider):
                 raise HfEndpointError(f"create {target.label} failed: the API reported the name taken, then "
                                       "not found; run again") from None
         if adopted:  # made by an earlier attempt, maybe with other settings, maybe failed: make it this one
+            _refuse_moved(target, raw, props)
             settings = _update_kwargs(props, {*UPDATE_KEYS, "args"}, marker)
             raw = self._call(target, "update adopted", lambda api: api.update_inference_endpoint(
                 target.name, namespace=target.namespace, **settings).raw)
@@ -724,6 +725,19 @@ def _update_kwargs(news: Mapping[str, Any], keys: set[str], marker: str | None) 
     if "tags" in keys:
         kwargs["tags"] = hf_tags(news.get("tags") or {}, marker)
     return kwargs
+
+
+def _refuse_moved(target: _Target, raw: Mapping[str, Any], props: Mapping[str, Any]) -> None:
+    """HfEndpointError when an adopted endpoint differs from ``props`` in what the update API cannot
+    change (vendor, region, access type): updating it would leave it elsewhere than the state says."""
+    provider = raw.get("provider") or {}
+    live = {"vendor": provider.get("vendor"), "region": provider.get("region"), "type": raw.get("type")}
+    moved = [f"{key} {value!r} (asked: {props[key]!r})" for key, value in live.items()
+             if value is not None and value != props[key]]
+    if moved:
+        raise HfEndpointError(target.scrub(
+            f"create {target.label}: the endpoint an earlier failed create left behind has {', '.join(moved)}, "
+            "which an update cannot change; delete that endpoint (or set these back) and run again"))
 
 
 def _status_of(error: Exception) -> int | None:

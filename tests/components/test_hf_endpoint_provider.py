@@ -624,6 +624,16 @@ def test_a_5xx_after_commit_and_a_failing_read_still_end_with_the_endpoint_adopt
     assert len(server.api.requests("GET", r"^/v2/endpoint/ml-team/chat-dev$")) >= 4
 
 
+def test_an_endpoint_left_in_another_region_is_not_adopted_into_a_state_that_lies(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["failed"])
+    with pytest.raises(HfEndpointError, match="endpoint is 'failed'"):
+        provider.create(props(server))
+    with pytest.raises(HfEndpointError, match=r"has region 'us-east-1' \(asked: 'eu-west-1'\), which an update "
+                                              r"cannot change; delete that endpoint"):
+        provider.create(props(server, region="eu-west-1"))
+    assert not server.api.requests("PUT")
+
+
 def test_the_marker_is_the_same_for_the_next_up_and_differs_per_stack_resource_and_name(server) -> None:
     base = props(server)
     assert create_marker(base) == create_marker(props(server, maxReplica=4, token="hf_" + "r" * 30))
