@@ -14,7 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, m
 from pydantic.alias_generators import to_camel
 
 from components.aws.api_model import api_constraint
+from components import replacements
+from components.replacements import provider_constraint
 from components.sagemaker import limits
+
+ENDPOINT_TYPE = "aws:sagemaker/endpoint:Endpoint"
+"""The endpoint's resource type: its provider facts (waits, ranges) are in ``replacements.yaml``."""
 
 S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^*?\s]*)?$")]
 """``s3://bucket[/prefix]``. No ``*`` or ``?``: the prefix becomes an IAM resource, where they are
@@ -141,8 +146,10 @@ class RolloutSettings(_Settings):
                                                             "TerminationWaitInSeconds")] = 600
     """Keep the old fleet this long after the shift, for a fast rollback."""
     maximum_execution_timeout_seconds: Annotated[int, api_constraint(
-        "sagemaker", "BlueGreenUpdatePolicy", "MaximumExecutionTimeoutInSeconds")] | None = None
-    """Abort (and roll back) a rollout that takes longer."""
+        "sagemaker", "BlueGreenUpdatePolicy", "MaximumExecutionTimeoutInSeconds"), provider_constraint(
+        ENDPOINT_TYPE, "deploymentConfig.blueGreenUpdatePolicy.maximumExecutionTimeoutInSeconds")] | None = None
+    """Abort (and roll back) a rollout that takes longer (the provider accepts a narrower range
+    than the API model: the one ``up`` meets)."""
     auto_rollback: bool = True
     """Roll back when the latency or 5xx alarms fire during the rollout."""
 
@@ -163,6 +170,13 @@ class RolloutSettings(_Settings):
                 problems.append(f"maximumExecutionTimeoutSeconds ({self.maximum_execution_timeout_seconds}) must be "
                                 f"larger than the rollout's total waiting time ({waits} s: wait intervals plus "
                                 "terminationWaitSeconds), as the SageMaker API requires")
+        provider_wait = 60 * (replacements.load().types[ENDPOINT_TYPE].update_wait_minutes or 0)
+        if self.total_wait_seconds() >= provider_wait:
+            # The provider returns (and `up` fails) after this, the endpoint still updating.
+            problems.append(f"the rollout waits {self.total_wait_seconds()} s (wait intervals plus "
+                            f"terminationWaitSeconds) before the new fleet's own start-up, but pulumi-aws waits at "
+                            f"most {provider_wait} s for the endpoint to be InService: shorten waitSeconds or "
+                            "terminationWaitSeconds, or take fewer steps (a larger linearStepPercent)")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -105,7 +105,9 @@ def test_serverless_ranges_come_from_the_api_model(base_config: dict[str, Any]) 
 @given(step=st.integers(min_value=1, max_value=100))
 def test_linear_step_accepted_exactly_in_the_documented_range(base_config: dict[str, Any], step: int) -> None:
     rule = limits.load().rollout.linear_step_percent
-    config = _config(base_config, rollout={"strategy": "linear", "linearStepPercent": step})
+    # Short waits: ten 10 % steps at the default 600 s would outlast the provider's wait (its own check).
+    config = _config(base_config, rollout={"strategy": "linear", "linearStepPercent": step,
+                                           "waitSeconds": 60, "terminationWaitSeconds": 0})
     if rule.min <= step <= rule.max:
         parse_spec(config, project="scalepath", stack="test")
     else:

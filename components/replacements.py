@@ -1,0 +1,90 @@
+"""Replacement facts per resource type (``components/data/replacements.yaml``): which input changes
+make a provider replace a resource, its physical-name input, what stops serving while it is
+re-created, and ranges a provider accepts where narrower than the API model.
+
+Read by ``scalepath plan --base`` (which judges a transition) and by config models
+(:func:`provider_constraint`), so a provider's narrower range is refused before ``up``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from components.files import load_data
+
+DATA_FILE = Path(__file__).parent / "data" / "replacements.yaml"
+DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
+"""Every dynamic resource has this type; the ``kind`` input tells them apart."""
+
+
+class TypeFacts(BaseModel):
+    """What the provider of one resource type does on a change (see the data file's header)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    read: bool = True
+    source: Any = None
+    force_new: tuple[str, ...] = ()
+    force_new_block: tuple[str, ...] = ()
+    immutable: bool = False
+    except_: tuple[str, ...] = Field((), alias="except")
+    name: str | None = None
+    delete_first_when_name_kept: bool = False
+    serving: str | None = None
+    create_wait_minutes: int | None = None
+    update_wait_minutes: int | None = None
+    ranges: Mapping[str, tuple[int, int]] = Field(default_factory=dict)
+
+
+class Replacements(BaseModel):
+    """The whole data file."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    as_of: str
+    sources: Mapping[str, Any]
+    types: Mapping[str, TypeFacts]
+
+
+@cache
+def load() -> Replacements:
+    """The data file, parsed once."""
+    return Replacements.model_validate(load_data(DATA_FILE))
+
+
+def type_key(type_: str, inputs: Mapping[str, Any]) -> str:
+    """The data file's key for a resource: its type, plus ``:<kind>`` for a dynamic resource."""
+    return f"{type_}:{inputs.get('kind')}" if type_ == DYNAMIC_TYPE else type_
+
+
+def facts(type_: str, inputs: Mapping[str, Any]) -> TypeFacts | None:
+    """The facts for a resource of ``type_`` with ``inputs``; None when the file has no entry."""
+    return load().types.get(type_key(type_, inputs))
+
+
+def provider_range(type_: str, path: str) -> tuple[int, int]:
+    """The range the provider of ``type_`` accepts at ``path`` (KeyError when none is recorded)."""
+    return load().types[type_].ranges[path]
+
+
+def provider_constraint(type_: str, path: str) -> AfterValidator:
+    """A pydantic validator refusing values outside the provider's recorded range for ``path``."""
+
+    def check(value: Any) -> Any:
+        if value is not None:
+            low, high = provider_range(type_, path)
+            if not low <= value <= high:
+                entry = load().types[type_].source or {}
+                raise ValueError(f"{value} is outside {low}..{high}, the range the provider accepts for {type_} "
+                                 f"{path} ({entry.get('repository', '?')} {entry.get('path', '')}), narrower "
+                                 "than the API model's")
+        return value
+
+    check.provider_member = (type_, path)  # type: ignore[attr-defined]  # found by tests
+    return AfterValidator(check)
