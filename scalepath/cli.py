@@ -24,10 +24,11 @@ from scalepath import interrupts
 from scalepath.cost.advisor import Compliance, Precision, Workload, unknown_instances
 from scalepath.cost.advisor import advise as run_advisor
 from scalepath.cost.throughput import resolve_model
-from scalepath.plan import redacted, run_plan
+from scalepath.plan import Plan, redacted, run_plan
 from scalepath.policy_runner import PolicyConfigError, PolicyPackError, checked, plan_check
-from scalepath.report import render_advice, render_plan
-from scalepath.stackconfig import load_stack_config, project_root, stack_config_path
+from scalepath.report import render_advice, render_plan, render_transition
+from scalepath.stackconfig import StackConfig, load_base_config, load_stack_config, project_root, stack_config_path
+from scalepath.transition import Transition, transition
 from stacks.errors import ConfigError
 from stacks.parse import parse_spec
 
@@ -113,6 +114,13 @@ def plan(
     policy_config: Annotated[Path | None, typer.Option(
         help="Policy pack config (as for `pulumi preview --policy-pack-config`); "
              "default policies/config/<environment>.json (the stack's scalepath:environment).")] = None,
+    base: Annotated[str | None, typer.Option(
+        help="Also plan this base (a stack config FILE, or a GIT-REF whose copy of the stack's file is read) "
+             "and report the transition from it; exit 2 when it would fail at `up` or opens a serving gap "
+             "prod has not accepted.")] = None,
+    accept_gap: Annotated[list[str] | None, typer.Option(
+        "--accept-gap", help="With --base: accept the serving gap of this deployment or resource name "
+                             "(`all`: every gap) in prod (repeatable).")] = None,
 ) -> None:
     """Run the stack program offline under mocks, check policies, estimate cost."""
     try:
@@ -131,6 +139,10 @@ def plan(
         raise fail(f"policy pack failed: {error}", EXIT_VIOLATIONS) from None
     result = redacted(result)
     document = result.to_json()
+    moved = None
+    if base is not None:
+        moved = _transition(stack, root, config, stack_config, result, base, accept_gap or [])
+        document["transition"] = moved.to_json()
     if out:
         try:
             write_atomic(out, json.dumps(document, indent=2) + "\n")
@@ -140,8 +152,28 @@ def plan(
         typer.echo(json.dumps(document, indent=2))
     else:
         render_plan(result, Console())
+        if moved is not None:
+            render_transition(moved, Console())
+    if moved is not None and not moved.safe:
+        problems = [f"{c.refused} (changed: {', '.join(c.keys) or 'no config key: the library changed'})"
+                    for c in moved.refusals]
+        problems += [f"serving gap in prod: {c.gap.what} {c.gap.why}; accept it with --accept-gap {c.owner or c.name}"
+                     for c in moved.unaccepted_gaps() if c.gap]
+        raise fail("the transition from --base is not safe:\n  " + "\n  ".join(problems), EXIT_CONFIG)
     mandatory = [v for v in result.violations if v["level"] == "mandatory"]
     raise typer.Exit(EXIT_VIOLATIONS if mandatory else EXIT_OK)
+
+
+def _transition(stack: str, root: Path, config: Path | None, stack_config: StackConfig, result: Plan,
+                base: str, accepted: list[str]) -> Transition:
+    """Plan ``base`` with the same program and judge the transition to ``result``."""
+    try:
+        label, base_config = load_base_config(stack, root, config, base)
+        base_plan = redacted(run_plan(base_config))
+    except ConfigError as error:
+        raise fail(f"--base {base}: {error}", EXIT_CONFIG) from None
+    environment = stack_config.values.get("scalepath:environment", "")
+    return transition(label, base_config, base_plan, stack_config, result, environment, accepted)
 
 
 @app.command()

@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # for annotations only: `plan` never loads the promotion clie
     from scalepath.cost.advisor import Advice
     from scalepath.plan import Plan
     from scalepath.promote.command import Promotion
+    from scalepath.transition import Transition
 
 
 def render_plan(plan: Plan, console: Console) -> None:
@@ -131,3 +132,33 @@ def render_promotion(promotion: Promotion, console: Console, *, written: bool) -
 
 def _weights(weights: dict[str, int]) -> str:
     return ", ".join(f"{name} {weight}%" for name, weight in weights.items())
+
+
+def render_transition(moved: Transition, console: Console) -> None:
+    """The transition from ``--base``: one row per changed resource, then refusals and serving gaps."""
+    rows = moved.changes
+    if not rows:
+        console.print(f"[green]No change from {escape(moved.base)}.[/]")
+        return
+    table = Table("action", "resource", "properties", "order", title=f"Transition from {escape(moved.base)}")
+    colour = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}
+    for c in rows:
+        props = ", ".join(c.forced_by or c.properties)
+        if c.may_replace:
+            props += " (may replace: provider facts not read)"
+        table.add_row(f"[{colour[c.action]}]{c.action}[/]", f"{c.type} {escape(c.name)}", escape(props), c.order or "")
+    console.print(table)
+    for c in moved.refusals:
+        console.print(f"[bold red]refused:[/] {escape(c.refused or '')} (changed: {escape(', '.join(c.keys))})")
+    unaccepted = moved.unaccepted_gaps()
+    for c in moved.gaps:
+        if c.gap:
+            how_long = (f"about {c.gap.minutes} min at most, plus the model's load" if c.gap.minutes
+                        else "until re-created")
+            state = ("[red]not accepted (prod)[/]" if c in unaccepted
+                     else "accepted" if moved.environment == "prod" else "")
+            console.print(f"[bold yellow]serving gap:[/] {escape(c.gap.what)} is down {how_long} "
+                          f"({c.gap.why}) {state}")
+    if moved.cost_delta_usd is not None:
+        sign = "+" if moved.cost_delta_usd >= 0 else "-"
+        console.print(f"Monthly cost change: {sign}${abs(moved.cost_delta_usd):,.2f}")

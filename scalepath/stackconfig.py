@@ -159,3 +159,34 @@ def load_stack_config(stack: str, root: Path, config_file: Path | None = None) -
             values[key] = json.dumps(value)
     return StackConfig(project=project["name"], stack=stack, values=values, secret_keys=secret_keys,
                        placeholder_keys=frozenset(placeholders))
+
+
+def load_base_config(stack: str, root: Path, config_file: Path | None, base: str) -> tuple[str, StackConfig]:
+    """The base of ``plan --base``: ``base`` as a file when one exists there, else a git ref whose
+    copy of the stack's config file (``git show REF:<path>``) is read. Returns a label and the config."""
+    candidate = Path(base)
+    if candidate.is_file():
+        return str(candidate), load_stack_config(stack, root, candidate)
+    path = stack_config_path(stack, root, config_file).resolve()
+    try:
+        relative = path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise ConfigError([ConfigIssue("--base", f"{path} is outside the project, so no git ref holds it; "
+                                       "give the base as a file")]) from None
+    if base.startswith("-"):  # never an option to git
+        raise ConfigError([ConfigIssue("--base", f"{base!r} is neither a file nor a git ref")])
+    import subprocess  # noqa: PLC0415 (only --base with a ref needs it)
+    import tempfile  # noqa: PLC0415
+
+    try:
+        shown = subprocess.run(["git", "show", f"{base}:{relative}"], cwd=root, capture_output=True,
+                               check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ConfigError([ConfigIssue("--base", f"cannot run git: {error}")]) from None
+    if shown.returncode != 0:
+        raise ConfigError([ConfigIssue("--base", f"{base!r} is neither a file nor a git ref holding {relative} "
+                                       f"({shown.stderr.decode(errors='replace').strip()})")])
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / path.name
+        copy.write_bytes(shown.stdout)
+        return f"{base}:{relative}", load_stack_config(stack, root, copy)

@@ -44,6 +44,7 @@ from components.clusters.gpu_nodes import (
     system_node_selector,
 )
 from components.clusters.kubeconfig import exec_kubeconfig
+from components.names import replacement_suffix
 from components.tagging import aws_tags, k8s_labels
 
 #: Control-plane log types shipped to CloudWatch (all of them: audit matters for compliance).
@@ -303,15 +304,19 @@ class EksGpuCluster(pulumi.ComponentResource):
             taint = gpu_taint()
             taints = [aws.eks.NodeGroupTaintArgs(key=taint["key"], value=taint["value"],
                                                  effect=CLOUD_TAINT_EFFECT[taint["effect"]])]
+        capacity_type = "SPOT" if capacity == "spot" else "ON_DEMAND"
         return aws.eks.NodeGroup(
             f"{self._name}-{role}",
             cluster_name=self._cluster.name,
             # The autoscaler's priority expander matches the ASG name, eks-<node group name>-<uuid>.
-            node_group_name=role,
+            # The suffix follows the inputs EKS cannot update (instance types, capacity and AMI
+            # type): changing one replaces the group under a new name, created before the old
+            # one is drained and deleted.
+            node_group_name=f"{role}-{replacement_suffix(list(instance_types), capacity_type, ami_type)}",
             node_role_arn=node_role.arn,
             subnet_ids=self._args.subnet_ids,
             instance_types=list(instance_types),
-            capacity_type="SPOT" if capacity == "spot" else "ON_DEMAND",
+            capacity_type=capacity_type,
             ami_type=ami_type,
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=min_size, max_size=max_size, desired_size=min_size),

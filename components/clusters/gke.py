@@ -31,6 +31,7 @@ from components.clusters.gpu_nodes import (
     node_labels,
 )
 from components.clusters.kubeconfig import exec_kubeconfig
+from components.names import replacement_suffix
 from components.tagging import gcp_labels
 
 #: Catalogue GPU name -> GKE accelerator type (``guestAccelerators[].type``).
@@ -283,9 +284,13 @@ class GkeGpuCluster(pulumi.ComponentResource):
             taints = [gcp.container.NodePoolNodeConfigTaintArgs(
                 key=taint["key"], value=taint["value"], effect=CLOUD_TAINT_EFFECT[taint["effect"]])]
         spot = capacity == "spot"
+        # The suffix follows the inputs GKE cannot update in place (accelerator type and count,
+        # driver, spot): a change replaces the pool under a new name, created before the old
+        # pool is drained and deleted (a fixed name would clash, or delete every GPU node first).
+        force_new = (accelerator.type, accelerator.count, self._args.gpu_pool.driver_version) if accelerator else None
         return gcp.container.NodePool(
             f"{self._name}-{role}",
-            name=role,
+            name=f"{role}-{replacement_suffix(force_new, spot)}",
             project=self._args.project,
             cluster=self._cluster.name,
             location=self._args.region,

@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.aws.api_model import api_constraint
 from components import replacements
+from components.aws.api_model import api_constraint
 from components.replacements import provider_constraint
 from components.sagemaker import limits
 

@@ -19,6 +19,7 @@ from components import catalog
 from components.aws.api_model import api_constraint, constraints
 from components.catalog import UnknownInstanceType
 from components.model_size import model_size_b
+from components.names import replacement_suffix
 from components.sagemaker import image as sagemaker_image
 from components.sagemaker import limits
 from components.sagemaker.endpoint import (
@@ -438,13 +439,22 @@ class SageMakerDeployment(DeploymentBase):
         return target
 
 
-def endpoint_name(stack_tag: str, deployment: str) -> str:
+def endpoint_name(stack_tag: str, deployment: str, *, rollback_alarms: bool = True) -> str:
     """``<project>-<stack>-<deployment>`` as ``CreateEndpoint`` accepts it (botocore's
     ``EndpointName``: letters, digits and ``-``, at most 63, alphanumeric at both ends). A longer
     name is shortened with a hash of the whole (``fit_name``), never cut: a cut let two stacks
-    that differ only in the cut part share one endpoint."""
+    that differ only in the cut part share one endpoint.
+
+    The provider replaces an endpoint whose auto-rollback block appears or disappears (ForceNew,
+    ``data/replacements.yaml``): turning ``rollout.autoRollback`` off, or moving to serverless
+    (no blue/green), so an endpoint without rollback alarms carries a suffix derived from that.
+    The replacement then has a new name and is created before the old endpoint is deleted; the
+    gateway follows the exported name. An endpoint with them keeps the plain name."""
     limit = int(constraints("sagemaker", "CreateEndpointInput", "EndpointName").max or 63)
-    return fit_name(re.sub(r"[^A-Za-z0-9-]", "-", f"{stack_tag}-{deployment}"), limit).strip("-")
+    name = f"{stack_tag}-{deployment}"
+    if not rollback_alarms:
+        name += f"-{replacement_suffix('deploymentConfig.autoRollbackConfiguration', None)}"
+    return fit_name(re.sub(r"[^A-Za-z0-9-]", "-", name), limit).strip("-")
 
 
 def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Input[Any]]:
@@ -472,7 +482,9 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
         )
     generation = d.effective_generation()
     endpoint = SageMakerEndpoint(d.name, SageMakerEndpointArgs(
-        region=ctx.spec.targets.aws_region or "", endpoint_name=endpoint_name(ctx.spec.stack_tag, d.name),
+        region=ctx.spec.targets.aws_region or "", endpoint_name=endpoint_name(
+            ctx.spec.stack_tag, d.name,
+            rollback_alarms=d.kind is not EndpointKind.SERVERLESS and d.rollout.auto_rollback),
         tags=ctx.tags(d),
         source=ModelSource(model_id=d.model, revision=d.model_revision, weights_s3_uri=d.weights_s3_uri,
                            params_b=d.model_params_b, weights_kms_key_arn=d.weights_kms_key_arn),

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 
 from components import replacements
-from scalepath.plan import Plan, run_plan
-from tests.gateway.test_runtimes import STACKS as RUNTIME_STACKS
 from scalepath.cost.plan_cost import spec_of
+from scalepath.plan import Plan, run_plan
 from stacks.errors import ConfigError
+from tests.gateway.test_runtimes import STACKS as RUNTIME_STACKS
 from tests.support import stack_config
 
 SHIPPED = ("dev", "staging", "prod", "azure-prod", "gcp-prod", "gke-staging", "gateway-dev")

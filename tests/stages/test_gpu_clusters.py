@@ -114,8 +114,14 @@ def test_gke_database_encryption_with_a_configured_key() -> None:
 
 # --- capacity ------------------------------------------------------------------------------
 
+def role(name: str) -> str:
+    """A node group's or pool's role: its name without the suffix of its force-new inputs."""
+    assert re.fullmatch(r"[a-z-]+-[0-9a-f]{6}", name), name
+    return name.rsplit("-", 1)[0]
+
+
 def node_groups(p: Plan) -> dict[str, dict[str, Any]]:
-    return {r.inputs["nodeGroupName"]: r.inputs for r in of_type(p, "aws:eks/nodeGroup:NodeGroup")}
+    return {role(r.inputs["nodeGroupName"]): r.inputs for r in of_type(p, "aws:eks/nodeGroup:NodeGroup")}
 
 
 def test_eks_spot_group_with_on_demand_fallback_preferred_by_the_autoscaler() -> None:
@@ -139,7 +145,8 @@ def test_eks_spot_group_with_on_demand_fallback_preferred_by_the_autoscaler() ->
     assert values["autoDiscovery"]["clusterName"] == one(p, "aws:eks/cluster:Cluster").inputs["name"]
     # Managed node groups' ASGs are named eks-<node group name>-<uuid>.
     priorities = _priorities(values["expanderPriorities"])
-    asg = {group: f"eks-{group}-4ec7c1f2-8a2f-0c3e-1d5e-0123456789ab" for group in groups}
+    asg = {group: f"eks-{inputs['nodeGroupName']}-4ec7c1f2-8a2f-0c3e-1d5e-0123456789ab"
+           for group, inputs in groups.items()}
     assert _winner(priorities, [asg["gpu-spot"], asg["gpu-ondemand"]]) == asg["gpu-spot"]
     assert _winner(priorities, [asg["gpu-ondemand"], asg["system"]]) == asg["gpu-ondemand"]
 
@@ -183,7 +190,7 @@ def test_eks_gpu_nodes_follow_replicas_and_gpus_per_node() -> None:
 
 
 def gke_pools(p: Plan) -> dict[str, dict[str, Any]]:
-    return {r.inputs["name"]: r.inputs for r in of_type(p, "gcp:container/nodePool:NodePool")}
+    return {role(r.inputs["name"]): r.inputs for r in of_type(p, "gcp:container/nodePool:NodePool")}
 
 
 def test_gke_spot_pool_with_on_demand_fallback_and_gpu_nodes_to_zero_outside_prod() -> None:

@@ -1,0 +1,364 @@
+"""What ``pulumi up`` would do going from one configuration to another, and whether it is safe.
+
+Both configurations are planned offline (the same program under mocks); resources are matched by
+URN. A resource only in the new plan is created, only in the base deleted; one in both is updated
+when its inputs differ and replaced when a changed input is one its provider cannot update
+(``components/data/replacements.yaml``), when a replacement trigger changed, or when an input it
+takes from a replaced resource is one of those (the value is unknown until the new one exists).
+
+The judgement (details in docs/transitions.md):
+
+- a replacement that keeps a fixed physical name and is not deleted first cannot be created next
+  to the old resource, nor can a created resource that takes the physical name of one deleted in
+  the same run: **refused** (exit 2), naming the config keys that changed for it;
+- a delete, or a delete-first replacement, of something that serves (an endpoint, a Deployment, a
+  GPU node pool, the gateway) is a **serving gap**, reported with what is down and about how long;
+  refused for ``environment: prod`` unless the run accepts it (``--accept-gap``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from components import replacements
+from components.replacements import TypeFacts
+from scalepath.plan import Plan
+from scalepath.stackconfig import StackConfig
+from scalepath.wire import UNKNOWN, PlannedResource
+
+Action = Literal["create", "update", "replace", "delete"]
+IGNORED_INPUTS = ("__provider",)
+"""The dynamic provider's pickled code: it changes with the library, not with the config."""
+GPU_POOL_LABEL = ("scalepath.io/node-pool", "gpu")
+"""A node group/pool with this label runs the models (components/clusters/gpu_nodes.py)."""
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Serving stops for a while: what, about how long (minutes; None: until re-created), and why."""
+
+    what: str
+    minutes: int | None
+    why: str
+
+
+@dataclass
+class Change:
+    """One resource's part in the transition."""
+
+    urn: str
+    type: str
+    name: str
+    action: Action
+    properties: list[str] = field(default_factory=list)
+    """Changed input paths (update, replace)."""
+    forced_by: list[str] = field(default_factory=list)
+    """The changed inputs that force the replacement."""
+    order: Literal["create-first", "delete-first"] | None = None
+    may_replace: bool = False
+    """The provider's replacement facts were not read: this update might be a replacement."""
+    refused: str | None = None
+    gap: Gap | None = None
+    keys: list[str] = field(default_factory=list)
+    """The config keys that changed for this resource's deployment (or the stack's, outside one)."""
+    owner: str = ""
+    """The top-level component it belongs to: its deployment's name, ``gateway``, a budget."""
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"urn": self.urn, "type": self.type, "name": self.name, "action": self.action,
+               "properties": self.properties, "forcedBy": self.forced_by, "order": self.order,
+               "mayReplace": self.may_replace, "refused": self.refused,
+               "gap": asdict(self.gap) if self.gap else None, "keys": self.keys, "owner": self.owner}
+        return out
+
+
+@dataclass
+class Transition:
+    """The transition from ``base`` to the planned config, judged."""
+
+    base: str
+    environment: str
+    changes: list[Change]
+    accepted: list[str]
+    cost_delta_usd: float | None
+
+    @property
+    def refusals(self) -> list[Change]:
+        """Changes that cannot succeed at ``up``."""
+        return [c for c in self.changes if c.refused]
+
+    @property
+    def gaps(self) -> list[Change]:
+        return [c for c in self.changes if c.gap]
+
+    def unaccepted_gaps(self) -> list[Change]:
+        """Gaps ``prod`` refuses: not named by ``--accept-gap`` (by resource or deployment name)."""
+        if self.environment != "prod":
+            return []
+        return [c for c in self.gaps if not ({"all", c.name, c.owner} & set(self.accepted))]
+
+    @property
+    def safe(self) -> bool:
+        return not self.refusals and not self.unaccepted_gaps()
+
+    def to_json(self) -> dict[str, Any]:
+        counts = {a: sum(c.action == a for c in self.changes) for a in ("create", "update", "replace", "delete")}
+        return {"base": self.base, "environment": self.environment, "safe": self.safe, "counts": counts,
+                "changes": [c.to_json() for c in self.changes],
+                "refused": [{"urn": c.urn, "message": c.refused, "keys": c.keys} for c in self.refusals],
+                "gaps": [{"urn": c.urn, **asdict(c.gap), "accepted": c not in self.unaccepted_gaps()}
+                         for c in self.gaps if c.gap],
+                "accepted": self.accepted, "costDeltaUsd": self.cost_delta_usd}
+
+
+def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, value) for every leaf of a JSON value; lists of objects step by index."""
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{index}]")
+    else:
+        yield path, value
+
+
+def changed_paths(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Input paths whose values differ between ``old`` and ``new``."""
+    olds = dict(_leaves({k: v for k, v in old.items() if k not in IGNORED_INPUTS}))
+    news = dict(_leaves({k: v for k, v in new.items() if k not in IGNORED_INPUTS}))
+    return sorted(p for p in olds.keys() | news.keys() if olds.get(p) != news.get(p))
+
+
+def _pattern(path: str) -> str:
+    """A changed path in the data file's form: list indices become ``[]``."""
+    out, depth = [], 0
+    for char in path:
+        if char == "[":
+            depth += 1
+            out.append("[]")
+        elif char == "]":
+            depth -= 1
+        elif depth == 0:
+            out.append(char)
+    return "".join(out)
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith((f"{prefix}.", f"{prefix}["))
+
+
+def _at(value: Any, path: str) -> Any:
+    """The value at a dotted path without wildcards (None when absent)."""
+    for step in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(step)
+    return value
+
+
+def forcing(facts: TypeFacts, old: Mapping[str, Any], new: Mapping[str, Any], changed: Sequence[str]) -> list[str]:
+    """The changed paths (or blocks) that make the provider replace the resource."""
+    found: list[str] = []
+    for path in changed:
+        shape = _pattern(path)
+        if facts.immutable and path.split(".")[0].split("[")[0] not in (*facts.except_, "tagsAll"):
+            found.append(path)
+        elif any(_under(shape, f) or _under(f, shape) for f in facts.force_new):
+            found.append(path)
+    for block in facts.force_new_block:
+        if bool(_at(old, block)) != bool(_at(new, block)):
+            found.append(block)
+    return sorted(set(found))
+
+
+def _labels(resource: PlannedResource) -> Mapping[str, Any]:
+    inputs = resource.inputs
+    return inputs.get("labels") or _at(inputs, "nodeConfig.labels") or {}
+
+
+def serving(facts: TypeFacts | None, resource: PlannedResource) -> str | None:
+    """What stops serving while ``resource`` is gone, or None when it serves nothing itself."""
+    if facts is None or not facts.serving:
+        return None
+    if resource.type in ("aws:eks/nodeGroup:NodeGroup", "gcp:container/nodePool:NodePool"):
+        key, value = GPU_POOL_LABEL
+        if _labels(resource).get(key) != value:
+            return None  # system nodes run add-ons, not the model
+    return facts.serving
+
+
+def _physical_name(facts: TypeFacts | None, resource: PlannedResource) -> str | None:
+    if facts is None or not facts.name:
+        return None
+    value = _at(resource.inputs, facts.name)
+    return value if isinstance(value, str) and value != UNKNOWN else None
+
+
+def _owner(resource: PlannedResource, by_urn: Mapping[str, PlannedResource], deployments: Iterable[str]) -> str:
+    """The deployment a resource belongs to, else its top-level component's name (the gateway, a
+    budget). A stage may build several top-level components, each named ``<deployment>-<role>``."""
+    current = resource
+    while current.parent in by_urn:
+        current = by_urn[current.parent]
+    owners = [d for d in deployments if current.name == d or current.name.startswith(f"{d}-")]
+    return max(owners, key=len) if owners else current.name
+
+
+def deployment_names(*configs: StackConfig) -> set[str]:
+    """The names of the deployments in any of ``configs``."""
+    names = set()
+    for config in configs:
+        try:
+            items = json.loads(config.values.get("scalepath:deployments", "[]"))
+        except ValueError:
+            continue
+        names |= {d["name"] for d in items if isinstance(d, dict) and isinstance(d.get("name"), str)}
+    return names
+
+
+def config_changes(base: StackConfig, new: StackConfig) -> dict[str, list[str]]:
+    """Changed config keys, grouped by deployment name ("" for stack-wide keys).
+
+    Deployments are paired by name, so a reordered list is no change; a key is named as in the new
+    file (``scalepath:deployments[1].rollout.autoRollback``)."""
+
+    def decoded(config: StackConfig) -> dict[str, Any]:
+        out = {}
+        for key, text in config.values.items():
+            try:
+                out[key] = json.loads(text)
+            except (TypeError, ValueError):
+                out[key] = text
+        return out
+
+    old, cur = decoded(base), decoded(new)
+    grouped: dict[str, list[str]] = {}
+
+    def deployments(values: Mapping[str, Any]) -> dict[str, tuple[int, Any]]:
+        items = values.get("scalepath:deployments")
+        return {d.get("name"): (i, d) for i, d in enumerate(items)
+                if isinstance(d, dict)} if isinstance(items, list) else {}
+
+    was, now = deployments(old), deployments(cur)
+    for name in was.keys() | now.keys():
+        index, before = was.get(name, (None, None))
+        index, after = now.get(name, (index, None))
+        prefix = f"scalepath:deployments[{index}]"
+        if before is None or after is None:
+            grouped.setdefault(name, []).append(f"{prefix} ({'added' if before is None else 'removed'})")
+            continue
+        for path in changed_paths(before, after):
+            grouped.setdefault(name, []).append(f"{prefix}.{path}")
+    for key in sorted((old.keys() | cur.keys()) - {"scalepath:deployments"}):
+        if old.get(key) != cur.get(key):
+            paths = (changed_paths({"": old.get(key)}, {"": cur.get(key)})
+                     if isinstance(old.get(key), dict) and isinstance(cur.get(key), dict) else [""])
+            grouped.setdefault("", []).extend(f"{key}{p[1:] if p.startswith('.') else ''}" for p in paths)
+    return grouped
+
+
+def diff(base: Plan, new: Plan) -> list[Change]:
+    """Per custom resource: create, update, replace or delete (no judgement yet)."""
+    olds = {r.urn: r for r in base.resources if r.custom}
+    news = {r.urn: r for r in new.resources if r.custom}
+    changes: dict[str, Change] = {}
+    unknown_inputs: dict[str, set[str]] = {}
+    # Resources in registration order, so a replaced dependency is known before its dependents.
+    for resource in new.resources:
+        if not resource.custom:
+            continue
+        old = olds.get(resource.urn)
+        if old is None:
+            changes[resource.urn] = Change(resource.urn, resource.type, resource.name, "create")
+            continue
+        ignored = tuple(resource.options.get("ignoreChanges") or ())
+        changed = [p for p in changed_paths(old.inputs, resource.inputs)
+                   if not any(_under(p, i) for i in ignored)]
+        # Inputs taken from a resource that is replaced (or new) are unknown until it exists.
+        for prop, urns in resource.property_dependencies.items():
+            if any(changes.get(u) and changes[u].action in ("replace", "create") for u in urns):
+                if prop not in changed and not any(_under(p, prop) for p in changed):
+                    changed.append(prop)
+                    unknown_inputs.setdefault(resource.urn, set()).add(prop)
+        if not changed and old.options.get("replacementTrigger") == resource.options.get("replacementTrigger"):
+            continue
+        facts = replacements.facts(resource.type, resource.inputs)
+        forced = forcing(facts, old.inputs, resource.inputs, changed) if facts and facts.read else []
+        if old.options.get("replacementTrigger") != resource.options.get("replacementTrigger"):
+            forced.append("(replacementTrigger)")
+        change = Change(resource.urn, resource.type, resource.name, "replace" if forced else "update",
+                        properties=sorted(changed), forced_by=forced,
+                        may_replace=bool(changed) and not forced and (facts is None or not facts.read))
+        changes[resource.urn] = change
+    for urn, old in olds.items():
+        if urn not in news:
+            changes[urn] = Change(urn, old.type, old.name, "delete")
+    return list(changes.values())
+
+
+def judge(changes: list[Change], base: Plan, new: Plan, keys: Mapping[str, list[str]],
+          routed: set[str], deployments: set[str]) -> None:
+    """Fill in order, refusals, gaps and config keys of each change (in place).
+
+    ``routed``: deployments the base gateway sends traffic to (a retired one, weight 0, is no gap)."""
+    olds = {r.urn: r for r in base.resources}
+    news = {r.urn: r for r in new.resources}
+    deleted_names = {(olds[c.urn].type, _physical_name(replacements.facts(olds[c.urn].type, olds[c.urn].inputs),
+                                                        olds[c.urn])) for c in changes if c.action == "delete"}
+    for change in changes:
+        resource = news.get(change.urn) or olds[change.urn]
+        owner = _owner(resource, news if change.urn in news else olds, deployments)
+        change.owner = owner
+        change.keys = [*keys.get(owner, []), *keys.get("", [])]
+        facts = replacements.facts(resource.type, resource.inputs)
+        name = _physical_name(facts, resource)
+        if change.action == "replace":
+            old_name = _physical_name(facts, olds[change.urn])
+            delete_first = bool(resource.options.get("deleteBeforeReplace")) or (
+                bool(facts and facts.delete_first_when_name_kept) and name == old_name)
+            change.order = "delete-first" if delete_first else "create-first"
+            if not delete_first and name is not None and name == old_name:
+                change.refused = (f"{resource.type} {change.name} is replaced ({', '.join(change.forced_by)} "
+                                  f"cannot be updated) but keeps its fixed name {name!r}: the new one cannot be "
+                                  "created next to the old one")
+        elif change.action == "create" and name is not None and (resource.type, name) in deleted_names:
+            change.refused = (f"{resource.type} {change.name} takes the name {name!r} of a resource deleted in "
+                              "the same run; Pulumi creates before it deletes, so the name is still taken")
+        what = serving(facts, resource)
+        if what and (change.action == "delete" or change.order == "delete-first"):
+            if change.action == "delete" and owner in deployments and owner not in routed:
+                continue  # retired: the base gateway sent it no traffic
+            wait = facts.create_wait_minutes if facts and change.action == "replace" else None
+            why = ("deleted" if change.action == "delete"
+                   else f"replaced delete-first ({', '.join(change.forced_by)})")
+            change.gap = Gap(what=f"{what} ({owner})", minutes=wait, why=why)
+
+
+def routed_deployments(config: StackConfig) -> set[str] | None:
+    """Deployments the config's gateway routes traffic to (weight > 0); None without a gateway."""
+    try:
+        gateway = json.loads(config.values.get("scalepath:gateway", "null"))
+    except ValueError:
+        return None
+    if not isinstance(gateway, dict):
+        return None
+    return {t.get("deployment") for route in gateway.get("routes") or [] if isinstance(route, dict)
+            for t in route.get("targets") or [] if isinstance(t, dict) and (t.get("weight") or 0) > 0}
+
+
+def transition(base_label: str, base_config: StackConfig, base: Plan, new_config: StackConfig, new: Plan,
+               environment: str, accepted: Iterable[str] = ()) -> Transition:
+    """The judged transition from ``base`` to ``new``."""
+    changes = diff(base, new)
+    deployments = deployment_names(base_config, new_config)
+    routed = routed_deployments(base_config)
+    if routed is None:  # no gateway: every deployment serves its clients directly
+        routed = set(deployments)
+    judge(changes, base, new, config_changes(base_config, new_config), routed, deployments)
+    cost = (None if base.cost.get("monthly_usd") is None or new.cost.get("monthly_usd") is None
+            else round(new.cost["monthly_usd"] - base.cost["monthly_usd"], 2))
+    return Transition(base_label, environment, changes, sorted(set(accepted)), cost)

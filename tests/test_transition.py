@@ -1,0 +1,216 @@
+"""``scalepath plan --base``: the transition between two configurations, judged (issue 23).
+
+Each numbered finding of the issue has a test here that fails on the code before the fix: the
+common moves (rollback on/off, realtime to serverless, a new GPU instance type or machine) now
+replace under a new name, created first, and the judgement refuses what would fail at ``up``."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from scalepath.cli import EXIT_CONFIG, EXIT_OK, app
+from scalepath.plan import Plan, run_plan
+from scalepath.stackconfig import StackConfig, load_stack_config
+from scalepath.transition import Transition, transition
+from scalepath.wire import PlannedResource
+from tests.support import ROOT, one
+
+runner = CliRunner()
+
+
+def shipped(stack: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "environments" / f"Pulumi.{stack}.yaml").read_text())
+
+
+def deployment(document: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(d for d in document["config"]["scalepath:deployments"] if d["name"] == name)
+
+
+def write(tmp_path: Path, document: dict[str, Any], name: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def config_of(stack: str, path: Path) -> StackConfig:
+    return load_stack_config(stack, ROOT, path)
+
+
+def moved(stack: str, base: dict[str, Any], new: dict[str, Any], tmp_path: Path,
+          accepted: tuple[str, ...] = ()) -> tuple[Transition, Plan, Plan]:
+    """Plan both documents and judge the transition between them."""
+    base_config = config_of(stack, write(tmp_path, base, "base"))
+    new_config = config_of(stack, write(tmp_path, new, "new"))
+    base_plan, new_plan = run_plan(base_config), run_plan(new_config)
+    environment = new["config"]["scalepath:environment"]
+    return (transition("base", base_config, base_plan, new_config, new_plan, environment, accepted),
+            base_plan, new_plan)
+
+
+def change(moved_: Transition, type_: str, name: str | None = None):
+    found = [c for c in moved_.changes if c.type == type_ and (name is None or c.name == name)]
+    assert len(found) == 1, [(c.type, c.name, c.action) for c in moved_.changes]
+    return found[0]
+
+
+# --- finding 1: SageMaker endpoint replaced under a fixed name ------------------------------------
+
+def test_rollback_off_renames_the_endpoint(tmp_path: Path) -> None:
+    base = shipped("staging")
+    new = copy.deepcopy(base)
+    deployment(new, "chat")["rollout"]["autoRollback"] = False
+    result, base_plan, new_plan = moved("staging", base, new, tmp_path)
+    old_name = one(base_plan, "aws:sagemaker/endpoint:Endpoint").inputs["name"]
+    new_name = one(new_plan, "aws:sagemaker/endpoint:Endpoint").inputs["name"]
+    assert old_name == "scalepath-staging-chat" and new_name != old_name
+    endpoint = change(result, "aws:sagemaker/endpoint:Endpoint")
+    assert endpoint.action == "replace" and endpoint.order == "create-first"
+    assert "deploymentConfig.autoRollbackConfiguration" in endpoint.forced_by
+    assert result.safe and not result.refusals and not result.gaps
+
+
+def test_realtime_to_serverless_renames_the_endpoint(tmp_path: Path) -> None:
+    base = shipped("staging")
+    base["config"]["scalepath:deployments"] = [{
+        "name": "embed", "model": "BAAI/bge-large-en-v1.5", "stage": "sagemaker", "kind": "realtime",
+        "instanceType": "ml.g5.xlarge", "container": {"server": "tei", "version": "1.8.2"},
+        "scaling": {"min": 1, "max": 1}}]
+    new = copy.deepcopy(base)
+    serverless = deployment(new, "embed")
+    serverless.update(kind="serverless", serverless={"memorySizeMb": 4096, "maxConcurrency": 2})
+    serverless.pop("instanceType")
+    serverless.pop("scaling")
+    result, _, _ = moved("staging", base, new, tmp_path)
+    endpoint = change(result, "aws:sagemaker/endpoint:Endpoint")
+    assert (endpoint.action, endpoint.order) == ("replace", "create-first")
+    assert "deploymentConfig.autoRollbackConfiguration" in endpoint.forced_by
+    assert result.safe, [c.refused for c in result.refusals]
+
+
+# --- findings 3 and 4: GPU node groups and pools ---------------------------------------------------
+
+def test_eks_gpu_instance_type_change_replaces_the_groups_under_new_names(tmp_path: Path) -> None:
+    base = shipped("prod")
+    new = copy.deepcopy(base)
+    eks = deployment(new, "chat-eks")
+    eks["cluster"]["gpuNodes"]["instanceTypes"] = ["g6.2xlarge"]
+    result, base_plan, new_plan = moved("prod", base, new, tmp_path)
+    for role in ("gpu-spot", "gpu-ondemand"):
+        group = change(result, "aws:eks/nodeGroup:NodeGroup", f"chat-eks-eks-{role}")
+        assert group.action == "replace" and group.order == "create-first", group
+        assert "instanceTypes" in group.forced_by
+    names = {r.inputs["nodeGroupName"] for r in base_plan.resources if r.type == "aws:eks/nodeGroup:NodeGroup"}
+    assert not names & {r.inputs["nodeGroupName"] for r in new_plan.resources
+                        if r.type == "aws:eks/nodeGroup:NodeGroup" and "gpu" in r.name}
+    assert result.safe, [c.refused for c in result.refusals] + [c.gap for c in result.gaps]
+
+
+def test_gke_machine_with_more_gpus_replaces_the_pools_under_new_names(tmp_path: Path) -> None:
+    base = shipped("gke-staging")
+    new = copy.deepcopy(base)
+    gke = next(d for d in new["config"]["scalepath:deployments"] if d["stage"] == "gke-vllm")
+    assert gke["cluster"]["gpuNodes"]["machineType"] == "g2-standard-8"
+    gke["cluster"]["gpuNodes"]["machineType"] = "g2-standard-24"  # 2 L4s instead of 1
+    result, _, _ = moved("gke-staging", base, new, tmp_path)
+    pools = [c for c in result.changes if c.type == "gcp:container/nodePool:NodePool" and "gpu" in c.name]
+    assert pools and all(c.action == "replace" and c.order == "create-first" for c in pools), pools
+    assert all(any(f.startswith("nodeConfig.guestAccelerators") for f in c.forced_by) for c in pools)
+    assert result.safe, [c.refused for c in result.refusals]
+
+
+# --- the judgement -----------------------------------------------------------------------------------
+
+ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
+
+
+def _plan(*resources: PlannedResource, cost: float = 0.0) -> Plan:
+    return Plan(stack="s", project="p", resources=list(resources), cost={"monthly_usd": cost, "lines": []})
+
+
+def _endpoint(rollback: bool, name: str = "p-s-chat", **options: Any) -> PlannedResource:
+    config = {"blueGreenUpdatePolicy": {"terminationWaitInSeconds": 0}}
+    if rollback:
+        config["autoRollbackConfiguration"] = {"alarms": [{"alarmName": "a"}]}
+    return PlannedResource(urn=f"urn:pulumi:s::p::scalepath:index:SageMakerEndpoint${ENDPOINT}::chat-endpoint",
+                           type=ENDPOINT, name="chat-endpoint", custom=True,
+                           parent="urn:pulumi:s::p::scalepath:index:SageMakerEndpoint::chat",
+                           inputs={"name": name, "deploymentConfig": config}, options=options)
+
+
+def _component() -> PlannedResource:
+    return PlannedResource(urn="urn:pulumi:s::p::scalepath:index:SageMakerEndpoint::chat",
+                           type="scalepath:index:SageMakerEndpoint", name="chat",
+                           parent="urn:pulumi:s::p::pulumi:pulumi:Stack::p-s", custom=False, inputs={})
+
+
+def _config(rollback: bool, environment: str = "dev") -> StackConfig:
+    deployments = [{"name": "chat", "rollout": {"autoRollback": rollback}}]
+    return StackConfig(project="p", stack="s", values={"scalepath:environment": environment,
+                                                       "scalepath:deployments": json.dumps(deployments)})
+
+
+def test_a_fixed_name_replaced_create_first_is_refused_naming_the_key() -> None:
+    result = transition("base", _config(True), _plan(_component(), _endpoint(True)),
+                        _config(False), _plan(_component(), _endpoint(False)), "dev")
+    (refused,) = result.refusals
+    assert "fixed name 'p-s-chat'" in (refused.refused or "")
+    assert refused.keys == ["scalepath:deployments[0].rollout.autoRollback"]
+    assert not result.safe
+
+
+def test_delete_first_is_a_serving_gap_prod_refuses_unless_accepted() -> None:
+    base, new = _plan(_component(), _endpoint(True)), _plan(_component(), _endpoint(False, deleteBeforeReplace=True))
+    dev = transition("base", _config(True), base, _config(False), new, "dev")
+    assert dev.safe and not dev.refusals
+    (gap,) = dev.gaps
+    assert gap.order == "delete-first" and gap.gap and gap.gap.minutes == 60  # the provider's wait
+    prod = transition("base", _config(True, "prod"), base, _config(False, "prod"), new, "prod")
+    assert not prod.safe and prod.unaccepted_gaps()
+    for accepted in ("chat", "chat-endpoint", "all"):
+        assert transition("base", _config(True, "prod"), base, _config(False, "prod"), new, "prod",
+                          [accepted]).safe
+
+
+def test_cost_delta_and_json() -> None:
+    result = transition("base", _config(True), _plan(_component(), _endpoint(True), cost=10.0),
+                        _config(True), _plan(_component(), _endpoint(True), cost=25.5), "dev")
+    document = result.to_json()
+    assert document["costDeltaUsd"] == 15.5 and document["changes"] == [] and document["safe"] is True
+    assert document["counts"] == {"create": 0, "update": 0, "replace": 0, "delete": 0}
+
+
+# --- the command -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def in_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+def test_plan_base_git_ref_of_an_unchanged_stack_is_no_change(in_project: None) -> None:
+    out = runner.invoke(app, ["plan", "--stack", "staging", "--base", "HEAD", "--json"])
+    assert out.exit_code == EXIT_OK, out.output
+    moved_ = json.loads(out.stdout)["transition"]
+    assert moved_["changes"] == [] and moved_["safe"] is True
+    assert moved_["base"] == "HEAD:environments/Pulumi.staging.yaml"
+
+
+def test_plan_base_names_an_unusable_ref(in_project: None) -> None:
+    out = runner.invoke(app, ["plan", "--stack", "staging", "--base", "no-such-ref-xyz"])
+    assert out.exit_code == EXIT_CONFIG
+    assert "no-such-ref-xyz" in out.output and "Traceback" not in out.output
+
+
+def test_plan_base_prints_the_transition(in_project: None, tmp_path: Path) -> None:
+    new = shipped("staging")
+    deployment(new, "chat")["rollout"]["autoRollback"] = False
+    out = runner.invoke(app, ["plan", "--stack", "staging", "--config", str(write(tmp_path, new, "new")),
+                              "--base", str(ROOT / "environments" / "Pulumi.staging.yaml")])
+    assert out.exit_code == EXIT_OK, out.output
+    assert "Transition from" in out.output and "replace" in out.output and "create-first" in out.output
