@@ -214,3 +214,24 @@ def test_plan_base_prints_the_transition(in_project: None, tmp_path: Path) -> No
                               "--base", str(ROOT / "environments" / "Pulumi.staging.yaml")])
     assert out.exit_code == EXIT_OK, out.output
     assert "Transition from" in out.output and "replace" in out.output and "create-first" in out.output
+
+
+# --- finding 5: fields a controller owns ---------------------------------------------------------------
+
+def test_no_replicas_on_a_deployment_an_autoscaler_owns() -> None:
+    from tests.gateway.test_runtimes import STACKS  # noqa: PLC0415 (the gateway runtimes' stacks)
+
+    checked = 0
+    for stack in ("kubernetes-eks", "kubernetes-gke"):
+        plan = run_plan(STACKS[stack])
+        scaled = {(r.inputs["metadata"].get("namespace"), r.inputs["spec"]["scaleTargetRef"]["name"])
+                  for r in plan.resources if r.type == "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"}
+        scaled |= {(r.inputs["metadata"].get("namespace"), r.inputs["spec"]["scaleTargetRef"]["name"])
+                   for r in plan.resources if r.type == "kubernetes:keda.sh/v1alpha1:ScaledObject"}
+        for r in plan.resources:
+            if r.type == "kubernetes:apps/v1:Deployment":
+                key = (r.inputs["metadata"].get("namespace"), r.inputs["metadata"]["name"])
+                if key in scaled:
+                    checked += 1
+                    assert "replicas" not in r.inputs["spec"], (stack, r.name)
+    assert checked >= 2  # the gateway's Deployment on both clusters (and vLLM's where scaled)

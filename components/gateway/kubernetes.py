@@ -93,8 +93,10 @@ def deploy_kubernetes(name: str, args: GatewayArgs, key: pulumi.Input[str],
                                                                            "key": "hf-token"}}})
     probe = {"http_get": {"path": LIVENESS_PATH, "port": PORT}, "period_seconds": 10, "timeout_seconds": 5}
     memory = f"{int(args.memory_gib * 1024)}Mi"
+    # No `replicas`: the HPA below owns the count (Kubernetes HPA docs), so re-applying the
+    # Deployment on a route-weight change never scales it back to the minimum under load.
     k8s.apps.v1.Deployment(f"{name}-deployment", metadata={**meta, "name": "gateway"}, spec={
-        "replicas": args.min_replicas, "selector": {"match_labels": selector},
+        "selector": {"match_labels": selector},
         "strategy": {"rolling_update": {"max_unavailable": 0, "max_surge": 1}},
         "template": {"metadata": {"labels": labels}, "spec": {
             "service_account_name": SERVICE_ACCOUNT,
