@@ -21,6 +21,7 @@ from stacks.config import Cloud, Stage
 from stacks.context import StackContext
 from stacks.gateway import RUNTIME_CLOUD, GatewayConfig, GatewayRuntime
 from stacks.gateway_engine import HF_TOKEN_ENV, backend_env, backends_for, render, secret_env_names
+from stacks.names import fit_name
 from stacks.secret_store import SecretStoreConfig
 
 _CLUSTER_CLOUD = {Stage.EKS_VLLM: Cloud.AWS, Stage.GKE_VLLM: Cloud.GCP}
@@ -50,7 +51,7 @@ def build_gateway(ctx: StackContext, exports: Mapping[str, Mapping[str, Any]]) -
         cpu=gateway.cpu, memory_gib=gateway.memory_gib, min_replicas=gateway.scaling.min,
         max_replicas=gateway.scaling.max, target_cpu_percent=gateway.scaling.target_cpu_percent,
         private=spec.network.mode == "private", store=store.args(spec.targets),
-        key_secret_name=f"{spec.stack_tag}-gateway-key",
+        key_secret_name=f"{spec.stack_tag}-gateway-key", physical_name=fit_name(f"{spec.stack_tag}-gateway", 49),
         hf_token=pulumi.Config("scalepath").require_secret("hfToken") if needs_hf else None,
         hf_token_secret_name=f"{spec.stack_tag}-gateway-hf-token" if needs_hf else None,
         tags=ctx.tags(), grants=grants, **_runtime(ctx, gateway, runtime, cluster.name if cluster else None))

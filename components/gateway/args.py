@@ -108,6 +108,9 @@ class GatewayArgs:
     store: SecretStoreArgs
     """The runtime's cloud secret store: it receives the client key (and the HF token)."""
     key_secret_name: str
+    physical_name: str
+    """Name of what shares an account- or project-wide namespace per region (ECS log group and task
+    family, Cloud Run service): unique per project and stack, so two stacks never collide."""
     hf_token: pulumi.Input[str] | None = None
     """HF token (a Pulumi secret) when a route calls an HF stage."""
     hf_token_secret_name: str | None = None

@@ -3,6 +3,8 @@ endpoints and to read its two secrets; ingress internal-only when private."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pulumi
 import pulumi_gcp as gcp
 
@@ -11,12 +13,19 @@ from components.gateway.kubernetes import grant_vertex
 from components.tagging import gcp_labels
 
 
+def run_account_id(physical_name: str) -> str:
+    """A service account id (6-30 characters, unique in the GCP project) for this stack's gateway:
+    ``gw-`` and a hash of its physical name, which names the project and stack."""
+    return f"gw-{hashlib.sha256(physical_name.encode()).hexdigest()[:12]}-run"
+
+
 def deploy_cloudrun(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str]],
                     opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
     """``secrets`` maps env name -> Secret Manager secret id; returns the OpenAI base URL."""
     run = args.cloudrun
     assert run is not None
-    account = gcp.serviceaccount.Account(f"{name}-sa", account_id=f"{name}-run"[:30], project=run.project,
+    account = gcp.serviceaccount.Account(f"{name}-sa", account_id=run_account_id(args.physical_name),
+                                         project=run.project,
                                          display_name="scalepath gateway (Cloud Run)", opts=opts)
     member = pulumi.Output.concat("serviceAccount:", account.email)
     grants = [gcp.secretmanager.SecretIamMember(f"{name}-reads-{env.lower().replace('_', '-')}", secret_id=secret,
@@ -29,7 +38,7 @@ def deploy_cloudrun(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Inpu
             for k, secret in secrets.items()]
     probe = {"http_get": {"path": LIVENESS_PATH, "port": PORT}, "period_seconds": 10, "timeout_seconds": 5}
     service = gcp.cloudrunv2.Service(
-        f"{name}-service", name=name, location=run.region, project=run.project,
+        f"{name}-service", name=args.physical_name, location=run.region, project=run.project,
         ingress="INGRESS_TRAFFIC_INTERNAL_ONLY" if args.private else "INGRESS_TRAFFIC_ALL",
         # The gateway checks its own client key; Cloud Run's IAM invoker check would need Google
         # identity tokens that OpenAI clients do not send.

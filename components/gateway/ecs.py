@@ -36,7 +36,7 @@ def deploy_ecs(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str
     ecs = args.ecs
     assert ecs is not None
     tags = aws_tags(args.tags)
-    logs = aws.cloudwatch.LogGroup(f"{name}-logs", name=f"/scalepath/{name}", retention_in_days=30,
+    logs = aws.cloudwatch.LogGroup(f"{name}-logs", name=f"/scalepath/{args.physical_name}", retention_in_days=30,
                                    tags=tags, opts=opts)
     execution = aws.iam.Role(f"{name}-execution", assume_role_policy=_ASSUME_ECS_TASKS, tags=tags, opts=opts)
     aws.iam.RolePolicyAttachment(
@@ -65,7 +65,7 @@ def deploy_ecs(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str
             "awslogs-group": v["group"], "awslogs-region": ecs.region, "awslogs-stream-prefix": "gateway"}},
     }]))
     task = aws.ecs.TaskDefinition(
-        f"{name}-task", family=name, requires_compatibilities=["FARGATE"], network_mode="awsvpc",
+        f"{name}-task", family=args.physical_name, requires_compatibilities=["FARGATE"], network_mode="awsvpc",
         cpu=str(int(args.cpu * 1024)), memory=str(int(args.memory_gib * 1024)),
         execution_role_arn=execution.arn, task_role_arn=task_role.arn, container_definitions=containers,
         runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"}, tags=tags, opts=opts)

@@ -326,7 +326,8 @@ class VertexEndpoint(pulumi.ComponentResource):
         secret = gcp.secretmanager.Secret(
             f"{name}-hf-token",
             project=args.project,
-            secret_id=f"{name}-hf-token",
+            # Secret ids are unique per GCP project: the stack's cost key keeps two stacks apart.
+            secret_id=f"{args.tags['stack']}-{name}-hf-token",
             labels=labels,
             # Pinned to the serving region: data residency, and CMEK keys are regional.
             replication=gcp.secretmanager.SecretReplicationArgs(

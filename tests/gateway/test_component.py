@@ -15,6 +15,7 @@ def _args() -> GatewayArgs:
         config_text="model_list: []\n", env={}, image="ghcr.io/berriai/litellm:v1.100.5", cpu=1, memory_gib=2,
         min_replicas=1, max_replicas=2, target_cpu_percent=70, private=True,
         store=SecretStoreArgs(cloud="gcp", gcp_project="p"), key_secret_name="s-gateway-key",
+        physical_name="p-s-gateway",
         tags={"team": "ml", "cost-center": "cc", "environment": "dev", "stack": "s", "managed-by": "scalepath"},
         cloudrun=CloudRunRuntime(project="p", region="us-central1"))
 
@@ -32,6 +33,6 @@ def test_client_key_is_a_secret_and_key_secret_names_the_store(recorder: Recordi
     key_is_secret, key_secret, url = outputs
     assert key_is_secret
     assert key_secret == "projects/p/secrets/s-gateway-key"
-    assert url.startswith("https://gateway-") and url.endswith(".a.run.app/v1")
+    assert url.startswith("https://p-s-gateway-") and url.endswith(".a.run.app/v1")
     secret_versions = [r for r in recorder.recorded if r.type == "gcp:secretmanager/secretVersion:SecretVersion"]
     assert [r.inputs["secretData"] for r in secret_versions] == ["[secret]"]

@@ -197,7 +197,7 @@ def test_model_garden_deployment_takes_no_labels() -> None:
 def test_hf_token_flows_through_secret_manager_and_stays_secret(gcp_config: dict[str, Any]) -> None:
     plan = _plan(*_with_token(gcp_config))
     secret = _one(plan, "secretmanager/secret:Secret")
-    assert secret.inputs["secretId"] == "gemma-hf-token"
+    assert secret.inputs["secretId"] == "scalepath-test-gemma-hf-token"  # unique per project: the stack tag
     assert secret.inputs["replication"]["userManaged"]["replicas"] == [{"location": "us-central1"}]
     version = _one(plan, ":SecretVersion")
     assert version.inputs["secretData"] == "[secret]"
