@@ -23,6 +23,7 @@ import pulumi_aws as aws
 import pulumi_azure_native as azure_native
 import pulumi_gcp as gcp
 
+from components import clock
 from components.aws.api_model import constraints
 from components.files import load_data
 from components.gcp.monitoring import email_channels
@@ -110,8 +111,10 @@ class AzureBudgetArgs(BudgetArgs):
 
     scope: str
     """``/subscriptions/<id>`` or ``/subscriptions/<id>/resourceGroups/<name>``."""
-    start_month: str
-    """First month the budget runs, ``YYYY-MM`` (Azure needs the first day of a month)."""
+    start_month: str | None
+    """First month the budget runs, ``YYYY-MM`` (Azure needs the first day of a month); None: the
+    month of the first ``up``, kept afterwards (a pinned month rots: Azure refuses a start before
+    the current period for a new budget)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,7 +202,7 @@ class AzureBudget(pulumi.ComponentResource):
             category="Cost",
             time_grain="Monthly",
             time_period=azure_native.consumption.BudgetTimePeriodArgs(
-                start_date=f"{args.start_month}-01T00:00:00Z"
+                start_date=f"{args.start_month or clock.current_month()}-01T00:00:00Z"
             ),
             filter=azure_native.consumption.BudgetFilterArgs(
                 tags=azure_native.consumption.BudgetComparisonExpressionArgs(
@@ -207,7 +210,9 @@ class AzureBudget(pulumi.ComponentResource):
                 )
             ),
             notifications=notifications,
-            opts=pulumi.ResourceOptions(parent=self),
+            # Unpinned, the start is the month of the first `up`: later runs keep it.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=(
+                [] if args.start_month else ["timePeriod.startDate"])),
         )
         self.budget_id = budget.id
         self.register_outputs({"budget_id": self.budget_id})

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from components import clock
 from stacks.aws_network import AwsNetworkConfig
 from stacks.azure_network import AzureNetwork
 from stacks.errors import ConfigIssue
@@ -96,8 +97,19 @@ class AzureBudgetConfig(ConfigModel):
 
     resource_group: str | None = None
     """Scope the budget to this resource group; the subscription when unset."""
-    start_month: Annotated[str, StringConstraints(pattern=r"^20\d\d-(0[1-9]|1[0-2])$")]
-    """First month of the budget, ``YYYY-MM`` (Azure budgets start on the first of a month)."""
+    start_month: Annotated[str, StringConstraints(pattern=r"^20\d\d-(0[1-9]|1[0-2])$")] | None = None
+    """First month of the budget, ``YYYY-MM`` (Azure budgets start on the first of a month); unset:
+    the month of the first ``up``, kept afterwards (what the shipped files do, so they never rot)."""
+
+    @field_validator("start_month")
+    @classmethod
+    def _not_past(cls, month: str | None) -> str | None:
+        now = clock.current_month()
+        if month is not None and month < now:  # YYYY-MM compares as text
+            raise ValueError(f"{month} is before the current month ({now}, UTC): Azure refuses a budget that "
+                             "starts before the current period. Remove startMonth (the budget then starts in "
+                             "the month of its first `up` and keeps that date), or set this or a later month")
+        return month
 
 
 class GcpBudgetConfig(ConfigModel):

@@ -310,7 +310,8 @@ def _missing_targets(spec: StackSpec) -> list[ConfigIssue]:
                                   "required because this stack creates gcp resources"))
     if Cloud.AZURE in spec.clouds() and spec.budget.azure is None:
         issues.append(ConfigIssue(format_loc(("budget", "azure", "startMonth")),
-                                  "required because this stack creates azure resources"))
+                                  "required because this stack creates azure resources (or `azure: {}`: the "
+                                  "budget then starts in the month of the first `up`)"))
     return issues
 
 

@@ -132,13 +132,13 @@ def test_azure_budget_filters_on_the_stack_and_gcp_on_the_project(base_config) -
               "azure-native:subscriptionId": "11111111-2222-3333-4444-555555555555",
               "gcp:project": "ml-prod", "gcp:region": "europe-west4",
               "scalepath:budget": {"monthlyUsd": 1000, "notify": ["a@example.com", "b@example.com"],
-                                   "azure": {"startMonth": "2026-11", "resourceGroup": "ml"},
+                                   "azure": {"startMonth": "2099-01", "resourceGroup": "ml"},
                                    "gcp": {"billingAccount": "01ABCD-23EF45-6789AB"}}}
     plan = run_plan(stack_config(config))
     azure = next(r.inputs for r in plan.resources if r.type == "azure-native:consumption:Budget")
     assert azure["scope"] == "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/ml"
     assert azure["filter"]["tags"] == {"name": "stack", "operator": "In", "values": ["scalepath-test"]}
-    assert azure["timePeriod"]["startDate"] == "2026-11-01T00:00:00Z"
+    assert azure["timePeriod"]["startDate"] == "2099-01-01T00:00:00Z"
     assert len(azure["notifications"]) == 4  # 50, 80, 100 actual + forecast at 100
     gcp = next(r.inputs for r in plan.resources if r.type == "gcp:billing/budget:Budget")
     assert gcp["budgetFilter"]["projects"] == ["projects/123456789012"]  # the number, as the API stores it

@@ -46,7 +46,7 @@ _CLOUD_KEYS: dict[str, dict] = {
               "azure-native:subscriptionId": "00000000-0000-0000-0000-000000000000"},
     "gcp": {"gcp:project": "acme-ml-dev", "gcp:region": "us-central1"},
 }
-_CLOUD_BUDGET = {"aws": {}, "azure": {"startMonth": "2026-12"}, "gcp": {"billingAccount": "01A2B3-C4D5E6-F7A8B9"}}
+_CLOUD_BUDGET = {"aws": {}, "azure": {}, "gcp": {"billingAccount": "01A2B3-C4D5E6-F7A8B9"}}
 
 
 def budget_config(cloud: str, thresholds: list[int], notify: list[str]) -> dict:

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from components import clock
 from components.azure.azureml import (
     ENDPOINT_API_VERSION,
     AzureMlAlerts,
@@ -46,7 +47,7 @@ def azure_config() -> dict[str, Any]:
         "scalepath:environment": "staging",
         "scalepath:tags": {"team": "ml", "cost-center": "cc-1"},
         "scalepath:budget": {"monthlyUsd": 5000, "notify": ["ml@example.com"],
-                             "azure": {"startMonth": "2026-12"}},
+                             "azure": {}},
         "scalepath:deployments": [{
             "name": "chat",
             "stage": "azureml",
@@ -504,7 +505,10 @@ def test_shipped_azure_prod_plans_private_blue_green(shipped_plan):
     assert len(of_type(plan, "monitor:AutoscaleSetting")) == 2
     assert one(plan, "keyvault:Secret").inputs["properties"]["value"] == SECRET
     assert one(plan, "keyvault:Vault").inputs["properties"]["softDeleteRetentionInDays"] == 90
-    assert one(plan, "consumption:Budget").inputs["timePeriod"]["startDate"] == "2026-12-01T00:00:00Z"
+    # Unpinned (the shipped file leaves startMonth out): the month of the first `up`, kept after.
+    budget = one(plan, "consumption:Budget")
+    assert budget.inputs["timePeriod"]["startDate"] == f"{clock.current_month()}-01T00:00:00Z"
+    assert budget.options["ignoreChanges"] == ["timePeriod.startDate"]
 
 
 # -- what ARM enforces at `up` (issue 14) --------------------------------------------------------

@@ -109,7 +109,7 @@ def test_every_taggable_resource_carries_the_deployment_cost_tags(base_config, s
     config.update({"azure-native:location": "westeurope",
                    "azure-native:subscriptionId": "00000000-0000-0000-0000-000000000000",
                    "gcp:project": "ml-dev", "gcp:region": "us-central1"})
-    config["scalepath:budget"] = {**config["scalepath:budget"], "azure": {"startMonth": "2026-12"},
+    config["scalepath:budget"] = {**config["scalepath:budget"], "azure": {},
                                   "gcp": {"billingAccount": "ABCDEF-123456-ABCDEF"}}
     plan = plan_of(config)
     secrets = of_type(plan, secret_type)
