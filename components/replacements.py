@@ -36,6 +36,8 @@ class TypeFacts(BaseModel):
     except_: tuple[str, ...] = Field((), alias="except")
     name: str | None = None
     delete_first_when_name_kept: bool = False
+    unresettable: tuple[str, ...] = ()
+    """Inputs the provider cannot clear once set: removing one would leave the old value live."""
     serving: str | None = None
     create_wait_minutes: int | None = None
     update_wait_minutes: int | None = None

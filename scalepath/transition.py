@@ -325,6 +325,11 @@ def judge(changes: list[Change], base: Plan, new: Plan, keys: Mapping[str, list[
                 change.refused = (f"{resource.type} {change.name} is replaced ({', '.join(change.forced_by)} "
                                   f"cannot be updated) but keeps its fixed name {name!r}: the new one cannot be "
                                   "created next to the old one")
+        elif change.action == "update" and facts and (cleared := [
+                p for p in facts.unresettable
+                if _at(olds[change.urn].inputs, p) is not None and _at(resource.inputs, p) is None]):
+            change.refused = (f"{resource.type} {change.name}: removing {', '.join(cleared)} cannot be sent to "
+                              "the provider (the old value would stay live); set the value it should have")
         elif change.action == "create" and name is not None and (resource.type, name) in deleted_names:
             change.refused = (f"{resource.type} {change.name} takes the name {name!r} of a resource deleted in "
                               "the same run; Pulumi creates before it deletes, so the name is still taken")

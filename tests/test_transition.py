@@ -235,3 +235,15 @@ def test_no_replicas_on_a_deployment_an_autoscaler_owns() -> None:
                     checked += 1
                     assert "replicas" not in r.inputs["spec"], (stack, r.name)
     assert checked >= 2  # the gateway's Deployment on both clusters (and vLLM's where scaled)
+
+
+def test_removing_an_hf_scaling_metric_is_refused_before_up(tmp_path: Path) -> None:
+    base = shipped("dev")
+    new = copy.deepcopy(base)
+    scaling = deployment(new, "chat-endpoint")["scaling"]
+    scaling.pop("metric")
+    scaling.pop("threshold")
+    result, _, _ = moved("dev", base, new, tmp_path)
+    (refused,) = result.refusals
+    assert "scalingMetric" in (refused.refused or "")
+    assert "scalepath:deployments[1].scaling.metric" in refused.keys

@@ -334,10 +334,11 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _live_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
+def _live_settings(raw: Mapping[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
     """In-place settings as the API reports them, for drift on refresh. Only values we always send
-    and HF keeps verbatim (a field HF fills in, like revision, would diff forever), and none that
-    replace: a renamed enum on HF's side must never replace a serving endpoint."""
+    and HF keeps verbatim, and none that replace: a renamed enum on HF's side must never replace a
+    serving endpoint. The revision and the scaling measure are reported when the inputs set them
+    (unset, HF fills in its own, which would diff forever)."""
     compute = raw.get("compute") or {}
     scaling = compute.get("scaling") or {}
     live = {
@@ -345,6 +346,11 @@ def _live_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
         "instanceSize": compute.get("instanceSize"), "minReplica": scaling.get("minReplica"),
         "maxReplica": scaling.get("maxReplica"),
     }
+    if props.get("revision") is not None:
+        live["revision"] = (raw.get("model") or {}).get("revision")
+    measure = scaling.get("measure")
+    if props.get("scalingMetric") is not None and isinstance(measure, Mapping) and len(measure) == 1:
+        ((live["scalingMetric"], live["scalingThreshold"]),) = measure.items()
     return {key: value for key, value in live.items() if value is not None}
 
 
@@ -651,7 +657,7 @@ class InferenceEndpointProvider(ResourceProvider):
         raw = self._get_if_any(target)
         if raw is None:
             return ReadResult("", {})
-        return ReadResult(id_, self._outputs({**props, **_live_settings(raw)}, raw, props))
+        return ReadResult(id_, self._outputs({**props, **_live_settings(raw, props)}, raw, props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Which inputs changed, and whether that replaces the endpoint or updates it in place."""
@@ -677,6 +683,12 @@ class InferenceEndpointProvider(ResourceProvider):
                 f"${API_URL_ENV}) now says {wanted}. Set apiUrl back to manage this endpoint; to move it, "
                 "give it a new endpointName (a new endpoint is created there, the old one deleted).")
         changed = {k for k in (*UPDATE_KEYS, "args") if olds.get(k) != news.get(k)} - {"paused"}
+        if olds.get("scalingMetric") is not None and news.get("scalingMetric") is None:
+            # huggingface_hub sends no measure without a metric: the endpoint would keep the old one.
+            raise HfEndpointError(
+                f"update {target.label}: scalingMetric was removed, but the API has no way to clear an "
+                f"endpoint's scaling measure (it would keep {olds['scalingMetric']!r} while the state said "
+                "otherwise); set scalingMetric and scalingThreshold to what the endpoint should scale on")
         kwargs = _update_kwargs(news, changed, olds.get(CREATE_MARKER))
         if kwargs:
             raw = self._call(target, "update", lambda api: api.update_inference_endpoint(
@@ -714,6 +726,9 @@ def _update_kwargs(news: Mapping[str, Any], keys: set[str], marker: str | None) 
     """``update_inference_endpoint`` arguments that set ``keys`` of the inputs ``news`` (the tags
     with the create marker, if any)."""
     kwargs: dict[str, Any] = {arg: news.get(key) for key, arg in _SIMPLE_UPDATES.items() if key in keys}
+    if "revision" in keys and news.get("revision") is None:
+        # None is dropped from the request: send the reset explicitly (follow the default branch).
+        kwargs["revision"] = constants.DEFAULT_REVISION
     if keys & {"scalingMetric", "scalingThreshold"} and news.get("scalingMetric"):
         kwargs.update(scaling_metric=news["scalingMetric"], scaling_threshold=news.get("scalingThreshold"))
     if "image" in keys:

@@ -641,3 +641,34 @@ def test_the_marker_is_the_same_for_the_next_up_and_differs_per_stack_resource_a
               props(server, endpointName="chat-dev-2"), props(server, namespace="other-team")]
     assert len({create_marker(base), *map(create_marker, others)}) == 5
     assert create_marker(base).startswith("scalepath-create:")
+
+
+def test_removing_the_revision_sends_an_explicit_reset(server, provider) -> None:
+    # issue 23, finding 6: huggingface_hub drops None, so the endpoint kept the pinned revision.
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server, revision="0e9e39f249a16976918f6564b8830bc894c89659"))
+    server.api.states["chat-dev"] = deque(["running"])
+    provider.update(created.id, created.outs, props(server))
+    (put,) = server.api.requests("PUT", r"^/v2/endpoint/ml-team/chat-dev$")
+    assert put.body == {"model": {"revision": constants.DEFAULT_REVISION}}
+
+
+def test_removing_the_scaling_metric_is_refused_before_any_call(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server))
+    with pytest.raises(HfEndpointError, match="scalingMetric was removed"):
+        provider.update(created.id, created.outs, props(server, scalingMetric=None, scalingThreshold=None))
+    assert not server.api.requests("PUT")
+
+
+def test_refresh_reports_a_changed_revision_and_scaling_measure(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    pinned = "0e9e39f249a16976918f6564b8830bc894c89659"
+    created = provider.create(props(server, revision=pinned))
+    live = server.api.endpoints[("ml-team", "chat-dev")]
+    live["model"]["revision"] = "main"  # changed outside Pulumi
+    live["compute"]["scaling"]["measure"] = {"hardwareUsage": 80}
+    refreshed = provider.read(created.id, created.outs).outs
+    assert (refreshed["revision"], refreshed["scalingMetric"], refreshed["scalingThreshold"]) == (
+        "main", "hardwareUsage", 80)
+    assert provider.diff(created.id, refreshed, props(server, revision=pinned)).changes
