@@ -367,3 +367,36 @@ def transition(base_label: str, base_config: StackConfig, base: Plan, new_config
     cost = (None if base.cost.get("monthly_usd") is None or new.cost.get("monthly_usd") is None
             else round(new.cost["monthly_usd"] - base.cost["monthly_usd"], 2))
     return Transition(base_label, environment, changes, sorted(set(accepted)), cost)
+
+
+def markdown(plan_document: dict[str, Any]) -> str:
+    """The transition of a ``plan --base --out`` JSON as Markdown for a pull request comment:
+    counts, replacements (what forced them, in which order), refusals, serving gaps, cost delta."""
+    stack = plan_document.get("stack", "?")
+    moved = plan_document.get("transition")
+    if not moved:
+        return f"### {stack}: no base to compare with (a new stack: everything is created)\n"
+    counts = moved["counts"]
+    verdict = "safe" if moved["safe"] else "**not safe: `pulumi up` would fail or stop serving**"
+    delta = moved.get("costDeltaUsd")
+    lines = [f"### {stack}: transition from `{moved['base']}` — {verdict}", "",
+             f"{counts['create']} to create, {counts['update']} to update, {counts['replace']} to replace, "
+             f"{counts['delete']} to delete; monthly cost "
+             + ("n/a" if delta is None else f"{'+' if delta >= 0 else '-'}${abs(delta):,.2f}"), ""]
+    for change in moved["changes"]:
+        if change["action"] == "replace":
+            lines.append(f"- replace `{change['type']}` **{change['name']}** ({change['order']}): "
+                         f"{', '.join(change['forcedBy'])}")
+    for refused in moved["refused"]:
+        lines.append(f"- :x: refused: {refused['message']} (changed: {', '.join(refused['keys']) or 'none'})")
+    for gap in moved["gaps"]:
+        how_long = f"about {gap['minutes']} min at most plus the model's load" if gap["minutes"] else "until re-created"
+        accepted = " (accepted)" if gap["accepted"] and moved["environment"] == "prod" else ""
+        lines.append(f"- :warning: serving gap: {gap['what']} down {how_long} ({gap['why']}){accepted}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m scalepath.transition PLAN.json: the PR comment (preview.yml)
+    import sys
+
+    print(markdown(json.loads(open(sys.argv[1], encoding="utf-8").read())), end="")

@@ -247,3 +247,17 @@ def test_removing_an_hf_scaling_metric_is_refused_before_up(tmp_path: Path) -> N
     (refused,) = result.refusals
     assert "scalingMetric" in (refused.refused or "")
     assert "scalepath:deployments[1].scaling.metric" in refused.keys
+
+
+def test_the_pr_comment_names_replacements_gaps_and_the_cost_delta() -> None:
+    from scalepath.transition import markdown  # noqa: PLC0415
+
+    base, new = _plan(_component(), _endpoint(True), cost=100.0), _plan(
+        _component(), _endpoint(False, deleteBeforeReplace=True), cost=80.0)
+    document = {"stack": "s", "transition": transition(
+        "main:environments/Pulumi.s.yaml", _config(True, "prod"), base, _config(False, "prod"), new, "prod").to_json()}
+    text = markdown(document)
+    assert "not safe" in text and "1 to replace" in text and "-$20.00" in text
+    assert "replace `aws:sagemaker/endpoint:Endpoint` **chat-endpoint** (delete-first)" in text
+    assert "serving gap: the SageMaker endpoint (chat) down about 60 min" in text
+    assert "no base" in markdown({"stack": "s"})
