@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from components import replacements
+from components.clusters.gpu_nodes import GPU_POOL, NODE_POOL_LABEL
 from components.replacements import TypeFacts
 from scalepath.plan import Plan
 from scalepath.stackconfig import StackConfig
@@ -32,8 +33,6 @@ from scalepath.wire import UNKNOWN, PlannedResource
 Action = Literal["create", "update", "replace", "delete"]
 IGNORED_INPUTS = ("__provider",)
 """The dynamic provider's pickled code: it changes with the library, not with the config."""
-GPU_POOL_LABEL = ("scalepath.io/node-pool", "gpu")
-"""A node group/pool with this label runs the models (components/clusters/gpu_nodes.py)."""
 
 
 @dataclass(frozen=True)
@@ -185,8 +184,7 @@ def serving(facts: TypeFacts | None, resource: PlannedResource) -> str | None:
     if facts is None or not facts.serving:
         return None
     if resource.type in ("aws:eks/nodeGroup:NodeGroup", "gcp:container/nodePool:NodePool"):
-        key, value = GPU_POOL_LABEL
-        if _labels(resource).get(key) != value:
+        if _labels(resource).get(NODE_POOL_LABEL) != GPU_POOL:
             return None  # system nodes run add-ons, not the model
     return facts.serving
 
