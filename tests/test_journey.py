@@ -119,6 +119,10 @@ NAMESPACED = {
 }
 
 
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000"
+"""A public ECS gateway outside dev serves HTTPS only."""
+
+
 def _names(plan: Plan) -> list[tuple[str, str]]:
     return [(r.type, r.inputs[key]) for r in plan.resources
             if (key := NAMESPACED.get(r.type)) and isinstance(r.inputs.get(key), str)
@@ -128,7 +132,8 @@ def _names(plan: Plan) -> list[tuple[str, str]]:
 def test_stacks_in_one_account_and_region_share_no_name() -> None:
     step0 = dict(journey())["step 0: one stage behind the gateway"]
     aws = [load_stack_config("gateway-dev", ROOT), replace(step0, stack="dev"),
-           with_gateway("staging", _route(("chat", 100))), load_stack_config("prod", ROOT)]
+           with_gateway("staging", {**_route(("chat", 100)), "tlsCertificateArn": CERTIFICATE}),
+           load_stack_config("prod", ROOT)]
     cloudrun = {"routes": [{"name": "chat", "targets": [{"deployment": "llama-8b", "weight": 100}]}]}
     gcp = [with_gateway("gcp-prod", cloudrun), replace(with_gateway("gcp-prod", cloudrun), stack="gcp-staging")]
     for group in (aws, gcp):
