@@ -261,3 +261,13 @@ def test_the_pr_comment_names_replacements_gaps_and_the_cost_delta() -> None:
     assert "replace `aws:sagemaker/endpoint:Endpoint` **chat-endpoint** (delete-first)" in text
     assert "serving gap: the SageMaker endpoint (chat) down about 60 min" in text
     assert "no base" in markdown({"stack": "s"})
+
+
+def test_removing_the_gateway_declares_its_serving_gap(tmp_path: Path) -> None:
+    base = shipped("gateway-dev")
+    new = copy.deepcopy(base)
+    del new["config"]["scalepath:gateway"]
+    result, _, _ = moved("gateway-dev", base, new, tmp_path)
+    down = {c.type for c in result.gaps}
+    assert {"aws:ecs/service:Service", "aws:lb/loadBalancer:LoadBalancer"} <= down, down
+    assert result.safe  # a dev stack: reported, not refused
