@@ -29,10 +29,12 @@ from pathlib import Path
 
 import yaml
 
+from stacks.config import Cloud
+from stacks.stages.entries import ENTRIES, cluster_cloud
+
 ROOT = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = ("dev", "staging", "prod")
 """Deploy order."""
-CLUSTER_STAGES = {"eks-vllm", "gke-vllm"}
 _PROVIDER_KEYS = {"aws": "aws:region", "gcp": "gcp:project", "azure": "azure-native:location"}
 GITHUB_HOSTED = ["ubuntu-latest"]
 
@@ -94,14 +96,16 @@ def stack_job(path: Path, private_runner_label: str | None) -> StackJob:
     environment = _environment(path, config)
     clouds = _clouds(config)
     stages = {d.get("stage") for d in config.get("scalepath:deployments") or [] if isinstance(d, dict)}
-    private = (config.get("scalepath:network") or {}).get("mode") == "private" and bool(stages & CLUSTER_STAGES)
+    # The cloud of each Kubernetes cluster the stack creates, by the stage that creates it.
+    clusters = {s.value: cloud for s in ENTRIES if s.value in stages and (cloud := cluster_cloud(s))}
+    private = (config.get("scalepath:network") or {}).get("mode") == "private" and bool(clusters)
     if private and not private_runner_label:
         raise NoRunnerError(stack,
             f"{stack}: its Kubernetes API endpoint is private (network.mode private with "
-            f"{' and '.join(sorted(stages & CLUSTER_STAGES))}), so GitHub-hosted runners cannot reach it; "
+            f"{' and '.join(sorted(clusters))}), so GitHub-hosted runners cannot reach it; "
             "run a self-hosted runner inside the VPC and set the repository variable "
             "SCALEPATH_PRIVATE_RUNNER_LABEL (or the workflow input private-runner-label) to its label")
-    return StackJob(stack=stack, environment=environment, clouds=clouds, gke="gke-vllm" in stages,
+    return StackJob(stack=stack, environment=environment, clouds=clouds, gke=Cloud.GCP in clusters.values(),
                     private_cluster=private,
                     runner=["self-hosted", private_runner_label] if private and private_runner_label
                     else GITHUB_HOSTED)

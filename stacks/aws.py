@@ -11,8 +11,9 @@ import pulumi_aws as aws
 
 from components.aws.network import AwsNetwork, AwsNetworkArgs, ExistingVpc
 from stacks.aws_network import AwsNetworkConfig
-from stacks.config import StackFacts, Stage
+from stacks.config import Cloud, StackFacts
 from stacks.context import StackContext
+from stacks.stages.entries import cluster_cloud
 
 
 def network(ctx: StackContext) -> AwsNetwork:
@@ -21,14 +22,14 @@ def network(ctx: StackContext) -> AwsNetwork:
 
 
 def nat_egress(stack: StackFacts) -> bool:
-    """Whether the stack's AWS VPC gets NAT egress: ``network.aws.natGateway``, else on with EKS or an
-    ECS gateway (both pull public images; the gateway also calls Hugging Face).
+    """Whether the stack's AWS VPC gets NAT egress: ``network.aws.natGateway``, else on with an AWS
+    cluster (EKS) or an ECS gateway (both pull public images; the gateway also calls Hugging Face).
 
     Takes the facts, not the spec, so stage checks in ``parse_spec`` apply the same rule."""
     config = stack.network.aws or AwsNetworkConfig()
     if config.nat_gateway is not None:
         return config.nat_gateway
-    return stack.gateway_in_aws_vpc or any(d.stage is Stage.EKS_VLLM for d in stack.deployments)
+    return stack.gateway_in_aws_vpc or any(cluster_cloud(d.stage) is Cloud.AWS for d in stack.deployments)
 
 
 def _create_aws_network(ctx: StackContext) -> AwsNetwork:

@@ -15,10 +15,11 @@ from components.gcp.monitoring import email_channels
 from components.gcp.network import GcpNetwork, GcpNetworkArgs
 from components.gcp.vertex import VERTEX_PSC_DOMAIN
 from components.tagging import gcp_labels
-from stacks.config import Stage
+from stacks.config import Cloud
 from stacks.context import StackContext
 from stacks.gcp_network import GcpNetworkConfig, secondary_ranges
 from stacks.spec import StackSpec
+from stacks.stages.entries import cluster_cloud
 
 
 def project(ctx: StackContext) -> str:
@@ -85,11 +86,11 @@ def services(ctx: StackContext, apis: Iterable[str]) -> list[gcp.projects.Servic
 
 def nat_egress(spec: StackSpec) -> bool:
     """Whether the stack's subnet gets Cloud NAT: ``network.gcp.natGateway``, else on with a
-    GKE deployment in a subnet scalepath creates."""
+    GCP cluster (GKE) in a subnet scalepath creates."""
     config = spec.network.gcp or GcpNetworkConfig()
     if config.nat_gateway is not None:
         return config.nat_gateway
-    return config.subnet is None and any(d.stage is Stage.GKE_VLLM for d in spec.deployments)
+    return config.subnet is None and any(cluster_cloud(d.stage) is Cloud.GCP for d in spec.deployments)
 
 
 def network(ctx: StackContext) -> GcpNetwork:

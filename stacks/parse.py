@@ -23,16 +23,13 @@ from stacks.config import (
     Stage,
 )
 from stacks.errors import NAMESPACE, ConfigError, ConfigIssue, KeyedValueError, format_loc
-from stacks.gateway import gateway_issues
+from stacks.gateway.config import gateway_issues
+from stacks.gateway.targets import target_issues
 from stacks.gcp_network import GCP_PROJECT_ID
 from stacks.gcp_network import range_issues as gcp_range_issues
 from stacks.names import STACK_NAME_PATTERN
 from stacks.spec import StackSpec
-from stacks.stages import STAGES
-
-#: Top-level ``scalepath:`` keys that must be set with ``pulumi config set --secret``.
-SECRET_KEYS = ("hfToken",)
-
+from stacks.stages import STAGES, entries
 
 #: Which provider keys each cloud needs, as ``(field, config key)``.
 _TARGET_KEYS: dict[Cloud, tuple[tuple[str, str], ...]] = {
@@ -125,8 +122,10 @@ def _check_secrets(config: Mapping[str, Any], secret_keys: set[str]) -> list[Con
     """Secret keys set in plain text, and token-shaped text in any plain value of ``config``
     (namespaced keys, objects decoded)."""
     scalepath = _strip_namespace(config)
+    # Keys that must be set with `pulumi config set --secret`: every key a registered stage reads.
+    known_secrets = entries.secret_keys()
     issues = []
-    for key in SECRET_KEYS:
+    for key in known_secrets:
         if key in scalepath and f"{NAMESPACE}:{key}" not in secret_keys:
             issues.append(ConfigIssue(
                 f"{NAMESPACE}:{key}",
@@ -150,7 +149,7 @@ def _check_secrets(config: Mapping[str, Any], secret_keys: set[str]) -> list[Con
             for i, v in enumerate(value):
                 walk(v, f"{path}[{i}]")
 
-    plain_secret_keys = {f"{NAMESPACE}:{key}" for key in SECRET_KEYS}  # reported above already
+    plain_secret_keys = {f"{NAMESPACE}:{key}" for key in known_secrets}  # reported above already
     for key, value in config.items():
         if has_token(key):
             issues.append(ConfigIssue(key, "holds a credential (token-shaped text) as a config key; remove it"))
@@ -206,14 +205,14 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
             deployments.append(deployment)
     issues += _duplicate_names(raw_deployments)
 
-    top = {k: v for k, v in scalepath.items() if k not in ("deployments", *SECRET_KEYS)}
+    top = {k: v for k, v in scalepath.items() if k not in ("deployments", *entries.secret_keys())}
     targets = {field: raw.get(key) for keys in _TARGET_KEYS.values() for field, key in keys}
     spec = None
     try:
         spec = StackSpec.model_validate({
             **top, "project": project, "stack": stack, "deployments": [],
             "targets": {k: v for k, v in targets.items() if v is not None},
-            "secrets": {k for k in SECRET_KEYS if f"{NAMESPACE}:{k}" in secret_keys},
+            "secrets": {k for k in entries.secret_keys() if f"{NAMESPACE}:{k}" in secret_keys},
         })
     except ValidationError as error:
         issues += issues_from(error, StackSpec)
@@ -221,9 +220,10 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
         raise ConfigError(issues)
     spec = spec.model_copy(update={"deployments": deployments})
     if spec.gateway is not None:
-        issues += gateway_issues(spec.gateway, deployments, spec.network, spec.environment)
+        issues += gateway_issues(spec.gateway, spec.facts())
         if issues:
             raise ConfigError(issues)
+        issues += target_issues(spec.gateway, spec.facts())
     issues += _missing_targets(spec) + _missing_secrets(spec) + _budget_limits(spec) + _name_collisions(spec)
     # Ranges the deployments carve from the stack's one GCP network (GKE pods, services, masters).
     issues += gcp_range_issues(spec.network.gcp, spec.deployments)
@@ -247,7 +247,7 @@ def _name_collisions(spec: StackSpec) -> list[ConfigIssue]:
         names: list[tuple[tuple[str, ...], str]] = []
         store = getattr(deployment, "secret_store", None)
         if store is not None:
-            names.append((("secret", store.cloud.value, store.name_for(spec.stack_tag, deployment.name)),
+            names.append((("secret", store.cloud.value, store.name_for(spec.stack_tag, deployment.name, "hfToken")),
                           "secretStore.secretName"))
         if hasattr(deployment, "resolved_name") and hasattr(deployment, "namespace"):
             names.append((("hf-endpoint", deployment.namespace, deployment.resolved_name(spec.stack)), "endpointName"))

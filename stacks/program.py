@@ -8,7 +8,7 @@ from components.budgets import AwsBudget, AzureBudget, AzureBudgetArgs, BudgetAr
 from stacks import gcp as gcp_stack
 from stacks.config import Cloud
 from stacks.context import StackContext
-from stacks.gateway_build import build_gateway
+from stacks.gateway.build import build_gateway
 from stacks.parse import load_spec
 from stacks.spec import StackSpec
 from stacks.stages import STAGES

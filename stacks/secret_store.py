@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
@@ -46,7 +47,8 @@ class SecretStoreConfig(ConfigModel):
     """``aws`` (Secrets Manager, in ``aws:region``), ``azure`` (Key Vault),
     ``gcp`` (Secret Manager, in ``gcp:project``)."""
     secret_name: SecretName | None = None
-    """Name of the secret; ``<project>-<stack>-<deployment>-hf-token`` when unset."""
+    """Name of the secret; ``<project>-<stack>-<deployment>-<key>`` when unset (``...-hf-token``
+    for ``hfToken``)."""
     aws: AwsSecretStore = AwsSecretStore()
     azure: AzureSecretStore | None = None
 
@@ -67,7 +69,13 @@ class SecretStoreConfig(ConfigModel):
             gcp_project=targets.gcp_project,
         )
 
-    def name_for(self, stack_tag: str, deployment: str) -> str:
-        """The secret's name: configured, or derived from the stack tag and the deployment."""
-        return self.secret_name or f"{stack_tag}-{deployment}-hf-token"
+    def name_for(self, stack_tag: str, deployment: str, key: str) -> str:
+        """The name of the secret holding top-level secret ``key``: configured, or derived from the
+        stack tag, the deployment and the key."""
+        return self.secret_name or secret_name(stack_tag, deployment, key)
+
+
+def secret_name(stack_tag: str, owner: str, key: str) -> str:
+    """``<stack tag>-<owner>-<key in kebab case>``: ``acme-dev-chat-hf-token`` for ``hfToken``."""
+    return f"{stack_tag}-{owner}-{re.sub(r'(?<!^)(?=[A-Z])', '-', key).lower()}"
 

@@ -23,7 +23,7 @@ from stacks.config import (
     Network,
     StackFacts,
 )
-from stacks.gateway import GatewayConfig
+from stacks.gateway.config import GatewayConfig
 from stacks.model import ConfigModel
 
 TAG_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
@@ -54,7 +54,7 @@ class StackSpec(ConfigModel):
     deployments: list[SerializeAsAny[DeploymentBase]] = []
     targets: CloudTargets = CloudTargets()
     gateway: GatewayConfig | None = None
-    """``scalepath:gateway``: the stack's OpenAI-compatible gateway (``stacks/gateway.py``)."""
+    """``scalepath:gateway``: the stack's OpenAI-compatible gateway (``stacks/gateway/``)."""
     secrets: frozenset[str] = frozenset()
     """Top-level keys set as Pulumi secrets (their values are never held here)."""
 

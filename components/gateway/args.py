@@ -14,8 +14,8 @@ from components.secret_store import SecretStoreArgs
 PORT = 4000
 LIVENESS_PATH = "/health/liveliness"
 READINESS_PATH = "/health/readiness"
-#: Client key and HF token as the engine reads them (``os.environ/...`` in its config).
-KEY_ENV, HF_TOKEN_ENV = "SCALEPATH_GATEWAY_KEY", "HF_TOKEN"
+#: The client key as the engine reads it (``os.environ/...`` in its config).
+KEY_ENV = "SCALEPATH_GATEWAY_KEY"
 #: Engine settings: read the model price map from the package (no fetch at start), no .env loading,
 #: and no Hugging Face Hub at run time: the engine counts tokens of streams without usage with the
 #: model's tokenizer from the Hub (``Xenova/llama-3-tokenizer`` for Llama 3), ~23 s of retries
@@ -45,12 +45,27 @@ class BackendGrants:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BackendSecret:
+    """A credential the engine calls a backend with (an HF token): stored in the runtime's secret
+    store, read into the environment variable it is keyed by."""
+
+    value: pulumi.Input[str]
+    """The value, a Pulumi secret."""
+    secret_name: str
+    """Its name in the store."""
+    description: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class KubernetesRuntime:
     """Run on a stack's EKS or GKE cluster."""
 
     provider: k8s.Provider
     cloud: str
     """``aws`` (EKS Pod Identity) or ``gcp`` (Workload Identity)."""
+    stage: str
+    """The stage of the deployment whose cluster it runs on (its ``stage`` label: what the cloud bills
+    the LoadBalancer Service under)."""
     cluster_name: pulumi.Input[str]
     ready: Sequence[pulumi.Resource] = ()
     """What workloads wait for (node groups, add-ons)."""
@@ -111,9 +126,8 @@ class GatewayArgs:
     physical_name: str
     """Name of what shares an account- or project-wide namespace per region (ECS log group and task
     family, Cloud Run service): unique per project and stack, so two stacks never collide."""
-    hf_token: pulumi.Input[str] | None = None
-    """HF token (a Pulumi secret) when a route calls an HF stage."""
-    hf_token_secret_name: str | None = None
+    secrets: Mapping[str, BackendSecret] = field(default_factory=dict)
+    """Backend credentials by environment variable (``HF_TOKEN`` when a route calls an HF stage)."""
     tags: Mapping[str, str]
     grants: BackendGrants = field(default_factory=BackendGrants)
     kubernetes: KubernetesRuntime | None = None

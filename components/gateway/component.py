@@ -5,11 +5,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_random as random
 
-from components.gateway.args import HF_TOKEN_ENV, KEY_ENV, GatewayArgs
+from components.gateway.args import KEY_ENV, GatewayArgs
 from components.gateway.cloudrun import deploy_cloudrun
 from components.gateway.containerapps import deploy_containerapps
 from components.gateway.ecs import deploy_ecs
-from components.gateway.kubernetes import deploy_kubernetes
+from components.gateway.kubernetes import deploy_kubernetes, secret_key
 from components.secret_store import CloudSecret, CloudSecretArgs
 
 
@@ -34,10 +34,10 @@ class Gateway(pulumi.ComponentResource):
         stored = {KEY_ENV: CloudSecret(f"{name}-key", CloudSecretArgs(
             store=args.store, secret_name=args.key_secret_name, value=key.result,
             description="scalepath gateway client key (OpenAI API key of the gateway)", tags=args.tags), opts=child)}
-        if args.hf_token is not None and args.hf_token_secret_name:
-            stored[HF_TOKEN_ENV] = CloudSecret(f"{name}-hf-token", CloudSecretArgs(
-                store=args.store, secret_name=args.hf_token_secret_name, value=args.hf_token,
-                description="Hugging Face token the gateway calls HF stages with", tags=args.tags), opts=child)
+        for env, secret in sorted(args.secrets.items()):
+            stored[env] = CloudSecret(f"{name}-{secret_key(env)}", CloudSecretArgs(
+                store=args.store, secret_name=secret.secret_name, value=secret.value,
+                description=secret.description, tags=args.tags), opts=child)
         if runtime == "kubernetes":
             url = deploy_kubernetes(name, args, key.result, child)
         elif runtime == "ecs":

@@ -27,8 +27,12 @@ _ASSUME_PODS = json.dumps({"Version": "2012-10-17", "Statement": [{
 #: Load balancer annotations that keep the Service internal to the network, per cloud.
 _INTERNAL = {"aws": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
              "gcp": {"networking.gke.io/load-balancer-type": "Internal"}}
-_CLUSTER_STAGE = {"aws": "eks-vllm", "gcp": "gke-vllm"}
 _PUBLIC = {"aws": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"}, "gcp": {}}
+
+
+def secret_key(env: str) -> str:
+    """``HF_TOKEN`` -> ``hf-token``: a backend secret's key in the Kubernetes Secret and its child name."""
+    return env.lower().replace("_", "-")
 
 
 def _identity(name: str, args: GatewayArgs, opts: pulumi.ResourceOptions) -> dict[str, str]:
@@ -70,7 +74,7 @@ def deploy_kubernetes(name: str, args: GatewayArgs, key: pulumi.Input[str],
     k8s_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
         provider=cluster.provider, depends_on=list(cluster.ready)))
     # `stage` names the cluster's stage: it decides what the cloud bills for the LoadBalancer Service.
-    labels = {**k8s_labels({**args.tags, "stage": _CLUSTER_STAGE[cluster.cloud]}),
+    labels = {**k8s_labels({**args.tags, "stage": cluster.stage}),
               "app.kubernetes.io/name": "scalepath-gateway"}
     selector = {"app.kubernetes.io/name": "scalepath-gateway"}
     meta = {"namespace": NAMESPACE, "labels": labels}
@@ -79,18 +83,15 @@ def deploy_kubernetes(name: str, args: GatewayArgs, key: pulumi.Input[str],
     ns_opts = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[namespace]))
     k8s.core.v1.ServiceAccount(f"{name}-sa", metadata={**meta, "name": SERVICE_ACCOUNT, "annotations": annotations},
                                opts=ns_opts)
-    secret_values = {"client-key": key}
-    if args.hf_token is not None:
-        secret_values["hf-token"] = args.hf_token
+    secret_values = {"client-key": key, **{secret_key(env): s.value for env, s in args.secrets.items()}}
     secret = k8s.core.v1.Secret(f"{name}-secret", metadata={**meta, "name": "gateway-secrets"}, type="Opaque",
                                 string_data={k: pulumi.Output.secret(v) for k, v in secret_values.items()},
                                 opts=ns_opts)
     env = [{"name": k, "value": v} for k, v in args.plain_env().items()]
     env.append({"name": "SCALEPATH_GATEWAY_KEY",
                 "value_from": {"secret_key_ref": {"name": secret.metadata.name, "key": "client-key"}}})
-    if args.hf_token is not None:
-        env.append({"name": "HF_TOKEN", "value_from": {"secret_key_ref": {"name": secret.metadata.name,
-                                                                           "key": "hf-token"}}})
+    env += [{"name": name, "value_from": {"secret_key_ref": {"name": secret.metadata.name, "key": secret_key(name)}}}
+            for name in sorted(args.secrets)]
     probe = {"http_get": {"path": LIVENESS_PATH, "port": PORT}, "period_seconds": 10, "timeout_seconds": 5}
     memory = f"{int(args.memory_gib * 1024)}Mi"
     # No `replicas`: the HPA below owns the count (Kubernetes HPA docs), so re-applying the

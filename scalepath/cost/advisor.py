@@ -108,8 +108,8 @@ def _gpu_of(spec: InstanceSpec) -> tables.Gpu | None:
     return gpu
 
 
-def _serverless(workload: Workload, volume: int) -> Estimate:
-    price, source = tables.token_prices().cheapest(workload.model.name, workload.model.params_b)
+def _serverless(workload: Workload, volume: int, price_list: str) -> Estimate:
+    price, source = tables.token_prices(price_list).cheapest(workload.model.name, workload.model.params_b)
     cost = usage_monthly_usd(volume, workload.input_tokens, workload.output_tokens,
                              price.input_usd_per_m_tok, price.output_usd_per_m_tok)
     return Estimate(volume, cost, f"per token: ${price.input_usd_per_m_tok:g} in / "
@@ -189,11 +189,14 @@ def _fixed_monthly(stage: Stage) -> float:
 def stage_curve(stage: Stage, workload: Workload) -> Callable[[int], Estimate]:
     """Monthly cost of ``stage`` as a function of requests/month (:class:`StageUnavailable` if it can't serve)."""
     if STAGES.entry(stage).usage_priced:
+        price_list = STAGES.entry(stage).cost.token_prices
+        if price_list is None:  # an unknown price stays unknown, never another stage's list
+            raise StageUnavailable(f"billed per token, and stage {stage.value} names no price list")
         try:
-            tables.token_prices().cheapest(workload.model.name, workload.model.params_b)
+            tables.token_prices(price_list).cheapest(workload.model.name, workload.model.params_b)
         except ValueError as why:  # bigger than every serverless size tier: no provider serves it
             raise StageUnavailable(str(why)) from None
-        return lambda volume: _serverless(workload, volume)
+        return lambda volume: _serverless(workload, volume, price_list)
     configs = _configs(stage, workload)
     fixed = _fixed_monthly(stage)
     hours = billed_hours(stage, workload)

@@ -16,13 +16,13 @@ from stacks.parse import parse_spec
 from stacks.spec import StackSpec
 from stacks.stages import STAGES
 
-#: Stages billed per token rather than per resource: priced from ``expectedUsage``.
-
 
 def serverless_usage_line(deployment: DeploymentBase, urn: str | None = None) -> CostLine:
     """Per-token cost of a serverless deployment at its ``expectedUsage``, from the cheapest
-    listed provider for its model (or the size tier of its parameter count)."""
+    provider its stage's price list has for its model (or the size tier of its parameter count);
+    unknown when the stage names no price list."""
     usage = deployment.expected_usage
+    price_list = STAGES.entry(deployment.stage).cost.token_prices
 
     def line(basis: Basis, value: float | None, detail: str) -> CostLine:
         return CostLine(urn, f"usage:{deployment.stage.value}", deployment.name, basis, value, value, detail,
@@ -31,14 +31,18 @@ def serverless_usage_line(deployment: DeploymentBase, urn: str | None = None) ->
     if usage is None:
         return line(Basis.UNKNOWN, None, f"billed per token; set deployments[{deployment.name}].expectedUsage "
                                          "(requestsPerMonth, inputTokensPerRequest, outputTokensPerRequest)")
+    if price_list is None:
+        return line(Basis.UNKNOWN, None, f"billed per token, and stage {deployment.stage.value} names no price list "
+                                         "(its registry entry's cost.token_prices)")
     try:
         params_b = resolve_model(deployment.model).params_b
     except ValueError:
         params_b = None
-    listed = tables.token_prices().models.get(deployment.model)
+    prices = tables.token_prices(price_list)
+    listed = prices.models.get(deployment.model)
     if params_b is None and not listed:
         return line(Basis.UNKNOWN, None, f"no token price for {deployment.model} and its size is unknown")
-    price, source = tables.token_prices().cheapest(deployment.model, params_b or 0)
+    price, source = prices.cheapest(deployment.model, params_b or 0)
     cost = usage_monthly_usd(usage.requests_per_month, usage.input_tokens_per_request,
                              usage.output_tokens_per_request, price.input_usd_per_m_tok, price.output_usd_per_m_tok)
     return line(Basis.USAGE, cost,

@@ -241,9 +241,9 @@ def models() -> ModelTable:
 
 
 @cache
-def token_prices() -> TokenPriceTable:
-    """The serverless per-token price table."""
-    return TokenPriceTable.model_validate(_read("token_prices.yaml"))
+def token_prices(name: str = "token_prices.yaml") -> TokenPriceTable:
+    """A per-token price list (``components/data/<name>``; default: HF Inference Providers')."""
+    return TokenPriceTable.model_validate(_read(name))
 
 
 @cache

@@ -15,10 +15,11 @@ import threading
 from collections.abc import Callable, Mapping
 from types import FrameType
 
+from components.gateway.args import KEY_ENV
 from scalepath.gateway.engine import KEY_FIX, EngineProcess, client_key_problem, start_engine
 from scalepath.gateway.render import RenderedGateway
 from stacks.errors import ConfigError, ConfigIssue
-from stacks.gateway_engine import KEY_ENV, Backend, secret_env_names
+from stacks.gateway.backends import Backend, secret_env
 
 
 def engine_env(backends: Mapping[str, Backend], environ: Mapping[str, str]) -> dict[str, str]:
@@ -29,7 +30,7 @@ def engine_env(backends: Mapping[str, Backend], environ: Mapping[str, str]) -> d
         for name in backend.env:
             needed[name] = (f"{deployment}'s deployed value; pass --backend {deployment}=URL instead "
                             "to use a local server")
-    for name in secret_env_names(backends):
+    for name in secret_env(backends):
         needed[name] = "secret read by a routed deployment; export it, or --backend the deployments that need it"
     issues = [ConfigIssue(f"${name}", why) for name, why in needed.items() if not environ.get(name)]
     if environ.get(KEY_ENV) and (problem := client_key_problem(environ[KEY_ENV])):

@@ -19,15 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.files import read_regular_file
+from components.gateway.args import KEY_ENV
 from scalepath.promote.gate import Verdict, evaluate
 from scalepath.promote.runner import Backend, RunResult, run_suite
 from scalepath.promote.suite import Case
 from scalepath.promote.weights import shift
 from stacks.config import DeploymentBase
 from stacks.errors import ConfigError, ConfigIssue, format_loc
-from stacks.gateway import GatewayConfig, Route, RouteTarget
-from stacks.gateway_engine import KEY_ENV, NO_KEY, Exports, backend_env, backends_for, render
+from stacks.gateway.backends import NO_KEY, Exports, backend_env, backends_for
+from stacks.gateway.config import GatewayConfig, Route, RouteTarget
+from stacks.gateway.engine_config import render
 from stacks.spec import StackSpec
+from stacks.stages import STAGES
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ def _engine(spec: StackSpec, names: list[str], outputs: Mapping[str, Exports],
                     timeout_seconds=max(1, round(timeout_s))) for name in names]
     assert spec.gateway is not None  # select() checked
     gateway = GatewayConfig.model_validate({**spec.gateway.model_dump(), "routes": [r.model_dump() for r in routes]})
-    backends = backends_for(gateway, spec.deployments, spec.targets)
+    backends = backends_for(names, STAGES.contracts(spec.facts()), spec.targets)
     key = secrets.token_urlsafe(24)
     try:
         deployed = backend_env({d: b for d, b in backends.items() if d in outputs}, outputs)

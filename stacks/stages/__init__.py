@@ -1,8 +1,10 @@
 """The stage registry: stage -> :class:`~stacks.stages.base.StageDef`.
 
 Each stage module (``stacks/stages/<stage>.py``) defines a ``DeploymentBase`` subclass, a
-``build(deployment, ctx)`` function and ``DEFINITION = StageDef(...)``, and has an entry in
-``ENTRIES`` below with the facts the cost model and the advisor read (docs/adding-a-stage.md).
+``build(deployment, ctx)`` function, a ``contract(deployment, stack)`` function and
+``DEFINITION = StageDef(...)``, and has an entry in ``ENTRIES`` (``stacks/stages/entries.py``) with
+the facts the cost model, the advisor and the gateway read without importing it
+(docs/adding-a-stage.md).
 A stage missing here is rejected by the config parser with "stage X is not available yet" —
 the program never creates placeholder resources.
 
@@ -16,28 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from importlib import import_module
 
-from stacks.config import Stage
-from stacks.stages.base import StageDef, StageEntry
-
-# One entry per landed stage, in scaling-path order.
-ENTRIES: dict[Stage, StageEntry] = {
-    Stage.HF_SERVERLESS: StageEntry("stacks.stages.hf_serverless", catalog_family=None, private=False,
-                                    usage_priced=True, fixed_cost_types=(), scales_to_zero=False),
-    Stage.HF_ENDPOINT: StageEntry("stacks.stages.hf_endpoint", catalog_family="hf", private=False,
-                                  usage_priced=False, fixed_cost_types=(), scales_to_zero=True),
-    Stage.SAGEMAKER: StageEntry("stacks.stages.sagemaker", catalog_family="sagemaker", private=True,
-                                usage_priced=False, fixed_cost_types=(), scales_to_zero=False),
-    Stage.AZUREML: StageEntry("stacks.stages.azureml", catalog_family="azureml", private=True,
-                              usage_priced=False, fixed_cost_types=(), scales_to_zero=False),
-    Stage.VERTEX: StageEntry("stacks.stages.vertex", catalog_family="vertex", private=True,
-                             usage_priced=False, fixed_cost_types=(), scales_to_zero=False),
-    Stage.EKS_VLLM: StageEntry("stacks.stages.eks_vllm", catalog_family="ec2", private=True,
-                               usage_priced=False, fixed_cost_types=("aws:eks/cluster:Cluster",),
-                               scales_to_zero=False),
-    Stage.GKE_VLLM: StageEntry("stacks.stages.gke_vllm", catalog_family="gce", private=True,
-                               usage_priced=False, fixed_cost_types=("gcp:container/cluster:Cluster",),
-                               scales_to_zero=False),
-}
+from stacks.config import DeploymentBase, StackFacts, Stage
+from stacks.contract import StageContract
+from stacks.stages.base import StageDef
+from stacks.stages.entries import ENTRIES, StageEntry
 
 
 class StageRegistry(Mapping[Stage, StageDef]):
@@ -66,6 +50,14 @@ class StageRegistry(Mapping[Stage, StageDef]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def contract(self, deployment: DeploymentBase, stack: StackFacts) -> StageContract:
+        """What ``deployment`` offers the stack (its stage module computes it)."""
+        return self[deployment.stage].contract(deployment, stack)
+
+    def contracts(self, stack: StackFacts) -> dict[str, StageContract]:
+        """Every deployment's contract, by deployment name."""
+        return {d.name: self.contract(d, stack) for d in stack.deployments}
 
 
 STAGES = StageRegistry(ENTRIES)

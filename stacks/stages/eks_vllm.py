@@ -27,6 +27,7 @@ from stacks.stages.shared.gpu_cluster import (
     GpuClusterDeployment,
     GpuNodeBounds,
     cluster_name,
+    contract,
     deploy_vllm,
     node_bounds,
 )
@@ -211,7 +212,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
     ))
     ctx.shared(f"cluster/{deployment.name}", lambda: cluster)  # the gateway's kubernetes runtime runs here
     return {**deploy_vllm(deployment, args, cluster),
-            "cluster_name": cluster.cluster_name, "cluster_endpoint": cluster.endpoint}
+            "clusterName": cluster.cluster_name, "clusterEndpoint": cluster.endpoint}
 
 
-DEFINITION = StageDef(settings=EksVllmDeployment, build=build)
+DEFINITION = StageDef(settings=EksVllmDeployment, build=build, contract=contract)

@@ -23,6 +23,7 @@ from components.secret_store import CloudSecret, CloudSecretArgs
 from stacks import gpu_fit
 from stacks.config import Cloud, DeploymentBase, DnsName, Environment, Scaling, StackFacts, Stage
 from stacks.context import StackContext
+from stacks.contract import Access, AccessKind, Auth, Fix, Protocol, Reach, Scope, StageContract
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.names import fit_name
@@ -33,6 +34,8 @@ from stacks.stages.hf_serverless import HfNamespace
 
 #: HF limits endpoint names to 32 characters.
 _NAME_MAX = 32
+#: Tasks whose endpoints answer with embedding vectors (TEI), not text.
+_EMBEDDING_TASKS = frozenset({"feature-extraction", "sentence-embeddings", "sentence-similarity"})
 
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
@@ -224,7 +227,8 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.
     if deployment.secret_store is not None:
         store = deployment.secret_store
         secret = CloudSecret(f"{deployment.name}-token", CloudSecretArgs(
-            store=store.args(ctx.spec.targets), secret_name=store.name_for(ctx.spec.stack_tag, deployment.name),
+            store=store.args(ctx.spec.targets),
+            secret_name=store.name_for(ctx.spec.stack_tag, deployment.name, "hfToken"),
             value=token,
             description=("Hugging Face token for endpoint "
                          f"{deployment.namespace}/{deployment.resolved_name(ctx.spec.stack)}"),
@@ -233,4 +237,33 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.
     return outputs
 
 
-DEFINITION = StageDef(settings=HfEndpointDeployment, build=build)
+def _protocols(deployment: HfEndpointDeployment) -> frozenset[Protocol]:
+    """TEI and embedding tasks answer with vectors; text generation (TGI, vLLM) with chat and completions."""
+    if (deployment.image is not None and deployment.image.engine == "tei") or deployment.task in _EMBEDDING_TASKS:
+        return frozenset({Protocol.EMBEDDINGS})
+    if deployment.task == "text-generation":
+        return frozenset({Protocol.CHAT, Protocol.COMPLETIONS})
+    return frozenset()
+
+
+def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
+    """The endpoint's OpenAI route with the HF token; ``access: private`` only through PrivateLink."""
+    assert isinstance(deployment, HfEndpointDeployment)
+    reach = Reach(scope=Scope.PUBLIC)
+    link = deployment.private_link
+    if link is not None:
+        reach = Reach(
+            scope=Scope.PRIVATE_ADDRESS, cloud=Cloud.AWS,
+            caller_needs=(f"a VPC interface endpoint for the endpoint's PrivateLink service, in AWS account "
+                          f"{link.account_id} ({link.region}), and its private URL"),
+            fix=Fix(key="access", text=(
+                "a private endpoint takes requests only through an AWS PrivateLink interface endpoint, which "
+                "scalepath does not create, and the gateway would call its public URL; call it from your VPC "
+                "directly (not through the gateway), or route to a deployment in the stack's own network")))
+    return StageContract(
+        deployment=deployment.name, protocols=_protocols(deployment),
+        access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl", served_model=deployment.model),
+        auth=Auth(secret="hfToken"), reach=reach)
+
+
+DEFINITION = StageDef(settings=HfEndpointDeployment, build=build, contract=contract)

@@ -8,9 +8,10 @@ from typing import Annotated, Any, ClassVar, Literal
 import pulumi
 from pydantic import StringConstraints, field_validator
 
-from components.huggingface.serverless import HfServerlessRoute, HfServerlessRouteArgs, providers
+from components.huggingface.serverless import HfServerlessRoute, HfServerlessRouteArgs, providers, routed_model
 from stacks.config import Cloud, DeploymentBase, StackFacts, Stage
 from stacks.context import StackContext
+from stacks.contract import Access, AccessKind, Auth, Protocol, Reach, Scope, StageContract
 from stacks.errors import ConfigIssue, format_loc
 from stacks.secret_store import SecretStoreConfig
 from stacks.stages.base import StageDef
@@ -63,7 +64,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.
         provider=deployment.provider,
         bill_to=deployment.bill_to,
         token=pulumi.Config("scalepath").require_secret("hfToken"),
-        token_secret_name=store.name_for(ctx.spec.stack_tag, deployment.name),
+        token_secret_name=store.name_for(ctx.spec.stack_tag, deployment.name, "hfToken"),
         secret_store=store.args(ctx.spec.targets),
         tags=ctx.tags(deployment),
     ))
@@ -76,4 +77,14 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.
     }
 
 
-DEFINITION = StageDef(settings=HfServerlessDeployment, build=build)
+def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
+    """The router's OpenAI-compatible chat route, over the internet, with the HF token."""
+    assert isinstance(deployment, HfServerlessDeployment)
+    return StageContract(
+        deployment=deployment.name, protocols=frozenset({Protocol.CHAT}),
+        access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl",
+                      served_model=routed_model(deployment.model, deployment.provider)),
+        auth=Auth(secret="hfToken"), reach=Reach(scope=Scope.PUBLIC))
+
+
+DEFINITION = StageDef(settings=HfServerlessDeployment, build=build, contract=contract)

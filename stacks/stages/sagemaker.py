@@ -50,6 +50,18 @@ from stacks import gpu_fit
 from stacks.aws_network import AwsNetworkConfig
 from stacks.config import Cloud, DeploymentBase, Environment, Scaling, StackFacts, Stage
 from stacks.context import StackContext
+from stacks.contract import (
+    Access,
+    AccessKind,
+    Auth,
+    Grant,
+    GrantKind,
+    Limits,
+    Protocol,
+    Reach,
+    Scope,
+    StageContract,
+)
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.names import KMS_KEY_ARN, fit_name
@@ -509,4 +521,39 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
     }
 
 
-DEFINITION = StageDef(settings=SageMakerDeployment, build=build)
+def served_model_name(deployment: SageMakerDeployment) -> str:
+    """The ``model`` the container answers to: what the vLLM container is told to serve
+    (``SM_VLLM_SERVED_MODEL_NAME``); TGI and TEI ignore the field, so the Hub id there."""
+    d = deployment
+    env = server_environment(d.container.server, d.container.version,
+                             ModelSource(model_id=d.model, revision=d.model_revision, weights_s3_uri=d.weights_s3_uri),
+                             d.effective_generation(), d.gpu_count)
+    return str(env.get("SM_VLLM_SERVED_MODEL_NAME") or d.model)
+
+
+def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
+    """``InvokeEndpoint`` with SigV4 (the endpoint's own invoke policy); through the VPC's
+    ``sagemaker.runtime`` endpoint in private mode. Async endpoints take no synchronous request;
+    TEI answers with embeddings."""
+    assert isinstance(deployment, SageMakerDeployment)
+    d = deployment
+    data = limits.load().invocation
+    reach = Reach(scope=Scope.PUBLIC)
+    if stack.network.mode == "private":
+        reach = Reach(scope=Scope.NETWORK, cloud=Cloud.AWS,
+                      caller_needs="the stack's AWS VPC: the endpoint admits calls only through its sagemaker.runtime "
+                                   "interface endpoint (aws:SourceVpce), whose private DNS name is the usual one")
+    auth = Auth(grant=Grant(kind=GrantKind.AWS_POLICY, export="invokePolicyArn"))
+    if d.kind is EndpointKind.ASYNC:
+        return StageContract(deployment=d.name, protocols=frozenset({Protocol.ASYNC_INVOKE}), access=None, auth=auth,
+                             reach=reach, limits=Limits(response_seconds=data.async_response_seconds))
+    text = d.container.server is not Server.TEI
+    return StageContract(
+        deployment=d.name, protocols=frozenset({Protocol.CHAT if text else Protocol.EMBEDDINGS}),
+        access=Access(kind=AccessKind.SAGEMAKER_INVOKE, address="endpointName", served_model=served_model_name(d)),
+        auth=auth, reach=reach,
+        limits=Limits(response_seconds=data.realtime_response_seconds,
+                      max_new_tokens=d.effective_generation().max_new_tokens if text else None))
+
+
+DEFINITION = StageDef(settings=SageMakerDeployment, build=build, contract=contract)

@@ -30,6 +30,7 @@ from components.tagging import gcp_labels
 from stacks import gcp as gcp_stack
 from stacks.config import Cloud, DeploymentBase, Scaling, StackFacts, Stage
 from stacks.context import StackContext
+from stacks.contract import Access, AccessKind, Auth, Fix, Grant, GrantKind, Protocol, Reach, Scope, StageContract
 from stacks.errors import ConfigIssue
 from stacks.model import ConfigModel
 from stacks.names import fit_name
@@ -277,4 +278,25 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, Any]:
     }
 
 
-DEFINITION = StageDef(settings=VertexDeployment, build=build)
+def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
+    """Model Garden's OpenAI-compatible route with the caller's Google credentials. Private mode:
+    Private Service Connect, reached only at the endpoint's PSC address inside the VPC."""
+    assert isinstance(deployment, VertexDeployment)
+    reach = Reach(scope=Scope.PUBLIC)
+    if stack.network.mode == "private":
+        reach = Reach(
+            scope=Scope.PRIVATE_ADDRESS, cloud=Cloud.GCP,
+            caller_needs="the stack's VPC, sending to the endpoint's Private Service Connect address "
+                         "(exports pscIpAddress, pscHostname) instead of aiplatform.googleapis.com",
+            fix=Fix(key="/network.mode", text=(
+                f"Vertex endpoint {deployment.name!r} is behind Private Service Connect, which takes private "
+                "traffic to its PSC address only, and the gateway calls the public aiplatform.googleapis.com "
+                "URL; leave it out of gateway routes (call it from the VPC), use network.mode: public, or "
+                "serve the model with gke-vllm")))
+    return StageContract(
+        deployment=deployment.name, protocols=frozenset({Protocol.CHAT}),
+        access=Access(kind=AccessKind.VERTEX_OPENAI, address="endpointId", served_model=deployment.model),
+        auth=Auth(grant=Grant(kind=GrantKind.GCP_ENDPOINT_USER, export="endpointId")), reach=reach)
+
+
+DEFINITION = StageDef(settings=VertexDeployment, build=build, contract=contract)

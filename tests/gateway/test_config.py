@@ -13,11 +13,13 @@ from typer.testing import CliRunner
 from scalepath.cli import app
 from scalepath.stackconfig import SECRET_PLACEHOLDER, load_stack_config
 from stacks.errors import ConfigError
-from stacks.gateway import GatewayRuntime, Route
-from stacks.gateway_engine import backends_for, engine_config, render
+from stacks.gateway.backends import backends_for
+from stacks.gateway.config import GatewayRuntime, Route
+from stacks.gateway.engine_config import engine_config, render
 from stacks.parse import parse_spec
 from stacks.spec import StackSpec
-from tests.support import ROOT
+from stacks.stages import STAGES
+from tests.support import ROOT, stack_config
 from tests.support.gateway import gateway_config
 
 ENDPOINT, SERVERLESS = "chat-endpoint", "chat-serverless"
@@ -68,10 +70,25 @@ def test_unknown_deployments_are_named_with_the_allowed_ones() -> None:
         "unknown deployment 'nope'; deployments of this stack: chat-endpoint, chat-serverless")
 
 
-def test_a_fallback_is_not_also_a_target_and_routes_are_unique() -> None:
-    route = {"name": "chat", "targets": [_target(ENDPOINT, 100)], "fallbacks": [ENDPOINT]}
+def test_a_canary_falls_back_to_its_stable_target() -> None:
+    # Issue 22: `targets: [stable 90, candidate 10], fallbacks: [stable]` is the safe way to shift traffic.
+    route = {"name": "chat", "targets": [_target(ENDPOINT, 90), _target(SERVERLESS, 10)], "fallbacks": [ENDPOINT]}
+    spec = _parse(*gateway_config(routes=[route]))
+    assert spec.gateway is not None
+    document = engine_config(spec.gateway, backends_for(spec.gateway.engine_deployments(),
+                                                        STAGES.contracts(spec.facts()), spec.targets))
+    assert [(m["model_name"], m["litellm_params"].get("weight")) for m in document["model_list"]] == [
+        ("chat", 90), ("chat", 10), ("chat@chat-endpoint", None)]
+    assert document["router_settings"]["fallbacks"] == [{"chat": ["chat@chat-endpoint"]}]
+
+
+def test_a_route_cannot_fall_back_to_its_only_weighted_target_and_routes_are_unique() -> None:
+    route = {"name": "chat", "targets": [_target(ENDPOINT, 100), _target(SERVERLESS, 0)], "fallbacks": [ENDPOINT]}
     issues = _issues(*gateway_config(routes=[route]))
-    assert "also targets: chat-endpoint" in issues["scalepath:gateway.routes[0]"]
+    assert "every weighted target (chat-endpoint) is also a fallback" in issues["scalepath:gateway.routes[0]"]
+    route["fallbacks"] = [SERVERLESS, SERVERLESS]
+    issues = _issues(*gateway_config(routes=[route]))
+    assert "fallback(s) chat-serverless listed more than once" in issues["scalepath:gateway.routes[0]"]
     route["fallbacks"] = []
     issues = _issues(*gateway_config(routes=[route, route]))
     assert issues == {"scalepath:gateway.routes": "route name(s) chat repeated; each route needs its own name"}
@@ -167,7 +184,7 @@ def test_rendered_config_has_weights_fallbacks_and_only_secret_references() -> N
         {"name": "chat-safe", "targets": [_target(ENDPOINT, 100)], "fallbacks": [SERVERLESS]}])
     spec = _parse(values, secrets)
     assert spec.gateway is not None
-    backends = backends_for(spec.gateway, spec.deployments, spec.targets)
+    backends = backends_for(spec.gateway.engine_deployments(), STAGES.contracts(spec.facts()), spec.targets)
     text = render(spec.gateway, backends)
     document = yaml.safe_load(text)
     assert document == engine_config(spec.gateway, backends)
@@ -183,10 +200,31 @@ def test_rendered_config_has_weights_fallbacks_and_only_secret_references() -> N
     assert SECRET_PLACEHOLDER not in text and "hf_" not in text
 
 
+@pytest.mark.parametrize("weight", [0, 1])
+def test_a_weight_0_target_is_left_out_of_the_engine_entirely(weight: int) -> None:
+    # Issue 29: with the weighted entries unavailable the engine picks among every entry of a group,
+    # so a weight-0 target must not be an entry, nor need any variable (its URL) to start.
+    from scalepath.gateway.render import render_gateway
+    from scalepath.gateway.serve import engine_env
+
+    values, secrets = gateway_config(routes=[
+        {"name": "chat", "targets": [_target(ENDPOINT, 100 - weight), _target(SERVERLESS, weight)]}])
+    rendered = render_gateway(stack_config(values, stack="dev", secret_keys=secrets), {})
+    document = yaml.safe_load(rendered.text)
+    assert [m["model_info"]["id"] for m in document["model_list"]] == (
+        ["chat/chat-endpoint", "chat/chat-serverless"] if weight else ["chat/chat-endpoint"])
+    env = {"SCALEPATH_GATEWAY_KEY": "k", "HF_TOKEN": "t", "SCALEPATH_CHAT_ENDPOINT_API_BASE": "http://e/v1"}
+    if weight:
+        with pytest.raises(ConfigError, match="SCALEPATH_CHAT_SERVERLESS_API_BASE"):
+            engine_env(rendered.backends, env)
+    else:
+        assert set(engine_env(rendered.backends, env)) == set(env)
+
+
 def test_override_makes_a_deployment_an_openai_server_at_url() -> None:
     spec = _parse(*gateway_config())
     assert spec.gateway is not None
-    backends = backends_for(spec.gateway, spec.deployments, spec.targets,
+    backends = backends_for(spec.gateway.engine_deployments(), STAGES.contracts(spec.facts()), spec.targets,
                             overrides={"chat-endpoint": "http://127.0.0.1:9/v1"})
     assert backends["chat-endpoint"].params == {"model": "openai/meta-llama/Llama-3.1-8B-Instruct",
                                                 "api_base": "http://127.0.0.1:9/v1", "api_key": "unused"}

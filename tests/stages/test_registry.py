@@ -10,7 +10,7 @@ from components import catalog
 from scalepath.cost import tables
 from stacks.config import Stage
 from stacks.stages import STAGES
-from stacks.stages.base import StageEntry
+from stacks.stages.entries import StageEntry
 from tests.support import ROOT
 
 

@@ -46,7 +46,8 @@ def build(deployment: StandInDeployment, ctx: Any) -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def stand_in_stage(monkeypatch: pytest.MonkeyPatch) -> None:
     # The registry reads a stage module's DEFINITION on every lookup.
-    monkeypatch.setattr(eks_vllm, "DEFINITION", StageDef(settings=StandInDeployment, build=build))
+    monkeypatch.setattr(eks_vllm, "DEFINITION", StageDef(settings=StandInDeployment, build=build,
+                                                         contract=eks_vllm.contract))
 
 
 def config(base: dict[str, Any], environment: str = "dev", **deployment: Any) -> dict[str, Any]:

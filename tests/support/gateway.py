@@ -33,5 +33,5 @@ def with_gateway(stack: str, gateway: dict[str, Any], **overrides: Any) -> Stack
     values = dict(config.values)
     values["scalepath:gateway"] = json.dumps(gateway)
     for key, value in overrides.items():
-        values[key.replace("__", ":")] = json.dumps(value)
+        values[key.replace("__", ":")] = value if isinstance(value, str) else json.dumps(value)
     return replace(config, values=values)

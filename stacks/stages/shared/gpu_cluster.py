@@ -22,8 +22,10 @@ from components.vllm import manifests as vllm_manifests
 from components.vllm.manifests import SYNC_REQUESTS
 from components.vllm.service import VllmService, VllmServiceArgs
 from stacks import gpu_fit
-from stacks.config import Cloud, Environment, StackFacts
+from stacks.config import Cloud, DeploymentBase, Environment, StackFacts
 from stacks.context import StackContext
+from stacks.contract import Access, AccessKind, Auth, Reach, Scope, StageContract
+from stacks.contract import Protocol as Api  # typing.Protocol is taken here
 from stacks.errors import ConfigIssue, KeyedValueError, format_loc
 from stacks.model import ConfigModel
 from stacks.names import fit_name
@@ -213,8 +215,20 @@ def deploy_vllm(deployment: VllmDeployment, args: VllmServiceArgs, cluster: Clus
         provider=cluster.provider, depends_on=[*cluster.ready, *before_workload]))
     return {
         "url": service.url,
-        "openai_base_url": service.openai_base_url,
-        "served_model_name": service.served_model_name,
+        "openaiBaseUrl": service.openai_base_url,
+        "servedModelName": service.served_model_name,
         "namespace": service.namespace,
     }
+
+
+def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
+    """vLLM's OpenAI server behind a ClusterIP Service: no key, cluster-local DNS, so callers run in
+    the deployment's own cluster."""
+    assert isinstance(deployment, GpuClusterDeployment)
+    return StageContract(
+        deployment=deployment.name, protocols=frozenset({Api.CHAT, Api.COMPLETIONS}),
+        access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl",
+                      served_model=deployment.vllm.served_model_name or deployment.model),
+        auth=Auth(), reach=Reach(scope=Scope.CLUSTER, cloud=deployment.cloud,
+                                 caller_needs="a pod in the deployment's own cluster (cluster-local Service name)"))
 

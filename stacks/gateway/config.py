@@ -2,8 +2,10 @@
 
 A route is the OpenAI ``model`` name clients ask for. Its ``targets`` share the traffic by integer
 weight (0..100, summing to 100); when the chosen target fails (5xx, timeout) the engine retries,
-then tries ``fallbacks`` in order. Every name must be a deployment of the stack; that check needs
-the deployments, so :func:`gateway_issues` runs it from ``parse_spec``. ``gate`` holds the
+then tries ``fallbacks`` in order (a fallback may be one of the targets: a canary falls back to the
+stable target). Every name must be a deployment of the stack; that check needs the deployments, so
+:func:`gateway_issues` runs it from ``parse_spec``, with the checks of each target's contract
+(:mod:`stacks.gateway.targets`). ``gate`` holds the
 promotion criteria ``scalepath promote`` applies before it moves weight to a new target.
 """
 
@@ -15,10 +17,11 @@ from typing import Annotated
 from pydantic import Field, NonNegativeFloat, PositiveInt, StringConstraints, field_validator, model_validator
 
 from components.gateway.sizes import size_problem
-from stacks.config import Cloud, DeploymentBase, Environment, Network, Scaling, Stage
+from stacks.config import Cloud, DeploymentBase, Environment, Network, Scaling, StackFacts
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.secret_store import SecretStoreConfig
+from stacks.stages.entries import ENTRIES, cluster_cloud
 
 RouteName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 """An OpenAI ``model`` name: letters, digits, ``.``, ``_``, ``-``; 1..63 characters."""
@@ -49,7 +52,11 @@ class GatewayRuntime(str, Enum):
 RUNTIME_CLOUD: dict[GatewayRuntime, Cloud] = {
     GatewayRuntime.ECS: Cloud.AWS, GatewayRuntime.CLOUDRUN: Cloud.GCP, GatewayRuntime.CONTAINERAPPS: Cloud.AZURE,
 }
-_CLUSTER_STAGES = (Stage.EKS_VLLM, Stage.GKE_VLLM)
+
+
+def cluster_deployment(deployments: tuple[DeploymentBase, ...] | list[DeploymentBase]) -> DeploymentBase | None:
+    """The first deployment that creates a Kubernetes cluster: the ``kubernetes`` runtime runs on it."""
+    return next((d for d in deployments if cluster_cloud(d.stage) is not None), None)
 
 
 def _repeated(names: list[str]) -> list[str]:
@@ -107,10 +114,14 @@ class Route(ConfigModel):
 
     @model_validator(mode="after")
     def _fallbacks_distinct(self) -> Route:
-        both = sorted(set(self.fallbacks) & {t.deployment for t in self.targets})
-        if both or len(set(self.fallbacks)) != len(self.fallbacks):
-            raise ValueError("fallbacks must be distinct deployments that are not targets of the route"
-                             + (f" (also targets: {', '.join(both)})" if both else ""))
+        repeated = _repeated(self.fallbacks)
+        if repeated:
+            raise ValueError(f"fallback(s) {', '.join(repeated)} listed more than once; list each deployment once")
+        weighted = [t.deployment for t in self.targets if t.weight > 0]
+        if weighted and set(weighted) <= set(self.fallbacks):
+            raise ValueError(f"every weighted target ({', '.join(weighted)}) is also a fallback: a failed request "
+                             "would be sent to the deployment that just failed; raise retries, or fall back "
+                             "to another deployment")
         return self
 
     def deployments(self) -> list[str]:
@@ -159,6 +170,15 @@ class GatewayConfig(ConfigModel):
             raise ValueError(f"route name(s) {', '.join(repeated)} repeated; each route needs its own name")
         return routes
 
+    def engine_deployments(self) -> list[str]:
+        """Deployments the engine may send a request to: weighted targets and fallbacks, in
+        first-use order. A weight-0 target is left out entirely: the engine picks among every
+        entry of a group when the weighted ones are unavailable, and 0 must mean no requests."""
+        seen: dict[str, None] = {}
+        for route in self.routes:
+            seen.update(dict.fromkeys([t.deployment for t in route.targets if t.weight > 0] + route.fallbacks))
+        return list(seen)
+
     def deployment_names(self) -> list[str]:
         """Every deployment some route sends to, in first-use order."""
         seen: dict[str, None] = {}
@@ -170,9 +190,8 @@ class GatewayConfig(ConfigModel):
         """``runtime``, else the first cluster stage's, else the first cloud deployment's service."""
         if self.runtime is not None:
             return self.runtime
-        for deployment in deployments:
-            if deployment.stage in _CLUSTER_STAGES:
-                return GatewayRuntime.KUBERNETES
+        if cluster_deployment(deployments) is not None:
+            return GatewayRuntime.KUBERNETES
         for deployment in deployments:
             for runtime, cloud in RUNTIME_CLOUD.items():
                 if cloud in deployment.clouds():
@@ -183,14 +202,15 @@ class GatewayConfig(ConfigModel):
         """The cloud the gateway's own resources go in (its runtime's)."""
         runtime = self.resolved_runtime(deployments)
         if runtime is GatewayRuntime.KUBERNETES:
-            cluster = next((d for d in deployments if d.stage in _CLUSTER_STAGES), None)
+            cluster = cluster_deployment(deployments)
             return cluster.clouds() if cluster else set()
         return {RUNTIME_CLOUD[runtime]} if runtime else set()
 
 
-def gateway_issues(gateway: GatewayConfig, deployments: list[DeploymentBase], network: Network,
-                   environment: Environment) -> list[ConfigIssue]:
-    """Checks that need the stack's deployments: names, runtime, secret store (each names its key)."""
+def gateway_issues(gateway: GatewayConfig, stack: StackFacts) -> list[ConfigIssue]:
+    """Checks that need the stack's deployments: names, runtime, secret store (each names its key).
+    What each target offers is checked next, from its contract (:mod:`stacks.gateway.targets`)."""
+    deployments, network = list(stack.deployments), stack.network
     known = {d.name for d in deployments}
     allowed = ", ".join(sorted(known)) or "none (add deployments first)"
     issues = []
@@ -204,21 +224,16 @@ def gateway_issues(gateway: GatewayConfig, deployments: list[DeploymentBase], ne
             if name not in known:
                 issues.append(ConfigIssue(format_loc(("gateway", "routes", r, "fallbacks", f)),
                                           f"unknown deployment {name!r}; deployments of this stack: {allowed}"))
-        for name in route.deployments():
-            d = next((d for d in deployments if d.name == name), None)
-            if d is not None and getattr(d, "auth_mode", None) == "key":
-                issues.append(ConfigIssue(format_loc(("deployments", deployments.index(d), "authMode")),
-                                          f"the gateway calls {name!r} with its managed identity; "
-                                          "set authMode: aadToken"))
     runtime = gateway.resolved_runtime(deployments)
     if runtime is None:
         issues.append(ConfigIssue(format_loc(("gateway", "runtime")),
                                   "no default: this stack has no cluster and no cloud deployment; "
                                   "set one of: " + ", ".join(r.value for r in GatewayRuntime)))
-    elif runtime is GatewayRuntime.KUBERNETES and not any(d.stage in _CLUSTER_STAGES for d in deployments):
+    elif runtime is GatewayRuntime.KUBERNETES and cluster_deployment(deployments) is None:
+        with_cluster = " or ".join(s.value for s in ENTRIES if cluster_cloud(s) is not None)
         issues.append(ConfigIssue(format_loc(("gateway", "runtime")),
-                                  "kubernetes needs an eks-vllm or gke-vllm deployment in this stack (its cluster "
-                                  "runs the gateway); or choose ecs, cloudrun or containerapps"))
+                                  f"kubernetes needs a deployment that creates a cluster ({with_cluster}) in this "
+                                  "stack (its cluster runs the gateway); or choose ecs, cloudrun or containerapps"))
     else:
         clouds = gateway.clouds(deployments)
         store = gateway.secret_store
@@ -227,7 +242,7 @@ def gateway_issues(gateway: GatewayConfig, deployments: list[DeploymentBase], ne
                                       f"must be the runtime's cloud ({', '.join(sorted(c.value for c in clouds))}): "
                                       "the gateway reads its key there with its own identity"))
         if runtime is GatewayRuntime.ECS:
-            issues += _ecs_network_issues(network) + _ecs_tls_issues(gateway, network, environment)
+            issues += _ecs_network_issues(network) + _ecs_tls_issues(gateway, network, stack.environment)
         elif gateway.tls_certificate_arn is not None:
             issues.append(ConfigIssue(format_loc(("gateway", "tlsCertificateArn")),
                                       "only the ecs runtime takes a certificate here; Cloud Run and Container "
