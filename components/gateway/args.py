@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,9 +26,20 @@ ENGINE_SETTINGS = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PROD
 #: The rendered config reaches the container in this variable; the entrypoint writes it to a file
 #: (ECS, Cloud Run and Container Apps mount no files), then starts the proxy.
 CONFIG_ENV = "SCALEPATH_GATEWAY_CONFIG"
+#: The engine's token-cap hook (``engine_token_cap.py``): its source reaches the container in
+#: ``HOOK_ENV`` and is written next to the config as ``<TOKEN_CAP_MODULE>.py``, where the engine
+#: loads the callbacks its config names; ``TOKEN_CAP_KEY`` in an entry's ``model_info`` is its cap.
+HOOK_ENV, TOKEN_CAP_MODULE, TOKEN_CAP_KEY = "SCALEPATH_GATEWAY_HOOK", "scalepath_token_cap", "scalepath_max_tokens"
+TOKEN_CAP_CALLBACK = f"{TOKEN_CAP_MODULE}.token_cap"
 COMMAND = ["/bin/sh", "-c",
            f'printf "%s" "${CONFIG_ENV}" > /tmp/config.yaml && '
+           f'printf "%s" "${HOOK_ENV}" > /tmp/{TOKEN_CAP_MODULE}.py && '
            f"exec litellm --config /tmp/config.yaml --host 0.0.0.0 --port {PORT} --num_workers 1"]
+
+
+def token_cap_source() -> str:
+    """The hook's source, run by the engine only (it imports the engine's package)."""
+    return (Path(__file__).parent / "engine_token_cap.py").read_text()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,4 +156,4 @@ class GatewayArgs:
 
     def plain_env(self) -> dict[str, pulumi.Input[str]]:
         """Every non-secret variable of the engine's container."""
-        return {CONFIG_ENV: self.config_text, **ENGINE_SETTINGS, **self.env}
+        return {CONFIG_ENV: self.config_text, HOOK_ENV: token_cap_source(), **ENGINE_SETTINGS, **self.env}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +24,7 @@ from typing import IO
 
 import httpx
 
-from components.gateway.args import ENGINE_SETTINGS, KEY_ENV
+from components.gateway.args import ENGINE_SETTINGS, KEY_ENV, TOKEN_CAP_MODULE, token_cap_source
 
 ENGINE_VERSION = "1.100.5"
 #: What ``install-engine`` installs: the pinned proxy (see docs/gateway.md for the advisories)
@@ -46,13 +47,14 @@ DIE_WITH_PARENT = (
     "    if os.getppid() != int(sys.argv[1]):\n"
     "        sys.exit(0)\n"  # the parent died before the line above took effect
 )
-#: Runs uvicorn; the engine removes its temp config when it exits, however it is stopped short of
-#: SIGKILL (on the parent's death too), so a killed ``serve``/``promote`` leaves no file behind.
+#: Runs uvicorn; the engine removes its temp config folder (the config and the token-cap hook) when
+#: it exits, however it is stopped short of SIGKILL (on the parent's death too), so a killed
+#: ``serve``/``promote`` leaves no file behind.
 #: SIGTERM exits through ``sys.exit`` so that the cleanup runs: uvicorn shuts down gracefully, puts
 #: back the handler it found (this one) and raises the signal again.
-_RUN_UVICORN = ("import atexit, runpy\n"
+_RUN_UVICORN = ("import atexit, runpy, shutil\n"
                 "def _remove_config(path=os.environ['CONFIG_FILE_PATH']):\n"
-                "    try:\n        os.unlink(path)\n    except OSError:\n        pass\n"
+                "    shutil.rmtree(os.path.dirname(path), ignore_errors=True)\n"
                 "atexit.register(_remove_config)\n"
                 "signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))\n"
                 "sys.argv = ['uvicorn', *sys.argv[2:]]\n"
@@ -178,7 +180,7 @@ class EngineProcess:
             except subprocess.TimeoutExpired:
                 continue
         self.process.wait()
-        self.config_path.unlink(missing_ok=True)
+        shutil.rmtree(self.config_path.parent, ignore_errors=True)
         self.log.close()
 
     def log_tail(self, lines: int = 30) -> str:
@@ -202,16 +204,19 @@ def start_engine(config_text: str, env: dict[str, str], port: int = 0, *,
     if problem := client_key_problem(env.get(KEY_ENV)):
         raise EngineSetupError(f"${KEY_ENV} {problem}; {KEY_FIX}")
     python = engine_python()
-    handle, name = tempfile.mkstemp(prefix="scalepath-gateway-", suffix=".yaml")
-    with os.fdopen(handle, "w") as config_file:  # mkstemp: 0600, only this user reads it
-        config_file.write(config_text)
+    # A private folder (mkdtemp: 0700): the config, and the token-cap hook the config may name,
+    # which the engine loads from the config's folder.
+    folder = Path(tempfile.mkdtemp(prefix="scalepath-gateway-"))
+    name = str(folder / "config.yaml")
+    (folder / "config.yaml").write_text(config_text)
+    (folder / f"{TOKEN_CAP_MODULE}.py").write_text(token_cap_source())
     # No name on disk (Linux: O_TMPFILE): nothing is left behind, even when this process is killed.
     log = tempfile.TemporaryFile(prefix="scalepath-gateway-", suffix=".log")  # noqa: SIM115
     try:
         sock = socket.create_server(("127.0.0.1", port))
     except OSError as error:
         log.close()
-        os.unlink(name)
+        shutil.rmtree(folder, ignore_errors=True)
         raise EngineSetupError(f"cannot listen on 127.0.0.1:{port}: {error.strerror or error}"
                                + (" (another gateway?)" if error.errno == errno.EADDRINUSE else "")
                                + "; pass another --port, or --port 0 for any free one") from None

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from components.gateway.args import KEY_ENV
+from components.gateway.args import KEY_ENV, TOKEN_CAP_CALLBACK, TOKEN_CAP_KEY
 from stacks.gateway.backends import Backend, ref
 from stacks.gateway.config import GatewayConfig, Route
 
@@ -36,8 +36,11 @@ def engine_config(gateway: GatewayConfig, backends: Mapping[str, Backend]) -> di
                   "stream_timeout": route.timeout_seconds, "num_retries": route.retries}
         if weight is not None:
             params["weight"] = weight
-        return {"model_name": group, "litellm_params": params,
-                "model_info": {"id": f"{group}/{deployment}" if weight is not None else group}}
+        info: dict[str, Any] = {"id": f"{group}/{deployment}" if weight is not None else group}
+        cap = backends[deployment].max_new_tokens
+        if cap is not None:  # the engine's token-cap hook reads it (components/gateway/engine_token_cap.py)
+            info[TOKEN_CAP_KEY] = cap
+        return {"model_name": group, "litellm_params": params, "model_info": info}
 
     fallbacks = []
     for route in gateway.routes:
@@ -49,6 +52,9 @@ def engine_config(gateway: GatewayConfig, backends: Mapping[str, Backend]) -> di
     litellm_settings: dict[str, Any] = {"drop_params": True, "telemetry": False}
     if any(b.params.get("azure_scope") for b in backends.values()):
         litellm_settings["enable_azure_ad_token_refresh"] = True  # managed identity -> Entra tokens
+    if any(TOKEN_CAP_KEY in m["model_info"] for m in model_list):
+        # A caller's max_tokens passes through the engine; only a hook can cap it.
+        litellm_settings["callbacks"] = [TOKEN_CAP_CALLBACK]
     return {
         "model_list": model_list,
         "router_settings": {"routing_strategy": "simple-shuffle", "fallbacks": fallbacks,

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -227,3 +228,34 @@ def test_a_cluster_service_is_reached_only_from_its_own_cluster() -> None:
     issues = _issues(with_values(config, scalepath__gateway=_route(("chat-eks", 100), runtime="ecs")))
     assert list(issues) == ["scalepath:gateway.runtime"]
     assert issues["scalepath:gateway.runtime"].endswith("choose gateway.runtime: kubernetes")
+
+
+def test_the_gateway_caps_max_tokens_to_what_the_target_is_sized_for(tmp_path: Path) -> None:
+    """Finding 4: the engine passes a caller's `max_tokens` through; the rendered config names the
+    contract's cap per entry and the engine's token-cap hook applies it. The real engine, the
+    SageMaker deployment of `prod` (a 60 s real-time limit) standing in as a local server."""
+    from components.gateway.args import TOKEN_CAP_KEY, token_cap_source
+    from tests.support.gateway_serve import KEY, start_serve
+    from tests.support.openai_standin import StandIn
+
+    assert f'CAP_KEY = "{TOKEN_CAP_KEY}"' in token_cap_source()  # the hook cannot import the constant
+    config = load_stack_config("prod", ROOT)
+    cap = _contract(config, "chat").limits.max_new_tokens
+    assert cap is not None and 32 <= cap < 4000
+    document = yaml.safe_load(Path(ROOT / "environments" / "Pulumi.prod.yaml").read_text())
+    document["config"]["scalepath:gateway"] = _route(("chat", 100), runtime="ecs")
+    path = tmp_path / "Pulumi.capped.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with StandIn("chat") as standin:
+        served = start_serve(path, {"chat": standin.url})
+        try:
+            for asked in (4000, cap + 1, cap, 10, None):
+                body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+                if asked is not None:
+                    body["max_tokens"] = asked
+                answer = httpx.post(f"{served.base_url}/chat/completions", json=body, timeout=60,
+                                    headers={"Authorization": f"Bearer {KEY}"})
+                assert answer.status_code == 200, answer.text
+            assert [b.get("max_tokens") for b in standin.bodies] == [cap, cap, cap, 10, cap]
+        finally:
+            served.kill()
