@@ -217,6 +217,10 @@ class StackFacts:
     all validated. Built once by ``parse_spec`` from the ``StackSpec`` (a subset of it, so a check
     reads only what the parser has validated when it runs)."""
 
+    stack: str
+    """The stack's name (``dev``); resource names are derived from it."""
+    stack_tag: str
+    """``<project>-<stack>``: the ``stack`` tag, and the prefix of derived names (secrets...)."""
     environment: Environment
     network: Network
     """``scalepath:network``: mode and per-cloud details."""

@@ -134,6 +134,20 @@ class Limits:
     """Longest answer the deployment is sized for; a gateway caps a caller's ``max_tokens`` to it."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class UniqueName:
+    """A name the deployment creates that no other deployment of the stack may create too (the
+    second would take over, or fail on, the first one's resource)."""
+
+    what: str
+    """What it names (``secret``, ``hf-endpoint``)."""
+    scope: str
+    """Where it must be unique (a cloud's secret store, an HF namespace)."""
+    name: str
+    key: str
+    """The deployment's key that sets it (``secretStore.secretName``)."""
+
+
 class CostKind(str, Enum):
     """How a stage bills."""
 
@@ -171,3 +185,4 @@ class StageContract:
     auth: Auth
     reach: Reach
     limits: Limits = Limits()
+    names: tuple[UniqueName, ...] = ()

@@ -241,21 +241,16 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
 def _name_collisions(spec: StackSpec) -> list[ConfigIssue]:
     """Two deployments that would create the same HF endpoint (namespace and name) or the same
     secret (cloud and name): the second would take over or fail on the first one's resource."""
-    seen: dict[tuple[str, ...], int] = {}
+    seen: dict[tuple[str, str, str], int] = {}
     issues = []
+    contracts = STAGES.contracts(spec.facts())
     for index, deployment in enumerate(spec.deployments):
-        names: list[tuple[tuple[str, ...], str]] = []
-        store = getattr(deployment, "secret_store", None)
-        if store is not None:
-            names.append((("secret", store.cloud.value, store.name_for(spec.stack_tag, deployment.name, "hfToken")),
-                          "secretStore.secretName"))
-        if hasattr(deployment, "resolved_name") and hasattr(deployment, "namespace"):
-            names.append((("hf-endpoint", deployment.namespace, deployment.resolved_name(spec.stack)), "endpointName"))
-        for name, key in names:
+        for unique in contracts[deployment.name].names:
+            name = (unique.what, unique.scope, unique.name)
             if name in seen:
-                issues.append(ConfigIssue(format_loc(("deployments", index, *key.split("."))),
-                                          f"{name[0]} {name[-1]!r} is also created by deployments[{seen[name]}]; "
-                                          "give each deployment its own name"))
+                issues.append(ConfigIssue(format_loc(("deployments", index, *unique.key.split("."))), (
+                    f"{unique.what} {unique.name!r} is also created by deployments[{seen[name]}]; "
+                    "give each deployment its own name")))
             else:
                 seen[name] = index
     return issues

@@ -89,7 +89,8 @@ class StackSpec(ConfigModel):
     def facts(self) -> StackFacts:
         """What stage checks and stack-wide rules (NAT egress...) read from the stack."""
         runtime = self.gateway.resolved_runtime(self.deployments) if self.gateway else None
-        return StackFacts(environment=self.environment, network=self.network, targets=self.targets,
+        return StackFacts(stack=self.stack, stack_tag=self.stack_tag, environment=self.environment,
+                          network=self.network, targets=self.targets,
                           deployments=tuple(self.deployments),
                           gateway_in_aws_vpc=runtime is not None and runtime.value == "ecs")
 

@@ -23,14 +23,14 @@ from components.secret_store import CloudSecret, CloudSecretArgs
 from stacks import gpu_fit
 from stacks.config import Cloud, DeploymentBase, DnsName, Environment, Scaling, StackFacts, Stage
 from stacks.context import StackContext
-from stacks.contract import Access, AccessKind, Auth, Fix, Protocol, Reach, Scope, StageContract
+from stacks.contract import Access, AccessKind, Auth, Fix, Protocol, Reach, Scope, StageContract, UniqueName
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.names import fit_name
 from stacks.secret_env import secret_env_names
 from stacks.secret_store import SecretStoreConfig
 from stacks.stages.base import StageDef
-from stacks.stages.hf_serverless import HfNamespace
+from stacks.stages.hf_serverless import HfNamespace, token_secret_name
 
 #: HF limits endpoint names to 32 characters.
 _NAME_MAX = 32
@@ -260,10 +260,14 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
                 "a private endpoint takes requests only through an AWS PrivateLink interface endpoint, which "
                 "scalepath does not create, and the gateway would call its public URL; call it from your VPC "
                 "directly (not through the gateway), or route to a deployment in the stack's own network")))
+    names = [UniqueName(what="hf-endpoint", scope=deployment.namespace, name=deployment.resolved_name(stack.stack),
+                        key="endpointName")]
+    if deployment.secret_store is not None:
+        names.insert(0, token_secret_name(deployment.secret_store, stack.stack_tag, deployment.name))
     return StageContract(
         deployment=deployment.name, protocols=_protocols(deployment),
         access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl", served_model=deployment.model),
-        auth=Auth(secret="hfToken"), reach=reach)
+        auth=Auth(secret="hfToken"), reach=reach, names=tuple(names))
 
 
 DEFINITION = StageDef(settings=HfEndpointDeployment, build=build, contract=contract)

@@ -11,7 +11,7 @@ from pydantic import StringConstraints, field_validator
 from components.huggingface.serverless import HfServerlessRoute, HfServerlessRouteArgs, providers, routed_model
 from stacks.config import Cloud, DeploymentBase, StackFacts, Stage
 from stacks.context import StackContext
-from stacks.contract import Access, AccessKind, Auth, Protocol, Reach, Scope, StageContract
+from stacks.contract import Access, AccessKind, Auth, Protocol, Reach, Scope, StageContract, UniqueName
 from stacks.errors import ConfigIssue, format_loc
 from stacks.secret_store import SecretStoreConfig
 from stacks.stages.base import StageDef
@@ -84,7 +84,14 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
         deployment=deployment.name, protocols=frozenset({Protocol.CHAT}),
         access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl",
                       served_model=routed_model(deployment.model, deployment.provider)),
-        auth=Auth(secret="hfToken"), reach=Reach(scope=Scope.PUBLIC))
+        auth=Auth(secret="hfToken"), reach=Reach(scope=Scope.PUBLIC),
+        names=(token_secret_name(deployment.secret_store, stack.stack_tag, deployment.name),))
+
+
+def token_secret_name(store: SecretStoreConfig, stack_tag: str, deployment: str) -> UniqueName:
+    """The secret the HF token is kept in, unique per store."""
+    return UniqueName(what="secret", scope=store.cloud.value, name=store.name_for(stack_tag, deployment, "hfToken"),
+                      key="secretStore.secretName")
 
 
 DEFINITION = StageDef(settings=HfServerlessDeployment, build=build, contract=contract)

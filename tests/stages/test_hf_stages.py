@@ -278,3 +278,15 @@ def test_secret_named_plain_env_is_rejected(base_config) -> None:
     assert "OPENAI_API_KEY" in issues["scalepath:deployments[0].env"]
     assert "MAX_TOTAL_TOKENS" not in issues["scalepath:deployments[0].env"]
     assert "secretEnv" in issues["scalepath:deployments[0].env"]
+
+
+def test_two_deployments_may_not_create_the_same_secret_or_endpoint(base_config) -> None:
+    """Read from each deployment's contract (its unique names), not from attribute probing."""
+    twin = {**SERVERLESS, "name": "chat-2", "secretStore": {"cloud": "aws", "secretName": "shared-token"}}
+    issues = config_issues(with_deployments(base_config, {**SERVERLESS, "secretStore": twin["secretStore"]}, twin))
+    assert issues == {"scalepath:deployments[1].secretStore.secretName": (
+        "secret 'shared-token' is also created by deployments[0]; give each deployment its own name")}
+    endpoints = [{**ENDPOINT, "endpointName": "same-ep"}, {**ENDPOINT, "name": "chat-ep-2", "endpointName": "same-ep"}]
+    issues = config_issues(with_deployments(base_config, *endpoints))
+    assert issues == {"scalepath:deployments[1].endpointName": (
+        "hf-endpoint 'same-ep' is also created by deployments[0]; give each deployment its own name")}

@@ -178,7 +178,8 @@ def test_facts_hold_the_validated_stack() -> None:
     config = stack_config(aws_config("staging", "private", sagemaker(weightsS3Uri="s3://weights-bucket/llama/"), eks()))
     spec = parse_spec(config.values, project="scalepath", stack="test")
     facts = spec.facts()
-    assert facts == StackFacts(environment=Environment.STAGING, network=Network(mode="private"),
+    assert facts == StackFacts(stack="test", stack_tag="scalepath-test", environment=Environment.STAGING,
+                               network=Network(mode="private"),
                                targets=spec.targets, deployments=tuple(spec.deployments))
     assert [d.name for d in facts.deployments] == ["chat", "llm"]
     with pytest.raises(AttributeError):

@@ -224,11 +224,12 @@ def deploy_vllm(deployment: VllmDeployment, args: VllmServiceArgs, cluster: Clus
 def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
     """vLLM's OpenAI server behind a ClusterIP Service: no key, cluster-local DNS, so callers run in
     the deployment's own cluster."""
-    assert isinstance(deployment, GpuClusterDeployment)
+    assert isinstance(deployment, VllmDeployment)
+    (cloud,) = deployment.clouds()
     return StageContract(
         deployment=deployment.name, protocols=frozenset({Api.CHAT, Api.COMPLETIONS}),
         access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl",
                       served_model=deployment.vllm.served_model_name or deployment.model),
-        auth=Auth(), reach=Reach(scope=Scope.CLUSTER, cloud=deployment.cloud,
+        auth=Auth(), reach=Reach(scope=Scope.CLUSTER, cloud=cloud,
                                  caller_needs="a pod in the deployment's own cluster (cluster-local Service name)"))
 
