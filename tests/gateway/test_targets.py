@@ -89,6 +89,24 @@ def test_every_stage_is_routed_or_refused_by_key(stage) -> None:
             assert env[value.removeprefix("os.environ/")], value  # from the deployment's exports
 
 
+@pytest.mark.parametrize("stage", list(STAGES), ids=lambda s: s.value)
+def test_every_contract_names_exports_its_build_returns(stage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The export keys a contract names (where the gateway reads a URL, a name, an id) are keys of
+    what the stage's build returns, camelCase like every stack output."""
+    import pulumi
+
+    sample = samples()[stage]
+    exported: dict[str, Any] = {}
+    monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
+    run_plan(sample.config)
+    contract = _contract(sample.config, sample.name)
+    keys = set(exported[sample.name])
+    named = {contract.access.address} if contract.access else set()
+    named |= {contract.auth.grant.export} if contract.auth.grant else set()
+    assert named <= keys, named - keys
+    assert all(key[:1].islower() and "_" not in key for key in keys), sorted(keys)
+
+
 def test_vllm_on_sagemaker_is_called_with_the_name_it_serves(tmp_path: Path) -> None:
     """Finding 1: the engine puts the endpoint name in the body's `model` unless `hf_model_name`
     names the served model; vLLM answers 404 to any name it does not serve. Run the installed

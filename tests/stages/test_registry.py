@@ -36,3 +36,25 @@ def test_entry_facts_hold(stage: Stage) -> None:
     assert all(prices.fixed_monthly(t) > 0 for t in entry.fixed_cost_types), entry.fixed_cost_types
     assert STAGES[stage].settings.stage_value is stage, entry.module
     assert (ROOT / "docs" / "stages" / f"{stage.value}.md").is_file()
+
+
+@pytest.mark.parametrize("stage", list(Stage), ids=lambda s: s.value)
+def test_cost_basis_and_secrets_hold(stage: Stage) -> None:
+    """A per-token stage's price list loads (or is None: unknown); every secret key a stage reads is
+    refused in plain text by the parser, which learns the keys from the entries."""
+    from stacks.errors import ConfigError
+    from stacks.parse import parse_spec
+    from tests.support.contracts import samples
+
+    entry = STAGES.entry(stage)
+    if entry.cost.token_prices is not None:
+        assert tables.token_prices(entry.cost.token_prices).models
+    sample = samples()[stage]
+    spec = parse_spec(sample.config.values, project=sample.config.project, stack=sample.config.stack,
+                      secret_keys=sample.config.secret_keys)
+    assert spec.deployments[sample.index].required_secrets() <= set(entry.secrets)
+    for key in entry.secrets:
+        plain = {**sample.config.values, f"scalepath:{key}": "plain"}
+        with pytest.raises(ConfigError) as caught:
+            parse_spec(plain, project=sample.config.project, stack=sample.config.stack, secret_keys=set())
+        assert f"scalepath:{key}" in {i.path for i in caught.value.issues}
