@@ -145,3 +145,16 @@ def test_its_secret_must_be_a_secret(stub_stage):
         parse_spec(stack_config(_config()).values, project="scalepath", stack="test")
     assert {i.path for i in caught.value.issues} == {f"scalepath:{SECRET}"}
     assert "pulumi config set --secret scalepath:stubApiKey" in caught.value.issues[0].message
+
+
+def test_a_per_token_stage_is_priced_from_the_list_its_entry_names(stub_stage, monkeypatch):
+    """Naming a price list in the entry is all a per-token stage needs: org/model-8B is not listed
+    by model, so the size tier up to 16B applies ($0.20 per M tokens in and out, fireworks in
+    components/data/token_prices.yaml): 1,000 requests x (500 + 250) tokens = 750,000 tokens = $0.15."""
+    monkeypatch.setitem(stacks.stages.ENTRIES, stub_stage, StageEntry(
+        MODULE, catalog_family=None, private=False,
+        cost=CostBasis(kind=CostKind.PER_TOKEN, token_prices="token_prices.yaml"),
+        fixed_cost_types=(), secrets=(SECRET,), cluster=None))
+    result = run_plan(stack_config(_config(), secret_keys={f"scalepath:{SECRET}"}))
+    (usage,) = [line for line in result.cost["lines"] if line["type"] == f"usage:{STUB}"]
+    assert (usage["basis"], usage["monthly_usd"]) == ("usage", 0.15)
