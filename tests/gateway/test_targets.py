@@ -22,6 +22,8 @@ from stacks.stages import STAGES
 from tests.support import ROOT, of_type
 from tests.support.contracts import deployments_of, samples, with_values
 
+#: An ACM certificate: a public ecs gateway outside dev serves HTTPS.
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000"
 ENGINE_PYTHON = Path(os.environ.get("SCALEPATH_GATEWAY_ENGINE", "/work/main/.venv-engine")) / "bin" / "python"
 
 
@@ -183,7 +185,8 @@ def test_a_target_that_cannot_answer_chat_is_refused(change: dict[str, Any], off
         else:
             target[key] = value
     issues = _issues(with_values(config, scalepath__deployments=deployments,
-                                 scalepath__gateway=_route((target["name"], 100), runtime="ecs")))
+                                 scalepath__gateway=_route((target["name"], 100), runtime="ecs",
+                                                           tlsCertificateArn=CERT)))
     assert issues == {"scalepath:gateway.routes[0].targets[0].deployment": (
         f"deployment {target['name']!r} answers {offers}, and a route serves chat completions; "
         "route to a deployment that answers chat")}

@@ -154,7 +154,7 @@ def test_a_per_token_stage_is_priced_from_the_list_its_entry_names(stub_stage, m
     monkeypatch.setitem(stacks.stages.ENTRIES, stub_stage, StageEntry(
         MODULE, catalog_family=None, private=False,
         cost=CostBasis(kind=CostKind.PER_TOKEN, token_prices="token_prices.yaml"),
-        fixed_cost_types=(), secrets=(SECRET,), cluster=None))
+        fixed_cost_types=(), secrets=(SECRET,), cluster=None, scales_to_zero=False))
     result = run_plan(stack_config(_config(), secret_keys={f"scalepath:{SECRET}"}))
     (usage,) = [line for line in result.cost["lines"] if line["type"] == f"usage:{STUB}"]
     assert (usage["basis"], usage["monthly_usd"]) == ("usage", 0.15)
