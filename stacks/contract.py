@@ -52,6 +52,8 @@ class Access:
     """Export key of the deployment's base URL, endpoint name or endpoint id."""
     served_model: str
     """The ``model`` the server answers to (a server refuses other names, vLLM with a 404)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Headers every request must carry (HF's ``X-HF-Bill-To``), known before deploy."""
 
 
 class GrantKind(str, Enum):

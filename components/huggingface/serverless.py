@@ -40,6 +40,11 @@ def providers() -> tuple[str, ...]:
     return tuple(known)
 
 
+def bill_to_headers(bill_to: str | None) -> dict[str, str]:
+    """Headers every request must carry: ``X-HF-Bill-To`` when billing an organisation."""
+    return {constants.HUGGINGFACE_HEADER_X_BILL_TO: bill_to} if bill_to else {}
+
+
 def routed_model(model: str, provider: str) -> str:
     """Model name for the router: ``org/name:provider`` when a provider is pinned, else ``org/name``."""
     return model if provider == "auto" else f"{model}:{provider}"
@@ -87,7 +92,7 @@ class HfServerlessRoute(pulumi.ComponentResource):
             store=args.secret_store, secret_name=args.token_secret_name, value=args.token,
             description=f"Hugging Face token for {args.model} via HF Inference Providers", tags=args.tags,
         ), pulumi.ResourceOptions(parent=self))
-        headers = {constants.HUGGINGFACE_HEADER_X_BILL_TO: args.bill_to} if args.bill_to else {}
+        headers = bill_to_headers(args.bill_to)
         self.base_url = pulumi.Output.from_input(ROUTER_BASE_URL)
         self.model_name = pulumi.Output.from_input(routed_model(args.model, args.provider))
         self.bill_to = pulumi.Output.from_input(args.bill_to)

@@ -84,8 +84,10 @@ def backend(contract: StageContract, targets: CloudTargets) -> Backend:
     key = ref(secret_env_name(secret)) if secret else NO_KEY
     cap = contract.limits.max_new_tokens
     if access.kind is AccessKind.OPENAI:
-        return Backend({"model": f"openai/{access.served_model}", "api_base": ref(base), "api_key": key},
-                       env={base: _export(access.address)}, secrets=secrets, max_new_tokens=cap)
+        params = {"model": f"openai/{access.served_model}", "api_base": ref(base), "api_key": key}
+        if access.headers:
+            params["extra_headers"] = dict(access.headers)
+        return Backend(params, env={base: _export(access.address)}, secrets=secrets, max_new_tokens=cap)
     if access.kind is AccessKind.AZURE_ENTRA:
         # Entra token of the runtime's managed identity.
         return Backend({"model": f"azure_ai/{access.served_model}", "api_base": ref(base),

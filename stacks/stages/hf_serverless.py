@@ -8,7 +8,13 @@ from typing import Annotated, Any, ClassVar, Literal
 import pulumi
 from pydantic import StringConstraints, field_validator
 
-from components.huggingface.serverless import HfServerlessRoute, HfServerlessRouteArgs, providers, routed_model
+from components.huggingface.serverless import (
+    HfServerlessRoute,
+    HfServerlessRouteArgs,
+    bill_to_headers,
+    providers,
+    routed_model,
+)
 from stacks.config import Cloud, DeploymentBase, StackFacts, Stage
 from stacks.context import StackContext
 from stacks.contract import Access, AccessKind, Auth, Protocol, Reach, Scope, StageContract, UniqueName
@@ -83,7 +89,8 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
     return StageContract(
         deployment=deployment.name, protocols=frozenset({Protocol.CHAT}),
         access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl",
-                      served_model=routed_model(deployment.model, deployment.provider)),
+                      served_model=routed_model(deployment.model, deployment.provider),
+                      headers=tuple(bill_to_headers(deployment.bill_to).items())),
         auth=Auth(secret="hfToken"), reach=Reach(scope=Scope.PUBLIC),
         names=(token_secret_name(deployment.secret_store, stack.stack_tag, deployment.name),))
 

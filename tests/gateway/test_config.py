@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -256,3 +257,17 @@ def test_serve_names_every_variable_it_is_missing() -> None:
     env = engine_env(rendered.backends, {"SCALEPATH_GATEWAY_KEY": "k" * 32, "SCALEPATH_CHAT_SERVERLESS_API_BASE": "http://x/v1",
                                 "HF_TOKEN": "t", "UNRELATED": "not passed"})
     assert set(env) == {"SCALEPATH_GATEWAY_KEY", "SCALEPATH_CHAT_SERVERLESS_API_BASE", "HF_TOKEN"}
+
+
+def test_hf_serverless_billed_to_an_organisation_sends_its_header() -> None:
+    # The route's exports said every request must carry X-HF-Bill-To; the engine sent none, so
+    # the token's owner paid instead of the organisation.
+    values, secrets = gateway_config()
+    raw = values["scalepath:deployments"]
+    deployments = json.loads(raw) if isinstance(raw, str) else list(raw)
+    next(d for d in deployments if d["name"] == SERVERLESS)["billTo"] = "acme-ml"
+    spec = _parse({**values, "scalepath:deployments": json.dumps(deployments)}, secrets)
+    assert spec.gateway is not None
+    backends = backends_for(spec.gateway.engine_deployments(), STAGES.contracts(spec.facts()), spec.targets)
+    assert backends[SERVERLESS].params["extra_headers"] == {"X-HF-Bill-To": "acme-ml"}
+    assert "extra_headers" not in backends[ENDPOINT].params
