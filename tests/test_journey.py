@@ -135,7 +135,10 @@ def test_stacks_in_one_account_and_region_share_no_name() -> None:
            with_gateway("staging", {**_route(("chat", 100)), "tlsCertificateArn": CERTIFICATE}),
            load_stack_config("prod", ROOT)]
     cloudrun = {"routes": [{"name": "chat", "targets": [{"deployment": "llama-8b", "weight": 100}]}]}
-    gcp = [with_gateway("gcp-prod", cloudrun), replace(with_gateway("gcp-prod", cloudrun), stack="gcp-staging")]
+    # Public: a Cloud Run gateway cannot reach Vertex behind Private Service Connect (docs/gateway.md).
+    public = {"scalepath__network": {"mode": "public"}}
+    gcp = [with_gateway("gcp-prod", cloudrun, **public),
+           replace(with_gateway("gcp-prod", cloudrun, **public), stack="gcp-staging")]
     for group in (aws, gcp):
         assert len({c.values.get("aws:region") or c.values.get("gcp:region") for c in group}) == 1
         names = Counter(name for config in group for name in set(_names(run_plan(config))))

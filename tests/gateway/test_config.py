@@ -214,7 +214,8 @@ def test_a_weight_0_target_is_left_out_of_the_engine_entirely(weight: int) -> No
     document = yaml.safe_load(rendered.text)
     assert [m["model_info"]["id"] for m in document["model_list"]] == (
         ["chat/chat-endpoint", "chat/chat-serverless"] if weight else ["chat/chat-endpoint"])
-    env = {"SCALEPATH_GATEWAY_KEY": "k", "HF_TOKEN": "t", "SCALEPATH_CHAT_ENDPOINT_API_BASE": "http://e/v1"}
+    env = {"SCALEPATH_GATEWAY_KEY": "a-long-enough-client-key-0123", "HF_TOKEN": "t",
+           "SCALEPATH_CHAT_ENDPOINT_API_BASE": "http://e/v1"}
     if weight:
         with pytest.raises(ConfigError, match="SCALEPATH_CHAT_SERVERLESS_API_BASE"):
             engine_env(rendered.backends, env)
