@@ -12,15 +12,22 @@ from __future__ import annotations
 import json
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import jsonschema
+import referencing.exceptions
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from referencing import Registry
 
 #: A suite larger than this is not a held-out set but a benchmark; refuse rather than read it all.
 MAX_SUITE_BYTES = 16 * 1024 * 1024
+_REFERENCE_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
+_NO_RETRIEVAL: Registry = Registry()
+"""Schemas resolve references only inside themselves: an empty registry with no ``retrieve`` means
+no URL (``http:``, ``file:``) is ever fetched, whatever the suite says."""
 _FENCE = re.compile(r"^\s*```[\w-]*\s*\n(?P<body>.*?)\n\s*```\s*$", re.DOTALL)
 
 
@@ -74,6 +81,10 @@ class Expect(_SuiteModel):
                 jsonschema.validators.validator_for(value).check_schema(value)
             except jsonschema.SchemaError as error:
                 raise ValueError(f"not a valid JSON Schema: {error.message}") from None
+            for pointer, key, target in _references(value, ""):
+                if not target.startswith("#"):
+                    raise ValueError(f"{pointer}/{key} is {target!r}: a schema must be self-contained; only "
+                                     "references inside it (#/$defs/...) are allowed, none to URLs or files")
         return value
 
     @model_validator(mode="after")
@@ -100,8 +111,27 @@ def _schema_failures(schema: dict[str, Any], answer: str) -> list[str]:
         document = json.loads(fenced.group("body") if fenced else answer)
     except json.JSONDecodeError as error:
         return [f"is not JSON ({error.msg} at line {error.lineno}, column {error.colno})"]
-    error = jsonschema.exceptions.best_match(jsonschema.validators.validator_for(schema)(schema).iter_errors(document))
+    validator = jsonschema.validators.validator_for(schema)(schema, registry=_NO_RETRIEVAL)
+    try:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(document))
+    except referencing.exceptions.Unresolvable as problem:
+        return [f"jsonSchema cannot be evaluated: {problem}"]
+    except RecursionError:
+        return ["jsonSchema cannot be evaluated: it refers to itself without end (a $ref loop) or nests too deep"]
     return [] if error is None else [f"fails jsonSchema at /{'/'.join(map(str, error.absolute_path))}: {error.message}"]
+
+
+def _references(schema: Any, pointer: str) -> Iterator[tuple[str, str, str]]:
+    """Every reference keyword in ``schema``: (JSON pointer of its object, keyword, target)."""
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key in _REFERENCE_KEYS and isinstance(value, str):
+                yield pointer, key, value
+            else:
+                yield from _references(value, f"{pointer}/{key}")
+    elif isinstance(schema, list):
+        for index, item in enumerate(schema):
+            yield from _references(item, f"{pointer}/{index}")
 
 
 class Case(_SuiteModel):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scalepath.promote.suite import SuiteError, load_suite
+from scalepath.promote.suite import Expect, SuiteError, load_suite
 from scalepath.promote.weights import shift
 
 
@@ -93,3 +95,37 @@ def test_suite_must_be_a_regular_nonempty_file(tmp_path: Path) -> None:
         load_suite(fifo)
     with pytest.raises(SuiteError, match="No such file"):
         load_suite(tmp_path / "missing.jsonl")
+
+
+@pytest.mark.parametrize("target", ["http://127.0.0.1:9/internal/metadata", "file:///etc/hostname",
+                                    "other.json#/x", "https://json-schema.org/draft/2020-12/schema"])
+def test_a_schema_that_refers_outside_itself_is_refused_at_load(tmp_path: Path, target: str) -> None:
+    schema = {"type": "object", "properties": {"city": {"$ref": target}}}
+    with pytest.raises(SuiteError) as caught:
+        load_suite(write_suite(tmp_path, case_line({"jsonSchema": schema}, id="leak")))
+    message = str(caught.value)
+    assert "line 1: expect.jsonSchema" in message and "/properties/city/$ref" in message
+    assert "self-contained" in message
+
+
+def test_schema_checks_fetch_nothing_even_if_a_reference_slipped_past_load() -> None:
+    # Built without validation, as a stand-in for any reference the load check might miss.
+    hits: list[str] = []
+
+    class Metadata(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"type": "string"}')
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Metadata) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/internal/metadata"
+        failures = Expect.model_construct(json_schema={"$ref": url}).failures('"x"')
+        server.shutdown()
+    assert hits == []
+    assert failures == [f"jsonSchema cannot be evaluated: Unresolvable: {url}"]
