@@ -41,11 +41,20 @@ def redact(text: str) -> str:
 
 
 def redact_json(value: Any) -> Any:
-    """A JSON-like value with every string (keys too) redacted."""
+    """A JSON-like value with every string (keys too) redacted. Keys that redact alike are numbered
+    (``[redacted]``, ``[redacted] #2``) so that no value is lost to a collision."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, Mapping):
-        return {redact(str(k)): redact_json(v) for k, v in value.items()}
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            name = redact(str(key))
+            unique, count = name, 1
+            while unique in result:
+                count += 1
+                unique = f"{name} #{count}"
+            result[unique] = redact_json(item)
+        return result
     if isinstance(value, (list, tuple)):
         return [redact_json(v) for v in value]
     return value

@@ -9,6 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from components.token_shapes import redact
+
 if TYPE_CHECKING:  # for annotations only: `plan` never loads the promotion client (openai)
     from scalepath.cost.advisor import Advice
     from scalepath.plan import Plan
@@ -113,12 +115,12 @@ def render_promotion(promotion: Promotion, console: Console, *, written: bool) -
     console.print(table)
     for criterion in verdict.criteria:
         mark = "[green]pass[/]" if criterion.passed else "[bold red]FAIL[/]"
-        console.print(f"  {mark} {criterion.name}: {escape(criterion.detail)}", highlight=False)
+        console.print(f"  {mark} {criterion.name}: {escape(redact(criterion.detail))}", highlight=False)
     if not verdict.passed:
         console.print("worst cases:")
         for outcome in verdict.worst_cases:
             why = outcome.error or "; ".join(outcome.failures) or f"passed, {outcome.latency_ms:.0f} ms"
-            console.print(f"  {escape(outcome.case_id)}: {escape(why)}", highlight=False)
+            console.print(f"  {escape(redact(outcome.case_id))}: {escape(redact(why))}", highlight=False)
         console.print(f"[bold red]refused[/]: weights stay {_weights(promotion.weights_before)}")
         return
     after = _weights(promotion.weights_after)

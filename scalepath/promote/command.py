@@ -20,6 +20,7 @@ from pathlib import Path
 
 from components.files import read_regular_file
 from components.gateway.args import KEY_ENV
+from components.token_shapes import redact_json
 from scalepath.promote.gate import Verdict, evaluate
 from scalepath.promote.runner import Backend, RunResult, run_suite
 from scalepath.promote.suite import Case
@@ -53,7 +54,9 @@ class Promotion:
             return {"deployment": result.backend.deployment, "cases": len(result.outcomes),
                     "passRate": result.pass_rate, "errorRate": result.error_rate,
                     "p95LatencyMs": result.p95_latency_ms}
-        return {
+        # Suite ids, expectations and answers are the suite's and the candidate's words: redacted
+        # like every other message (keys too), so a token in them never reaches a CI log.
+        return redact_json({
             "route": self.route.name, "promoted": self.verdict.passed,
             "candidate": run(self.candidate), "baseline": run(self.baseline),
             "criteria": [{"name": c.name, "passed": c.passed, "actual": c.actual, "limit": c.limit,
@@ -61,7 +64,7 @@ class Promotion:
             "worstCases": [{"id": o.case_id, "passed": o.passed, "error": o.error, "failures": list(o.failures),
                             "latencyMs": o.latency_ms} for o in self.verdict.worst_cases],
             "weightsBefore": self.weights_before, "weightsAfter": self.weights_after,
-        }
+        })
 
 
 def load_outputs(path: Path | None) -> dict[str, Exports]:

@@ -11,11 +11,15 @@ import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import openai
 
+from components.token_shapes import REDACTED
 from scalepath.promote.suite import Case
+
+MIN_SECRET_LENGTH = 8
+"""A key shorter than this is no secret worth cutting out of text (and cutting it would maul words)."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,17 @@ def run_suite(cases: Sequence[Case], backend: Backend, *, concurrency: int, time
     client = openai.OpenAI(base_url=backend.base_url, api_key=backend.api_key, timeout=timeout_s, max_retries=0)
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         outcomes = tuple(pool.map(lambda case: _run_case(client, backend.model, case), cases))
-    return RunResult(backend, outcomes)
+    return RunResult(backend, tuple(_without_key(o, backend.api_key) for o in outcomes))
+
+
+def _without_key(outcome: Outcome, key: str) -> Outcome:
+    """``outcome`` with the backend's own key cut out of what a report prints: a candidate that
+    echoes its request headers must not put the key into a CI log, token-shaped or not."""
+    if len(key) < MIN_SECRET_LENGTH:  # NO_KEY and the like: nothing secret to cut
+        return outcome
+    return replace(outcome, error=outcome.error and outcome.error.replace(key, REDACTED),
+                   failures=tuple(f.replace(key, REDACTED) for f in outcome.failures),
+                   answer=outcome.answer.replace(key, REDACTED))
 
 
 def _run_case(client: openai.OpenAI, model: str, case: Case) -> Outcome:

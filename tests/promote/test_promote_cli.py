@@ -192,3 +192,32 @@ def test_the_promote_workflow_calls_the_command_with_flags_it_has() -> None:
     assert {"--write", "--outputs", "--suite", "--to", "--route", "--stack", "--step"} <= used
     # `on: workflow_dispatch` parses as the key True in YAML 1.1.
     assert set(workflow[True]["workflow_dispatch"]["inputs"]) >= {"stack", "route", "candidate", "step"}
+
+
+HF_TOKEN_SHAPED = "hf_" + "Q7" * 16
+BACKEND_KEY = "local-backend-key-not-token-shaped"
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_the_report_never_prints_a_token_from_the_suite_or_the_backend_key_a_candidate_echoes(
+        tmp_path: Path, baseline: StandIn, monkeypatch: pytest.MonkeyPatch, as_json: bool) -> None:
+    monkeypatch.setenv("SCALEPATH_BACKEND_KEY", BACKEND_KEY)
+    cases = tmp_path / "suite.jsonl"
+    user = [{"role": "user", "content": "q"}]
+    cases.write_text("\n".join(json.dumps(c) for c in [
+        {"id": f"case-{HF_TOKEN_SHAPED}", "messages": user,
+         "expect": {"equals": f"{HF_TOKEN_SHAPED} {HF_TOKEN_SHAPED}"}},
+        {"id": "schema", "messages": user, "expect": {"jsonSchema": {"type": "object"}}},
+    ]) + "\n")
+
+    def echo(body: dict) -> Reply:  # a candidate that answers with what it was sent, key included
+        return Reply(json.dumps(f"Authorization: Bearer {BACKEND_KEY} {HF_TOKEN_SHAPED}"))
+
+    with StandIn("candidate", reply=echo) as candidate:
+        result = promote(environment(tmp_path), cases, {"chat-endpoint": baseline.url,
+                                                        "chat-serverless": candidate.url},
+                         *(["--json"] if as_json else []))
+    assert result.exit_code == EXIT_VIOLATIONS, result.output
+    assert "[redacted]" in result.output
+    assert HF_TOKEN_SHAPED not in result.output and BACKEND_KEY not in result.output
+    assert candidate.authorization[0] == f"Bearer {BACKEND_KEY}"  # the key did go where it belongs
