@@ -27,10 +27,18 @@ from scalepath.cost.throughput import resolve_model
 from scalepath.plan import Plan, redacted, run_plan
 from scalepath.policy_runner import PolicyConfigError, PolicyPackError, checked, plan_check
 from scalepath.report import render_advice, render_plan, render_transition
-from scalepath.stackconfig import StackConfig, load_base_config, load_stack_config, project_root, stack_config_path
+from scalepath.stackconfig import (
+    StackConfig,
+    load_base_config,
+    load_stack_config,
+    project_root,
+    read_config_text,
+    stack_config_path,
+)
 from scalepath.transition import Transition, transition
 from stacks.errors import ConfigError
 from stacks.parse import parse_spec
+from stacks.spec import StackSpec
 
 
 class _Cli(typer.Typer):
@@ -325,23 +333,32 @@ def promote(
     from scalepath.gateway.render import parse_backend_overrides
     from scalepath.promote.command import load_outputs, select
     from scalepath.promote.command import promote as run_promotion
-    from scalepath.promote.envfile import EnvFileError, write_weights
+    from scalepath.promote.envfile import EnvFileError, checked_edit, write_weights
     from scalepath.promote.suite import SuiteError, load_suite
+    from scalepath.promote.weights import shift
     from scalepath.report import render_promotion
 
     try:
         root = project_root()
-        stack_config = load_stack_config(stack, root, config)
-        spec = parse_spec(stack_config.values, project=stack_config.project, stack=stack_config.stack,
-                          secret_keys=stack_config.secret_keys)
+        env_file = stack_config_path(stack, root, config)
+        original = read_config_text(env_file)
+
+        def check(text: str) -> StackSpec:
+            stack_config = load_stack_config(stack, root, config, text=text)
+            return parse_spec(stack_config.values, project=stack_config.project, stack=stack_config.stack,
+                              secret_keys=stack_config.secret_keys)
+
+        spec = check(original)
         chosen, baseline = select(spec, route, to)
+        if write:  # the file a pass would write must be one the parser accepts: know before the run
+            checked_edit(original, route, shift({t.deployment: t.weight for t in chosen.targets}, to, step), check)
         result = run_promotion(spec, chosen, to, baseline, load_suite(suite), step=step,
                                overrides=parse_backend_overrides(backend or [], [to, *filter(None, [baseline])]),
                                outputs=load_outputs(outputs),
                                concurrency=concurrency,
                                timeout_s=timeout)
         if write and result.verdict.passed and result.weights_after != result.weights_before:
-            write_weights(stack_config_path(stack, root, config), route, result.weights_after)
+            write_weights(env_file, route, result.weights_after, read_before=original, check=check)
     except (ConfigError, SuiteError, EnvFileError, EngineError, OSError) as error:
         raise fail(str(error), EXIT_CONFIG) from None
     if as_json:

@@ -92,19 +92,10 @@ def _duplicate_keys(node: yaml.Node, path: str, found: list[ConfigIssue]) -> Non
             _duplicate_keys(item, f"{path}[{index}]", found)
 
 
-def _load_yaml(path: Path, what: str) -> Any:
-    """Parse a regular YAML file; a repeated key is an error naming its key path (below
-    ``config:`` as ``scalepath:tags.team``)."""
+def read_config_text(path: Path, what: str = "stack config file") -> str:
+    """The text of a config file; ConfigError saying what the system said when it cannot be read."""
     try:
-        node = yaml.compose(read_regular_file(path), Loader=yaml.SafeLoader)
-        if node is None:
-            return None
-        duplicates: list[ConfigIssue] = []
-        _duplicate_keys(node, "", duplicates)
-        if duplicates:
-            raise ConfigError([ConfigIssue(f"{path}: {d.path.removeprefix('config.')}", d.message)
-                               for d in duplicates])
-        return yaml.SafeLoader("").construct_document(node)
+        return read_regular_file(path)
     except FileNotFoundError:
         raise ConfigError([ConfigIssue(str(path), f"{what} not found")]) from None
     except IsADirectoryError:
@@ -113,6 +104,21 @@ def _load_yaml(path: Path, what: str) -> Any:
         raise ConfigError([ConfigIssue(str(path), f"cannot read {what}: {error.strerror or error}")]) from None
     except UnicodeDecodeError:
         raise ConfigError([ConfigIssue(str(path), f"{what} is not UTF-8 text")]) from None
+
+
+def _load_yaml(path: Path, what: str, text: str | None = None) -> Any:
+    """Parse a regular YAML file (or ``text``, its content as read or as an edit would make it); a
+    repeated key is an error naming its key path (below ``config:`` as ``scalepath:tags.team``)."""
+    try:
+        node = yaml.compose(read_config_text(path, what) if text is None else text, Loader=yaml.SafeLoader)
+        if node is None:
+            return None
+        duplicates: list[ConfigIssue] = []
+        _duplicate_keys(node, "", duplicates)
+        if duplicates:
+            raise ConfigError([ConfigIssue(f"{path}: {d.path.removeprefix('config.')}", d.message)
+                               for d in duplicates])
+        return yaml.SafeLoader("").construct_document(node)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -132,11 +138,12 @@ def stack_config_path(stack: str, root: Path, config_file: Path | None = None) -
     return config_file or root / _project(root).get("stackConfigDir", ".") / f"Pulumi.{stack}.yaml"
 
 
-def load_stack_config(stack: str, root: Path, config_file: Path | None = None) -> StackConfig:
-    """Load ``config_file`` or ``<root>/<stackConfigDir>/Pulumi.<stack>.yaml``."""
+def load_stack_config(stack: str, root: Path, config_file: Path | None = None, text: str | None = None) -> StackConfig:
+    """Load ``config_file`` or ``<root>/<stackConfigDir>/Pulumi.<stack>.yaml``; with ``text``, that
+    file's content as it would be (an edit checked before it replaces the file)."""
     project = _project(root)
     path = stack_config_path(stack, root, config_file)
-    document = _load_yaml(path, "stack config file") or {}
+    document = _load_yaml(path, "stack config file", text) or {}
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise ConfigError([ConfigIssue(str(path), "expected a mapping with a `config:` mapping")])
     values: dict[str, str] = {}

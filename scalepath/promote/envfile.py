@@ -3,15 +3,19 @@
 ruamel.yaml's round-trip loader tells where each ``weight`` value stands; only those tokens are
 rewritten in the original text (and, for a target new to the route, one entry is added in the
 style of its siblings), so comments, quoting, order and layout stay byte for byte. The result is
-parsed again and must equal the original document with exactly the new weights before it replaces
-the file (:func:`components.files.write_atomic`).
+parsed again and must equal the original document with exactly the new weights, and must pass the
+stack's own parser, before it replaces the file (:func:`components.files.write_atomic`). The file is
+read again just before the write and must still be what the run started from; a symlink is
+followed, so the file it names is the one replaced. Targets shared through a YAML anchor, alias or
+merge key are refused: an edit in one place would move every route that shares them.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from components.files import read_regular_file, write_atomic
+from stacks.errors import ConfigError
 
 GATEWAY_KEY = "scalepath:gateway"
 _INTEGER = re.compile(r"[0-9]+")
@@ -52,11 +57,28 @@ def with_weights(text: str, route: str, weights: Mapping[str, int]) -> str:
     return result
 
 
-def write_weights(path: Path, route: str, weights: Mapping[str, int]) -> None:
-    """Rewrite ``path`` with the new weights, atomically and with its mode kept (the old file stays
-    whole on any failure)."""
-    text = read_regular_file(path)
-    write_atomic(path, with_weights(text, route, weights), mode=path.stat().st_mode & 0o777)
+def checked_edit(text: str, route: str, weights: Mapping[str, int], check: Callable[[str], object]) -> str:
+    """:func:`with_weights`, then ``check`` (the stack parser) on the result: a file promote writes
+    is one the next ``plan`` and ``promote`` accept. ``check`` raises ``ConfigError`` to refuse."""
+    result = with_weights(text, route, weights)
+    try:
+        check(result)
+    except ConfigError as error:
+        raise EnvFileError(f"{GATEWAY_KEY} route {route!r}: with the new weights the file would not be a valid "
+                           f"stack config, so it is left as it is; change the route by hand first:\n{error}") from None
+    return result
+
+
+def write_weights(path: Path, route: str, weights: Mapping[str, int], *, read_before: str,
+                  check: Callable[[str], object]) -> None:
+    """Rewrite ``path`` (the file a symlink names) with the new weights, atomically and with its mode
+    kept. ``read_before`` is the text the run started from: a file changed since is not touched."""
+    real = Path(os.path.realpath(path))
+    text = read_regular_file(real)
+    if text != read_before:
+        raise EnvFileError(f"{path} changed while the suite ran; nothing was written. Run promote again on the "
+                           "file as it is now")
+    write_atomic(real, checked_edit(text, route, weights, check), mode=real.stat().st_mode & 0o777)
 
 
 def _targets(document: Any, route: str) -> CommentedSeq:
@@ -70,7 +92,17 @@ def _targets(document: Any, route: str) -> CommentedSeq:
     targets = found[0].get("targets")
     if not isinstance(targets, CommentedSeq) or not all(isinstance(t, CommentedMap) for t in targets) or not targets:
         raise EnvFileError(f"{GATEWAY_KEY} route {route!r}: targets must be a list of {{deployment, weight}} maps")
+    shared = [targets, *targets, *(v for t in targets for v in t.values())]
+    if any(_anchor(node) for node in shared) or any(t.merge for t in targets):
+        raise EnvFileError(f"{GATEWAY_KEY} route {route!r}: its targets are shared through a YAML anchor, alias or "
+                           "merge key (&, *, <<), so new weights would move every route that shares them; write "
+                           "this route's targets out in full, then promote")
     return targets
+
+
+def _anchor(node: Any) -> str | None:
+    anchor = getattr(node, "anchor", None)
+    return getattr(anchor, "value", None)
 
 
 def _append_targets(lines: list[str], targets: CommentedSeq, new: Mapping[str, int]) -> list[str]:

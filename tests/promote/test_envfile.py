@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from scalepath.promote.envfile import EnvFileError, with_weights, write_weights
+from scalepath.promote.envfile import EnvFileError, checked_edit, with_weights, write_weights
+from stacks.errors import ConfigError, ConfigIssue
 
 FLOW = """\
 config:
@@ -23,6 +24,10 @@ config:
           - deployment: big
             weight: 100   # block style
 """
+
+
+def accept(text: str) -> None:
+    """A stack parser that takes every file."""
 
 
 def test_only_the_weight_tokens_change_and_comments_stay() -> None:
@@ -47,6 +52,81 @@ def test_write_is_atomic_and_keeps_the_file_mode(tmp_path: Path) -> None:
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(FLOW)
     path.chmod(0o640)
-    write_weights(path, "chat", {"chat-endpoint": 80, "chat": 20})
+    write_weights(path, "chat", {"chat-endpoint": 80, "chat": 20}, read_before=FLOW, check=accept)
     assert "weight: 80}" in path.read_text() and (path.stat().st_mode & 0o777) == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["Pulumi.dev.yaml"]
+
+
+def test_a_symlinked_file_is_written_through_the_link(tmp_path: Path) -> None:
+    real = tmp_path / "shared" / "Pulumi.dev.yaml"
+    real.parent.mkdir()
+    real.write_text(FLOW)
+    link = tmp_path / "Pulumi.dev.yaml"
+    link.symlink_to(real)
+    write_weights(link, "chat", {"chat-endpoint": 80, "chat": 20}, read_before=FLOW, check=accept)
+    assert link.is_symlink() and "weight: 80}" in real.read_text()
+
+
+def test_a_file_changed_since_the_run_began_is_not_touched(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.dev.yaml"
+    edited = FLOW.replace("          - {deployment: chat, weight: 10}\n", "")  # someone removed a target
+    path.write_text(edited)
+    with pytest.raises(EnvFileError, match="changed while the suite ran"):
+        write_weights(path, "chat", {"chat-endpoint": 80, "chat": 20}, read_before=FLOW, check=accept)
+    assert path.read_text() == edited
+
+
+def test_an_edit_the_stack_parser_refuses_is_not_written(tmp_path: Path) -> None:
+    def refuse(text: str) -> None:
+        raise ConfigError([ConfigIssue("scalepath:gateway.routes[0].fallbacks", "not a target")])
+
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(FLOW)
+    with pytest.raises(EnvFileError, match=r"would not be a valid stack config(.|\n)*fallbacks"):
+        write_weights(path, "chat", {"chat-endpoint": 80, "chat": 20}, read_before=FLOW, check=refuse)
+    assert path.read_text() == FLOW
+    assert checked_edit(FLOW, "chat", {"chat-endpoint": 80, "chat": 20}, accept) != FLOW
+
+
+@pytest.mark.parametrize("routes", [
+    # the same target list under two routes (anchor and alias)
+    """      - name: chat
+        targets: &both
+          - {deployment: chat-endpoint, weight: 90}
+          - {deployment: chat, weight: 10}
+      - name: other
+        targets: *both
+""",
+    # a target map shared through an anchor
+    """      - name: chat
+        targets:
+          - &main {deployment: chat-endpoint, weight: 90}
+          - {deployment: chat, weight: 10}
+      - name: other
+        targets: [*main, {deployment: chat, weight: 10}]
+""",
+    # a merge key bringing its weight from elsewhere
+    """      - name: other
+        targets:
+          - &base {deployment: chat-endpoint, weight: 90}
+          - {deployment: chat, weight: 10}
+      - name: chat
+        targets:
+          - <<: *base
+          - {deployment: chat, weight: 10}
+""",
+    # one weight scalar shared
+    """      - name: chat
+        targets:
+          - {deployment: chat-endpoint, weight: &w 90}
+          - {deployment: chat, weight: 10}
+      - name: other
+        targets:
+          - {deployment: chat-endpoint, weight: *w}
+          - {deployment: chat, weight: 10}
+""",
+], ids=["alias-list", "alias-map", "merge-key", "alias-weight"])
+def test_targets_shared_through_yaml_anchors_are_refused(routes: str) -> None:
+    text = "config:\n  scalepath:gateway:\n    routes:\n" + routes
+    with pytest.raises(EnvFileError, match="shared through a YAML anchor"):
+        with_weights(text, "chat", {"chat-endpoint": 80, "chat": 20})

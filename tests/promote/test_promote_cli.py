@@ -221,3 +221,34 @@ def test_the_report_never_prints_a_token_from_the_suite_or_the_backend_key_a_can
     assert "[redacted]" in result.output
     assert HF_TOKEN_SHAPED not in result.output and BACKEND_KEY not in result.output
     assert candidate.authorization[0] == f"Bearer {BACKEND_KEY}"  # the key did go where it belongs
+
+
+def test_a_promotion_the_stack_parser_would_refuse_is_stopped_before_the_run(tmp_path: Path,
+                                                                             baseline: StandIn) -> None:
+    # The candidate is the route's fallback: as a target too, the route would be invalid config.
+    env = environment(tmp_path)
+    env.write_text(env.read_text().replace("        gate:", "        fallbacks: [chat-serverless]\n        gate:"))
+    before = env.read_bytes()
+    with StandIn("candidate", reply=lambda body: Reply("Paris")) as candidate:
+        result = promote(env, suite(tmp_path), {"chat-endpoint": baseline.url, "chat-serverless": candidate.url},
+                         "--write")
+    assert result.exit_code == EXIT_CONFIG, result.output
+    assert "would not be a valid stack config" in result.output and "fallbacks" in result.output
+    assert candidate.requests == 0 and env.read_bytes() == before
+
+
+def test_an_edit_made_while_the_suite_runs_is_kept_and_nothing_is_written(tmp_path: Path,
+                                                                         baseline: StandIn) -> None:
+    env = environment(tmp_path)
+    edited = env.read_text().replace("# what clients ask for", "# edited by a colleague meanwhile")
+
+    def answer_and_edit(body: dict) -> Reply:
+        env.write_text(edited)
+        return Reply("Paris")
+
+    with StandIn("candidate", reply=answer_and_edit) as candidate:
+        result = promote(env, suite(tmp_path), {"chat-endpoint": baseline.url, "chat-serverless": candidate.url},
+                         "--write")
+    assert result.exit_code == EXIT_CONFIG, result.output
+    assert "changed while the suite ran" in result.output
+    assert env.read_text() == edited
