@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from components.files import write_atomic
+from components.files import write_output
 from components.token_shapes import has_token, redact
 from scalepath import interrupts
 from scalepath.cost.advisor import Compliance, Precision, Workload, unknown_instances
@@ -153,7 +153,7 @@ def plan(
         document["transition"] = moved.to_json()
     if out:
         try:
-            write_atomic(out, json.dumps(document, indent=2) + "\n")
+            write_output(out, json.dumps(document, indent=2) + "\n")
         except OSError as error:
             raise fail(f"cannot write --out {out}: {error.strerror or error}", EXIT_CONFIG) from None
     if as_json:

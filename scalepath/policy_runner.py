@@ -39,6 +39,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from components.files import read_regular_file
 from scalepath.stackconfig import StackConfig
 from scalepath.wire import SECRET, PlannedResource, from_wire, to_wire
+from stacks.errors import clip, listing
 
 if TYPE_CHECKING:  # the worker process imports this module, and never the program
     from scalepath.plan import Plan
@@ -59,7 +60,7 @@ class PolicyConfigError(ValueError):
 
     def __init__(self, source: str, problems: list[str]):
         self.source, self.problems = source, problems
-        super().__init__(f"invalid policy config {source}:\n" + "\n".join(f"  - {p}" for p in problems))
+        super().__init__(f"invalid policy config {source}:\n{listing(problems)}")
 
     def __reduce__(self) -> tuple[type[PolicyConfigError], tuple[str, list[str]]]:
         return PolicyConfigError, (self.source, self.problems)  # raised in the worker, re-raised in the plan
@@ -187,7 +188,7 @@ def reconcile_config(info: analyzer_pb2.AnalyzerInfo, given: Mapping[str, Mappin
                                                format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
         for error in sorted(validator.iter_errors(properties), key=lambda e: list(e.absolute_path)):
             where = ".".join(str(p) for p in error.absolute_path) or "(root)"
-            problems.append(f"policy `{name}`: `{where}`: {error.message}")
+            problems.append(f"policy `{name}`: `{where}`: {clip(error.message)}")  # echoes the value
         result[name] = PolicyConfig(level=level, properties=properties)
     if problems:
         raise PolicyConfigError(source, problems)

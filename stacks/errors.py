@@ -24,6 +24,29 @@ def format_loc(loc: tuple[Any, ...], prefix: str = f"{NAMESPACE}:") -> str:
     return prefix + out
 
 
+MAX_ECHO = 300
+"""Longest piece of a value an error message repeats: enough to recognise it, never a megabyte."""
+
+
+def clip(text: str, limit: int = MAX_ECHO) -> str:
+    """``text``, cut to ``limit`` characters and saying how long it was when it is longer."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters in all)"
+
+
+MAX_LISTED = 50
+"""Most problems an error lists: a 200,000-item value with a wrong type in each is one mistake."""
+
+
+def listing(problems: list[str]) -> str:
+    """``problems`` as indented bullet lines, the first :data:`MAX_LISTED` of them and a count of the rest."""
+    lines = [f"  - {p}" for p in problems[:MAX_LISTED]]
+    if len(problems) > MAX_LISTED:
+        lines.append(f"  ... and {len(problems) - MAX_LISTED:,} more")
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class ConfigIssue:
     """One problem in a stack's config: where it is and what to do about it."""
@@ -55,5 +78,4 @@ class ConfigError(pulumi.RunError):
 
     def __init__(self, issues: list[ConfigIssue]):
         self.issues = issues
-        lines = "\n".join(f"  - {issue}" for issue in issues)
-        super().__init__(f"invalid stack config ({len(issues)} problem(s)):\n{lines}")
+        super().__init__(f"invalid stack config ({len(issues)} problem(s)):\n{listing([str(i) for i in issues])}")

@@ -153,6 +153,36 @@ def test_out_is_written_whole_or_not_at_all_and_private(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]  # no temporary file left
 
 
+def test_out_onto_a_device_writes_the_device_and_keeps_the_link(tmp_path: Path) -> None:
+    # /dev/full takes no byte: the plan cannot be written, and the link must not be replaced.
+    out = tmp_path / "plan.json"
+    out.symlink_to("/dev/full")
+    result = _cli("plan", "--stack", "dev", "--out", str(out))
+    assert result.returncode == EXIT_CONFIG, result.stderr
+    assert "cannot write --out" in result.stderr and "No space left on device" in result.stderr
+    assert out.is_symlink() and os.readlink(out) == "/dev/full"
+
+
+def test_out_into_a_folder_that_takes_no_file_says_so() -> None:
+    result = _cli("plan", "--stack", "dev", "--out", "/proc/version")
+    assert result.returncode == EXIT_CONFIG, result.stderr
+    assert "cannot create a file in /proc" in " ".join(result.stderr.split())
+
+
+def test_a_plot_on_a_full_disk_keeps_the_previous_image(tmp_path: Path) -> None:
+    plot = tmp_path / "cost.png"
+    args = ("advise", "--requests-per-month", "100000", "--input-tokens", "500", "--output-tokens", "200",
+            "--model", "8B", "--plot", str(plot))
+    first = _cli(*args)
+    assert first.returncode == EXIT_OK, first.stderr
+    previous = plot.read_bytes()
+    assert len(previous) > 4096
+    failed = _cli(*args, fsize=4096)
+    assert failed.returncode == EXIT_CONFIG and "cannot write --plot" in failed.stderr, failed.stderr
+    assert plot.read_bytes() == previous
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cost.png"]
+
+
 # --- Processes: config size and unreadable config files -------------------------------------------
 
 def test_a_config_over_128_kib_plans(tmp_path: Path) -> None:
@@ -206,6 +236,14 @@ def test_bad_policy_config_exits_2_naming_the_field(tmp_path: Path, case: str) -
     result = _plan("--stack", "dev", "--policy-config", str(path))
     _assert_refused(result, field)
     assert "policy pack failed" not in result.stderr
+
+
+def test_a_huge_policy_value_is_not_echoed_in_full(tmp_path: Path) -> None:
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps({"required-tags": {"requiredKeys": [7] * 200_000}}))
+    result = _plan("--stack", "dev", "--policy-config", str(path))
+    _assert_refused(result, "requiredKeys")
+    assert len(result.stderr) < 5_000 and "characters in all" in result.stderr
 
 
 # --- Input that must be refused --------------------------------------------------------------------

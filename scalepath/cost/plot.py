@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +11,7 @@ matplotlib.use("Agg")  # files only: no display on servers and CI
 
 import matplotlib.pyplot as plt  # noqa: E402 (the backend must be chosen first)
 
+from components.files import write_output  # noqa: E402
 from scalepath.cost.advisor import Advice, stage_curve, volume_range  # noqa: E402
 from stacks.config import Stage  # noqa: E402
 
@@ -57,5 +59,8 @@ def plot_advice(advice: Advice, path: Path, points: int = 120) -> None:
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    # Drawn in memory, then written whole: a full disk must not truncate the previous image.
+    image = io.BytesIO()
+    fig.savefig(image, format=path.suffix.lstrip(".").lower())
     plt.close(fig)
+    write_output(path, image.getvalue(), mode=0o644)

@@ -78,7 +78,12 @@ def write_weights(path: Path, route: str, weights: Mapping[str, int], *, read_be
     if text != read_before:
         raise EnvFileError(f"{path} changed while the suite ran; nothing was written. Run promote again on the "
                            "file as it is now")
-    write_atomic(real, checked_edit(text, route, weights, check), mode=real.stat().st_mode & 0o777)
+    edited = checked_edit(text, route, weights, check)
+    try:
+        write_atomic(real, edited, mode=real.stat().st_mode & 0o777)
+    except OSError as error:  # disk full, read-only folder: the old file is whole, say so
+        raise EnvFileError(f"cannot write the new weights to {path}: {error.strerror or error}; the file is "
+                           "unchanged") from None
 
 
 def _targets(document: Any, route: str) -> CommentedSeq:

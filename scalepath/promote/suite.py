@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError,
 from pydantic.alias_generators import to_camel
 from referencing import Registry
 
+from stacks.errors import clip
+
 #: A suite larger than this is not a held-out set but a benchmark; refuse rather than read it all.
 MAX_SUITE_BYTES = 16 * 1024 * 1024
 _REFERENCE_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
@@ -118,7 +120,10 @@ def _schema_failures(schema: dict[str, Any], answer: str) -> list[str]:
         return [f"jsonSchema cannot be evaluated: {problem}"]
     except RecursionError:
         return ["jsonSchema cannot be evaluated: it refers to itself without end (a $ref loop) or nests too deep"]
-    return [] if error is None else [f"fails jsonSchema at /{'/'.join(map(str, error.absolute_path))}: {error.message}"]
+    if error is None:
+        return []
+    # The message repeats the answer's value: clipped, a long answer must not fill the report.
+    return [f"fails jsonSchema at /{'/'.join(map(str, error.absolute_path))}: {clip(error.message)}"]
 
 
 def _references(schema: Any, pointer: str) -> Iterator[tuple[str, str, str]]:

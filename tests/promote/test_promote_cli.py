@@ -3,7 +3,9 @@ only on a pass, the file stays byte for byte on a refusal, and the report names 
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -252,3 +254,22 @@ def test_an_edit_made_while_the_suite_runs_is_kept_and_nothing_is_written(tmp_pa
     assert result.exit_code == EXIT_CONFIG, result.output
     assert "changed while the suite ran" in result.output
     assert env.read_text() == edited
+
+
+def test_a_full_disk_on_write_says_what_happened_and_keeps_the_file(tmp_path: Path, baseline: StandIn,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    env = environment(tmp_path)
+    before = env.read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("components.files.os.fsync", full)
+    with StandIn("candidate", reply=lambda body: Reply("Paris")) as candidate:
+        result = promote(env, suite(tmp_path), {"chat-endpoint": baseline.url, "chat-serverless": candidate.url},
+                         "--write")
+    assert result.exit_code == EXIT_CONFIG, result.output
+    said = " ".join(result.output.split())
+    assert f"cannot write the new weights to {env}: No space left on device; the file is unchanged" in said
+    assert env.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["Pulumi.dev.yaml",
+                                                                                         "suite.jsonl"]
