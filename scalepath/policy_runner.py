@@ -37,7 +37,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from components.files import read_regular_file
-from scalepath.stackconfig import StackConfig
+from scalepath.stackconfig import MAX_DEPTH, StackConfig, nesting_depth
 from scalepath.wire import SECRET, PlannedResource, from_wire, to_wire
 from stacks.errors import clip, listing
 
@@ -105,8 +105,14 @@ def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
         raise PolicyConfigError(str(path), ["not UTF-8 text"]) from None
     except json.JSONDecodeError as error:
         raise PolicyConfigError(str(path), [f"malformed JSON at line {error.lineno}: {error.msg}"]) from None
+    except RecursionError:
+        raise PolicyConfigError(str(path), [f"nested more than {MAX_DEPTH} levels deep; a policy config is an "
+                                            "object of policy names, each an object of settings"]) from None
     if not isinstance(document, dict):
         raise PolicyConfigError(str(path), ["expected an object mapping policy names to config"])
+    if nesting_depth(document) > MAX_DEPTH:
+        raise PolicyConfigError(str(path), [f"nested more than {MAX_DEPTH} levels deep; a policy config is an "
+                                            "object of policy names, each an object of settings"])
     parsed: dict[str, dict[str, Any]] = {}
     problems = []
     for name, value in document.items():

@@ -23,6 +23,19 @@ from stacks.errors import ConfigError, ConfigIssue
 SECRET_PLACEHOLDER = "scalepath-offline-secret-placeholder"
 
 
+def nesting_depth(value: Any) -> int:
+    """How deeply ``value`` (parsed JSON) nests lists and mappings; iterative, so any depth is measured."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """The engine's view of one stack's config."""
@@ -73,23 +86,72 @@ def project_root(start: Path | None = None) -> Path:
     raise FileNotFoundError(f"no Pulumi.yaml in {here} or its parents; run inside a scalepath project")
 
 
-def _duplicate_keys(node: yaml.Node, path: str, found: list[ConfigIssue]) -> None:
-    """A YAML mapping that repeats a key keeps only the last value: report each repeat by key path."""
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            child = f"{path}.{key}" if path and key is not None else (key or path)
-            if key is not None and key != "<<":
-                if key in seen:
-                    found.append(ConfigIssue(child, f"duplicate key (line {key_node.start_mark.line + 1}; first "
-                                             f"at line {seen[key] + 1}); YAML keeps only one: remove the other"))
-                else:
-                    seen[key] = key_node.start_mark.line
-            _duplicate_keys(value_node, child, found)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _duplicate_keys(item, f"{path}[{index}]", found)
+MAX_EXPANDED_VALUES = 1_000_000
+"""Most values a config file may stand for once its aliases are expanded. A real stack has a few
+thousand; a 440-byte file of nested aliases stands for billions (the "billion laughs"), which
+every later step (JSON for the engine, validation) would expand."""
+
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists a config file may have: a stack's is under ten levels, and
+later steps (validation, pickling to the policy worker) recurse once per level."""
+
+_NOT_CONFIG = {"tag:yaml.org,2002:binary": "a string", "tag:yaml.org,2002:set": "a list",
+               "tag:yaml.org,2002:omap": "a mapping", "tag:yaml.org,2002:pairs": "a mapping"}
+"""YAML types the engine cannot pass as config, and what to write instead."""
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """The safe loader, with an unquoted date (``owner: 2024-01-01``) kept as the text it is, as
+    the engine passes it, rather than a date no JSON can hold."""
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+
+
+class _NodeCheck:
+    """One walk over a composed YAML document, each node once however many aliases name it:
+    repeated keys, types that are not config, and the size the document expands to."""
+
+    def __init__(self) -> None:
+        self.issues: list[ConfigIssue] = []
+        self._sizes: dict[int, int] = {}
+        self._open: set[int] = set()
+
+    def size(self, node: yaml.Node, path: str, depth: int = 0) -> int:
+        """How many values ``node`` stands for with its aliases expanded (issues recorded on the way)."""
+        if depth > MAX_DEPTH:
+            self.issues.append(ConfigIssue(path, f"nested more than {MAX_DEPTH} levels deep; a stack config is "
+                                           "a few levels of mappings and lists"))
+            return 1
+        if id(node) in self._sizes:
+            return self._sizes[id(node)]
+        if id(node) in self._open:
+            self.issues.append(ConfigIssue(path or "(document)", "an alias refers to a value that contains it; "
+                                           "config must be finite: write the value out"))
+            return 1
+        self._open.add(id(node))
+        total = 1
+        if node.tag in _NOT_CONFIG:
+            self.issues.append(ConfigIssue(path or "(document)", f"`!!{node.tag.rsplit(':', 1)[1]}` is not a value "
+                                           f"the engine passes as config; write {_NOT_CONFIG[node.tag]}"))
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                child = f"{path}.{key}" if path and key is not None else (key or path)
+                if key is not None and key != "<<":
+                    if key in seen:
+                        self.issues.append(ConfigIssue(child, f"duplicate key (line {key_node.start_mark.line + 1}; "
+                                                       f"first at line {seen[key] + 1}); YAML keeps only one: "
+                                                       "remove the other"))
+                    else:
+                        seen[key] = key_node.start_mark.line
+                total += self.size(key_node, child, depth + 1) + self.size(value_node, child, depth + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(self.size(item, f"{path}[{index}]", depth + 1) for index, item in enumerate(node.value))
+        self._open.discard(id(node))
+        self._sizes[id(node)] = total
+        return total
 
 
 def read_config_text(path: Path, what: str = "stack config file") -> str:
@@ -113,12 +175,17 @@ def _load_yaml(path: Path, what: str, text: str | None = None) -> Any:
         node = yaml.compose(read_config_text(path, what) if text is None else text, Loader=yaml.SafeLoader)
         if node is None:
             return None
-        duplicates: list[ConfigIssue] = []
-        _duplicate_keys(node, "", duplicates)
-        if duplicates:
+        check = _NodeCheck()
+        if check.size(node, "") > MAX_EXPANDED_VALUES:
+            check.issues.append(ConfigIssue("(document)", f"its aliases (*name) expand to more than "
+                                            f"{MAX_EXPANDED_VALUES:,} values; write the values out or share fewer"))
+        if check.issues:
             raise ConfigError([ConfigIssue(f"{path}: {d.path.removeprefix('config.')}", d.message)
-                               for d in duplicates])
-        return yaml.SafeLoader("").construct_document(node)
+                               for d in check.issues])
+        return _ConfigLoader("").construct_document(node)
+    except RecursionError:  # PyYAML composes and constructs recursively
+        raise ConfigError([ConfigIssue(str(path), "nested too deeply to read; a stack config is a few levels "
+                                       "of mappings and lists")]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from scalepath.cli import EXIT_CONFIG, EXIT_OK, app
+from scalepath.cli import EXIT_CONFIG, EXIT_OK, EXIT_VIOLATIONS, app
 from scalepath.policy_runner import PolicyPackSession
 from tests.support import ROOT
 from tests.support.policy import TAGS, of, run
@@ -246,6 +246,20 @@ def test_a_huge_policy_value_is_not_echoed_in_full(tmp_path: Path) -> None:
     assert len(result.stderr) < 5_000 and "characters in all" in result.stderr
 
 
+def test_a_policy_pattern_that_backtracks_without_end_is_reported_not_run_forever(tmp_path: Path) -> None:
+    # Python's re takes about 2^80 steps for this pattern on this tag value: the plan never ended.
+    config = _dev()
+    config["scalepath:tags"]["note"] = "a" * 80 + "!"
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"no-plaintext-secrets": {"tokenPatterns": ["(a|aa)+$"]}}))
+    result = _cli("plan", "--stack", "case", "--config", str(_file(tmp_path, config)), "--policy-config",
+                  str(policy), "--json", timeout=300)
+    assert result.returncode == EXIT_VIOLATIONS, result.stderr
+    slow = [v for v in json.loads(result.stdout)["violations"] if v["policy"] == "no-plaintext-secrets"]
+    assert len(slow) == 1 and slow[0]["level"] == "mandatory"
+    assert "`tokenPatterns[0]` took over 1s" in slow[0]["message"]
+
+
 # --- Input that must be refused --------------------------------------------------------------------
 
 DUPLICATES = {
@@ -263,6 +277,49 @@ def test_duplicate_yaml_keys_are_refused(tmp_path: Path, case: str) -> None:
     result = _plan("--stack", "case", "--config", str(_file(tmp_path, text)))
     _assert_refused(result, key)
     assert "duplicate key" in result.stderr
+
+
+def _dev_text(extra: str) -> str:
+    """The dev stack's file with ``extra`` lines appended under ``config:``."""
+    return (ROOT / "environments" / "Pulumi.dev.yaml").read_text().rstrip("\n") + "\n" + extra
+
+
+_LAUGHS = "".join(f"  x-{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True))
+YAML_SHAPES = {
+    "alias bomb (billion laughs, 440 bytes)": ('  x-a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+                                               + _LAUGHS, "expand to more than 1,000,000 values"),
+    "alias that contains itself": ("  x-loop: &loop [1, *loop]\n", "x-loop[1]: an alias refers to a value that "
+                                                                 "contains it"),
+    "500-deep flow map": ("  x-deep: " + "{a: " * 500 + "1" + "}" * 500 + "\n", "nested too deeply"),
+    "100-deep flow map": ("  x-deep: " + "{a: " * 100 + "1" + "}" * 100 + "\n", "nested more than 64 levels"),
+    "!!binary tag value": ("  x-tag: !!binary aGVsbG8=\n", "x-tag: `!!binary` is not a value"),
+    "!!set tag value": ("  x-tag: !!set {a, b}\n", "x-tag: `!!set` is not a value"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(YAML_SHAPES))
+def test_yaml_that_is_no_config_is_refused_quickly_and_clearly(tmp_path: Path, case: str) -> None:
+    extra, says = YAML_SHAPES[case]
+    # In a process of its own, with a deadline: before the bound the alias bomb ran for minutes.
+    result = _cli("plan", "--stack", "case", "--config", str(_file(tmp_path, _dev_text(extra))), timeout=120)
+    assert result.returncode == EXIT_CONFIG, result.stderr[-2000:]
+    assert says in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
+
+
+def test_an_unquoted_date_is_the_text_it_reads(tmp_path: Path) -> None:
+    config = _dev_text("").replace("  scalepath:tags:\n", "  scalepath:tags:\n    owner-since: 2024-01-01\n")
+    assert "owner-since: 2024-01-01" in config
+    result = _plan("--stack", "case", "--config", str(_file(tmp_path, config)), "--json")
+    assert result.exit_code == EXIT_OK, result.output
+    tags = [r["inputs"].get("tags") for r in json.loads(result.stdout)["resources"] if r["inputs"].get("tags")]
+    assert tags and all(t.get("owner-since") == "2024-01-01" for t in tags)
+
+
+def test_a_deeply_nested_policy_config_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "policy.json"
+    path.write_text('{"required-tags": {"x": ' + '{"a": ' * 900 + "1" + "}" * 900 + "}}")
+    result = _plan("--stack", "dev", "--policy-config", str(path))
+    _assert_refused(result, "nested more than 64 levels deep")
 
 
 def test_policy_level_follows_the_environment_not_the_stack_name(tmp_path: Path) -> None:

@@ -14,6 +14,10 @@ The engine hands a Python pack the *decrypted* value of a Pulumi secret; the off
 it as ``[secret]``. Both checks are written so the two give the same verdict: sinks are exempt
 whatever they hold, and a secret-named plain env variable fails whether it holds ``[secret]``
 or the decrypted token.
+
+The patterns come from the policy config, so they run with a time limit (the ``regex`` package's
+``timeout``): a pattern that backtracks without end (``(a|aa)+$``) is reported as a mandatory
+violation naming its config key, once per pack process, and is not run again: never a plan that hangs.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import threading
 from collections.abc import Iterator, Mapping
+from functools import cache
 from typing import Any
 
+import regex
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -43,6 +50,11 @@ DEFAULT_SECRET_NAME = r"(?i)(^|_)(token|secret|password|passwd|api_?key|access_?
 # Values that name a secret held in a store rather than the secret itself: Azure ML resolves
 # `${{keyvault:<secret URI>}}` with the endpoint's identity when the container starts.
 SECRET_REFERENCE = re.compile(r"^\$\{\{keyvault:https://[^}\s]+\}\}$")
+PATTERN_SECONDS = 1.0
+"""Time one configured pattern may take on one value: the shipped ones take microseconds."""
+_too_slow: set[str] = set()
+_too_slow_lock = threading.Lock()
+"""Patterns that ran out of time in this pack process: reported once, not run again."""
 
 
 #: Inputs meant to hold a secret value, per resource type (dotted paths; ``*`` = any key).
@@ -105,13 +117,40 @@ def _at(props: Mapping[str, Any], path: str) -> Any:
     return node
 
 
+@cache
+def _compiled(pattern: str) -> regex.Pattern[str]:
+    return regex.compile(pattern)
+
+
+def _search(pattern: str, text: str) -> bool | None:
+    """Whether ``pattern`` finds something in ``text`` within :data:`PATTERN_SECONDS`; None the
+    first time it runs out of time (it is then remembered and never run again: False)."""
+    if pattern in _too_slow:
+        return False
+    try:
+        return _compiled(pattern).search(text, timeout=PATTERN_SECONDS) is not None
+    except TimeoutError:
+        with _too_slow_lock:  # the pack checks resources on several threads: report once
+            first = pattern not in _too_slow
+            _too_slow.add(pattern)
+        return None if first else False
+
+
 def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     config = args.get_config()
-    tokens = [re.compile(p) for p in config.get("tokenPatterns", DEFAULT_TOKEN_PATTERNS)]
-    secret_name = re.compile(config.get("secretNamePattern", DEFAULT_SECRET_NAME))
+    tokens = config.get("tokenPatterns", DEFAULT_TOKEN_PATTERNS)
+    secret_name = config.get("secretNamePattern", DEFAULT_SECRET_NAME)
+    slow: set[str] = set()
+
+    def search(pattern: str, text: str) -> bool:
+        found = _search(pattern, text)
+        if found is None:
+            slow.add(pattern)
+        return bool(found)
+
     sinks = _sink_paths(args.resource_type, args.props)
     for path, value in strings(args.props):
-        if value != SECRET_MARKER and not _in_sink(path, sinks) and any(t.search(value) for t in tokens):
+        if value != SECRET_MARKER and not _in_sink(path, sinks) and any(search(t, value) for t in tokens):
             # Never echo the value: the message would put the credential in logs.
             report_violation(f"`{path}` holds a credential-like literal value; store it in a secret store "
                              "and pass a reference.", None)
@@ -122,12 +161,18 @@ def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -
             report_violation(f"`{path}` is a secret as a whole in a plain environment, which the platform "
                              "shows in clear; pass secrets by reference and keep the rest plain.", None)
     for path, name, value in env_entries(args.resource_type, args.props):
-        if (secret_name.search(name) and not _in_sink(path, sinks) and isinstance(value, str) and value
+        if (search(secret_name, name) and not _in_sink(path, sinks) and isinstance(value, str) and value
                 and not SECRET_REFERENCE.match(value)):
             report_violation(f"`{path}` puts a secret into plain environment variable `{name}`, which the "
                              "platform shows in clear; pass a reference (`valueFrom.secretKeyRef`, a Key "
                              "Vault reference) or, on SageMaker, stage the weights in S3 (`weightsS3Uri`) "
                              "so no token is needed.", None)
+    for key, pattern in [*((f"tokenPatterns[{i}]", p) for i, p in enumerate(tokens)),
+                         ("secretNamePattern", secret_name)]:
+        if pattern in slow:
+            report_violation(f"the policy config's `{key}` took over {PATTERN_SECONDS:g}s on one value and is "
+                             "not applied for the rest of this run, so secrets are not proven absent; simplify "
+                             "it (no nested repetition such as `(a|aa)+`)", None)
 
 
 POLICY = ResourceValidationPolicy(
