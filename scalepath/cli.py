@@ -36,7 +36,7 @@ from scalepath.stackconfig import (
     stack_config_path,
 )
 from scalepath.transition import Transition, transition
-from stacks.errors import ConfigError
+from stacks.errors import ConfigError, clip
 from stacks.parse import parse_spec
 from stacks.spec import StackSpec
 
@@ -66,6 +66,9 @@ app = _Cli(help="scalepath: model inference along the scaling path, checked offl
            no_args_is_help=True, add_completion=False)
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_CONFIG = 0, 1, 2
+EXIT_CRASH = 70
+"""An unexpected exception (sysexits' EX_SOFTWARE): distinct from every verdict, so a crash is never
+read as "clean" (0), "refused" (1) or "bad input" (2)."""
 
 
 gateway_app = typer.Typer(help="The stack's OpenAI-compatible gateway (LiteLLM proxy).", no_args_is_help=True)
@@ -88,32 +91,35 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def interruptible(command: Callable[..., None]) -> Callable[..., None]:
-    """Run ``command`` so that SIGINT/SIGTERM unwind it (stopping the policy pack), then exit 130/143.
+def interruptible(outcome: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Run the command so that SIGINT/SIGTERM unwind it (stopping the policy pack, the engine and the
+    check worker), then exit 130/143 saying ``outcome`` (what did not happen).
 
     In the real program a signal after the command (printing done, interpreter shutting down) exits
-    130/143 at once: raising into click or into shutdown would print a traceback after a plan that
-    already printed as a success. Only plan does this: promote and gateway run an engine process
-    that Python's own KeyboardInterrupt unwinding must still stop.
+    130/143 at once: raising into click or into shutdown would print a traceback after a report that
+    already printed as a success.
     """
 
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> None:
-        try:
-            with interrupts.interruptible():
-                command(*args, **kwargs)
-        except interrupts.Interrupted as interrupt:
-            raise fail(f"interrupted by {interrupt}; no plan was produced", interrupt.exit_code) from None
-        finally:
-            if app.as_program:
-                interrupts.exit_on_signal()
-                app.end_at_once = True
+    def wrap(command: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> None:
+            try:
+                with interrupts.interruptible():
+                    command(*args, **kwargs)
+            except interrupts.Interrupted as interrupt:
+                raise fail(f"interrupted by {interrupt}; {outcome}", interrupt.exit_code) from None
+            finally:
+                if app.as_program:
+                    interrupts.exit_on_signal()
+                    app.end_at_once = True
 
-    return run
+        return run
+
+    return wrap
 
 
 @app.command()
-@interruptible
+@interruptible("no plan was produced")
 def plan(
     stack: Annotated[str, typer.Option(help="Stack name: reads environments/Pulumi.<stack>.yaml.")],
     config: Annotated[Path | None, typer.Option(help="Use this stack config file instead.")] = None,
@@ -310,6 +316,7 @@ def gateway_install_engine() -> None:
 
 
 @app.command()
+@interruptible("nothing was written")
 def promote(
     stack: StackOpt,
     route: Annotated[str, typer.Option(help="The gateway route (OpenAI model name) whose weights move.")],
@@ -322,13 +329,15 @@ def promote(
         help="The deployed stack's outputs (`pulumi stack output --json`): where each deployment without "
              "--backend answers; SCALEPATH_<DEPLOYMENT>_* variables override them.")] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests in flight per deployment.")] = 4,
-    timeout: Annotated[float, typer.Option(min=0.1, max=600, help="Per-request timeout, seconds.")] = 60.0,
+    timeout: Annotated[float, typer.Option(min=0.1, max=600, help="Deadline of each request as a whole "
+                                           "(connect to last byte), seconds.")] = 60.0,
     write: Annotated[bool, typer.Option("--write", help="On a pass, write the new weights into the environment "
                                         "file (comments and layout kept).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
 ) -> None:
     """Gate a route's candidate on a held-out suite against its baseline; on a pass move one step of
-    weight to it. Exit 0 promoted, 1 refused by the gate (file untouched), 2 unusable input."""
+    weight to it. Exit 0 promoted, 1 refused by the gate (file untouched), 2 unusable input,
+    70 internal error (a bug: never read as a verdict), 130/143 interrupted."""
     from scalepath.gateway.engine import EngineError
     from scalepath.gateway.render import parse_backend_overrides
     from scalepath.promote.command import load_outputs, select
@@ -361,6 +370,9 @@ def promote(
             write_weights(env_file, route, result.weights_after, read_before=original, check=check)
     except (ConfigError, SuiteError, EnvFileError, EngineError, OSError) as error:
         raise fail(str(error), EXIT_CONFIG) from None
+    except Exception as error:  # a bug: CI must not read it as "refused" (1) or "promoted" (0)
+        raise fail(f"internal error, nothing was written ({type(error).__name__}: {clip(str(error))}); "
+                   "please report it with the command line", EXIT_CRASH) from None
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:

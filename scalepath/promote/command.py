@@ -21,6 +21,7 @@ from pathlib import Path
 from components.files import read_regular_file
 from components.gateway.args import KEY_ENV
 from components.token_shapes import redact_json
+from scalepath.promote.checks import Checker
 from scalepath.promote.gate import Verdict, evaluate
 from scalepath.promote.runner import Backend, RunResult, run_suite
 from scalepath.promote.suite import Case
@@ -73,6 +74,9 @@ def load_outputs(path: Path | None) -> dict[str, Exports]:
         return {}
     try:
         document = json.loads(read_regular_file(path))
+    except RecursionError:
+        raise ConfigError([ConfigIssue("--outputs", f"{path}: nested too deeply to be stack outputs; give the "
+                                       "output of `pulumi stack output --json`")]) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ConfigError([ConfigIssue("--outputs", f"{path}: cannot read stack outputs ({error}); give the "
                                        "output of `pulumi stack output --json`")]) from None
@@ -108,10 +112,11 @@ def promote(spec: StackSpec, route: Route, candidate: str, baseline: str | None,
     """Run the suite on both deployments, judge the candidate, compute the new weights. ``outputs``
     are the deployed stack's outputs (deployment name -> exports), read for what the engine needs."""
     wanted = [candidate] + ([baseline] if baseline else [])
-    with _backends(spec, wanted, overrides, outputs, timeout_s) as backends:
-        candidate_run = run_suite(cases, backends[candidate], concurrency=concurrency, timeout_s=timeout_s)
-        baseline_run = (run_suite(cases, backends[baseline], concurrency=concurrency, timeout_s=timeout_s)
-                        if baseline else None)
+    with _backends(spec, wanted, overrides, outputs, timeout_s) as backends, Checker() as checker:
+        def run(name: str) -> RunResult:
+            return run_suite(cases, backends[name], concurrency=concurrency, timeout_s=timeout_s, checker=checker)
+        candidate_run = run(candidate)
+        baseline_run = run(baseline) if baseline else None
     verdict = evaluate(route.gate, candidate_run, baseline_run)
     before = {t.deployment: t.weight for t in route.targets}
     after = shift(before, candidate, step) if verdict.passed else dict(before)
@@ -151,10 +156,14 @@ def _engine(spec: StackSpec, names: list[str], outputs: Mapping[str, Exports],
     except KeyError as missing:
         raise ConfigError([ConfigIssue("--outputs", f"the stack outputs have no {missing} for a routed deployment; "
                                        "give the output of `pulumi stack output --json` for this stack")]) from None
+    wrong = [f"${name} ({type(value).__name__})" for name, value in deployed.items() if not isinstance(value, str)]
+    if wrong:
+        raise ConfigError([ConfigIssue("--outputs", f"the stack outputs give {', '.join(wrong)} where the engine "
+                                       "needs text; give the output of `pulumi stack output --json` for this stack")])
     env = engine_env(backends, {**deployed, **os.environ, KEY_ENV: key})
     engine = start_engine(render(gateway, backends), env)
     try:
         yield f"{engine.url}/v1", key
     finally:
-        engine.stop()
+        engine.stop(grace_seconds=0)  # its only clients were ours and are done: no graceful drain
 

@@ -112,6 +112,14 @@ def _anchor(node: Any) -> str | None:
 
 def _append_targets(lines: list[str], targets: CommentedSeq, new: Mapping[str, int]) -> list[str]:
     last = targets[-1]
+    if targets.fa.flow_style():  # [{...}, {...}]: the new entries go after the last one's closing brace
+        line, col = max(last.lc.value(key) for key in last)
+        close = lines[line].find("}", col)
+        if close < 0 or not last.fa.flow_style():
+            raise EnvFileError("the route's targets are a flow list this edit cannot extend; add the new target "
+                               "by hand or write the list in block style")
+        added = "".join(f", {{deployment: {name}, weight: {weight}}}" for name, weight in new.items())
+        return [*lines[:line], lines[line][:close + 1] + added + lines[line][close + 1:], *lines[line + 1:]]
     end = max(last.lc.value(key)[0] for key in last)
     item_col = last.lc.col
     dash = " " * (item_col - 2) + "- " if item_col >= 2 else "- "
@@ -134,6 +142,10 @@ def _check_only_weights_changed(before: str, after: str, route: str, weights: Ma
                 target["weight"] = weights[target["deployment"]]
             entry["targets"].extend({"deployment": name, "weight": weight}
                                     for name, weight in weights.items() if name not in listed)
-    if yaml.safe_load(after) != expected:
+    try:
+        same = yaml.safe_load(after) == expected
+    except yaml.YAMLError:
+        same = False
+    if not same:
         raise EnvFileError(f"{GATEWAY_KEY} route {route!r}: could not rewrite the weights in place without "
                            "changing anything else; edit the file by hand")

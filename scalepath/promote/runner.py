@@ -1,25 +1,34 @@
 """Run a suite against one OpenAI-compatible backend: answers checked, latency and errors counted.
 
-Requests go out with bounded concurrency and a per-request timeout and are never retried (a retry
-would hide exactly the errors the gate counts). Latency is wall time per request as the client
-sees it, from the same run that produced the answers.
+Requests go out with bounded concurrency and are never retried (a retry would hide exactly the
+errors the gate counts). ``timeout_s`` bounds each request as a whole, from connecting to the
+last byte: a backend that trickles or never ends its answer is cut off at the deadline, and an
+answer over :data:`MAX_ANSWER_BYTES` is cut off at that size. What comes back is read as a chat
+completion only if it is one (JSON, ``choices[0].message.content`` a string); anything else (HTML,
+another schema, JSON nested without end) is an error of that case, never a crash of the run.
+Latency is wall time per request as the client sees it, from the same run that produced the answers.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Any
 
-import openai
+import httpx
 
 from components.token_shapes import REDACTED
+from scalepath.promote.checks import Checker
 from scalepath.promote.suite import Case
 
 MIN_SECRET_LENGTH = 8
 """A key shorter than this is no secret worth cutting out of text (and cutting it would maul words)."""
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+"""Largest response body read: a chat answer to a held-out case is kilobytes."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,7 @@ class Outcome:
     latency_ms: float | None
     """Wall time of a request that got an answer; None for errors."""
     error: str | None = None
-    """Transport or API failure (5xx, timeout, refused); such a case also counts as failed."""
+    """Transport or API failure (5xx, timeout, refused, not a chat completion); also a failed case."""
     failures: tuple[str, ...] = ()
     """Why the answer was wrong."""
     answer: str = ""
@@ -73,12 +82,75 @@ class RunResult:
         return latencies[math.ceil(0.95 * len(latencies)) - 1]
 
 
-def run_suite(cases: Sequence[Case], backend: Backend, *, concurrency: int, timeout_s: float) -> RunResult:
-    """Send every case to ``backend`` (at most ``concurrency`` at once) and check the answers."""
-    client = openai.OpenAI(base_url=backend.base_url, api_key=backend.api_key, timeout=timeout_s, max_retries=0)
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        outcomes = tuple(pool.map(lambda case: _run_case(client, backend.model, case), cases))
-    return RunResult(backend, tuple(_without_key(o, backend.api_key) for o in outcomes))
+def run_suite(cases: Sequence[Case], backend: Backend, *, concurrency: int, timeout_s: float,
+              checker: Checker) -> RunResult:
+    """Send every case to ``backend`` (at most ``concurrency`` at once, each within ``timeout_s``),
+    then check the answers with ``checker`` (which bounds the time each check may take)."""
+    asked = asyncio.run(_ask_all(cases, backend, concurrency, timeout_s))
+    outcomes = []
+    for case, outcome in zip(cases, asked, strict=True):
+        if outcome.error is None:
+            failures = checker.failures(case.expect, outcome.answer)
+            outcome = replace(outcome, passed=not failures, failures=failures)
+        outcomes.append(_without_key(outcome, backend.api_key))
+    return RunResult(backend, tuple(outcomes))
+
+
+async def _ask_all(cases: Sequence[Case], backend: Backend, concurrency: int, timeout_s: float) -> list[Outcome]:
+    gate = asyncio.Semaphore(concurrency)
+    headers = {"Authorization": f"Bearer {backend.api_key}"}
+    # No redirects: a 3xx is an error like any other status, never a second request elsewhere.
+    async with httpx.AsyncClient(headers=headers, timeout=timeout_s, follow_redirects=False) as client:
+        async def one(case: Case) -> Outcome:
+            async with gate:
+                return await _ask(client, backend, case, timeout_s)
+        return list(await asyncio.gather(*(one(case) for case in cases)))
+
+
+async def _ask(client: httpx.AsyncClient, backend: Backend, case: Case, timeout_s: float) -> Outcome:
+    request: dict[str, Any] = {"model": backend.model, "messages": [m.model_dump() for m in case.messages]}
+    if case.max_tokens is not None:
+        request["max_tokens"] = case.max_tokens
+    name = case.id or ""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with client.stream("POST", backend.base_url.rstrip("/") + "/chat/completions",
+                                     json=request) as response:
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_ANSWER_BYTES:
+                        return Outcome(name, False, None, error=f"answer larger than {MAX_ANSWER_BYTES // 2**20} MiB")
+    except TimeoutError:
+        return Outcome(name, False, None, error=f"timed out (no whole answer within {timeout_s:g}s)")
+    except httpx.HTTPError as error:
+        return Outcome(name, False, None, error=f"connection failed: {type(error).__name__}")
+    latency_ms = (time.perf_counter() - started) * 1000
+    if response.status_code >= 300:
+        return Outcome(name, False, None, error=f"HTTP {response.status_code}")
+    answer = _content(bytes(body))
+    if answer is None:
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        return Outcome(name, False, latency_ms, error=f"answer is not a chat completion ({kind}; expected JSON "
+                                                      "with choices[0].message.content)")
+    return Outcome(name, True, latency_ms, answer=answer)
+
+
+def _content(body: bytes) -> str | None:
+    """``choices[0].message.content`` of a chat completion (None content is the empty answer);
+    None when ``body`` is not one."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser's stack
+        return None
+    choices = document.get("choices") if isinstance(document, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    message = first.get("message") if isinstance(first, dict) else None
+    if not isinstance(message, dict):
+        return None
+    content = message.get("content")
+    return "" if content is None else content if isinstance(content, str) else None
 
 
 def _without_key(outcome: Outcome, key: str) -> Outcome:
@@ -89,26 +161,3 @@ def _without_key(outcome: Outcome, key: str) -> Outcome:
     return replace(outcome, error=outcome.error and outcome.error.replace(key, REDACTED),
                    failures=tuple(f.replace(key, REDACTED) for f in outcome.failures),
                    answer=outcome.answer.replace(key, REDACTED))
-
-
-def _run_case(client: openai.OpenAI, model: str, case: Case) -> Outcome:
-    request = {"model": model, "messages": [m.model_dump() for m in case.messages]}
-    if case.max_tokens is not None:
-        request["max_tokens"] = case.max_tokens
-    name = case.id or ""
-    started = time.perf_counter()
-    try:
-        response = client.chat.completions.create(**request)
-    except openai.APIStatusError as error:
-        return Outcome(name, False, None, error=f"HTTP {error.status_code}")
-    except openai.APITimeoutError:
-        return Outcome(name, False, None, error="timed out")
-    except openai.APIConnectionError as error:
-        return Outcome(name, False, None, error=f"connection failed: {type(error.__cause__ or error).__name__}")
-    latency_ms = (time.perf_counter() - started) * 1000
-    choices = response.choices or []
-    if not choices or choices[0].message is None:
-        return Outcome(name, False, latency_ms, error="answer has no choices")
-    answer = choices[0].message.content or ""
-    failures = tuple(case.expect.failures(answer))
-    return Outcome(name, not failures, latency_ms, failures=failures, answer=answer)

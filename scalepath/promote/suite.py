@@ -51,9 +51,10 @@ class Message(_SuiteModel):
 class Expect(_SuiteModel):
     """What a correct answer looks like; at least one check."""
 
-    contains: list[str] | None = None
-    """Substrings that must all occur in the answer (a single string is one substring)."""
-    regex: str | None = None
+    contains: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None = None
+    """Substrings that must all occur in the answer (a single string is one substring). Neither the
+    list nor a substring may be empty: a check that no answer can fail would pass any candidate."""
+    regex: Annotated[str, Field(min_length=1)] | None = None
     """A Python regular expression that must match somewhere in the answer."""
     equals: str | None = None
     """The whole answer, ignoring white space at both ends."""

@@ -130,3 +130,11 @@ def test_targets_shared_through_yaml_anchors_are_refused(routes: str) -> None:
     text = "config:\n  scalepath:gateway:\n    routes:\n" + routes
     with pytest.raises(EnvFileError, match="shared through a YAML anchor"):
         with_weights(text, "chat", {"chat-endpoint": 80, "chat": 20})
+
+
+def test_a_flow_style_target_list_gets_the_new_target_inside_its_brackets() -> None:
+    text = ("config:\n  scalepath:gateway:\n    routes:\n      - name: chat\n"
+            "        targets: [{deployment: chat-endpoint, weight: 100}]   # flow\n")
+    after = with_weights(text, "chat", {"chat-endpoint": 90, "chat-sm": 10})
+    assert after == text.replace("[{deployment: chat-endpoint, weight: 100}]",
+                                 "[{deployment: chat-endpoint, weight: 90}, {deployment: chat-sm, weight: 10}]")

@@ -7,6 +7,10 @@ import errno
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +19,10 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from scalepath.cli import EXIT_CONFIG, EXIT_OK, EXIT_VIOLATIONS, app
+from scalepath.cli import EXIT_CONFIG, EXIT_CRASH, EXIT_OK, EXIT_VIOLATIONS, app
+from scalepath.gateway.engine import DIE_WITH_PARENT
 from tests.support import ROOT
+from tests.support.gateway_serve import SHUTDOWN_SECONDS, STARTUP_SECONDS, alive
 from tests.support.openai_standin import Reply, StandIn
 
 runner = CliRunner()
@@ -273,3 +279,115 @@ def test_a_full_disk_on_write_says_what_happened_and_keeps_the_file(tmp_path: Pa
     assert f"cannot write the new weights to {env}: No space left on device; the file is unchanged" in said
     assert env.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["Pulumi.dev.yaml",
                                                                                          "suite.jsonl"]
+
+
+# --- Signals, crashes and leftovers: promote in a process of its own -----------------------------
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _start_promote(tmp_path: Path, backends: dict[str, str], *extra: str) -> tuple[subprocess.Popen[str], Path]:
+    """``scalepath promote`` as a program, with a private $TMPDIR (returned) to find leftovers in."""
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    boot = DIE_WITH_PARENT + "sys.argv = sys.argv[1:]\nfrom scalepath.cli import app\napp()\n"
+    args = [sys.executable, "-c", boot, str(os.getpid()), "promote", "--stack", "dev", "--config",
+            str(environment(tmp_path)), "--route", "chat", "--to", "chat-serverless", "--suite",
+            str(suite(tmp_path, cases=2)), "--timeout", "300", *extra]
+    for name, url in backends.items():
+        args += ["--backend", f"{name}={url}"]
+    env = {**os.environ, "TMPDIR": str(scratch), "HF_TOKEN": "test-hub-token", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    return process, scratch
+
+
+def _wait_for_request(server: StandIn, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while server.requests == 0:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "promote sent no request"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_during_a_stalled_request_exits_130_or_143(tmp_path: Path, baseline: StandIn,
+                                                                sig: signal.Signals) -> None:
+    with StandIn("candidate", mode="stall", stall_seconds=600) as candidate:
+        process, _ = _start_promote(tmp_path, {"chat-endpoint": baseline.url, "chat-serverless": candidate.url})
+        try:
+            _wait_for_request(candidate, process)
+            process.send_signal(sig)
+            _, stderr = process.communicate(timeout=SHUTDOWN_SECONDS)
+        finally:
+            process.kill()
+    assert process.returncode == 128 + sig, stderr
+    assert f"interrupted by {sig.name}; nothing was written" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_killed_promote_leaves_no_engine_and_no_file(tmp_path: Path, baseline: StandIn,
+                                                       sig: signal.Signals) -> None:
+    outputs = tmp_path / "outputs.json"
+    with StandIn("candidate", mode="stall", stall_seconds=600) as candidate:
+        outputs.write_text(json.dumps({"chat-serverless": {"openaiBaseUrl": candidate.url}}))
+        process, scratch = _start_promote(tmp_path, {"chat-endpoint": baseline.url}, "--outputs", str(outputs))
+        engines: list[int] = []
+        try:
+            _wait_for_request(candidate, process)  # through the engine: it is up and serving
+            engines = _children(process.pid)
+            assert engines
+            process.send_signal(sig)
+            process.communicate(timeout=SHUTDOWN_SECONDS)
+            deadline = time.monotonic() + SHUTDOWN_SECONDS
+            while any(alive(pid) for pid in engines) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            process.kill()
+            for pid in engines:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+    assert process.returncode == (143 if sig is signal.SIGTERM else -signal.SIGKILL)
+    assert not any(alive(pid) for pid in engines)
+    assert list(scratch.iterdir()) == []  # no engine config, no engine log
+
+
+def test_a_crash_is_exit_70_with_a_short_message_never_a_verdict(tmp_path: Path, baseline: StandIn,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def bug(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr("scalepath.promote.command.evaluate", bug)
+    env = environment(tmp_path)
+    before = env.read_bytes()
+    with StandIn("candidate", reply=lambda body: Reply("Paris")) as candidate:
+        result = promote(env, suite(tmp_path), {"chat-endpoint": baseline.url, "chat-serverless": candidate.url},
+                         "--write")
+    assert result.exit_code == EXIT_CRASH == 70, result.output
+    assert "internal error, nothing was written (ZeroDivisionError: division by zero)" in " ".join(
+        result.output.split())
+    assert isinstance(result.exception, SystemExit) and env.read_bytes() == before
+
+
+@pytest.mark.parametrize(("outputs", "says"), [
+    ("[" * 5000 + "]" * 5000, "nested too deeply to be stack outputs"),
+    (json.dumps({"chat-serverless": {"openaiBaseUrl": ["http://x"]}}), "$SCALEPATH_CHAT_SERVERLESS_API_BASE (list)"),
+], ids=["deep", "not-text"])
+def test_unusable_outputs_exit_2_naming_the_flag(tmp_path: Path, baseline: StandIn, monkeypatch: pytest.MonkeyPatch,
+                                                 outputs: str, says: str) -> None:
+    monkeypatch.setenv("HF_TOKEN", "test-hub-token")
+    monkeypatch.delenv("SCALEPATH_CHAT_SERVERLESS_API_BASE", raising=False)
+    path = tmp_path / "outputs.json"
+    path.write_text(outputs)
+    result = promote(environment(tmp_path), suite(tmp_path), {"chat-endpoint": baseline.url}, "--outputs", str(path))
+    assert result.exit_code == EXIT_CONFIG, result.output
+    assert "--outputs" in result.output and says in " ".join(result.output.split())

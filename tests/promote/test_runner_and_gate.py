@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
+import pytest
+
+from scalepath.promote.checks import Checker
 from scalepath.promote.gate import evaluate
 from scalepath.promote.runner import Backend, run_suite
 from scalepath.promote.suite import Case
 from tests.support.openai_standin import Reply, StandIn
+from tests.support.raw_http import RawServer, answer
 
 CASES = [Case.model_validate({"messages": [{"role": "user", "content": f"capital {i}"}],
                               "expect": {"contains": "Paris"}, "maxTokens": 16, "id": f"c{i}"})
@@ -27,8 +32,9 @@ def backend(url: str, name: str = "cand") -> Backend:
 
 
 def run(reply, **kwargs):
-    with StandIn("backend", reply=reply) as server:
-        result = run_suite(CASES, backend(server.url), concurrency=3, timeout_s=kwargs.get("timeout_s", 30))
+    with StandIn("backend", reply=reply) as server, Checker() as checker:
+        result = run_suite(CASES, backend(server.url), concurrency=3, timeout_s=kwargs.get("timeout_s", 30),
+                           checker=checker)
     return result, server
 
 
@@ -61,7 +67,7 @@ def test_errors_and_timeouts_count_as_errors() -> None:
     verdict = evaluate(Gate(min_pass_rate=0.5), flaky, None)
     assert not verdict.passed and [c.name for c in verdict.criteria if not c.passed] == ["maxErrorRate"]
     slow, _ = run(lambda body: Reply("Paris", delay_s=1.0), timeout_s=0.2)
-    assert slow.error_rate == 1.0 and {o.error for o in slow.outcomes} == {"timed out"}
+    assert slow.error_rate == 1.0 and {o.error for o in slow.outcomes} == {"timed out (no whole answer within 0.2s)"}
 
 
 def test_a_slow_backend_fails_the_p95_limit() -> None:
@@ -70,3 +76,86 @@ def test_a_slow_backend_fails_the_p95_limit() -> None:
     verdict = evaluate(Gate(p95_latency_ms=100), slow, None)
     assert [c.name for c in verdict.criteria if not c.passed] == ["p95LatencyMs"]
     assert slow.p95_latency_ms >= 300
+
+
+def suite_run(respond, *, timeout_s: float = 30, cases=CASES[:2], deadline_s: float = 5.0):
+    with RawServer(respond) as server, Checker(deadline_s) as checker:
+        return run_suite(cases, backend(server.url), concurrency=2, timeout_s=timeout_s, checker=checker)
+
+
+COMPLETION = json.dumps({"choices": [{"message": {"role": "assistant", "content": "Paris"}}]}).encode()
+
+
+def test_the_timeout_bounds_the_whole_request_not_each_read() -> None:
+    # One byte every 0.1 s: every read is quick, the answer takes 3 s. Complete and correct, so
+    # only a deadline on the whole request can turn it into an error.
+    def trickle(sock, closing) -> None:
+        sock.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(COMPLETION)}"
+                     "\r\n\r\n".encode())
+        padded = COMPLETION
+        step = max(1, len(padded) // 30)
+        for start in range(0, len(padded), step):
+            if closing.wait(0.1):
+                return
+            sock.sendall(padded[start:start + step])
+
+    result = suite_run(trickle, timeout_s=1.0)
+    assert [o.error for o in result.outcomes] == ["timed out (no whole answer within 1s)"] * 2
+
+
+def test_an_endless_answer_is_cut_off() -> None:
+    def endless(sock, closing) -> None:
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"[" * 65536
+        while not closing.is_set():
+            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+
+    result = suite_run(endless)
+    assert {o.error for o in result.outcomes} == {"answer larger than 4 MiB"}
+
+
+@pytest.mark.parametrize(("respond", "kind"), [
+    (answer("200 OK", "text/html", b"<html><body>Sign in</body></html>"), "text/html"),
+    (answer("200 OK", "application/json", b'{"result": "Paris"}'), "application/json"),
+    (answer("200 OK", "application/json", b'{"choices": [{"message": {"content": 7}}]}'), "application/json"),
+    (answer("200 OK", "application/json", b'{"choices": "Paris"}'), "application/json"),
+    (answer("200 OK", "application/json", b"[" * 100_000 + b"]" * 100_000), "application/json"),
+    (answer("200 OK", "application/json", b"\xff\xfe not utf-8"), "application/json"),
+], ids=["html", "other-schema", "content-not-text", "choices-not-list", "deep-json", "not-utf8"])
+def test_an_answer_that_is_no_chat_completion_is_an_error_of_its_case(respond, kind: str) -> None:
+    result = suite_run(respond)
+    assert {o.error for o in result.outcomes} == {
+        f"answer is not a chat completion ({kind}; expected JSON with choices[0].message.content)"}
+
+
+def test_a_redirect_is_an_error_not_a_second_request() -> None:
+    with RawServer(answer("200 OK", "application/json", COMPLETION)) as elsewhere:
+        moved = answer("307 Temporary Redirect", "text/plain", b"")
+
+        def redirect(sock, closing) -> None:
+            sock.sendall(f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {elsewhere.url}/chat/completions\r\n"
+                         "Content-Length: 0\r\n\r\n".encode())
+
+        result = suite_run(redirect)
+    assert moved and {o.error for o in result.outcomes} == {"HTTP 307"} and elsewhere.requests == 0
+
+
+@pytest.mark.parametrize("expect", [
+    {"regex": "(a|aa)+$"},
+    {"jsonSchema": {"type": "string", "pattern": "(a|aa)+$"}},
+    # 40 levels of two-way anyOf through $refs: a short schema that tries 2^40 branches.
+    {"jsonSchema": {"$ref": "#/$defs/d0", "$defs": {
+        **{f"d{i}": {"anyOf": [{"$ref": f"#/$defs/d{i + 1}"}, {"$ref": f"#/$defs/d{i + 1}"}]} for i in range(40)},
+        "d40": {"type": "string", "minLength": 10**6}}}},
+], ids=["regex", "schema-pattern", "nested-anyOf"])
+def test_a_check_that_backtracks_without_end_fails_its_case_at_the_deadline(expect: dict) -> None:
+    text = "a" * 60 + "!"
+    cases = [Case.model_validate({"messages": [{"role": "user", "content": "q"}], "expect": expect, "id": "redos"}),
+             CASES[0]]
+    content = json.dumps(text) if "jsonSchema" in expect else text
+    body = json.dumps({"choices": [{"message": {"content": content}}]}).encode()
+    result = suite_run(answer("200 OK", "application/json", body), cases=cases, deadline_s=0.5)
+    redos, paris = result.outcomes
+    assert not redos.passed and redos.error is None
+    assert redos.failures[0].startswith("the regex or jsonSchema check took longer than 0.5s")
+    assert paris.failures == ("does not contain 'Paris'",)  # the next check runs in a new worker

@@ -77,6 +77,10 @@ def case_line(expect: dict, **extra: object) -> str:
     (case_line({"jsonSchema": {"type": 5}}), "JSON Schema"),
     (case_line({"contain": "x"}), "expect.contain"),
     (case_line({"equals": "x"}, maxTokens=0), "maxTokens"),
+    (case_line({"contains": []}), "expect.contains: List should have at least 1 item"),
+    (case_line({"contains": ""}), "expect.contains.0: String should have at least 1 character"),
+    (case_line({"contains": ["Paris", ""]}), "expect.contains.1: String should have at least 1 character"),
+    (case_line({"regex": ""}), "expect.regex: String should have at least 1 character"),
 ])
 def test_bad_suites_name_the_line_and_field(tmp_path: Path, line: str, says: str) -> None:
     with pytest.raises(SuiteError) as caught:
