@@ -11,7 +11,7 @@ from rich.tree import Tree
 
 from components.token_shapes import redact
 
-if TYPE_CHECKING:  # for annotations only: `plan` never loads the promotion client (openai)
+if TYPE_CHECKING:  # for annotations only: `plan` never loads the promotion client
     from scalepath.cost.advisor import Advice
     from scalepath.plan import Plan
     from scalepath.promote.command import Promotion
