@@ -151,6 +151,7 @@ def plan(
     except PolicyPackError as error:
         # Not proven compliant: fail like a violation, with the pack's own words.
         raise fail(f"policy pack failed: {error}", EXIT_VIOLATIONS) from None
+    interrupts.check()  # a signal may have been dropped inside a library: no plan after it
     result = redacted(result)
     document = result.to_json()
     moved = None
@@ -366,6 +367,7 @@ def promote(
                                outputs=load_outputs(outputs),
                                concurrency=concurrency,
                                timeout_s=timeout)
+        interrupts.check()  # a signal may have been dropped inside a library: nothing after it
         if write and result.verdict.passed and result.weights_after != result.weights_before:
             write_weights(env_file, route, result.weights_after, read_before=original, check=check)
     except (ConfigError, SuiteError, EnvFileError, EngineError, OSError) as error:

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -57,6 +57,17 @@ def exit_on_signal() -> None:
         signal.signal(signum, _exit_now)
 
 
+_received: list[int] = []
+"""Signals that arrived inside the current :func:`interruptible` block, first one first."""
+
+
+def check() -> None:
+    """Raise :class:`Interrupted` if a signal arrived in this block, also one whose exception was
+    dropped where it was raised: call before anything is printed or written as a result."""
+    if _received:
+        raise Interrupted(_received[0])
+
+
 @contextmanager
 def interruptible() -> Iterator[None]:
     """Within the block the first SIGINT/SIGTERM raises :class:`Interrupted`; handlers are restored after.
@@ -70,14 +81,22 @@ def interruptible() -> Iterator[None]:
         # (and cannot install them): Ctrl-C stays a KeyboardInterrupt there.
         yield
         return
-    received: list[int] = []
+    received = _received
+    received.clear()
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         received.append(signum)
         if len(received) == 1:
             raise Interrupted(signum)
 
+    def unraisable(report: Any) -> None:
+        # Raised where Python cannot pass it on (a __del__, a callback from C), Interrupted is
+        # dropped with an "Exception ignored" traceback; check() raises it again, quietly.
+        if not isinstance(report.exc_value, Interrupted):
+            previous_hook(report)
+
     previous = {signum: signal.signal(signum, handler) for signum in SIGNALS}
+    previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield
     except BaseException as error:
@@ -89,3 +108,4 @@ def interruptible() -> Iterator[None]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+        sys.unraisablehook = previous_hook

@@ -204,3 +204,32 @@ def test_an_interrupt_a_library_wrapped_is_still_an_interrupt() -> None:
             except BaseException as error:  # as pydantic-core does while building a model
                 raise ValueError("SchemaError: Error building validator") from error
     assert caught.value.exit_code == 143
+
+
+class _DroppedInterrupt:
+    """An object whose finaliser receives SIGTERM: Python cannot raise out of ``__del__``, so the
+    handler's Interrupted is dropped there, as in a library callback (seen: inside a regex a
+    pydantic validator ran while the plan's JSON was being built)."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGTERM)
+
+
+def test_an_interrupt_dropped_where_it_was_raised_stops_the_plan_before_it_prints(monkeypatch, capsys) -> None:
+    from typer.testing import CliRunner
+
+    from scalepath import cli
+
+    real = cli.run_plan
+
+    def run_plan_and_drop_an_interrupt(*args, **kwargs):
+        result = real(*args, **kwargs)
+        _DroppedInterrupt()  # freed at once: the signal arrives inside __del__
+        return result
+
+    monkeypatch.setattr(cli, "run_plan", run_plan_and_drop_an_interrupt)
+    result = CliRunner().invoke(cli.app, ["plan", "--stack", "dev", "--json"])
+    assert result.exit_code == 143, result.output
+    assert '"resources"' not in result.stdout and "Traceback" not in result.output
+    assert "interrupted by SIGTERM; no plan was produced" in result.stderr
+    assert "Exception ignored" not in result.output + capsys.readouterr().err
