@@ -500,6 +500,8 @@ ADVISE = {
     "--model 1e15": (["--model", "1e15"], "--model"),
     "--model 0B": (["--model", "0B"], "--model"),
     "--model 0": (["--model", "0"], "--model"),
+    "--model=-8B (a sign is no model name)": (["--model=-8B"], "--model"),
+    "--model +8B": (["--model", "+8B"], "--model"),
     "--model 1e400": (["--model", "1e400"], "--model"),
     "--plot into a missing folder": (["--model", "8B", "--plot", "{tmp}/missing/cost.png"], "--plot"),
     "--plot with an unknown extension": (["--model", "8B", "--plot", "{tmp}/cost.xyz"], "--plot"),

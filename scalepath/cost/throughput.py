@@ -78,8 +78,12 @@ def _params_from_text(text: str) -> float | None:
         if unit == "m":
             return value / 1000
         return value / 1e9 if value >= 1e6 else None
-    named = re.search(r"(?<![\d.])(\d+(?:\.\d+)?)[bB](?![a-zA-Z])", text.split("/")[-1])
-    return float(named[1]) if named else None
+    name = text.split("/")[-1]
+    named = re.search(r"(?<![\d.])(\d+(?:\.\d+)?)[bB](?![a-zA-Z])", name)
+    # A size inside a name (`Model-13B-chat`) needs the name: `-8B` or `+8B` is a signed count, not an id.
+    if named is None or not re.search(r"[A-Za-z]", name[:named.start()] + name[named.end():]):
+        return None
+    return float(named[1])
 
 
 @dataclass(frozen=True)
