@@ -1,8 +1,9 @@
 """``scalepath`` command line: ``plan`` runs a stack offline and reports resources, policy
 violations and cost (exit codes: 0 clean, 1 mandatory violations, 2 invalid config, 130/143
-interrupted by SIGINT/SIGTERM); ``advise`` compares the stages' monthly cost for a workload and
-recommends one; ``gateway config|serve`` renders / runs the stack's gateway (``scalepath/gateway/``);
-``promote`` moves a gateway route's weight to a candidate that passes an eval gate (``scalepath/promote/``)."""
+interrupted by SIGINT/SIGTERM, 70 internal error in any command); ``advise`` compares the
+stages' monthly cost for a workload and recommends one; ``gateway config|serve`` renders / runs
+the stack's gateway (``scalepath/gateway/``); ``promote`` moves a gateway route's weight to a
+candidate that passes an eval gate (``scalepath/promote/``)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,11 @@ class _Cli(typer.Typer):
         self.as_program = True
         try:
             return super().__call__(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 (a bug in any command: exit 70, never a verdict)
+            try:
+                raise crashed(error, "the command did not complete") from None
+            except typer.Exit as done:
+                interrupts.end_process(done.exit_code)
         except SystemExit as done:
             if not self.end_at_once:
                 raise
@@ -89,6 +95,12 @@ def fail(message: str, code: int) -> typer.Exit:
     """Print an error (no traceback) to stderr and return the exit to raise."""
     Console(stderr=True).print(f"[bold red]error:[/] {escape(redact(message))}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def crashed(error: Exception, outcome: str) -> typer.Exit:
+    """Report an unexpected exception in one line (no traceback) and return exit :data:`EXIT_CRASH`."""
+    return fail(f"internal error, {outcome} ({type(error).__name__}: {clip(str(error))}); please report it "
+                "with the command line", EXIT_CRASH)
 
 
 def interruptible(outcome: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -373,8 +385,7 @@ def promote(
     except (ConfigError, SuiteError, EnvFileError, EngineError, OSError) as error:
         raise fail(str(error), EXIT_CONFIG) from None
     except Exception as error:  # a bug: CI must not read it as "refused" (1) or "promoted" (0)
-        raise fail(f"internal error, nothing was written ({type(error).__name__}: {clip(str(error))}); "
-                   "please report it with the command line", EXIT_CRASH) from None
+        raise crashed(error, "nothing was written") from None
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:

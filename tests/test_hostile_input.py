@@ -551,3 +551,18 @@ MISFITS: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
 def test_models_that_fit_no_gpu_are_refused_on_self_hosted_and_hf_stages(tmp_path: Path, case: str) -> None:
     build, key = MISFITS[case]
     _refused(tmp_path, build(), key)
+
+
+# --- Exit codes: a crash is never a verdict ---------------------------------------------------------
+
+def test_a_crash_in_any_command_exits_70_in_one_line_never_0_1_or_2() -> None:
+    # A bug stands in as an exception from inside plan; CI must not read it as "violations" (1).
+    boot = ("import scalepath.cli as cli\n"
+            "def bug(*args, **kwargs):\n    raise ZeroDivisionError('division by zero')\n"
+            "cli.run_plan = bug\ncli.app()\n")
+    result = subprocess.run([sys.executable, "-c", boot, "plan", "--stack", "dev"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 70, result.stderr
+    assert "internal error, the command did not complete (ZeroDivisionError: division by zero)" in " ".join(
+        result.stderr.split())
+    assert "Traceback" not in result.stderr and result.stdout == ""
