@@ -133,3 +133,10 @@ def test_schema_checks_fetch_nothing_even_if_a_reference_slipped_past_load() -> 
         server.shutdown()
     assert hits == []
     assert failures == [f"jsonSchema cannot be evaluated: Unresolvable: {url}"]
+
+
+def test_a_schema_whose_refs_loop_fails_its_case_instead_of_crashing(tmp_path: Path) -> None:
+    loop = {"$ref": "#/$defs/a", "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}}
+    cases = load_suite(write_suite(tmp_path, case_line({"jsonSchema": loop})))
+    assert cases[0].expect.failures('{"city": "Paris"}') == [
+        "jsonSchema cannot be evaluated: it refers to itself without end (a $ref loop) or nests too deep"]
