@@ -86,7 +86,10 @@ def run_suite(cases: Sequence[Case], backend: Backend, *, concurrency: int, time
               checker: Checker) -> RunResult:
     """Send every case to ``backend`` (at most ``concurrency`` at once, each within ``timeout_s``),
     then check the answers with ``checker`` (which bounds the time each check may take)."""
-    asked = asyncio.run(_ask_all(cases, backend, concurrency, timeout_s))
+    # A loop of its own, not asyncio.run: that leaves the thread with no current loop, which breaks
+    # code run after it in the same process that asks for one (Pulumi's runtime does).
+    with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
+        asked = runner.run(_ask_all(cases, backend, concurrency, timeout_s))
     outcomes = []
     for case, outcome in zip(cases, asked, strict=True):
         if outcome.error is None:

@@ -159,3 +159,15 @@ def test_a_check_that_backtracks_without_end_fails_its_case_at_the_deadline(expe
     assert not redos.passed and redos.error is None
     assert redos.failures[0].startswith("the regex or jsonSchema check took longer than 0.5s")
     assert paris.failures == ("does not contain 'Paris'",)  # the next check runs in a new worker
+
+
+def test_a_run_leaves_the_thread_its_event_loop() -> None:
+    # Pulumi's runtime asks for the current loop; a plan after a promotion in one process must work.
+    import asyncio
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        before = asyncio.get_event_loop()
+        run(lambda body: Reply("Paris"))
+        assert asyncio.get_event_loop() is before
