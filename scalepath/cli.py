@@ -204,6 +204,7 @@ def _transition(stack: str, root: Path, config: Path | None, stack_config: Stack
 
 
 @app.command()
+@interruptible("no advice was produced")
 def advise(
     requests_per_month: Annotated[int, typer.Option(min=1, help="Expected requests per month.")],
     input_tokens: Annotated[int, typer.Option(min=0, help="Prompt tokens per request.")],

@@ -233,3 +233,19 @@ def test_an_interrupt_dropped_where_it_was_raised_stops_the_plan_before_it_print
     assert '"resources"' not in result.stdout and "Traceback" not in result.output
     assert "interrupted by SIGTERM; no plan was produced" in result.stderr
     assert "Exception ignored" not in result.output + capsys.readouterr().err
+
+
+def test_ctrl_c_in_advise_exits_130_not_clicks_aborted_1(monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from scalepath import cli
+
+    def interrupted_advisor(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(5)  # the handler raises here
+
+    monkeypatch.setattr(cli, "run_advisor", interrupted_advisor)
+    result = CliRunner().invoke(cli.app, ["advise", "--requests-per-month", "1000", "--input-tokens", "10",
+                                          "--output-tokens", "10", "--model", "8B"])
+    assert result.exit_code == 130, result.output
+    assert "interrupted by SIGINT; no advice was produced" in result.output and "Aborted" not in result.output
