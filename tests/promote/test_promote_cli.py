@@ -233,15 +233,16 @@ def test_the_report_never_prints_a_token_from_the_suite_or_the_backend_key_a_can
 
 def test_a_promotion_the_stack_parser_would_refuse_is_stopped_before_the_run(tmp_path: Path,
                                                                              baseline: StandIn) -> None:
-    # The candidate is the route's fallback: as a target too, the route would be invalid config.
+    # The candidate is the route's fallback: taking all the weight, every weighted target would be
+    # a fallback too (a failed request retried on the deployment that just failed): invalid config.
     env = environment(tmp_path)
     env.write_text(env.read_text().replace("        gate:", "        fallbacks: [chat-serverless]\n        gate:"))
     before = env.read_bytes()
     with StandIn("candidate", reply=lambda body: Reply("Paris")) as candidate:
         result = promote(env, suite(tmp_path), {"chat-endpoint": baseline.url, "chat-serverless": candidate.url},
-                         "--write")
+                         "--write", "--step", "100")
     assert result.exit_code == EXIT_CONFIG, result.output
-    assert "would not be a valid stack config" in result.output and "fallbacks" in result.output
+    assert "would not be a valid stack config" in result.output and "is also a fallback" in result.output
     assert candidate.requests == 0 and env.read_bytes() == before
 
 
