@@ -7,6 +7,7 @@ from :mod:`components.aws.api_model` at check time.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -112,16 +113,23 @@ def load() -> Limits:
     return Limits.model_validate(load_data(DATA_FILE))
 
 
+def decimal(value: float) -> Fraction:
+    """The decimal a data file or a config wrote, exactly: YAML reads ``18.9`` as the nearest
+    float, whose ``repr`` is the shortest decimal that reads back the same, i.e. the text."""
+    return Fraction(repr(value))
+
+
 def decode_tokens_per_second(gpu: str | None, gpu_count: int, params_b: float | None,
-                             quantize: str | None) -> float | None:
+                             quantize: str | None) -> Fraction | None:
     """Tokens per second one sequence gets on this hardware (bandwidth roofline x the file's
-    efficiency); ``None`` when the GPU or the model size is unknown."""
+    efficiency); ``None`` when the GPU or the model size is unknown. Exact, so an answer budget
+    that holds N tokens to the digit is floored to N, not N - 1 (issue 29: 50 tokens/s x 18.9 s)."""
     bandwidth = catalog.gpu_memory_bandwidth_gbs(gpu) if gpu else None
     if bandwidth is None or params_b is None or gpu_count == 0:
         return None
     decode = load().decode
-    weight_bytes = params_b * 1e9 * decode.bytes_per_param(quantize)
-    return decode.bandwidth_efficiency * gpu_count * bandwidth * 1e9 / weight_bytes
+    weight_bytes = decimal(params_b) * 10**9 * decimal(decode.bytes_per_param(quantize))
+    return decimal(decode.bandwidth_efficiency) * gpu_count * decimal(bandwidth) * 10**9 / weight_bytes
 
 
 def version_key(version: str) -> tuple[int, ...]:

@@ -8,8 +8,10 @@ adds the checks that need the rest of the stack (network mode and egress, region
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Literal
 
 import pulumi
@@ -374,7 +376,7 @@ class SageMakerDeployment(DeploymentBase):
             return True
         return config.create_endpoints and RUNTIME_ENDPOINT_SERVICE in config.interface_endpoints
 
-    def _decode_rate(self) -> float | None:
+    def _decode_rate(self) -> Fraction | None:
         """Estimated tokens/s of one answer (None: not a text-generation real-time endpoint, or
         the GPU or model size is unknown)."""
         if self.kind is not EndpointKind.REALTIME or self.container.server not in (Server.TGI, Server.VLLM) \
@@ -384,19 +386,20 @@ class SageMakerDeployment(DeploymentBase):
         return limits.decode_tokens_per_second(spec.gpu, spec.gpu_count, model_size_b(self.model, self.model_params_b),
                                                self.generation.quantize)
 
-    def _answer_budget_seconds(self) -> float:
+    def _answer_budget_seconds(self) -> Fraction:
         """How long the longest answer may take: within SageMaker's real-time response limit and
-        under the p95 latency alarm, each with headroom (a normal long answer must trip neither)."""
+        under the p95 latency alarm, each with headroom (a normal long answer must trip neither).
+        Exact, as the decode rate is: the answer length is their product, floored."""
         data = limits.load()
-        return min(data.invocation.realtime_response_seconds, self.alerts.latency_p95_ms / 1000) \
-            / data.decode.alarm_headroom
+        return min(Fraction(data.invocation.realtime_response_seconds), Fraction(self.alerts.latency_p95_ms, 1000)) \
+            / limits.decimal(data.decode.alarm_headroom)
 
     def effective_generation(self) -> TextGenerationSettings:
         """``generation`` with ``maxNewTokens`` derived from the decode speed when unset."""
         rate = self._decode_rate()
         if self.generation.max_new_tokens is not None or rate is None:
             return self.generation
-        tokens = int(rate * self._answer_budget_seconds())
+        tokens = math.floor(rate * self._answer_budget_seconds())
         if self.generation.max_total_tokens:
             tokens = min(tokens, self.generation.max_total_tokens - 1)
         return self.generation.model_copy(update={"max_new_tokens": max(tokens, 1)})
@@ -416,13 +419,13 @@ class SageMakerDeployment(DeploymentBase):
                                       f"{limit_s * 1000}"))
             return issues
         budget = self._answer_budget_seconds()
-        fits = int(rate * budget)
+        fits = math.floor(rate * budget)
         new_tokens = self.generation.max_new_tokens
-        where = f"~{rate:.0f} tokens/s on {self.instance_type}"
+        where = f"~{float(rate):.0f} tokens/s on {self.instance_type}"
         if new_tokens is not None and new_tokens > fits:
             binding = ("alerts.latencyP95Ms" if self.alerts.latency_p95_ms / 1000 < limit_s
                        else f"SageMaker's {limit_s} s real-time limit")
-            message = (f"{new_tokens} tokens take ~{new_tokens / rate:.0f} s at {where}; with "
+            message = (f"{new_tokens} tokens take ~{float(new_tokens / rate):.0f} s at {where}; with "
                        f"x{data.decode.alarm_headroom:g} headroom under {binding} at most {fits} fit. Lower "
                        f"maxNewTokens, raise alerts.latencyP95Ms (< {limit_s * 1000}), choose a faster "
                        "instanceType, or use kind: async (1 h)")
