@@ -16,14 +16,14 @@ from typing import Any
 import pulumi
 import pytest
 from huggingface_hub import constants as hf_constants
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
 from components.disk_memo import CACHE_DIR_ENV
 from scalepath.mocks import ScalepathMocks
 from scalepath.plan import Plan, RecordingMonitor, run_plan
 from scalepath.policy_runner import PolicyPackSession, start_pack
 from scalepath.stackconfig import load_stack_config
-from tests.support import ROOT
+from tests.support import ROOT, profiles
 from tests.support.policy import PACK
 
 # huggingface_hub builds its User-Agent with a registry fetched from huggingface.co on the first
@@ -71,10 +71,9 @@ def no_network_beyond_loopback() -> Iterator[None]:
     attempts, _NETWORK_ATTEMPTS[:] = list(_NETWORK_ATTEMPTS), []
     assert attempts == [], f"network access beyond loopback: {attempts}"
 
-# Property tests are never timed: on a loaded 2-core machine a per-example deadline (200 ms by
-# default) or the too-slow health check fails tests for the machine's sake, not the code's.
-settings.register_profile("scalepath", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("scalepath")
+# Property tests are never timed, and CI draws the same examples every run (tests/support/profiles.py).
+profiles.register()
+settings.load_profile(profiles.chosen(os.environ))
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import settings
 
 from scalepath import ci
-from tests.support import ROOT, SHIPPED
+from tests.support import ROOT, SHIPPED, profiles
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 LABEL = "vpc-runner"
@@ -147,3 +148,16 @@ def test_the_setup_action_installs_the_gke_auth_plugin_on_request() -> None:
 def test_policy_configs_exist_for_every_environment() -> None:
     for environment in {job.environment for job in ci.stack_jobs(ROOT, LABEL)}:
         assert (ROOT / "policies" / "config" / f"{environment}.json").is_file()
+
+
+def test_ci_draws_the_same_property_examples_every_run() -> None:
+    # ci.yml runs .ci/run, which the project's own CI runs too: it selects the profile before pytest.
+    script = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert script.index("export HYPOTHESIS_PROFILE=ci") < script.index("python -m pytest")
+    assert any("bash .ci/run" in step.get("run", "") for step in workflow("ci.yml")["jobs"]["test"]["steps"])
+    assert profiles.chosen({"CI": "true"}) == profiles.CI  # GitHub Actions sets CI on every runner
+    assert profiles.chosen({}) == profiles.DEV
+    assert profiles.chosen({"CI": "true", "HYPOTHESIS_PROFILE": profiles.DEV}) == profiles.DEV
+    ci_profile, dev = settings.get_profile(profiles.CI), settings.get_profile(profiles.DEV)
+    assert ci_profile.derandomize and ci_profile.database is None and ci_profile.deadline is None
+    assert not dev.derandomize and dev.deadline is None
