@@ -81,6 +81,18 @@ def test_serverless_variant_is_priced_per_use_from_expected_usage():
     assert line.monthly_usd == pytest.approx(100_000 * 1.2 * 4 * 0.00002) == pytest.approx(9.60)
 
 
+def test_provisioned_concurrency_is_billed_every_second_of_the_month():
+    # Issue 29: a mutant without the * 3600 priced this at $0.03. By hand from service_prices.yaml:
+    # 2 provisioned x 4 GB x $0.0000048/GB-s x 3600 s/h x 730 h = $100.9152 a month, plus use:
+    # 100k requests x (0.2 s + 20 x 0.05 s) x 4 GB x $0.00002/GB-s = $9.60.
+    config = sagemaker_config({"variantName": "AllTraffic", "serverlessConfig": {
+        "memorySizeInMb": 4096, "maxConcurrency": 5, "provisionedConcurrency": 2}})
+    usage = ExpectedUsage(requests_per_month=100_000, input_tokens_per_request=100, output_tokens_per_request=20)
+    line = price(config, usage={"chat": usage})
+    assert line.monthly_usd == pytest.approx(100.9152 + 9.60)
+    assert "+ 2 provisioned" in line.detail
+
+
 def test_serverless_variant_without_expected_usage_is_unknown_not_zero():
     line = price(sagemaker_config({"variantName": "AllTraffic", "serverlessConfig": {"memorySizeInMb": 2048}}))
     assert line.basis is Basis.UNKNOWN and line.monthly_usd is None and "expectedUsage" in line.detail
