@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from components import catalog
-from components.clusters.allocatable import NodeCloud, allocatable, daemon_set_requests, workload_budget
-from components.quantity import cpu_millis, memory_mib
+from components.clusters.allocatable import NodeCloud, Resources, allocatable, daemon_set_requests, workload_budget
+from components.quantity import memory_mib
 from tests.support import issues, one, plan
 from tests.support.clusters import eks_config, gke_config
 
@@ -46,31 +46,45 @@ def test_allocatable_follows_the_documented_formulas() -> None:
     g2 = allocatable(NodeCloud.GKE, catalog.load("gce").get("g2-standard-8"))
     assert g2.cpu_m == 7910
     assert g2.memory_mib == 29022
-    for cloud in NodeCloud:
-        assert daemon_set_requests(cloud).cpu_m > 0  # the DaemonSets take their share
+
+
+def test_the_daemon_sets_take_their_share() -> None:
+    # node_allocatable.yaml, summed by hand. EKS: aws-node 25m + kube-proxy 100m + ebs-csi-node 30m/120Mi
+    # + pod-identity 25m = 180m, 120 MiB. GKE: 100 + 100 + 10 + 10 + 100 + 10 + 10 + 50 + 5 = 395m and
+    # 200 + 60 + 40 + 100 + 20 + 20 + 50 + 30 = 520 MiB.
+    assert daemon_set_requests(NodeCloud.EKS) == Resources(cpu_m=180, memory_mib=120)
+    assert daemon_set_requests(NodeCloud.GKE) == Resources(cpu_m=395, memory_mib=520)
+    # What the workload keeps: allocatable (above) minus those.
+    g6, g2 = catalog.load("ec2").get("g6.xlarge"), catalog.load("gce").get("g2-standard-8")
+    assert workload_budget(NodeCloud.EKS, g6) == Resources(3920 - 180, 14162 - 120)
+    assert workload_budget(NodeCloud.GKE, g2) == Resources(7910 - 395, 29022 - 520)
 
 
 def test_prod_like_eks_replica_requests_fit_both_gpu_types() -> None:
-    got = requests(eks(["g6.xlarge", "g5.xlarge"]))
-    ec2 = catalog.load("ec2")
-    for node in ("g6.xlarge", "g5.xlarge"):
-        budget = workload_budget(NodeCloud.EKS, ec2.get(node))
-        assert cpu_millis(got["cpu"]) <= budget.cpu_m, (node, got)
-        assert memory_mib(got["memory"]) <= budget.memory_mib, (node, got)
-    # ... and not absurdly small: most of the node is the model server's.
-    assert cpu_millis(got["cpu"]) >= 3000 and memory_mib(got["memory"]) >= 12 * 1024
+    # g6.xlarge and g5.xlarge are alike (4 vCPU, 16 GiB, 58 pods): 3740m and 14042 MiB each (above),
+    # rounded down to 100m and 256 MiB steps: 3700m, 54 x 256 = 13824 MiB. Without the DaemonSets'
+    # share it would be 3900m and 14080 MiB, which the nodes cannot hold.
+    assert requests(eks(["g6.xlarge", "g5.xlarge"])) == {"cpu": "3700m", "memory": "13824Mi", "nvidia.com/gpu": "1"}
 
 
-@pytest.mark.parametrize("machine", ["g2-standard-8", "g2-standard-4", "n1-standard-4+1xnvidia-tesla-t4"])
-def test_gke_replica_requests_fit_the_machine(machine: str) -> None:
+# By hand from node_allocatable.yaml and gce.yaml; every budget is allocatable - 395m/520 MiB of DaemonSets.
+# g2-standard-8 (8 vCPU, 32 GiB): 7910m, 29022 MiB (above) -> 7515m, 28502 -> 7500m, 111 x 256 MiB.
+# g2-standard-4 (4 vCPU, 16 GiB): CPU 4000 - (60 + 10 + 10) = 3920m; memory 16384 - 1024 x (1 + 0.8 + 0.8)
+#   - 100 = 13621 MiB -> 3525m, 13101 MiB -> 3500m, 51 x 256 = 13056 MiB.
+# n1-standard-4 (4 vCPU, 15 GiB): 3920m; 15360 - 1024 x (1 + 0.8 + 0.7) - 100 = 12700 MiB
+#   -> 3525m, 12180 MiB -> 3500m, 47 x 256 = 12032 MiB.
+@pytest.mark.parametrize(("machine", "expected"), [
+    ("g2-standard-8", {"cpu": "7500m", "memory": "28416Mi"}),
+    ("g2-standard-4", {"cpu": "3500m", "memory": "13056Mi"}),
+    ("n1-standard-4+1xnvidia-tesla-t4", {"cpu": "3500m", "memory": "12032Mi"}),
+])
+def test_gke_replica_requests_fit_the_machine(machine: str, expected: dict[str, str]) -> None:
     # On the T4 a 3B model: a 7B one in 16-bit (~14 GiB) fits no 16 GiB T4 beside its KV cache.
     cfg = gke(machine) if "+" not in machine else gke_config(model="Qwen/Qwen2.5-3B-Instruct", cluster={
         "masterAuthorizedCidrs": CIDRS, "gpuNodes": {"machineType": "n1-standard-4",
                                                       "accelerator": {"type": "nvidia-tesla-t4", "count": 1}}},
         vllm={"modelCache": {"kind": "ephemeral"}})
-    got = requests(cfg)
-    budget = workload_budget(NodeCloud.GKE, catalog.load("gce").get(machine))
-    assert cpu_millis(got["cpu"]) <= budget.cpu_m and memory_mib(got["memory"]) <= budget.memory_mib
+    assert requests(cfg) == {**expected, "nvidia.com/gpu": "1"}
 
 
 def test_every_gpu_type_of_the_catalogues_gets_requests_that_fit() -> None:
@@ -105,10 +119,10 @@ def test_replicas_sharing_a_multi_gpu_node_share_its_allocatable() -> None:
     # 4 GPUs, 1 per replica: four replicas per g6.12xlarge, each with a quarter of the node.
     found = issues(eks(["g6.12xlarge"], resources={"memory": "64Gi"}))
     assert "each of its 4 replicas" in found[f"{D}.vllm.resources.memory"]
-    derived = requests(eks(["g6.12xlarge"]))
-    budget = workload_budget(NodeCloud.EKS, catalog.load("ec2").get("g6.12xlarge"))
-    assert 4 * memory_mib(derived["memory"]) <= budget.memory_mib
-    assert 4 * cpu_millis(derived["cpu"]) <= budget.cpu_m
+    # g6.12xlarge (48 vCPU, 192 GiB, 234 pods): CPU 48000 - (60 + 10 + 10 + 44 x 2.5) - 180 = 47630m;
+    # memory 196608 x 0.925 - (11 x 234 + 255) - 100 - 120 = 178813 MiB. A quarter each: 11907m and
+    # 44703 MiB, rounded down to 11900m and 174 x 256 = 44544 MiB.
+    assert requests(eks(["g6.12xlarge"])) == {"cpu": "11900m", "memory": "44544Mi", "nvidia.com/gpu": "1"}
 
 
 @pytest.mark.parametrize(("resources", "key", "text"), [
