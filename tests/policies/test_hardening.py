@@ -100,8 +100,13 @@ def test_iam_reads_a_roles_inline_policies(pack):
      {"principalId": "p", "scope": "/subscriptions/s",
       "roleDefinitionId": "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/"
                           "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"}, "Azure role Owner"),
+    # Azure compares GUIDs case-insensitively: the same Contributor id in capitals, with a trailing slash.
+    ("azure-native:authorization:RoleAssignment",
+     {"principalId": "p", "scope": "/subscriptions/s",
+      "roleDefinitionId": "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/"
+                          "B24988AC-6180-42A0-AB88-20F7382DD24C/"}, "Azure role Contributor"),
 ], ids=["aws-admin", "aws-poweruser", "job-function", "role-managed-arns", "exclusive-govcloud", "gcp-owner",
-        "gcp-editor-binding", "azure-owner"])
+        "gcp-editor-binding", "azure-owner", "azure-contributor-capitals"])
 def test_iam_refuses_administrator_attachments(pack, type_, inputs, expected):
     (violation,) = of(run(pack, [resource(type_, inputs)], env="staging"), "iam-least-privilege")
     assert expected in violation["message"] and violation["level"] == "mandatory"

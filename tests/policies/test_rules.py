@@ -114,6 +114,14 @@ def test_required_tags_remediate_fills_configured_defaults(pack):
     assert report.remediated[model.urn]["executionRoleArn"] == model.inputs["executionRoleArn"]
 
 
+def test_required_tags_remediate_writes_only_valid_gcp_label_values(pack):
+    # GCP label values are lower case: `CC 9` would fail at `up`, so only `cc-9` is written (issue 29).
+    endpoint = resource("gcp:vertex/aiEndpoint:AiEndpoint", {"labels": {"team": "ml"}, "location": "us-central1"})
+    report = run(pack, [endpoint], overrides={"required-tags": {"enforcementLevel": "remediate", "properties": {
+        "defaults": {"cost-center": "cc-9", "environment": "Dev Env"}}}})
+    assert report.remediated[endpoint.urn]["labels"] == {"team": "ml", "cost-center": "cc-9"}
+
+
 
 class _CountingStub:
     """The session's stub, counting the calls made through it by method name."""
