@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 
 from scalepath.promote.checks import Checker
-from scalepath.promote.gate import evaluate
-from scalepath.promote.runner import Backend, run_suite
+from scalepath.promote.gate import Verdict, evaluate
+from scalepath.promote.runner import Backend, Outcome, RunResult, run_suite
 from scalepath.promote.suite import Case
 from tests.support.openai_standin import Reply, StandIn
 from tests.support.raw_http import RawServer, answer
@@ -171,3 +171,56 @@ def test_a_run_leaves_the_thread_its_event_loop() -> None:
         before = asyncio.get_event_loop()
         run(lambda body: Reply("Paris"))
         assert asyncio.get_event_loop() is before
+
+
+# -- the gate at its thresholds (issue 29): a limit met exactly passes, one step past it fails ------
+
+
+def result(passed: int, errors: int = 0, total: int = 20, latency_ms: float = 50.0, name: str = "cand") -> RunResult:
+    """``total`` outcomes: ``passed`` right answers, then ``errors`` failed requests, the rest wrong answers."""
+    outcomes = [Outcome(f"c{i}", True, latency_ms) for i in range(passed)]
+    outcomes += [Outcome(f"e{i}", False, None, error="HTTP 503") for i in range(errors)]
+    outcomes += [Outcome(f"w{i}", False, latency_ms, failures=("wrong",)) for i in range(total - passed - errors)]
+    return RunResult(backend("http://127.0.0.1:9", name), tuple(outcomes))
+
+
+def failed(verdict: Verdict) -> list[str]:
+    return [c.name for c in verdict.criteria if not c.passed]
+
+
+def test_the_pass_rate_exactly_at_the_minimum_passes() -> None:
+    assert result(18).pass_rate == 0.9  # 18 / 20, the same double as the literal 0.9
+    assert failed(evaluate(Gate(min_pass_rate=0.9), result(18), None)) == []
+    assert failed(evaluate(Gate(min_pass_rate=0.9), result(17), None)) == ["minPassRate"]
+
+
+def test_the_error_rate_exactly_at_the_limit_passes() -> None:
+    # 1 error in 20 = 5%; every other case right, so only the error criterion can fail.
+    assert failed(evaluate(Gate(min_pass_rate=0.5, max_error_rate=0.05), result(19, errors=1), None)) == []
+    assert failed(evaluate(Gate(min_pass_rate=0.5, max_error_rate=0.05), result(18, errors=2), None)) == \
+        ["maxErrorRate"]
+
+
+def test_the_p95_exactly_at_the_limit_passes() -> None:
+    assert failed(evaluate(Gate(min_pass_rate=0.5, p95_latency_ms=1000), result(20, latency_ms=1000.0), None)) == []
+    assert failed(evaluate(Gate(min_pass_rate=0.5, p95_latency_ms=1000), result(20, latency_ms=1000.5), None)) == \
+        ["p95LatencyMs"]
+    # No request answered: no latency to judge, which fails rather than passes.
+    verdict = evaluate(Gate(min_pass_rate=0.0, p95_latency_ms=1000, max_error_rate=1.0), result(0, errors=20), None)
+    assert failed(verdict) == ["p95LatencyMs"] and "no request answered" in verdict.criteria[1].detail
+
+
+def test_a_regression_exactly_at_the_allowance_passes() -> None:
+    # Baseline 19/20 = 95%, allowance 5 points: 90% is allowed. In doubles 0.95 - 0.05 is
+    # 0.8999999999999999 < 0.9, and the gate's 1e-12 keeps the edge on the allowed side either way.
+    baseline = result(19, name="stable")
+    assert failed(evaluate(Gate(min_pass_rate=0.5, max_regression=0.05), result(18), baseline)) == []
+    assert failed(evaluate(Gate(min_pass_rate=0.5, max_regression=0.05), result(17), baseline)) == ["maxRegression"]
+    # Where the doubles round the other way the 1e-12 is what keeps the edge allowed: 0.4 - 0.1 is
+    # 0.30000000000000004 > 0.3 (baseline 8/20, candidate 6/20, allowance 10 points).
+    allowance = Gate(min_pass_rate=0.0, max_regression=0.1)
+    assert failed(evaluate(allowance, result(6), result(8, name="stable"))) == []
+    assert failed(evaluate(allowance, result(5), result(8, name="stable"))) == ["maxRegression"]
+    # With no allowance the candidate must match the baseline.
+    assert failed(evaluate(Gate(min_pass_rate=0.5), result(19), baseline)) == []
+    assert failed(evaluate(Gate(min_pass_rate=0.5), result(18), baseline)) == ["maxRegression"]
