@@ -515,11 +515,18 @@ def test_a_hanging_call_does_not_block_calls_to_another_endpoint(server, other_s
 @pytest.mark.parametrize(("retry_after", "expected"), [
     (("nan", "inf", "-3"), [0.5, 1.0, 2.0]),  # unreadable: our own backoff, no ValueError
     (("Wed, 21 Oct 2015 07:28:00 GMT",), [0.0]),  # an HTTP date in the past: at once
-], ids=["non-finite-or-negative", "http-date"])
+    (("3600", "5"), [5.0, 5.0]),  # an hour asked for: the 5 s cap wins; exactly the cap: as asked
+], ids=["non-finite-or-negative", "http-date", "capped"])
 def test_retry_after_that_is_not_plain_seconds(server, slept, retry_after, expected) -> None:
     provider = _throttled_create(server, *retry_after)
     assert provider.create(props(server)).outs["status"] == "running"
     assert slept == expected
+
+
+def test_backoff_doubles_from_its_base_up_to_the_cap() -> None:
+    policy = RetryPolicy(attempts=6, base_seconds=0.5, max_seconds=5)
+    assert [policy.delay(failures, None) for failures in range(1, 6)] == [0.5, 1.0, 2.0, 4.0, 5.0]
+    assert policy.delay(1, 3600.0) == 5.0 and policy.delay(3, 0.0) == 0.0 and policy.delay(2, 4.5) == 4.5
 
 
 @pytest.mark.parametrize(("answer", "expected"), [

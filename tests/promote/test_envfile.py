@@ -138,3 +138,16 @@ def test_a_flow_style_target_list_gets_the_new_target_inside_its_brackets() -> N
     after = with_weights(text, "chat", {"chat-endpoint": 90, "chat-sm": 10})
     assert after == text.replace("[{deployment: chat-endpoint, weight: 100}]",
                                  "[{deployment: chat-endpoint, weight: 90}, {deployment: chat-sm, weight: 10}]")
+
+
+def test_a_weight_the_text_edit_cannot_rewrite_is_refused_not_corrupted(tmp_path: Path) -> None:
+    # `0x5A` is YAML for 90; replacing the leading integer token `0` would write `80x5A`, a string.
+    # The re-parse check catches that, and the file is left as it was (issue 29).
+    hexadecimal = FLOW.replace("weight: 90}", "weight: 0x5A}")
+    with pytest.raises(EnvFileError, match="could not rewrite the weights in place without changing anything else"):
+        with_weights(hexadecimal, "chat", {"chat-endpoint": 80, "chat": 20})
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(hexadecimal)
+    with pytest.raises(EnvFileError):
+        write_weights(path, "chat", {"chat-endpoint": 80, "chat": 20}, read_before=hexadecimal, check=accept)
+    assert path.read_text() == hexadecimal
