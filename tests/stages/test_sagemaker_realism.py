@@ -94,6 +94,30 @@ def test_values_outside_the_api_model_are_refused_with_the_key(base_config: dict
     assert limit in message and "botocore" in message
 
 
+@pytest.mark.parametrize(("key", "member", "lowest", "highest"), [
+    ("startupTimeoutSeconds", "ContainerStartupHealthCheckTimeoutInSeconds", 60, 3600),
+    ("modelDownloadTimeoutSeconds", "ModelDataDownloadTimeoutInSeconds", 60, 3600),
+])
+def test_values_exactly_at_the_api_limits_are_accepted(base_config: dict[str, Any], key: str, member: str,
+                                                       lowest: int, highest: int) -> None:
+    # botocore's sagemaker model: ProductionVariant.<member> "min": 60, "max": 3600 (issue 29: only a
+    # message change caught a minimum that refused the minimum itself).
+    rule = constraints("sagemaker", "ProductionVariant", member)
+    assert (rule.min, rule.max) == (lowest, highest)
+    for accepted in (lowest, highest):
+        (deployment,) = parse_spec(_config(base_config, **{key: accepted}), project="scalepath",
+                                   stack="test").deployments
+        assert getattr(deployment, sagemaker_settings_name(key)) == accepted
+    assert rule.problem(lowest) is None and rule.problem(highest) is None
+    assert f"value {lowest - 1} is below the API minimum {lowest}" in rule.problem(lowest - 1)
+    assert f"value {highest + 1} is above the API maximum {highest}" in rule.problem(highest + 1)
+
+
+def sagemaker_settings_name(key: str) -> str:
+    """``startupTimeoutSeconds`` -> ``startup_timeout_seconds``."""
+    return re.sub(r"[A-Z]", lambda m: "_" + m[0].lower(), key)
+
+
 def test_serverless_ranges_come_from_the_api_model(base_config: dict[str, Any]) -> None:
     found = _parse_issues(base_config, kind="serverless", instanceType=None,
                           container={"server": "tei", "version": "1.8.2"},

@@ -37,6 +37,24 @@ def test_scaling_accepts_exactly_max_not_below_min(low: int, high: int) -> None:
         assert f"max ({high}) must be >= min ({low})" in issue.message
 
 
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_boolean_is_no_replica_count(flag: bool) -> None:
+    # YAML `min: false` would be read as 0 replicas (scale to zero) by pydantic's lax mode (issue 29).
+    with pytest.raises(ValidationError) as caught:
+        Scaling(min=flag, max=2)
+    (issue,) = issues_from(caught.value, Scaling, ("deployments", 0, "scaling"))
+    assert issue.path == "scalepath:deployments[0].scaling.min"
+    assert "expected a number, not true/false" in issue.message
+    assert Scaling(min=0, max=2).min == 0  # a real 0 stays allowed
+
+
+def test_a_boolean_in_a_list_of_numbers_is_refused(base_config) -> None:
+    config = {**base_config, "scalepath:budget": {**base_config["scalepath:budget"], "alertThresholdsPct": [80, False]}}
+    with pytest.raises(ConfigError) as caught:
+        parse_spec(config, project="p", stack="s")
+    assert [i.path for i in caught.value.issues] == ["scalepath:budget.alertThresholdsPct"]
+
+
 def test_unknown_stage_and_unavailable_stage_messages(base_config) -> None:
     config = dict(base_config)
     config["scalepath:deployments"] = [{"name": "a", "model": "o/m", "stage": "warp"}]
