@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from scalepath.promote.checks import Checker
-from scalepath.promote.gate import Verdict, evaluate
+from scalepath.promote.gate import Criterion, Verdict, evaluate
 from scalepath.promote.runner import Backend, Outcome, RunResult, run_suite
 from scalepath.promote.suite import Case
 from tests.support.openai_standin import Reply, StandIn
@@ -207,7 +207,7 @@ def test_the_p95_exactly_at_the_limit_passes() -> None:
         ["p95LatencyMs"]
     # No request answered: no latency to judge, which fails rather than passes.
     verdict = evaluate(Gate(min_pass_rate=0.0, p95_latency_ms=1000, max_error_rate=1.0), result(0, errors=20), None)
-    assert failed(verdict) == ["p95LatencyMs"] and "no request answered" in verdict.criteria[1].detail
+    assert failed(verdict) == ["p95LatencyMs"] and verdict.criteria[1].detail == "no request answered"
 
 
 def test_a_regression_exactly_at_the_allowance_passes() -> None:
@@ -224,3 +224,20 @@ def test_a_regression_exactly_at_the_allowance_passes() -> None:
     # With no allowance the candidate must match the baseline.
     assert failed(evaluate(Gate(min_pass_rate=0.5), result(19), baseline)) == []
     assert failed(evaluate(Gate(min_pass_rate=0.5), result(18), baseline)) == ["maxRegression"]
+
+
+def test_the_verdict_states_each_criterion_with_its_figures() -> None:
+    # 20 cases: 18 right, 1 failed request, 1 wrong answer, every answer in 1200 ms.
+    gate = Gate(min_pass_rate=0.9, max_regression=0.05, p95_latency_ms=1000, max_error_rate=0.05)
+    verdict = evaluate(gate, result(18, errors=1, latency_ms=1200.0), result(19, name="stable"), worst=2)
+    assert verdict.criteria == (
+        Criterion("minPassRate", True, 0.9, 0.9, "pass rate 90.0%, needs at least 90.0%"),
+        Criterion("maxRegression", True, 0.9, 0.95 - 0.05,
+                  "pass rate 90.0% vs baseline stable 95.0%; at most 5.0% lower allowed"),
+        Criterion("p95LatencyMs", False, 1200.0, 1000, "p95 latency 1200 ms, limit 1000 ms"),
+        Criterion("maxErrorRate", True, 0.05, 0.05, "error rate 5.0%, limit 5.0%"),
+    )
+    assert not verdict.passed
+    # The failed request first, then the wrong answer; by default five cases.
+    assert [o.case_id for o in verdict.worst_cases] == ["e0", "w0"]
+    assert len(evaluate(gate, result(18, errors=1), None).worst_cases) == 5

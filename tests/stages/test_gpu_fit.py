@@ -14,9 +14,11 @@ T4_GIB = 16  # components/data/gpus.yaml: NVIDIA T4, 16 GB GDDR6
 def test_a_7b_model_in_16_bit_does_not_fit_one_t4() -> None:
     # 7B x 2 bytes = 14 GiB of weights > 16 GiB x 0.8 = 12.8 GiB (at 0.9 it would pass: 14.4 GiB).
     assert not gpu_fit.fits(7, 1, T4_GIB)
-    message = gpu_fit.misfit("Qwen/Qwen2.5-7B-Instruct", 1, T4_GIB, "ml.g4dn.xlarge")
-    assert message is not None
-    assert "~7B parameters, ~14 GiB in 16-bit" in message and "1x 16 GiB, 80% usable" in message
+    assert gpu_fit.misfit("Qwen/Qwen2.5-7B-Instruct", 1, T4_GIB, "ml.g4dn.xlarge") == (
+        "Qwen/Qwen2.5-7B-Instruct (~7B parameters, ~14 GiB in 16-bit) does not fit ml.g4dn.xlarge (1x 16 GiB, 80% "
+        "usable for weights); choose bigger or more GPUs, or a quantized model")
+    # A configured size wins over the id (which says nothing here).
+    assert gpu_fit.misfit("org/any-model", 1, T4_GIB, "one T4", params_b=7) is not None
 
 
 def test_a_model_exactly_at_the_limit_fits() -> None:
