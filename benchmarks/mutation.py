@@ -15,6 +15,9 @@ bodies only (module constants such as ``WEIGHTS_GPU_FRACTION`` and decorated fun
 pydantic validators, are left alone); the hand-made mutants of issue 29 cover those.
 
 Property tests run with the ``ci`` Hypothesis profile, so a verdict does not depend on the draw.
+Run it in the development environment (README: ``SCALEPATH_GATEWAY_ENGINE`` and
+``SCALEPATH_CACHE_DIR`` set): the promote tests call the real gateway engine, and a test that
+fails on clean code stops mutmut before any mutant.
 """
 
 from __future__ import annotations
@@ -77,7 +80,8 @@ class Score:
     counts: Counter[str]
     survivors: tuple[str, ...]
     minutes: float
-    complete: bool
+    ending: str
+    """``""`` when mutmut finished, else why not (time bound, or its failure and log)."""
 
     @property
     def killed_pct(self) -> float | None:
@@ -87,8 +91,8 @@ class Score:
     def line(self) -> str:
         pct = f"{self.killed_pct:.0f}%" if self.killed_pct is not None else "-"
         counts = ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items()))
-        partial = "" if self.complete else " (stopped at the time bound: partial)"
-        return f"{self.module}: {pct} killed ({counts}) in {self.minutes:.1f} min{partial}"
+        ending = f" ({self.ending})" if self.ending else ""
+        return f"{self.module}: {pct} killed ({counts or 'no mutant judged'}) in {self.minutes:.1f} min{ending}"
 
 
 def _pyproject(module: str, tests: tuple[str, ...]) -> str:
@@ -133,15 +137,16 @@ def measure(module: str, tests: tuple[str, ...], minutes: float) -> Score:
         process = subprocess.Popen([str(mutmut), "run", "--max-children", "1"], cwd=work, env=env,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            complete = process.wait(timeout=minutes * 60) == 0
+            code = process.wait(timeout=minutes * 60)
+            ending = "" if code == 0 else f"mutmut exited {code}: see {log.name}"
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGTERM)  # mutmut and the workers it forked, nothing else
             process.wait()
-            complete = False
+            ending = f"stopped at the {minutes:g} min bound: partial"
     verdicts = _verdicts(work, module)
     counts = Counter(_STATUS.get(code, "timeout or suspicious") for code in verdicts.values())
     survivors = tuple(sorted(name for name, code in verdicts.items() if _STATUS.get(code) == SURVIVED))
-    return Score(module, counts, survivors, (time.monotonic() - started) / 60, complete and bool(verdicts))
+    return Score(module, counts, survivors, (time.monotonic() - started) / 60, ending)
 
 
 def _diff(module: str, name: str) -> str:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from scalepath.stackconfig import load_stack_config
 from stacks.config import Scaling, Stage
 from stacks.errors import ConfigError
+from stacks.model import ConfigModel
 from stacks.parse import issues_from, parse_spec
 from tests.support import ROOT, SHIPPED
 
@@ -46,6 +49,23 @@ def test_a_boolean_is_no_replica_count(flag: bool) -> None:
     assert issue.path == "scalepath:deployments[0].scaling.min"
     assert "expected a number, not true/false" in issue.message
     assert Scaling(min=0, max=2).min == 0  # a real 0 stays allowed
+
+
+class _Mixed(ConfigModel):
+    """Fields where a boolean is a legitimate value beside numbers, and one where it is not."""
+
+    count: int = 0
+    flag_or_count: bool | int = 0
+    bounded: Annotated[int | bool, Field(ge=0)] = 0
+    free: Any = None
+
+
+def test_a_boolean_stays_allowed_where_the_type_admits_one() -> None:
+    assert _Mixed(flag_or_count=True).flag_or_count is True
+    assert _Mixed(bounded=False).bounded is False
+    assert _Mixed(free=True).free is True
+    with pytest.raises(ValidationError, match="expected a number, not true/false"):
+        _Mixed(count=True)
 
 
 def test_a_boolean_in_a_list_of_numbers_is_refused(base_config) -> None:
