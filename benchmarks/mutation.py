@@ -64,7 +64,9 @@ MODULES: dict[str, tuple[str, ...]] = {
 }
 """Module -> the tests that exercise it (the gateway renderer is left out while it moves)."""
 
-LINKED = ("components", "stacks", "scalepath", "policies", "tests", "environments", "Pulumi.yaml")
+COPIED = ("environments", "Pulumi.yaml", ".github", "docs", "README.md")
+"""What tests read besides the packages (ROOT is the mutants folder then)."""
+LINKED = ("components", "stacks", "scalepath", "policies", "tests", *COPIED)
 """What the work folder links to: mutmut copies the packages into ``mutants/`` and mutates one file."""
 
 # mutmut's exit codes per mutant (mutmut/stats.py), folded into the classes this report prints.
@@ -99,7 +101,7 @@ def _pyproject(module: str, tests: tuple[str, ...]) -> str:
     config = {
         "source_paths": ["components", "stacks", "scalepath", "policies"],
         "only_mutate": [module],
-        "also_copy": ["environments", "Pulumi.yaml"],
+        "also_copy": list(COPIED),
         "pytest_add_cli_args_test_selection": list(tests),
         "pytest_add_cli_args": ["-p", "no:cacheprovider"],
         "use_git_change_detection": False,
