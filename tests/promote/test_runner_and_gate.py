@@ -241,3 +241,13 @@ def test_the_verdict_states_each_criterion_with_its_figures() -> None:
     # The failed request first, then the wrong answer; by default five cases.
     assert [o.case_id for o in verdict.worst_cases] == ["e0", "w0"]
     assert len(evaluate(gate, result(18, errors=1), None).worst_cases) == 5
+
+
+def test_worst_cases_come_errors_first_then_wrong_answers_then_the_slowest() -> None:
+    outcomes = (Outcome("fast", True, 10.0), Outcome("slow", True, 30.0), Outcome("wrong", False, 5.0, failures=("x",)),
+                Outcome("refused", False, None, error="HTTP 503"), Outcome("mid", True, 20.0),
+                Outcome("empty", False, 0.5, error="answer has no choices"))
+    verdict = evaluate(Gate(min_pass_rate=0.0, max_error_rate=1.0), RunResult(backend("http://127.0.0.1:9"), outcomes),
+                       None, worst=6)
+    # Among errors the one that took longer first (an unanswered request counts as 0 ms).
+    assert [o.case_id for o in verdict.worst_cases] == ["empty", "refused", "wrong", "slow", "mid", "fast"]
