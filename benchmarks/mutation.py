@@ -47,6 +47,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     # (the formulas' own tests: the node-fit tests that plan whole stacks cost ~20 s per mutant)
     "components/clusters/allocatable.py": tuple(f"tests/stages/test_node_fit.py::{test}" for test in (
         "test_allocatable_follows_the_documented_formulas", "test_the_daemon_sets_take_their_share",
+        "test_replicas_sharing_a_node_split_its_budget_rounding_down", "test_every_band_counts_down_to_the_last_unit",
+        "test_an_eks_node_without_max_pods_is_a_clear_error",
         "test_every_gpu_type_of_the_catalogues_gets_requests_that_fit")),
     # budgets
     "components/budgets.py": ("tests/components/test_budgets.py",),

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from components import catalog
+from components.catalog import InstanceSpec
 from components.clusters.allocatable import NodeCloud, Resources, allocatable, daemon_set_requests, workload_budget
 from components.quantity import memory_mib
 from tests.support import issues, one, plan
@@ -48,6 +49,20 @@ def test_allocatable_follows_the_documented_formulas() -> None:
     assert g2.memory_mib == 29022
 
 
+def test_every_band_counts_down_to_the_last_unit() -> None:
+    # A 2-vCPU, 4.5 GiB node (made up: the bands' edges, not a catalogue row). CPU: 6% of the first
+    # core + 1% of the second = 70m reserved -> 1930m. GKE memory: 25% of 4 GiB + 20% of the last
+    # 0.5 GiB = 1.1 GiB = 1126.4 MiB; 4608 - 1126.4 - 100 = 3381.6 -> 3381 MiB.
+    node = InstanceSpec(name="edge", vcpu=2, memory_gib=4.5)
+    assert allocatable(NodeCloud.GKE, node) == Resources(cpu_m=1930, memory_mib=3381)
+
+
+def test_an_eks_node_without_max_pods_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="^g2-standard-8 has no maxPods in its catalogue row; the eks reserve "
+                                         "depends on it$"):
+        allocatable(NodeCloud.EKS, catalog.load("gce").get("g2-standard-8"))
+
+
 def test_the_daemon_sets_take_their_share() -> None:
     # node_allocatable.yaml, summed by hand. EKS: aws-node 25m + kube-proxy 100m + ebs-csi-node 30m/120Mi
     # + pod-identity 25m = 180m, 120 MiB. GKE: 100 + 100 + 10 + 10 + 100 + 10 + 10 + 50 + 5 = 395m and
@@ -58,6 +73,14 @@ def test_the_daemon_sets_take_their_share() -> None:
     g6, g2 = catalog.load("ec2").get("g6.xlarge"), catalog.load("gce").get("g2-standard-8")
     assert workload_budget(NodeCloud.EKS, g6) == Resources(3920 - 180, 14162 - 120)
     assert workload_budget(NodeCloud.GKE, g2) == Resources(7910 - 395, 29022 - 520)
+
+
+def test_replicas_sharing_a_node_split_its_budget_rounding_down() -> None:
+    # g6.12xlarge's budget (hand-computed below, test_replicas_sharing_a_multi_gpu_node_share_its_allocatable)
+    # shared by 4 replicas: 47630 / 4 = 11907.5 -> 11907m, 178813 / 4 = 44703.25 -> 44703 MiB.
+    budget = workload_budget(NodeCloud.EKS, catalog.load("ec2").get("g6.12xlarge"))
+    assert budget == Resources(47630, 178813)
+    assert budget.split(4) == Resources(11907, 44703) and budget.split(1) == budget
 
 
 def test_prod_like_eks_replica_requests_fit_both_gpu_types() -> None:
