@@ -51,6 +51,33 @@ def test_remediation_creates_missing_parents_and_leaves_nothing_to_do_alone() ->
     assert remediate("aws:iam/rolePolicyAttachment:RolePolicyAttachment", {}, {"defaults": DEFAULTS}) is None  # no tags
 
 
+def validate(type_: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    args = SimpleNamespace(resource_type=type_, props=props, get_config=lambda: config)
+    tags._validate(args, lambda message, urn: found.append(message))  # noqa: SLF001
+    return found
+
+
+def test_missing_tags_are_named_with_the_default_keys() -> None:
+    assert validate("aws:sagemaker/model:Model", {"tags": {"team": "ml", "stack": " ", "managed-by": "x"}}, {}) == [
+        "`tags` lacks the cost tags cost-center, environment, stack (each needs a non-empty value)."]
+    assert validate("aws:sagemaker/model:Model", {"tags": {k: "x" for k in tags.DEFAULT_KEYS}}, {}) == []
+    assert validate("aws:iam/rolePolicyAttachment:RolePolicyAttachment", {}, {}) == []  # takes no tags
+
+
+def test_tags_that_are_no_map_count_as_none() -> None:
+    # A secret or an unknown stands where the map should be: every key is missing, no crash.
+    assert validate("aws:sagemaker/model:Model", {"tags": "[secret]"}, {"requiredKeys": ["team"]}) == [
+        "`tags` lacks the cost tags team (each needs a non-empty value)."]
+
+
+def test_a_kubernetes_custom_resource_is_remediated_on_its_labels() -> None:
+    # `kubernetes:<apiVersion>:<kind>` types are taggable by their props (apiVersion and kind).
+    props = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"labels": {}}}
+    fixed = remediate("kubernetes:keda.sh/v1alpha1:ScaledObject", props, {"defaults": DEFAULTS})
+    assert fixed["metadata"]["labels"] == {"team": "ml", "cost-center": "cc-9"}  # `Dev Env` is no label value
+
+
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"  # policies/data/admin_grants.json, Azure built-in Owner
 
 
