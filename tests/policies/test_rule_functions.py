@@ -7,6 +7,7 @@ rule functions directly, so the edges are pinned where a slip would be made and 
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -100,3 +101,97 @@ def test_a_reader_role_id_and_other_clouds_names_pass() -> None:
         "grants the GCP role `ROLES/OWNER`"
     assert iam.admin_attachment("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
                                 "arn:aws:iam::123456789012:policy/AdministratorAccess", {}) is None  # customer-made
+
+
+def iam_problems(type_: str, props: dict[str, Any], config: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+    return list(iam.problems(type_, props, config or {}))
+
+
+def document(*statements: Any) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(action: Any, resource: Any = "*", **more: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **more}
+
+
+@pytest.mark.parametrize(("statement", "expected"), [
+    (allow("*"), ["allows every action (`Action: *`)"]),
+    (allow("*:*", ["arn:aws:s3:::b"]), ["allows every action (`Action: *:*`)"]),
+    (allow(["s3:GetObject", "S3:*"]), ["allows every `s3` action on every resource (`s3:*` with `Resource: *`)"]),
+    (allow("s3:*", NotResource="arn:aws:s3:::b"), ["allows every `s3` action on every resource (`s3:*` with "
+                                                   "`Resource: *`)"]),
+    ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, ["allows `NotAction`: every action except the listed "
+                                                                  "ones"]),
+    (allow("s3:*", "arn:aws:s3:::b/*"), []),  # a whole service on named resources: scoped enough
+    (allow("s3:Get*"), []),
+    ({"Effect": "Deny", "Action": "*", "Resource": "*"}, []),
+    ({"Action": "*", "Resource": "*"}, ["allows every action (`Action: *`)"]),  # Effect defaults to Allow
+])
+def test_statements_that_grant_administrator_rights(statement: dict[str, Any], expected: list[str]) -> None:
+    assert list(iam.statement_problems(statement, [])) == expected
+
+
+def test_allowed_service_wildcards_are_globs_and_never_cover_star() -> None:
+    assert list(iam.statement_problems(allow("logs:*"), ["logs"])) == []
+    assert list(iam.statement_problems(allow("LOGS:*"), ["lo*"])) == []
+    assert list(iam.statement_problems(allow("s3:*"), ["logs"])) != []
+    assert list(iam.statement_problems(allow("*"), ["*"])) == ["allows every action (`Action: *`)"]
+
+
+def test_documents_are_read_as_json_text_or_objects() -> None:
+    assert list(iam.document_problems("{not json", [])) == ["is not a JSON policy document"]
+    assert list(iam.document_problems("[]", [])) == ["is not a policy document (an object with `Statement`)"]
+    # A single statement object, and a statement list; problems are numbered by statement.
+    assert list(iam.document_problems({"Statement": allow("*")}, [])) == [
+        "statement 0 allows every action (`Action: *`)"]
+    assert list(iam.document_problems(document(allow("s3:GetObject"), allow("*")), [])) == [
+        "statement 1 allows every action (`Action: *`)"]
+    assert list(iam.document_problems({"Statement": None}, [])) == []
+
+
+def test_problems_are_found_in_every_place_a_resource_holds_grants() -> None:
+    assert iam_problems("aws:iam/rolePolicy:RolePolicy", {"role": "r", "policy": document(allow("*"))}) == [
+        ("policy", "statement 0 allows every action (`Action: *`)")]
+    assert iam_problems("aws:iam/policy:Policy", {}) == []  # no document (unknown at preview): nothing to judge
+    role = {"inlinePolicies": [{"name": "ok", "policy": document(allow("s3:GetObject"))},
+                               {"name": "bad", "policy": document(allow("ec2:*"))}, {"name": "unknown"}],
+            "managedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/PowerUserAccess"]}
+    assert iam_problems("aws:iam/role:Role", role) == [
+        ("inlinePolicies[1].policy", "statement 0 allows every `ec2` action on every resource (`ec2:*` with "
+                                     "`Resource: *`)"),
+        ("managedPolicyArns[1]", "attaches the AWS managed administrator policy `PowerUserAccess`")]
+    assert iam_problems("aws:iam/userPolicyAttachment:UserPolicyAttachment",
+                        {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}) == [
+        ("policyArn", "attaches the AWS managed administrator policy `AdministratorAccess`")]
+    assert iam_problems("gcp:projects/iAMBinding:IAMBinding", {"role": "roles/editor"}) == [
+        ("role", "grants the GCP role `roles/editor`")]
+    assert iam_problems("gcp:serviceaccount/iAMMember:IAMMember", {"role": "roles/owner"}) == [
+        ("role", "grants the GCP role `roles/owner`")]
+    assert iam_problems("gcp:projects/iAMCustomRole:IAMCustomRole", {"role": "roles/owner"}) == []  # grants nothing
+    assert iam_problems("azure-native:authorization:RoleAssignment", {"roleDefinitionId": OWNER}) == [
+        ("roleDefinitionId", f"assigns the Azure role Owner (`{OWNER}`)")]
+    assert iam_problems("azure-native:authorization:RoleAssignment", {"roleDefinitionId": None}) == []
+
+
+def test_the_environment_config_replaces_the_denied_lists() -> None:
+    arn = "arn:aws:iam::aws:policy/AdministratorAccess"
+    config = {"deniedManagedPolicies": ["PowerUserAccess"], "deniedGcpRoles": ["roles/iam.admin"]}
+    assert iam.admin_attachment("aws:iam/rolePolicyAttachment:RolePolicyAttachment", arn, config) is None
+    assert iam.admin_attachment("gcp:projects/iAMMember:IAMMember", "roles/owner", config) is None
+    assert iam.admin_attachment("gcp:projects/iAMMember:IAMMember", "roles/iam.admin", config) is not None
+    assert iam.admin_attachment("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                                "arn:aws:iam::aws:policy/service-role/AdministratorAccess", {}) is None  # glob on name
+    assert iam.admin_attachment("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                                "arn:aws:iam::aws:policy/AdministratorAccess-AWSElasticBeanstalk", {}) is not None
+    assert iam.admin_attachment("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "AdministratorAccess", {}) is None
+    assert iam.admin_attachment("kubernetes:rbac/v1:ClusterRoleBinding", "cluster-admin", {}) is None
+
+
+def test_a_violation_names_the_path_and_the_fix() -> None:
+    found: list[str] = []
+    args = SimpleNamespace(resource_type="aws:iam/rolePolicy:RolePolicy", props={"policy": document(allow("*"))},
+                           get_config=lambda: {})
+    iam._validate(args, lambda message, urn: found.append(message))  # noqa: SLF001
+    assert found == ["`policy` statement 0 allows every action (`Action: *`); grant the actions and resources "
+                     "the workload needs."]
