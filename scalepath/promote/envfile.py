@@ -12,7 +12,6 @@ merge key are refused: an edit in one place would move every route that shares t
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -40,8 +39,9 @@ def with_weights(text: str, route: str, weights: Mapping[str, int]) -> str:
     targets = _targets(document, route)
     lines = text.splitlines(keepends=True)
     known: set[str] = set()
-    # Edit from the bottom up so earlier positions stay valid.
-    for target in sorted(targets, key=lambda t: t.lc.value("weight")[0], reverse=True):
+    # Edit from the end backwards (by line, then column: a flow list may hold every target on one
+    # line) so the positions still to edit stay valid.
+    for target in sorted(targets, key=lambda t: tuple(t.lc.value("weight")), reverse=True):
         name = target["deployment"]
         known.add(name)
         line, col = target.lc.value("weight")
@@ -134,7 +134,7 @@ def _append_targets(lines: list[str], targets: CommentedSeq, new: Mapping[str, i
 
 
 def _check_only_weights_changed(before: str, after: str, route: str, weights: Mapping[str, int]) -> None:
-    expected = copy.deepcopy(yaml.safe_load(before))
+    expected = yaml.safe_load(before)  # a fresh parse, free to change
     for entry in expected["config"][GATEWAY_KEY]["routes"]:
         if entry.get("name") == route:
             listed = {t["deployment"] for t in entry["targets"]}

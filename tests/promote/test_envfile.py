@@ -151,3 +151,41 @@ def test_a_weight_the_text_edit_cannot_rewrite_is_refused_not_corrupted(tmp_path
     with pytest.raises(EnvFileError):
         write_weights(path, "chat", {"chat-endpoint": 80, "chat": 20}, read_before=hexadecimal, check=accept)
     assert path.read_text() == hexadecimal
+
+
+ONE_LINE = """\
+config:
+  scalepath:gateway:
+    routes:
+      - name: chat
+        targets: [{deployment: a, weight: 90}, {deployment: b, weight: 10}]  # both on one line
+"""
+
+
+def test_targets_on_one_line_are_rewritten_right_to_left() -> None:
+    # Rewriting `90` as `100` first would move `10` one column to the right of where it was read.
+    assert with_weights(ONE_LINE, "chat", {"a": 100, "b": 0}) == ONE_LINE.replace(
+        "weight: 90}, {deployment: b, weight: 10}", "weight: 100}, {deployment: b, weight: 0}")
+    assert with_weights(ONE_LINE, "chat", {"a": 5, "b": 95}) == ONE_LINE.replace(
+        "weight: 90}, {deployment: b, weight: 10}", "weight: 5}, {deployment: b, weight: 95}")
+
+
+def test_a_file_without_a_final_newline_gets_the_new_target_on_its_own_line() -> None:
+    after = with_weights(FLOW.rstrip("\n"), "other", {"big": 90, "small": 10})
+    assert after == FLOW.replace("weight: 100   # block style\n", "weight: 90   # block style\n"
+                                 "          - deployment: small\n            weight: 10\n")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("config:\n  scalepath:environment: dev\n", "no config.scalepath:gateway.routes in the environment file"),
+    (FLOW.replace("targets:\n          - deployment: big\n            weight: 100   # block style", "targets: []"),
+     "scalepath:gateway route 'other': targets must be a list of {deployment, weight} maps"),
+    (FLOW.replace("- deployment: big\n            weight: 100   # block style", "- big"),
+     "scalepath:gateway route 'other': targets must be a list of {deployment, weight} maps"),
+    (FLOW.replace("weight: 100", 'weight: "100"'), "scalepath:gateway route 'other': the weight of 'big' is not a "
+                                                     "plain integer"),
+], ids=["no-routes", "no-targets", "targets-not-maps", "quoted-weight"])
+def test_files_the_writer_cannot_edit_are_refused_saying_why(text: str, message: str) -> None:
+    with pytest.raises(EnvFileError) as caught:
+        with_weights(text, "other", {"big": 100})
+    assert str(caught.value) == message
