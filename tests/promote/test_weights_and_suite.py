@@ -23,6 +23,22 @@ def test_step_moves_to_the_candidate_in_proportion() -> None:
     assert shift({"a": 5, "b": 95}, "b", 10) == {"a": 0, "b": 100}
 
 
+def test_the_one_percent_left_goes_to_the_largest_remainder() -> None:
+    # 10 points from a (1) and b (10): shares 10/11 = 0.91 and 100/11 = 9.09; floors 0 and 9 give 9,
+    # and the tenth goes to a, whose remainder (0.91) is the larger, though its share is the smaller.
+    assert shift({"a": 1, "b": 10, "c": 89}, "c", 10) == {"a": 0, "b": 1, "c": 99}
+
+
+def test_nothing_to_take_from_leaves_the_weights_alone() -> None:
+    # The candidate holds everything already; the other target has 0 to give (no division by zero).
+    assert shift({"a": 0, "b": 100}, "b", 10) == {"a": 0, "b": 100}
+
+
+def test_weights_must_sum_to_100() -> None:
+    with pytest.raises(ValueError, match="^weights sum to 90, not 100$"):
+        shift({"a": 80, "b": 10}, "b", 10)
+
+
 @given(st.lists(st.integers(0, 100), min_size=1, max_size=5).filter(lambda ws: sum(ws) <= 100),
        st.integers(1, 100), st.booleans())
 def test_weights_stay_whole_percents_summing_to_100(raw: list[int], step: int, candidate_is_new: bool) -> None:
