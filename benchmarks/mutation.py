@@ -72,6 +72,11 @@ MODULES: dict[str, tuple[str, ...]] = {
 COPIED = ("environments", "Pulumi.yaml", ".github", "docs", "README.md")
 """What tests read besides the packages (ROOT is the mutants folder then)."""
 LINKED = ("components", "stacks", "scalepath", "policies", "tests", *COPIED)
+
+FORKSERVER = {"components/budgets.py"}
+"""Modules whose tests run components under Pulumi mocks: forked straight from mutmut's process
+(which ran them once already) they spin until the CPU bound, so each mutant starts from mutmut's
+fork server instead."""
 """What the work folder links to: mutmut copies the packages into ``mutants/`` and mutates one file."""
 
 # mutmut's exit codes per mutant (mutmut/stats.py), folded into the classes this report prints.
@@ -110,6 +115,7 @@ def _pyproject(module: str, tests: tuple[str, ...]) -> str:
         "pytest_add_cli_args_test_selection": list(tests),
         "pytest_add_cli_args": ["-p", "no:cacheprovider"],
         "use_git_change_detection": False,
+        "process_isolation": "forkserver" if module in FORKSERVER else "fork",
     }
     lines = ["[tool.mutmut]"] + [f"{key} = {json.dumps(value)}" for key, value in config.items()]
     # The project's pytest settings minus `pythonpath`: mutmut puts mutants/ first on sys.path itself.
