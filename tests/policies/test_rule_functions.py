@@ -119,8 +119,8 @@ def allow(action: Any, resource: Any = "*", **more: Any) -> dict[str, Any]:
     (allow("*"), ["allows every action (`Action: *`)"]),
     (allow("*:*", ["arn:aws:s3:::b"]), ["allows every action (`Action: *:*`)"]),
     (allow(["s3:GetObject", "S3:*"]), ["allows every `s3` action on every resource (`s3:*` with `Resource: *`)"]),
-    (allow("s3:*", NotResource="arn:aws:s3:::b"), ["allows every `s3` action on every resource (`s3:*` with "
-                                                   "`Resource: *`)"]),
+    ({"Effect": "Allow", "Action": "s3:*", "NotResource": "arn:aws:s3:::b"},  # all but one: as good as every
+     ["allows every `s3` action on every resource (`s3:*` with `Resource: *`)"]),
     ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, ["allows `NotAction`: every action except the listed "
                                                                   "ones"]),
     (allow("s3:*", "arn:aws:s3:::b/*"), []),  # a whole service on named resources: scoped enough
@@ -172,6 +172,14 @@ def test_problems_are_found_in_every_place_a_resource_holds_grants() -> None:
     assert iam_problems("azure-native:authorization:RoleAssignment", {"roleDefinitionId": OWNER}) == [
         ("roleDefinitionId", f"assigns the Azure role Owner (`{OWNER}`)")]
     assert iam_problems("azure-native:authorization:RoleAssignment", {"roleDefinitionId": None}) == []
+
+
+def test_the_environment_allowlist_reaches_every_document() -> None:
+    logs = document(allow("logs:*"))
+    allowed = {"allowedServiceWildcards": ["logs"]}
+    assert iam_problems("aws:iam/policy:Policy", {"policy": logs}, allowed) == []
+    assert iam_problems("aws:iam/role:Role", {"inlinePolicies": [{"policy": logs}]}, allowed) == []
+    assert iam_problems("aws:iam/policy:Policy", {"policy": logs}) != []
 
 
 def test_the_environment_config_replaces_the_denied_lists() -> None:
