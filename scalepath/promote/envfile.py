@@ -122,7 +122,7 @@ def _append_targets(lines: list[str], targets: CommentedSeq, new: Mapping[str, i
         return [*lines[:line], lines[line][:close + 1] + added + lines[line][close + 1:], *lines[line + 1:]]
     end = max(last.lc.value(key)[0] for key in last)
     item_col = last.lc.col
-    dash = " " * (item_col - 2) + "- " if item_col >= 2 else "- "
+    dash = " " * (item_col - 2) + "- "  # a list item's content starts 2 columns after its dash
     if last.fa.flow_style():
         entries = [f"{dash}{{deployment: {name}, weight: {weight}}}\n" for name, weight in new.items()]
     else:
