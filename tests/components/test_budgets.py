@@ -109,3 +109,41 @@ def test_too_many_addresses_are_refused_where_the_api_caps_them(cloud: str, most
     assert list(found) == ["scalepath:budget.notify"] and f"at most {most}" in found["scalepath:budget.notify"]
     _, per_notification = planned_notifications(cloud, plan(budget_config(cloud, [50, 100], addresses[:most])))
     assert per_notification == most
+
+
+# -- what each cloud's API receives, whole (issue 29: most inputs had no assertion) ------------
+
+
+def _alert(emails: list[str], pct: int, kind: str) -> dict:
+    return {"contactEmails": emails, "enabled": True, "operator": "GreaterThan", "threshold": pct,
+            "thresholdType": kind}
+
+
+def test_the_azure_budget_is_a_monthly_cost_budget_filtered_on_the_stack_tag() -> None:
+    # Azure Consumption Budgets: category Cost, timeGrain Monthly, a start date on the 1st of a
+    # month, notifications keyed by name; the `stack` tag filter attributes the spend.
+    [budget] = of_type(plan(budget_config("azure", [80, 100], ["ml@example.com"])), "azure-native:consumption:Budget")
+    mail = ["ml@example.com"]
+    assert budget.inputs == {
+        "amount": 1000, "budgetName": "scalepath-test-monthly", "category": "Cost", "timeGrain": "Monthly",
+        "scope": "/subscriptions/00000000-0000-0000-0000-000000000000",
+        "timePeriod": {"startDate": "2026-12-01T00:00:00Z"},
+        "filter": {"tags": {"name": "stack", "operator": "In", "values": ["scalepath-test"]}},
+        "notifications": {"actual-80pct": _alert(mail, 80, "Actual"), "actual-100pct": _alert(mail, 100, "Actual"),
+                          "forecasted-100pct": _alert(mail, 100, "Forecasted")},
+    }
+
+
+def test_the_aws_budget_is_a_monthly_cost_budget_filtered_on_the_stack_tag() -> None:
+    # AWS Budgets: a cost-allocation tag filter is spelled `user:<key>$<value>`; the amount is a string.
+    [budget] = of_type(plan(budget_config("aws", [80], ["ml@example.com"])), "aws:budgets/budget:Budget")
+    notification = {"comparisonOperator": "GREATER_THAN", "subscriberEmailAddresses": ["ml@example.com"],
+                    "thresholdType": "PERCENTAGE"}
+    assert budget.inputs == {
+        "name": "scalepath-test-monthly", "budgetType": "COST", "limitAmount": "1000.00", "limitUnit": "USD",
+        "timeUnit": "MONTHLY", "costFilters": [{"name": "TagKeyValue", "values": ["user:stack$scalepath-test"]}],
+        "notifications": [{**notification, "notificationType": "ACTUAL", "threshold": 80},
+                          {**notification, "notificationType": "FORECASTED", "threshold": 100}],
+        "tags": {"team": "ml", "cost-center": "cc-1", "environment": "dev", "stack": "scalepath-test",
+                 "managed-by": "scalepath"},
+    }
