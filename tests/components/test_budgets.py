@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.budgets import max_notifications
+from components.budgets import Alert, alerts, limit_problems, max_notifications
 from scalepath.plan import run_plan
 from tests.support import issues, of_type, plan, stack_config
 
@@ -147,3 +147,44 @@ def test_the_aws_budget_is_a_monthly_cost_budget_filtered_on_the_stack_tag() -> 
         "tags": {"team": "ml", "cost-center": "cc-1", "environment": "dev", "stack": "scalepath-test",
                  "managed-by": "scalepath"},
     }
+
+
+def test_the_gcp_budget_is_a_monthly_budget_on_the_project_alerting_its_channels() -> None:
+    plan_ = plan(budget_config("gcp", [80], ["ml@example.com"]))
+    [budget] = of_type(plan_, "gcp:billing/budget:Budget")
+    [channel] = of_type(plan_, "gcp:monitoring/notificationChannel:NotificationChannel")
+    rule = budget.inputs.pop("allUpdatesRule")
+    assert rule["disableDefaultIamRecipients"] is False and len(rule["monitoringNotificationChannels"]) == 1
+    assert budget.inputs == {
+        "billingAccount": "01A2B3-C4D5E6-F7A8B9", "displayName": "scalepath-test-monthly",
+        "amount": {"specifiedAmount": {"currencyCode": "USD", "units": "1000"}},
+        # projects/<number>: the mocks' project number (scalepath/mocks.py), as the API stores it.
+        "budgetFilter": {"calendarPeriod": "MONTH", "projects": ["projects/123456789012"]},
+        "thresholdRules": [{"spendBasis": "CURRENT_SPEND", "thresholdPercent": 0.8},
+                           {"spendBasis": "FORECASTED_SPEND", "thresholdPercent": 1}],
+    }
+    assert channel.inputs == {"displayName": "scalepath budget ml@example.com", "type": "email",
+                              "labels": {"email_address": "ml@example.com"}, "project": "acme-ml-dev",
+                              "userLabels": {"team": "ml", "cost-center": "cc-1", "environment": "dev",
+                                             "stack": "scalepath-test", "managed-by": "scalepath"}}
+
+
+def test_every_budget_gets_actual_alerts_and_one_forecast() -> None:
+    assert alerts([50, 80]) == [Alert(50, False), Alert(80, False), Alert(100, True)]
+
+
+@pytest.mark.parametrize(("cloud", "thresholds", "notify", "expected"), [
+    ("azure", [10, 20, 30, 40, 50], ["a@example.com"], [(
+        "alertThresholdsPct", "azure budgets take at most 5 notifications and scalepath sends one per threshold "
+        "(actual spend) plus one forecast at 100%, so at most 4 thresholds (got 5); drop some thresholds")]),
+    ("gcp", [80], [f"a{i}@example.com" for i in range(6)], [(
+        "notify", "gcp budgets take at most 5 notification channels per budget (one per address; got 6); send "
+        "to a distribution list instead")]),
+    ("aws", [80], [f"a{i}@example.com" for i in range(10)], []),  # exactly at AWS's 10 subscribers
+    ("aws", [80], [f"a{i}@example.com" for i in range(11)], [(
+        "notify", "aws budgets take at most 10 e-mail subscribers per notification (one per address; got 11); "
+        "send to a distribution list instead")]),
+])
+def test_limit_problems_name_the_key_and_the_cap(cloud: str, thresholds: list[int], notify: list[str],
+                                                 expected: list[tuple[str, str]]) -> None:
+    assert limit_problems(cloud, thresholds, notify) == expected
