@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from components import clock
 from components.budgets import Alert, alerts, limit_problems, max_notifications
 from scalepath.plan import run_plan
 from tests.support import issues, of_type, plan, stack_config
@@ -119,9 +120,11 @@ def _alert(emails: list[str], pct: int, kind: str) -> dict:
             "thresholdType": kind}
 
 
-def test_the_azure_budget_is_a_monthly_cost_budget_filtered_on_the_stack_tag() -> None:
+def test_the_azure_budget_is_a_monthly_cost_budget_filtered_on_the_stack_tag(monkeypatch) -> None:
     # Azure Consumption Budgets: category Cost, timeGrain Monthly, a start date on the 1st of a
-    # month, notifications keyed by name; the `stack` tag filter attributes the spend.
+    # month (unset: the month of the plan, held still here), notifications keyed by name; the
+    # `stack` tag filter attributes the spend.
+    monkeypatch.setattr(clock, "current_month", lambda: "2026-12")
     [budget] = of_type(plan(budget_config("azure", [80, 100], ["ml@example.com"])), "azure-native:consumption:Budget")
     mail = ["ml@example.com"]
     assert budget.inputs == {
