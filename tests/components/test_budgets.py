@@ -191,3 +191,18 @@ def test_every_budget_gets_actual_alerts_and_one_forecast() -> None:
 def test_limit_problems_name_the_key_and_the_cap(cloud: str, thresholds: list[int], notify: list[str],
                                                  expected: list[tuple[str, str]]) -> None:
     assert limit_problems(cloud, thresholds, notify) == expected
+
+
+@pytest.mark.parametrize(("cloud", "component", "child"), [
+    ("aws", "scalepath:index:AwsBudget", "aws:budgets/budget:Budget"),
+    ("azure", "scalepath:index:AzureBudget", "azure-native:consumption:Budget"),
+    ("gcp", "scalepath:index:GcpBudget", "gcp:billing/budget:Budget"),
+])
+def test_each_budget_is_one_component_owning_its_budget(cloud: str, component: str, child: str) -> None:
+    # The type tokens are part of every URN: renaming one replaces the budget (DESIGN.md, conventions).
+    plan_ = plan(budget_config(cloud, [80], ["ml@example.com"]))
+    [owner] = of_type(plan_, component)
+    [budget] = of_type(plan_, child)
+    assert (owner.name, owner.parent) == (f"budget-{cloud}", "urn:pulumi:test::scalepath::pulumi:pulumi:Stack::"
+                                                             "scalepath-test")
+    assert (budget.name, budget.parent) == (f"budget-{cloud}-budget", owner.urn)
