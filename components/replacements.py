@@ -29,12 +29,18 @@ class TypeFacts(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
     read: bool = True
+    complete: bool = True
+    """False: only the listed replacement keys were read (e.g. an azure-native type whose own API spec was
+    not opened); any other change may still replace, and ``plan --base`` says so."""
     source: Any = None
     force_new: tuple[str, ...] = ()
     force_new_block: tuple[str, ...] = ()
     immutable: bool = False
     except_: tuple[str, ...] = Field((), alias="except")
     name: str | None = None
+    name_scope: tuple[str, ...] = ()
+    """Inputs the physical name is unique within (project, location, cluster, parent resource): when
+    one of them changes, the replacement's name does not meet the old resource's."""
     delete_first_when_name_kept: bool = False
     unresettable: tuple[str, ...] = ()
     """Inputs the provider cannot clear once set: removing one would leave the old value live."""

@@ -147,7 +147,7 @@ def render_transition(moved: Transition, console: Console) -> None:
     for c in rows:
         props = ", ".join(c.forced_by or c.properties)
         if c.may_replace:
-            props += " (may replace: provider facts not read)"
+            props += " (may replace: provider facts not read for these inputs)"
         table.add_row(f"[{colour[c.action]}]{c.action}[/]", f"{c.type} {escape(c.name)}", escape(props), c.order or "")
     console.print(table)
     for c in moved.refusals:

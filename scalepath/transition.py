@@ -58,7 +58,7 @@ class Change:
     """The changed inputs that force the replacement."""
     order: Literal["create-first", "delete-first"] | None = None
     may_replace: bool = False
-    """The provider's replacement facts were not read: this update might be a replacement."""
+    """The provider's replacement facts were not read (or not for these inputs): this update might be a replacement."""
     refused: str | None = None
     gap: Gap | None = None
     keys: list[str] = field(default_factory=list)
@@ -196,6 +196,11 @@ def _physical_name(facts: TypeFacts | None, resource: PlannedResource) -> str | 
     return value if isinstance(value, str) and value != UNKNOWN else None
 
 
+def _same_scope(facts: TypeFacts | None, old: PlannedResource, new: PlannedResource) -> bool:
+    """Whether the new resource's name lives where the old one's does (same project, location, parent)."""
+    return facts is None or all(_at(old.inputs, s) == _at(new.inputs, s) for s in facts.name_scope)
+
+
 def _owner(resource: PlannedResource, by_urn: Mapping[str, PlannedResource], deployments: Iterable[str]) -> str:
     """The deployment a resource belongs to, else its top-level component's name (the gateway, a
     budget). A stage may build several top-level components, each named ``<deployment>-<role>``."""
@@ -290,7 +295,8 @@ def diff(base: Plan, new: Plan) -> list[Change]:
             forced.append("(replacementTrigger)")
         change = Change(resource.urn, resource.type, resource.name, "replace" if forced else "update",
                         properties=sorted(changed), forced_by=forced,
-                        may_replace=bool(changed) and not forced and (facts is None or not facts.read))
+                        may_replace=bool(changed) and not forced and (facts is None or not facts.read
+                                                                      or not facts.complete))
         changes[resource.urn] = change
     for urn, old in olds.items():
         if urn not in news:
@@ -319,7 +325,8 @@ def judge(changes: list[Change], base: Plan, new: Plan, keys: Mapping[str, list[
             delete_first = bool(resource.options.get("deleteBeforeReplace")) or (
                 bool(facts and facts.delete_first_when_name_kept) and name == old_name)
             change.order = "delete-first" if delete_first else "create-first"
-            if not delete_first and name is not None and name == old_name:
+            if not delete_first and name is not None and name == old_name and _same_scope(
+                    facts, olds[change.urn], resource):
                 change.refused = (f"{resource.type} {change.name} is replaced ({', '.join(change.forced_by)} "
                                   f"cannot be updated) but keeps its fixed name {name!r}: the new one cannot be "
                                   "created next to the old one")

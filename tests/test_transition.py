@@ -271,3 +271,45 @@ def test_removing_the_gateway_declares_its_serving_gap(tmp_path: Path) -> None:
     down = {c.type for c in result.gaps}
     assert {"aws:ecs/service:Service", "aws:lb/loadBalancer:LoadBalancer"} <= down, down
     assert result.safe  # a dev stack: reported, not refused
+
+
+# --- facts read from provider source (issue 23: every declared type) ---------------------------------
+
+def _one(type_: str, inputs: dict[str, Any]) -> PlannedResource:
+    return PlannedResource(urn=f"urn:pulumi:s::p::{type_}::r", type=type_, name="r", custom=True,
+                           parent="urn:pulumi:s::p::pulumi:pulumi:Stack::p-s", inputs=inputs)
+
+
+def _moved_one(type_: str, old: dict[str, Any], new: dict[str, Any]):
+    result = transition("base", _config(True), _plan(_one(type_, old)), _config(True), _plan(_one(type_, new)), "dev")
+    (only,) = result.changes
+    return only
+
+
+def test_a_fixed_name_moved_to_another_location_is_no_collision() -> None:
+    # terraform-provider-google: Cloud Run v2 `location` is ForceNew; the id is
+    # projects/{project}/locations/{location}/services/{name}, so the same name elsewhere is free.
+    run = "gcp:cloudrunv2/service:Service"
+    moved_ = _moved_one(run, {"name": "gw", "location": "us-central1", "project": "x"},
+                        {"name": "gw", "location": "europe-west4", "project": "x"})
+    assert (moved_.action, moved_.forced_by, moved_.order, moved_.refused) == (
+        "replace", ["location"], "create-first", None)
+
+
+def test_a_secret_whose_replication_changes_keeps_its_id_and_is_refused() -> None:
+    # `replication` is ForceNew and `secretId` is unique within the project.
+    secret = "gcp:secretmanager/secret:Secret"
+    replicas = lambda region: {"userManaged": {"replicas": [{"location": region}]}}  # noqa: E731
+    moved_ = _moved_one(secret, {"secretId": "hf", "project": "x", "replication": replicas("us-central1")},
+                        {"secretId": "hf", "project": "x", "replication": replicas("us-east1")})
+    assert moved_.action == "replace" and "fixed name 'hf'" in (moved_.refused or "")
+
+
+def test_an_incompletely_read_type_says_what_else_may_replace() -> None:
+    # azure-native: the PUT path's parameters replace (read); the type's own spec was not read.
+    endpoint = "azure-native:machinelearningservices:OnlineEndpoint"
+    base = {"resourceGroupName": "rg", "workspaceName": "ws", "endpointName": "e", "properties": {"authMode": "Key"}}
+    updated = _moved_one(endpoint, base, {**base, "properties": {"authMode": "AADToken"}})
+    assert (updated.action, updated.may_replace) == ("update", True)
+    renamed = _moved_one(endpoint, base, {**base, "workspaceName": "ws2"})
+    assert (renamed.action, renamed.forced_by, renamed.refused) == ("replace", ["workspaceName"], None)

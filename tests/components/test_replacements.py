@@ -3,6 +3,7 @@ each fact says where it was read, and a provider's narrower range is refused by 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -12,7 +13,7 @@ from scalepath.cost.plan_cost import spec_of
 from scalepath.plan import Plan, run_plan
 from stacks.errors import ConfigError
 from tests.gateway.test_runtimes import STACKS as RUNTIME_STACKS
-from tests.support import stack_config
+from tests.support import ROOT, stack_config
 
 SHIPPED = ("dev", "staging", "prod", "azure-prod", "gcp-prod", "gke-staging", "gateway-dev")
 
@@ -31,15 +32,56 @@ def test_every_declared_type_has_an_entry(shipped_plan: Callable[[str], Plan], r
     assert missing == [], f"no replacement facts for {missing}: read the provider's source and add them"
 
 
-def test_every_read_entry_names_its_source() -> None:
+def test_an_unread_entry_claims_nothing() -> None:
     data = replacements.load()
     for type_, facts in data.types.items():
         if not facts.read:
-            assert not (facts.force_new or facts.force_new_block or facts.immutable), type_
-            continue
-        source = data.sources[facts.source] if isinstance(facts.source, str) else facts.source
-        assert source and source.get("repository"), f"{type_}: a fact without a source"
+            assert not (facts.force_new or facts.force_new_block or facts.immutable or facts.name), type_
     assert data.as_of
+
+
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+def source_problems(data: replacements.Replacements) -> list[str]:
+    """Entries whose facts claim a source that cannot be found again: an outside repository needs
+    the path and the commit read (several, " / "-separated, one per path read); this repository's
+    own files need a path that exists."""
+    problems = []
+    for type_, facts in data.types.items():
+        if not facts.read:
+            continue
+        source = data.sources.get(facts.source) if isinstance(facts.source, str) else facts.source
+        if not source or not source.get("repository"):
+            problems.append(f"{type_}: no repository")
+            continue
+        if not source.get("path"):
+            problems.append(f"{type_}: no path in {source['repository']}")
+        if source["repository"].startswith("scalepath "):
+            path = str(source.get("path", "")).split(" ")[0]
+            if path and not (ROOT / path).is_file():
+                problems.append(f"{type_}: {path} is not in this repository")
+        elif not all(COMMIT.match(c.strip()) for c in str(source.get("commit", "")).split("/")):
+            problems.append(f"{type_}: no commit (40 hex digits) for {source['repository']}")
+    return problems
+
+
+def test_every_read_entry_names_repository_path_and_commit() -> None:
+    assert source_problems(replacements.load()) == []
+
+
+@pytest.mark.parametrize("source", [
+    {"repository": "hashicorp/terraform-provider-aws"},
+    {"repository": "hashicorp/terraform-provider-aws", "path": "internal/service/ecs/service.go"},
+    {"repository": "hashicorp/terraform-provider-aws", "path": "internal/service/ecs/service.go", "commit": "main"},
+    {"repository": "scalepath (this repository)", "path": "components/no_such_file.py"},
+])
+def test_a_source_without_path_or_commit_is_caught(source: dict) -> None:
+    data = replacements.load()
+    entry = replacements.TypeFacts(source=source, forceNew=["name"])
+    broken = data.model_copy(update={"types": {**data.types, "aws:ecs/service:Service": entry}})
+    problems = source_problems(broken)
+    assert problems and all(p.startswith("aws:ecs/service:Service: ") for p in problems), problems
 
 
 def test_the_provider_range_is_the_one_up_meets() -> None:
