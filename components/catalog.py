@@ -21,9 +21,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
-from pydantic.alias_generators import to_camel
+from pydantic import Field, NonNegativeFloat, NonNegativeInt
 
+from components.config_model import ConfigModel
 from components.files import load_data
 
 DATA_DIR = Path(__file__).parent / "data" / "instances"
@@ -41,10 +41,8 @@ class UnknownInstanceType(ValueError):
         )
 
 
-class InstanceSpec(BaseModel):
+class InstanceSpec(ConfigModel):
     """One instance type: its accelerators, size and hourly price."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
 
     name: str = ""
     accelerator: str | None = None
@@ -70,10 +68,8 @@ class InstanceSpec(BaseModel):
         return self.usd_per_hour
 
 
-class Catalog(BaseModel):
+class Catalog(ConfigModel):
     """One family's table (``sagemaker``, ``ec2``, ``azureml``, ``gcp``, ``hf``...)."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
 
     family: str = ""
     source: str

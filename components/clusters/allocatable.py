@@ -15,10 +15,10 @@ from enum import Enum
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat
-from pydantic.alias_generators import to_camel
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat
 
 from components.catalog import InstanceSpec
+from components.config_model import ConfigModel
 from components.files import load_data
 from components.quantity import cpu_millis, memory_mib
 
@@ -49,23 +49,19 @@ class Resources:
         return Resources(self.cpu_m // parts, self.memory_mib // parts)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
-
-
-class Band(_Model):
+class Band(ConfigModel):
     """``pct`` percent of the next ``size`` units (cores or GiB); no size: the rest."""
 
     size: PositiveFloat | None = None
     pct: NonNegativeFloat
 
 
-class PerPodMemory(_Model):
+class PerPodMemory(ConfigModel):
     per_pod_mib: NonNegativeInt = Field(alias="perPodMiB")
     base_mib: NonNegativeInt = Field(alias="baseMiB")
 
 
-class DaemonSet(_Model):
+class DaemonSet(ConfigModel):
     name: str
     cpu: str
     memory: str
@@ -75,7 +71,7 @@ class DaemonSet(_Model):
         return Resources(cpu_millis(self.cpu), memory_mib(self.memory))
 
 
-class CloudReserves(_Model):
+class CloudReserves(ConfigModel):
     """One cloud's reserve rules and the DaemonSets on its GPU nodes."""
 
     source: str
@@ -87,7 +83,7 @@ class CloudReserves(_Model):
     daemon_sets: list[DaemonSet]
 
 
-class ReserveTable(_Model):
+class ReserveTable(ConfigModel):
     as_of: str
     clouds: dict[NodeCloud, CloudReserves]
 

@@ -13,9 +13,7 @@ from enum import Enum
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
-
+from components.config_model import ConfigModel
 from components.files import load_data
 
 DATA_FILE = Path(__file__).parent.parent / "data" / "eks_versions.yaml"
@@ -30,11 +28,7 @@ class SupportType(str, Enum):
     """The cluster may stay on its version for the extended window, at the extended rate."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
-
-
-class EksVersion(_Model):
+class EksVersion(ConfigModel):
     """One Kubernetes minor on EKS."""
 
     released: dt.date
@@ -46,7 +40,7 @@ class EksVersion(_Model):
     """EKS managed add-on name -> pinned ``addonVersion``."""
 
 
-class EksVersionTable(_Model):
+class EksVersionTable(ConfigModel):
     source: str
     as_of: dt.date
     versions: dict[str, EksVersion]

@@ -12,17 +12,18 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field
 
 from components import catalog
+from components.config_model import ConfigModel
 from components.files import load_data
 
 DATA_FILE = Path(__file__).parent.parent / "data" / "sagemaker_limits.yaml"
 
 
-class _Data(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+class _Data(ConfigModel):
+    # The file carries notes and quotes for readers beside the figures.
+    model_config = ConfigDict(extra="ignore")
 
 
 class BotocoreDoc(_Data):

@@ -1,8 +1,8 @@
 """Settings of a SageMaker endpoint that are both stack config (camelCase keys under a
 ``sagemaker`` deployment) and component args: one typed definition, validated once.
 
-They follow the config conventions (camelCase aliases, unknown keys rejected, frozen) without
-importing ``stacks`` (components never do), like :mod:`components.catalog`.
+They derive from the one config base (:class:`components.config_model.ConfigModel`: camelCase
+keys, unknown keys rejected, frozen, numbers never booleans), as every stack config model does.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from components import replacements
 from components.aws.api_model import api_constraint
+from components.config_model import ConfigModel
 from components.replacements import provider_constraint
 from components.sagemaker import limits
 
@@ -24,10 +24,6 @@ ENDPOINT_TYPE = "aws:sagemaker/endpoint:Endpoint"
 S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^*?\s]*)?$")]
 """``s3://bucket[/prefix]``. No ``*`` or ``?``: the prefix becomes an IAM resource, where they are
 wildcards (``s3://b/*`` would grant the whole bucket)."""
-
-
-class _Settings(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
 class EndpointKind(str, Enum):
@@ -47,7 +43,7 @@ ScalingMetric = Literal["invocations-per-instance", "concurrent-requests", "gpu-
 utilisation, or (async) queued requests per instance."""
 
 
-class TextGenerationSettings(_Settings):
+class TextGenerationSettings(ConfigModel):
     """Token limits and options of the text-generation servers (TGI, vLLM)."""
 
     max_input_tokens: PositiveInt | None = None
@@ -89,7 +85,7 @@ class TextGenerationSettings(_Settings):
         return self
 
 
-class ServerlessSettings(_Settings):
+class ServerlessSettings(ConfigModel):
     """``kind: serverless``: memory and concurrency of the serverless variant."""
 
     memory_size_mb: Annotated[int, Field(multiple_of=1024),
@@ -110,7 +106,7 @@ class ServerlessSettings(_Settings):
         return self
 
 
-class AsyncSettings(_Settings):
+class AsyncSettings(ConfigModel):
     """``kind: async``: where results go and who hears about them."""
 
     output_s3_uri: S3Uri | None = None
@@ -132,7 +128,7 @@ class RolloutStrategy(str, Enum):
     LINEAR = "linear"
 
 
-class RolloutSettings(_Settings):
+class RolloutSettings(ConfigModel):
     """Blue/green deployment of endpoint updates, rolled back when an alarm fires."""
 
     strategy: RolloutStrategy = RolloutStrategy.ALL_AT_ONCE
@@ -188,7 +184,7 @@ class RolloutSettings(_Settings):
         return steps * self.wait_seconds + self.termination_wait_seconds
 
 
-class AlarmSettings(_Settings):
+class AlarmSettings(ConfigModel):
     """CloudWatch alarm thresholds (they also drive blue/green auto-rollback)."""
 
     latency_p95_ms: PositiveInt = 30_000
@@ -203,7 +199,7 @@ class AlarmSettings(_Settings):
     """SNS topic that receives alarm state changes (e.g. the on-call integration)."""
 
 
-class DataCaptureSettings(_Settings):
+class DataCaptureSettings(ConfigModel):
     """Request/response capture to S3 (KMS-encrypted) for monitoring and evaluation."""
 
     sampling_percent: Annotated[int, Field(ge=1),

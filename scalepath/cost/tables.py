@@ -13,21 +13,17 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from components.catalog import DATA_DIR as INSTANCES_DIR
+from components.config_model import ConfigModel
 from components.files import load_data
 from scalepath.cost.lines import HOURS_PER_MONTH
 
 DATA_DIR: Path = INSTANCES_DIR.parent
 
 
-class _Table(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
-
-
-class Gpu(_Table):
+class Gpu(ConfigModel):
     """One GPU model's datasheet peaks."""
 
     memory_gib: PositiveFloat = Field(alias="memoryGiB")
@@ -38,7 +34,7 @@ class Gpu(_Table):
     source: str
 
 
-class Benchmark(_Table):
+class Benchmark(ConfigModel):
     """A published serving measurement: output tokens/s of one replica."""
 
     model: str
@@ -52,7 +48,7 @@ class Benchmark(_Table):
     source: str
 
 
-class GpuTable(_Table):
+class GpuTable(ConfigModel):
     """``data/gpus.yaml``."""
 
     source: str
@@ -61,7 +57,7 @@ class GpuTable(_Table):
     benchmarks: list[Benchmark] = []
 
 
-class ModelGeometry(_Table):
+class ModelGeometry(ConfigModel):
     """What sizes a model's weights and KV cache."""
 
     params_b: PositiveFloat = Field(alias="paramsB")
@@ -70,7 +66,7 @@ class ModelGeometry(_Table):
     head_dim: PositiveInt
 
 
-class ModelTable(_Table):
+class ModelTable(ConfigModel):
     """``data/models.yaml``."""
 
     source: str
@@ -78,7 +74,7 @@ class ModelTable(_Table):
     models: dict[str, ModelGeometry]
 
 
-class TokenPrice(_Table):
+class TokenPrice(ConfigModel):
     """One provider's serverless price for a model, USD per million tokens."""
 
     provider: str
@@ -92,7 +88,7 @@ class SizeTier(TokenPrice):
     max_params_b: PositiveFloat = Field(alias="maxParamsB")
 
 
-class TokenPriceTable(_Table):
+class TokenPriceTable(ConfigModel):
     """``data/token_prices.yaml``."""
 
     source: str
@@ -113,7 +109,7 @@ class TokenPriceTable(_Table):
         raise ValueError(f"no token price tier covers {params_b:g}B parameters")
 
 
-class SageMakerServerlessRates(_Table):
+class SageMakerServerlessRates(ConfigModel):
     """SageMaker Serverless Inference rates and the assumed duration of one request."""
 
     usd_per_gb_second: PositiveFloat
@@ -122,7 +118,7 @@ class SageMakerServerlessRates(_Table):
     assumed_seconds_per_output_token: NonNegativeFloat
 
 
-class ContainerRate(_Table):
+class ContainerRate(ConfigModel):
     """Serverless container compute: price of a vCPU-hour and a GiB-hour of one replica."""
 
     usd_per_vcpu_hour: PositiveFloat
@@ -131,7 +127,7 @@ class ContainerRate(_Table):
     source: str
 
 
-class PriceRule(_Table):
+class PriceRule(ConfigModel):
     """How resources of one Pulumi type bill (``service_prices.yaml``, under ``resources``).
 
     A rule is ``fixed`` (one of ``usdPerHour`` / ``usdPerDay`` / ``usdPerMonth``, times the
@@ -199,7 +195,7 @@ class PriceRule(_Table):
         return f"${self.usd_per_month:g}/month"
 
 
-class ServicePriceTable(_Table):
+class ServicePriceTable(ConfigModel):
     """``data/service_prices.yaml``: non-instance resources by Pulumi type (keys may be globs)."""
 
     source: str

@@ -18,10 +18,10 @@ from typing import Annotated, Any, Literal
 
 import jsonschema
 import referencing.exceptions
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, PositiveInt, ValidationError, field_validator, model_validator
 from referencing import Registry
 
+from components.config_model import ConfigModel
 from stacks.errors import clip
 
 #: A suite larger than this is not a held-out set but a benchmark; refuse rather than read it all.
@@ -37,18 +37,14 @@ class SuiteError(Exception):
     """The suite file cannot be used; the message names the file, the line and the field."""
 
 
-class _SuiteModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
-
-
-class Message(_SuiteModel):
+class Message(ConfigModel):
     """One chat message, as the OpenAI chat API takes it."""
 
     role: Literal["system", "user", "assistant"]
     content: str
 
 
-class Expect(_SuiteModel):
+class Expect(ConfigModel):
     """What a correct answer looks like; at least one check."""
 
     contains: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None = None
@@ -140,7 +136,7 @@ def _references(schema: Any, pointer: str) -> Iterator[tuple[str, str, str]]:
             yield from _references(item, f"{pointer}/{index}")
 
 
-class Case(_SuiteModel):
+class Case(ConfigModel):
     """One suite line."""
 
     messages: Annotated[list[Message], Field(min_length=1)]
