@@ -3,7 +3,7 @@ picks its own GPUs (SageMaker, HF endpoints, vLLM on EKS/GKE)."""
 
 from __future__ import annotations
 
-from components.model_size import model_size_b
+from components.model_facts import model_size_b
 
 WEIGHTS_GPU_FRACTION = 0.8
 """Fraction of total GPU memory fp16/bf16 weights may take (the rest is KV cache and activations)."""

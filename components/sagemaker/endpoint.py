@@ -22,7 +22,7 @@ from pulumi_aws.sagemaker import (
 )
 
 from components import catalog
-from components.model_size import model_size_b
+from components.model_facts import model_size_b
 from components.outputs import json_document
 from components.sagemaker import image as sagemaker_image
 from components.sagemaker import limits

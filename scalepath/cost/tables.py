@@ -1,7 +1,7 @@
 """Readers for the price and hardware tables that live with the components (``components/data``).
 
 The instance catalogue has its own reader (:mod:`components.catalog`); this module reads the
-tables only the cost model needs: GPU models, model geometry, per-token prices of managed
+tables only the cost model needs: GPU models, per-token prices of managed
 APIs and prices of non-instance resources. Each file carries ``source`` and ``asOf``; the
 figures are read here, never copied into code.
 """
@@ -55,23 +55,6 @@ class GpuTable(ConfigModel):
     as_of: str
     gpus: dict[str, Gpu]
     benchmarks: list[Benchmark] = []
-
-
-class ModelGeometry(ConfigModel):
-    """What sizes a model's weights and KV cache."""
-
-    params_b: PositiveFloat = Field(alias="paramsB")
-    layers: PositiveInt
-    kv_heads: PositiveInt
-    head_dim: PositiveInt
-
-
-class ModelTable(ConfigModel):
-    """``data/models.yaml``."""
-
-    source: str
-    as_of: str
-    models: dict[str, ModelGeometry]
 
 
 class TokenPrice(ConfigModel):
@@ -228,12 +211,6 @@ def _read(name: str) -> dict:
 def gpus() -> GpuTable:
     """The GPU table."""
     return GpuTable.model_validate(_read("gpus.yaml"))
-
-
-@cache
-def models() -> ModelTable:
-    """The model geometry table."""
-    return ModelTable.model_validate(_read("models.yaml"))
 
 
 @cache

@@ -12,6 +12,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from components import model_facts
+from components.model_facts import params_from_model_id
 from scalepath.cost import tables
 
 BYTES_PER_PARAM = {"fp16": 2.0, "int8": 1.0, "int4": 0.5}
@@ -37,9 +39,17 @@ class ModelSize:
 
     name: str
     params_b: float
+    """Parameters loaded (memory, and the bytes a decode step reads)."""
     kv_bytes_per_token: float
     """KV cache per token of context (16-bit)."""
     source: str
+    active_params_b: float | None = None
+    """Parameters one token runs through (compute), if fewer: a mixture of experts."""
+
+    @property
+    def flops_params_b(self) -> float:
+        """Parameters whose multiply-adds each token costs."""
+        return self.active_params_b if self.active_params_b is not None else self.params_b
 
 
 MAX_PARAMS_B = 100_000.0
@@ -48,20 +58,20 @@ arithmetic stops meaning anything (``1e15`` was read as a million billion parame
 
 
 def resolve_model(text: str) -> ModelSize:
-    """A model id from ``data/models.yaml``, a parameter count (``8B``, ``70e9``, ``8000000000``) or
-    an id whose name carries its size (``org/Some-Model-13B-chat``); ``ValueError`` otherwise."""
-    table = tables.models().models
-    if text in table:
-        g = table[text]
-        return ModelSize(text, g.params_b, 2 * g.layers * g.kv_heads * g.head_dim * KV_BYTES_PER_VALUE,
-                         "models.yaml (config.json)")
+    """A model id of ``components/data/models.yaml``, a parameter count (``8B``, ``70e9``,
+    ``8000000000``) or an id whose name carries its size (``org/Some-Model-13B-chat``, read as the
+    fit check reads it); ``ValueError`` otherwise."""
+    row = model_facts.facts(text)
+    if row is not None:
+        return ModelSize(text, row.params_b, 2 * row.layers * row.kv_heads * row.head_dim * KV_BYTES_PER_VALUE,
+                         "models.yaml (config.json)", row.active_params_b)
     params_b = _params_from_text(text)
     if params_b is not None and not 0 < params_b <= MAX_PARAMS_B:
         raise ValueError(f"{text!r} is {params_b:g}B parameters; give a count above 0 and at most "
                          f"{MAX_PARAMS_B:g}B (such as 8B or 7e9)")
     if params_b is None:
         raise ValueError(f"cannot size model {text!r}: give a parameter count such as 8B or 7e9, or one "
-                         f"of the known models: {', '.join(sorted(table))}")
+                         f"of the known models: {', '.join(sorted(model_facts.table().models))}")
     # Unknown geometry: grouped-query attention with 8 KV heads of 128 dims, and a layer count
     # fitted to Llama 3 (32 layers at 8B, 80 at 70B): layers ~ 11.3 x params_b^0.46.
     layers = max(1, round(11.3 * params_b**0.46))
@@ -79,11 +89,10 @@ def _params_from_text(text: str) -> float | None:
             return value / 1000
         return value / 1e9 if value >= 1e6 else None
     name = text.split("/")[-1]
-    named = re.search(r"(?<![\d.])(\d+(?:\.\d+)?)[bB](?![a-zA-Z])", name)
     # A size inside a name (`Model-13B-chat`) needs the name: `-8B` or `+8B` is a signed count, not an id.
-    if named is None or not re.search(r"[A-Za-z]", name[:named.start()] + name[named.end():]):
+    if not re.search(r"[A-Za-z]", re.sub(r"(\d+x)?\d+(\.\d+)?[bB]", "", name)):
         return None
-    return float(named[1])
+    return params_from_model_id(text)
 
 
 @dataclass(frozen=True)
@@ -119,7 +128,7 @@ def replica_throughput(model: ModelSize, gpu: tables.Gpu, gpu_count: int, precis
     weight_bytes = model.params_b * 1e9 * BYTES_PER_PARAM[precision]
     bandwidth = gpu_count * gpu.memory_bandwidth_gbs * 1e9 * MBU
     flops = gpu_count * gpu.fp16_tflops * 1e12 * MFU
-    flops_per_token = 2 * model.params_b * 1e9
+    flops_per_token = 2 * model.flops_params_b * 1e9
     prefill_s = flops_per_token * input_tokens / flops
     # Decoding sequences hold on average the prompt plus half the output in their KV cache.
     kv_read = model.kv_bytes_per_token * (input_tokens + output_tokens / 2)

@@ -20,7 +20,7 @@ from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, mode
 from components import catalog
 from components.aws.api_model import api_constraint, constraints
 from components.catalog import UnknownInstanceType
-from components.model_size import model_size_b
+from components.model_facts import model_size_b
 from components.names import replacement_suffix
 from components.sagemaker import image as sagemaker_image
 from components.sagemaker import limits

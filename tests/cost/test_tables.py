@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from components import catalog
+from components import catalog, model_facts
 from components.catalog import Catalog, UnknownInstanceType
 from scalepath.cost import tables
 from scalepath.cost.advisor import _gpu_of
@@ -32,8 +32,9 @@ def test_every_gpu_row_names_a_gpu_the_throughput_model_knows(family):
 
 
 def test_data_tables_carry_source_and_date():
-    for table in (tables.gpus(), tables.models(), tables.token_prices(), tables.service_prices()):
+    for table in (tables.gpus(), tables.token_prices(), tables.service_prices()):
         assert table.source and table.as_of[:2] == "20"
+    assert all(row.source and row.as_of[:2] == "20" for row in model_facts.table().models.values())
     assert all(g.source for g in tables.gpus().gpus.values())
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sagemaker.core import image_uris
 
 from components.disk_memo import CACHE_DIR_ENV, DiskMemo
-from components.model_size import model_size_b, params_from_model_id
+from components.model_facts import model_size_b, params_from_model_id
 from components.sagemaker import image as sagemaker_image
 from components.sagemaker.endpoint import (
     ModelSource,
@@ -465,7 +465,8 @@ def test_params_from_model_id(model_id: str, params: float | None) -> None:
 def test_model_size_prefers_the_configured_count_over_the_id() -> None:
     # The stage's GPU-memory check and the component's timeouts read the same rule.
     assert model_size_b("meta-llama/Llama-3.1-70B-Instruct", 8.0) == 8.0
-    assert model_size_b("meta-llama/Llama-3.1-70B-Instruct", None) == 70
+    assert model_size_b("meta-llama/Llama-3.1-70B-Instruct", None) == 70.6  # components/data/models.yaml
+    assert model_size_b("acme/Chat-70B-v2", None) == 70  # not in the table: read from the id
     assert model_size_b("org/unsized-model", None) is None
 
 

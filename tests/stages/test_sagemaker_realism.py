@@ -302,6 +302,10 @@ def test_limits_file_states_its_sources() -> None:
 # -- answers within SageMaker's 60 s limit, and under the rollback alarm ----------------------------
 
 
+#: Llama-3.1-8B-Instruct, billions of parameters (components/data/models.yaml, from its config.json).
+LLAMA_8B_PARAMS = 8.03
+
+
 def _rate(instance_type: str, model_params_b: float, quantize: str | None = None) -> float:
     from components import catalog  # noqa: PLC0415
     spec = catalog.load("sagemaker").get(instance_type)
@@ -340,7 +344,7 @@ def test_derived_answer_length_fits_the_alarm_and_the_invoke_limit(base_config: 
 
 
 def test_an_answer_longer_than_the_limits_is_refused(base_config: dict[str, Any]) -> None:
-    rate = _rate("ml.g5.2xlarge", 8)
+    rate = _rate("ml.g5.2xlarge", LLAMA_8B_PARAMS)
     too_many = int(rate * 60) + 1  # would not fit even without headroom
     found = _parse_issues(base_config, generation={"maxNewTokens": too_many, "maxTotalTokens": too_many + 4096},
                           alerts={"latencyP95Ms": 59_000})
@@ -362,7 +366,7 @@ def test_too_slow_for_real_time_is_refused(base_config: dict[str, Any]) -> None:
 def test_vllm_default_answer_length(base_config: dict[str, Any]) -> None:
     env = _env(base_config, container={"server": "vllm", "version": "0.30.0"})
     tokens = json.loads(env["SM_VLLM_OVERRIDE_GENERATION_CONFIG"])["max_new_tokens"]
-    assert tokens == int(_rate("ml.g5.2xlarge", 8) * 30 / limits.load().decode.alarm_headroom)
+    assert tokens == int(_rate("ml.g5.2xlarge", LLAMA_8B_PARAMS) * 30 / limits.load().decode.alarm_headroom)
 
 
 # -- callers of a private endpoint come through the VPC endpoint -------------------------------------
