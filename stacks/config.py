@@ -27,6 +27,7 @@ from stacks.azure_network import AzureNetwork
 from stacks.errors import ConfigIssue
 from stacks.gcp_network import GcpNetworkConfig
 from stacks.model import ConfigModel
+from stacks.needs import Needs
 
 
 class Environment(str, Enum):
@@ -209,6 +210,11 @@ class DeploymentBase(ConfigModel):
     def required_secrets(self) -> set[str]:
         """Top-level secret keys (``hfToken``...) this deployment reads; the parser checks they are set."""
         return set()
+
+    def needs(self) -> tuple[Needs, ...]:
+        """What each kind of replica needs to load its model (GPUs, sharding, weights, Hub token);
+        empty for a stage that runs no model of its own. The checks of ``stacks/checks/`` read it."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)

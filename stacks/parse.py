@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from components.budgets import limit_problems as budget_limit_problems
 from components.token_shapes import has_token
+from stacks.checks import deployment_issues
 from stacks.config import (
     Cloud,
     DeploymentBase,
@@ -229,10 +230,12 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
     issues += gcp_range_issues(spec.network.gcp, spec.deployments)
     if not issues:
         # Checks that need the rest of the stack (targets, environment, network, other
-        # deployments): here, so they fail before any resource (budgets included) exists.
+        # deployments): here, so they fail before any resource (budgets included) exists. The
+        # cross-cutting ones first: a stage's own checks may assume its model loads at all.
+        cross = deployment_issues(deployments, spec.secrets)
         facts = spec.facts()
         for index, deployment in enumerate(deployments):
-            issues += deployment.check_in_stack(facts, index)
+            issues += cross.get(index) or deployment.check_in_stack(facts, index)
     if issues:
         raise ConfigError(issues)
     return spec

@@ -133,8 +133,6 @@ class SageMakerEndpointArgs:
     generation: TextGenerationSettings = field(default_factory=TextGenerationSettings)
     extra_env: Mapping[str, str] = field(default_factory=dict)
     """More container environment (non-secret)."""
-    hf_token: pulumi.Input[str] | None = None
-    """Secret Hub token for gated models downloaded at startup (``HF_TOKEN``)."""
     startup_timeout_seconds: int | None = None
     """Container startup health check timeout; by model size when unset."""
     model_download_timeout_seconds: int | None = None
@@ -361,18 +359,14 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         return role, policy
 
     def _environment(self) -> dict[str, pulumi.Input[str]]:
-        """Container environment of the chosen server (token added as a secret)."""
+        """Container environment of the chosen server."""
         a = self._args
         env: dict[str, pulumi.Input[str]] = {
             k: str(v) for k, v in server_environment(a.server, a.server_version, a.source, a.generation,
                                                      self._instance.gpu_count if self._instance else 0).items()}
         env.update(a.extra_env)
-        if a.hf_token is not None:
-            token = pulumi.Output.secret(a.hf_token)
-            # TGI >= 2 and vLLM (huggingface_hub) read HF_TOKEN; older DLCs and TEI read
-            # HUGGING_FACE_HUB_TOKEN.
-            env["HF_TOKEN"] = token
-            env["HUGGING_FACE_HUB_TOKEN"] = token
+        # No Hub token: SageMaker returns a model's environment in clear to anyone who may describe
+        # it, so gated weights come from S3 (``weights_s3_uri``).
         return env
 
     def _kept(self, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:

@@ -46,6 +46,7 @@ from stacks.contract import (
 )
 from stacks.errors import ConfigIssue
 from stacks.model import ConfigModel
+from stacks.needs import HubToken, Needs, WeightsFrom
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
 
@@ -289,6 +290,24 @@ class AzureMlDeployment(DeploymentBase):
             "(*.azurecr.io, reached through a private endpoint) or use one of those registries"))
             for key, image in images if registry_egress(image) is None]
 
+    def needs(self) -> tuple[Needs, ...]:
+        """One per variant: its SKU and model; TGI and vLLM shard over every GPU of the SKU."""
+        table = catalog.load("azureml")
+        found = []
+        for i, (variant, instance_type) in enumerate(zip(self.variants, self.instance_types(), strict=True)):
+            spec = table.get(instance_type)
+            key = f"variants[{i}].instanceType" if variant.instance_type else "instanceType"
+            found.append(Needs(
+                model=variant.model or self.model, params_b=None, gpus=spec.gpu_count,
+                gpu_memory_gib=spec.gpu_memory_gib, hardware=instance_type, hardware_key=key,
+                quantized=_quantized(self.container.env), tensor_parallel=max(spec.gpu_count, 1),
+                tensor_parallel_key=key,
+                tensor_parallel_fix=("The server shards over every GPU of the SKU (NUM_SHARD, "
+                                     "--tensor-parallel-size): choose a SKU with one of those GPU counts."),
+                weights=WeightsFrom.CLOUD_COPY if variant.registered_model else WeightsFrom.HUB,
+                hub_token=HubToken.STACK_SECRET, weights_key=f"variants[{i}].registeredModel"))
+        return tuple(found)
+
     def instance_types(self) -> list[str]:
         """The SKU of each variant, in order."""
         return [v.instance_type or self.instance_type for v in self.variants]
@@ -299,6 +318,11 @@ class AzureMlDeployment(DeploymentBase):
 
     def clouds(self) -> set[Cloud]:
         return {Cloud.AZURE}
+
+
+def _quantized(env: Mapping[str, str]) -> bool:
+    """Whether ``container.env`` loads the weights below 16 bits (TGI ``QUANTIZE``, vLLM ``--quantization``)."""
+    return "QUANTIZE" in env or "--quantization" in env.get("VLLM_ARGS", "")
 
 
 @dataclass(frozen=True)

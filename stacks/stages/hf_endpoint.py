@@ -20,13 +20,13 @@ from pydantic import (
 from components.huggingface.endpoint import HfInferenceEndpoint, HfInferenceEndpointArgs, ImageArgs, PrivateLinkArgs
 from components.huggingface.endpoint_provider import HardwareError, validate_hardware
 from components.secret_store import CloudSecret, CloudSecretArgs
-from stacks import gpu_fit
 from stacks.config import Cloud, DeploymentBase, DnsName, Environment, Scaling, StackFacts, Stage
 from stacks.context import StackContext
 from stacks.contract import Access, AccessKind, Auth, Fix, Protocol, Reach, Scope, StageContract, UniqueName
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.names import fit_name
+from stacks.needs import HubToken, Needs, WeightsFrom, flag_value
 from stacks.secret_env import secret_env_names
 from stacks.secret_store import SecretStoreConfig
 from stacks.stages.base import StageDef
@@ -133,16 +133,10 @@ class HfEndpointDeployment(DeploymentBase):
         # Fields validate in order: vendor, accelerator and instance type are in info.data when valid.
         if {"vendor", "accelerator", "instance_type"} <= info.data.keys():
             try:
-                row = validate_hardware(info.data["vendor"], info.data["accelerator"], info.data["instance_type"],
+                validate_hardware(info.data["vendor"], info.data["accelerator"], info.data["instance_type"],
                                         size)
             except HardwareError as error:
                 raise ValueError(str(error)) from None
-            # Quantized weights (a custom image's --quantize/--quantization) are smaller: not checked.
-            quantized = any("quantiz" in arg for arg in info.data.get("args", []))
-            if "model" in info.data and not quantized and (problem := gpu_fit.misfit(
-                    info.data["model"], row.gpu_count, row.gpu_memory_gib,
-                    f"{info.data['instance_type']}/{size}")):
-                raise ValueError(problem)
         return size
 
     @model_validator(mode="after")
@@ -159,6 +153,23 @@ class HfEndpointDeployment(DeploymentBase):
 
     def required_secrets(self) -> set[str]:
         return {"hfToken", *self.secret_env.values()}
+
+    def needs(self) -> tuple[Needs, ...]:
+        row = validate_hardware(self.vendor, self.accelerator, self.instance_type, self.instance_size)
+        # HF's default image (TGI) shards over every GPU; a custom one as its args say.
+        shards = (flag_value(self.args, "--tensor-parallel-size") or flag_value(self.args, "--num-shard")
+                  or (1 if self.image else row.gpu_count))
+        return (Needs(
+            model=self.model, params_b=None, gpus=row.gpu_count, gpu_memory_gib=row.gpu_memory_gib,
+            hardware=f"{self.instance_type}/{self.instance_size}", hardware_key="instanceSize",
+            # Quantized weights (a custom image's --quantize/--quantization) are smaller.
+            quantized=any("quantiz" in arg for arg in self.args), tensor_parallel=max(shards, 1),
+            tensor_parallel_key="args" if self.image else "instanceSize",
+            tensor_parallel_fix=("Set --tensor-parallel-size (vLLM) or --num-shard (TGI) in args to one of them."
+                                 if self.image else "The default image shards over every GPU: choose an "
+                                 "instanceSize with one of those GPU counts."),
+            # HF runs the endpoint with the owning namespace's access to the repository.
+            weights=WeightsFrom.HF_MANAGED, hub_token=HubToken.OWN, weights_key=None),)
 
     def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
         """Private stacks reach the endpoint only through PrivateLink; prod keeps a replica warm."""

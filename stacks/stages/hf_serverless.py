@@ -19,6 +19,7 @@ from stacks.config import Cloud, DeploymentBase, StackFacts, Stage
 from stacks.context import StackContext
 from stacks.contract import Access, AccessKind, Auth, Protocol, Reach, Scope, StageContract, UniqueName
 from stacks.errors import ConfigIssue, format_loc
+from stacks.needs import Needs
 from stacks.secret_store import SecretStoreConfig
 from stacks.stages.base import StageDef
 
@@ -50,6 +51,9 @@ class HfServerlessDeployment(DeploymentBase):
 
     def required_secrets(self) -> set[str]:
         return {"hfToken"}
+
+    def needs(self) -> tuple[Needs, ...]:
+        return ()  # the provider's capacity runs the model
 
     def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
         """A private stack has no public inference path: this stage is one (requests cross the

@@ -48,7 +48,6 @@ from components.sagemaker.settings import (
 )
 from components.vllm.args import Quantization as VllmQuantization
 from stacks import aws as aws_stack
-from stacks import gpu_fit
 from stacks.aws_network import AwsNetworkConfig
 from stacks.config import Cloud, DeploymentBase, Environment, Scaling, StackFacts, Stage
 from stacks.context import StackContext
@@ -67,6 +66,7 @@ from stacks.contract import (
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.names import KMS_KEY_ARN, fit_name
+from stacks.needs import HubToken, Needs, WeightsFrom
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
 
@@ -271,22 +271,23 @@ class SageMakerDeployment(DeploymentBase):
             problems.append("scaling.metric backlog-per-instance needs kind: async")
         if self.scaling.metric == "gpu-utilization" and spec.gpu_count == 0:
             problems.append(f"scaling.metric gpu-utilization needs a GPU instance, {self.instance_type} has none")
-        problems += self._fits_gpu_memory(spec)
         return problems
 
-    def _fits_gpu_memory(self, spec: catalog.InstanceSpec) -> list[str]:
-        params = model_size_b(self.model, self.model_params_b)
-        if params is None or spec.gpu_count == 0 or self.generation.quantize is not None:
-            return []
-        if not gpu_fit.fits(params, spec.gpu_count, spec.gpu_memory_gib):
-            table = catalog.load("sagemaker")
-            bigger = [t for t in table.gpu_types()
-                      if gpu_fit.fits(params, (s := table.get(t)).gpu_count, s.gpu_memory_gib)]
-            return [f"{self.model} (~{params:g}B parameters, ~{gpu_fit.weights_gib(params):.0f} GiB in 16-bit) "
-                    "does not fit "
-                    f"{self.instance_type} ({spec.gpu_count}x {spec.gpu_memory_gib:g} GiB); choose one of "
-                    f"{', '.join(bigger) or 'none in the catalogue'} or set generation.quantize"]
-        return []
+    def needs(self) -> tuple[Needs, ...]:
+        spec = catalog.load("sagemaker").get(self.instance_type) if self.instance_type else None
+        gpus = spec.gpu_count if spec else 0
+        # TGI and vLLM shard over every GPU of the instance (SM_NUM_GPUS, SM_VLLM_TENSOR_PARALLEL_SIZE).
+        shards = gpus if self.container.server in (Server.TGI, Server.VLLM) else 1
+        return (Needs(
+            model=self.model, params_b=self.model_params_b, gpus=gpus,
+            gpu_memory_gib=spec.gpu_memory_gib if spec else 0, hardware=self.instance_type or "serverless",
+            hardware_key="instanceType", quantized=self.generation.quantize is not None,
+            tensor_parallel=max(shards, 1), tensor_parallel_key="instanceType",
+            tensor_parallel_fix=("The container shards over every GPU of the instance (SM_NUM_GPUS, "
+                                 "SM_VLLM_TENSOR_PARALLEL_SIZE): choose an instanceType with one of those GPU counts."),
+            weights=WeightsFrom.BUCKET if self.weights_s3_uri else WeightsFrom.HUB,
+            # SageMaker returns a model's environment in clear to anyone who may describe it.
+            hub_token=HubToken.NONE, weights_key="weightsS3Uri"),)
 
     def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
         """Checks that need the rest of the stack: network mode and egress, the region's images."""
@@ -484,9 +485,6 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
                                  security_group_ids=[vpc.workload_security_group_id],
                                  invoke_vpc_endpoint_id=(config.runtime_endpoint_id
                                                          or vpc.interface_endpoint_ids[RUNTIME_ENDPOINT_SERVICE]))
-    hf_token = None
-    if "hfToken" in ctx.spec.secrets and not d.weights_s3_uri:
-        hf_token = pulumi.Config("scalepath").require_secret("hfToken")
     autoscaling = None
     if d.kind is not EndpointKind.SERVERLESS and (d.scaling.max > d.scaling.min or d.scaling.min == 0):
         autoscaling = Autoscaling(
@@ -504,7 +502,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
         source=ModelSource(model_id=d.model, revision=d.model_revision, weights_s3_uri=d.weights_s3_uri,
                            params_b=d.model_params_b, weights_kms_key_arn=d.weights_kms_key_arn),
         server=d.container.server, server_version=d.container.version, kind=d.kind,
-        instance_type=d.instance_type, generation=generation, extra_env=d.container.env, hf_token=hf_token,
+        instance_type=d.instance_type, generation=generation, extra_env=d.container.env,
         startup_timeout_seconds=d.startup_timeout_seconds,
         model_download_timeout_seconds=d.model_download_timeout_seconds, volume_size_gb=d.volume_size_gb,
         kms_key_arn=d.kms_key_arn, network=network,

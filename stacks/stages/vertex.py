@@ -34,6 +34,7 @@ from stacks.contract import Access, AccessKind, Auth, Fix, Grant, GrantKind, Pro
 from stacks.errors import ConfigIssue
 from stacks.model import ConfigModel
 from stacks.names import fit_name
+from stacks.needs import HubToken, Needs, WeightsFrom, flag_value
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
 
@@ -169,6 +170,23 @@ class VertexDeployment(DeploymentBase):
 
     def clouds(self) -> set[Cloud]:
         return {Cloud.GCP}
+
+    def needs(self) -> tuple[Needs, ...]:
+        spec = catalog.load(FAMILY).get(self.instance_type)
+        args = self.container.args if self.container else []
+        # Model Garden's serving container shards over every GPU of the machine; a custom one as its args say.
+        shards = flag_value(args, "--tensor-parallel-size") or (1 if self.container else spec.gpu_count)
+        key = "accelerator" if self.accelerator else "machineType"
+        return (Needs(
+            model=self.model, params_b=None, gpus=spec.gpu_count, gpu_memory_gib=spec.gpu_memory_gib,
+            hardware=self.instance_type, hardware_key=key, quantized=any("quantiz" in a for a in args),
+            tensor_parallel=max(shards, 1),
+            tensor_parallel_key="container.args" if self.container else key,
+            tensor_parallel_fix=("Set --tensor-parallel-size in container.args to one of them." if self.container
+                                 else "Model Garden shards over every GPU of the machine: choose a machine with "
+                                      "one of those GPU counts."),
+            weights=WeightsFrom.CLOUD_COPY if self.hf_cache else WeightsFrom.HUB,
+            hub_token=HubToken.STACK_SECRET, weights_key=None),)
 
     def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
         """The machine/accelerator must be offered in ``gcp:region``, and the KMS key must be

@@ -51,7 +51,7 @@ def azure_config() -> dict[str, Any]:
         "scalepath:deployments": [{
             "name": "chat",
             "stage": "azureml",
-            "model": "mistralai/Mistral-7B-Instruct-v0.3",
+            "model": "Qwen/Qwen2.5-7B-Instruct",
             "instanceType": "Standard_NC24ads_A100_v4",
             "container": {"image": TGI, "maxInputTokens": 4096, "maxTotalTokens": 8192},
             "scaling": {"min": 1, "max": 3},
@@ -117,7 +117,7 @@ def test_public_plan_creates_workspace_endpoint_and_deployment(azure_config):
     assert props["requestSettings"]["requestTimeout"] == "PT90S"
     assert props["livenessProbe"]["initialDelay"] == "PT600S"
     assert props["livenessProbe"]["failureThreshold"] == 30
-    assert props["environmentVariables"]["MODEL_ID"] == "mistralai/Mistral-7B-Instruct-v0.3"
+    assert props["environmentVariables"]["MODEL_ID"] == "Qwen/Qwen2.5-7B-Instruct"
     assert props["environmentVariables"]["NUM_SHARD"] == "1"
     assert props["environmentVariables"]["MAX_TOTAL_TOKENS"] == "8192"
     env_version = one(plan, f"{ML}:EnvironmentVersion").inputs["properties"]
@@ -358,7 +358,7 @@ def test_vllm_server_settings(azure_config):
         container={"server": "vllm", "image": "myregistry.azurecr.io/vllm-aml:0.6.3", "maxTotalTokens": 16384})
     plan = plan_of(azure_config)
     env = one(plan, f"{ML}:OnlineDeployment").inputs["properties"]["environmentVariables"]
-    assert env["MODEL_NAME"] == "mistralai/Mistral-7B-Instruct-v0.3"
+    assert env["MODEL_NAME"] == "Qwen/Qwen2.5-7B-Instruct"
     assert env["VLLM_ARGS"] == "--port 8000 --tensor-parallel-size 2 --max-model-len 16384"
     routes = one(plan, f"{ML}:EnvironmentVersion").inputs["properties"]["inferenceConfig"]
     assert routes["livenessRoute"] == {"path": "/health", "port": 8000}

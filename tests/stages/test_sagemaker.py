@@ -46,7 +46,7 @@ UNTAGGABLE = {
 
 
 def _deployment(**overrides: Any) -> dict[str, Any]:
-    return {"name": "chat", "model": "meta-llama/Llama-3.1-8B-Instruct", "stage": "sagemaker",
+    return {"name": "chat", "model": "Qwen/Qwen3-8B", "stage": "sagemaker",
             "container": {"server": "tgi", "version": "3.3.6"}, "instanceType": "ml.g5.2xlarge", **overrides}
 
 
@@ -86,7 +86,7 @@ def test_realtime_public_endpoint_settings(base_config: dict[str, Any]) -> None:
         "huggingface-llm", "eu-west-1", version="3.3.6", instance_type="ml.g5.2xlarge", image_scope="inference")
     assert "vpcConfig" not in model and model["enableNetworkIsolation"] is False
     env = _env(plan)
-    assert env["HF_MODEL_ID"] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert env["HF_MODEL_ID"] == "Qwen/Qwen3-8B"
     # TGI >= 2.0 reads MAX_INPUT_TOKENS and exits when MAX_INPUT_LENGTH is also set; >= 2.3 has no
     # MESSAGES_API_ENABLED (chat bodies are always accepted on /invocations).
     assert (env["MAX_INPUT_TOKENS"], env["MAX_TOTAL_TOKENS"]) == ("4096", "8192")
@@ -130,10 +130,10 @@ def test_autoscaling_target_tracking_between_min_and_max(base_config: dict[str, 
 
 
 @pytest.mark.parametrize(("instance_type", "model", "gpus"), [
-    ("ml.g5.2xlarge", "meta-llama/Llama-3.1-8B-Instruct", "1"),
+    ("ml.g5.2xlarge", "Qwen/Qwen3-8B", "1"),
     ("ml.g5.12xlarge", "Qwen/Qwen2.5-32B-Instruct", "4"),
-    ("ml.g6e.48xlarge", "meta-llama/Llama-3.3-70B-Instruct", "8"),
-    ("ml.p4d.24xlarge", "meta-llama/Llama-3.3-70B-Instruct", "8"),
+    ("ml.g6e.48xlarge", "Qwen/Qwen2.5-72B-Instruct", "8"),
+    ("ml.p4d.24xlarge", "Qwen/Qwen2.5-72B-Instruct", "8"),
 ])
 def test_sm_num_gpus_follows_the_instance_type(base_config: dict[str, Any], instance_type: str, model: str,
                                               gpus: str) -> None:
@@ -340,11 +340,13 @@ def test_execution_role_is_least_privilege(base_config: dict[str, Any], kind: st
 # -- secrets ------------------------------------------------------------------------------------
 
 
-def test_hf_token_is_a_secret_env_and_never_in_the_plan(base_config: dict[str, Any]) -> None:
+def test_the_stack_hub_token_never_enters_the_model_environment(base_config: dict[str, Any]) -> None:
+    """SageMaker returns a model's environment in clear (the pack's no-plaintext-secrets refuses
+    it there): a stack that sets scalepath:hfToken for other stages gives SageMaker none."""
     base_config["scalepath:hfToken"] = SECRET_PLACEHOLDER
     plan = _plan(base_config, _deployment(), secrets={"scalepath:hfToken"})
     env = _env(plan)
-    assert env["HF_TOKEN"] == env["HUGGING_FACE_HUB_TOKEN"] == "[secret]"
+    assert "HF_TOKEN" not in env and "HUGGING_FACE_HUB_TOKEN" not in env
     assert SECRET_PLACEHOLDER not in json.dumps(plan.to_json())
 
 
@@ -401,7 +403,7 @@ def test_unknown_instance_type_names_the_known_ones(base_config: dict[str, Any])
     ({"kind": "serverless", "instanceType": None}, "tgi has no CPU container"),
     ({"scaling": {"min": 0, "max": 2}}, "needs kind: async"),
     ({"instanceType": "ml.m5.xlarge"}, "needs one"),
-    ({"model": "meta-llama/Llama-3.3-70B-Instruct"}, "does not fit ml.g5.2xlarge"),
+    ({"model": "Qwen/Qwen2.5-72B-Instruct"}, "does not fit ml.g5.2xlarge"),
     ({"volumeSizeGb": 100}, "local NVMe"),
     ({"networkIsolation": True}, "needs weightsS3Uri"),
     ({"serverless": {"maxConcurrency": 10}}, "need kind: serverless"),

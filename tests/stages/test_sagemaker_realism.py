@@ -32,7 +32,7 @@ POLICY = "aws:appautoscaling/policy:Policy"
 
 
 def _deployment(**overrides: Any) -> dict[str, Any]:
-    return {"name": "chat", "model": "meta-llama/Llama-3.1-8B-Instruct", "stage": "sagemaker",
+    return {"name": "chat", "model": "Qwen/Qwen3-8B", "stage": "sagemaker",
             "container": {"server": "tgi", "version": "3.3.6"}, "instanceType": "ml.g5.2xlarge", **overrides}
 
 
@@ -188,7 +188,7 @@ def test_vllm_gets_only_what_its_entrypoint_maps(base_config: dict[str, Any]) ->
                generation={"maxTotalTokens": 8192, "quantize": "awq_marlin"})
     prefix = limits.load().containers.vllm.arg_prefix
     assert all(k.startswith(prefix) for k in env), env
-    assert env["SM_VLLM_MODEL"] == env["SM_VLLM_SERVED_MODEL_NAME"] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert env["SM_VLLM_MODEL"] == env["SM_VLLM_SERVED_MODEL_NAME"] == "Qwen/Qwen3-8B"
     assert env["SM_VLLM_REVISION"] == "0e9e39f" and env["SM_VLLM_QUANTIZATION"] == "awq_marlin"
 
 
@@ -196,7 +196,7 @@ def test_vllm_serves_s3_weights_under_the_hub_name(base_config: dict[str, Any]) 
     env = _env(base_config, container={"server": "vllm", "version": "0.30.0"},
                weightsS3Uri="s3://weights-bucket/llama/")
     assert env["SM_VLLM_MODEL"] == "/opt/ml/model"
-    assert env["SM_VLLM_SERVED_MODEL_NAME"] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert env["SM_VLLM_SERVED_MODEL_NAME"] == "Qwen/Qwen3-8B"
 
 
 @pytest.mark.parametrize(("version", "input_key", "flag"), [
@@ -248,7 +248,7 @@ def test_tgi_cannot_shard_exl2(base_config: dict[str, Any]) -> None:
     ("tgi", "3.3.6", {"SM_VLLM_MAX_MODEL_LEN": "4096"}, {}),
     ("tei", "1.8.2", {"SM_VLLM_MODEL": "x"}, {}),
     ("tgi", "3.3.6", {"SM_NUM_GPUS": "4"}, {}),
-    ("vllm", "0.30.0", {"HF_MODEL_ID": "meta-llama/Llama-3.1-8B-Instruct"}, {}),
+    ("vllm", "0.30.0", {"HF_MODEL_ID": "Qwen/Qwen3-8B"}, {}),
     ("vllm", "0.30.0", {"MAX_TOTAL_TOKENS": "4096"}, {}),
     ("vllm", "0.30.0", {"SM_VLLM_MAX_MODEL_LEN": "4096"}, {"maxTotalTokens": 8192}),
 ])
@@ -280,7 +280,7 @@ def test_messages_api_key_is_gone_with_a_reason(base_config: dict[str, Any]) -> 
                                                      ("ml.g6e.48xlarge", 8)])
 def test_gpu_utilisation_target_scales_with_the_gpu_count(base_config: dict[str, Any], instance_type: str,
                                                           gpus: int) -> None:
-    model = "meta-llama/Llama-3.1-8B-Instruct" if gpus < 8 else "meta-llama/Llama-3.1-70B-Instruct"
+    model = "Qwen/Qwen3-8B" if gpus < 8 else "Qwen/Qwen2.5-72B-Instruct"
     cfg = _config(base_config, instanceType=instance_type, model=model,
                   scaling={"min": 1, "max": 2, "metric": "gpu-utilization", "targetValue": 60})
     policy = one(plan(cfg), POLICY).inputs
@@ -300,10 +300,6 @@ def test_limits_file_states_its_sources() -> None:
 
 
 # -- answers within SageMaker's 60 s limit, and under the rollback alarm ----------------------------
-
-
-#: Llama-3.1-8B-Instruct, billions of parameters (components/data/models.yaml, from its config.json).
-LLAMA_8B_PARAMS = 8.03
 
 
 def _rate(instance_type: str, model_params_b: float, quantize: str | None = None) -> float:
@@ -344,7 +340,7 @@ def test_derived_answer_length_fits_the_alarm_and_the_invoke_limit(base_config: 
 
 
 def test_an_answer_longer_than_the_limits_is_refused(base_config: dict[str, Any]) -> None:
-    rate = _rate("ml.g5.2xlarge", LLAMA_8B_PARAMS)
+    rate = _rate("ml.g5.2xlarge", 8)
     too_many = int(rate * 60) + 1  # would not fit even without headroom
     found = _parse_issues(base_config, generation={"maxNewTokens": too_many, "maxTotalTokens": too_many + 4096},
                           alerts={"latencyP95Ms": 59_000})
@@ -366,7 +362,7 @@ def test_too_slow_for_real_time_is_refused(base_config: dict[str, Any]) -> None:
 def test_vllm_default_answer_length(base_config: dict[str, Any]) -> None:
     env = _env(base_config, container={"server": "vllm", "version": "0.30.0"})
     tokens = json.loads(env["SM_VLLM_OVERRIDE_GENERATION_CONFIG"])["max_new_tokens"]
-    assert tokens == int(_rate("ml.g5.2xlarge", LLAMA_8B_PARAMS) * 30 / limits.load().decode.alarm_headroom)
+    assert tokens == int(_rate("ml.g5.2xlarge", 8) * 30 / limits.load().decode.alarm_headroom)
 
 
 # -- callers of a private endpoint come through the VPC endpoint -------------------------------------

@@ -25,7 +25,7 @@ from stacks.parse import parse_spec
 from tests.support import ROOT, stack_config
 from tests.support.clusters import aws_config, gcp_config
 
-LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+LLAMA = "Qwen/Qwen3-8B"  # not gated: these cases are about other keys
 
 
 def eks(name: str = "llm", **settings: Any) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def sagemaker(**settings: Any) -> dict[str, Any]:
 
 
 def vertex(**settings: Any) -> dict[str, Any]:
-    return {"name": "gemma", "model": "google/gemma-2-9b-it", "stage": "vertex",
+    return {"name": "gemma", "model": "Qwen/Qwen2.5-7B-Instruct", "stage": "vertex",
             "machineType": "g2-standard-12", **settings}
 
 
@@ -82,7 +82,8 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
         {**aws_config("dev", "public", sagemaker()), "aws:region": "xx-nowhere-1"}, f"{D}.container.version",
         "no container for region xx-nowhere-1"),
     "vertex accelerator not in gcp:region": (
-        {**gcp_config("dev", "public", vertex(machineType="a3-highgpu-8g")), "gcp:region": "europe-west9"},
+        {**gcp_config("dev", "public", vertex(machineType="a3-highgpu-8g", model="Qwen/Qwen2.5-72B-Instruct")),
+         "gcp:region": "europe-west9"},
         "gcp:region", "deployments[0] (gemma)"),
     "vertex KMS key outside gcp:region": (
         gcp_config("dev", "public", vertex(kmsKey="projects/sec/locations/global/keyRings/k/cryptoKeys/c")),

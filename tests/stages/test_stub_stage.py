@@ -29,6 +29,7 @@ from scalepath.stackconfig import SECRET_PLACEHOLDER
 from stacks.config import Cloud, DeploymentBase, StackFacts, Stage
 from stacks.context import StackContext
 from stacks.contract import Access, AccessKind, Auth, CostBasis, CostKind, Protocol, Reach, Scope, StageContract
+from stacks.needs import Needs
 from stacks.stages import STAGES
 from stacks.stages.base import StageDef
 from stacks.stages.entries import StageEntry
@@ -51,6 +52,8 @@ def _stub_module(stage: Stage) -> types.ModuleType:
 
         def required_secrets(self) -> set[str]:
             return {SECRET}
+        def needs(self) -> tuple[Needs, ...]:
+            return ()  # runs no model
 
     def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.Input[Any]]:
         logs = aws.cloudwatch.LogGroup(f"{deployment.name}-logs", retention_in_days=7, tags=ctx.tags(deployment))

@@ -43,7 +43,7 @@ def gcp_config() -> dict[str, Any]:
         "scalepath:budget": {"monthlyUsd": 500, "notify": ["ml@example.com", "ops@example.com"],
                              "gcp": {"billingAccount": "01A2B3-C4D5E6-F7A8B9"}},
         "scalepath:deployments": [{
-            "name": "gemma", "model": "google/gemma-2-9b-it", "stage": "vertex",
+            "name": "gemma", "model": "Qwen/Qwen2.5-7B-Instruct", "stage": "vertex",
             "machineType": "g2-standard-12", "scaling": {"min": 1, "max": 3},
         }],
     }
@@ -86,7 +86,7 @@ def _issues(cfg: dict[str, Any]) -> dict[str, str]:
 def test_public_deployment_serves_hf_model_on_catalogue_machine(gcp_config: dict[str, Any]) -> None:
     plan = _plan(gcp_config)
     deploy = _one(plan, ":AiEndpointWithModelGardenDeployment")
-    assert deploy.inputs["huggingFaceModelId"] == "google/gemma-2-9b-it"
+    assert deploy.inputs["huggingFaceModelId"] == "Qwen/Qwen2.5-7B-Instruct"
     assert deploy.inputs["location"] == "us-central1"
     resources = deploy.inputs["deployConfig"]["dedicatedResources"]
     assert resources["machineSpec"] == {
@@ -259,6 +259,7 @@ def test_token_limits_in_container_env_are_not_taken_for_secrets(gcp_config: dic
     cfg = copy.deepcopy(gcp_config)
     cfg["scalepath:deployments"][0].update(
         machineType="n1-standard-8", accelerator={"type": "NVIDIA_TESLA_T4", "count": 1},
+        model="Qwen/Qwen2.5-3B-Instruct",  # fits one 16 GiB T4 in 16-bit
         container={"imageUri": "us-docker.pkg.dev/acme/serving/tgi:3.3", "env": {"MAX_TOTAL_TOKENS": "8192"}})
     spec = _one(_plan(cfg), ":AiEndpointWithModelGardenDeployment").inputs["modelConfig"]["containerSpec"]
     assert spec["envs"] == [{"name": "MAX_TOTAL_TOKENS", "value": "8192"}]
@@ -268,6 +269,7 @@ def test_custom_container_overrides_model_garden_image(gcp_config: dict[str, Any
     cfg = copy.deepcopy(gcp_config)
     cfg["scalepath:deployments"][0].update(
         machineType="n1-standard-8", accelerator={"type": "NVIDIA_TESLA_T4", "count": 1},
+        model="Qwen/Qwen2.5-3B-Instruct",  # fits one 16 GiB T4 in 16-bit
         container={"imageUri": "us-docker.pkg.dev/acme/serving/vllm:0.6", "args": ["--max-model-len=4096"],
                    "env": {"VLLM_LOGGING_LEVEL": "INFO"}, "startupTimeoutSeconds": 1800,
                    "sharedMemorySizeMb": 8192})
@@ -286,7 +288,7 @@ def test_custom_container_overrides_model_garden_image(gcp_config: dict[str, Any
 
 def _component_args(**overrides: Any) -> VertexEndpointArgs:
     base: dict[str, Any] = dict(
-        project="acme-ml-dev", region="us-central1", model="google/gemma-2-9b-it",
+        project="acme-ml-dev", region="us-central1", model="Qwen/Qwen2.5-7B-Instruct",
         instance_type="g2-standard-12", min_replicas=1, max_replicas=2,
         alerts=VertexAlertArgs(latency_p95_ms=5000, errors=5, window_s=300, channels=[]),
         tags={"stack": "scalepath-test", "team": "ml"},
@@ -434,7 +436,9 @@ def test_bad_deployment_settings_name_the_key(
 
 
 def test_region_without_the_accelerator_is_rejected_before_resources(gcp_config: dict[str, Any]) -> None:
-    cfg = _deployment({**gcp_config, "gcp:region": "europe-west9"}, machineType="a3-highgpu-8g")
+    # A model whose 64 heads and 8 KV heads split over the machine's 8 GPUs.
+    cfg = _deployment({**gcp_config, "gcp:region": "europe-west9"}, machineType="a3-highgpu-8g",
+                      model="Qwen/Qwen2.5-72B-Instruct")
     issues = _issues(cfg)
     assert "NVIDIA_H100_80GB" in issues["gcp:region"]
     assert "us-central1" in issues["gcp:region"] and "deployments[0] (gemma)" in issues["gcp:region"]

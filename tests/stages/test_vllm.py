@@ -16,6 +16,7 @@ from components.vllm.service import VllmService
 from scalepath.plan import run_plan
 from stacks.config import Cloud, Stage
 from stacks.errors import ConfigError
+from stacks.needs import Needs
 from stacks.stages import eks_vllm
 from stacks.stages.base import StageDef
 from stacks.stages.shared.vllm import VllmDeployment, vllm_service_args
@@ -36,6 +37,9 @@ class StandInDeployment(VllmDeployment):
 
     def replica_budget(self) -> Resources:
         return Resources(cpu_m=3740, memory_mib=14040)  # a g6.xlarge's share (test_node_fit)
+
+    def needs(self) -> tuple[Needs, ...]:
+        return ()  # no GPU node types without a cluster (the real stages' needs: tests/checks)
 
 
 def build(deployment: StandInDeployment, ctx: Any) -> dict[str, Any]:

@@ -21,14 +21,14 @@ from components.quantity import cpu_millis, memory_mib
 from components.vllm import manifests as vllm_manifests
 from components.vllm.manifests import SYNC_REQUESTS
 from components.vllm.service import VllmService, VllmServiceArgs
-from stacks import gpu_fit
 from stacks.config import Cloud, DeploymentBase, Environment, StackFacts
 from stacks.context import StackContext
 from stacks.contract import Access, AccessKind, Auth, Reach, Scope, StageContract
 from stacks.contract import Protocol as Api  # typing.Protocol is taken here
-from stacks.errors import ConfigIssue, KeyedValueError, format_loc
+from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.names import fit_name
+from stacks.needs import HubToken, Needs, WeightsFrom
 from stacks.stages.shared.vllm import VllmDeployment
 
 GCP_TRIGGER_AUTH = "gcp-workload-identity"
@@ -147,13 +147,20 @@ class GpuClusterDeployment(VllmDeployment):
         if wanted > per_node:
             raise ValueError(f"vllm.gpusPerReplica ({wanted}) is more than the {per_node} GPU(s) of "
                              f"{self.gpu_nodes_label()}; pick a larger GPU type or fewer GPUs per replica")
-        if self.vllm.quantization is None:  # quantized weights are smaller: not checked
-            for spec in self.gpu_node_types():
-                problem = gpu_fit.misfit(self.model, wanted, spec.gpu_memory_gib,
-                                         f"vllm.gpusPerReplica on {spec.name}")
-                if problem:
-                    raise KeyedValueError("vllm.gpusPerReplica", problem)
         return self
+
+    def needs(self) -> tuple[Needs, ...]:
+        """One per GPU node type a replica may land on (spot group and on-demand fallback)."""
+        v = self.vllm
+        return tuple(Needs(
+            model=self.model, params_b=None, gpus=v.gpus_per_replica, gpu_memory_gib=spec.gpu_memory_gib,
+            hardware=f"vllm.gpusPerReplica on {spec.name}", hardware_key="vllm.gpusPerReplica",
+            quantized=v.quantization is not None, tensor_parallel=v.tensor_parallel_size or v.gpus_per_replica,
+            tensor_parallel_key="vllm.tensorParallelSize" if v.tensor_parallel_size else "vllm.gpusPerReplica",
+            tensor_parallel_fix="Set vllm.tensorParallelSize (and vllm.gpusPerReplica) to one of them.",
+            weights=WeightsFrom.BUCKET if v.model_cache.kind in ("s3", "gcs") else WeightsFrom.HUB,
+            hub_token=HubToken.OWN if v.hf_token_secret else HubToken.STACK_SECRET,
+            weights_key="vllm.modelCache") for spec in self.gpu_node_types())
 
     def clouds(self) -> set[Cloud]:
         return {self.cloud}
