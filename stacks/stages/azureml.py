@@ -263,6 +263,11 @@ class AzureMlDeployment(DeploymentBase):
         mirrored = sum(v.mirror_traffic for v in variants)
         if mirrored > 50:
             raise ValueError(f"mirrorTraffic must sum to at most 50 (got {mirrored})")
+        shadows = [v.name for v in variants if v.mirror_traffic]
+        if len(shadows) > 1:
+            # Azure ML safe rollout: "You can mirror traffic to only one deployment in an endpoint."
+            raise ValueError(f"mirrorTraffic is set on {', '.join(shadows)}; an Azure ML endpoint mirrors "
+                             "traffic to one deployment only: keep it on one variant")
         return variants
 
     @model_validator(mode="after")
