@@ -38,6 +38,18 @@ class HubToken(str, Enum):
 
 
 @dataclass(frozen=True)
+class Launch:
+    """How the stage starts the server: which entrypoint reads the environment it hands over."""
+
+    entrypoint: str | None
+    """Key of ``components/data/server_env.yaml`` (None: an image whose entrypoint is unknown)."""
+    env: tuple[tuple[str, str], ...]
+    """(variable, the key that sets it) for every variable the server is handed."""
+    fix: str
+    """What to do when the entrypoint ignores one, for the message."""
+
+
+@dataclass(frozen=True)
 class Needs:
     """One kind of replica of a deployment: its model, its GPUs and how it gets the weights.
     Keys are relative to the deployment (``instanceType``, ``variants[1].instanceType``)."""
@@ -66,6 +78,8 @@ class Needs:
     hub_token: HubToken
     weights_key: str | None
     """The key that stages the weights away from the Hub (``weightsS3Uri``), if the stage has one."""
+    launch: Launch | None = None
+    """How the server gets its settings through the environment (None: the stage passes none)."""
 
 
 def flag_value(args: Sequence[str], flag: str) -> int | None:

@@ -85,15 +85,8 @@ class Tgi(_Data):
     source: str
 
 
-class Vllm(_Data):
-    arg_prefix: str
-    foreign_env: tuple[str, ...]
-    source: str
-
-
 class Containers(_Data):
     tgi: Tgi
-    vllm: Vllm
 
 
 class Limits(_Data):

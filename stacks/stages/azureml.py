@@ -10,7 +10,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import pulumi
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from components import catalog
+from components import catalog, server_env
 from components.azure.azureml import (
     MODEL_MOUNT_PATH,
     AzureMlAlerts,
@@ -46,7 +46,7 @@ from stacks.contract import (
 )
 from stacks.errors import ConfigIssue
 from stacks.model import ConfigModel
-from stacks.needs import HubToken, Needs, WeightsFrom
+from stacks.needs import HubToken, Launch, Needs, WeightsFrom
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
 
@@ -302,6 +302,7 @@ class AzureMlDeployment(DeploymentBase):
         for i, (variant, instance_type) in enumerate(zip(self.variants, self.instance_types(), strict=True)):
             spec = table.get(instance_type)
             key = f"variants[{i}].instanceType" if variant.instance_type else "instanceType"
+            image_key = f"variants[{i}].image" if variant.image else "container.image"
             found.append(Needs(
                 model=variant.model or self.model, params_b=None, gpus=spec.gpu_count,
                 gpu_memory_gib=spec.gpu_memory_gib, hardware=instance_type, hardware_key=key,
@@ -310,8 +311,23 @@ class AzureMlDeployment(DeploymentBase):
                 tensor_parallel_fix=("The server shards over every GPU of the SKU (NUM_SHARD, "
                                      "--tensor-parallel-size): choose a SKU with one of those GPU counts."),
                 weights=WeightsFrom.CLOUD_COPY if variant.registered_model else WeightsFrom.HUB,
-                hub_token=HubToken.STACK_SECRET, weights_key=f"variants[{i}].registeredModel"))
+                hub_token=HubToken.STACK_SECRET, weights_key=f"variants[{i}].registeredModel",
+                launch=self._launch(variant, spec.gpu_count, image_key)))
         return tuple(found)
+
+    def _launch(self, variant: VariantConfig, gpus: int, image_key: str) -> Launch:
+        """A known image's own entrypoint; else the one ``container.server`` promises (TGI's
+        launcher, or Azure ML's vLLM sample convention)."""
+        image = variant.image or self.container.image
+        user = self.container.env
+        generated = [name for name in _server_env(self, variant, gpus) if name not in user]
+        return Launch(
+            entrypoint=server_env.table().of_image(image) or _ENTRYPOINTS[self.container.server],
+            env=(*((name, image_key) for name in generated), *((name, f"container.env.{name}") for name in user)),
+            fix=("Managed online deployments pass a container no arguments: for server: vllm build an image FROM "
+                 "vllm/vllm-openai whose entrypoint runs `python3 -m vllm.entrypoints.openai.api_server --model "
+                 "$MODEL_NAME $VLLM_ARGS` (Azure ML's vLLM sample) and set the image to it; for server: tgi use a "
+                 "TGI image (it reads MODEL_ID)."))
 
     def instance_types(self) -> list[str]:
         """The SKU of each variant, in order."""
@@ -323,6 +339,10 @@ class AzureMlDeployment(DeploymentBase):
 
     def clouds(self) -> set[Cloud]:
         return {Cloud.AZURE}
+
+
+#: What ``container.server`` promises of an image scalepath does not know (``components/data/server_env.yaml``).
+_ENTRYPOINTS = {"tgi": "tgi", "vllm": "azureml-vllm"}
 
 
 def _quantized(env: Mapping[str, str]) -> bool:

@@ -66,7 +66,7 @@ from stacks.contract import (
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.names import KMS_KEY_ARN, fit_name
-from stacks.needs import HubToken, Needs, WeightsFrom
+from stacks.needs import HubToken, Launch, Needs, WeightsFrom
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
 
@@ -83,6 +83,9 @@ RUNTIME_ENDPOINT_SERVICE = "sagemaker.runtime"
 
 #: TGI's launcher exits when both are set (launcher/src/main.rs, "Both `max_input_tokens` ... are set").
 _INPUT_LENGTH_NAMES = frozenset({"MAX_INPUT_TOKENS", "MAX_INPUT_LENGTH"})
+
+#: The entrypoint of each server's container (``components/data/server_env.yaml``).
+_ENTRYPOINTS = {Server.TGI: "sagemaker-tgi", Server.TEI: "sagemaker-tei", Server.VLLM: "sagemaker-vllm"}
 
 #: Shortest answer a real-time text-generation endpoint must be able to give in time.
 _MIN_ANSWER_TOKENS = 32
@@ -287,7 +290,11 @@ class SageMakerDeployment(DeploymentBase):
                                  "SM_VLLM_TENSOR_PARALLEL_SIZE): choose an instanceType with one of those GPU counts."),
             weights=WeightsFrom.BUCKET if self.weights_s3_uri else WeightsFrom.HUB,
             # SageMaker returns a model's environment in clear to anyone who may describe it.
-            hub_token=HubToken.NONE, weights_key="weightsS3Uri"),)
+            hub_token=HubToken.NONE, weights_key="weightsS3Uri",
+            launch=Launch(entrypoint=_ENTRYPOINTS[self.container.server],
+                          env=tuple((name, f"container.env.{name}") for name in sorted(self.container.env)),
+                          fix="Set the server's own variable (the vLLM container maps SM_VLLM_<FLAG> to --<flag>)."
+                          )),)
 
     def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
         """Checks that need the rest of the stack: network mode and egress, the region's images."""
@@ -353,15 +360,10 @@ class SageMakerDeployment(DeploymentBase):
             if key in generated:
                 problem = (f"{key} is set by the stage from the deployment's settings (generation, instanceType, "
                            "model); set it there instead of in container.env")
-            elif server is Server.VLLM and (key in containers.vllm.foreign_env):
-                problem = (f"{key} is read by the Hugging Face containers only; the vLLM container's entrypoint "
-                           f"maps only {containers.vllm.arg_prefix}<FLAG> to vLLM arguments")
             elif server is Server.TGI and key == containers.tgi.messages_api_flag.env \
                     and at_least(version, containers.tgi.messages_api_flag.until):
                 problem = (f"{key} no longer exists in TGI {version} (removed in "
                            f"{containers.tgi.messages_api_flag.until}; chat bodies are always accepted)")
-            elif server is not Server.VLLM and key.startswith(containers.vllm.arg_prefix):
-                problem = (f"{key} is read by the vLLM container only; {server.value} ignores it")
             elif server is Server.TGI and key in _INPUT_LENGTH_NAMES \
                     and set(self.container.env) | set(generated) >= _INPUT_LENGTH_NAMES:
                 problem = ("TGI exits when both MAX_INPUT_TOKENS and MAX_INPUT_LENGTH are set; set "

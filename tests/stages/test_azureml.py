@@ -588,8 +588,8 @@ def test_private_egress_approves_every_hub_host_including_xet(azure_config):
 
 
 @pytest.mark.parametrize(("image", "hosts"), [
-    ("docker.io/vllm/vllm-openai:v0.8.5", {"registry-1.docker.io", "auth.docker.io",
-                                           "production.cloudflare.docker.com"}),
+    ("docker.io/acme/tgi-custom:3.3.4", {"registry-1.docker.io", "auth.docker.io",
+                                         "production.cloudflare.docker.com"}),
     ("nvcr.io/nvidia/tritonserver:24.08-py3", {"nvcr.io"}),
 ])
 def test_private_egress_approves_the_image_registry(azure_config, image, hosts):

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from components import server_env
 from components.aws import api_model
 from components.aws.api_model import constraints
 from components.disk_memo import CACHE_DIR_ENV, DiskMemo
@@ -186,7 +187,7 @@ def test_serverless_refuses_network_isolation(base_config: dict[str, Any]) -> No
 def test_vllm_gets_only_what_its_entrypoint_maps(base_config: dict[str, Any]) -> None:
     env = _env(base_config, container={"server": "vllm", "version": "0.30.0"}, modelRevision="0e9e39f",
                generation={"maxTotalTokens": 8192, "quantize": "awq_marlin"})
-    prefix = limits.load().containers.vllm.arg_prefix
+    (prefix,) = server_env.table().entrypoints["sagemaker-vllm"].prefixes
     assert all(k.startswith(prefix) for k in env), env
     assert env["SM_VLLM_MODEL"] == env["SM_VLLM_SERVED_MODEL_NAME"] == "Qwen/Qwen3-8B"
     assert env["SM_VLLM_REVISION"] == "0e9e39f" and env["SM_VLLM_QUANTIZATION"] == "awq_marlin"
