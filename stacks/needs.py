@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from components.clusters.capabilities import Capability
+
 
 class WeightsFrom(str, Enum):
     """Where a replica's server gets the weights."""
@@ -35,6 +37,18 @@ class HubToken(str, Enum):
     """``scalepath:hfToken``, when the stack sets it."""
     OWN = "own"
     """One the deployment names itself (an existing Kubernetes Secret)."""
+
+
+@dataclass(frozen=True)
+class Use:
+    """Something a replica's settings rely on running beside it."""
+
+    capability: Capability
+    key: str
+    """The setting that relies on it."""
+    what: str
+    """What relies on it, for the message."""
+    fix: str
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,10 @@ class Needs:
     """The key that stages the weights away from the Hub (``weightsS3Uri``), if the stage has one."""
     launch: Launch | None = None
     """How the server gets its settings through the environment (None: the stage passes none)."""
+    uses: tuple[Use, ...] = ()
+    """What its scaler, monitors and annotations need running (a metric source, an operator, a controller)."""
+    provides: frozenset[Capability] = frozenset()
+    """What the stack runs beside it (its cluster's add-ons)."""
 
 
 def flag_value(args: Sequence[str], flag: str) -> int | None:

@@ -32,6 +32,7 @@ from components.clusters.addons import (
     keda_values,
     prometheus_values,
 )
+from components.clusters.capabilities import Capability
 from components.clusters.eks_versions import SupportType
 from components.clusters.gpu_nodes import (
     CLOUD_TAINT_EFFECT,
@@ -55,6 +56,10 @@ GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 
 _MANAGED_POLICY = "arn:aws:iam::aws:policy/"
+
+INSTALLS = frozenset({Capability.KEDA, Capability.PROMETHEUS_OPERATOR})
+"""What workloads on the cluster may rely on (KEDA and kube-prometheus-stack; no metrics adapter,
+no AWS Load Balancer Controller: Services get the EKS cloud controller's load balancers)."""
 _AUTOSCALER_SA = "cluster-autoscaler"
 _EBS_CSI_SA = "ebs-csi-controller-sa"
 

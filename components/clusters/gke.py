@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from components import catalog
 from components.clusters.addons import KEDA, helm_release, keda_values
+from components.clusters.capabilities import Capability
 from components.clusters.gpu_nodes import (
     CLOUD_TAINT_EFFECT,
     GPU_POOL,
@@ -44,6 +45,9 @@ GKE_ACCELERATORS = {
 NODE_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer",
               "roles/stackdriver.resourceMetadata.writer", "roles/artifactregistry.reader")
 _KEDA_KSA = "keda-operator"
+
+INSTALLS = frozenset({Capability.KEDA, Capability.MANAGED_PROMETHEUS})
+"""What workloads on the cluster may rely on (KEDA and Managed Prometheus; no metrics adapter)."""
 
 
 @dataclass(frozen=True, kw_only=True)

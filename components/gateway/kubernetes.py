@@ -24,10 +24,11 @@ SERVICE_ACCOUNT = "gateway"
 _ASSUME_PODS = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
     "Action": ["sts:AssumeRole", "sts:TagSession"]}]})
-#: Load balancer annotations that keep the Service internal to the network, per cloud.
-_INTERNAL = {"aws": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
+#: Load balancer annotations that keep the Service internal to the network, per cloud: on EKS
+#: the one its own cloud controller reads (the stack installs no AWS Load Balancer Controller,
+#: the only reader of aws-load-balancer-scheme; without it the Service got an internet-facing ELB).
+_INTERNAL = {"aws": {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"},
              "gcp": {"networking.gke.io/load-balancer-type": "Internal"}}
-_PUBLIC = {"aws": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"}, "gcp": {}}
 
 
 def secret_key(env: str) -> str:
@@ -115,7 +116,7 @@ def deploy_kubernetes(name: str, args: GatewayArgs, key: pulumi.Input[str],
     }, opts=ns_opts)
     service = k8s.core.v1.Service(f"{name}-service", metadata={
         **meta, "name": "gateway",
-        "annotations": (_INTERNAL if args.private else _PUBLIC)[cluster.cloud]}, spec={
+        "annotations": _INTERNAL[cluster.cloud] if args.private else {}}, spec={
         "type": "LoadBalancer", "selector": selector,
         "ports": [{"name": "http", "port": 80, "target_port": PORT}]}, opts=ns_opts)
     k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{name}-hpa", metadata={**meta, "name": "gateway"}, spec={

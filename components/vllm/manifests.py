@@ -34,20 +34,17 @@ SYNC_REQUESTS = {"cpu": "1", "memory": "1Gi"}
 _SYNC_IMAGES = {CacheKind.S3: "amazon/aws-cli:2.31.0", CacheKind.GCS: "google/cloud-sdk:539.0.0-slim"}
 
 _INTERNAL_LB_ANNOTATIONS: Mapping[LbCloud, Mapping[str, str]] = {
-    # AWS Load Balancer Controller: an NLB on private subnets, targets registered by pod IP.
+    # What EKS's own cloud controller reads (the stack installs no AWS Load Balancer Controller,
+    # the only reader of aws-load-balancer-scheme / nlb-target-type / type: external): an NLB on
+    # the subnets tagged kubernetes.io/role/internal-elb.
     LbCloud.AWS: {
-        "service.beta.kubernetes.io/aws-load-balancer-type": "external",
-        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
-        "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+        "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
     },
     LbCloud.GCP: {"networking.gke.io/load-balancer-type": "Internal"},
 }
 _PUBLIC_LB_ANNOTATIONS: Mapping[LbCloud, Mapping[str, str]] = {
-    LbCloud.AWS: {
-        "service.beta.kubernetes.io/aws-load-balancer-type": "external",
-        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
-        "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
-    },
+    LbCloud.AWS: {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"},
 }
 
 
@@ -255,7 +252,7 @@ def service(name: str, args: VllmServiceArgs) -> Manifest:
         if s.cloud is not None:
             annotations.update(_PUBLIC_LB_ANNOTATIONS.get(s.cloud, {}))
     if service_type == "LoadBalancer" and s.cloud is LbCloud.AWS:
-        # The controller creates the NLB outside Pulumi: tag it for cost attribution here.
+        # The cloud controller creates the NLB outside Pulumi: tag it for cost attribution here.
         annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"] = \
             _aws_tag_annotation(args.tags)
     annotations.update(s.annotations)

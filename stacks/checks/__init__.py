@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from stacks.checks import model_fit, server_env
+from stacks.checks import model_fit, platform, server_env
 from stacks.config import DeploymentBase
 from stacks.errors import ConfigIssue
 
@@ -21,7 +21,8 @@ def deployment_issues(deployments: Sequence[DeploymentBase], secrets: Iterable[s
     for index, deployment in enumerate(deployments):
         issues: list[ConfigIssue] = []
         for needs in deployment.needs():
-            new = model_fit.issues(needs, deployment.name, index, secrets) + server_env.issues(needs, index)
+            new = [*model_fit.issues(needs, deployment.name, index, secrets), *server_env.issues(needs, index),
+                   *platform.issues(needs, index)]
             issues += [i for i in new if i not in issues]
         if issues:
             found[index] = issues

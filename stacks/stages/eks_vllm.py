@@ -14,6 +14,8 @@ from components import catalog
 from components.catalog import InstanceSpec
 from components.clusters import eks_versions
 from components.clusters.allocatable import NodeCloud
+from components.clusters.capabilities import Capability
+from components.clusters.eks import INSTALLS as EKS_INSTALLS
 from components.clusters.eks import EksGpuCluster, EksGpuClusterArgs, EksGpuNodesArgs, EksSystemNodesArgs
 from components.clusters.eks_versions import SupportType
 from stacks import aws as aws_stack
@@ -154,6 +156,7 @@ class EksVllmDeployment(GpuClusterDeployment):
     cloud: ClassVar[Cloud] = Cloud.AWS
     node_cloud: ClassVar[NodeCloud] = NodeCloud.EKS
     access_key: ClassVar[str] = "publicAccessCidrs"
+    installs: ClassVar[frozenset[Capability]] = EKS_INSTALLS
     stage: Literal[Stage.EKS_VLLM]
     cluster: EksClusterSettings = EksClusterSettings()
 

@@ -11,6 +11,8 @@ from pydantic import Field, PositiveInt, StringConstraints, field_validator, mod
 from components import catalog
 from components.catalog import InstanceSpec
 from components.clusters.allocatable import NodeCloud
+from components.clusters.capabilities import Capability
+from components.clusters.gke import INSTALLS as GKE_INSTALLS
 from components.clusters.gke import (
     GkeAccelerator,
     GkeGpuCluster,
@@ -207,6 +209,7 @@ class GkeVllmDeployment(GpuClusterDeployment):
     cloud: ClassVar[Cloud] = Cloud.GCP
     node_cloud: ClassVar[NodeCloud] = NodeCloud.GKE
     access_key: ClassVar[str] = "masterAuthorizedCidrs"
+    installs: ClassVar[frozenset[Capability]] = GKE_INSTALLS
     stage: Literal[Stage.GKE_VLLM]
     cluster: GkeClusterSettings = GkeClusterSettings()
 

@@ -27,7 +27,7 @@ NAT = "gcp:compute/routerNat:RouterNat"
 CLUSTER = "gcp:container/cluster:Cluster"
 D = "scalepath:deployments[0]"
 
-VERTEX = {"name": "gemma", "model": "google/gemma-2-9b-it", "stage": "vertex",
+VERTEX = {"name": "gemma", "model": "Qwen/Qwen2.5-7B-Instruct", "stage": "vertex",
           "machineType": "g2-standard-12", "scaling": {"min": 1, "max": 2}}
 
 

@@ -306,7 +306,7 @@ def test_service_exposure_annotations() -> None:
     internal_aws = by_kind(render(VARIANTS["hpa-pod-monitoring-s3-netpol"]), "Service")
     assert internal_aws["spec"]["type"] == "LoadBalancer"
     assert internal_aws["metadata"]["annotations"][
-        "service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+        "service.beta.kubernetes.io/aws-load-balancer-internal"] == "true"
     lb_tags = internal_aws["metadata"]["annotations"][
         "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"]
     assert dict(pair.split("=") for pair in lb_tags.split(",")) == TAGS

@@ -111,7 +111,8 @@ def test_kubernetes_on_eks_has_deployment_service_hpa_pdb_and_pod_identity(plans
     assert refs == {"SCALEPATH_GATEWAY_KEY": "client-key"}
     service = one(plan, "kubernetes:core/v1:Service", "gateway-service")
     annotations = service.inputs["metadata"]["annotations"]
-    assert annotations == {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}
+    # What EKS's own cloud controller reads: the stack installs no AWS Load Balancer Controller.
+    assert annotations == {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}
     one(plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway-hpa")
     one(plan, "kubernetes:policy/v1:PodDisruptionBudget", "gateway-pdb")
     association = one(plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "gateway-pod-identity")

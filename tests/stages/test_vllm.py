@@ -147,7 +147,7 @@ def test_internal_load_balancer_gets_the_cluster_cloud_annotations(base_config: 
     cfg["scalepath:network"] = {"mode": "private"}
     service = next(m for m in manifests(run_plan(stack_config(cfg)).resources) if m["kind"] == "Service")
     assert service["spec"]["type"] == "LoadBalancer"
-    assert service["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+    assert service["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-internal"] == "true"
 
 
 def test_shared_namespace_refused(base_config: dict[str, Any]) -> None:

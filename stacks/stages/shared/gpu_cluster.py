@@ -17,6 +17,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from components.catalog import InstanceSpec
 from components.clusters.allocatable import NodeCloud, Resources, workload_budget
+from components.clusters.capabilities import Capability, annotation_needs
 from components.quantity import cpu_millis, memory_mib
 from components.vllm import manifests as vllm_manifests
 from components.vllm.manifests import SYNC_REQUESTS
@@ -28,7 +29,7 @@ from stacks.contract import Protocol as Api  # typing.Protocol is taken here
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.names import fit_name
-from stacks.needs import HubToken, Needs, WeightsFrom
+from stacks.needs import HubToken, Needs, Use, WeightsFrom
 from stacks.stages.shared.vllm import VllmDeployment
 
 GCP_TRIGGER_AUTH = "gcp-workload-identity"
@@ -84,6 +85,8 @@ class GpuClusterDeployment(VllmDeployment):
     """Whose kubelet reserves and GPU-node DaemonSets apply (``node_allocatable.yaml``)."""
     access_key: ClassVar[str]
     """Config key (under ``cluster``) of the control-plane allow-list."""
+    installs: ClassVar[frozenset[Capability]]
+    """What the cluster component installs beside the workload (its ``INSTALLS``)."""
 
     def gpus_per_node(self) -> int:
         """GPUs on one GPU node of the configured type."""
@@ -152,6 +155,7 @@ class GpuClusterDeployment(VllmDeployment):
     def needs(self) -> tuple[Needs, ...]:
         """One per GPU node type a replica may land on (spot group and on-demand fallback)."""
         v = self.vllm
+        uses = self._uses()
         return tuple(Needs(
             model=self.model, params_b=None, gpus=v.gpus_per_replica, gpu_memory_gib=spec.gpu_memory_gib,
             hardware=f"vllm.gpusPerReplica on {spec.name}", hardware_key="vllm.gpusPerReplica",
@@ -160,7 +164,31 @@ class GpuClusterDeployment(VllmDeployment):
             tensor_parallel_fix="Set vllm.tensorParallelSize (and vllm.gpusPerReplica) to one of them.",
             weights=WeightsFrom.BUCKET if v.model_cache.kind in ("s3", "gcs") else WeightsFrom.HUB,
             hub_token=HubToken.OWN if v.hf_token_secret else HubToken.STACK_SECRET,
-            weights_key="vllm.modelCache") for spec in self.gpu_node_types())
+            weights_key="vllm.modelCache", uses=uses, provides=self.installs) for spec in self.gpu_node_types())
+
+    def _uses(self) -> tuple[Use, ...]:
+        """What the workload's scaler, monitors and Service annotations rely on."""
+        v = self.vllm
+        uses = []
+        if v.keda.enabled:
+            uses.append(Use(Capability.KEDA, "vllm.keda.enabled", "queue-based scaling (a KEDA ScaledObject)",
+                            "Set vllm.keda.enabled: false and scaling.max to scaling.min."))
+        elif self.scaling.max > self.scaling.min:
+            uses.append(Use(Capability.CUSTOM_METRICS_ADAPTER, "vllm.keda.enabled",
+                            "With KEDA disabled and scaling.max above scaling.min, an HPA on the per-pod queue "
+                            "metric (vllm:num_requests_waiting)",
+                            "Keep vllm.keda.enabled: true (KEDA is installed and reads the cluster's Prometheus), "
+                            "or set scaling.max to scaling.min."))
+        kind = v.monitoring.kind or ("pod-monitoring" if self.cloud is Cloud.GCP else "service-monitor")
+        monitors = {"service-monitor": Capability.PROMETHEUS_OPERATOR, "pod-monitoring": Capability.MANAGED_PROMETHEUS}
+        if kind in monitors:
+            uses.append(Use(monitors[kind], "vllm.monitoring.kind", f"monitoring kind {kind} (scrape and alert rules)",
+                            "Leave vllm.monitoring.kind unset (the cluster's own kind) or set it to none."))
+        uses += [Use(capability, "vllm.service.annotations", f"annotation {key}",
+                     "Choose the load balancer with vllm.service.exposure; extra annotations must be ones the "
+                     "cluster's own cloud controller reads (components/data/service_annotations.yaml).")
+                 for key, capability in annotation_needs(v.service.annotations).items()]
+        return tuple(uses)
 
     def clouds(self) -> set[Cloud]:
         return {self.cloud}
