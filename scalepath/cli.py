@@ -38,7 +38,6 @@ from scalepath.stackconfig import (
 )
 from scalepath.transition import Transition, transition
 from stacks.errors import ConfigError, clip
-from stacks.parse import parse_spec
 from stacks.spec import StackSpec
 
 
@@ -367,9 +366,7 @@ def promote(
         original = read_config_text(env_file)
 
         def check(text: str) -> StackSpec:
-            stack_config = load_stack_config(stack, root, config, text=text)
-            return parse_spec(stack_config.values, project=stack_config.project, stack=stack_config.stack,
-                              secret_keys=stack_config.secret_keys)
+            return load_stack_config(stack, root, config, text=text).spec()
 
         spec = check(original)
         chosen, baseline = select(spec, route, to)

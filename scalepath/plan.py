@@ -27,7 +27,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import source_pb2
 
 from components.token_shapes import redact, redact_json
-from scalepath.cost.plan_cost import estimate, spec_of
+from scalepath.cost.plan_cost import estimate
 from scalepath.mocks import ScalepathMocks
 from scalepath.stackconfig import StackConfig
 from scalepath.wire import PlannedResource, from_wire
@@ -183,7 +183,7 @@ def run_plan(config: StackConfig, on_record: Callable[[PlannedResource], None] |
     ``on_record`` gets each resource as it is registered, in the order of :attr:`Plan.resources`
     (the CLI hands them to the policy pack while the program goes on).
     """
-    spec = spec_of(config)  # before any resource, as the program's own load_spec() does
+    spec = config.spec()  # before any resource, as the program's own load_spec() does
     aws_region = config.values.get("aws:region", "us-east-1")
     gcp_project = config.values.get("gcp:project", "mock-project")
     monitor = RecordingMonitor(ScalepathMocks(aws_region=aws_region, gcp_project=gcp_project), on_record)

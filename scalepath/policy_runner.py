@@ -7,26 +7,23 @@ Handshake (optional), GetAnalyzerInfo, Configure (the policy config reconciled w
 schema defaults and validated against each policy's JSON schema), ConfigureStack, then
 Remediate and Analyze per resource and AnalyzeStack once. We do the same with the resources
 the offline plan recorded. The pack process is always stopped, also on errors and Ctrl-C: it runs
-in its own session (a terminal's Ctrl-C reaches the plan, which stops the pack in order), and on
-Linux it is killed by the kernel when the thread that started it dies (``PR_SET_PDEATHSIG``), so
-even a plan killed with SIGKILL leaves no pack behind. :func:`plan_check` does all of this from a
-helper process (:mod:`scalepath.policy_worker`) while the program is still registering resources.
+as a child that never outlives the plan (:mod:`scalepath.children`), even one killed with SIGKILL.
+:func:`plan_check` does all of this from a helper process (:mod:`scalepath.policy_worker`) while
+the program is still registering resources.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import math
 import os
 import pickle
 import selectors
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,6 +34,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from components.files import read_regular_file
+from scalepath import children
 from scalepath.stackconfig import MAX_DEPTH, StackConfig, nesting_depth
 from scalepath.wire import SECRET, PlannedResource, from_wire, to_wire
 from stacks.errors import clip, listing
@@ -266,54 +264,15 @@ def _read_port(process: subprocess.Popen[bytes]) -> int:
     return int(line)
 
 
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def _die_with_this_thread() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that has the kernel SIGKILL the child when the starting thread dies (Linux).
-
-    The death signal follows the *thread* that forked, so it is armed only from the main thread:
-    a pack started from a worker thread would die with that thread. Elsewhere the signal handlers
-    of :mod:`scalepath.interrupts` and :func:`_stop` are what stop the pack.
-    """
-    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: the child only calls it
-    parent = os.getpid()
-
-    def arm() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the parent died between fork and prctl: nobody would stop us
-            os._exit(1)
-
-    return arm
-
-
 def _stop(process: subprocess.Popen[bytes], drain: threading.Thread | None) -> None:
-    """Terminate the pack's process group, kill it if it lingers (or if we are interrupted while
-    waiting), close its pipe."""
+    """Stop the process and its group, then close its pipe."""
     try:
-        if process.poll() is None:
-            _signal_group(process, signal.SIGTERM)
-            process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
+        children.stop(process)
     finally:
-        if process.poll() is None:  # still running: timed out, or a second Ctrl-C during the wait
-            _signal_group(process, signal.SIGKILL)
-            process.wait()
         if drain is not None:
             drain.join(timeout=10)  # the pipe is at EOF once the process is gone
         if process.stdout is not None:
             process.stdout.close()
-
-
-def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    # The pack leads its own session (start_new_session), so its group id is its pid.
-    try:
-        os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass  # exited meanwhile (a zombie still has its group, so this is a real exit)
 
 
 ENV_CONFIG_MAX_BYTES = 64 * 1024
@@ -356,10 +315,9 @@ def _pack_process(pack_dir: Path, project: str, stack: str, config: Mapping[str,
     with tempfile.TemporaryFile(mode="a+b") as stderr:
         # Nothing between the start and the `try` whose `finally` stops it: a signal handled in
         # between would leave it running (on Linux the death signal would still reap it).
-        process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."],
-            cwd=pack_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
-            start_new_session=True, preexec_fn=_die_with_this_thread())
+        process = children.start(
+            children.python_command(sys.executable, "pulumi.policy", [ENGINE_ADDRESS, "."]),
+            cwd=pack_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
         pack = _PackProcess(process, stderr)
         try:
             yield pack
@@ -584,9 +542,8 @@ def policy_check(pack_dir: Path, project: str, stack: str, policy_config: Mappin
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(Path(__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]))
     # Its own session, like the pack's: a terminal's Ctrl-C reaches the plan, which stops it in order.
-    process = subprocess.Popen([sys.executable, "-m", "scalepath.policy_worker"], env=env,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
-                               preexec_fn=_die_with_this_thread())
+    process = children.start(children.python_command(sys.executable, "scalepath.policy_worker"), env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     check = PolicyCheck(process)
     try:
         check._send(setup)

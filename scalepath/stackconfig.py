@@ -18,6 +18,8 @@ import yaml
 
 from components.files import read_regular_file
 from stacks.errors import ConfigError, ConfigIssue
+from stacks.parse import parse_spec
+from stacks.spec import StackSpec
 
 #: Stands in for an encrypted value offline. Never printed: the plan redacts secrets.
 SECRET_PLACEHOLDER = "scalepath-offline-secret-placeholder"
@@ -75,6 +77,11 @@ def is_ciphertext(value: object) -> bool:
         nonce, sealed = _base64(parts[1]), _base64(parts[2])
         return nonce is not None and len(nonce) == 12 and sealed is not None and len(sealed) >= 16
     return len(parts) == 1 and bool(_base64(value))
+
+    def spec(self) -> StackSpec:
+        """The validated spec, as the stack program parses it (``ConfigError`` naming every bad key):
+        the one way the CLI's commands (plan, gateway, promote) read a stack."""
+        return parse_spec(self.values, project=self.project, stack=self.stack, secret_keys=self.secret_keys)
 
 
 def project_root(start: Path | None = None) -> Path:

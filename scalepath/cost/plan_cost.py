@@ -9,10 +9,8 @@ from scalepath.cost import tables
 from scalepath.cost.lines import Basis, CostLine, usage_monthly_usd
 from scalepath.cost.resources import PricingContext, deployment_of, price_resource
 from scalepath.cost.throughput import resolve_model
-from scalepath.stackconfig import StackConfig
 from scalepath.wire import PlannedResource
 from stacks.config import DeploymentBase
-from stacks.parse import parse_spec
 from stacks.spec import StackSpec
 from stacks.stages import STAGES
 
@@ -49,12 +47,6 @@ def serverless_usage_line(deployment: DeploymentBase, urn: str | None = None) ->
                 f"{usage.requests_per_month:,} requests x ({usage.input_tokens_per_request} in at "
                 f"${price.input_usd_per_m_tok:g} + {usage.output_tokens_per_request} out at "
                 f"${price.output_usd_per_m_tok:g} per M tokens); {source}")
-
-
-def spec_of(config: StackConfig) -> StackSpec:
-    """The spec the plan ran, parsed from the same config."""
-    return parse_spec(config.values, project=config.project, stack=config.stack,
-                      secret_keys=config.secret_keys)
 
 
 def estimate(resources: Sequence[PlannedResource], spec: StackSpec) -> dict[str, Any]:

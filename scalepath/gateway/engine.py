@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from typing import IO
 import httpx
 
 from components.gateway.args import ENGINE_SETTINGS, KEY_ENV, TOKEN_CAP_MODULE, token_cap_source
+from scalepath import children
 
 ENGINE_VERSION = "1.100.5"
 #: What ``install-engine`` installs: the pinned proxy (see docs/gateway.md for the advisories)
@@ -36,29 +36,16 @@ _MARKER = "scalepath-engine.txt"
 LOG_TAIL_BYTES = 64 * 1024
 #: Liveness route of the proxy (no auth).
 LIVENESS_PATH = "/health/liveliness"
-#: Python prologue for a child that must not outlive the process that started it (whose pid is
-#: ``sys.argv[1]``): Linux sends it SIGTERM when that process exits (PR_SET_PDEATHSIG), even
-#: when it is killed with SIGKILL and cannot stop its children itself. Done in the child, not
-#: in a ``preexec_fn`` (which is unsafe when the parent has threads).
-DIE_WITH_PARENT = (
-    "import ctypes, os, signal, sys\n"
-    "if sys.platform.startswith('linux'):\n"
-    "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)\n"  # 1 = PR_SET_PDEATHSIG
-    "    if os.getppid() != int(sys.argv[1]):\n"
-    "        sys.exit(0)\n"  # the parent died before the line above took effect
-)
-#: Runs uvicorn; the engine removes its temp config folder (the config and the token-cap hook) when
+#: Run before uvicorn: the engine removes its temp config folder (the config and the token-cap hook) when
 #: it exits, however it is stopped short of SIGKILL (on the parent's death too), so a killed
 #: ``serve``/``promote`` leaves no file behind.
 #: SIGTERM exits through ``sys.exit`` so that the cleanup runs: uvicorn shuts down gracefully, puts
 #: back the handler it found (this one) and raises the signal again.
-_RUN_UVICORN = ("import atexit, runpy, shutil\n"
-                "def _remove_config(path=os.environ['CONFIG_FILE_PATH']):\n"
-                "    shutil.rmtree(os.path.dirname(path), ignore_errors=True)\n"
-                "atexit.register(_remove_config)\n"
-                "signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))\n"
-                "sys.argv = ['uvicorn', *sys.argv[2:]]\n"
-                "runpy.run_module('uvicorn', run_name='__main__', alter_sys=True)\n")
+_CLEANUP = ("import atexit, os, shutil, signal, sys\n"
+            "def _remove_config(path=os.environ['CONFIG_FILE_PATH']):\n"
+            "    shutil.rmtree(os.path.dirname(path), ignore_errors=True)\n"
+            "atexit.register(_remove_config)\n"
+            "signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))\n")
 
 
 #: Shortest client key accepted: the key is the gateway's only credential (the deployed one has 48).
@@ -165,21 +152,8 @@ class EngineProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self, grace_seconds: float = 10.0) -> None:
-        """SIGTERM the engine's process group, SIGKILL what is left after the grace period."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(timeout=grace_seconds)
-                # The leader is gone; make sure nothing it started outlives it.
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        self.process.wait()
+        """Stop the engine and what it started; remove its config folder, close its log."""
+        children.stop(self.process, grace_seconds)
         shutil.rmtree(self.config_path.parent, ignore_errors=True)
         self.log.close()
 
@@ -221,13 +195,12 @@ def start_engine(config_text: str, env: dict[str, str], port: int = 0, *,
                                + (" (another gateway?)" if error.errno == errno.EADDRINUSE else "")
                                + "; pass another --port, or --port 0 for any free one") from None
     try:
-        process = subprocess.Popen(
-            [str(python), "-c", DIE_WITH_PARENT + _RUN_UVICORN, str(os.getpid()),
-             "litellm.proxy.proxy_server:app", "--fd", str(sock.fileno()),
-             "--no-access-log", "--timeout-graceful-shutdown", "5"],
+        process = children.start(
+            children.python_command(python, "uvicorn", [
+                "litellm.proxy.proxy_server:app", "--fd", str(sock.fileno()),
+                "--no-access-log", "--timeout-graceful-shutdown", "5"], prelude=_CLEANUP),
             env={**_base_env(), **ENGINE_SETTINGS, **env, "CONFIG_FILE_PATH": name},
-            pass_fds=(sock.fileno(),), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
+            pass_fds=(sock.fileno(),), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         engine = EngineProcess(process=process, port=sock.getsockname()[1], config_path=Path(name), log=log)
     finally:
         sock.close()

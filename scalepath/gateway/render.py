@@ -11,7 +11,6 @@ from scalepath.stackconfig import StackConfig
 from stacks.errors import ConfigError, ConfigIssue, format_loc
 from stacks.gateway.backends import Backend, backends_for
 from stacks.gateway.engine_config import render
-from stacks.parse import parse_spec
 from stacks.spec import StackSpec
 from stacks.stages import STAGES
 
@@ -79,7 +78,7 @@ def _url_problem(url: str) -> str | None:
 def render_gateway(config: StackConfig, backend_pairs: Sequence[str]) -> RenderedGateway:
     """Parse the stack and render its gateway, ``--backend`` pairs applied; ConfigError if it has
     none or a pair is bad (:func:`parse_backend_overrides`)."""
-    spec = parse_spec(config.values, project=config.project, stack=config.stack, secret_keys=config.secret_keys)
+    spec = config.spec()
     if spec.gateway is None:
         raise ConfigError([ConfigIssue(format_loc(("gateway",)), "this stack has no gateway; add scalepath:gateway "
                                        "with routes (see docs/configuration.md)")])

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from components import catalog
 from scalepath.cli import app
 from scalepath.cost.lines import Basis, CostLine, instance_monthly_usd, usage_monthly_usd
-from scalepath.cost.plan_cost import estimate, serverless_usage_line, spec_of, summarise
+from scalepath.cost.plan_cost import estimate, serverless_usage_line, summarise
 from scalepath.cost.resources import PricingContext, price_resource
 from scalepath.report import render_cost
 from stacks.config import DeploymentBase, ExpectedUsage, Stage
@@ -216,7 +216,7 @@ def test_serverless_usage_line_hand_computed():
 
 
 def test_estimate_adds_usage_lines_and_budget(base_config):
-    spec = spec_of(stack_config(base_config))
+    spec = stack_config(base_config).spec()
     deployment = ServerlessDeployment(name="chat", model="acme/support-8B-chat", stage="hf-serverless",
                                       expectedUsage={"requestsPerMonth": 1_000_000})
     spec = spec.model_copy(update={"deployments": [deployment]})

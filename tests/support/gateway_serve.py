@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from scalepath.gateway.engine import DIE_WITH_PARENT
+from scalepath.children import DIE_WITH_PARENT
 from tests.support import ROOT
 
 #: Bound on the engine's start on a loaded 2-core machine (it imports a large package).
