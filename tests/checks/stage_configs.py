@@ -12,6 +12,9 @@ from typing import Any
 
 from scalepath.stackconfig import SECRET_PLACEHOLDER
 from stacks.config import Stage
+from stacks.errors import ConfigError
+from stacks.parse import parse_spec
+from tests.support import stack_config
 from tests.support.clusters import TAGS, aws_config, gcp_config
 
 CIDRS = ["203.0.113.0/24"]
@@ -82,3 +85,15 @@ STACKS: dict[Stage, Maker] = {
 def with_token(config: dict[str, Any]) -> dict[str, Any]:
     """``config`` with ``scalepath:hfToken`` set (as a secret)."""
     return {**config, "scalepath:hfToken": SECRET_PLACEHOLDER}
+
+
+def problems(config: dict[str, Any]) -> dict[str, str]:
+    """Path -> message of every problem ``parse_spec`` finds (empty when the stack is valid);
+    ``scalepath:hfToken``, when present, is marked secret."""
+    secrets = {"scalepath:hfToken"} if "scalepath:hfToken" in config else set()
+    try:
+        parse_spec(stack_config(config, secret_keys=secrets).values, project="scalepath", stack="test",
+                   secret_keys=secrets)
+    except ConfigError as error:
+        return {i.path: i.message for i in error.issues}
+    return {}

@@ -14,11 +14,8 @@ import pytest
 from components import model_facts
 from stacks.checks.model_fit import shardable
 from stacks.config import Stage
-from stacks.errors import ConfigError
-from stacks.parse import parse_spec
 from stacks.stages import STAGES
-from tests.checks.stage_configs import STACKS, with_token
-from tests.support import stack_config
+from tests.checks.stage_configs import STACKS, problems, with_token
 
 D = "scalepath:deployments[0]"
 QWEN_7B, QWEN_72B = "Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-72B-Instruct"  # not gated
@@ -40,17 +37,6 @@ GATED_KEY: dict[Stage, str | None] = {
 REGISTERED = list(STAGES)
 
 
-def _parse(config: dict[str, Any]) -> dict[str, str]:
-    """Path -> message of every problem (empty when the stack is valid)."""
-    secrets = {"scalepath:hfToken"} if "scalepath:hfToken" in config else set()
-    try:
-        parse_spec(stack_config(config, secret_keys=secrets).values, project="scalepath", stack="test",
-                   secret_keys=secrets)
-    except ConfigError as error:
-        return {i.path: i.message for i in error.issues}
-    return {}
-
-
 def _hf(stage: Stage, config: dict[str, Any]) -> dict[str, Any]:
     # The HF stages always read the stack's token (they call HF with it).
     return with_token(config) if stage in (Stage.HF_SERVERLESS, Stage.HF_ENDPOINT) else config
@@ -62,13 +48,13 @@ def test_every_registered_stage_has_a_stack_and_expectations() -> None:
 
 @pytest.mark.parametrize("stage", REGISTERED, ids=lambda s: s.value)
 def test_weights_that_fit_no_gpu_are_refused_at_the_hardware_key(stage: Stage) -> None:
-    found = _parse(_hf(stage, STACKS[stage](QWEN_72B, 1)))
+    found = problems(_hf(stage, STACKS[stage](QWEN_72B, 1)))
     key = HARDWARE_KEY[stage]
     if key is None:
         assert found == {}
         return
     assert "does not fit" in found[f"{D}.{key}"], found
-    assert _parse(_hf(stage, STACKS[stage](QWEN_7B, 1))) == {}  # ~15 GiB fits one 24 GiB GPU
+    assert problems(_hf(stage, STACKS[stage](QWEN_7B, 1))) == {}  # ~15 GiB fits one 24 GiB GPU
 
 
 @pytest.mark.parametrize(("stage", "model", "gpus", "key", "hardware"), [
@@ -76,14 +62,14 @@ def test_weights_that_fit_no_gpu_are_refused_at_the_hardware_key(stage: Stage) -
     (Stage.VERTEX, LLAMA_70B, 1, "machineType", "g2-standard-12"),
 ], ids=["azure-a100-80g", "vertex-l4"])
 def test_the_reported_misfits_are_refused(stage: Stage, model: str, gpus: int, key: str, hardware: str) -> None:
-    found = _parse(with_token(STACKS[stage](model, gpus)))
+    found = problems(with_token(STACKS[stage](model, gpus)))
     assert f"does not fit {hardware}" in found[f"{D}.{key}"], found
 
 
 @pytest.mark.parametrize("stage", REGISTERED, ids=lambda s: s.value)
 def test_a_gated_model_needs_a_token_the_stage_can_use(stage: Stage) -> None:
     config = _hf(stage, STACKS[stage](LLAMA_8B, 1))
-    found = _parse(config)
+    found = problems(config)
     key = GATED_KEY[stage]
     if key is None:
         assert found == {}
@@ -91,29 +77,29 @@ def test_a_gated_model_needs_a_token_the_stage_can_use(stage: Stage) -> None:
     assert "accepted its licence" in found[key], found
     if key == "scalepath:hfToken":
         assert "pulumi config set --secret scalepath:hfToken" in found[key]
-        assert _parse(with_token(config)) == {}
+        assert problems(with_token(config)) == {}
     else:  # the stage cannot pass a token: staged weights are the way
-        assert "weightsS3Uri" in found[key] and _parse(with_token(config)) == found
+        assert "weightsS3Uri" in found[key] and problems(with_token(config)) == found
         config["scalepath:deployments"][0]["weightsS3Uri"] = "s3://weights-bucket/llama-8b/"
-        assert _parse(config) == {}
+        assert problems(config) == {}
 
 
 @pytest.mark.parametrize("stage", [Stage.EKS_VLLM, Stage.GKE_VLLM], ids=lambda s: s.value)
 def test_llama_70b_on_a_cluster_without_a_token_is_refused(stage: Stage) -> None:
-    found = _parse(STACKS[stage](LLAMA_70B, 8))
+    found = problems(STACKS[stage](LLAMA_70B, 8))
     assert list(found) == ["scalepath:hfToken"], found
-    assert _parse(with_token(STACKS[stage](LLAMA_70B, 8))) == {}
+    assert problems(with_token(STACKS[stage](LLAMA_70B, 8))) == {}
 
 
 def test_weights_synced_from_a_bucket_need_no_token() -> None:
     config = STACKS[Stage.EKS_VLLM](LLAMA_8B, 1)
     config["scalepath:deployments"][0]["vllm"]["modelCache"] = {"kind": "s3", "uri": "s3://weights/llama-8b"}
-    assert _parse(config) == {}
+    assert problems(config) == {}
 
 
 @pytest.mark.parametrize("stage", REGISTERED, ids=lambda s: s.value)
 def test_tensor_parallelism_that_cannot_split_the_heads_is_refused(stage: Stage) -> None:
-    found = _parse(_hf(stage, STACKS[stage](PHI_4, 4)))
+    found = problems(_hf(stage, STACKS[stage](PHI_4, 4)))
     key = HARDWARE_KEY[stage]
     if key is None:
         assert found == {}
@@ -121,13 +107,13 @@ def test_tensor_parallelism_that_cannot_split_the_heads_is_refused(stage: Stage)
     message = found[f"{D}.{key}"]
     assert "40 attention heads and 10 KV heads" in message and "sizes that work here: 1, 2" in message, found
     # 28 heads and 4 KV heads split 4 ways.
-    assert _parse(_hf(stage, STACKS[stage](QWEN_7B, 4))) == {}
+    assert problems(_hf(stage, STACKS[stage](QWEN_7B, 4))) == {}
 
 
 def test_a_cluster_may_shard_over_fewer_gpus_than_it_holds() -> None:
     config = STACKS[Stage.EKS_VLLM](PHI_4, 4)
     config["scalepath:deployments"][0]["vllm"]["tensorParallelSize"] = 2
-    assert _parse(config) == {}
+    assert problems(config) == {}
 
 
 @pytest.mark.parametrize(("model", "sizes"), [

@@ -10,23 +10,13 @@ import pytest
 from components.clusters.capabilities import annotation_needs
 from scalepath.plan import run_plan
 from stacks.config import Stage
-from stacks.errors import ConfigError
-from stacks.parse import parse_spec
 from stacks.stages import STAGES
-from tests.checks.stage_configs import STACKS
+from tests.checks.stage_configs import STACKS, problems
 from tests.support import stack_config
 
 D = "scalepath:deployments[0]"
 QWEN_7B = "Qwen/Qwen2.5-7B-Instruct"
 SHIPPED = ("dev", "staging", "prod", "azure-prod", "gcp-prod", "gke-staging", "gateway-dev")
-
-
-def _parse(config: dict[str, Any]) -> dict[str, str]:
-    try:
-        parse_spec(stack_config(config).values, project="scalepath", stack="test")
-    except ConfigError as error:
-        return {i.path: i.message for i in error.issues}
-    return {}
 
 
 def _vllm(stage: Stage, **vllm: Any) -> dict[str, Any]:
@@ -45,12 +35,12 @@ def test_what_a_replica_uses_is_what_its_stack_installs(stage: Stage) -> None:
 
 @pytest.mark.parametrize("stage", [Stage.EKS_VLLM, Stage.GKE_VLLM], ids=lambda s: s.value)
 def test_an_hpa_on_a_metric_no_adapter_serves_is_refused(stage: Stage) -> None:
-    found = _parse(_vllm(stage, keda={"enabled": False}))  # scaling 1..2: an HPA
+    found = problems(_vllm(stage, keda={"enabled": False}))  # scaling 1..2: an HPA
     message = found[f"{D}.vllm.keda.enabled"]
     assert "custom-metrics adapter" in message and "which the stack does not install" in message
     fixed = _vllm(stage, keda={"enabled": False})
     fixed["scalepath:deployments"][0]["scaling"] = {"min": 2, "max": 2}
-    assert _parse(fixed) == {}
+    assert problems(fixed) == {}
 
 
 @pytest.mark.parametrize(("stage", "kind", "needed"), [
@@ -58,12 +48,12 @@ def test_an_hpa_on_a_metric_no_adapter_serves_is_refused(stage: Stage) -> None:
     (Stage.GKE_VLLM, "service-monitor", "the Prometheus operator"),
 ], ids=["eks", "gke"])
 def test_monitors_the_cluster_has_no_operator_for_are_refused(stage: Stage, kind: str, needed: str) -> None:
-    assert needed in _parse(_vllm(stage, monitoring={"kind": kind}))[f"{D}.vllm.monitoring.kind"]
+    assert needed in problems(_vllm(stage, monitoring={"kind": kind}))[f"{D}.vllm.monitoring.kind"]
 
 
 def test_an_annotation_only_the_aws_load_balancer_controller_reads_is_refused() -> None:
     key = "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"
-    found = _parse(_vllm(Stage.EKS_VLLM, service={"exposure": "internal-lb", "annotations": {key: "ip"}}))
+    found = problems(_vllm(Stage.EKS_VLLM, service={"exposure": "internal-lb", "annotations": {key: "ip"}}))
     assert key in found[f"{D}.vllm.service.annotations"] and "AWS Load Balancer Controller" in found[
         f"{D}.vllm.service.annotations"]
 

@@ -9,26 +9,13 @@ import pytest
 
 from components import server_env
 from stacks.config import Stage
-from stacks.errors import ConfigError
-from stacks.parse import parse_spec
 from stacks.stages import STAGES
-from tests.checks.stage_configs import STACKS, with_token
-from tests.support import stack_config
+from tests.checks.stage_configs import STACKS, problems, with_token
 
 D = "scalepath:deployments[0]"
 QWEN_7B = "Qwen/Qwen2.5-7B-Instruct"
 STOCK_VLLM = "docker.io/vllm/vllm-openai:v0.8.5"
 SAMPLE_VLLM = "myregistry.azurecr.io/vllm-aml:0.8.5"  # built like Azure ML's vLLM sample
-
-
-def _parse(config: dict[str, Any]) -> dict[str, str]:
-    secrets = {"scalepath:hfToken"} if "scalepath:hfToken" in config else set()
-    try:
-        parse_spec(stack_config(config, secret_keys=secrets).values, project="scalepath", stack="test",
-                   secret_keys=secrets)
-    except ConfigError as error:
-        return {i.path: i.message for i in error.issues}
-    return {}
 
 
 @pytest.mark.parametrize("stage", list(STAGES), ids=lambda s: s.value)
@@ -48,7 +35,7 @@ def _azure_vllm(image: str, **container: Any) -> dict[str, Any]:
 
 
 def test_the_stock_vllm_image_on_azure_gets_no_model_and_is_refused() -> None:
-    found = _parse(_azure_vllm(STOCK_VLLM))
+    found = problems(_azure_vllm(STOCK_VLLM))
     message = found[f"{D}.container.image"]
     assert "MODEL_NAME, VLLM_ARGS are read by an image built the way Azure ML's vLLM sample builds it" in message
     assert "not by the stock vLLM image" in message and "--model $MODEL_NAME $VLLM_ARGS" in message
@@ -58,17 +45,17 @@ def test_a_variant_on_the_stock_vllm_image_is_refused_at_its_image() -> None:
     config = _azure_vllm(SAMPLE_VLLM)
     config["scalepath:deployments"][0]["variants"] = [
         {"name": "blue", "traffic": 100}, {"name": "green", "traffic": 0, "image": STOCK_VLLM}]
-    assert list(_parse(config)) == [f"{D}.variants[1].image"]
+    assert list(problems(config)) == [f"{D}.variants[1].image"]
 
 
 def test_an_image_built_like_the_sample_is_accepted() -> None:
-    assert _parse(_azure_vllm(SAMPLE_VLLM)) == {}
+    assert problems(_azure_vllm(SAMPLE_VLLM)) == {}
 
 
 def test_the_tgi_server_on_the_stock_vllm_image_is_refused() -> None:
     config = STACKS[Stage.AZUREML](QWEN_7B, 1)
     config["scalepath:deployments"][0]["container"]["image"] = STOCK_VLLM
-    assert "MODEL_ID" in _parse(config)[f"{D}.container.image"]
+    assert "MODEL_ID" in problems(config)[f"{D}.container.image"]
 
 
 @pytest.mark.parametrize("stage", [Stage.SAGEMAKER, Stage.AZUREML], ids=lambda s: s.value)
@@ -79,5 +66,5 @@ def test_one_rule_for_a_tgi_setting_handed_to_vllm(stage: Stage) -> None:
         config["scalepath:deployments"][0]["container"]["env"] = {"MAX_TOTAL_TOKENS": "4096"}
     else:
         config = _azure_vllm(SAMPLE_VLLM, env={"MAX_TOTAL_TOKENS": "4096"})
-    message = _parse(config)[f"{D}.container.env.MAX_TOTAL_TOKENS"]
+    message = problems(config)[f"{D}.container.env.MAX_TOTAL_TOKENS"]
     assert message.startswith("MAX_TOTAL_TOKENS is read by the text-generation-inference launcher")
