@@ -44,6 +44,9 @@ def cluster_autoscaler(chart_version: str) -> HelmChart:
     minor, so the chart version comes with the cluster's version (``eks_versions.yaml``)."""
     return HelmChart("cluster-autoscaler", "https://kubernetes.github.io/autoscaler", chart_version,
                      "kube-system")
+METRICS_SERVER = HelmChart(
+    "metrics-server", "https://kubernetes-sigs.github.io/metrics-server/", "3.12.2", "kube-system")
+"""The resource metrics API on EKS (GKE runs its own): what an HPA on CPU, such as the gateway's, reads."""
 KUBE_PROMETHEUS_STACK = HelmChart(
     "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "72.0.0", "monitoring")
 """Prometheus + operator on EKS: scrapes vLLM (ServiceMonitor), evaluates its alert rules

@@ -24,6 +24,7 @@ class Capability(str, Enum):
     PROMETHEUS_OPERATOR = "the Prometheus operator (ServiceMonitor, PrometheusRule) and a Prometheus"
     MANAGED_PROMETHEUS = "GKE Managed Prometheus (PodMonitoring, Rules)"
     CUSTOM_METRICS_ADAPTER = "a custom-metrics adapter (an HPA's Pods/External metric)"
+    RESOURCE_METRICS = "the resource metrics API (metrics-server: an HPA on CPU or memory)"
     AWS_LOAD_BALANCER_CONTROLLER = "the AWS Load Balancer Controller"
 
 

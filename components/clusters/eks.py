@@ -24,6 +24,7 @@ from components.clusters import eks_versions
 from components.clusters.addons import (
     KEDA,
     KUBE_PROMETHEUS_STACK,
+    METRICS_SERVER,
     NVIDIA_DEVICE_PLUGIN,
     PROMETHEUS_URL,
     cluster_autoscaler,
@@ -57,9 +58,10 @@ SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 
 _MANAGED_POLICY = "arn:aws:iam::aws:policy/"
 
-INSTALLS = frozenset({Capability.KEDA, Capability.PROMETHEUS_OPERATOR})
-"""What workloads on the cluster may rely on (KEDA and kube-prometheus-stack; no metrics adapter,
-no AWS Load Balancer Controller: Services get the EKS cloud controller's load balancers)."""
+INSTALLS = frozenset({Capability.KEDA, Capability.PROMETHEUS_OPERATOR, Capability.RESOURCE_METRICS})
+"""What workloads on the cluster may rely on (KEDA, kube-prometheus-stack, metrics-server; no
+custom-metrics adapter, no AWS Load Balancer Controller: Services get the EKS cloud controller's
+load balancers)."""
 _AUTOSCALER_SA = "cluster-autoscaler"
 _EBS_CSI_SA = "ebs-csi-controller-sa"
 
@@ -414,10 +416,13 @@ class EksGpuCluster(pulumi.ComponentResource):
         device_plugin = helm_release(f"{name}-nvidia-device-plugin", NVIDIA_DEVICE_PLUGIN,
                                      device_plugin_values(), helm_opts)
         keda = helm_release(f"{name}-keda", KEDA, keda_values(), helm_opts)
+        # EKS has no resource metrics API of its own; an HPA on CPU (the gateway's) reads it.
+        metrics = helm_release(f"{name}-metrics-server", METRICS_SERVER, {"nodeSelector": system_node_selector()},
+                               helm_opts)
         prometheus = helm_release(f"{name}-prometheus", KUBE_PROMETHEUS_STACK, prometheus_values(),
                                   pulumi.ResourceOptions(parent=self, provider=self.provider,
                                                          depends_on=[system, storage_class]))
-        return [ebs_csi, storage_class, autoscaler, device_plugin, keda, prometheus]
+        return [ebs_csi, storage_class, autoscaler, device_plugin, keda, metrics, prometheus]
 
 
 def _validate(args: EksGpuClusterArgs) -> None:

@@ -46,8 +46,9 @@ NODE_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter", "roles
               "roles/stackdriver.resourceMetadata.writer", "roles/artifactregistry.reader")
 _KEDA_KSA = "keda-operator"
 
-INSTALLS = frozenset({Capability.KEDA, Capability.MANAGED_PROMETHEUS})
-"""What workloads on the cluster may rely on (KEDA and Managed Prometheus; no metrics adapter)."""
+INSTALLS = frozenset({Capability.KEDA, Capability.MANAGED_PROMETHEUS, Capability.RESOURCE_METRICS})
+"""What workloads on the cluster may rely on (KEDA, Managed Prometheus, GKE's own metrics-server;
+no custom-metrics adapter)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -113,7 +113,10 @@ def test_kubernetes_on_eks_has_deployment_service_hpa_pdb_and_pod_identity(plans
     annotations = service.inputs["metadata"]["annotations"]
     # What EKS's own cloud controller reads: the stack installs no AWS Load Balancer Controller.
     assert annotations == {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}
-    one(plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway-hpa")
+    hpa = one(plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway-hpa")
+    # An HPA on CPU reads the resource metrics API, which EKS has only once metrics-server runs.
+    assert {m["type"] for m in hpa.inputs["spec"]["metrics"]} == {"Resource"}
+    assert any(r.inputs["chart"] == "metrics-server" for r in of_type(plan, "kubernetes:helm.sh/v3:Release"))
     one(plan, "kubernetes:policy/v1:PodDisruptionBudget", "gateway-pdb")
     association = one(plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "gateway-pod-identity")
     assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == ("scalepath-gateway", "gateway")

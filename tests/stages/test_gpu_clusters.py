@@ -256,7 +256,8 @@ def test_gpu_taints_match_the_workload_tolerations(cfg, pool_type, taints_of) ->
 def test_eks_add_ons_present_and_pinned() -> None:
     p = plan(eks_config())
     releases = {r.inputs["chart"]: r.inputs for r in of_type(p, HELM)}
-    assert set(releases) == {"keda", "nvidia-device-plugin", "cluster-autoscaler", "kube-prometheus-stack"}
+    assert set(releases) == {"keda", "nvidia-device-plugin", "cluster-autoscaler", "kube-prometheus-stack",
+                             "metrics-server"}
     for chart, release in releases.items():
         assert SEMVER.match(release["version"]), (chart, release["version"])
         assert release["repositoryOpts"]["repo"].startswith("https://")
