@@ -2,7 +2,7 @@
 deployment of every registered stage (issue 22, findings 5, 6 and 7).
 
 Each test is parametrized over ``stacks.stages.STAGES``: a new stage needs a maker in
-``stage_configs.STACKS`` and an expected key below, and then inherits every check.
+``tests.support.stages.STACKS`` and an expected key below, and then inherits every check.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from components import model_facts
 from stacks.checks.model_fit import shardable
 from stacks.config import Stage
 from stacks.stages import STAGES
-from tests.checks.stage_configs import STACKS, problems, with_token
+from tests.support.stages import STACKS, problems, with_token
 
 D = "scalepath:deployments[0]"
 QWEN_7B, QWEN_72B = "Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-72B-Instruct"  # not gated

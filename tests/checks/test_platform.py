@@ -11,8 +11,8 @@ from components.clusters.capabilities import annotation_needs
 from scalepath.plan import run_plan
 from stacks.config import Stage
 from stacks.stages import STAGES
-from tests.checks.stage_configs import STACKS, problems
 from tests.support import stack_config
+from tests.support.stages import STACKS, problems
 
 D = "scalepath:deployments[0]"
 QWEN_7B = "Qwen/Qwen2.5-7B-Instruct"

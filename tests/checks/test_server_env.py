@@ -10,7 +10,7 @@ import pytest
 from components import server_env
 from stacks.config import Stage
 from stacks.stages import STAGES
-from tests.checks.stage_configs import STACKS, problems, with_token
+from tests.support.stages import STACKS, problems, with_token
 
 D = "scalepath:deployments[0]"
 QWEN_7B = "Qwen/Qwen2.5-7B-Instruct"
