@@ -92,6 +92,10 @@ class Needs:
     hub_token: HubToken
     weights_key: str | None
     """The key that stages the weights away from the Hub (``weightsS3Uri``), if the stage has one."""
+    context: int | None = None
+    """Longest sequence (prompt + answer) the server is configured for; its default when ``None``."""
+    context_key: str = ""
+    """The key that sets it."""
     launch: Launch | None = None
     """How the server gets its settings through the environment (None: the stage passes none)."""
     uses: tuple[Use, ...] = ()

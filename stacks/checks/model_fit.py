@@ -1,5 +1,6 @@
 """Whether a replica can load its model: the weights fit its GPUs, the server can shard the
-model's attention over them, and it may download the weights at all (gated models)."""
+model's attention over them, its context is one the model takes, and it may download the weights
+at all (gated models)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ def issues(needs: Needs, name: str, index: int, secrets: frozenset[str]) -> list
             f"{needs.tensor_parallel}-way tensor parallelism cannot split: vLLM needs the heads divisible by it and "
             "the KV heads divisible by it (or it by them), and stops at load otherwise; sizes that work here: "
             f"{', '.join(map(str, valid))}. {needs.tensor_parallel_fix}")))
+    if needs.context is not None and needs.context > facts.context:
+        found.append(ConfigIssue(at(needs.context_key), (
+            f"{needs.context} tokens is longer than {needs.model} takes ({facts.context}, its "
+            "max_position_embeddings): vLLM refuses it at start (\"User-specified max_model_len ... is greater "
+            f"than the derived max_model_len\"); set at most {facts.context}")))
     if facts.gated and needs.weights is WeightsFrom.HUB:
         found += _gated(needs, name, index, secrets)
     return found

@@ -312,6 +312,7 @@ class AzureMlDeployment(DeploymentBase):
                                      "--tensor-parallel-size): choose a SKU with one of those GPU counts."),
                 weights=WeightsFrom.CLOUD_COPY if variant.registered_model else WeightsFrom.HUB,
                 hub_token=HubToken.STACK_SECRET, weights_key=f"variants[{i}].registeredModel",
+                context=self.container.max_total_tokens, context_key="container.maxTotalTokens",
                 launch=self._launch(variant, spec.gpu_count, image_key)))
         return tuple(found)
 

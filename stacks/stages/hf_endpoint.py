@@ -169,7 +169,9 @@ class HfEndpointDeployment(DeploymentBase):
                                  if self.image else "The default image shards over every GPU: choose an "
                                  "instanceSize with one of those GPU counts."),
             # HF runs the endpoint with the owning namespace's access to the repository.
-            weights=WeightsFrom.HF_MANAGED, hub_token=HubToken.OWN, weights_key=None),)
+            weights=WeightsFrom.HF_MANAGED, hub_token=HubToken.OWN, weights_key=None,
+            context=flag_value(self.args, "--max-model-len") or flag_value(self.args, "--max-total-tokens"),
+            context_key="args"),)
 
     def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
         """Private stacks reach the endpoint only through PrivateLink; prod keeps a replica warm."""

@@ -291,6 +291,7 @@ class SageMakerDeployment(DeploymentBase):
             weights=WeightsFrom.BUCKET if self.weights_s3_uri else WeightsFrom.HUB,
             # SageMaker returns a model's environment in clear to anyone who may describe it.
             hub_token=HubToken.NONE, weights_key="weightsS3Uri",
+            context=self.generation.max_total_tokens, context_key="generation.maxTotalTokens",
             launch=Launch(entrypoint=_ENTRYPOINTS[self.container.server],
                           env=tuple((name, f"container.env.{name}") for name in sorted(self.container.env)),
                           fix="Set the server's own variable (the vLLM container maps SM_VLLM_<FLAG> to --<flag>)."

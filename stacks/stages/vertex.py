@@ -186,7 +186,9 @@ class VertexDeployment(DeploymentBase):
                                  else "Model Garden shards over every GPU of the machine: choose a machine with "
                                       "one of those GPU counts."),
             weights=WeightsFrom.CLOUD_COPY if self.hf_cache else WeightsFrom.HUB,
-            hub_token=HubToken.STACK_SECRET, weights_key=None),)
+            hub_token=HubToken.STACK_SECRET, weights_key=None,
+            context=flag_value(args, "--max-model-len") or flag_value(args, "--max-total-tokens"),
+            context_key="container.args"),)
 
     def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
         """The machine/accelerator must be offered in ``gcp:region``, and the KMS key must be

@@ -127,3 +127,38 @@ def test_vllm_sharding_rule(model: str, sizes: list[int]) -> None:
     facts = model_facts.facts(model)
     assert facts is not None
     assert [size for size in range(1, 65) if shardable(facts, size)] == sizes
+
+
+def _context(stage: Stage, config: dict[str, Any], tokens: int) -> str | None:
+    """Set the stage's context key to ``tokens``; the key, relative to the deployment (None: none)."""
+    deployment = config["scalepath:deployments"][0]
+    if stage is Stage.SAGEMAKER:
+        deployment["generation"] = {"maxTotalTokens": tokens}
+        return "generation.maxTotalTokens"
+    if stage is Stage.AZUREML:
+        deployment["container"]["maxTotalTokens"] = tokens
+        return "container.maxTotalTokens"
+    if stage in (Stage.EKS_VLLM, Stage.GKE_VLLM):
+        deployment["vllm"]["maxModelLen"] = tokens
+        return "vllm.maxModelLen"
+    if stage is Stage.HF_ENDPOINT:
+        deployment["args"] = ["--max-model-len", str(tokens)]
+        return "args"
+    if stage is Stage.VERTEX:
+        deployment["container"] = {"imageUri": "us-docker.pkg.dev/acme/serving/vllm:0.6",
+                                   "args": [f"--max-model-len={tokens}"]}
+        return "container.args"
+    return None
+
+
+@pytest.mark.parametrize("stage", REGISTERED, ids=lambda s: s.value)
+def test_a_context_longer_than_the_model_takes_is_refused(stage: Stage) -> None:
+    # Qwen2.5-7B-Instruct: max_position_embeddings 32768 (components/data/models.yaml).
+    at_limit = _hf(stage, STACKS[stage](QWEN_7B, 1))
+    key = _context(stage, at_limit, 32768)
+    assert problems(at_limit) == {}
+    if key is None:
+        return
+    over = _hf(stage, STACKS[stage](QWEN_7B, 1))
+    _context(stage, over, 32769)
+    assert "longer than Qwen/Qwen2.5-7B-Instruct takes (32768" in problems(over)[f"{D}.{key}"]

@@ -164,7 +164,8 @@ class GpuClusterDeployment(VllmDeployment):
             tensor_parallel_fix="Set vllm.tensorParallelSize (and vllm.gpusPerReplica) to one of them.",
             weights=WeightsFrom.BUCKET if v.model_cache.kind in ("s3", "gcs") else WeightsFrom.HUB,
             hub_token=HubToken.OWN if v.hf_token_secret else HubToken.STACK_SECRET,
-            weights_key="vllm.modelCache", uses=uses, provides=self.installs) for spec in self.gpu_node_types())
+            weights_key="vllm.modelCache", context=v.max_model_len, context_key="vllm.maxModelLen",
+            uses=uses, provides=self.installs) for spec in self.gpu_node_types())
 
     def _uses(self) -> tuple[Use, ...]:
         """What the workload's scaler, monitors and Service annotations rely on."""
