@@ -83,3 +83,8 @@ def test_eks_services_carry_only_what_the_cloud_controller_reads(mode: str, expo
 def test_shipped_services_carry_only_what_a_controller_on_their_cluster_reads(stack: str, shipped_plan) -> None:
     for service in _services(shipped_plan(stack)):
         assert annotation_needs(service["metadata"].get("annotations", {})) == {}, (stack, service["metadata"])
+
+
+def test_the_hpa_metric_name_key_is_gone_with_a_reason() -> None:
+    found = problems(_vllm(Stage.GKE_VLLM, keda={"hpaMetricName": "prometheus.googleapis.com|x|gauge"}))
+    assert "custom-metrics adapter" in found[f"{D}.vllm.keda"]

@@ -125,13 +125,15 @@ class KedaSettings(ConfigModel):
     fallback_replicas: PositiveInt = 1
     polling_interval_seconds: PositiveInt = 15
     cooldown_period_seconds: NonNegativeInt = 600
-    hpa_metric_name: str | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _removed_keys(cls, data: Any) -> Any:
         if isinstance(data, Mapping) and "wakeQuery" in data:
             raise ValueError(f"wakeQuery was removed: {NO_SCALE_TO_ZERO}")
+        if isinstance(data, Mapping) and "hpaMetricName" in data:
+            raise ValueError("hpaMetricName was removed: an HPA on a custom metric needs a custom-metrics adapter, "
+                             "which the clusters do not install, so the HPA mode is refused; delete the key")
         return data
 
 
@@ -345,8 +347,7 @@ def _service_args(deployment: VllmDeployment, *, tags: dict[str, str], cloud: Cl
             keep_alive_window=v.keda.keep_alive_window,
             fallback_replicas=v.keda.fallback_replicas,
             polling_interval_seconds=v.keda.polling_interval_seconds,
-            cooldown_period_seconds=v.keda.cooldown_period_seconds,
-            hpa_metric_name=v.keda.hpa_metric_name),
+            cooldown_period_seconds=v.keda.cooldown_period_seconds),
         monitoring=MonitoringArgs(
             kind=MonitoringKind(monitoring_kind), scrape_interval=v.monitoring.scrape_interval,
             rule_labels=dict(v.monitoring.rule_labels),
