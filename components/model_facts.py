@@ -44,9 +44,18 @@ class ModelFacts(ConfigModel):
         return self.active_params_b if self.active_params_b is not None else self.params_b
 
 
+class GatedPrefix(ConfigModel):
+    """Repositories the Hub gates as a family (``meta-llama/``)."""
+
+    prefix: str
+    source: str
+    as_of: str
+
+
 class ModelTable(ConfigModel):
     """``data/models.yaml``."""
 
+    gated_prefixes: tuple[GatedPrefix, ...]
     models: dict[str, ModelFacts]
 
 
@@ -59,6 +68,15 @@ def table() -> ModelTable:
 def facts(model_id: str) -> ModelFacts | None:
     """The table's row for a Hub id, if it has one."""
     return table().models.get(model_id)
+
+
+def gated(model_id: str) -> bool:
+    """Whether the Hub serves the weights only to accounts that accepted a licence: the table's
+    row, else the family's prefix."""
+    row = facts(model_id)
+    if row is not None:
+        return row.gated
+    return any(model_id.startswith(family.prefix) for family in table().gated_prefixes)
 
 
 def params_from_model_id(model_id: str) -> float | None:

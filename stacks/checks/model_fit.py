@@ -22,6 +22,8 @@ def issues(needs: Needs, name: str, index: int, secrets: frozenset[str]) -> list
         problem = gpu_fit.misfit(needs.model, needs.gpus, needs.gpu_memory_gib, needs.hardware, needs.params_b)
         if problem:
             found.append(ConfigIssue(at(needs.hardware_key), problem))
+    if needs.weights is WeightsFrom.HUB and model_facts.gated(needs.model):
+        found += _gated(needs, name, index, secrets)
     facts = model_facts.facts(needs.model)
     if facts is None:
         return found
@@ -37,8 +39,6 @@ def issues(needs: Needs, name: str, index: int, secrets: frozenset[str]) -> list
             f"{needs.context} tokens is longer than {needs.model} takes ({facts.context}, its "
             "max_position_embeddings): vLLM refuses it at start (\"User-specified max_model_len ... is greater "
             f"than the derived max_model_len\"); set at most {facts.context}")))
-    if facts.gated and needs.weights is WeightsFrom.HUB:
-        found += _gated(needs, name, index, secrets)
     return found
 
 

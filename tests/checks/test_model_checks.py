@@ -91,6 +91,16 @@ def test_llama_70b_on_a_cluster_without_a_token_is_refused(stage: Stage) -> None
     assert problems(with_token(STACKS[stage](LLAMA_70B, 8))) == {}
 
 
+@pytest.mark.parametrize(("model", "gated"), [
+    ("meta-llama/Meta-Llama-3-8B-Instruct", True),  # not in the table: its family is gated
+    ("google/gemma-2-2b-it", True),
+    ("acme/Chat-8B", False),
+])
+def test_a_model_the_table_does_not_list_is_gated_by_its_family(model: str, gated: bool) -> None:
+    found = problems(STACKS[Stage.EKS_VLLM](model, 1))
+    assert ("scalepath:hfToken" in found) is gated, found
+
+
 def test_weights_synced_from_a_bucket_need_no_token() -> None:
     config = STACKS[Stage.EKS_VLLM](LLAMA_8B, 1)
     config["scalepath:deployments"][0]["vllm"]["modelCache"] = {"kind": "s3", "uri": "s3://weights/llama-8b"}

@@ -34,7 +34,8 @@ def test_every_gpu_row_names_a_gpu_the_throughput_model_knows(family):
 def test_data_tables_carry_source_and_date():
     for table in (tables.gpus(), tables.token_prices(), tables.service_prices()):
         assert table.source and table.as_of[:2] == "20"
-    assert all(row.source and row.as_of[:2] == "20" for row in model_facts.table().models.values())
+    table = model_facts.table()
+    assert all(row.source and row.as_of[:2] == "20" for row in [*table.models.values(), *table.gated_prefixes])
     assert all(g.source for g in tables.gpus().gpus.values())
 
 
