@@ -51,6 +51,11 @@ class StackConfig:
     """``secure:`` keys whose value is no Pulumi ciphertext (see :func:`is_ciphertext`): ``pulumi
     preview`` cannot decrypt them until they are set with ``pulumi config set --secret``."""
 
+    def spec(self) -> StackSpec:
+        """The validated spec, as the stack program parses it (``ConfigError`` naming every bad key):
+        the one way the CLI's commands (plan, gateway, promote) read a stack."""
+        return parse_spec(self.values, project=self.project, stack=self.stack, secret_keys=self.secret_keys)
+
 
 def _base64(text: str) -> bytes | None:
     try:
@@ -77,11 +82,6 @@ def is_ciphertext(value: object) -> bool:
         nonce, sealed = _base64(parts[1]), _base64(parts[2])
         return nonce is not None and len(nonce) == 12 and sealed is not None and len(sealed) >= 16
     return len(parts) == 1 and bool(_base64(value))
-
-    def spec(self) -> StackSpec:
-        """The validated spec, as the stack program parses it (``ConfigError`` naming every bad key):
-        the one way the CLI's commands (plan, gateway, promote) read a stack."""
-        return parse_spec(self.values, project=self.project, stack=self.stack, secret_keys=self.secret_keys)
 
 
 def project_root(start: Path | None = None) -> Path:
