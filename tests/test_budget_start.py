@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from components import clock
-from scalepath.cost.plan_cost import spec_of
 from stacks.errors import ConfigError
 from tests.support import of_type, plan, stack_config
 
@@ -30,7 +29,7 @@ def _config(azure: dict[str, Any]) -> dict[str, Any]:
 
 def _issues(azure: dict[str, Any]) -> dict[str, str]:
     try:
-        spec_of(stack_config(_config(azure)))
+        stack_config(_config(azure)).spec()
     except ConfigError as error:
         return {i.path: i.message for i in error.issues}
     return {}

@@ -9,7 +9,6 @@ from collections.abc import Callable
 import pytest
 
 from components import replacements
-from scalepath.cost.plan_cost import spec_of
 from scalepath.plan import Plan, run_plan
 from stacks.errors import ConfigError
 from tests.gateway.test_runtimes import STACKS as RUNTIME_STACKS
@@ -94,7 +93,7 @@ def test_the_provider_range_is_the_one_up_meets() -> None:
 def config_issues(values: dict) -> dict[str, str]:
     """Issues the parser finds in ``values`` by key path ({} when the config is valid)."""
     try:
-        spec_of(stack_config(values))
+        stack_config(values).spec()
     except ConfigError as error:
         return {i.path: i.message for i in error.issues}
     return {}
