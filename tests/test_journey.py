@@ -49,8 +49,10 @@ def journey() -> list[tuple[str, StackConfig]]:
     dev = replace(load_stack_config("dev", ROOT), stack="journey")
     hf = _deployments("dev")
     serverless, endpoint = hf["chat-serverless"], hf["chat-endpoint"]
+    # As the README's step 4: Llama is gated, so its weights are staged in S3 (SageMaker gets no Hub token).
     sagemaker = {"name": "chat-sm", "model": "meta-llama/Llama-3.1-8B-Instruct", "stage": "sagemaker",
-                 "instanceType": "ml.g5.2xlarge", "container": {"server": "tgi", "version": "3.3.6"}}
+                 "instanceType": "ml.g5.2xlarge", "container": {"server": "tgi", "version": "3.3.6"},
+                 "weightsS3Uri": "s3://ml-platform-model-weights/meta-llama/Llama-3.1-8B-Instruct/0e9e39f/"}
     steps = [
         ("step 0: one stage behind the gateway", [serverless], _route(("chat-serverless", 100))),
         ("step 1: the next stage at 10%", [serverless, endpoint],
