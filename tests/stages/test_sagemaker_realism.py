@@ -536,3 +536,13 @@ def test_api_constraints_are_remembered_per_botocore_version(tmp_path: Path, mon
     finally:
         api_model.constraints.cache_clear()
     assert first.max is not None and "botocore" in (first.problem(first.max + 1) or "")
+
+
+def test_an_answer_that_lands_exactly_on_the_alarm_counts_its_last_token(base_config: dict[str, Any]) -> None:
+    """ml.g5.2xlarge decodes a 3B model at 50 tokens/s; under an 8475 ms alarm with x1.25 headroom
+    6.78 s remain: exactly 339 tokens (the float product is 338.99999...)."""
+    assert _rate("ml.g5.2xlarge", 3) == 50.0
+    config = _config(base_config, instanceType="ml.g5.2xlarge", model="Qwen/Qwen2.5-3B-Instruct",
+                     alerts={"latencyP95Ms": 8475})
+    (deployment,) = parse_spec(config, project="scalepath", stack="test").deployments
+    assert deployment.effective_generation().max_new_tokens == 339
