@@ -19,8 +19,8 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+from scalepath.children import DIE_WITH_PARENT
 from scalepath.cli import EXIT_CONFIG, EXIT_CRASH, EXIT_OK, EXIT_VIOLATIONS, app
-from scalepath.gateway.engine import DIE_WITH_PARENT
 from tests.support import ROOT
 from tests.support.gateway_serve import SHUTDOWN_SECONDS, STARTUP_SECONDS, alive
 from tests.support.openai_standin import Reply, StandIn
