@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,16 @@ DIE_WITH_PARENT = (
 )
 _RUN_MODULE = ("import runpy\nsys.argv = [{module!r}, *sys.argv[2:]]\n"
                "runpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n")
+
+
+def die_with_parent(parent: int, sig: int = signal.SIGTERM) -> bool:
+    """Arm this running Python child (one started by ``multiprocessing``) to get ``sig`` when the
+    thread that started it dies (Linux); False when ``parent`` is already gone."""
+    if sys.platform.startswith("linux"):
+        import ctypes  # noqa: PLC0415 (Linux only)
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, sig)  # 1 = PR_SET_PDEATHSIG
+    return os.getppid() == parent
 
 
 def python_command(python: str | Path, module: str, args: Sequence[str] = (), prelude: str = "") -> list[str]:

@@ -24,7 +24,7 @@ def _calls(pattern: str) -> dict[str, int]:
 
 
 def test_children_are_started_and_stopped_in_one_place() -> None:
-    assert _calls(r"subprocess\.Popen\(|os\.killpg\(|prctl\(") == {"scalepath/children.py": 3}
+    assert _calls(r"subprocess\.Popen\(|os\.killpg\(|prctl\(") == {"scalepath/children.py": 4}
 
 
 def test_the_cli_parses_a_stack_in_one_place() -> None:

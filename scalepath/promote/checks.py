@@ -13,11 +13,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import sys
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import TracebackType
 
+from scalepath import children
 from scalepath.promote.suite import Expect
 
 CHECK_SECONDS = 5.0
@@ -74,12 +74,8 @@ class Checker:
 def _serve(connection: Connection, parent: int) -> None:
     """The worker: answer ``(expect, answer)`` requests with the list of failures until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    if sys.platform.startswith("linux"):
-        import ctypes  # noqa: PLC0415 (Linux only)
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the parent died before the line above took effect
-            return
+    if not children.die_with_parent(parent, signal.SIGKILL):
+        return  # the parent died before the death signal was armed
     while True:
         try:
             expect, answer = connection.recv()
