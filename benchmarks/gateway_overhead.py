@@ -18,6 +18,8 @@ the load generator and the stand-in run on the other CPUs. A rate is *sustained*
 1 % of its requests fail (non-200 or no answer within 10 s), its p99 stays within 500 ms (past
 capacity the open-loop queue grows for the whole step) and the generator kept its schedule.
 Every request goes to 127.0.0.1 only; each step is bounded in count (rate x seconds) and time.
+Each engine row also shows the engine process's CPU time per request (``/proc``): on a shared
+machine the pinned CPU is not all the engine's, and CPU per request is the figure that survives.
 
 The last line is the summary the docs quote:
 ``gateway: <R1> req/s per vCPU sustained (stock engine <R0>) -> <R1/R0>x; added p50 <A> ms, p99 <B> ms
@@ -100,6 +102,8 @@ class Step:
     errors: int
     sent: int
     lag_p99_s: float
+    cpu_s: float | None = None
+    """CPU time the target's engine process used during the step (None: not measured, the stand-in)."""
 
     @property
     def error_share(self) -> float:
@@ -163,10 +167,11 @@ def _start_stock(standin_url: str, folder: Path) -> tuple[subprocess.Popen[bytes
         "general_settings": {"master_key": KEY}}))
     with socket_port() as port:
         pass
-    litellm = engine_python().parent / "litellm"
-    process = subprocess.Popen([str(litellm), "--config", str(config), "--host", "127.0.0.1",
-                                "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    # The engine's own interpreter runs its CLI script: the script's shebang may name another venv.
+    python = engine_python()
+    process = subprocess.Popen([str(python), str(python.parent / "litellm"), "--config", str(config),
+                                "--host", "127.0.0.1", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
@@ -194,11 +199,18 @@ class socket_port:  # noqa: N801 (a context manager read as a phrase)
         self.sock.close()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _row(label: str, step: Step) -> str:
     verdict = ("sustained" if step.sustained else "generator lagged" if step.lag_p99_s > SCHEDULE_SLACK_S
                else "errors >= 1%" if step.error_share >= MAX_ERROR_SHARE else "queueing (p99 over bound)")
+    cpu = f"  {step.cpu_s * 1000 / step.sent:5.1f} ms CPU/req" if step.cpu_s else ""
     return (f"  {label:9s} {step.rate:6.0f} req/s  p50 {step.percentile(0.50):8.1f} ms  "
-            f"p99 {step.percentile(0.99):8.1f} ms  errors {step.error_share * 100:5.1f} %  {verdict}")
+            f"p99 {step.percentile(0.99):8.1f} ms  errors {step.error_share * 100:5.1f} %{cpu}  {verdict}")
 
 
 def main() -> None:
@@ -209,6 +221,8 @@ def main() -> None:
                         help="rate (per vCPU) the added latency is reported at (LiteLLM's published benchmark)")
     parser.add_argument("--engine-cpu", type=int, default=os.cpu_count() - 1 if os.cpu_count() else 0)
     options = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the engines and the stand-in are stopped in `finally`.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     others = ",".join(str(c) for c in range(os.cpu_count() or 1) if c != options.engine_cpu) or "0"
     rates = sorted(set(options.rates) | {options.anchor})
     print(f"engine {ENGINE_VERSION} pinned to CPU {options.engine_cpu}; generator and stand-in on CPU {others}; "
@@ -228,18 +242,32 @@ def main() -> None:
         auth = {"Authorization": f"Bearer {KEY}"}
         targets = {"direct": (standin_url, "bench", {}), "scalepath": (served.base_url, "chat", auth),
                    "stock": (stock_url, "chat", auth)}
+        # Whose CPU time a step counts: on a shared machine the pinned CPU is not all the engine's,
+        # so CPU per request is the figure that survives the load (wall rates do not).
+        engine_pid = {"scalepath": served.engine_pid, "stock": stock.pid}
         for url, model, headers in targets.values():  # warm-up: first requests import lazily
             asyncio.run(_open_loop(url, model, headers, 10, 2))
         results: dict[str, dict[float, Step]] = {name: {} for name in targets}
         for rate in rates:
             for name, (url, model, headers) in targets.items():
+                pid = engine_pid.get(name)
+                before = _cpu_seconds(pid) if pid else 0.0
                 step = asyncio.run(_open_loop(url, model, headers, rate, options.seconds))
+                step.cpu_s = _cpu_seconds(pid) - before if pid else None
                 results[name][rate] = step
                 print(_row(name, step), flush=True)
 
         def best(name: str) -> float:
             return max((r for r, s in results[name].items() if s.sustained), default=0.0)
 
+        def cpu_ms(name: str) -> float:
+            steps = [s for s in results[name].values() if s.sustained and s.cpu_s]
+            return 1000 * sum(s.cpu_s or 0 for s in steps) / max(1, sum(s.sent for s in steps))
+
+        c1, c0 = cpu_ms("scalepath"), cpu_ms("stock")
+        print(f"CPU per request over the sustained steps: scalepath {c1:.1f} ms, stock engine {c0:.1f} ms "
+              f"-> {1000 / c1 if c1 else 0:.0f} and {1000 / c0 if c0 else 0:.0f} req/s per whole vCPU; "
+              f"load average {os.getloadavg()[0]:.1f}")
         r1, r0 = best("scalepath"), best("stock")
         at = results["scalepath"][options.anchor], results["direct"][options.anchor]
         added_p50 = at[0].percentile(0.50) - at[1].percentile(0.50)

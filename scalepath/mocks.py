@@ -59,6 +59,11 @@ def _aws_outputs(args: pulumi.runtime.MockResourceArgs, region: str) -> dict[str
         )
     if service == "ec2" and kind == "launchTemplate":
         out.update(latestVersion=1, defaultVersion=1)
+    if service == "lb" and kind == "loadBalancer":
+        # CloudWatch names a load balancer by its ARN's suffix (alarm and dashboard dimensions).
+        suffix = f"app/{name}/{_short_hash(args.name)}0000000000"
+        out.update(arn=f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:loadbalancer/{suffix}",
+                   arnSuffix=suffix)
     return out
 
 

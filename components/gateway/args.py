@@ -23,6 +23,10 @@ KEY_ENV = "SCALEPATH_GATEWAY_KEY"
 #: without internet; offline, huggingface_hub fails at once and LiteLLM counts with its bundled
 #: tiktoken encoding instead (docs/architecture.md, "Gateway").
 ENGINE_SETTINGS = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PRODUCTION", "HF_HUB_OFFLINE": "1"}
+#: The engine's metric labels that name a caller, not a route: the engine leaves them out (and the
+#: ECS collector drops them again before anything leaves the task).
+CALLER_LABELS = ("end_user", "hashed_api_key", "api_key_alias", "client_ip", "user_agent", "user", "user_email",
+                 "team", "team_alias", "org_id", "org_alias")
 #: The rendered config reaches the container in this variable; the entrypoint writes it to a file
 #: (ECS, Cloud Run and Container Apps mount no files), then starts the proxy.
 CONFIG_ENV = "SCALEPATH_GATEWAY_CONFIG"
@@ -31,10 +35,15 @@ CONFIG_ENV = "SCALEPATH_GATEWAY_CONFIG"
 #: loads the callbacks its config names; ``TOKEN_CAP_KEY`` in an entry's ``model_info`` is its cap.
 HOOK_ENV, TOKEN_CAP_MODULE, TOKEN_CAP_KEY = "SCALEPATH_GATEWAY_HOOK", "scalepath_token_cap", "scalepath_max_tokens"
 TOKEN_CAP_CALLBACK = f"{TOKEN_CAP_MODULE}.token_cap"
-COMMAND = ["/bin/sh", "-c",
-           f'printf "%s" "${CONFIG_ENV}" > /tmp/config.yaml && '
-           f'printf "%s" "${HOOK_ENV}" > /tmp/{TOKEN_CAP_MODULE}.py && '
-           f"exec litellm --config /tmp/config.yaml --host 0.0.0.0 --port {PORT} --num_workers 1"]
+
+
+def engine_command(workers: int) -> list[str]:
+    """The container's command: write the config and the hook, then run the proxy with ``workers``
+    processes."""
+    return ["/bin/sh", "-c",
+            f'printf "%s" "${CONFIG_ENV}" > /tmp/config.yaml && '
+            f'printf "%s" "${HOOK_ENV}" > /tmp/{TOKEN_CAP_MODULE}.py && '
+            f"exec litellm --config /tmp/config.yaml --host 0.0.0.0 --port {PORT} --num_workers {workers}"]
 
 
 def token_cap_source() -> str:
@@ -66,6 +75,31 @@ class BackendSecret:
     secret_name: str
     """Its name in the store."""
     description: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteAlerts:
+    """When a route's alerts fire (the route's own ``gate`` criteria)."""
+
+    route: str
+    p95_latency_seconds: float
+    max_error_rate: float
+    """Fraction of the route's requests that fail."""
+    max_fallback_rate: float
+    """Fraction of the route's requests answered by a fallback."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeterArgs:
+    """The gateway's metrics export, alerts and dashboard (the engine's Prometheus metrics)."""
+
+    namespace: str
+    """Where the metrics go, unique per stack (CloudWatch namespace)."""
+    routes: Sequence[RouteAlerts]
+    monthly_budget_usd: float
+    """The stack's ``budget.monthlyUsd``: a route whose spend is on pace to exceed it alerts."""
+    notify: Sequence[str]
+    """The budget's ``notify`` addresses: they receive the alerts."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,6 +176,8 @@ class GatewayArgs:
     """Backend credentials by environment variable (``HF_TOKEN`` when a route calls an HF stage)."""
     tags: Mapping[str, str]
     grants: BackendGrants = field(default_factory=BackendGrants)
+    meter: MeterArgs | None = None
+    """Metrics export, alerts and dashboard (``ecs``); none: the engine's ``/metrics`` only."""
     kubernetes: KubernetesRuntime | None = None
     ecs: EcsRuntime | None = None
     cloudrun: CloudRunRuntime | None = None
@@ -153,6 +189,11 @@ class GatewayArgs:
         if len(chosen) != 1:
             raise ValueError(f"set exactly one runtime (got: {', '.join(chosen) or 'none'})")
         return chosen[0]
+
+    def command(self) -> list[str]:
+        """The engine's command, one worker process per whole vCPU (a Python process uses one; see
+        docs/performance.md, "Gateway")."""
+        return engine_command(max(1, int(self.cpu)))
 
     def plain_env(self) -> dict[str, pulumi.Input[str]]:
         """Every non-secret variable of the engine's container."""

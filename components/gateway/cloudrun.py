@@ -8,7 +8,7 @@ import hashlib
 import pulumi
 import pulumi_gcp as gcp
 
-from components.gateway.args import COMMAND, LIVENESS_PATH, PORT, GatewayArgs
+from components.gateway.args import LIVENESS_PATH, PORT, GatewayArgs
 from components.gateway.kubernetes import grant_vertex
 from components.tagging import gcp_labels
 
@@ -48,7 +48,7 @@ def deploy_cloudrun(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Inpu
             "scaling": {"min_instance_count": args.min_replicas, "max_instance_count": args.max_replicas},
             "labels": gcp_labels(args.tags),
             "containers": [{
-                "image": args.image, "commands": COMMAND[:2], "args": COMMAND[2:], "envs": env,
+                "image": args.image, "commands": args.command()[:2], "args": args.command()[2:], "envs": env,
                 "ports": {"container_port": PORT},
                 "resources": {"limits": {"cpu": str(args.cpu), "memory": f"{int(args.memory_gib * 1024)}Mi"},
                               "cpu_idle": False},

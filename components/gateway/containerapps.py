@@ -6,7 +6,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_azure_native as azure_native
 
-from components.gateway.args import COMMAND, LIVENESS_PATH, PORT, GatewayArgs
+from components.gateway.args import LIVENESS_PATH, PORT, GatewayArgs
 from components.tagging import azure_tags
 
 #: Built-in role ids (same in every tenant): Key Vault Secrets User, AzureML Data Scientist.
@@ -56,7 +56,8 @@ def deploy_containerapps(name: str, args: GatewayArgs, secrets: dict[str, pulumi
         },
         template={
             "containers": [{
-                "name": "gateway", "image": args.image, "command": COMMAND[:2], "args": COMMAND[2:], "env": env,
+                "name": "gateway", "image": args.image, "command": args.command()[:2], "args": args.command()[2:],
+                "env": env,
                 "resources": {"cpu": args.cpu, "memory": f"{args.memory_gib:g}Gi"},
                 "probes": [{**probe, "type": "Startup", "failure_threshold": 10},
                            {**probe, "type": "Liveness", "failure_threshold": 3}],

@@ -8,7 +8,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.gateway.args import COMMAND, LIVENESS_PATH, PORT, GatewayArgs
+from components.gateway.args import KEY_ENV, LIVENESS_PATH, PORT, GatewayArgs
+from components.gateway.meter import cloudwatch_alerts, collector_container, collector_log_policy
 from components.tagging import aws_tags
 
 _ASSUME_ECS_TASKS = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -53,17 +54,30 @@ def deploy_ecs(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str
                        ])))
     task_role = aws.iam.Role(f"{name}-task", assume_role_policy=_ASSUME_ECS_TASKS, tags=tags, opts=opts)
     attach_invoke_policies(name, task_role, args, opts)
+    meter = args.meter
+    emf_logs = None
+    if meter is not None:  # the metrics collector sidecar writes CloudWatch EMF to its own group
+        emf_logs = aws.cloudwatch.LogGroup(f"{name}-metrics", name=f"/scalepath/{args.physical_name}/metrics",
+                                           retention_in_days=30, tags=tags, opts=opts)
+        aws.iam.RolePolicy(f"{name}-task-metrics", role=task_role.id, policy=emf_logs.arn.apply(collector_log_policy),
+                           opts=opts)
+
+    def sidecars(v: dict[str, Any]) -> list[dict[str, Any]]:
+        if meter is None:
+            return []
+        return [collector_container(meter, ecs.region, v["group"], v["emf"], v["secrets"][KEY_ENV])]
 
     containers = pulumi.Output.all(plain=pulumi.Output.all(**args.plain_env()), secrets=pulumi.Output.all(**secrets),
-                                   group=logs.name).apply(lambda v: json.dumps([{
-        "name": "gateway", "image": args.image, "essential": True, "entryPoint": COMMAND[:2], "command": COMMAND[2:],
+                                   group=logs.name, emf=emf_logs.name if emf_logs else "").apply(lambda v: json.dumps([{
+        "name": "gateway", "image": args.image, "essential": True,
+        "entryPoint": args.command()[:2], "command": args.command()[2:],
         "portMappings": [{"containerPort": PORT, "protocol": "tcp"}],
         "environment": [{"name": k, "value": val} for k, val in sorted(v["plain"].items())],
         "secrets": [{"name": k, "valueFrom": arn} for k, arn in sorted(v["secrets"].items())],
         "readonlyRootFilesystem": False,
         "logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": v["group"], "awslogs-region": ecs.region, "awslogs-stream-prefix": "gateway"}},
-    }]))
+    }, *sidecars(v)]))
     task = aws.ecs.TaskDefinition(
         f"{name}-task", family=args.physical_name, requires_compatibilities=["FARGATE"], network_mode="awsvpc",
         cpu=str(int(args.cpu * 1024)), memory=str(int(args.memory_gib * 1024)),
@@ -128,4 +142,6 @@ def deploy_ecs(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str
             "target_value": args.target_cpu_percent,
             "predefined_metric_specification": {"predefined_metric_type": "ECSServiceAverageCPUUtilization"}},
         opts=opts)
+    if meter is not None:
+        cloudwatch_alerts(name, args, alb.arn_suffix, opts, tags)
     return pulumi.Output.concat("https://" if ecs.certificate_arn else "http://", alb.dns_name, "/v1")

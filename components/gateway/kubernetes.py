@@ -15,8 +15,9 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.gateway.args import COMMAND, LIVENESS_PATH, PORT, READINESS_PATH, GatewayArgs
+from components.gateway.args import LIVENESS_PATH, PORT, READINESS_PATH, GatewayArgs
 from components.gateway.ecs import attach_invoke_policies
+from components.gateway.meter import prometheus_rule, service_monitor
 from components.tagging import aws_tags, k8s_labels
 
 NAMESPACE = "scalepath-gateway"
@@ -104,7 +105,7 @@ def deploy_kubernetes(name: str, args: GatewayArgs, key: pulumi.Input[str],
             "service_account_name": SERVICE_ACCOUNT,
             "termination_grace_period_seconds": 60,
             "containers": [{
-                "name": "gateway", "image": args.image, "command": COMMAND, "env": env,
+                "name": "gateway", "image": args.image, "command": args.command(), "env": env,
                 "ports": [{"name": "http", "container_port": PORT}],
                 "resources": {"requests": {"cpu": str(args.cpu), "memory": memory}, "limits": {"memory": memory}},
                 "startup_probe": {**probe, "failure_threshold": 30},
@@ -119,6 +120,14 @@ def deploy_kubernetes(name: str, args: GatewayArgs, key: pulumi.Input[str],
         "annotations": _INTERNAL[cluster.cloud] if args.private else {}}, spec={
         "type": "LoadBalancer", "selector": selector,
         "ports": [{"name": "http", "port": 80, "target_port": PORT}]}, opts=ns_opts)
+    if args.meter is not None and cluster.cloud == "aws":  # the EKS cluster runs prometheus-operator
+        for role, manifest in (("service-monitor", service_monitor(NAMESPACE, labels, selector, "http",
+                                                                    "gateway-secrets", "client-key")),
+                               ("rules", prometheus_rule(args.meter, NAMESPACE, labels))):
+            k8s.apiextensions.CustomResource(
+                f"{name}-{role}", api_version=manifest["apiVersion"], kind=manifest["kind"],
+                metadata=manifest["metadata"], spec=manifest["spec"],
+                opts=pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[secret])))
     k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{name}-hpa", metadata={**meta, "name": "gateway"}, spec={
         "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": "gateway"},
         "min_replicas": args.min_replicas, "max_replicas": args.max_replicas,

@@ -18,6 +18,7 @@ from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_
 from components.catalog import DATA_DIR as INSTANCES_DIR
 from components.config_model import ConfigModel
 from components.files import load_data
+from components.token_prices import TokenPriceTable, price_list
 from scalepath.cost.lines import HOURS_PER_MONTH
 
 DATA_DIR: Path = INSTANCES_DIR.parent
@@ -55,41 +56,6 @@ class GpuTable(ConfigModel):
     as_of: str
     gpus: dict[str, Gpu]
     benchmarks: list[Benchmark] = []
-
-
-class TokenPrice(ConfigModel):
-    """One provider's serverless price for a model, USD per million tokens."""
-
-    provider: str
-    input_usd_per_m_tok: NonNegativeFloat = Field(alias="inputUsdPerMTok")
-    output_usd_per_m_tok: NonNegativeFloat = Field(alias="outputUsdPerMTok")
-
-
-class SizeTier(TokenPrice):
-    """Price of any model up to ``max_params_b`` billion parameters."""
-
-    max_params_b: PositiveFloat = Field(alias="maxParamsB")
-
-
-class TokenPriceTable(ConfigModel):
-    """``data/token_prices.yaml``."""
-
-    source: str
-    as_of: str
-    models: dict[str, list[TokenPrice]]
-    size_tiers: list[SizeTier]
-
-    def cheapest(self, model: str | None, params_b: float) -> tuple[TokenPrice, str]:
-        """The cheapest listed price for ``model`` (by a blended 2:1 input:output mix), else the
-        size tier for ``params_b``; with a note saying which applied."""
-        listed = self.models.get(model or "")
-        if listed:
-            best = min(listed, key=lambda p: 2 * p.input_usd_per_m_tok + p.output_usd_per_m_tok)
-            return best, f"{best.provider} list price for {model}"
-        for tier in self.size_tiers:
-            if params_b <= tier.max_params_b:
-                return tier, f"{tier.provider} serverless tier for models up to {tier.max_params_b:g}B"
-        raise ValueError(f"no token price tier covers {params_b:g}B parameters")
 
 
 class SageMakerServerlessRates(ConfigModel):
@@ -215,8 +181,9 @@ def gpus() -> GpuTable:
 
 @cache
 def token_prices(name: str = "token_prices.yaml") -> TokenPriceTable:
-    """A per-token price list (``components/data/<name>``; default: HF Inference Providers')."""
-    return TokenPriceTable.model_validate(_read(name))
+    """A per-token price list (``components/data/<name>``; default: HF Inference Providers'), read by
+    :mod:`components.token_prices`, which the gateway prices responses with too."""
+    return price_list(name)
 
 
 @cache

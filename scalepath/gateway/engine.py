@@ -29,8 +29,12 @@ from scalepath import children
 ENGINE_VERSION = "1.100.5"
 #: What ``install-engine`` installs: the pinned proxy (see docs/gateway.md for the advisories)
 #: and ``prisma``, which the proxy's auth-error path imports even without a database (without it
-#: a request with a wrong key gets 500 instead of 401); upstream's image ships it too.
-ENGINE_REQUIREMENTS = (f"litellm[proxy]=={ENGINE_VERSION}", "prisma==0.15.0")
+#: a request with a wrong key gets 500 instead of 401); upstream's image ships it too; and
+#: ``prometheus-client``, without which the engine fails to start with ``callbacks: [prometheus]``
+#: (the stack's config turns metrics on; upstream's image ships it as well); ``httptools``, the
+#: HTTP parser uvicorn runs the engine with (``--http httptools``).
+ENGINE_REQUIREMENTS = (f"litellm[proxy]=={ENGINE_VERSION}", "prisma==0.15.0", "prometheus-client==0.26.0",
+                       "httptools==0.9.0")
 _MARKER = "scalepath-engine.txt"
 #: How much of the engine's log end :meth:`EngineProcess.log_tail` reads.
 LOG_TAIL_BYTES = 64 * 1024
@@ -198,7 +202,10 @@ def start_engine(config_text: str, env: dict[str, str], port: int = 0, *,
         process = children.start(
             children.python_command(python, "uvicorn", [
                 "litellm.proxy.proxy_server:app", "--fd", str(sock.fileno()),
-                "--no-access-log", "--timeout-graceful-shutdown", "5"], prelude=_CLEANUP),
+                # uvloop and httptools: the event loop and HTTP parser in C (uvicorn's fastest pair);
+                # no access log (a line per request; the engine's metrics count requests).
+                "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+                "--timeout-graceful-shutdown", "5"], prelude=_CLEANUP),
             env={**_base_env(), **ENGINE_SETTINGS, **env, "CONFIG_FILE_PATH": name},
             pass_fds=(sock.fileno(),), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         engine = EngineProcess(process=process, port=sock.getsockname()[1], config_path=Path(name), log=log)

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from components.token_shapes import has_token
 from scalepath.stackconfig import StackConfig
 from stacks.errors import ConfigError, ConfigIssue, format_loc
-from stacks.gateway.backends import Backend, backends_for
+from stacks.gateway.backends import Backend, backends_for, deployment_prices
 from stacks.gateway.engine_config import render
 from stacks.spec import StackSpec
 from stacks.stages import STAGES
@@ -83,5 +83,7 @@ def render_gateway(config: StackConfig, backend_pairs: Sequence[str]) -> Rendere
         raise ConfigError([ConfigIssue(format_loc(("gateway",)), "this stack has no gateway; add scalepath:gateway "
                                        "with routes (see docs/configuration.md)")])
     overrides = parse_backend_overrides(backend_pairs, spec.gateway.deployment_names())
-    backends = backends_for(spec.gateway.engine_deployments(), STAGES.contracts(spec.facts()), spec.targets, overrides)
+    contracts = STAGES.contracts(spec.facts())
+    backends = backends_for(spec.gateway.engine_deployments(), contracts, spec.targets, overrides,
+                            prices=deployment_prices(spec.deployments, contracts))
     return RenderedGateway(spec=spec, text=render(spec.gateway, backends), backends=backends)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
 
-from stacks.config import CloudTargets
-from stacks.contract import AccessKind, StageContract
+from components.token_prices import RequestPrice, request_price
+from stacks.config import CloudTargets, DeploymentBase
+from stacks.contract import AccessKind, CostKind, StageContract
+from stacks.stages.entries import ENTRIES
 
 #: Entra scope of Azure ML online endpoints in ``aadToken`` mode.
 AZUREML_SCOPE = "https://ml.azure.com/.default"
@@ -39,6 +41,8 @@ class Backend:
     value (``HF_TOKEN`` -> ``hfToken``); set from a secret store."""
     max_new_tokens: int | None = None
     """Longest answer the deployment is sized for (its contract's limit); the route caps to it."""
+    price: RequestPrice | None = None
+    """What a token of this deployment costs (per-token stages); the engine prices each answer with it."""
 
 
 def env_prefix(deployment: str) -> str:
@@ -113,11 +117,33 @@ def override_backend(contract: StageContract, url: str) -> Backend:
 
 
 def backends_for(names: list[str], contracts: Mapping[str, StageContract], targets: CloudTargets,
-                 overrides: Mapping[str, str] | None = None) -> dict[str, Backend]:
-    """A backend per routed deployment (``names``, in route order); ``overrides`` maps deployment -> URL."""
-    overrides = overrides or {}
-    return {name: override_backend(contracts[name], overrides[name]) if name in overrides
-            else backend(contracts[name], targets) for name in names}
+                 overrides: Mapping[str, str] | None = None,
+                 prices: Mapping[str, RequestPrice] | None = None) -> dict[str, Backend]:
+    """A backend per routed deployment (``names``, in route order); ``overrides`` maps deployment -> URL,
+    ``prices`` deployment -> its per-token price (:func:`deployment_prices`). An overridden deployment
+    keeps its price: the cost is the deployment's, wherever the test server runs."""
+    overrides, prices = overrides or {}, prices or {}
+    return {name: replace(override_backend(contracts[name], overrides[name]) if name in overrides
+                          else backend(contracts[name], targets), price=prices.get(name)) for name in names}
+
+
+def deployment_prices(deployments: list[DeploymentBase] | tuple[DeploymentBase, ...],
+                      contracts: Mapping[str, StageContract]) -> dict[str, RequestPrice]:
+    """The plan's per-token price of each deployment its stage bills per token (the registry's cost
+    basis names the price list; the cost model reads the same list): the served model's
+    ``org/name[:provider]`` (HF's router form) picks the row. Stages billed per instance-hour get
+    none (docs/gateway.md, "The gateway as the meter")."""
+    out = {}
+    for d in deployments:
+        basis, contract = ENTRIES[d.stage].cost, contracts.get(d.name)
+        if basis.kind is not CostKind.PER_TOKEN or basis.token_prices is None or contract is None \
+                or contract.access is None:
+            continue
+        model, _, provider = contract.access.served_model.partition(":")
+        price = request_price(model, provider or "auto", list_name=basis.token_prices)
+        if price is not None:
+            out[d.name] = price
+    return out
 
 
 def backend_env(backends: Mapping[str, Backend], exports: Mapping[str, Exports]) -> dict[str, Any]:

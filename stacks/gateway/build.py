@@ -15,12 +15,15 @@ from components.gateway.args import (
     EcsRuntime,
     GatewayArgs,
     KubernetesRuntime,
+    MeterArgs,
+    RouteAlerts,
 )
 from components.gateway.component import Gateway
 from stacks import aws as aws_stack
+from stacks.config import Cloud
 from stacks.context import StackContext
 from stacks.contract import GrantKind, StageContract
-from stacks.gateway.backends import Exports, backend_env, backends_for, secret_env
+from stacks.gateway.backends import Exports, backend_env, backends_for, deployment_prices, secret_env
 from stacks.gateway.config import RUNTIME_CLOUD, GatewayConfig, GatewayRuntime, cluster_deployment
 from stacks.gateway.engine_config import render
 from stacks.names import fit_name
@@ -41,6 +44,24 @@ def grants(contracts: Mapping[str, StageContract], routed: list[str], exports: M
                          azureml_endpoint_ids=by_kind[GrantKind.AZURE_ENDPOINT_ROLE])
 
 
+#: A route alerts when more than this share of its requests is answered by a fallback.
+MAX_FALLBACK_RATE = 0.05
+#: Without ``gate.p95LatencyMs``, a route alerts when its p95 passes this share of its timeout.
+P95_SHARE_OF_TIMEOUT = 0.8
+
+
+def _meter(ctx: StackContext, gateway: GatewayConfig) -> MeterArgs:
+    """Alerts per route from its ``gate`` (latency, error rate), spend against the stack's budget.
+    Built for the runtimes whose export exists: ECS and EKS (docs/gateway.md)."""
+    spec = ctx.spec
+    routes = [RouteAlerts(
+        route=r.name, max_error_rate=r.gate.max_error_rate, max_fallback_rate=MAX_FALLBACK_RATE,
+        p95_latency_seconds=(r.gate.p95_latency_ms / 1000 if r.gate.p95_latency_ms is not None
+                             else P95_SHARE_OF_TIMEOUT * r.timeout_seconds)) for r in gateway.routes]
+    return MeterArgs(namespace=f"scalepath/{spec.stack_tag}/gateway", routes=routes,
+                     monthly_budget_usd=spec.budget.monthly_usd, notify=list(spec.budget.notify))
+
+
 def build_gateway(ctx: StackContext, exports: Mapping[str, Exports]) -> dict[str, pulumi.Input[Any]]:
     """The gateway component; returns the stack's ``gateway`` export."""
     spec = ctx.spec
@@ -50,7 +71,7 @@ def build_gateway(ctx: StackContext, exports: Mapping[str, Exports]) -> dict[str
     assert runtime is not None  # parse_spec guarantees a runtime
     contracts = STAGES.contracts(spec.facts())
     routed = gateway.engine_deployments()
-    backends = backends_for(routed, contracts, spec.targets)
+    backends = backends_for(routed, contracts, spec.targets, prices=deployment_prices(spec.deployments, contracts))
     cluster = cluster_deployment(spec.deployments) if runtime is GatewayRuntime.KUBERNETES else None
     cloud = entries.cluster_cloud(cluster.stage) if cluster else RUNTIME_CLOUD[runtime]
     assert cloud is not None
@@ -68,6 +89,7 @@ def build_gateway(ctx: StackContext, exports: Mapping[str, Exports]) -> dict[str
         key_secret_name=f"{spec.stack_tag}-gateway-key", physical_name=fit_name(f"{spec.stack_tag}-gateway", 49),
         secrets=secrets, tags=ctx.tags(),
         grants=grants(contracts, routed, exports, spec.targets.gcp_region),
+        meter=_meter(ctx, gateway) if cloud is Cloud.AWS else None,  # ECS and EKS (docs/gateway.md)
         **_runtime(ctx, gateway, runtime))
     component = Gateway("gateway", args)
     return {"runtime": runtime.value, "openaiBaseUrl": component.openai_base_url, "keySecret": component.key_secret,

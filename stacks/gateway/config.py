@@ -63,6 +63,23 @@ def _repeated(names: list[str]) -> list[str]:
     return sorted({n for n in names if names.count(n) > 1})
 
 
+PerMinute = Annotated[int, Field(gt=0, strict=True)]
+"""A positive whole count per minute."""
+
+
+class Limits(ConfigModel):
+    """``routes[].limits`` / ``routes[].targets[].limits``: what the engine lets through per minute.
+
+    Counted by each engine process in its own memory (the engine's per-deployment limit, no
+    database): N replicas (times their workers, one per whole vCPU) pass up to N times these
+    figures. Over the limit a request gets 429 (docs/gateway.md, "The gateway as the meter")."""
+
+    requests_per_minute: PerMinute | None = None
+    """Requests per minute; the next one in the same minute gets 429."""
+    tokens_per_minute: PerMinute | None = None
+    """Input + output tokens per minute, counted as answers arrive; once reached, 429."""
+
+
 class RouteTarget(ConfigModel):
     """``routes[].targets[]``: a deployment and its share of the route's traffic."""
 
@@ -70,6 +87,8 @@ class RouteTarget(ConfigModel):
     """Name of a deployment of this stack."""
     weight: Annotated[int, Field(ge=0, le=100, strict=True)]
     """Integer percent of the route's requests (0..100; a route's weights sum to 100)."""
+    limits: Limits = Limits()
+    """This target's own limits within the route (on top of the route's share)."""
 
 
 class Gate(ConfigModel):
@@ -100,6 +119,8 @@ class Route(ConfigModel):
     """Retries on the route's targets before falling back."""
     gate: Gate = Gate()
     """Promotion criteria for ``scalepath promote`` on this route."""
+    limits: Limits = Limits()
+    """The route's limits, shared by its targets by weight (:func:`stacks.gateway.engine_config.entry_limits`)."""
 
     @field_validator("targets")
     @classmethod

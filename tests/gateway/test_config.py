@@ -163,7 +163,7 @@ def test_container_sizes_per_runtime() -> None:
 
 def test_unknown_key_lists_the_allowed_ones() -> None:
     issues = _issues(*gateway_config(routes=[{"name": "chat", "targets": [_target(ENDPOINT, 100)], "timeout": 5}]))
-    assert ("allowed keys: fallbacks, gate, name, retries, targets, timeoutSeconds"
+    assert ("allowed keys: fallbacks, gate, limits, name, retries, targets, timeoutSeconds"
             in issues["scalepath:gateway.routes[0].timeout"])
 
 
@@ -195,7 +195,7 @@ def test_rendered_config_has_weights_fallbacks_and_only_secret_references() -> N
     assert all(m["litellm_params"]["timeout"] == 30 and m["litellm_params"]["num_retries"] == 2 for m in chat)
     assert chat[1]["litellm_params"]["model"] == "openai/meta-llama/Llama-3.1-8B-Instruct"
     assert document["router_settings"]["fallbacks"] == [{"chat-safe": ["chat-safe@chat-serverless"]}]
-    assert document["general_settings"] == {"master_key": "os.environ/SCALEPATH_GATEWAY_KEY"}
+    assert document["general_settings"]["master_key"] == "os.environ/SCALEPATH_GATEWAY_KEY"
     keys = {m["litellm_params"]["api_key"] for m in document["model_list"]}
     assert keys == {"os.environ/HF_TOKEN"}
     assert SECRET_PLACEHOLDER not in text and "hf_" not in text

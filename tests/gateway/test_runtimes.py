@@ -73,9 +73,10 @@ def test_ecs_public_is_an_internet_facing_alb_in_public_subnets(plans: dict[str,
     assert alb.inputs["internal"] is False
     assert len(alb.inputs["subnets"]) >= 2
     task = one(plan, "aws:ecs/taskDefinition:TaskDefinition")
-    (container,) = json.loads(task.inputs["containerDefinitions"])
+    container, collector = json.loads(task.inputs["containerDefinitions"])  # the engine, its metrics sidecar
     assert {s["name"] for s in container["secrets"]} == {"SCALEPATH_GATEWAY_KEY", "HF_TOKEN"}
-    assert not any(e["name"] in ("SCALEPATH_GATEWAY_KEY", "HF_TOKEN") for e in container["environment"])
+    for each in (container, collector):
+        assert not any(e["name"] in ("SCALEPATH_GATEWAY_KEY", "HF_TOKEN") for e in each["environment"])
 
 
 def test_ecs_with_a_certificate_serves_https_and_redirects_http() -> None:
@@ -154,7 +155,7 @@ def _container_env(plan: Plan) -> dict[str, Any]:
     """The gateway container's plain environment, whatever the runtime."""
     task = [r for r in of_type(plan, "aws:ecs/taskDefinition:TaskDefinition") if r.name == "gateway-task"]
     if task:
-        (container,) = json.loads(task[0].inputs["containerDefinitions"])
+        container = json.loads(task[0].inputs["containerDefinitions"])[0]  # then the metrics sidecar
         return {e["name"]: e["value"] for e in container["environment"]}
     deployment = [r for r in of_type(plan, "kubernetes:apps/v1:Deployment") if r.name == "gateway-deployment"]
     if deployment:

@@ -23,7 +23,16 @@ from scalepath.gateway.engine import start_engine
 from scalepath.gateway.render import render_gateway
 from scalepath.stackconfig import load_stack_config
 from tests.support import ROOT
-from tests.support.gateway_serve import KEY, SHUTDOWN_SECONDS, Served, alive, stack_file, start_serve
+from tests.support.gateway_serve import (
+    KEY,
+    SHUTDOWN_SECONDS,
+    Served,
+    alive,
+    running,
+    serving,
+    stack_file,
+    start_serve,
+)
 from tests.support.openai_standin import StandIn
 
 #: Requests for the weight test, and the tolerance: the count on the 80% target is binomial
@@ -33,13 +42,9 @@ WEIGHT_REQUESTS, WEIGHT_TOLERANCE = 300, 35
 
 @pytest.fixture(scope="module")
 def standins() -> Iterator[dict[str, StandIn]]:
-    servers = {"alpha": StandIn("alpha"), "beta": StandIn("beta"), "broken": StandIn("broken", "error"),
-               "slow": StandIn("slow", "stall"), "spare": StandIn("spare")}
-    for server in servers.values():
-        server.__enter__()
-    yield servers
-    for server in servers.values():
-        server.__exit__()
+    with running({"alpha": StandIn("alpha"), "beta": StandIn("beta"), "broken": StandIn("broken", "error"),
+                  "slow": StandIn("slow", "stall"), "spare": StandIn("spare")}) as servers:
+        yield servers
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +60,9 @@ def gateway(standins: dict[str, StandIn], tmp_path_factory: pytest.TempPathFacto
             {"name": "timeout", "targets": [{"deployment": "slow", "weight": 100}], "fallbacks": ["spare"],
              "timeoutSeconds": 5, "retries": 0},  # stalls 30 s; 5 s leaves room on a loaded machine
         ]})
-    served = start_serve(config, {name: s.url for name, s in standins.items()})
-    try:
+    # On the way out SIGTERM stops the CLI and its engine (SIGINT: test_sigint_stops_everything).
+    with serving(config, standins) as served:
         yield served
-        # SIGTERM stops the CLI and the engine it started (SIGINT: test_sigint_stops_everything).
-        assert served.signal_and_wait(signal.SIGTERM) == 0
-        assert not alive(served.engine_pid), "the engine outlived `scalepath gateway serve`"
-    finally:
-        if served.process.poll() is None or alive(served.engine_pid):
-            served.kill()
 
 
 def _chat(gateway: Served, route: str, key: str | None = KEY, **extra: object) -> httpx.Response:

@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import yaml
 
 from scalepath.children import DIE_WITH_PARENT
 from tests.support import ROOT
+from tests.support.openai_standin import StandIn
 
 #: Bound on the engine's start on a loaded 2-core machine (it imports a large package).
 STARTUP_SECONDS = 240
@@ -100,3 +103,29 @@ def alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state != "Z"
+
+
+@contextmanager
+def running(servers: dict[str, StandIn]) -> Iterator[dict[str, StandIn]]:
+    """Stand-in servers up for the block (a module fixture's worth of them)."""
+    for server in servers.values():
+        server.__enter__()
+    try:
+        yield servers
+    finally:
+        for server in servers.values():
+            server.__exit__()
+
+
+@contextmanager
+def serving(config: Path, standins: dict[str, StandIn]) -> Iterator[Served]:
+    """``scalepath gateway serve`` with each stand-in as the deployment of its name; on the way out,
+    SIGTERM must stop the CLI and the engine it started (nothing outlives the block either way)."""
+    served = start_serve(config, {name: s.url for name, s in standins.items()})
+    try:
+        yield served
+        assert served.signal_and_wait(signal.SIGTERM) == 0
+        assert not alive(served.engine_pid), "the engine outlived `scalepath gateway serve`"
+    finally:
+        if served.process.poll() is None or alive(served.engine_pid):
+            served.kill()
