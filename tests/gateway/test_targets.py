@@ -35,7 +35,7 @@ def _route(*targets: tuple[str, int], fallbacks: tuple[str, ...] = (), **gateway
 def _engine_config(plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
     """The gateway's rendered engine config and its plain environment, whatever the runtime."""
     for task in of_type(plan, "aws:ecs/taskDefinition:TaskDefinition"):
-        (container,) = json.loads(task.inputs["containerDefinitions"])
+        container = json.loads(task.inputs["containerDefinitions"])[0]  # then the metrics sidecar
         env = {e["name"]: e["value"] for e in container["environment"]}
         return yaml.safe_load(env["SCALEPATH_GATEWAY_CONFIG"]), env
     for deployment in of_type(plan, "kubernetes:apps/v1:Deployment"):

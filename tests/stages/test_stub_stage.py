@@ -112,7 +112,7 @@ def test_a_stage_added_by_the_checklist_plans_routes_and_is_advised_on(stub_stag
 
     # The gateway calls it with its own key, kept in the gateway's secret store.
     task = one(result, "aws:ecs/taskDefinition:TaskDefinition")
-    (container,) = json.loads(task.inputs["containerDefinitions"])
+    container = json.loads(task.inputs["containerDefinitions"])[0]  # then the metrics sidecar
     assert {s["name"] for s in container["secrets"]} == {"SCALEPATH_GATEWAY_KEY", "STUB_API_KEY"}
     config = yaml.safe_load(next(e["value"] for e in container["environment"]
                                  if e["name"] == "SCALEPATH_GATEWAY_CONFIG"))
