@@ -45,6 +45,7 @@ from components.clusters.gpu_nodes import (
     node_labels,
     system_node_selector,
 )
+from components.clusters.gpu_telemetry import GpuAlerts, GpuTelemetry, GpuTelemetryArgs, TelemetryPlatform
 from components.clusters.kubeconfig import exec_kubeconfig
 from components.names import replacement_suffix
 from components.tagging import aws_tags, k8s_labels
@@ -124,6 +125,8 @@ class EksGpuClusterArgs:
     identity, which always gets one (listing it too is fine: each principal gets one entry)."""
     log_retention_days: int = 90
     deletion_protection: bool = False
+    gpu_telemetry: GpuAlerts | None = field(default_factory=GpuAlerts)
+    """DCGM exporter, GPU alert rules and dashboard with these thresholds; ``None``: none."""
 
 
 class EksGpuCluster(pulumi.ComponentResource):
@@ -422,7 +425,14 @@ class EksGpuCluster(pulumi.ComponentResource):
         prometheus = helm_release(f"{name}-prometheus", KUBE_PROMETHEUS_STACK, prometheus_values(),
                                   pulumi.ResourceOptions(parent=self, provider=self.provider,
                                                          depends_on=[system, storage_class]))
-        return [ebs_csi, storage_class, autoscaler, device_plugin, keda, metrics, prometheus]
+        addons = [ebs_csi, storage_class, autoscaler, device_plugin, keda, metrics, prometheus]
+        if self._args.gpu_telemetry is not None:
+            # Its ServiceMonitor and PrometheusRule need the operator's CRDs: after Prometheus.
+            addons.append(GpuTelemetry(f"{name}-gpu-telemetry", GpuTelemetryArgs(
+                platform=TelemetryPlatform.EKS, cluster_name=self._args.cluster_name,
+                labels=k8s_labels(self._args.tags), alerts=self._args.gpu_telemetry),
+                pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[prometheus])))
+        return addons
 
 
 def _validate(args: EksGpuClusterArgs) -> None:

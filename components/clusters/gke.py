@@ -31,9 +31,10 @@ from components.clusters.gpu_nodes import (
     gpu_tolerations,
     node_labels,
 )
+from components.clusters.gpu_telemetry import GpuAlerts, GpuTelemetry, GpuTelemetryArgs, TelemetryPlatform
 from components.clusters.kubeconfig import exec_kubeconfig
 from components.names import replacement_suffix
-from components.tagging import gcp_labels
+from components.tagging import gcp_labels, k8s_labels
 
 #: Catalogue GPU name -> GKE accelerator type (``guestAccelerators[].type``).
 GKE_ACCELERATORS = {
@@ -133,6 +134,9 @@ class GkeGpuClusterArgs:
     kms_key_name: str | None = None
     """Cloud KMS key for application-layer secrets encryption (``databaseEncryption``)."""
     deletion_protection: bool = False
+    gpu_telemetry: GpuAlerts | None = field(default_factory=GpuAlerts)
+    """GKE's managed DCGM metrics (``monitoringConfig`` component ``DCGM``), GPU alert rules
+    and dashboard with these thresholds; ``None``: none."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What the cluster waits for: the network (with its Cloud NAT), enabled APIs."""
 
@@ -194,7 +198,9 @@ class GkeGpuCluster(pulumi.ComponentResource):
             database_encryption=gcp.container.ClusterDatabaseEncryptionArgs(
                 state="ENCRYPTED", key_name=args.kms_key_name) if args.kms_key_name else None,
             monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
-                enable_components=["SYSTEM_COMPONENTS"],
+                # DCGM: GKE runs its DCGM exporter on GPU nodes, scraped by Managed Prometheus.
+                enable_components=["SYSTEM_COMPONENTS",
+                                   *(["DCGM"] if args.gpu_telemetry is not None else [])],
                 managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(enabled=True)),
             logging_config=gcp.container.ClusterLoggingConfigArgs(
                 enable_components=["SYSTEM_COMPONENTS", "WORKLOADS"]),
@@ -243,6 +249,12 @@ class GkeGpuCluster(pulumi.ComponentResource):
             "podIdentity": {"gcp": {"enabled": True, "gcpIAMServiceAccount": keda_sa.email}},
         }), pulumi.ResourceOptions(parent=self, provider=self.provider,
                                    depends_on=[system_pool, keda_binding]))
+
+        if args.gpu_telemetry is not None:
+            GpuTelemetry(f"{name}-gpu-telemetry", GpuTelemetryArgs(
+                platform=TelemetryPlatform.GKE, cluster_name=args.cluster_name,
+                labels=k8s_labels(args.tags), alerts=args.gpu_telemetry),
+                pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[system_pool]))
 
         self.cluster_name = cluster.name
         self.endpoint = cluster.endpoint

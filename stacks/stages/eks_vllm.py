@@ -28,6 +28,7 @@ from stacks.stages.base import StageDef
 from stacks.stages.shared.gpu_cluster import (
     GpuClusterDeployment,
     GpuNodeBounds,
+    GpuTelemetrySettings,
     cluster_name,
     contract,
     deploy_vllm,
@@ -123,6 +124,7 @@ class EksClusterSettings(ConfigModel):
     kms_key_arn: Annotated[str, StringConstraints(pattern=KMS_KEY_ARN)] | None = None
     """Key for secrets encryption; scalepath creates a rotating key when unset."""
     log_retention_days: int = 90
+    gpu_telemetry: GpuTelemetrySettings = GpuTelemetrySettings()
 
     @field_validator("admin_role_arns")
     @classmethod
@@ -212,6 +214,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
         admin_principal_arns=settings.admin_role_arns,
         log_retention_days=settings.log_retention_days,
         deletion_protection=ctx.spec.environment is Environment.PROD,
+        gpu_telemetry=settings.gpu_telemetry.alerts(),
     ))
     ctx.shared(f"cluster/{deployment.name}", lambda: cluster)  # the gateway's kubernetes runtime runs here
     return {**deploy_vllm(deployment, args, cluster),

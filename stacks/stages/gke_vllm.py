@@ -30,6 +30,7 @@ from stacks.stages.base import StageDef
 from stacks.stages.shared.gpu_cluster import (
     GpuClusterDeployment,
     GpuNodeBounds,
+    GpuTelemetrySettings,
     cluster_name,
     contract,
     deploy_vllm,
@@ -193,6 +194,7 @@ class GkeClusterSettings(ConfigModel):
     kms_key_name: Annotated[str, StringConstraints(
         pattern=r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")] | None = None
     """Cloud KMS key for application-layer secrets encryption."""
+    gpu_telemetry: GpuTelemetrySettings = GpuTelemetrySettings()
 
     @field_validator("master_authorized_cidrs")
     @classmethod
@@ -263,6 +265,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
         release_channel=settings.release_channel,
         kms_key_name=settings.kms_key_name,
         deletion_protection=ctx.spec.environment is Environment.PROD,
+        gpu_telemetry=settings.gpu_telemetry.alerts(),
         # The whole network (NAT included: nodes pull images at boot) and the GKE API first.
         depends_on=(network, *gcp_stack.services(ctx, ["container.googleapis.com"])),
     ))

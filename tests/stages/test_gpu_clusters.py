@@ -257,7 +257,7 @@ def test_eks_add_ons_present_and_pinned() -> None:
     p = plan(eks_config())
     releases = {r.inputs["chart"]: r.inputs for r in of_type(p, HELM)}
     assert set(releases) == {"keda", "nvidia-device-plugin", "cluster-autoscaler", "kube-prometheus-stack",
-                             "metrics-server"}
+                             "metrics-server", "dcgm-exporter"}
     for chart, release in releases.items():
         assert SEMVER.match(release["version"]), (chart, release["version"])
         assert release["repositoryOpts"]["repo"].startswith("https://")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, ClassVar, Protocol
+from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -18,6 +18,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 from components.catalog import InstanceSpec
 from components.clusters.allocatable import NodeCloud, Resources, workload_budget
 from components.clusters.capabilities import Capability, annotation_needs
+from components.clusters.gpu_telemetry import GpuAlerts
 from components.quantity import cpu_millis, memory_mib
 from components.vllm import manifests as vllm_manifests
 from components.vllm.manifests import SYNC_REQUESTS
@@ -30,7 +31,7 @@ from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.names import fit_name
 from stacks.needs import HubToken, Needs, Use, WeightsFrom
-from stacks.stages.shared.vllm import VllmDeployment
+from stacks.stages.shared.vllm import Duration, VllmDeployment
 
 GCP_TRIGGER_AUTH = "gcp-workload-identity"
 """KEDA TriggerAuthentication (per workload namespace) for Managed Prometheus on GKE."""
@@ -53,6 +54,27 @@ class GpuNodeBounds(ConfigModel):
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
         return self
+
+
+class GpuTelemetrySettings(ConfigModel):
+    """``cluster.gpuTelemetry``: DCGM GPU metrics, alert rules and a dashboard on the cluster."""
+
+    enabled: bool = True
+    idle_utilisation_pct: Annotated[float, Field(gt=0, le=100)] = GpuAlerts.idle_utilisation_pct
+    """Alert when a GPU averages less than this utilisation over 30 minutes."""
+    memory_used_pct: Annotated[float, Field(gt=0, le=100)] = GpuAlerts.memory_used_pct
+    """Alert when a GPU's memory is fuller than this; above ``vllm.gpuMemoryUtilization``
+    (the share vLLM takes at start), or it would fire all the time."""
+    for_: Duration = Field(GpuAlerts.for_duration, alias="for")
+    severity: Literal["info", "warning", "critical"] = "warning"
+
+    def alerts(self) -> GpuAlerts | None:
+        """The cluster component's argument (``None`` when off)."""
+        if not self.enabled:
+            return None
+        return GpuAlerts(idle_utilisation_pct=self.idle_utilisation_pct,
+                         memory_used_pct=self.memory_used_pct, for_duration=self.for_,
+                         severity=self.severity)
 
 
 class ClusterLike(Protocol):
@@ -143,6 +165,16 @@ class GpuClusterDeployment(VllmDeployment):
     def access_cidrs(self) -> Sequence[str]:
         """The control-plane allow-list."""
         raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _gpu_memory_alert_above_reservation(self) -> GpuClusterDeployment:
+        telemetry: GpuTelemetrySettings = self.cluster.gpu_telemetry  # type: ignore[attr-defined]
+        reserved = self.vllm.gpu_memory_utilization * 100
+        if telemetry.enabled and telemetry.memory_used_pct <= reserved:
+            raise KeyedValueError("cluster.gpuTelemetry.memoryUsedPct", (
+                f"{telemetry.memory_used_pct:g} is not above the {reserved:g}% of GPU memory vLLM "
+                "takes at start (vllm.gpuMemoryUtilization): the alert would always fire; raise it"))
+        return self
 
     @model_validator(mode="after")
     def _replica_fits(self) -> GpuClusterDeployment:

@@ -1,0 +1,186 @@
+"""``scalepath:index:GpuTelemetry``: DCGM GPU metrics on a cluster, alert rules and a dashboard.
+
+EKS runs NVIDIA's DCGM exporter (a pinned Helm chart) on the GPU nodes, scraped by the cluster's
+kube-prometheus-stack through the chart's ``ServiceMonitor``; GKE exports DCGM metrics itself
+when the cluster's ``monitoringConfig`` enables the ``DCGM`` component (the cluster sets it),
+scraped by Managed Prometheus. Either way the alert rules and the dashboard read only the DCGM
+metrics that cluster's exporter produces (``components/data/gpu_telemetry.yaml``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.clusters.addons import HelmChart, helm_release
+from components.clusters.gpu_nodes import GPU_POOL, GPU_TAINT_EFFECT, GPU_TAINT_KEY, NODE_POOL_LABEL
+from components.files import load_data
+
+DATA_FILE = Path(__file__).parent.parent / "data" / "gpu_telemetry.yaml"
+_DATA = load_data(DATA_FILE)
+_EXPORTER = _DATA["dcgmExporter"]
+
+DCGM_EXPORTER = HelmChart(_EXPORTER["chart"], _EXPORTER["repo"], _EXPORTER["version"], _EXPORTER["namespace"])
+"""NVIDIA's DCGM exporter chart (EKS; GKE runs its own when ``DCGM`` is enabled)."""
+NAMESPACE = "gpu-telemetry"
+"""Holds the dashboard ConfigMap (and, on EKS, the PrometheusRule)."""
+GPU_UTIL = "DCGM_FI_DEV_GPU_UTIL"
+FB_USED = "DCGM_FI_DEV_FB_USED"
+FB_FREE = "DCGM_FI_DEV_FB_FREE"
+XID_ERRORS = "DCGM_FI_DEV_XID_ERRORS"
+RULE_GROUP_INTERVAL = "1m"
+
+
+class TelemetryPlatform(str, Enum):
+    """Whose Prometheus reads the DCGM metrics, which decides the rule and exporter objects."""
+
+    EKS = "eks"
+    """kube-prometheus-stack in the cluster: the exporter chart, ``PrometheusRule``."""
+    GKE = "gke"
+    """Managed Prometheus: GKE's managed DCGM exporter, GMP ``ClusterRules``."""
+
+
+def exported_metrics(platform: TelemetryPlatform) -> frozenset[str]:
+    """The DCGM metrics the platform's exporter produces (the data file's list)."""
+    return frozenset(_DATA["metrics"][platform.value])
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuAlerts:
+    """Thresholds of the GPU alert rules (the dashboard shows the same series)."""
+
+    idle_utilisation_pct: float = 10
+    """Alert when a GPU's mean utilisation over 30 minutes stays below this: paid for, idle."""
+    memory_used_pct: float = 97
+    """Alert when a GPU's framebuffer is fuller than this (vLLM reserves
+    ``gpu_memory_utilization`` of it at start, so this must be above that share)."""
+    for_duration: str = "15m"
+    severity: str = "warning"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuTelemetryArgs:
+    """Telemetry of one cluster."""
+
+    platform: TelemetryPlatform
+    cluster_name: str
+    """Named in alert labels and the dashboard title."""
+    labels: dict[str, str]
+    """Kubernetes cost labels of the objects created here."""
+    alerts: GpuAlerts
+
+
+def exporter_values() -> dict[str, Any]:
+    """DCGM exporter chart values: GPU nodes only, their taint tolerated, scraped by a ServiceMonitor."""
+    requests = _EXPORTER["requests"]
+    return {
+        "image": {"repository": _EXPORTER["image"], "tag": _EXPORTER["imageTag"]},
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [
+                {"key": NODE_POOL_LABEL, "operator": "In", "values": [GPU_POOL]}]}]}}},
+        "tolerations": [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": GPU_TAINT_EFFECT}],
+        # Counted in node_allocatable.yaml, so the vLLM replica's requests leave room for it.
+        "resources": {"requests": dict(requests), "limits": {"memory": _EXPORTER["memoryLimit"]}},
+        "serviceMonitor": {"enabled": True, "interval": "30s"},
+    }
+
+
+def alert_rules(args: GpuTelemetryArgs) -> list[dict[str, Any]]:
+    """GPU rules over the metrics the platform exports: idle GPUs, full framebuffer, XID errors."""
+    available, t = exported_metrics(args.platform), args.alerts
+
+    def rule(alert: str, expr: str, summary: str, *, for_: str = t.for_duration,
+             severity: str = t.severity) -> dict[str, Any]:
+        return {"alert": alert, "expr": expr, "for": for_,
+                "labels": {"severity": severity, "cluster": args.cluster_name},
+                "annotations": {"summary": summary,
+                                "description": f"GPU cluster {args.cluster_name}: {summary}."}}
+
+    rules = [
+        rule("GpuUtilisationLow", f"avg_over_time({GPU_UTIL}[30m]) < {t.idle_utilisation_pct:g}",
+             f"a GPU averaged under {t.idle_utilisation_pct:g}% utilisation for 30 minutes (paid for, idle)"),
+        rule("GpuMemoryUsageHigh",
+             f"100 * {FB_USED} / ({FB_USED} + {FB_FREE}) > {t.memory_used_pct:g}",
+             f"a GPU's memory is more than {t.memory_used_pct:g}% used"),
+    ]
+    if XID_ERRORS in available:
+        # The gauge holds the last XID seen; any non-zero value is a driver-reported GPU fault.
+        rules.append(rule("GpuXidError", f"max_over_time({XID_ERRORS}[5m]) > 0",
+                          "the driver reported an XID error (GPU fault): drain and check the node",
+                          for_="0m", severity="critical"))
+    return rules
+
+
+def rules_manifest(args: GpuTelemetryArgs) -> dict[str, Any]:
+    """``PrometheusRule`` (EKS, namespaced) or GMP ``ClusterRules`` (GKE: DCGM series live in a
+    GKE-managed namespace, which namespaced GMP ``Rules`` would not see)."""
+    groups = [{"name": "gpu.dcgm", "interval": RULE_GROUP_INTERVAL, "rules": alert_rules(args)}]
+    name = "gpu-dcgm"
+    if args.platform is TelemetryPlatform.EKS:
+        return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+                "metadata": {"name": name, "namespace": NAMESPACE, "labels": dict(args.labels)},
+                "spec": {"groups": groups}}
+    return {"apiVersion": "monitoring.googleapis.com/v1", "kind": "ClusterRules",
+            "metadata": {"name": name, "labels": dict(args.labels)}, "spec": {"groups": groups}}
+
+
+def dashboard(args: GpuTelemetryArgs) -> dict[str, Any]:
+    """Grafana dashboard JSON: one time series panel per DCGM signal the rules read."""
+    panels = [
+        ("GPU utilisation (%)", f"avg_over_time({GPU_UTIL}[5m])"),
+        ("GPU memory used (%)", f"100 * {FB_USED} / ({FB_USED} + {FB_FREE})"),
+    ]
+    if XID_ERRORS in exported_metrics(args.platform):
+        panels.append(("Last XID error (0 = none)", XID_ERRORS))
+    return {
+        "title": f"GPUs: {args.cluster_name}",
+        "uid": f"gpu-{args.cluster_name}"[:40],
+        "schemaVersion": 39,
+        "time": {"from": "now-6h", "to": "now"},
+        "templating": {"list": [{"name": "datasource", "type": "datasource", "query": "prometheus"}]},
+        "panels": [{
+            "id": index + 1, "type": "timeseries", "title": title,
+            "datasource": {"type": "prometheus", "uid": "${datasource}"},
+            "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
+            "targets": [{"refId": "A", "expr": expr}],
+        } for index, (title, expr) in enumerate(panels)],
+    }
+
+
+def dashboard_config_map(args: GpuTelemetryArgs) -> dict[str, Any]:
+    """The dashboard as a ConfigMap a Grafana sidecar picks up (``grafana_dashboard: "1"``)."""
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "gpu-dcgm-dashboard", "namespace": NAMESPACE,
+                         "labels": {**args.labels, "grafana_dashboard": "1"}},
+            "data": {"gpu-dcgm.json": json.dumps(dashboard(args), indent=1, sort_keys=True)}}
+
+
+class GpuTelemetry(pulumi.ComponentResource):
+    """The exporter (EKS), the GPU alert rules and the dashboard ConfigMap on one cluster.
+
+    Pass the cluster's Kubernetes provider and what the objects wait for (the Prometheus stack
+    whose CRDs they use) in ``opts``; children inherit them through ``parent=self``.
+    """
+
+    def __init__(self, name: str, args: GpuTelemetryArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("scalepath:index:GpuTelemetry", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace", metadata={"name": NAMESPACE, "labels": dict(args.labels)}, opts=child)
+        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        if args.platform is TelemetryPlatform.EKS:
+            helm_release(f"{name}-dcgm-exporter", DCGM_EXPORTER, exporter_values(), child)
+        rules = rules_manifest(args)
+        k8s.apiextensions.CustomResource(
+            f"{name}-alert-rules", api_version=rules["apiVersion"], kind=rules["kind"],
+            metadata=rules["metadata"], spec=rules["spec"], opts=in_namespace)
+        board = dashboard_config_map(args)
+        k8s.core.v1.ConfigMap(f"{name}-dashboard", metadata=board["metadata"], data=board["data"],
+                              opts=in_namespace)
+        self.register_outputs({})

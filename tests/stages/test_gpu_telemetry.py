@@ -1,0 +1,115 @@
+"""GPU telemetry on the EKS and GKE clusters (issue 26, item 1): the DCGM exporter, the rules over
+what it exports, the dashboard, the config keys, and that every object is schema-valid and priced."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from components.clusters import gpu_telemetry
+from components.clusters.gpu_telemetry import TelemetryPlatform
+from components.files import load_data
+from scalepath.plan import Plan
+from tests.support import issues, of_type, one, plan
+from tests.support.clusters import eks_config, gke_config
+from tests.support.k8s import validate
+
+D = "scalepath:deployments[0]"
+HELM = "kubernetes:helm.sh/v3:Release"
+PIN = load_data(gpu_telemetry.DATA_FILE)
+METRIC = re.compile(r"\bDCGM_[A-Z_]+\b")
+
+
+def rules_of(p: Plan) -> list[dict[str, Any]]:
+    (manifest,) = [r.inputs for r in p.resources if r.name.endswith("-gpu-telemetry-alert-rules")]
+    validate(manifest)
+    return [rule for group in manifest["spec"]["groups"] for rule in group["rules"]]
+
+
+def dashboard_of(p: Plan) -> dict[str, Any]:
+    (board,) = [r for r in of_type(p, "kubernetes:core/v1:ConfigMap") if r.name.endswith("-gpu-telemetry-dashboard")]
+    validate(board.inputs)
+    assert board.inputs["metadata"]["labels"]["grafana_dashboard"] == "1"
+    return json.loads(board.inputs["data"]["gpu-dcgm.json"])
+
+
+def test_eks_runs_the_pinned_dcgm_exporter_on_gpu_nodes_scraped_by_a_service_monitor() -> None:
+    p = plan(eks_config())
+    (release,) = [r.inputs for r in of_type(p, HELM) if r.inputs["chart"] == "dcgm-exporter"]
+    pin = PIN["dcgmExporter"]
+    assert (release["version"], release["repositoryOpts"]["repo"]) == (pin["version"], pin["repo"])
+    values = release["values"]
+    assert values["image"] == {"repository": "nvcr.io/nvidia/k8s/dcgm-exporter", "tag": pin["imageTag"]}
+    assert values["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    term = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["gpu"]
+    # kube-prometheus-stack picks up ServiceMonitors whatever their labels (prometheus_values()).
+    assert values["serviceMonitor"]["enabled"] is True
+    rules = rules_of(p)
+    assert {r["alert"] for r in rules} == {"GpuUtilisationLow", "GpuMemoryUsageHigh", "GpuXidError"}
+    xid = next(r for r in rules if r["alert"] == "GpuXidError")
+    assert "DCGM_FI_DEV_XID_ERRORS" in xid["expr"] and xid["labels"]["severity"] == "critical"
+    assert one(p, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "llm-eks-gpu-telemetry-alert-rules"
+               ).inputs["metadata"]["namespace"] == \
+        gpu_telemetry.NAMESPACE
+
+
+def test_gke_enables_managed_dcgm_and_evaluates_cluster_wide_rules() -> None:
+    p = plan(gke_config())
+    cluster = one(p, "gcp:container/cluster:Cluster").inputs
+    assert "DCGM" in cluster["monitoringConfig"]["enableComponents"]
+    assert cluster["monitoringConfig"]["managedPrometheus"]["enabled"] is True
+    assert not [r for r in of_type(p, HELM) if r.inputs["chart"] == "dcgm-exporter"]
+    assert one(p, "kubernetes:monitoring.googleapis.com/v1:ClusterRules")
+    # GKE's managed package does not export XID errors: no rule may read them there.
+    assert {r["alert"] for r in rules_of(p)} == {"GpuUtilisationLow", "GpuMemoryUsageHigh"}
+
+
+@pytest.mark.parametrize("cfg, platform", [(eks_config(), TelemetryPlatform.EKS),
+                                           (gke_config(), TelemetryPlatform.GKE)], ids=["eks", "gke"])
+def test_rules_and_dashboard_read_only_metrics_the_cluster_exports(cfg, platform) -> None:
+    p = plan(cfg)
+    read = {m for r in rules_of(p) for m in METRIC.findall(r["expr"])}
+    read |= {m for panel in dashboard_of(p)["panels"] for t in panel["targets"] for m in METRIC.findall(t["expr"])}
+    assert read and read <= set(PIN["metrics"][platform.value])
+
+
+def test_thresholds_come_from_config() -> None:
+    p = plan(eks_config(cluster={"publicAccessCidrs": ["203.0.113.0/24"], "gpuTelemetry": {
+        "idleUtilisationPct": 12.5, "memoryUsedPct": 99, "for": "30m", "severity": "critical"}}))
+    rules = {r["alert"]: r for r in rules_of(p)}
+    assert rules["GpuUtilisationLow"]["expr"].endswith("< 12.5")
+    assert rules["GpuMemoryUsageHigh"]["expr"].endswith("> 99")
+    assert rules["GpuMemoryUsageHigh"]["for"] == "30m"
+    assert rules["GpuUtilisationLow"]["labels"]["severity"] == "critical"
+
+
+@pytest.mark.parametrize("cfg, key", [(eks_config, "publicAccessCidrs"), (gke_config, "masterAuthorizedCidrs")],
+                         ids=["eks", "gke"])
+def test_telemetry_can_be_turned_off(cfg, key) -> None:
+    p = plan(cfg(cluster={key: ["203.0.113.0/24"], "gpuTelemetry": {"enabled": False}}))
+    assert not of_type(p, "scalepath:index:GpuTelemetry")
+    assert not [r for r in of_type(p, HELM) if r.inputs["chart"] == "dcgm-exporter"]
+    for cluster in of_type(p, "gcp:container/cluster:Cluster"):
+        assert "DCGM" not in cluster.inputs["monitoringConfig"]["enableComponents"]
+
+
+def test_memory_alert_must_be_above_what_vllm_reserves() -> None:
+    cluster = {"publicAccessCidrs": ["203.0.113.0/24"]}
+    # vllm.gpuMemoryUtilization 0.9 (the default) takes 90% of GPU memory at start.
+    found = issues(eks_config(cluster={**cluster, "gpuTelemetry": {"memoryUsedPct": 90}}))
+    assert "vllm.gpuMemoryUtilization" in found[f"{D}.cluster.gpuTelemetry.memoryUsedPct"]
+    assert plan(eks_config(cluster={**cluster, "gpuTelemetry": {"memoryUsedPct": 90.5}}))
+
+
+def test_every_telemetry_object_is_priced_or_classified() -> None:
+    for cfg in (eks_config(), gke_config()):
+        p = plan(cfg)
+        basis = {line["name"]: line["basis"] for line in p.cost["lines"]}
+        telemetry = [r for r in p.resources if "gpu-telemetry" in r.name and r.custom]
+        assert len(telemetry) >= 3
+        assert all(basis.get(r.name, "no-charge") != "unknown" for r in telemetry)
+    assert basis["llm-gke-gpu-telemetry-alert-rules"] == "metered"
