@@ -268,6 +268,9 @@ class AutoscalingArgs:
     workload identity); none when unset."""
     queue_threshold: float = 5.0
     """Target ``vllm:num_requests_waiting`` per replica."""
+    kv_cache_usage_threshold: float | None = None
+    """Target mean KV-cache usage per replica (0..1 of ``vllm:kv_cache_usage_perc``), scaled on
+    beside the queue (the larger replica count wins); ``None``: queue length only."""
     keep_alive_requests_per_second: float = 0.0
     """A replica is kept while the request rate over ``keep_alive_window`` exceeds this
     (0 = any request keeps one alive), so traffic in flight prevents scale to zero."""
@@ -492,6 +495,8 @@ def _validate_scaling(a: AutoscalingArgs) -> None:
         _check(bool(a.prometheus_address and re.match(r"^https?://", a.prometheus_address)),
                "autoscaling.prometheus_address", "KEDA needs the Prometheus URL (http(s)://host:port)")
         _check(a.queue_threshold > 0, "autoscaling.queue_threshold", "must be > 0")
+        _check(a.kv_cache_usage_threshold is None or 0 < a.kv_cache_usage_threshold <= 1,
+               "autoscaling.kv_cache_usage_threshold", "must be in (0, 1]")
         _check(a.keep_alive_requests_per_second >= 0, "autoscaling.keep_alive_requests_per_second",
                "must be >= 0")
         _check(bool(_DURATION.match(a.keep_alive_window)), "autoscaling.keep_alive_window",

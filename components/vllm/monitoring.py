@@ -14,6 +14,10 @@ from components.vllm.args import AlertThresholds, MonitoringKind, ScalingMode, V
 from components.vllm.manifests import METRICS_PATH, PORT_NAME, Manifest, metadata, selector_labels
 
 QUEUE_METRIC = "vllm:num_requests_waiting"
+KV_CACHE_METRIC = "vllm:kv_cache_usage_perc"
+"""KV-cache usage, 0..1 (1 = full), as the pinned vLLM (v0.11.0, V1 engine,
+``vllm/v1/metrics/loggers.py``) exports it; ``vllm:gpu_cache_usage_perc`` is its deprecated
+older name."""
 RULE_GROUP_INTERVAL = "1m"
 
 
@@ -60,6 +64,10 @@ def scaled_object(name: str, args: VllmServiceArgs) -> Manifest | None:
                 f"> bool {a.keep_alive_requests_per_second:g}) or vector(0)",
                 "1", "0"),
     ]
+    if a.kv_cache_usage_threshold is not None:
+        # Mean KV-cache usage per replica: a full cache preempts requests before the queue grows.
+        triggers.append(trigger("kv-cache", f"sum({KV_CACHE_METRIC}{{{sel}}}) or vector(0)",
+                                f"{a.kv_cache_usage_threshold:g}", "0"))
     if a.wake_query:
         # Upstream traffic wakes a scaled-to-zero server and keeps one replica while it lasts.
         triggers.append(trigger("wake", f"(({a.wake_query}) > bool 0) or vector(0)", "1", "0"))
@@ -92,18 +100,25 @@ def horizontal_pod_autoscaler(name: str, args: VllmServiceArgs) -> Manifest | No
     a = args.autoscaling
     if a.mode is not ScalingMode.HPA:
         return None
-    metric = a.hpa_metric_name or (
-        f"prometheus.googleapis.com|{QUEUE_METRIC}|gauge"
-        if args.monitoring.kind is MonitoringKind.POD_MONITORING else QUEUE_METRIC)
+    def adapter_name(metric: str) -> str:
+        # How the custom-metrics adapter names a Prometheus metric (GMP spells the type in it).
+        return (f"prometheus.googleapis.com|{metric}|gauge"
+                if args.monitoring.kind is MonitoringKind.POD_MONITORING else metric)
+
+    def pods_metric(name: str, target: float) -> Manifest:
+        return {"type": "Pods", "pods": {"metric": {"name": name},
+                                         "target": {"type": "AverageValue", "averageValue": f"{target:g}"}}}
+
+    metrics = [pods_metric(a.hpa_metric_name or adapter_name(QUEUE_METRIC), a.queue_threshold)]
+    if a.kv_cache_usage_threshold is not None:
+        metrics.append(pods_metric(adapter_name(KV_CACHE_METRIC), a.kv_cache_usage_threshold))
     return {
         "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": metadata(name, args),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
             "minReplicas": a.min_replicas,
             "maxReplicas": a.max_replicas,
-            "metrics": [{"type": "Pods", "pods": {
-                "metric": {"name": metric},
-                "target": {"type": "AverageValue", "averageValue": f"{a.queue_threshold:g}"}}}],
+            "metrics": metrics,
             "behavior": _behavior(args),
         },
     }
@@ -153,9 +168,9 @@ def alert_rules(name: str, args: VllmServiceArgs) -> list[dict[str, Any]]:
              f"p95 end-to-end latency above {t.e2e_latency_p95_seconds:g}s"),
         rule("VllmQueueDepthHigh", f"sum({QUEUE_METRIC}{{{sel}}}) > {t.queue_depth:g}",
              f"more than {t.queue_depth:g} requests waiting"),
-        # kv_cache_usage_perc is the V1 engine's name; gpu_cache_usage_perc is the older one.
+        # Older images (vllm.image.tag) export only the deprecated name.
         rule("VllmKvCacheUsageHigh",
-             f"max(vllm:kv_cache_usage_perc{{{sel}}} or vllm:gpu_cache_usage_perc{{{sel}}}) "
+             f"max({KV_CACHE_METRIC}{{{sel}}} or vllm:gpu_cache_usage_perc{{{sel}}}) "
              f"> {t.kv_cache_usage:g}",
              f"KV-cache usage above {t.kv_cache_usage:.0%}"),
         rule("VllmHttp5xxRateHigh",

@@ -120,6 +120,8 @@ class KedaSettings(ConfigModel):
         "http://prometheus-operated.monitoring.svc:9090")
     authentication_ref: K8sName | None = None
     queue_threshold: PositiveFloat = 5.0
+    kv_cache_usage_percent: Annotated[float, Field(gt=0, le=100)] | None = None
+    """Also scale on mean KV-cache usage per replica (``vllm:kv_cache_usage_perc``) above this."""
     keep_alive_requests_per_second: NonNegativeFloat = 0.0
     keep_alive_window: Duration = "10m"
     fallback_replicas: PositiveInt = 1
@@ -343,6 +345,8 @@ def _service_args(deployment: VllmDeployment, *, tags: dict[str, str], cloud: Cl
             allow_scale_to_zero=False,
             prometheus_address=v.keda.prometheus_address,
             authentication_ref=v.keda.authentication_ref, queue_threshold=v.keda.queue_threshold,
+            kv_cache_usage_threshold=None if v.keda.kv_cache_usage_percent is None
+            else v.keda.kv_cache_usage_percent / 100,
             keep_alive_requests_per_second=v.keda.keep_alive_requests_per_second,
             keep_alive_window=v.keda.keep_alive_window,
             fallback_replicas=v.keda.fallback_replicas,
