@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from components import clock
+from stacks.adapters import Adapter, duplicate_names
 from stacks.aws_network import AwsNetworkConfig
 from stacks.azure_network import AzureNetwork
 from stacks.errors import ConfigIssue
@@ -195,6 +196,16 @@ class DeploymentBase(ConfigModel):
     stage: Stage
     expected_usage: ExpectedUsage | None = None
     """Assumed traffic, for cost estimates of usage-priced stages; optional elsewhere."""
+    adapters: list[Adapter] = []
+    """LoRA adapters of ``model`` served beside it (stages whose entry serves adapters only)."""
+
+    @field_validator("adapters")
+    @classmethod
+    def _unique_adapters(cls, adapters: list[Adapter]) -> list[Adapter]:
+        repeated = duplicate_names(adapters)
+        if repeated:
+            raise ValueError(f"adapter names must be unique: {', '.join(repeated)} listed more than once")
+        return adapters
 
     def clouds(self) -> set[Cloud]:
         """Clouds this deployment creates resources in (its budget follows)."""

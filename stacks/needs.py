@@ -96,6 +96,8 @@ class Needs:
     """Longest sequence (prompt + answer) the server is configured for; its default when ``None``."""
     context_key: str = ""
     """The key that sets it."""
+    extra_gib: float = 0.0
+    """GPU memory a replica reserves besides the weights (LoRA adapter slots), counted by the fit check."""
     launch: Launch | None = None
     """How the server gets its settings through the environment (None: the stage passes none)."""
     uses: tuple[Use, ...] = ()

@@ -174,6 +174,12 @@ def _parse_deployment(index: int, raw: Any) -> tuple[DeploymentBase | None, list
         available = ", ".join(s.value for s in STAGES) or "none yet"
         return None, [ConfigIssue(format_loc(loc + ("stage",)),
                                   f"stage {stage.value!r} is not available yet (available: {available})")]
+    if raw.get("adapters") and not STAGES.entry(stage).serves_adapters:
+        # Before the stage's own model: the refusal names the stages that can, not a field error.
+        can = ", ".join(s.value for s in STAGES.adapter_stages())
+        return None, [ConfigIssue(format_loc(loc + ("adapters",)), (
+            f"stage {stage.value!r} cannot serve LoRA adapters (docs/configuration.md, LoRA adapters, says "
+            f"why); stages that can: {can}. Remove adapters or move the deployment to one of them"))]
     model = STAGES[stage].settings
     try:
         return model.model_validate(raw), []

@@ -16,6 +16,7 @@ from enum import Enum
 import pulumi
 
 from components.quantity import QUANTITY, cpu_millis, memory_mib
+from components.vllm.lora import LoraAdapter, max_lora_rank
 
 #: The port the vLLM OpenAI-compatible server listens on (``--port``).
 SERVER_PORT = 8000
@@ -130,6 +131,7 @@ MANAGED_FLAGS = (
     "--gpu-memory-utilization", "--max-model-len", "--max-num-seqs", "--enable-prefix-caching",
     "--no-enable-prefix-caching", "--enable-chunked-prefill", "--no-enable-chunked-prefill",
     "--quantization", "--kv-cache-dtype", "--download-dir",
+    "--enable-lora", "--lora-modules", "--max-loras", "--max-lora-rank",
 )
 
 #: vLLM's short spellings of managed flags (``vllm/engine/arg_utils.py``).
@@ -181,6 +183,9 @@ class VllmServerArgs:
     """``--kv-cache-dtype``."""
     extra_args: Sequence[str] = ()
     """More ``vllm serve`` flags, verbatim; may not repeat a flag set by a typed field."""
+    adapters: Sequence[LoraAdapter] = ()
+    """LoRA adapters loaded at start (``--enable-lora``, ``--lora-modules``...), each fetched
+    into the model cache volume by an init container."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -433,6 +438,14 @@ def _validate_server(args: VllmServiceArgs) -> None:
     if s.kv_cache_dtype is not None:
         _check(isinstance(s.kv_cache_dtype, KvCacheDtype), "server.kv_cache_dtype",
                f"unknown dtype {s.kv_cache_dtype!r}; allowed: {', '.join(k.value for k in KvCacheDtype)}")
+    names = [a.name for a in s.adapters]
+    _check(len(set(names)) == len(names), "server.adapters", "adapter names must be unique")
+    _check(args.served_model_name not in names, "server.adapters",
+           f"an adapter may not be named like the base model ({args.served_model_name})")
+    try:
+        max_lora_rank(s.adapters)
+    except ValueError as error:
+        _check(False, "server.adapters", str(error))
     for arg in s.extra_args:
         managed = managed_flag(arg)
         _check(managed is None, "server.extra_args",

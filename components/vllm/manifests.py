@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.tagging import aws_tags, k8s_labels
+from components.vllm import lora
 from components.vllm.args import (
     SERVER_PORT,
     CacheKind,
@@ -106,6 +107,7 @@ def server_command_args(args: VllmServiceArgs) -> list[str]:
         out += ["--quantization", s.quantization.value]
     if s.kv_cache_dtype is not None:
         out += ["--kv-cache-dtype", s.kv_cache_dtype.value]
+    out += lora.server_flags(s.adapters, args.served_model_name, CACHE_MOUNT)
     return out + list(s.extra_args)
 
 
@@ -135,6 +137,35 @@ def _env(args: VllmServiceArgs, token_secret: str | None) -> list[Manifest]:
         env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {
             "name": token_secret, "key": args.hf_token_secret_key}}})
     return env
+
+
+def _adapter_containers(args: VllmServiceArgs, token_secret: str | None) -> list[Manifest]:
+    """One init container per LoRA adapter, copying it into the cache volume (after the weights)."""
+    out = []
+    for index, adapter in enumerate(args.server.adapters):
+        if adapter.from_hub:
+            image = args.image.reference
+            env = [{"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"}, *(
+                [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {
+                    "name": token_secret, "key": args.hf_token_secret_key}}}] if token_secret else [])]
+        else:
+            kind = CacheKind.S3 if adapter.source.startswith("s3://") else CacheKind.GCS
+            # The cache's own sync image only when it speaks the adapter's store.
+            image = (args.cache.sync_image if args.cache.kind is kind and args.cache.sync_image
+                     else _SYNC_IMAGES[kind])
+            env = []
+        container: Manifest = {
+            "name": f"adapter-{index}",
+            "image": image,
+            "command": lora.fetch_command(adapter, CACHE_MOUNT),
+            "volumeMounts": [{"name": "model-cache", "mountPath": CACHE_MOUNT}],
+            "resources": {"requests": dict(SYNC_REQUESTS), "limits": {"memory": "2Gi"}},
+            "securityContext": {"allowPrivilegeEscalation": False},
+        }
+        if env:
+            container["env"] = env
+        out.append(container)
+    return out
 
 
 def _sync_container(args: VllmServiceArgs) -> Manifest | None:
@@ -192,9 +223,9 @@ def deployment(name: str, args: VllmServiceArgs, *, service_account: str,
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": args.resources.shm_size}},
         ],
     }
-    sync = _sync_container(args)
-    if sync:
-        pod_spec["initContainers"] = [sync]
+    init = [c for c in (_sync_container(args),) if c] + _adapter_containers(args, token_secret)
+    if init:
+        pod_spec["initContainers"] = init
     if args.node_selector:
         pod_spec["nodeSelector"] = dict(args.node_selector)
     if args.tolerations:

@@ -19,7 +19,8 @@ def issues(needs: Needs, name: str, index: int, secrets: frozenset[str]) -> list
 
     found = []
     if needs.gpus and not needs.quantized:
-        problem = gpu_fit.misfit(needs.model, needs.gpus, needs.gpu_memory_gib, needs.hardware, needs.params_b)
+        problem = gpu_fit.misfit(needs.model, needs.gpus, needs.gpu_memory_gib, needs.hardware, needs.params_b,
+                                   adapters_gib=needs.extra_gib)
         if problem:
             found.append(ConfigIssue(at(needs.hardware_key), problem))
     if needs.weights is WeightsFrom.HUB and model_facts.gated(needs.model):

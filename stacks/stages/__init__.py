@@ -38,6 +38,10 @@ class StageRegistry(Mapping[Stage, StageDef]):
         """The module path that defines ``stage`` (``KeyError`` if none is registered)."""
         return self._entries[stage].module
 
+    def adapter_stages(self) -> list[Stage]:
+        """The stages whose server loads LoRA adapters (registry order)."""
+        return [stage for stage, entry in self._entries.items() if entry.serves_adapters]
+
     def __getitem__(self, stage: Stage) -> StageDef:
         # Read on every lookup (the import is cached by Python): tests may stand a definition in.
         return import_module(self._entries[stage].module).DEFINITION

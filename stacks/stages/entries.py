@@ -38,6 +38,9 @@ class StageEntry:
     scales_to_zero: bool
     """Its replicas stop when idle and start on the next request, so idle hours are not billed
     (``advise --busy-hours-per-day``)."""
+    serves_adapters: bool
+    """Its server loads ``deployments[].adapters`` (LoRA) beside the base model; every other
+    stage refuses the key (why, per stage: docs/configuration.md, *LoRA adapters*)."""
 
     @property
     def usage_priced(self) -> bool:
@@ -51,25 +54,27 @@ ENTRIES: dict[Stage, StageEntry] = {
     Stage.HF_SERVERLESS: StageEntry("stacks.stages.hf_serverless", catalog_family=None, private=False,
                                     cost=CostBasis(kind=CostKind.PER_TOKEN, token_prices="token_prices.yaml"),
                                     fixed_cost_types=(), secrets=("hfToken",), cluster=None,
-                                    scales_to_zero=False),
+                                    scales_to_zero=False, serves_adapters=False),
     Stage.HF_ENDPOINT: StageEntry("stacks.stages.hf_endpoint", catalog_family="hf", private=False,
                                   cost=_BY_INSTANCE, fixed_cost_types=(), secrets=("hfToken",), cluster=None,
-                                    scales_to_zero=True),
+                                    scales_to_zero=True, serves_adapters=False),
     Stage.SAGEMAKER: StageEntry("stacks.stages.sagemaker", catalog_family="sagemaker", private=True,
                                 cost=_BY_INSTANCE, fixed_cost_types=(), secrets=("hfToken",), cluster=None,
-                                    scales_to_zero=False),
+                                    scales_to_zero=False, serves_adapters=False),
     Stage.AZUREML: StageEntry("stacks.stages.azureml", catalog_family="azureml", private=True,
                               cost=_BY_INSTANCE, fixed_cost_types=(), secrets=("hfToken",), cluster=None,
-                                    scales_to_zero=False),
+                                    scales_to_zero=False, serves_adapters=False),
     Stage.VERTEX: StageEntry("stacks.stages.vertex", catalog_family="vertex", private=True,
                              cost=_BY_INSTANCE, fixed_cost_types=(), secrets=("hfToken",), cluster=None,
-                                    scales_to_zero=False),
+                                    scales_to_zero=False, serves_adapters=False),
     Stage.EKS_VLLM: StageEntry("stacks.stages.eks_vllm", catalog_family="ec2", private=True,
                                cost=_BY_INSTANCE, fixed_cost_types=("aws:eks/cluster:Cluster",),
-                               secrets=("hfToken",), cluster=Cloud.AWS, scales_to_zero=False),
+                               secrets=("hfToken",), cluster=Cloud.AWS, scales_to_zero=False,
+                               serves_adapters=True),
     Stage.GKE_VLLM: StageEntry("stacks.stages.gke_vllm", catalog_family="gce", private=True,
                                cost=_BY_INSTANCE, fixed_cost_types=("gcp:container/cluster:Cluster",),
-                               secrets=("hfToken",), cluster=Cloud.GCP, scales_to_zero=False),
+                               secrets=("hfToken",), cluster=Cloud.GCP, scales_to_zero=False,
+                               serves_adapters=True),
 }
 
 

@@ -82,7 +82,8 @@ def stub_stage(monkeypatch) -> Iterator[Stage]:
     # another stage's providers.
     monkeypatch.setitem(stacks.stages.ENTRIES, member, StageEntry(
         MODULE, catalog_family=None, private=False, cost=CostBasis(kind=CostKind.PER_TOKEN, token_prices=None),
-        fixed_cost_types=(), secrets=(SECRET,), cluster=None, scales_to_zero=False))
+        fixed_cost_types=(), secrets=(SECRET,), cluster=None, scales_to_zero=False,
+        serves_adapters=False))
     yield member
 
 
@@ -157,7 +158,8 @@ def test_a_per_token_stage_is_priced_from_the_list_its_entry_names(stub_stage, m
     monkeypatch.setitem(stacks.stages.ENTRIES, stub_stage, StageEntry(
         MODULE, catalog_family=None, private=False,
         cost=CostBasis(kind=CostKind.PER_TOKEN, token_prices="token_prices.yaml"),
-        fixed_cost_types=(), secrets=(SECRET,), cluster=None, scales_to_zero=False))
+        fixed_cost_types=(), secrets=(SECRET,), cluster=None, scales_to_zero=False,
+        serves_adapters=False))
     result = run_plan(stack_config(_config(), secret_keys={f"scalepath:{SECRET}"}))
     (usage,) = [line for line in result.cost["lines"] if line["type"] == f"usage:{STUB}"]
     assert (usage["basis"], usage["monthly_usd"]) == ("usage", 0.15)

@@ -20,6 +20,7 @@ from components.clusters.allocatable import NodeCloud, Resources, workload_budge
 from components.clusters.capabilities import Capability, annotation_needs
 from components.clusters.gpu_telemetry import GpuAlerts
 from components.quantity import cpu_millis, memory_mib
+from components.vllm import lora
 from components.vllm import manifests as vllm_manifests
 from components.vllm.manifests import SYNC_REQUESTS
 from components.vllm.service import VllmService, VllmServiceArgs
@@ -135,7 +136,7 @@ class GpuClusterDeployment(VllmDeployment):
         r = self.replica_resources()
         main = Resources(cpu_millis(r.cpu_request), memory_mib(r.memory_request))
         pod = main
-        if self.vllm.model_cache.kind in ("s3", "gcs"):  # the sync init container runs first
+        if self.vllm.model_cache.kind in ("s3", "gcs") or self.adapters:  # init containers run first
             init = Resources(cpu_millis(SYNC_REQUESTS["cpu"]), memory_mib(SYNC_REQUESTS["memory"]))
             pod = Resources(max(main.cpu_m, init.cpu_m), max(main.memory_mib, init.memory_mib))
         per_node = max(1, self.gpus_per_node() // self.vllm.gpus_per_replica)
@@ -197,6 +198,8 @@ class GpuClusterDeployment(VllmDeployment):
             weights=WeightsFrom.BUCKET if v.model_cache.kind in ("s3", "gcs") else WeightsFrom.HUB,
             hub_token=HubToken.OWN if v.hf_token_secret else HubToken.STACK_SECRET,
             weights_key="vllm.modelCache", context=v.max_model_len, context_key="vllm.maxModelLen",
+            # Adapter slots count where the model's geometry is known (models.yaml).
+            extra_gib=lora.lora_slot_gib(self.model, self.lora_adapters()) or 0.0,
             uses=uses, provides=self.installs) for spec in self.gpu_node_types())
 
     def _uses(self) -> tuple[Use, ...]:

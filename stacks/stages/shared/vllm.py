@@ -47,6 +47,7 @@ from components.vllm.args import (
     VllmServerArgs,
     VllmServiceArgs,
 )
+from components.vllm.lora import LoraAdapter
 from stacks.config import Cloud, DeploymentBase, Scaling, StackFacts
 from stacks.context import StackContext
 from stacks.errors import ConfigIssue, KeyedValueError, format_loc
@@ -200,6 +201,7 @@ class VllmSettings(ConfigModel):
 _CONFIG_KEYS: dict[str, str] = {
     "server.tensor_parallel_size": "vllm.tensorParallelSize",
     "server.extra_args": "vllm.extraArgs",
+    "server.adapters": "adapters",
     "server": "vllm",
     "cache.uri": "vllm.modelCache.uri",
     "cache.access_mode": "vllm.modelCache.accessMode",
@@ -272,6 +274,11 @@ class VllmDeployment(DeploymentBase):
             memory_limit=r.memory_limit if "memory_limit" in r.model_fields_set else memory,
             shm_size=shm)
 
+    def lora_adapters(self) -> tuple[LoraAdapter, ...]:
+        """``adapters`` as the vLLM component takes them."""
+        return tuple(LoraAdapter(name=a.name, source=a.source, revision=a.revision, rank=a.rank)
+                     for a in self.adapters)
+
     @model_validator(mode="after")
     def _consistent(self) -> VllmDeployment:
         # Cross-field rules live once, in the component; environment-dependent ones
@@ -332,7 +339,8 @@ def _service_args(deployment: VllmDeployment, *, tags: dict[str, str], cloud: Cl
             gpu_memory_utilization=v.gpu_memory_utilization, max_model_len=v.max_model_len,
             max_num_seqs=v.max_num_seqs, enable_prefix_caching=v.enable_prefix_caching,
             enable_chunked_prefill=v.enable_chunked_prefill, quantization=v.quantization,
-            kv_cache_dtype=v.kv_cache_dtype, extra_args=tuple(v.extra_args)),
+            kv_cache_dtype=v.kv_cache_dtype, extra_args=tuple(v.extra_args),
+            adapters=deployment.lora_adapters()),
         image=VllmImage(repository=v.image.repository, tag=v.image.tag, digest=v.image.digest),
         resources=deployment.replica_resources(),
         probes=ProbeSettings(startup_failure_threshold=v.startup_failure_threshold,

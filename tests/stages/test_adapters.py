@@ -1,0 +1,106 @@
+"""LoRA adapters per deployment (issue 26, item 3): refused on every stage whose server cannot
+load them (written once, over the registry), rendered as vLLM flags and fetch containers on
+EKS/GKE, counted in the GPU memory check."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from stacks.config import Stage
+from stacks.stages import STAGES
+from tests.support import issues, one, plan
+from tests.support.clusters import MODEL, aws_config, eks_config, gke_config
+from tests.support.k8s import validate
+
+D = "scalepath:deployments[0]"
+SQL = {"name": "sql", "source": "acme/qwen-sql-lora", "revision": "v1", "rank": 8}
+SUPPORT = {"name": "support", "source": "s3://acme-adapters/support/v3", "rank": 32}
+
+
+def pod(cfg: dict[str, Any]) -> dict[str, Any]:
+    deployment = one(plan(cfg), "kubernetes:apps/v1:Deployment").inputs
+    validate(deployment)
+    return deployment["spec"]["template"]["spec"]
+
+
+@pytest.mark.parametrize("stage", list(STAGES), ids=lambda s: s.value)
+def test_adapters_are_refused_on_every_stage_that_cannot_serve_them(stage: Stage) -> None:
+    cfg = aws_config("dev", "public", {"name": "llm", "model": MODEL, "stage": stage.value,
+                                       "adapters": [SQL]})
+    found = issues(cfg)
+    if STAGES.entry(stage).serves_adapters:
+        assert f"{D}.adapters" not in found
+        return
+    message = found[f"{D}.adapters"]
+    assert f"stage {stage.value!r} cannot serve LoRA adapters" in message
+    can = STAGES.adapter_stages()
+    assert can and all(s.value in message for s in can)
+
+
+def test_the_vllm_stages_serve_adapters() -> None:
+    # The refusal above must have somewhere to send the user.
+    assert STAGES.adapter_stages() == [Stage.EKS_VLLM, Stage.GKE_VLLM]
+
+
+@pytest.mark.parametrize("cfg", [eks_config, gke_config], ids=["eks", "gke"])
+def test_vllm_loads_each_adapter_from_its_local_copy(cfg) -> None:
+    spec = pod(cfg(adapters=[SQL, SUPPORT]))
+    args = spec["containers"][0]["args"]
+    assert "--enable-lora" in args
+    start = args.index("--lora-modules")
+    modules = [json.loads(item) for item in args[start + 1:start + 3]]
+    assert modules == [
+        {"name": "sql", "path": "/models/adapters/sql", "base_model_name": MODEL},
+        {"name": "support", "path": "/models/adapters/support", "base_model_name": MODEL}]
+    # Two adapters resident at once; ranks 8 and 32 -> 32, one of vLLM v0.11's allowed values.
+    assert args[args.index("--max-loras") + 1] == "2"
+    assert args[args.index("--max-lora-rank") + 1] == "32"
+    fetch = {c["name"]: c for c in spec["initContainers"]}
+    assert fetch["adapter-0"]["command"] == [
+        "hf", "download", "acme/qwen-sql-lora", "--revision", "v1", "--local-dir", "/models/adapters/sql"]
+    assert fetch["adapter-0"]["image"] == spec["containers"][0]["image"]
+    assert fetch["adapter-1"]["command"] == [
+        "aws", "s3", "sync", "--only-show-errors", "s3://acme-adapters/support/v3", "/models/adapters/support"]
+
+
+@pytest.mark.parametrize("ranks, expected", [((None,), 16), ((8,), 8), ((9,), 16), ((320,), 320), ((321, 1), 512)])
+def test_max_lora_rank_is_the_smallest_allowed_value_holding_every_rank(ranks, expected) -> None:
+    adapters = [{"name": f"a{i}", "source": f"acme/a{i}", **({"rank": r} if r else {})} for i, r in enumerate(ranks)]
+    args = pod(eks_config(adapters=adapters))["containers"][0]["args"]
+    assert args[args.index("--max-lora-rank") + 1] == str(expected)
+
+
+def test_a_rank_above_what_vllm_accepts_is_refused() -> None:
+    found = issues(eks_config(adapters=[{**SQL, "rank": 513}]))
+    assert "above 512" in found[f"{D}.adapters"]
+
+
+def test_no_adapters_no_lora_flags() -> None:
+    spec = pod(eks_config())
+    assert "--enable-lora" not in spec["containers"][0]["args"]
+    assert "initContainers" not in spec
+
+
+@pytest.mark.parametrize("adapters, key, fragment", [
+    ([SQL, {**SUPPORT, "name": "sql"}], "adapters", "listed more than once"),
+    ([{**SUPPORT, "revision": "v1"}], "adapters[0]", "Hub source only"),
+    ([{**SQL, "name": "Bad/Name"}], "adapters[0].name", ""),
+    ([{**SQL, "source": "https://example.com/x"}], "adapters[0].source", ""),
+])
+def test_bad_adapters_name_the_key(adapters, key, fragment) -> None:
+    found = issues(eks_config(adapters=adapters))
+    assert fragment in found[f"{D}.{key}"]
+
+
+def test_gpu_memory_check_counts_the_adapter_slots() -> None:
+    # Llama-3.1-8B: 8.03B x 2 B = 16.06 GiB of weights; an L4 (g6.xlarge, 24 GiB) allows 80 %:
+    # 19.2 GiB. A slot of rank 512: 512 x 32 layers x 20 x hidden (sqrt(8.03e9/32/12) = 4572.9)
+    # x 2 B = 2.79 GiB: one fits (18.85), two do not (21.64).
+    llama = "meta-llama/Llama-3.1-8B-Instruct"
+    one_slot = [{"name": "a", "source": "acme/a", "rank": 512}]
+    assert plan(eks_config(model=llama, adapters=one_slot))
+    found = issues(eks_config(model=llama, adapters=[*one_slot, {"name": "b", "source": "acme/b"}]))
+    assert "LoRA adapter slots" in found[f"{D}.vllm.gpusPerReplica"]
