@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,9 +22,10 @@ from rich.markup import escape
 
 from components.files import write_output
 from components.token_shapes import has_token, redact
-from scalepath import interrupts
+from scalepath import adapter_bases, interrupts
 from scalepath.cost.advisor import Compliance, Precision, Workload, unknown_instances
 from scalepath.cost.advisor import advise as run_advisor
+from scalepath.cost.plan_cost import spec_of
 from scalepath.cost.throughput import resolve_model
 from scalepath.plan import Plan, redacted, run_plan
 from scalepath.policy_runner import PolicyConfigError, PolicyPackError, checked, plan_check
@@ -154,6 +156,10 @@ def plan(
         raise fail(str(error), EXIT_CONFIG) from None
     try:
         stack_config = load_stack_config(stack, root, config)
+        # The one plan-time read of the Hub, and only with a token: adapters of another model.
+        bases = adapter_bases.check(spec_of(stack_config), os.environ.get("HF_TOKEN"))
+        if bases.issues:
+            raise ConfigError(bases.issues)
         # The pack starts first and checks each resource as the program registers it.
         with plan_check(stack_config, root, policy_config) as check:
             result = checked(run_plan(stack_config, on_record=check.submit), check.report())
@@ -180,6 +186,8 @@ def plan(
         render_plan(result, Console())
         if moved is not None:
             render_transition(moved, Console())
+    for line in bases.unchecked:  # on stderr: the JSON on stdout stays the contract's
+        typer.echo(f"note: {line}", err=True)
     if moved is not None and not moved.safe:
         problems = [f"{c.refused} (changed: {', '.join(c.keys) or 'no config key: the library changed'})"
                     for c in moved.refusals]
