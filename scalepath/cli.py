@@ -22,10 +22,10 @@ from rich.markup import escape
 
 from components.files import write_output
 from components.token_shapes import has_token, redact
+from components.vllm import lora
 from scalepath import adapter_bases, interrupts
 from scalepath.cost.advisor import Compliance, Precision, Workload, unknown_instances
 from scalepath.cost.advisor import advise as run_advisor
-from scalepath.cost.plan_cost import spec_of
 from scalepath.cost.throughput import resolve_model
 from scalepath.plan import Plan, redacted, run_plan
 from scalepath.policy_runner import PolicyConfigError, PolicyPackError, checked, plan_check
@@ -157,7 +157,7 @@ def plan(
     try:
         stack_config = load_stack_config(stack, root, config)
         # The one plan-time read of the Hub, and only with a token: adapters of another model.
-        bases = adapter_bases.check(spec_of(stack_config), os.environ.get("HF_TOKEN"))
+        bases = adapter_bases.check(stack_config.spec(), os.environ.get("HF_TOKEN"))
         if bases.issues:
             raise ConfigError(bases.issues)
         # The pack starts first and checks each resource as the program registers it.
@@ -233,6 +233,11 @@ def advise(
     busy_hours_per_day: Annotated[float, typer.Option(
         min=0.5, max=24, help="Hours a day the traffic arrives in: sizes replicas for that rate, and a stage "
                               "that scales to zero bills only those hours.")] = 24.0,
+    adapters: Annotated[int, typer.Option(
+        min=0, help="LoRA adapters served beside the model: only stages that serve them are priced; they add "
+                    "no GPU-hours but their slots take KV-cache memory on every replica.")] = 0,
+    adapter_rank: Annotated[int, typer.Option(
+        help="The adapters' --max-lora-rank (one of vLLM's allowed values).")] = lora.DEFAULT_MAX_LORA_RANK,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG of cost vs volume per stage to this file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the advice as one JSON object.")] = False,
 ) -> None:
@@ -249,6 +254,9 @@ def advise(
     if unknown := unknown_instances(instance or []):
         raise typer.BadParameter(f"{', '.join(unknown)}: in no stage's catalogue (components/data/instances/)",
                                  param_hint="--instance")
+    if adapter_rank not in lora.MAX_LORA_RANKS:
+        raise typer.BadParameter(f"{adapter_rank} is not a rank vLLM accepts; allowed: "
+                                 f"{', '.join(map(str, lora.MAX_LORA_RANKS))}", param_hint="--adapter-rank")
     if latency_p95_ms is not None and not math.isfinite(latency_p95_ms):
         raise typer.BadParameter(f"{latency_p95_ms} is not a finite number of milliseconds",
                                  param_hint="--latency-p95-ms")
@@ -260,7 +268,7 @@ def advise(
     advice = run_advisor(Workload(
         size, requests_per_month, input_tokens, output_tokens, latency_p95_ms, compliance,
         precision=None if precision is Precision.AUTO else precision.value, instances=frozenset(instance or ()),
-        spot=spot, busy_hours_per_day=busy_hours_per_day))
+        spot=spot, adapters=adapters, adapter_rank=adapter_rank, busy_hours_per_day=busy_hours_per_day))
     if plot:
         try:
             plot_advice(advice, plot)

@@ -443,7 +443,7 @@ def _validate_server(args: VllmServiceArgs) -> None:
     _check(args.served_model_name not in names, "server.adapters",
            f"an adapter may not be named like the base model ({args.served_model_name})")
     try:
-        max_lora_rank(s.adapters)
+        max_lora_rank(a.rank for a in s.adapters)
     except ValueError as error:
         _check(False, "server.adapters", str(error))
     for arg in s.extra_args:

@@ -9,7 +9,7 @@ s3/gcs (``HF_HUB_OFFLINE=1``) still gets its Hub adapters.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,10 +41,10 @@ class LoraAdapter:
         return "://" not in self.source
 
 
-def max_lora_rank(adapters: Sequence[LoraAdapter]) -> int:
-    """The smallest allowed ``--max-lora-rank`` that holds every declared rank (vLLM's default
-    when none is declared); ``ValueError`` when a rank is above the largest allowed."""
-    declared = [a.rank for a in adapters if a.rank is not None]
+def max_lora_rank(ranks: Iterable[int | None]) -> int:
+    """The smallest allowed ``--max-lora-rank`` that holds every declared rank (``None``: not
+    declared; vLLM's default when none is); ``ValueError`` when a rank is above the largest allowed."""
+    declared = [rank for rank in ranks if rank is not None]
     if not declared:
         return DEFAULT_MAX_LORA_RANK
     wanted = max(declared)
@@ -64,7 +64,7 @@ def server_flags(adapters: Sequence[LoraAdapter], base_model_name: str, cache_mo
                           separators=(",", ":")) for a in adapters]
     # Every adapter resident at once: a batch may mix them, none waits for a slot.
     return ["--enable-lora", "--lora-modules", *modules, "--max-loras", str(len(adapters)),
-            "--max-lora-rank", str(max_lora_rank(adapters))]
+            "--max-lora-rank", str(max_lora_rank(a.rank for a in adapters))]
 
 
 def local_dir(adapter: LoraAdapter, cache_mount: str) -> str:
@@ -84,17 +84,21 @@ def fetch_command(adapter: LoraAdapter, cache_mount: str) -> list[str]:
     return ["gcloud", "storage", "rsync", "--recursive", adapter.source, target]
 
 
+def slot_gib(params_b: float, layers: int, slots: int, rank: int) -> float:
+    """GPU memory vLLM reserves for ``slots`` adapters of ``rank`` (16-bit A and B matrices on
+    every linear layer), estimated from the model's size and depth: per layer the projections'
+    in+out widths sum to ~20 hidden sizes (q, k, v, o, gate, up, down with an MLP ~3.5x wide) and
+    a layer holds ~12 hidden sizes squared of parameters."""
+    hidden = (params_b * 1e9 / layers / 12) ** 0.5
+    return slots * rank * layers * 20 * hidden * 2 / 2**30
+
+
 def lora_slot_gib(model: str, adapters: Sequence[LoraAdapter]) -> float | None:
-    """GPU memory vLLM reserves for the adapters' slots (``--max-loras`` of them at
-    ``--max-lora-rank``: 16-bit A and B matrices on every linear layer), or ``None`` when the
-    model's geometry is not in ``models.yaml``. An estimate from its size and depth: per layer
-    the projections' in+out widths sum to ~20 hidden sizes (q, k, v, o, gate, up, down with an
-    MLP ~3.5x wide) and a layer holds ~12 hidden sizes squared of parameters."""
+    """:func:`slot_gib` of the server's adapters (``--max-loras`` slots at ``--max-lora-rank``),
+    or ``None`` when the model's geometry is not in ``models.yaml``."""
     if not adapters:
         return 0.0
     geometry = load_data(_MODELS)["models"].get(model)
     if geometry is None:
         return None
-    layers = geometry["layers"]
-    hidden = (geometry["paramsB"] * 1e9 / layers / 12) ** 0.5
-    return len(adapters) * max_lora_rank(adapters) * layers * 20 * hidden * 2 / 2**30
+    return slot_gib(geometry["paramsB"], geometry["layers"], len(adapters), max_lora_rank(a.rank for a in adapters))

@@ -18,6 +18,7 @@ from itertools import pairwise
 
 from components import catalog
 from components.catalog import InstanceSpec
+from components.vllm import lora
 from scalepath.cost import tables
 from scalepath.cost.lines import HOURS_PER_MONTH, hourly_price, instance_monthly_usd, usage_monthly_usd
 from scalepath.cost.throughput import ModelSize, replica_throughput, replicas_needed
@@ -71,6 +72,11 @@ class Workload:
     """Instance types to price on: a stage whose catalogue holds any of them uses only those."""
     spot: bool = False
     """Price replicas at spot where the stage's catalogue has a spot discount (on-demand otherwise)."""
+    adapters: int = 0
+    """LoRA adapters served beside the model: only stages that serve them are priced, at no extra
+    GPU-hours, their slots taken from each replica's KV cache."""
+    adapter_rank: int = lora.DEFAULT_MAX_LORA_RANK
+    """Their ``--max-lora-rank``."""
     busy_hours_per_day: float = 24.0
     """Hours a day the traffic arrives in (0 < h <= 24): replicas are sized for its rate then, and a
     stage that scales to zero bills only those hours (plus :data:`SCALE_DOWN_IDLE_MINUTES`)."""
@@ -143,6 +149,8 @@ def _configs(stage: Stage, workload: Workload) -> list[_Config]:
     family = STAGES.entry(stage).catalog_family
     if family is None:
         raise StageUnavailable(f"{stage.value} provisions no instances to price")
+    reserved = lora.slot_gib(workload.model.params_b, workload.model.layers, workload.adapters,
+                             workload.adapter_rank) if workload.adapters else 0.0
     try:
         table = catalog.load(family)
     except FileNotFoundError:
@@ -159,7 +167,7 @@ def _configs(stage: Stage, workload: Workload) -> list[_Config]:
                 continue
             for precision in precisions:
                 point = replica_throughput(workload.model, gpu, spec.gpu_count, precision, workload.input_tokens,
-                                           workload.output_tokens, workload.latency_p95_ms)
+                                           workload.output_tokens, workload.latency_p95_ms, reserved_gib=reserved)
                 if point is not None:
                     found.append(_Config(name, price.usd, price.note, precision, point.requests_per_second,
                                          point.latency_ms, point.batch))
@@ -188,6 +196,8 @@ def _fixed_monthly(stage: Stage) -> float:
 
 def stage_curve(stage: Stage, workload: Workload) -> Callable[[int], Estimate]:
     """Monthly cost of ``stage`` as a function of requests/month (:class:`StageUnavailable` if it can't serve)."""
+    if workload.adapters and not STAGES.entry(stage).serves_adapters:
+        raise StageUnavailable(f"{stage.value} cannot serve LoRA adapters")
     if STAGES.entry(stage).usage_priced:
         price_list = STAGES.entry(stage).cost.token_prices
         if price_list is None:  # an unknown price stays unknown, never another stage's list
@@ -359,7 +369,13 @@ class Advice:
                          f"{', '.join(pinned) or 'no stage it fits'}; the cheapest that holds the model elsewhere")
         else:
             instances = "instances: the cheapest of each stage's catalogue that holds the model (--instance pins one)"
-        return [precision, pricing, hours, instances]
+        stated = [precision, pricing, hours, instances]
+        if w.adapters:
+            gib = lora.slot_gib(w.model.params_b, w.model.layers, w.adapters, w.adapter_rank)
+            stated.append(f"adapters: {w.adapters} LoRA adapters at rank {w.adapter_rank} (--adapters, "
+                          f"--adapter-rank) on {', '.join(s.value for s in STAGES.adapter_stages())} only, "
+                          f"at no extra GPU-hours; their slots take ~{gib:.2f} GiB per replica from the KV cache")
+        return stated
 
 
 def unknown_instances(names: Sequence[str]) -> list[str]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from components.vllm import lora
 from scalepath.cost import tables
 from scalepath.cost.lines import Basis, CostLine, usage_monthly_usd
 from scalepath.cost.resources import PricingContext, deployment_of, price_resource
-from scalepath.cost.throughput import resolve_model
+from scalepath.cost.throughput import GIB, resolve_model
 from scalepath.wire import PlannedResource
 from stacks.config import DeploymentBase
 from stacks.spec import StackSpec
@@ -49,6 +50,26 @@ def serverless_usage_line(deployment: DeploymentBase, urn: str | None = None) ->
                 f"${price.output_usd_per_m_tok:g} per M tokens); {source}")
 
 
+def adapters_line(deployment: DeploymentBase, urn: str | None = None) -> CostLine:
+    """The adapters' share of the bill: no GPU-hours of their own (they ride the deployment's
+    replicas), and the KV cache their GPU slots take on each replica, sized as ``advise`` sizes it."""
+    adapters = deployment.adapters
+    rank = lora.max_lora_rank(a.rank for a in adapters)  # as the server is started
+    detail = (f"{len(adapters)} LoRA adapter(s) at --max-lora-rank {rank} share the deployment's replicas: "
+              "no extra GPU-hours")
+    try:
+        size = resolve_model(deployment.model)
+    except ValueError:
+        size = None
+    if size is not None:
+        gib = lora.slot_gib(size.params_b, size.layers, len(adapters), rank)
+        tokens = gib * GIB / size.kv_bytes_per_token
+        detail += (f"; their slots take ~{gib:.2f} GiB of GPU memory per replica from the KV cache "
+                   f"(~{tokens:,.0f} tokens of context at {size.kv_bytes_per_token / 1024:g} KiB/token)")
+    return CostLine(urn, f"adapters:{deployment.stage.value}", deployment.name, Basis.NO_CHARGE, 0.0, 0.0, detail,
+                    deployment.name)
+
+
 def estimate(resources: Sequence[PlannedResource], spec: StackSpec) -> dict[str, Any]:
     """The plan JSON ``cost`` object for ``resources`` recorded from ``spec``."""
     ctx = PricingContext(
@@ -64,6 +85,8 @@ def estimate(resources: Sequence[PlannedResource], spec: StackSpec) -> dict[str,
     for deployment in spec.deployments:
         if STAGES.entry(deployment.stage).usage_priced:
             lines.append(serverless_usage_line(deployment, first_urn.get(deployment.name)))
+        if deployment.adapters:
+            lines.append(adapters_line(deployment, first_urn.get(deployment.name)))
     return summarise(lines, spec.budget.monthly_usd)
 
 

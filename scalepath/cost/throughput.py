@@ -43,6 +43,8 @@ class ModelSize:
     kv_bytes_per_token: float
     """KV cache per token of context (16-bit)."""
     source: str
+    layers: int
+    """Transformer layers (``models.yaml``, or the Llama fit for an unlisted size)."""
     active_params_b: float | None = None
     """Parameters one token runs through (compute), if fewer: a mixture of experts."""
 
@@ -64,7 +66,7 @@ def resolve_model(text: str) -> ModelSize:
     row = model_facts.facts(text)
     if row is not None:
         return ModelSize(text, row.params_b, 2 * row.layers * row.kv_heads * row.head_dim * KV_BYTES_PER_VALUE,
-                         "models.yaml (config.json)", row.active_params_b)
+                         "models.yaml (config.json)", row.layers, row.active_params_b)
     params_b = _params_from_text(text)
     if params_b is not None and not 0 < params_b <= MAX_PARAMS_B:
         raise ValueError(f"{text!r} is {params_b:g}B parameters; give a count above 0 and at most "
@@ -76,7 +78,7 @@ def resolve_model(text: str) -> ModelSize:
     # fitted to Llama 3 (32 layers at 8B, 80 at 70B): layers ~ 11.3 x params_b^0.46.
     layers = max(1, round(11.3 * params_b**0.46))
     return ModelSize(text, params_b, 2 * layers * 8 * 128 * KV_BYTES_PER_VALUE,
-                     f"{params_b:g}B parameters, assumed Llama-like geometry ({layers} layers, 8 KV heads)")
+                     f"{params_b:g}B parameters, assumed Llama-like geometry ({layers} layers, 8 KV heads)", layers)
 
 
 def _params_from_text(text: str) -> float | None:
@@ -115,12 +117,13 @@ def weights_gib(model: ModelSize, precision: str) -> float:
 def replica_throughput(model: ModelSize, gpu: tables.Gpu, gpu_count: int, precision: str,
                        input_tokens: int, output_tokens: int,
                        latency_p95_ms: float | None = None,
-                       max_batch: int = MAX_BATCH) -> ReplicaThroughput | None:
+                       max_batch: int = MAX_BATCH, reserved_gib: float = 0.0) -> ReplicaThroughput | None:
     """The replica's throughput at the largest batch that fits memory, ``max_batch`` and the
     latency target; ``None`` if the weights plus one sequence's KV cache don't fit, or no batch
-    meets the latency target."""
+    meets the latency target. ``reserved_gib``: memory the server sets aside besides the weights
+    (LoRA adapter slots), taken from the KV cache."""
     usable_gib = gpu_count * (gpu.memory_gib * GPU_MEMORY_UTILIZATION - RUNTIME_OVERHEAD_GIB)
-    kv_free = (usable_gib - weights_gib(model, precision)) * GIB
+    kv_free = (usable_gib - weights_gib(model, precision) - reserved_gib) * GIB
     tokens = max(1, input_tokens + output_tokens)
     fits = int(kv_free // (model.kv_bytes_per_token * tokens)) if kv_free > 0 else 0
     if fits < 1:

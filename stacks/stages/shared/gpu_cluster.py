@@ -28,7 +28,7 @@ from stacks.config import Cloud, DeploymentBase, Environment, StackFacts
 from stacks.context import StackContext
 from stacks.contract import Access, AccessKind, Auth, Reach, Scope, StageContract
 from stacks.contract import Protocol as Api  # typing.Protocol is taken here
-from stacks.errors import ConfigIssue, format_loc
+from stacks.errors import ConfigIssue, KeyedValueError, format_loc
 from stacks.model import ConfigModel
 from stacks.names import fit_name
 from stacks.needs import HubToken, Needs, Use, WeightsFrom
