@@ -113,3 +113,12 @@ def test_every_telemetry_object_is_priced_or_classified() -> None:
         assert len(telemetry) >= 3
         assert all(basis.get(r.name, "no-charge") != "unknown" for r in telemetry)
     assert basis["llm-gke-gpu-telemetry-alert-rules"] == "metered"
+
+
+@pytest.mark.parametrize("cfg", [eks_config(), gke_config()], ids=["eks", "gke"])
+def test_every_telemetry_manifest_passes_the_schema_checks(cfg) -> None:
+    objects = [r.inputs for r in plan(cfg).resources
+               if "gpu-telemetry" in r.name and r.type.startswith("kubernetes:") and r.type != HELM]
+    assert {o["kind"] for o in objects} >= {"Namespace", "ConfigMap"}
+    for manifest in objects:
+        validate(manifest)
