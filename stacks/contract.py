@@ -52,6 +52,12 @@ class Access:
     """Export key of the deployment's base URL, endpoint name or endpoint id."""
     served_model: str
     """The ``model`` the server answers to (a server refuses other names, vLLM with a 404)."""
+    adapters: tuple[str, ...] = ()
+    """Further names it answers to: its LoRA adapters (``deployments[].adapters[].name``)."""
+
+    def served_models(self) -> tuple[str, ...]:
+        """Every model name the deployment serves: the base model's, then each adapter's."""
+        return (self.served_model, *self.adapters)
     headers: tuple[tuple[str, str], ...] = ()
     """Headers every request must carry (HF's ``X-HF-Bill-To``), known before deploy."""
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from stacks.config import Stage
+from stacks.parse import parse_spec
 from stacks.stages import STAGES
 from tests.support import issues, one, plan
 from tests.support.clusters import MODEL, aws_config, eks_config, gke_config
@@ -104,3 +105,16 @@ def test_gpu_memory_check_counts_the_adapter_slots() -> None:
     assert plan(eks_config(model=llama, adapters=one_slot))
     found = issues(eks_config(model=llama, adapters=[*one_slot, {"name": "b", "source": "acme/b"}]))
     assert "LoRA adapter slots" in found[f"{D}.vllm.gpusPerReplica"]
+
+
+@pytest.mark.parametrize("cfg", [eks_config, gke_config], ids=["eks", "gke"])
+def test_the_contract_lists_every_model_name_the_server_answers_to(cfg) -> None:
+    config = cfg(adapters=[SQL, SUPPORT])
+    spec = parse_spec(config, project="scalepath", stack="test")
+    contract = STAGES.contract(spec.deployments[0], spec.facts())
+    assert contract.access.served_models() == (MODEL, "sql", "support")
+    # ...which are the names vLLM is started with: --served-model-name and each --lora-modules name.
+    args = pod(config)["containers"][0]["args"]
+    start = args.index("--lora-modules")
+    served = [args[args.index("--served-model-name") + 1], *(json.loads(m)["name"] for m in args[start + 1:start + 3])]
+    assert tuple(served) == contract.access.served_models()

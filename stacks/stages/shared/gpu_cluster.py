@@ -300,7 +300,8 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
     return StageContract(
         deployment=deployment.name, protocols=frozenset({Api.CHAT, Api.COMPLETIONS}),
         access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl",
-                      served_model=deployment.vllm.served_model_name or deployment.model),
+                      served_model=deployment.vllm.served_model_name or deployment.model,
+                      adapters=tuple(a.name for a in deployment.adapters)),
         auth=Auth(), reach=Reach(scope=Scope.CLUSTER, cloud=cloud,
                                  caller_needs="a pod in the deployment's own cluster (cluster-local Service name)"))
 
