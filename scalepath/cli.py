@@ -375,6 +375,7 @@ def promote(
     from scalepath.promote.suite import SuiteError, load_suite
     from scalepath.promote.weights import shift
     from scalepath.report import render_promotion
+    from stacks.gateway.config import split_target
 
     try:
         root = project_root()
@@ -389,7 +390,8 @@ def promote(
         if write:  # the file a pass would write must be one the parser accepts: know before the run
             checked_edit(original, route, shift({t.deployment: t.weight for t in chosen.targets}, to, step), check)
         result = run_promotion(spec, chosen, to, baseline, load_suite(suite), step=step,
-                               overrides=parse_backend_overrides(backend or [], [to, *filter(None, [baseline])]),
+                               overrides=parse_backend_overrides(
+                                   backend or [], [split_target(n)[0] for n in (to, baseline) if n]),
                                outputs=load_outputs(outputs),
                                concurrency=concurrency,
                                timeout_s=timeout)

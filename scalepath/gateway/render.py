@@ -10,6 +10,7 @@ from components.token_shapes import has_token
 from scalepath.stackconfig import StackConfig
 from stacks.errors import ConfigError, ConfigIssue, format_loc
 from stacks.gateway.backends import Backend, backends_for, deployment_prices
+from stacks.gateway.config import split_target
 from stacks.gateway.engine_config import render
 from stacks.spec import StackSpec
 from stacks.stages import STAGES
@@ -82,7 +83,8 @@ def render_gateway(config: StackConfig, backend_pairs: Sequence[str]) -> Rendere
     if spec.gateway is None:
         raise ConfigError([ConfigIssue(format_loc(("gateway",)), "this stack has no gateway; add scalepath:gateway "
                                        "with routes (see docs/configuration.md)")])
-    overrides = parse_backend_overrides(backend_pairs, spec.gateway.deployment_names())
+    routed = list(dict.fromkeys(split_target(name)[0] for name in spec.gateway.deployment_names()))
+    overrides = parse_backend_overrides(backend_pairs, routed)
     contracts = STAGES.contracts(spec.facts())
     backends = backends_for(spec.gateway.engine_deployments(), contracts, spec.targets, overrides,
                             prices=deployment_prices(spec.deployments, contracts))

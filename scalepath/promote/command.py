@@ -29,7 +29,7 @@ from scalepath.promote.weights import shift
 from stacks.config import DeploymentBase
 from stacks.errors import ConfigError, ConfigIssue, format_loc
 from stacks.gateway.backends import NO_KEY, Exports, backend_env, backends_for
-from stacks.gateway.config import GatewayConfig, Route, RouteTarget
+from stacks.gateway.config import GatewayConfig, Route, RouteTarget, split_target, target_problem
 from stacks.gateway.engine_config import render
 from stacks.spec import StackSpec
 from stacks.stages import STAGES
@@ -96,10 +96,9 @@ def select(spec: StackSpec, route_name: str, candidate: str) -> tuple[Route, str
     if route_name not in routes:
         raise ConfigError([ConfigIssue("--route", f"{route_name!r} is not a route of this stack; routes: "
                                        f"{', '.join(routes)}")])
-    names = [d.name for d in spec.deployments]
-    if candidate not in names:
-        raise ConfigError([ConfigIssue("--to", f"{candidate!r} is not a deployment of this stack; deployments: "
-                                       f"{', '.join(names)}")])
+    if problem := target_problem(candidate, spec.deployments):  # a deployment, or deployment:adapter
+        raise ConfigError([ConfigIssue("--to", f"{candidate!r} is not a deployment of this stack or one of its "
+                                       f"adapters: {problem}")])
     route = routes[route_name]
     others = [t for t in route.targets if t.deployment != candidate]
     baseline = max(others, key=lambda t: t.weight).deployment if others else None
@@ -123,17 +122,28 @@ def promote(spec: StackSpec, route: Route, candidate: str, baseline: str | None,
     return Promotion(route, candidate_run, baseline_run, verdict, before, after)
 
 
+def engine_route(name: str) -> str:
+    """The engine route a suite run calls for ``name`` (route names take no ``:``)."""
+    return name.replace(":", ".")
+
+
 @contextmanager
 def _backends(spec: StackSpec, names: list[str], overrides: Mapping[str, str], outputs: Mapping[str, Exports],
               timeout_s: float) -> Iterator[dict[str, Backend]]:
     by_name: dict[str, DeploymentBase] = {d.name: d for d in spec.deployments}
-    out = {name: Backend(name, overrides[name], os.environ.get("SCALEPATH_BACKEND_KEY", NO_KEY), by_name[name].model)
-           for name in names if name in overrides}
-    through_engine = [name for name in names if name not in overrides]
+
+    def direct(name: str) -> Backend:
+        # An adapter is its deployment's server asked for the adapter's name.
+        deployment, adapter = split_target(name)
+        return Backend(name, overrides[deployment], os.environ.get("SCALEPATH_BACKEND_KEY", NO_KEY),
+                       adapter or by_name[deployment].model)
+
+    out = {name: direct(name) for name in names if split_target(name)[0] in overrides}
+    through_engine = [name for name in names if name not in out]
     with ExitStack() as stack:
         if through_engine:
             url, key = stack.enter_context(_engine(spec, through_engine, outputs, timeout_s))
-            out.update({name: Backend(name, url, key, name) for name in through_engine})
+            out.update({name: Backend(name, url, key, engine_route(name)) for name in through_engine})
         yield out
 
 
@@ -145,7 +155,7 @@ def _engine(spec: StackSpec, names: list[str], outputs: Mapping[str, Exports],
     from scalepath.gateway.engine import start_engine
     from scalepath.gateway.serve import engine_env
 
-    routes = [Route(name=name, targets=[RouteTarget(deployment=name, weight=100)], retries=0,
+    routes = [Route(name=engine_route(name), targets=[RouteTarget(deployment=name, weight=100)], retries=0,
                     timeout_seconds=max(1, round(timeout_s))) for name in names]
     assert spec.gateway is not None  # select() checked
     gateway = GatewayConfig.model_validate({**spec.gateway.model_dump(), "routes": [r.model_dump() for r in routes]})

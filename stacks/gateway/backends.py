@@ -17,6 +17,7 @@ import pulumi
 from components.token_prices import RequestPrice, request_price
 from stacks.config import CloudTargets, DeploymentBase
 from stacks.contract import AccessKind, CostKind, StageContract
+from stacks.gateway.config import split_target, target_contract
 from stacks.stages.entries import ENTRIES
 
 #: Entra scope of Azure ML online endpoints in ``aadToken`` mode.
@@ -119,12 +120,21 @@ def override_backend(contract: StageContract, url: str) -> Backend:
 def backends_for(names: list[str], contracts: Mapping[str, StageContract], targets: CloudTargets,
                  overrides: Mapping[str, str] | None = None,
                  prices: Mapping[str, RequestPrice] | None = None) -> dict[str, Backend]:
-    """A backend per routed deployment (``names``, in route order); ``overrides`` maps deployment -> URL,
-    ``prices`` deployment -> its per-token price (:func:`deployment_prices`). An overridden deployment
-    keeps its price: the cost is the deployment's, wherever the test server runs."""
+    """A backend per route target (``names``, in route order: deployments, or ``deployment:adapter``);
+    ``overrides`` maps deployment -> URL, ``prices`` deployment -> its per-token price
+    (:func:`deployment_prices`). An overridden deployment keeps its price: the cost is the
+    deployment's, wherever the test server runs."""
     overrides, prices = overrides or {}, prices or {}
-    return {name: replace(override_backend(contracts[name], overrides[name]) if name in overrides
-                          else backend(contracts[name], targets), price=prices.get(name)) for name in names}
+
+    def one(name: str) -> Backend:
+        # A ``deployment:adapter`` target is its deployment's server answering to the adapter's name.
+        deployment = split_target(name)[0]
+        contract = target_contract(contracts, name)
+        made = (override_backend(contract, overrides[deployment]) if deployment in overrides
+                else backend(contract, targets))
+        return replace(made, price=prices.get(deployment))
+
+    return {name: one(name) for name in names}
 
 
 def deployment_prices(deployments: list[DeploymentBase] | tuple[DeploymentBase, ...],
@@ -148,7 +158,8 @@ def deployment_prices(deployments: list[DeploymentBase] | tuple[DeploymentBase, 
 
 def backend_env(backends: Mapping[str, Backend], exports: Mapping[str, Exports]) -> dict[str, Any]:
     """Non-secret environment for the engine: each backend's variables from its deployment's exports."""
-    return {name: value(exports[dep]) for dep, b in backends.items() for name, value in b.env.items()}
+    return {name: value(exports[split_target(target)[0]]) for target, b in backends.items()
+            for name, value in b.env.items()}
 
 
 def secret_env(backends: Mapping[str, Backend]) -> dict[str, str]:

@@ -24,7 +24,7 @@ from stacks.config import Cloud
 from stacks.context import StackContext
 from stacks.contract import GrantKind, StageContract
 from stacks.gateway.backends import Exports, backend_env, backends_for, deployment_prices, secret_env
-from stacks.gateway.config import RUNTIME_CLOUD, GatewayConfig, GatewayRuntime, cluster_deployment
+from stacks.gateway.config import RUNTIME_CLOUD, GatewayConfig, GatewayRuntime, cluster_deployment, split_target
 from stacks.gateway.engine_config import render
 from stacks.names import fit_name
 from stacks.secret_store import SecretStoreConfig, secret_name
@@ -35,7 +35,7 @@ def grants(contracts: Mapping[str, StageContract], routed: list[str], exports: M
            vertex_location: str | None) -> BackendGrants:
     """What the gateway's identity may call: each routed deployment's grant, by kind."""
     by_kind: dict[GrantKind, list[Any]] = {kind: [] for kind in GrantKind}
-    for name in routed:
+    for name in dict.fromkeys(split_target(target)[0] for target in routed):  # an adapter shares its grant
         grant = contracts[name].auth.grant
         if grant is not None:
             by_kind[grant.kind].append(exports[name][grant.export])

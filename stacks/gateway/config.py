@@ -11,6 +11,8 @@ promotion criteria ``scalepath promote`` applies before it moves weight to a new
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Annotated
 
@@ -18,6 +20,7 @@ from pydantic import Field, NonNegativeFloat, PositiveInt, StringConstraints, fi
 
 from components.gateway.sizes import size_problem
 from stacks.config import Cloud, DeploymentBase, Environment, Network, Scaling, StackFacts
+from stacks.contract import StageContract
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.secret_store import SecretStoreConfig
@@ -80,11 +83,42 @@ class Limits(ConfigModel):
     """Input + output tokens per minute, counted as answers arrive; once reached, 429."""
 
 
+def split_target(name: str) -> tuple[str, str | None]:
+    """A route's name for what it sends to: ``deployment`` or ``deployment:adapter`` (one of the
+    deployment's LoRA adapters) -> (deployment, adapter or None)."""
+    deployment, _, adapter = name.partition(":")
+    return deployment, adapter or None
+
+
+def target_contract(contracts: Mapping[str, StageContract], name: str) -> StageContract:
+    """How a route target is called: its deployment's contract, answering to the adapter's name
+    for ``deployment:adapter`` (same server, address and credentials)."""
+    deployment, adapter = split_target(name)
+    contract = contracts[deployment]
+    if adapter is None or contract.access is None:
+        return contract
+    return dataclasses.replace(contract, access=dataclasses.replace(contract.access, served_model=adapter, adapters=()))
+
+
+def target_problem(name: str, deployments: Sequence[DeploymentBase]) -> str | None:
+    """Why ``name`` (``deployment`` or ``deployment:adapter``) names nothing the stack serves, or None."""
+    known = {d.name: d for d in deployments}
+    deployment, adapter = split_target(name)
+    if deployment not in known:
+        allowed = ", ".join(sorted(known)) or "none (add deployments first)"
+        return f"unknown deployment {deployment!r}; deployments of this stack: {allowed}"
+    adapters = [a.name for a in known[deployment].adapters]
+    if adapter is not None and adapter not in adapters:
+        return (f"deployment {deployment!r} serves no adapter {adapter!r}; its adapters: "
+                f"{', '.join(adapters) or 'none (deployments[].adapters)'}")
+    return None
+
+
 class RouteTarget(ConfigModel):
-    """``routes[].targets[]``: a deployment and its share of the route's traffic."""
+    """``routes[].targets[]``: a deployment (or one of its adapters) and its share of the route's traffic."""
 
     deployment: str
-    """Name of a deployment of this stack."""
+    """Name of a deployment of this stack, or ``deployment:adapter`` for one of its LoRA adapters."""
     weight: Annotated[int, Field(ge=0, le=100, strict=True)]
     """Integer percent of the route's requests (0..100; a route's weights sum to 100)."""
     limits: Limits = Limits()
@@ -232,19 +266,13 @@ def gateway_issues(gateway: GatewayConfig, stack: StackFacts) -> list[ConfigIssu
     """Checks that need the stack's deployments: names, runtime, secret store (each names its key).
     What each target offers is checked next, from its contract (:mod:`stacks.gateway.targets`)."""
     deployments, network = list(stack.deployments), stack.network
-    known = {d.name for d in deployments}
-    allowed = ", ".join(sorted(known)) or "none (add deployments first)"
     issues = []
     for r, route in enumerate(gateway.routes):
-        for t, target in enumerate(route.targets):
-            if target.deployment not in known:
-                issues.append(ConfigIssue(format_loc(("gateway", "routes", r, "targets", t, "deployment")),
-                                          f"unknown deployment {target.deployment!r}; "
-                                          f"deployments of this stack: {allowed}"))
-        for f, name in enumerate(route.fallbacks):
-            if name not in known:
-                issues.append(ConfigIssue(format_loc(("gateway", "routes", r, "fallbacks", f)),
-                                          f"unknown deployment {name!r}; deployments of this stack: {allowed}"))
+        uses = [(("targets", t, "deployment"), target.deployment) for t, target in enumerate(route.targets)]
+        uses += [(("fallbacks", f), name) for f, name in enumerate(route.fallbacks)]
+        for path, name in uses:
+            if problem := target_problem(name, deployments):
+                issues.append(ConfigIssue(format_loc(("gateway", "routes", r, *path)), problem))
     runtime = gateway.resolved_runtime(deployments)
     if runtime is None:
         issues.append(ConfigIssue(format_loc(("gateway", "runtime")),

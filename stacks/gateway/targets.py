@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from stacks.config import Cloud, DeploymentBase, StackFacts
 from stacks.contract import Protocol, Scope, StageContract
 from stacks.errors import NAMESPACE, ConfigIssue, format_loc
-from stacks.gateway.config import RUNTIME_CLOUD, GatewayConfig, GatewayRuntime, cluster_deployment
+from stacks.gateway.config import (
+    RUNTIME_CLOUD,
+    GatewayConfig,
+    GatewayRuntime,
+    cluster_deployment,
+    split_target,
+    target_contract,
+)
 from stacks.stages import STAGES, entries
 
 #: What a route asks of its targets (the engine's ``/v1/chat/completions``).
@@ -72,13 +79,14 @@ def target_issues(gateway: GatewayConfig, stack: StackFacts) -> list[ConfigIssue
     assert runtime is not None  # gateway_issues refused a stack without one
     where = location(runtime, stack.deployments)
     index = {d.name: i for i, d in enumerate(stack.deployments)}
-    contracts = {d.name: STAGES.contract(d, stack) for d in stack.deployments if d.name in gateway.deployment_names()}
+    routed = {split_target(name)[0] for name in gateway.deployment_names()}
+    contracts = {d.name: STAGES.contract(d, stack) for d in stack.deployments if d.name in routed}
     issues: list[ConfigIssue] = []
     for r, route in enumerate(gateway.routes):
         uses = [(("targets", t, "deployment"), target.deployment) for t, target in enumerate(route.targets)]
         uses += [(("fallbacks", f), name) for f, name in enumerate(route.fallbacks)]
         for path, name in uses:
-            contract = contracts[name]
+            contract = target_contract(contracts, name)
             if ROUTE_PROTOCOL not in contract.protocols or contract.access is None:
                 offers = ", ".join(sorted(p.value for p in contract.protocols)) or "nothing a client can call"
                 issues.append(ConfigIssue(format_loc(("gateway", "routes", r, *path)), (
