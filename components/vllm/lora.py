@@ -13,11 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from components import model_facts
 from components.files import load_data
 
 DATA_FILE = Path(__file__).parent.parent / "data" / "vllm_lora.yaml"
 _DATA = load_data(DATA_FILE)
-_MODELS = Path(__file__).parent.parent / "data" / "models.yaml"
 MAX_LORA_RANKS: tuple[int, ...] = tuple(_DATA["maxLoraRanks"])
 """The ``--max-lora-rank`` values the pinned vLLM accepts."""
 DEFAULT_MAX_LORA_RANK: int = _DATA["defaultMaxLoraRank"]
@@ -95,10 +95,10 @@ def slot_gib(params_b: float, layers: int, slots: int, rank: int) -> float:
 
 def lora_slot_gib(model: str, adapters: Sequence[LoraAdapter]) -> float | None:
     """:func:`slot_gib` of the server's adapters (``--max-loras`` slots at ``--max-lora-rank``),
-    or ``None`` when the model's geometry is not in ``models.yaml``."""
+    or ``None`` when the model's geometry is not in ``models.yaml`` (read through :mod:`components.model_facts`)."""
     if not adapters:
         return 0.0
-    geometry = load_data(_MODELS)["models"].get(model)
-    if geometry is None:
+    row = model_facts.facts(model)
+    if row is None:
         return None
-    return slot_gib(geometry["paramsB"], geometry["layers"], len(adapters), max_lora_rank(a.rank for a in adapters))
+    return slot_gib(row.params_b, row.layers, len(adapters), max_lora_rank(a.rank for a in adapters))

@@ -278,6 +278,18 @@ def test_hpa_on_queue_metric_never_cpu() -> None:
     assert not [m for m in rendered if m["kind"] == "ScaledObject"]
 
 
+def test_hpa_mode_gets_a_second_pods_metric_on_kv_cache_usage() -> None:
+    # The stages refuse HPA mode (no custom-metrics adapter is deployed); a caller of the component
+    # that brings one gets the KV-cache metric next to the queue's.
+    args = VARIANTS["hpa-pod-monitoring-s3-netpol"]
+    args = dataclasses.replace(args, autoscaling=dataclasses.replace(args.autoscaling, kv_cache_usage_threshold=0.75))
+    hpa = by_kind(render(args), "HorizontalPodAutoscaler")["spec"]
+    assert [m["pods"]["metric"]["name"] for m in hpa["metrics"]] == [
+        "prometheus.googleapis.com|vllm:num_requests_waiting|gauge",
+        "prometheus.googleapis.com|vllm:kv_cache_usage_perc|gauge"]
+    assert hpa["metrics"][1]["pods"]["target"]["averageValue"] == "0.75"
+
+
 def test_alert_rules_thresholds_and_metrics() -> None:
     rules = by_kind(render(make_args()), "PrometheusRule")["spec"]["groups"][0]["rules"]
     by_alert = {r["alert"]: r for r in rules}

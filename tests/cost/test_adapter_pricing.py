@@ -16,17 +16,18 @@ FOUR_AT_64 = [{"name": "a", "source": "acme/a", "rank": 64}] + [
 
 
 def test_plan_adds_no_gpu_hours_and_states_the_kv_the_slots_take() -> None:
-    bare = plan(eks_config(model=LLAMA))
-    with_adapters = plan(eks_config(model=LLAMA, adapters=FOUR_AT_64))
+    qwen = "Qwen/Qwen2.5-7B-Instruct"  # not gated: plans without a Hub token
+    bare = plan(eks_config(model=qwen))
+    with_adapters = plan(eks_config(model=qwen, adapters=FOUR_AT_64))
     assert with_adapters.cost["monthly_usd"] == bare.cost["monthly_usd"]
     assert with_adapters.cost["at_max_usd"] == bare.cost["at_max_usd"]
     (line,) = [line for line in with_adapters.cost["lines"] if line["type"] == "adapters:eks-vllm"]
     assert (line["basis"], line["monthly_usd"], line["at_max_usd"]) == ("no-charge", 0.0, 0.0)
-    # 4 slots x rank 64 x 32 layers x 20 x sqrt(8.03e9 / 32 / 12) (= 4572.9) x 2 B = 1.395 GiB;
-    # at 2 x 32 layers x 8 KV heads x 128 x 2 B = 128 KiB a token: 1.395 x 8192 = 11,432 tokens.
+    # 4 slots x rank 64 x 28 layers x 20 x sqrt(7.62e9 / 28 / 12) (= 4762.2) x 2 B = 1.2716 GiB;
+    # at 2 x 28 layers x 4 KV heads x 128 x 2 B = 56 KiB a token: 1.2716 x 2**30 / 57344 = 23,811 tokens.
     assert "--max-lora-rank 64" in line["detail"]
-    assert "~1.40 GiB of GPU memory per replica" in line["detail"]
-    assert "~11,432 tokens of context at 128 KiB/token" in line["detail"]
+    assert "~1.27 GiB of GPU memory per replica" in line["detail"]
+    assert "~23,811 tokens of context at 56 KiB/token" in line["detail"]
 
 
 def test_advise_states_the_same_slot_memory_and_prices_only_stages_that_serve_adapters() -> None:

@@ -70,7 +70,9 @@ def test_vllm_loads_each_adapter_from_its_local_copy(cfg) -> None:
 @pytest.mark.parametrize("ranks, expected", [((None,), 16), ((8,), 8), ((9,), 16), ((320,), 320), ((321, 1), 512)])
 def test_max_lora_rank_is_the_smallest_allowed_value_holding_every_rank(ranks, expected) -> None:
     adapters = [{"name": f"a{i}", "source": f"acme/a{i}", **({"rank": r} if r else {})} for i, r in enumerate(ranks)]
-    args = pod(eks_config(adapters=adapters))["containers"][0]["args"]
+    # A 3B model (sized from its id: ~6 GiB of weights) leaves room for two rank-512 slots on one
+    # 24 GiB L4; the default 7.62B model's ~15 GiB plus ~5 GiB of slots would not fit.
+    args = pod(eks_config(adapters=adapters, model="Qwen/Qwen2.5-3B-Instruct"))["containers"][0]["args"]
     assert args[args.index("--max-lora-rank") + 1] == str(expected)
 
 
@@ -97,13 +99,13 @@ def test_bad_adapters_name_the_key(adapters, key, fragment) -> None:
 
 
 def test_gpu_memory_check_counts_the_adapter_slots() -> None:
-    # Llama-3.1-8B: 8.03B x 2 B = 16.06 GiB of weights; an L4 (g6.xlarge, 24 GiB) allows 80 %:
-    # 19.2 GiB. A slot of rank 512: 512 x 32 layers x 20 x hidden (sqrt(8.03e9/32/12) = 4572.9)
-    # x 2 B = 2.79 GiB: one fits (18.85), two do not (21.64).
-    llama = "meta-llama/Llama-3.1-8B-Instruct"
+    # Qwen2.5-7B (not gated: no token needed): 7.62B x 2 B = 15.24 GiB of weights; an L4 (g6.xlarge,
+    # 24 GiB) allows 80 %: 19.2 GiB. A slot of rank 512: 512 x 28 layers x 20 x hidden
+    # (sqrt(7.62e9/28/12) = 4762.2) x 2 B / 2**30 = 2.54 GiB: one fits (17.78), two do not (20.33).
+    qwen = "Qwen/Qwen2.5-7B-Instruct"
     one_slot = [{"name": "a", "source": "acme/a", "rank": 512}]
-    assert plan(eks_config(model=llama, adapters=one_slot))
-    found = issues(eks_config(model=llama, adapters=[*one_slot, {"name": "b", "source": "acme/b"}]))
+    assert plan(eks_config(model=qwen, adapters=one_slot))
+    found = issues(eks_config(model=qwen, adapters=[*one_slot, {"name": "b", "source": "acme/b"}]))
     assert "LoRA adapter slots" in found[f"{D}.vllm.gpusPerReplica"]
 
 

@@ -40,16 +40,6 @@ def test_gke_trigger_authenticates_like_the_queue_trigger() -> None:
     assert kv["authenticationRef"] == scaled["spec"]["triggers"][0]["authenticationRef"]
 
 
-def test_hpa_mode_gets_a_second_pods_metric() -> None:
-    hpa = one(plan(gke_config(vllm=vllm(enabled=False, kvCacheUsagePercent=75))),
-              "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs
-    validate(hpa)
-    assert [m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"]] == [
-        "prometheus.googleapis.com|vllm:num_requests_waiting|gauge",
-        "prometheus.googleapis.com|vllm:kv_cache_usage_perc|gauge"]
-    assert hpa["spec"]["metrics"][1]["pods"]["target"]["averageValue"] == "0.75"
-
-
 @pytest.mark.parametrize("value", [0, 100.5, -5])
 def test_out_of_range_share_is_refused_with_the_key(value) -> None:
     found = issues(eks_config(vllm=vllm(kvCacheUsagePercent=value)))

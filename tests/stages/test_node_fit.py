@@ -65,41 +65,41 @@ def test_an_eks_node_without_max_pods_is_a_clear_error() -> None:
 
 def test_the_daemon_sets_take_their_share() -> None:
     # node_allocatable.yaml, summed by hand. EKS: aws-node 25m + kube-proxy 100m + ebs-csi-node 30m/120Mi
-    # + pod-identity 25m = 180m, 120 MiB. GKE: 100 + 100 + 10 + 10 + 100 + 10 + 10 + 50 + 5 = 395m and
-    # 200 + 60 + 40 + 100 + 20 + 20 + 50 + 30 = 520 MiB.
-    assert daemon_set_requests(NodeCloud.EKS) == Resources(cpu_m=180, memory_mib=120)
-    assert daemon_set_requests(NodeCloud.GKE) == Resources(cpu_m=395, memory_mib=520)
+    # + pod-identity 25m + dcgm-exporter 100m/400Mi = 280m, 520 MiB. GKE: 100 + 100 + 10 + 10 + 100 + 10
+    # + 10 + 50 + 5 + dcgm 100 = 495m and 200 + 60 + 40 + 100 + 20 + 20 + 50 + 30 + dcgm 400 = 920 MiB.
+    assert daemon_set_requests(NodeCloud.EKS) == Resources(cpu_m=280, memory_mib=520)
+    assert daemon_set_requests(NodeCloud.GKE) == Resources(cpu_m=495, memory_mib=920)
     # What the workload keeps: allocatable (above) minus those.
     g6, g2 = catalog.load("ec2").get("g6.xlarge"), catalog.load("gce").get("g2-standard-8")
-    assert workload_budget(NodeCloud.EKS, g6) == Resources(3920 - 180, 14162 - 120)
-    assert workload_budget(NodeCloud.GKE, g2) == Resources(7910 - 395, 29022 - 520)
+    assert workload_budget(NodeCloud.EKS, g6) == Resources(3920 - 280, 14162 - 520)
+    assert workload_budget(NodeCloud.GKE, g2) == Resources(7910 - 495, 29022 - 920)
 
 
 def test_replicas_sharing_a_node_split_its_budget_rounding_down() -> None:
     # g6.12xlarge's budget (hand-computed below, test_replicas_sharing_a_multi_gpu_node_share_its_allocatable)
-    # shared by 4 replicas: 47630 / 4 = 11907.5 -> 11907m, 178813 / 4 = 44703.25 -> 44703 MiB.
+    # shared by 4 replicas: 47530 / 4 = 11882.5 -> 11882m, 178413 / 4 = 44603.25 -> 44603 MiB.
     budget = workload_budget(NodeCloud.EKS, catalog.load("ec2").get("g6.12xlarge"))
-    assert budget == Resources(47630, 178813)
-    assert budget.split(4) == Resources(11907, 44703) and budget.split(1) == budget
+    assert budget == Resources(47530, 178413)
+    assert budget.split(4) == Resources(11882, 44603) and budget.split(1) == budget
 
 
 def test_prod_like_eks_replica_requests_fit_both_gpu_types() -> None:
-    # g6.xlarge and g5.xlarge are alike (4 vCPU, 16 GiB, 58 pods): 3740m and 14042 MiB each (above),
-    # rounded down to 100m and 256 MiB steps: 3700m, 54 x 256 = 13824 MiB. Without the DaemonSets'
+    # g6.xlarge and g5.xlarge are alike (4 vCPU, 16 GiB, 58 pods): 3640m and 13642 MiB each (above),
+    # rounded down to 100m and 256 MiB steps: 3600m, 53 x 256 = 13568 MiB. Without the DaemonSets'
     # share it would be 3900m and 14080 MiB, which the nodes cannot hold.
-    assert requests(eks(["g6.xlarge", "g5.xlarge"])) == {"cpu": "3700m", "memory": "13824Mi", "nvidia.com/gpu": "1"}
+    assert requests(eks(["g6.xlarge", "g5.xlarge"])) == {"cpu": "3600m", "memory": "13568Mi", "nvidia.com/gpu": "1"}
 
 
-# By hand from node_allocatable.yaml and gce.yaml; every budget is allocatable - 395m/520 MiB of DaemonSets.
-# g2-standard-8 (8 vCPU, 32 GiB): 7910m, 29022 MiB (above) -> 7515m, 28502 -> 7500m, 111 x 256 MiB.
+# By hand from node_allocatable.yaml and gce.yaml; every budget is allocatable - 495m/920 MiB of DaemonSets.
+# g2-standard-8 (8 vCPU, 32 GiB): 7910m, 29022 MiB (above) -> 7415m, 28102 -> 7400m, 109 x 256 = 27904 MiB.
 # g2-standard-4 (4 vCPU, 16 GiB): CPU 4000 - (60 + 10 + 10) = 3920m; memory 16384 - 1024 x (1 + 0.8 + 0.8)
-#   - 100 = 13621 MiB -> 3525m, 13101 MiB -> 3500m, 51 x 256 = 13056 MiB.
+#   - 100 = 13621 MiB -> 3425m, 12701 MiB -> 3400m, 49 x 256 = 12544 MiB.
 # n1-standard-4 (4 vCPU, 15 GiB): 3920m; 15360 - 1024 x (1 + 0.8 + 0.7) - 100 = 12700 MiB
-#   -> 3525m, 12180 MiB -> 3500m, 47 x 256 = 12032 MiB.
+#   -> 3425m, 11780 MiB -> 3400m, 46 x 256 = 11776 MiB.
 @pytest.mark.parametrize(("machine", "expected"), [
-    ("g2-standard-8", {"cpu": "7500m", "memory": "28416Mi"}),
-    ("g2-standard-4", {"cpu": "3500m", "memory": "13056Mi"}),
-    ("n1-standard-4+1xnvidia-tesla-t4", {"cpu": "3500m", "memory": "12032Mi"}),
+    ("g2-standard-8", {"cpu": "7400m", "memory": "27904Mi"}),
+    ("g2-standard-4", {"cpu": "3400m", "memory": "12544Mi"}),
+    ("n1-standard-4+1xnvidia-tesla-t4", {"cpu": "3400m", "memory": "11776Mi"}),
 ])
 def test_gke_replica_requests_fit_the_machine(machine: str, expected: dict[str, str]) -> None:
     # On the T4 a 3B model: a 7B one in 16-bit (~14 GiB) fits no 16 GiB T4 beside its KV cache.
@@ -142,10 +142,10 @@ def test_replicas_sharing_a_multi_gpu_node_share_its_allocatable() -> None:
     # 4 GPUs, 1 per replica: four replicas per g6.12xlarge, each with a quarter of the node.
     found = issues(eks(["g6.12xlarge"], resources={"memory": "64Gi"}))
     assert "each of its 4 replicas" in found[f"{D}.vllm.resources.memory"]
-    # g6.12xlarge (48 vCPU, 192 GiB, 234 pods): CPU 48000 - (60 + 10 + 10 + 44 x 2.5) - 180 = 47630m;
-    # memory 196608 x 0.925 - (11 x 234 + 255) - 100 - 120 = 178813 MiB. A quarter each: 11907m and
-    # 44703 MiB, rounded down to 11900m and 174 x 256 = 44544 MiB.
-    assert requests(eks(["g6.12xlarge"])) == {"cpu": "11900m", "memory": "44544Mi", "nvidia.com/gpu": "1"}
+    # g6.12xlarge (48 vCPU, 192 GiB, 234 pods): CPU 48000 - (60 + 10 + 10 + 44 x 2.5) - 280 = 47530m;
+    # memory 196608 x 0.925 - (11 x 234 + 255) - 100 - 520 = 178413 MiB. A quarter each: 11882m and
+    # 44603 MiB, rounded down to 11800m and 174 x 256 = 44544 MiB.
+    assert requests(eks(["g6.12xlarge"])) == {"cpu": "11800m", "memory": "44544Mi", "nvidia.com/gpu": "1"}
 
 
 @pytest.mark.parametrize(("resources", "key", "text"), [
