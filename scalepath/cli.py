@@ -306,6 +306,7 @@ def secrets(stack: StackOpt, config: ConfigOpt = None) -> None:
 
 
 @gateway_app.command("config")
+@interruptible("no config was printed")
 def gateway_config(stack: StackOpt, config: ConfigOpt = None, backend: BackendOpt = None) -> None:
     """Print the engine's config as deployed; secrets appear only as references (os.environ/NAME)."""
     from scalepath.gateway.render import render_gateway  # not on `plan`'s path

@@ -249,3 +249,19 @@ def test_ctrl_c_in_advise_exits_130_not_clicks_aborted_1(monkeypatch) -> None:
                                           "--output-tokens", "10", "--model", "8B"])
     assert result.exit_code == 130, result.output
     assert "interrupted by SIGINT; no advice was produced" in result.output and "Aborted" not in result.output
+
+
+def test_ctrl_c_in_gateway_config_exits_130_not_clicks_aborted_1(monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from scalepath import cli
+    from scalepath.gateway import render
+
+    def interrupted_render(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(5)  # the handler raises here
+
+    monkeypatch.setattr(render, "render_gateway", interrupted_render)
+    result = CliRunner().invoke(cli.app, ["gateway", "config", "--stack", "gateway-dev"])
+    assert result.exit_code == 130, result.output
+    assert "interrupted by SIGINT; no config was printed" in result.output and "Aborted" not in result.output
