@@ -19,7 +19,10 @@ CI = "ci"
 
 def register() -> None:
     """Register both profiles."""
-    settings.register_profile(DEV, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+    # derandomize stated, not inherited: with CI set, Hypothesis loads its own `ci` profile at import
+    # (derandomized), and a profile registered without a parent inherits whatever is loaded.
+    settings.register_profile(DEV, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True,
+                              derandomize=False)
     settings.register_profile(CI, settings.get_profile(DEV), derandomize=True)
 
 
