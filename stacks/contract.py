@@ -54,12 +54,12 @@ class Access:
     """The ``model`` the server answers to (a server refuses other names, vLLM with a 404)."""
     adapters: tuple[str, ...] = ()
     """Further names it answers to: its LoRA adapters (``deployments[].adapters[].name``)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Headers every request must carry (HF's ``X-HF-Bill-To``), known before deploy."""
 
     def served_models(self) -> tuple[str, ...]:
         """Every model name the deployment serves: the base model's, then each adapter's."""
         return (self.served_model, *self.adapters)
-    headers: tuple[tuple[str, str], ...] = ()
-    """Headers every request must carry (HF's ``X-HF-Bill-To``), known before deploy."""
 
 
 class GrantKind(str, Enum):
