@@ -32,15 +32,23 @@ class TypeFacts(BaseModel):
     complete: bool = True
     """False: only the listed replacement keys were read (e.g. an azure-native type whose own API spec was
     not opened); any other change may still replace, and ``plan --base`` says so."""
+    unread: tuple[str, ...] = ()
+    """Inputs the source read does not have (newer than the version read): a change of one may replace."""
     source: Any = None
     force_new: tuple[str, ...] = ()
     force_new_block: tuple[str, ...] = ()
+    force_new_if_shrunk: tuple[str, ...] = ()
+    """CIDR inputs that replace the resource when the new range does not contain the old one."""
     immutable: bool = False
     except_: tuple[str, ...] = Field((), alias="except")
     name: str | None = None
     name_scope: tuple[str, ...] = ()
     """Inputs the physical name is unique within (project, location, cluster, parent resource): when
     one of them changes, the replacement's name does not meet the old resource's."""
+    disjoint_ranges: tuple[str, ...] = ()
+    """CIDR inputs that may not overlap another range within ``disjoint_scope`` (a network): the old
+    resource's ranges are still there while a create-first replacement is created."""
+    disjoint_scope: tuple[str, ...] = ()
     delete_first_when_name_kept: bool = False
     unresettable: tuple[str, ...] = ()
     """Inputs the provider cannot clear once set: removing one would leave the old value live."""

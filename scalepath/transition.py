@@ -8,9 +8,10 @@ takes from a replaced resource is one of those (the value is unknown until the n
 
 The judgement (details in docs/transitions.md):
 
-- a replacement that keeps a fixed physical name and is not deleted first cannot be created next
-  to the old resource, nor can a created resource that takes the physical name of one deleted in
-  the same run: **refused** (exit 2), naming the config keys that changed for it;
+- a replacement that keeps a fixed physical name (or address ranges that must be disjoint in its
+  network) and is not deleted first cannot be created next to the old resource, nor can a created
+  resource that takes the physical name of one deleted in the same run: **refused** (exit 2),
+  naming the config keys that changed for it;
 - a delete, or a delete-first replacement, of something that serves (an endpoint, a Deployment, a
   GPU node pool, the gateway) is a **serving gap**, reported with what is down and about how long;
   refused for ``environment: prod`` unless the run accepts it (``--accept-gap``).
@@ -18,6 +19,7 @@ The judgement (details in docs/transitions.md):
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -65,6 +67,9 @@ class Change:
     """The config keys that changed for this resource's deployment (or the stack's, outside one)."""
     owner: str = ""
     """The top-level component it belongs to: its deployment's name, ``gateway``, a budget."""
+    unknown: set[str] = field(default_factory=set)
+    """Inputs taken from a replaced or created resource: unknown until it exists (the offline plan
+    shows the old value), so a physical name among them is not known to be kept."""
 
     def to_json(self) -> dict[str, Any]:
         out = {"urn": self.urn, "type": self.type, "name": self.name, "action": self.action,
@@ -159,9 +164,46 @@ def _at(value: Any, path: str) -> Any:
     return value
 
 
+def _all_at(value: Any, pattern: str) -> list[Any]:
+    """The values at a dotted path whose ``[]`` steps go into every list element."""
+    values = [value]
+    for step in pattern.split("."):
+        key = step.removesuffix("[]")
+        values = [v.get(key) for v in values if isinstance(v, dict)]
+        if step.endswith("[]"):
+            values = [item for v in values if isinstance(v, list) for item in v]
+    return [v for v in values if v is not None]
+
+
+def _network(cidr: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(cidr, strict=False)
+    except (TypeError, ValueError):
+        return None
+
+
+def _shrunk(old: Any, new: Any) -> bool:
+    """Whether the range ``new`` leaves out an address of ``old`` (terraform-provider-google's
+    IsShrinkageIpCidr; unparseable values force nothing, as there)."""
+    before, after = _network(old), _network(new)
+    if before is None or after is None:
+        return False
+    return before.version != after.version or not before.subnet_of(after)  # type: ignore[arg-type]
+
+
+def _overlapping(facts: TypeFacts, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(new range, old range) pairs that overlap among ``disjoint_ranges``."""
+    def ranges(inputs: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        return [(str(v), n) for path in facts.disjoint_ranges for v in _all_at(inputs, path)
+                if (n := _network(v)) is not None]
+
+    return [(a, b) for a, new_net in ranges(new) for b, old_net in ranges(old)
+            if new_net.version == old_net.version and new_net.overlaps(old_net)]
+
+
 def forcing(facts: TypeFacts, old: Mapping[str, Any], new: Mapping[str, Any], changed: Sequence[str]) -> list[str]:
     """The changed paths (or blocks) that make the provider replace the resource."""
-    found: list[str] = []
+    found: list[str] = [path for path in facts.force_new_if_shrunk if _shrunk(_at(old, path), _at(new, path))]
     for path in changed:
         shape = _pattern(path)
         if facts.immutable and path.split(".")[0].split("[")[0] not in (*facts.except_, "tagsAll"):
@@ -196,9 +238,10 @@ def _physical_name(facts: TypeFacts | None, resource: PlannedResource) -> str | 
     return value if isinstance(value, str) and value != UNKNOWN else None
 
 
-def _same_scope(facts: TypeFacts | None, old: PlannedResource, new: PlannedResource) -> bool:
-    """Whether the new resource's name lives where the old one's does (same project, location, parent)."""
-    return facts is None or all(_at(old.inputs, s) == _at(new.inputs, s) for s in facts.name_scope)
+def _same_at(paths: Iterable[str], old: PlannedResource, new: PlannedResource) -> bool:
+    """Whether the old and the new resource have the same values at ``paths`` (their name's scope:
+    project, location, parent; or the network their ranges share)."""
+    return all(_at(old.inputs, p) == _at(new.inputs, p) for p in paths)
 
 
 def _owner(resource: PlannedResource, by_urn: Mapping[str, PlannedResource], deployments: Iterable[str]) -> str:
@@ -258,9 +301,9 @@ def config_changes(base: StackConfig, new: StackConfig) -> dict[str, list[str]]:
             grouped.setdefault(name, []).append(f"{prefix}.{path}")
     for key in sorted((old.keys() | cur.keys()) - {"scalepath:deployments"}):
         if old.get(key) != cur.get(key):
-            paths = (changed_paths({"": old.get(key)}, {"": cur.get(key)})
-                     if isinstance(old.get(key), dict) and isinstance(cur.get(key), dict) else [""])
-            grouped.setdefault("", []).extend(f"{key}{p[1:] if p.startswith('.') else ''}" for p in paths)
+            paths = (changed_paths(old[key], cur[key])
+                     if isinstance(old.get(key), dict) and isinstance(cur.get(key), dict) else [])
+            grouped.setdefault("", []).extend([f"{key}.{p}" for p in paths] or [key])
     return grouped
 
 
@@ -269,7 +312,6 @@ def diff(base: Plan, new: Plan) -> list[Change]:
     olds = {r.urn: r for r in base.resources if r.custom}
     news = {r.urn: r for r in new.resources if r.custom}
     changes: dict[str, Change] = {}
-    unknown_inputs: dict[str, set[str]] = {}
     # Resources in registration order, so a replaced dependency is known before its dependents.
     for resource in new.resources:
         if not resource.custom:
@@ -281,12 +323,13 @@ def diff(base: Plan, new: Plan) -> list[Change]:
         ignored = tuple(resource.options.get("ignoreChanges") or ())
         changed = [p for p in changed_paths(old.inputs, resource.inputs)
                    if not any(_under(p, i) for i in ignored)]
+        unknown: set[str] = set()
         # Inputs taken from a resource that is replaced (or new) are unknown until it exists.
         for prop, urns in resource.property_dependencies.items():
             if any(changes.get(u) and changes[u].action in ("replace", "create") for u in urns):
                 if prop not in changed and not any(_under(p, prop) for p in changed):
                     changed.append(prop)
-                    unknown_inputs.setdefault(resource.urn, set()).add(prop)
+                    unknown.add(prop)
         if not changed and old.options.get("replacementTrigger") == resource.options.get("replacementTrigger"):
             continue
         facts = replacements.facts(resource.type, resource.inputs)
@@ -295,8 +338,10 @@ def diff(base: Plan, new: Plan) -> list[Change]:
             forced.append("(replacementTrigger)")
         change = Change(resource.urn, resource.type, resource.name, "replace" if forced else "update",
                         properties=sorted(changed), forced_by=forced,
-                        may_replace=bool(changed) and not forced and (facts is None or not facts.read
-                                                                      or not facts.complete))
+                        may_replace=bool(changed) and not forced and (
+                            facts is None or not facts.read or not facts.complete
+                            or any(_under(p, u) for p in changed for u in facts.unread)),
+                        unknown=unknown)
         changes[resource.urn] = change
     for urn, old in olds.items():
         if urn not in news:
@@ -320,16 +365,25 @@ def judge(changes: list[Change], base: Plan, new: Plan, keys: Mapping[str, list[
         change.keys = [*keys.get(owner, []), *keys.get("", [])]
         facts = replacements.facts(resource.type, resource.inputs)
         name = _physical_name(facts, resource)
+        if facts and facts.name and any(_under(facts.name, u) for u in change.unknown):
+            name = None  # taken from a resource being replaced: a new value, not known offline
         if change.action == "replace":
             old_name = _physical_name(facts, olds[change.urn])
             delete_first = bool(resource.options.get("deleteBeforeReplace")) or (
                 bool(facts and facts.delete_first_when_name_kept) and name == old_name)
             change.order = "delete-first" if delete_first else "create-first"
-            if not delete_first and name is not None and name == old_name and _same_scope(
-                    facts, olds[change.urn], resource):
+            if not delete_first and name is not None and name == old_name and (
+                    facts is None or _same_at(facts.name_scope, olds[change.urn], resource)):
                 change.refused = (f"{resource.type} {change.name} is replaced ({', '.join(change.forced_by)} "
                                   f"cannot be updated) but keeps its fixed name {name!r}: the new one cannot be "
                                   "created next to the old one")
+            elif not delete_first and facts and facts.disjoint_ranges and _same_at(
+                    facts.disjoint_scope, olds[change.urn], resource) and (
+                    clash := _overlapping(facts, olds[change.urn].inputs, resource.inputs)):
+                change.refused = (f"{resource.type} {change.name} is replaced ({', '.join(change.forced_by)} "
+                                  f"cannot be updated) but its range {clash[0][0]} overlaps the old one's "
+                                  f"{clash[0][1]} in the same network, where ranges must be disjoint: the new one "
+                                  "cannot be created next to the old one")
         elif change.action == "update" and facts and (cleared := [
                 p for p in facts.unresettable
                 if _at(olds[change.urn].inputs, p) is not None and _at(resource.inputs, p) is None]):
