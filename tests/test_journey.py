@@ -141,7 +141,15 @@ def test_stacks_in_one_account_and_region_share_no_name() -> None:
     public = {"scalepath__network": {"mode": "public"}}
     gcp = [with_gateway("gcp-prod", cloudrun, **public),
            replace(with_gateway("gcp-prod", cloudrun, **public), stack="gcp-staging")]
-    for group in (aws, gcp):
+    # Two GKE stacks in one project, each with its gateway on the cluster, whose cluster names
+    # share their first 24 characters: GKE's node and KEDA service account ids (6-30 characters,
+    # unique in the project) were cut from them.
+    on_gke = {"routes": [{"name": "chat", "targets": [{"deployment": "chat-gke", "weight": 100}]}]}
+    gke = [replace(with_gateway("gke-staging", on_gke), stack=f"gke-staging-team{n}") for n in (1, 2)]
+    clusters = [r.inputs["name"] for config in gke for r in run_plan(config).resources
+                if r.type == "gcp:container/cluster:Cluster"]
+    assert len(clusters) == 2 and clusters[0][:24] == clusters[1][:24] and clusters[0] != clusters[1]
+    for group in (aws, gcp, gke):
         assert len({c.values.get("aws:region") or c.values.get("gcp:region") for c in group}) == 1
         names = Counter(name for config in group for name in set(_names(run_plan(config))))
         assert [n for n, count in names.items() if count > 1] == []

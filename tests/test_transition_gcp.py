@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
+from components.clusters import gke
 from scalepath.cli import EXIT_CONFIG, EXIT_OK, app
+from scalepath.plan import run_plan
+from scalepath.transition import transition
 from tests.support import ROOT
-from tests.test_transition import _moved_one, change, deployment, moved, runner, shipped, write
+from tests.test_transition import _moved_one, change, config_of, deployment, moved, runner, shipped, write
 
 CLUSTER = "gcp:container/cluster:Cluster"
 SUBNET = "gcp:compute/subnetwork:Subnetwork"
@@ -52,6 +55,25 @@ def test_a_new_release_channel_updates_the_cluster_in_place(tmp_path: Path) -> N
     cluster = change(result, CLUSTER)
     assert (cluster.action, cluster.properties, cluster.may_replace) == ("update", ["releaseChannel.channel"], False)
     assert result.safe and [c.type for c in result.changes] == [CLUSTER]
+
+
+def test_upgrading_to_unique_account_ids_replaces_accounts_and_pools_created_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The library step: the accounts' ids were the cluster name cut to fit; the new ids replace
+    them (accountId is ForceNew), the nodes' account is a ForceNew input of every pool, and the
+    pools' names carry it, so they are created first too (nothing refused)."""
+    config = config_of("gke-staging", ROOT / "environments" / "Pulumi.gke-staging.yaml")
+    new = run_plan(config)
+    with monkeypatch.context() as legacy:
+        legacy.setattr(gke, "account_id", lambda cluster, role: f"{cluster[:29 - len(role)].rstrip('-')}-{role}")
+        base = run_plan(config)
+    ids = {r.inputs["accountId"] for r in base.resources if r.type == "gcp:serviceaccount/account:Account"}
+    assert ids == {"scalepath-gke-staging-ch-nodes", "scalepath-gke-staging-cha-keda"}  # the ids main derived
+    result = transition("main", config, base, config, new, "staging")
+    replaced = {(c.type, c.order) for c in result.changes if c.action == "replace"}
+    assert ("gcp:serviceaccount/account:Account", "create-first") in replaced
+    assert ("gcp:container/nodePool:NodePool", "create-first") in replaced
+    assert result.safe and not result.refusals, [c.refused for c in result.refusals]
 
 
 # --- the stack's subnet: resource_compute_subnetwork.go ----------------------------------------------

@@ -33,7 +33,7 @@ from components.clusters.gpu_nodes import (
 )
 from components.clusters.gpu_telemetry import GpuAlerts, GpuTelemetry, GpuTelemetryArgs, TelemetryPlatform
 from components.clusters.kubeconfig import exec_kubeconfig
-from components.names import replacement_suffix
+from components.names import fit_name, replacement_suffix
 from components.tagging import gcp_labels, k8s_labels
 
 #: Catalogue GPU name -> GKE accelerator type (``guestAccelerators[].type``).
@@ -46,10 +46,20 @@ GKE_ACCELERATORS = {
 NODE_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer",
               "roles/stackdriver.resourceMetadata.writer", "roles/artifactregistry.reader")
 _KEDA_KSA = "keda-operator"
+_NODES = "nodes"
+"""Role of the nodes' service account (its id ends in it)."""
+ACCOUNT_ID_MAX = 30
+"""Google service account ids are 6-30 characters, unique in the GCP project."""
 
 INSTALLS = frozenset({Capability.KEDA, Capability.MANAGED_PROMETHEUS, Capability.RESOURCE_METRICS})
 """What workloads on the cluster may rely on (KEDA, Managed Prometheus, GKE's own metrics-server;
 no custom-metrics adapter)."""
+
+
+def account_id(cluster_name: str, role: str) -> str:
+    """``<cluster>-<role>``, the cluster name shortened with a hash of all of it when too long:
+    cluster names are unique per project and stack, and two that share a head stay apart."""
+    return f"{fit_name(cluster_name, ACCOUNT_ID_MAX - len(role) - 1)}-{role}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,7 +178,7 @@ class GkeGpuCluster(pulumi.ComponentResource):
         self._labels = gcp_labels(args.tags)
 
         net = args.network
-        node_sa = self._service_account("nodes", "GKE nodes", NODE_ROLES)
+        node_sa = self._service_account(_NODES, "GKE nodes", NODE_ROLES)
         authorized = [*([net.node_cidr] if net.node_cidr else []), *args.master_authorized_cidrs]
         cluster = gcp.container.Cluster(
             f"{name}-cluster",
@@ -276,7 +286,7 @@ class GkeGpuCluster(pulumi.ComponentResource):
         """A Google service account with project roles (account ids are 6-30 characters)."""
         account = gcp.serviceaccount.Account(
             f"{self._name}-{role}-sa", project=self._args.project,
-            account_id=f"{self._args.cluster_name[:29 - len(role)].rstrip('-')}-{role}",
+            account_id=account_id(self._args.cluster_name, role),
             display_name=f"{self._args.cluster_name}: {purpose}", opts=self._child)
         for project_role in project_roles:
             gcp.projects.IAMMember(
@@ -302,12 +312,13 @@ class GkeGpuCluster(pulumi.ComponentResource):
                 key=taint["key"], value=taint["value"], effect=CLOUD_TAINT_EFFECT[taint["effect"]])]
         spot = capacity == "spot"
         # The suffix follows the inputs GKE cannot update in place (accelerator type and count,
-        # driver, spot): a change replaces the pool under a new name, created before the old
-        # pool is drained and deleted (a fixed name would clash, or delete every GPU node first).
+        # driver, spot, the nodes' service account): a change replaces the pool under a new name,
+        # created before the old pool is drained and deleted (a fixed name would clash, or delete
+        # every GPU node first).
         force_new = (accelerator.type, accelerator.count, self._args.gpu_pool.driver_version) if accelerator else None
         return gcp.container.NodePool(
             f"{self._name}-{role}",
-            name=f"{role}-{replacement_suffix(force_new, spot)}",
+            name=f"{role}-{replacement_suffix(force_new, spot, account_id(self._args.cluster_name, _NODES))}",
             project=self._args.project,
             cluster=self._cluster.name,
             location=self._args.region,

@@ -3,20 +3,12 @@ endpoints and to read its two secrets; ingress internal-only when private."""
 
 from __future__ import annotations
 
-import hashlib
-
 import pulumi
 import pulumi_gcp as gcp
 
 from components.gateway.args import LIVENESS_PATH, PORT, GatewayArgs
-from components.gateway.kubernetes import grant_vertex
+from components.gateway.kubernetes import gateway_account_id, grant_vertex
 from components.tagging import gcp_labels
-
-
-def run_account_id(physical_name: str) -> str:
-    """A service account id (6-30 characters, unique in the GCP project) for this stack's gateway:
-    ``gw-`` and a hash of its physical name, which names the project and stack."""
-    return f"gw-{hashlib.sha256(physical_name.encode()).hexdigest()[:12]}-run"
 
 
 def deploy_cloudrun(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str]],
@@ -24,7 +16,7 @@ def deploy_cloudrun(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Inpu
     """``secrets`` maps env name -> Secret Manager secret id; returns the OpenAI base URL."""
     run = args.cloudrun
     assert run is not None
-    account = gcp.serviceaccount.Account(f"{name}-sa", account_id=run_account_id(args.physical_name),
+    account = gcp.serviceaccount.Account(f"{name}-sa", account_id=gateway_account_id(args.physical_name, "run"),
                                          project=run.project,
                                          display_name="scalepath gateway (Cloud Run)", opts=opts)
     member = pulumi.Output.concat("serviceAccount:", account.email)

@@ -8,6 +8,7 @@ are a Kubernetes Secret read through ``secretKeyRef``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pulumi
@@ -37,6 +38,12 @@ def secret_key(env: str) -> str:
     return env.lower().replace("_", "-")
 
 
+def gateway_account_id(physical_name: str, runtime: str) -> str:
+    """A service account id (6-30 characters, unique in the GCP project) for this stack's gateway:
+    ``gw-``, a hash of its physical name (which names the project and stack) and the runtime."""
+    return f"gw-{hashlib.sha256(physical_name.encode()).hexdigest()[:12]}-{runtime}"
+
+
 def _identity(name: str, args: GatewayArgs, opts: pulumi.ResourceOptions) -> dict[str, str]:
     """Cloud identity of the pods; returns the ServiceAccount's annotations."""
     cluster = args.kubernetes
@@ -49,8 +56,8 @@ def _identity(name: str, args: GatewayArgs, opts: pulumi.ResourceOptions) -> dic
                                        tags=aws_tags(args.tags), opts=opts)
         return {}
     project = cluster.gcp_project or ""
-    account = gcp.serviceaccount.Account(f"{name}-sa", account_id=f"{name}-sa"[:30], project=project,
-                                         display_name="scalepath gateway", opts=opts)
+    account = gcp.serviceaccount.Account(f"{name}-sa", account_id=gateway_account_id(args.physical_name, "k8s"),
+                                         project=project, display_name="scalepath gateway", opts=opts)
     gcp.serviceaccount.IAMMember(
         f"{name}-wi", service_account_id=account.name, role="roles/iam.workloadIdentityUser",
         member=f"serviceAccount:{project}.svc.id.goog[{NAMESPACE}/{SERVICE_ACCOUNT}]", opts=opts)

@@ -19,6 +19,7 @@ from components.gateway.args import (
     RouteAlerts,
 )
 from components.gateway.component import Gateway
+from components.names import fit_name
 from stacks import aws as aws_stack
 from stacks.config import Cloud
 from stacks.context import StackContext
@@ -26,7 +27,6 @@ from stacks.contract import GrantKind, StageContract
 from stacks.gateway.backends import Exports, backend_env, backends_for, deployment_prices, secret_env
 from stacks.gateway.config import RUNTIME_CLOUD, GatewayConfig, GatewayRuntime, cluster_deployment, split_target
 from stacks.gateway.engine_config import render
-from stacks.names import fit_name
 from stacks.secret_store import SecretStoreConfig, secret_name
 from stacks.stages import STAGES, entries
 

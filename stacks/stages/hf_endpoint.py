@@ -19,13 +19,13 @@ from pydantic import (
 
 from components.huggingface.endpoint import HfInferenceEndpoint, HfInferenceEndpointArgs, ImageArgs, PrivateLinkArgs
 from components.huggingface.endpoint_provider import HardwareError, validate_hardware
+from components.names import fit_name
 from components.secret_store import CloudSecret, CloudSecretArgs
 from stacks.config import Cloud, DeploymentBase, DnsName, Environment, Scaling, StackFacts, Stage
 from stacks.context import StackContext
 from stacks.contract import Access, AccessKind, Auth, Fix, Protocol, Reach, Scope, StageContract, UniqueName
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
-from stacks.names import fit_name
 from stacks.needs import HubToken, Needs, WeightsFrom, flag_value
 from stacks.secret_env import secret_env_names
 from stacks.secret_store import SecretStoreConfig

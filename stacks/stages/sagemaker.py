@@ -21,7 +21,7 @@ from components import catalog
 from components.aws.api_model import api_constraint, constraints
 from components.catalog import UnknownInstanceType
 from components.model_facts import model_size_b
-from components.names import replacement_suffix
+from components.names import fit_name, replacement_suffix
 from components.sagemaker import image as sagemaker_image
 from components.sagemaker import limits
 from components.sagemaker.endpoint import (
@@ -65,7 +65,7 @@ from stacks.contract import (
 )
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
-from stacks.names import KMS_KEY_ARN, fit_name
+from stacks.names import KMS_KEY_ARN
 from stacks.needs import HubToken, Launch, Needs, WeightsFrom
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef

@@ -26,6 +26,7 @@ from components.gcp.vertex import (
     machine_spec,
     unsupported_region,
 )
+from components.names import fit_name
 from components.tagging import gcp_labels
 from stacks import gcp as gcp_stack
 from stacks.config import Cloud, DeploymentBase, Scaling, StackFacts, Stage
@@ -33,7 +34,6 @@ from stacks.context import StackContext
 from stacks.contract import Access, AccessKind, Auth, Fix, Grant, GrantKind, Protocol, Reach, Scope, StageContract
 from stacks.errors import ConfigIssue
 from stacks.model import ConfigModel
-from stacks.names import fit_name
 from stacks.needs import HubToken, Needs, WeightsFrom, flag_value
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef

@@ -19,6 +19,7 @@ from components.catalog import InstanceSpec
 from components.clusters.allocatable import NodeCloud, Resources, workload_budget
 from components.clusters.capabilities import Capability, annotation_needs
 from components.clusters.gpu_telemetry import GpuAlerts
+from components.names import fit_name
 from components.quantity import cpu_millis, memory_mib
 from components.vllm import lora
 from components.vllm import manifests as vllm_manifests
@@ -30,7 +31,6 @@ from stacks.contract import Access, AccessKind, Auth, Reach, Scope, StageContrac
 from stacks.contract import Protocol as Api  # typing.Protocol is taken here
 from stacks.errors import ConfigIssue, KeyedValueError, format_loc
 from stacks.model import ConfigModel
-from stacks.names import fit_name
 from stacks.needs import HubToken, Needs, Use, WeightsFrom
 from stacks.stages.shared.vllm import Duration, VllmDeployment
 
