@@ -64,11 +64,16 @@ def test_upgrading_to_unique_account_ids_replaces_accounts_and_pools_created_fir
     pools' names carry it, so they are created first too (nothing refused)."""
     config = config_of("gke-staging", ROOT / "environments" / "Pulumi.gke-staging.yaml")
     new = run_plan(config)
-    with monkeypatch.context() as legacy:
+    suffix = gke.replacement_suffix
+    with monkeypatch.context() as legacy:  # main's derivations: ids cut to fit, no account in the pool suffix
         legacy.setattr(gke, "account_id", lambda cluster, role: f"{cluster[:29 - len(role)].rstrip('-')}-{role}")
+        legacy.setattr(gke, "replacement_suffix", lambda *force_new: suffix(*force_new[:-1]))
         base = run_plan(config)
+    # The names main's plan of gke-staging shows.
     ids = {r.inputs["accountId"] for r in base.resources if r.type == "gcp:serviceaccount/account:Account"}
-    assert ids == {"scalepath-gke-staging-ch-nodes", "scalepath-gke-staging-cha-keda"}  # the ids main derived
+    assert ids == {"scalepath-gke-staging-ch-nodes", "scalepath-gke-staging-cha-keda"}
+    pools = {r.inputs["name"] for r in base.resources if r.type == "gcp:container/nodePool:NodePool"}
+    assert pools == {"system-bfe2ad", "gpu-spot-bb5c10", "gpu-ondemand-f9cccc"}
     result = transition("main", config, base, config, new, "staging")
     replaced = {(c.type, c.order) for c in result.changes if c.action == "replace"}
     assert ("gcp:serviceaccount/account:Account", "create-first") in replaced
