@@ -27,7 +27,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import source_pb2
 
 from components.token_shapes import redact, redact_json
-from scalepath.cost.plan_cost import estimate
+from scalepath.cost.plan_cost import estimate, wake_report
 from scalepath.mocks import ScalepathMocks
 from scalepath.stackconfig import StackConfig
 from scalepath.wire import PlannedResource, from_wire
@@ -91,13 +91,15 @@ class Plan:
     """Remediation steps of each violated policy (for the readable report; not in the JSON)."""
     placeholder_secrets: list[str] = field(default_factory=list)
     """``secure:`` keys still holding a placeholder instead of ciphertext (names only, sorted)."""
+    wake: list[dict[str, Any]] = field(default_factory=list)
+    """Deployments that scale to zero: cold start by part, billed hours (``plan_cost.wake_report``)."""
 
     def to_json(self) -> dict[str, Any]:
         """The plan JSON contract of DESIGN.md, plus ``placeholder_secrets`` (docs/architecture.md)."""
         return {"stack": self.stack, "project": self.project,
                 "resources": [r.to_json() for r in self.resources],
                 "violations": self.violations, "cost": self.cost,
-                "placeholder_secrets": self.placeholder_secrets}
+                "placeholder_secrets": self.placeholder_secrets, "wake": self.wake}
 
 
 def redacted(plan: Plan) -> Plan:
@@ -192,4 +194,4 @@ def run_plan(config: StackConfig, on_record: Callable[[PlannedResource], None] |
         contextvars.Context().run(_run_program, config, spec, monitor)
     resources = list(monitor.recorded)
     return Plan(stack=config.stack, project=config.project, resources=resources, cost=estimate(resources, spec),
-                placeholder_secrets=sorted(config.placeholder_keys))
+                placeholder_secrets=sorted(config.placeholder_keys), wake=wake_report(spec))

@@ -40,6 +40,14 @@ def render_plan(plan: Plan, console: Console) -> None:
         console.print("[green]No policy violations.[/]")
 
     render_cost(plan.cost, console)
+    for wake in plan.wake:
+        cold = wake["coldStart"]
+        weights = "size unknown" if cold["weightsLoadSeconds"] is None else \
+            f"{cold['weightsLoadSeconds']} s for {cold['weightsGB']:g} GB"
+        console.print(f"{wake['deployment']} scales to zero: cold start ~{cold['totalSeconds'] / 60:.0f} min (node "
+                      f"{cold['nodeProvisionSeconds']} s, image {cold['imagePullSeconds']} s, weights {weights}, "
+                      f"engine {cold['engineStartSeconds']} s); the route's fallback answers meanwhile; GPU billed "
+                      f"~{wake['billedHoursPerMonth']:g} h/month", highlight=False)
     if plan.placeholder_secrets:
         console.print(f"[yellow]warning:[/] not ciphertext yet: {', '.join(plan.placeholder_secrets)}; `pulumi "
                       f"preview` cannot decrypt {'it' if len(plan.placeholder_secrets) == 1 else 'them'} until set "

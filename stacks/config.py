@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from components import clock
+from components.vllm.cold_start import WakeProfile
 from stacks.adapters import Adapter, duplicate_names
 from stacks.aws_network import AwsNetworkConfig
 from stacks.azure_network import AzureNetwork
@@ -222,6 +223,11 @@ class DeploymentBase(ConfigModel):
         """Top-level secret keys (``hfToken``...) this deployment reads; the parser checks they are set."""
         return set()
 
+    def wake_profile(self) -> WakeProfile | None:
+        """How the deployment bills when it scales to zero and wakes on demand (cold start, awake hours,
+        GPU node); ``None`` for a deployment that does not (the default)."""
+        return None
+
     def needs(self) -> tuple[Needs, ...]:
         """What each kind of replica needs to load its model (GPUs, sharding, weights, Hub token);
         empty for a stage that runs no model of its own. The checks of ``stacks/checks/`` read it."""
@@ -247,4 +253,13 @@ class StackFacts:
     """Every deployment of the stack in config order; ``deployments[index]`` is the one checked."""
     gateway_in_aws_vpc: bool = False
     """The stack's gateway runs on ECS in the stack's AWS VPC (it needs NAT egress and public subnets)."""
+    gateway_routes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Deployment -> the gateway routes that send it a weighted share (itself or one of its adapters),
+    in route order: where demand for a deployment at zero replicas shows."""
+    gateway_scraped_in: Cloud | None = None
+    """The cloud whose cluster Prometheus scrapes the gateway's metrics (None: no cluster does)."""
+
+    def routes_to(self, deployment: str) -> tuple[str, ...]:
+        """The gateway routes sending ``deployment`` a weighted share (none without a gateway)."""
+        return dict(self.gateway_routes).get(deployment, ())
 

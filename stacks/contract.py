@@ -143,6 +143,15 @@ class Limits:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Wake:
+    """The deployment scales to zero between bursts and is woken by the gateway's requests for it: the
+    first request after idle finds no server, so a route sending to it needs a fallback that stays up."""
+
+    cold_start_seconds: float
+    """How long until it answers again (node, image, weights, engine: ``components/vllm/cold_start.py``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class UniqueName:
     """A name the deployment creates that no other deployment of the stack may create too (the
     second would take over, or fail on, the first one's resource)."""
@@ -194,3 +203,5 @@ class StageContract:
     reach: Reach
     limits: Limits = Limits()
     names: tuple[UniqueName, ...] = ()
+    wake: Wake | None = None
+    """Set when the deployment scales to zero (``scaling.min: 0``) and waits for demand to wake it."""

@@ -92,7 +92,9 @@ class StackSpec(ConfigModel):
         return StackFacts(stack=self.stack, stack_tag=self.stack_tag, environment=self.environment,
                           network=self.network, targets=self.targets,
                           deployments=tuple(self.deployments),
-                          gateway_in_aws_vpc=runtime is not None and runtime.value == "ecs")
+                          gateway_in_aws_vpc=runtime is not None and runtime.value == "ecs",
+                          gateway_routes=tuple(self.gateway.weighted_routes().items()) if self.gateway else (),
+                          gateway_scraped_in=self.gateway.scraped_in(self.deployments) if self.gateway else None)
 
     @property
     def stack_tag(self) -> str:

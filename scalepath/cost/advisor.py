@@ -4,7 +4,8 @@ Serverless is priced per token; every dedicated stage is priced as the cheapest 
 its catalogue (and precision) that holds the model, times the replicas the throughput model
 says the peak traffic needs, plus the stage's fixed charges (a Kubernetes control plane).
 Replicas run 730 h a month, except on a stage that scales to zero, which bills the hours with
-traffic (``busy_hours_per_day``) plus the idle minutes before each scale-down. On-demand prices,
+traffic (``busy_hours_per_day``) plus one wake a day (idle minutes before the scale-down; on a cluster
+stage the GPU node's cold start too: the rule ``plan`` prices ``scaling.min: 0`` by). On-demand prices,
 or spot where the stage's catalogue has a spot discount (``spot``). What was assumed is stated
 in :meth:`Advice.assumptions`. See docs/cost.md.
 """
@@ -20,7 +21,16 @@ from components import catalog
 from components.catalog import InstanceSpec
 from components.vllm import lora
 from scalepath.cost import tables
-from scalepath.cost.lines import HOURS_PER_MONTH, hourly_price, instance_monthly_usd, usage_monthly_usd
+from components.vllm.args import AutoscalingArgs, ModelCacheArgs
+from components.vllm.cold_start import duration_seconds, idle_tail_seconds
+from components.vllm.cold_start import estimate as estimate_cold_start
+from scalepath.cost.lines import (
+    HOURS_PER_MONTH,
+    awake_hours_per_month,
+    hourly_price,
+    instance_monthly_usd,
+    usage_monthly_usd,
+)
 from scalepath.cost.throughput import ModelSize, replica_throughput, replicas_needed
 from stacks.config import Stage
 from stacks.stages import STAGES
@@ -180,13 +190,26 @@ def _configs(stage: Stage, workload: Workload) -> list[_Config]:
     raise StageUnavailable(f"no {which} holds a {workload.model.params_b:g}B model{at}{target}")
 
 
+def wake_overhead_minutes(stage: Stage, workload: Workload) -> float:
+    """Minutes a replica bills around each day's wake beyond the busy hours: the idle minutes before
+    it stops; on a cluster stage also the GPU node's cold start and scale-down, as ``plan`` counts
+    them for ``scaling.min: 0`` (``components/vllm/cold_start.py`` at the vLLM defaults: a ``pvc``
+    cache, the KEDA keep-alive window and cooldown, weights at 2 bytes a parameter)."""
+    cloud = STAGES.entry(stage).cluster
+    if cloud is None:
+        return SCALE_DOWN_IDLE_MINUTES
+    keda, cache = AutoscalingArgs(), ModelCacheArgs()
+    cold = estimate_cold_start(cloud.value, cache.kind.value, workload.model.params_b, None)
+    tail = idle_tail_seconds(cloud.value, duration_seconds(keda.keep_alive_window), keda.cooldown_period_seconds)
+    return (cold.total_seconds + tail) / 60
+
+
 def billed_hours(stage: Stage, workload: Workload) -> float:
     """Hours a month one replica bills: all of them, or on a stage that scales to zero the busy
-    hours plus one scale-down's idle minutes a day."""
+    hours plus one wake's overhead a day (:func:`wake_overhead_minutes`; the rule ``plan`` uses)."""
     if not STAGES.entry(stage).scales_to_zero or workload.busy_hours_per_day >= 24:
         return HOURS_PER_MONTH
-    days = HOURS_PER_MONTH / 24
-    return min(HOURS_PER_MONTH, days * (workload.busy_hours_per_day + SCALE_DOWN_IDLE_MINUTES / 60))
+    return awake_hours_per_month(workload.busy_hours_per_day, wake_overhead_minutes(stage, workload))
 
 
 def _fixed_monthly(stage: Stage) -> float:
@@ -355,14 +378,17 @@ class Advice:
             pricing = (f"prices: on-demand list prices in each catalogue's reference region (--spot prices "
                        f"{', '.join(spot_stages)} at the assumed spot discount)")
         zero = [s for s in STAGES if STAGES.entry(s).scales_to_zero and STAGES.entry(s).catalog_family]
+        clusters = [s.value for s in zero if STAGES.entry(s).cluster is not None]
+        outside_prod = f" ({', '.join(clusters)} outside prod only)" if clusters else ""
         if w.busy_hours_per_day < 24:
+            billed = ", ".join(f"{s.value} ~{billed_hours(s, w):,.0f} h" for s in zero)
             hours = (f"traffic: in {w.busy_hours_per_day:g} h a day, replicas sized for {PEAK_TO_AVERAGE:g}x its "
-                     f"rate then; replicas bill ~{billed_hours(zero[0], w):,.0f} h/month where they scale to zero "
-                     f"({', '.join(s.value for s in zero)}), {HOURS_PER_MONTH} h on the other dedicated stages")
+                     f"rate then; where they scale to zero{outside_prod} replicas bill those hours plus one wake a "
+                     f"day ({billed}/month), {HOURS_PER_MONTH} h on the other dedicated stages")
         else:
             hours = (f"traffic: spread over 24 h a day, replicas sized for {PEAK_TO_AVERAGE:g}x the average rate and "
                      f"running {HOURS_PER_MONTH} h/month ({', '.join(s.value for s in zero)} could scale to zero "
-                     "outside busy hours: --busy-hours-per-day)")
+                     f"outside busy hours{outside_prod}: --busy-hours-per-day)")
         if w.instances:
             pinned = [s.stage for s in priced if s.estimates[0].instance in w.instances]
             instances = (f"instances: {', '.join(sorted(w.instances))} (--instance) for "

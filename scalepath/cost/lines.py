@@ -63,6 +63,15 @@ def instance_monthly_usd(hourly_usd: float, count: int, hours: float = HOURS_PER
     return hourly_usd * count * hours
 
 
+def awake_hours_per_month(busy_hours_per_day: float, overhead_minutes_per_day: float) -> float:
+    """Hours a month a replica that scales to zero bills: the busy hours of each day plus one wake's
+    overhead (idle minutes before it stops; for a cluster, the node's cold start too), at most 730.
+    The one rule ``plan`` and ``advise`` both price idle hours by (docs/cost.md, "Idle hours")."""
+    if busy_hours_per_day < 0 or overhead_minutes_per_day < 0:
+        raise ValueError("hours and minutes must not be negative")
+    return min(HOURS_PER_MONTH, HOURS_PER_MONTH / 24 * (busy_hours_per_day + overhead_minutes_per_day / 60))
+
+
 def usage_monthly_usd(requests_per_month: int, input_tokens: int, output_tokens: int,
                       input_usd_per_m_tok: float, output_usd_per_m_tok: float) -> float:
     """Per-token billing: requests x (input x input price + output x output price) / 1e6."""

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from components.vllm import lora
+from components.vllm.cold_start import WakeProfile
 from scalepath.cost import tables
-from scalepath.cost.lines import Basis, CostLine, usage_monthly_usd
+from scalepath.cost.lines import Basis, CostLine, awake_hours_per_month, hourly_price, usage_monthly_usd
 from scalepath.cost.resources import PricingContext, deployment_of, price_resource
 from scalepath.cost.throughput import GIB, resolve_model
 from scalepath.wire import PlannedResource
@@ -70,6 +71,41 @@ def adapters_line(deployment: DeploymentBase, urn: str | None = None) -> CostLin
                     deployment.name)
 
 
+def wake_line(deployment: DeploymentBase, profile: WakeProfile, region: str | None,
+              urn: str | None = None) -> CostLine:
+    """GPU-hours of a deployment that scales to zero (``scaling.min: 0``): its node(s) while awake, plus
+    each day's wake (cold start before the first answer, idle tail after the last). Its node group line
+    bills 0 nodes at min; at max that line bills every node all month, so this line adds nothing there."""
+    hours = awake_hours_per_month(profile.awake_hours_per_day, profile.overhead_minutes_per_wake)
+    price = hourly_price(profile.node_family, profile.node_type, region, profile.spot)
+    name = f"wake:{deployment.stage.value}"
+    if price is None:
+        return CostLine(urn, name, deployment.name, Basis.UNKNOWN, None, 0.0,
+                        f"{profile.node_type}: no price in the {profile.node_family} catalogue", deployment.name)
+    monthly = price.usd * profile.nodes * hours
+    return CostLine(urn, name, deployment.name, Basis.USAGE, monthly, 0.0, (
+        f"scales to zero: {profile.nodes} x {profile.node_type} at {price.note} x {hours:,.0f} h/month "
+        f"({profile.awake_hours_per_day:g} h awake a day (scaling.awakeHoursPerDay) + one wake a day: "
+        f"{profile.cold_start.total_seconds / 60:.0f} min cold start, {profile.idle_tail_seconds / 60:.0f} min "
+        "idle before the node goes)"), deployment.name)
+
+
+def wake_report(spec: StackSpec) -> list[dict[str, Any]]:
+    """The plan JSON ``wake`` list: each deployment that scales to zero, its cold start by part and the
+    hours it bills (docs/architecture.md, "Interface contracts")."""
+    out = []
+    for deployment in spec.deployments:
+        profile = deployment.wake_profile()
+        if profile is None:
+            continue
+        out.append({"deployment": deployment.name, "coldStart": profile.cold_start.to_json(),
+                    "awakeHoursPerDay": profile.awake_hours_per_day,
+                    "idleTailSeconds": round(profile.idle_tail_seconds),
+                    "billedHoursPerMonth": round(awake_hours_per_month(
+                        profile.awake_hours_per_day, profile.overhead_minutes_per_wake), 1)})
+    return out
+
+
 def estimate(resources: Sequence[PlannedResource], spec: StackSpec) -> dict[str, Any]:
     """The plan JSON ``cost`` object for ``resources`` recorded from ``spec``."""
     ctx = PricingContext(
@@ -87,6 +123,11 @@ def estimate(resources: Sequence[PlannedResource], spec: StackSpec) -> dict[str,
             lines.append(serverless_usage_line(deployment, first_urn.get(deployment.name)))
         if deployment.adapters:
             lines.append(adapters_line(deployment, first_urn.get(deployment.name)))
+        profile = deployment.wake_profile()
+        if profile is not None:
+            (cloud,) = deployment.clouds()
+            lines.append(wake_line(deployment, profile, ctx.default_region.get(cloud.value),
+                                   first_urn.get(deployment.name)))
     return summarise(lines, spec.budget.monthly_usd)
 
 

@@ -44,6 +44,8 @@ class Backend:
     """Longest answer the deployment is sized for (its contract's limit); the route caps to it."""
     price: RequestPrice | None = None
     """What a token of this deployment costs (per-token stages); the engine prices each answer with it."""
+    cold_start_seconds: float | None = None
+    """Set when the deployment scales to zero (its contract's ``wake``): the engine does not retry it."""
 
 
 def env_prefix(deployment: str) -> str:
@@ -132,7 +134,9 @@ def backends_for(names: list[str], contracts: Mapping[str, StageContract], targe
         contract = target_contract(contracts, name)
         made = (override_backend(contract, overrides[deployment]) if deployment in overrides
                 else backend(contract, targets))
-        return replace(made, price=prices.get(deployment))
+        wake = contract.wake
+        return replace(made, price=prices.get(deployment),
+                       cold_start_seconds=wake.cold_start_seconds if wake is not None else None)
 
     return {name: one(name) for name in names}
 

@@ -241,6 +241,24 @@ class GatewayConfig(ConfigModel):
             seen.update(dict.fromkeys(route.deployments()))
         return list(seen)
 
+    def weighted_routes(self) -> dict[str, tuple[str, ...]]:
+        """Deployment -> the routes whose weighted targets include it or one of its adapters."""
+        out: dict[str, dict[str, None]] = {}
+        for route in self.routes:
+            for target in route.targets:
+                if target.weight > 0:
+                    out.setdefault(split_target(target.deployment)[0], {})[route.name] = None
+        return {name: tuple(routes) for name, routes in out.items()}
+
+    def scraped_in(self, deployments: tuple[DeploymentBase, ...] | list[DeploymentBase]) -> Cloud | None:
+        """The cloud whose cluster Prometheus scrapes the engine's metrics: the ``kubernetes`` runtime
+        on an EKS cluster, where the gateway gets a ServiceMonitor (``components/gateway/kubernetes.py``;
+        metered on AWS only, ``stacks/gateway/build.py``). ECS sends them to CloudWatch; GKE, Cloud
+        Run and Container Apps export none yet."""
+        if self.resolved_runtime(deployments) is not GatewayRuntime.KUBERNETES:
+            return None
+        return Cloud.AWS if Cloud.AWS in self.clouds(deployments) else None
+
     def resolved_runtime(self, deployments: tuple[DeploymentBase, ...] | list[DeploymentBase]) -> GatewayRuntime | None:
         """``runtime``, else the first cluster stage's, else the first cloud deployment's service."""
         if self.runtime is not None:

@@ -73,8 +73,11 @@ def engine_config(gateway: GatewayConfig, backends: Mapping[str, Backend]) -> di
 
     def entry(group: str, route: Route, deployment: str, target: RouteTarget | None) -> dict[str, Any]:
         backend = backends[deployment]
+        # A target at zero replicas refuses at once (its Service has no ready endpoint) until it has
+        # started: retrying it only delays the fallback (docs/gateway.md, "Targets that wake from zero").
+        retries = 0 if backend.cold_start_seconds is not None else route.retries
         params = {**backend.params, "timeout": route.timeout_seconds,
-                  "stream_timeout": route.timeout_seconds, "num_retries": route.retries,
+                  "stream_timeout": route.timeout_seconds, "num_retries": retries,
                   **entry_limits(route, target)}
         if backend.price is not None:
             params["input_cost_per_token"] = backend.price.input_usd_per_token

@@ -92,6 +92,7 @@ def target_issues(gateway: GatewayConfig, stack: StackFacts) -> list[ConfigIssue
                 issues.append(ConfigIssue(format_loc(("gateway", "routes", r, *path)), (
                     f"deployment {name!r} answers {offers}, and a route serves {ROUTE_PROTOCOL.value} completions; "
                     f"route to a deployment that answers {ROUTE_PROTOCOL.value}")))
+    issues += _wake_issues(gateway, contracts)
     for name, contract in contracts.items():
         i = index[name]
         if contract.auth.unusable is not None:
@@ -108,4 +109,26 @@ def target_issues(gateway: GatewayConfig, stack: StackFacts) -> list[ConfigIssue
         issues.append(ConfigIssue(format_loc(("gateway", "runtime")), (
             f"deployment {name!r} is reachable only from {reach.caller_needs}, and the {runtime.value} gateway "
             f"runs elsewhere: {fix}")))
+    return issues
+
+
+def _wake_issues(gateway: GatewayConfig, contracts: dict[str, StageContract]) -> list[ConfigIssue]:
+    """A route sending a share to a deployment at zero replicas needs a fallback that stays up: the
+    first request after idle finds no server (the wake signal is that very request), and is answered
+    by the fallback while the server starts (docs/gateway.md, "Targets that wake from zero")."""
+    issues = []
+    for r, route in enumerate(gateway.routes):
+        cold = [t.deployment for t in route.targets if t.weight > 0
+                and contracts[split_target(t.deployment)[0]].wake is not None]
+        if not cold:
+            continue
+        warm = [f for f in route.fallbacks if contracts[split_target(f)[0]].wake is None]
+        if warm:
+            continue
+        wake = contracts[split_target(cold[0])[0]].wake
+        assert wake is not None
+        issues.append(ConfigIssue(format_loc(("gateway", "routes", r, "fallbacks")), (
+            f"{', '.join(cold)} scale(s) to zero (scaling.min 0): the first request after idle finds no server "
+            f"and the server takes ~{wake.cold_start_seconds / 60:.0f} min to start; list a fallback deployment "
+            "that stays up (scaling.min >= 1, or a serverless stage) so those requests are answered meanwhile")))
     return issues

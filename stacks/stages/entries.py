@@ -37,7 +37,7 @@ class StageEntry:
     gateway's ``kubernetes`` runtime runs there; CI logs in to it); ``None``: no cluster."""
     scales_to_zero: bool
     """Its replicas stop when idle and start on the next request, so idle hours are not billed
-    (``advise --busy-hours-per-day``)."""
+    (``advise --busy-hours-per-day``); on a cluster stage outside prod only (``scaling.min: 0``)."""
     serves_adapters: bool
     """Its server loads ``deployments[].adapters`` (LoRA) beside the base model; every other
     stage refuses the key (why, per stage: docs/configuration.md, *LoRA adapters*)."""
@@ -69,11 +69,11 @@ ENTRIES: dict[Stage, StageEntry] = {
                                     scales_to_zero=False, serves_adapters=False),
     Stage.EKS_VLLM: StageEntry("stacks.stages.eks_vllm", catalog_family="ec2", private=True,
                                cost=_BY_INSTANCE, fixed_cost_types=("aws:eks/cluster:Cluster",),
-                               secrets=("hfToken",), cluster=Cloud.AWS, scales_to_zero=False,
+                               secrets=("hfToken",), cluster=Cloud.AWS, scales_to_zero=True,
                                serves_adapters=True),
     Stage.GKE_VLLM: StageEntry("stacks.stages.gke_vllm", catalog_family="gce", private=True,
                                cost=_BY_INSTANCE, fixed_cost_types=("gcp:container/cluster:Cluster",),
-                               secrets=("hfToken",), cluster=Cloud.GCP, scales_to_zero=False,
+                               secrets=("hfToken",), cluster=Cloud.GCP, scales_to_zero=True,
                                serves_adapters=True),
 }
 

@@ -60,9 +60,12 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
     "prod GPU node minimum 0": (
         aws_config("prod", "private", eks(cluster={"gpuNodes": {"min": 0}})), f"{D}.cluster.gpuNodes.min",
         "prod keeps at least one GPU node"),
-    "vLLM scale to zero (nothing deployed would wake it)": (
+    "vLLM scale to zero without a gateway route (nothing would wake it)": (
         gcp_config("staging", "private", gke(scaling={"min": 0, "max": 1})),
-        f"{D}.scaling.min", "nothing this stack deploys measures the traffic"),
+        f"{D}.scaling.min", "0 needs demand the cluster can see"),
+    "vLLM scale to zero in prod": (
+        gcp_config("prod", "private", gke(scaling={"min": 0, "max": 1})),
+        f"{D}.scaling.min", "prod keeps its minimum"),
     "public LB in private mode": (
         aws_config("dev", "private", eks(vllm={"modelCache": {"kind": "ephemeral"},
                                         "service": {"exposure": "public-lb"}})),

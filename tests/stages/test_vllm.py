@@ -124,12 +124,15 @@ def test_existing_token_secret_wins(base_config: dict[str, Any]) -> None:
     assert not [m for m in rendered if m["kind"] == "Secret"]
 
 
-@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
-def test_scale_to_zero_is_not_offered_nothing_deployed_would_wake_it(
-        base_config: dict[str, Any], environment: str) -> None:
-    # Issue 14, item 21: the wake query read an ingress controller nothing installs or scrapes.
+@pytest.mark.parametrize(("environment", "why"), [
+    ("dev", "0 needs demand the cluster can see"), ("staging", "0 needs demand the cluster can see"),
+    ("prod", "prod keeps its minimum")])
+def test_scale_to_zero_needs_a_gateway_route_and_is_refused_in_prod(
+        base_config: dict[str, Any], environment: str, why: str) -> None:
+    # Issue 26: no gateway here, so nothing would wake it outside prod (tests/stages/test_wake_from_zero.py
+    # has the stacks that do); prod refuses it whatever wakes it.
     found = issues(config(base_config, environment=environment, scaling={"min": 0, "max": 1}))
-    assert "nothing this stack deploys" in found["scalepath:deployments[0].scaling.min"]
+    assert why in found["scalepath:deployments[0].scaling.min"]
     found = issues(config(base_config, scaling={"min": 1, "max": 1}, vllm={"keda": {
         "wakeQuery": 'sum(rate(nginx_ingress_controller_requests{service="llm"}[2m]))'}}))
     assert "wakeQuery was removed" in found["scalepath:deployments[0].vllm.keda"]

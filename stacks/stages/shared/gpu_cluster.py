@@ -21,17 +21,21 @@ from components.clusters.capabilities import Capability, annotation_needs
 from components.clusters.gpu_telemetry import GpuAlerts
 from components.names import fit_name
 from components.quantity import cpu_millis, memory_mib
+from components.model_facts import model_size_b
 from components.vllm import lora
+from components.vllm.cold_start import ColdStart, WakeProfile, duration_seconds, idle_tail_seconds
+from components.vllm.cold_start import estimate as estimate_cold_start
 from components.vllm import manifests as vllm_manifests
 from components.vllm.manifests import SYNC_REQUESTS
 from components.vllm.service import VllmService, VllmServiceArgs
 from stacks.config import Cloud, DeploymentBase, Environment, StackFacts
 from stacks.context import StackContext
-from stacks.contract import Access, AccessKind, Auth, Reach, Scope, StageContract
+from stacks.contract import Access, AccessKind, Auth, Reach, Scope, StageContract, Wake
 from stacks.contract import Protocol as Api  # typing.Protocol is taken here
 from stacks.errors import ConfigIssue, KeyedValueError, format_loc
 from stacks.model import ConfigModel
 from stacks.needs import HubToken, Needs, Use, WeightsFrom
+from stacks.stages.entries import ENTRIES
 from stacks.stages.shared.vllm import Duration, VllmDeployment
 
 GCP_TRIGGER_AUTH = "gcp-workload-identity"
@@ -159,6 +163,27 @@ class GpuClusterDeployment(VllmDeployment):
                     + "or choose larger GPU node types")))
         return issues
 
+    def cold_start(self) -> ColdStart:
+        """How long a replica takes to answer from zero on this cloud (``components/data/cold_start.yaml``)."""
+        v = self.vllm
+        return estimate_cold_start(self.cloud.value, v.model_cache.kind, model_size_b(self.model),
+                                   v.quantization.value if v.quantization else None)
+
+    def wake_profile(self) -> WakeProfile | None:
+        """With ``scaling.min: 0``: one replica's GPU node(s) billed while awake (``scaling.awakeHoursPerDay``)
+        plus each wake's cold start and idle tail."""
+        if self.scaling.min != 0:
+            return None
+        node = self.gpu_node_types()[0]
+        keda = self.vllm.keda
+        per_node = max(1, self.gpus_per_node() // self.vllm.gpus_per_replica)
+        return WakeProfile(
+            cold_start=self.cold_start(), awake_hours_per_day=self.scaling.awake_hours_per_day,
+            idle_tail_seconds=idle_tail_seconds(self.cloud.value, duration_seconds(keda.keep_alive_window),
+                                                keda.cooldown_period_seconds),
+            node_family=ENTRIES[self.stage].catalog_family or "", node_type=node.name,
+            spot=self.cluster.gpu_nodes.spot, nodes=math.ceil(1 / per_node))  # type: ignore[attr-defined]
+
     def gpu_nodes_label(self) -> str:
         """How errors name the GPU node type, e.g. ``cluster.gpuNodes.instanceTypes (g6.xlarge)``."""
         raise NotImplementedError
@@ -239,8 +264,8 @@ class GpuClusterDeployment(VllmDeployment):
                 format_loc(("deployments", index, "cluster", self.access_key)),
                 "network.mode is public, so the control plane gets a public endpoint: list the CIDRs "
                 "allowed to reach it (CI runners, VPN), or set scalepath:network.mode to private"))
-        if stack.environment is Environment.PROD and min_nodes == 0:
-            # scaling.min >= 1 (VllmScaling), so only an explicit gpuNodes.min gets here.
+        if stack.environment is Environment.PROD and min_nodes == 0 and self.scaling.min > 0:
+            # scaling.min 0 in prod has its own issue (VllmDeployment._wake_issues).
             issues.append(ConfigIssue(format_loc(("deployments", index, "cluster", "gpuNodes", "min")),
                                       "prod keeps at least one GPU node (gpuNodes.min 0 is allowed in "
                                       "dev and staging only)"))
@@ -297,11 +322,13 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
     the deployment's own cluster."""
     assert isinstance(deployment, VllmDeployment)
     (cloud,) = deployment.clouds()
+    profile = deployment.wake_profile()
     return StageContract(
         deployment=deployment.name, protocols=frozenset({Api.CHAT, Api.COMPLETIONS}),
         access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl",
                       served_model=deployment.vllm.served_model_name or deployment.model,
                       adapters=tuple(a.name for a in deployment.adapters)),
         auth=Auth(), reach=Reach(scope=Scope.CLUSTER, cloud=cloud,
-                                 caller_needs="a pod in the deployment's own cluster (cluster-local Service name)"))
+                                 caller_needs="a pod in the deployment's own cluster (cluster-local Service name)"),
+        wake=Wake(cold_start_seconds=profile.cold_start.total_seconds) if profile is not None else None)
 

@@ -48,7 +48,9 @@ from components.vllm.args import (
     VllmServiceArgs,
 )
 from components.vllm.lora import LoraAdapter
-from stacks.config import Cloud, DeploymentBase, Scaling, StackFacts
+from components.gateway.kubernetes import NAMESPACE as GATEWAY_NAMESPACE
+from components.gateway.meter import REQUESTS
+from stacks.config import Cloud, DeploymentBase, Environment, Scaling, StackFacts
 from stacks.context import StackContext
 from stacks.errors import ConfigIssue, KeyedValueError, format_loc
 from stacks.model import ConfigModel
@@ -62,11 +64,19 @@ K8sName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a
 """A DNS label (namespace, Secret name...)."""
 Fraction = Annotated[float, Field(gt=0, le=1)]
 
-NO_SCALE_TO_ZERO = (
-    "scale to zero is not offered on eks-vllm/gke-vllm: a server at zero replicas exports no "
-    "metrics and nothing this stack deploys measures the traffic waiting for it (no ingress or "
-    "gateway is installed or scraped), so KEDA would never wake it; set scaling.min to 1 or more")
-"""Why ``scaling.min: 0`` is refused (issue 14, item 21)."""
+WAKE_KEYS = "gateway.routes[].targets"
+"""Where a scaled-to-zero deployment gets its demand: a gateway route sending it a weighted share."""
+
+
+def wake_query(routes: tuple[str, ...], window: str) -> str:
+    """PromQL on the gateway's request counter for ``routes`` (the engine's ``requested_model`` is
+    the route a client asked for; the ServiceMonitor adds the gateway's ``namespace``): positive when
+    one of them took requests within ``window``. The counter is born at 1 with its first request
+    (Prometheus reads no increase from a single sample), so a series that did not exist ``window``
+    ago counts as demand too: the first request after the gateway starts also wakes the server."""
+    alternatives = "|".join(route.replace(".", "\\\\.") for route in routes)
+    series = f'{REQUESTS}{{namespace="{GATEWAY_NAMESPACE}",requested_model=~"{alternatives}"}}'
+    return f"(sum(increase({series}[{window}])) > 0) or count({series} unless {series} offset {window})"
 
 
 class VllmImageSettings(ConfigModel):
@@ -133,7 +143,8 @@ class KedaSettings(ConfigModel):
     @classmethod
     def _removed_keys(cls, data: Any) -> Any:
         if isinstance(data, Mapping) and "wakeQuery" in data:
-            raise ValueError(f"wakeQuery was removed: {NO_SCALE_TO_ZERO}")
+            raise ValueError("wakeQuery was removed: with scaling.min 0 the server is woken by the gateway's "
+                             "request count for the routes that send to it (docs/stages/vllm.md); delete the key")
         if isinstance(data, Mapping) and "hpaMetricName" in data:
             raise ValueError("hpaMetricName was removed: an HPA on a custom metric needs a custom-metrics adapter, "
                              "which the clusters do not install, so the HPA mode is refused; delete the key")
@@ -239,14 +250,12 @@ def config_key(field_name: str) -> str:
 
 
 class VllmScaling(Scaling):
-    """``scaling`` of a vLLM deployment: at least one replica (see :data:`NO_SCALE_TO_ZERO`)."""
+    """``scaling`` of a vLLM deployment. ``min: 0`` (outside prod) scales the server to zero between
+    bursts of demand the gateway sees (:func:`wake_query`)."""
 
-    @field_validator("min")
-    @classmethod
-    def _no_scale_to_zero(cls, value: int) -> int:
-        if value == 0:
-            raise ValueError(NO_SCALE_TO_ZERO)
-        return value
+    awake_hours_per_day: Annotated[float, Field(gt=0, le=24)] = 8.0
+    """With ``min: 0``: hours a day the server is expected to be awake (the cost estimate bills GPU
+    nodes for these, plus each wake's cold start and idle tail: docs/cost.md)."""
 
 
 class VllmDeployment(DeploymentBase):
@@ -283,8 +292,9 @@ class VllmDeployment(DeploymentBase):
     def _consistent(self) -> VllmDeployment:
         # Cross-field rules live once, in the component; environment-dependent ones
         # (public LB in private mode) are checked again in check_in_stack.
+        # Scale to zero depends on the stack (environment, gateway): check_in_stack judges it.
         args = _service_args(self, tags={}, cloud=_cluster_cloud(self), private_network=False,
-                             hf_token=None)
+                             hf_token=None, allow_scale_to_zero=True, wake="checked in check_in_stack")
         try:
             args.validate()
         except VllmArgsError as error:
@@ -295,12 +305,15 @@ class VllmDeployment(DeploymentBase):
         """The workload in this stack: no public load balancer in
         private network mode, and a namespace no other deployment of the stage uses."""
         args = _stack_service_args(self, stack, cloud=_cluster_cloud(self), tags={}, hf_token=None)
-        issues = []
+        issues = self._wake_issues(stack, index)
         try:
             args.validate()
         except VllmArgsError as error:
-            issues.append(ConfigIssue(format_loc(("deployments", index, *config_key(error.field_name).split("."))),
-                                      error.message))
+            # The wake rules above say why a scale to zero cannot be woken; the component's generic
+            # refusal of the same fields would only repeat it.
+            if not (issues and error.field_name.startswith(("autoscaling.min_replicas", "autoscaling.wake_query"))):
+                issues.append(ConfigIssue(
+                    format_loc(("deployments", index, *config_key(error.field_name).split("."))), error.message))
         for other_index, other in enumerate(stack.deployments):
             if other_index != index and isinstance(other, VllmDeployment) and other.stage == self.stage \
                     and (other.vllm.namespace or other.name) == args.namespace:
@@ -312,6 +325,32 @@ class VllmDeployment(DeploymentBase):
         return issues
 
 
+    def _wake_issues(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
+        """``scaling.min: 0``: not in prod, KEDA on, and demand the cluster's Prometheus can see
+        (a gateway route sending it a share, the gateway scraped in this cluster)."""
+        if self.scaling.min != 0:
+            return []
+        at = format_loc(("deployments", index, "scaling", "min"))
+        if stack.environment is Environment.PROD:
+            return [ConfigIssue(at, "prod keeps its minimum: scale to zero is for dev and staging; set scaling.min "
+                                    "to 1 or more")]
+        if not self.vllm.keda.enabled:
+            return [ConfigIssue(format_loc(("deployments", index, "vllm", "keda", "enabled")),
+                                "scaling.min 0 needs KEDA (an HPA cannot scale to zero); set it to true")]
+        if not stack.routes_to(self.name):
+            return [ConfigIssue(at, (
+                "0 needs demand the cluster can see: at zero replicas vLLM exports no metrics, so the server is "
+                f"woken by the gateway's requests for it; route it ({WAKE_KEYS}, weight > 0, with a fallback "
+                "that stays up) or set scaling.min to 1"))]
+        if stack.gateway_scraped_in is not _cluster_cloud(self):
+            return [ConfigIssue(at, (
+                "0 needs the gateway's request metrics in this cluster's Prometheus, which KEDA queries to wake the "
+                "server; only the kubernetes gateway runtime on an EKS cluster is scraped there (ECS sends its "
+                "metrics to CloudWatch; on GKE the gateway exports none yet). Run the gateway on this cluster "
+                "(gateway.runtime: kubernetes) or set scaling.min to 1"))]
+        return []
+
+
 def _cluster_cloud(deployment: VllmDeployment) -> Cloud | None:
     """The cloud whose cluster runs the deployment (its stage model's ``clouds()``)."""
     clouds = deployment.clouds() & {Cloud.AWS, Cloud.GCP}
@@ -319,8 +358,8 @@ def _cluster_cloud(deployment: VllmDeployment) -> Cloud | None:
 
 
 def _service_args(deployment: VllmDeployment, *, tags: dict[str, str], cloud: Cloud | None,
-                  private_network: bool,
-                  hf_token: pulumi.Input[str] | None) -> VllmServiceArgs:
+                  private_network: bool, hf_token: pulumi.Input[str] | None,
+                  allow_scale_to_zero: bool, wake: str | None) -> VllmServiceArgs:
     v = deployment.vllm
     scaling = deployment.scaling
     if v.keda.enabled:
@@ -350,7 +389,7 @@ def _service_args(deployment: VllmDeployment, *, tags: dict[str, str], cloud: Cl
                              access_mode=v.model_cache.access_mode, uri=v.model_cache.uri),
         autoscaling=AutoscalingArgs(
             mode=mode, min_replicas=scaling.min, max_replicas=scaling.max,
-            allow_scale_to_zero=False,
+            allow_scale_to_zero=allow_scale_to_zero, wake_query=wake,
             prometheus_address=v.keda.prometheus_address,
             authentication_ref=v.keda.authentication_ref, queue_threshold=v.keda.queue_threshold,
             kv_cache_usage_threshold=None if v.keda.kv_cache_usage_percent is None
@@ -382,9 +421,13 @@ def _service_args(deployment: VllmDeployment, *, tags: dict[str, str], cloud: Cl
 
 def _stack_service_args(deployment: VllmDeployment, stack: StackFacts, *, cloud: Cloud | None,
                         tags: dict[str, str], hf_token: pulumi.Input[str] | None) -> VllmServiceArgs:
-    """The args with what the stack decides: private network mode."""
-    return _service_args(deployment, tags=tags, cloud=cloud,
-                         private_network=stack.network.mode == "private", hf_token=hf_token)
+    """The args with what the stack decides: private network mode, scale to zero outside prod, and
+    the wake query on the gateway's routes that send to the deployment."""
+    routes = stack.routes_to(deployment.name)
+    wake = wake_query(routes, deployment.vllm.keda.keep_alive_window) if deployment.scaling.min == 0 and routes \
+        else None
+    return _service_args(deployment, tags=tags, cloud=cloud, private_network=stack.network.mode == "private",
+                         hf_token=hf_token, allow_scale_to_zero=stack.environment is not Environment.PROD, wake=wake)
 
 
 def vllm_service_args(deployment: VllmDeployment, ctx: StackContext, *,
