@@ -20,10 +20,10 @@ from itertools import pairwise
 from components import catalog
 from components.catalog import InstanceSpec
 from components.vllm import lora
-from scalepath.cost import tables
 from components.vllm.args import AutoscalingArgs, ModelCacheArgs
 from components.vllm.cold_start import duration_seconds, idle_tail_seconds
 from components.vllm.cold_start import estimate as estimate_cold_start
+from scalepath.cost import tables
 from scalepath.cost.lines import (
     HOURS_PER_MONTH,
     awake_hours_per_month,

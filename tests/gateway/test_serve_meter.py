@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
+from components.gateway.meter import REQUESTS
 from tests.support.gateway_serve import KEY, Served, running, serving, stack_file
 from tests.support.openai_standin import StandIn
 
@@ -98,7 +99,8 @@ def test_metrics_show_requests_latency_tokens_and_spend_per_route(gateway: Serve
     deadline = time.monotonic() + METRICS_WAIT_SECONDS
     while True:
         text = _metrics(gateway).text
-        requests = _sample(text, "litellm_proxy_total_requests_metric_total", requested_model="metered",
+        # The constant the wake-from-zero query of a scaled-to-zero vLLM deployment reads, too.
+        requests = _sample(text, REQUESTS, requested_model="metered",
                            status_code="200")
         if requests >= sent or time.monotonic() > deadline:
             break

@@ -47,3 +47,18 @@ def gke_config(environment: str = "staging", mode: str = "public", **deployment:
     return gcp_config(environment, mode, {
         "name": "llm", "model": MODEL, "stage": "gke-vllm", "scaling": {"min": 1, "max": 2},
         "cluster": cluster, "vllm": {"modelCache": {"kind": "ephemeral"}}, **deployment})
+
+
+def wake_stack(environment: str = "staging", *, fallbacks: tuple[str, ...] = ("chat-serverless",),
+               cloud: str = "aws", **deployment: Any) -> dict[str, Any]:
+    """One vLLM deployment ``llm`` at ``scaling.min: 0`` behind the gateway's ``chat`` route (the
+    cluster's own runtime), with an HF serverless fallback ``chat-serverless``; set
+    ``scalepath:hfToken`` before planning."""
+    settings = {"scaling": {"min": 0, "max": 1}, **deployment}
+    cfg = eks_config(environment, **settings) if cloud == "aws" else gke_config(environment, **settings)
+    cfg["scalepath:deployments"].append({
+        "name": "chat-serverless", "model": MODEL, "stage": "hf-serverless", "provider": "auto",
+        "secretStore": {"cloud": cloud}})
+    cfg["scalepath:gateway"] = {"routes": [
+        {"name": "chat", "targets": [{"deployment": "llm", "weight": 100}], "fallbacks": list(fallbacks)}]}
+    return cfg

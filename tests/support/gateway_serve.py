@@ -118,10 +118,11 @@ def running(servers: dict[str, StandIn]) -> Iterator[dict[str, StandIn]]:
 
 
 @contextmanager
-def serving(config: Path, standins: dict[str, StandIn]) -> Iterator[Served]:
-    """``scalepath gateway serve`` with each stand-in as the deployment of its name; on the way out,
-    SIGTERM must stop the CLI and the engine it started (nothing outlives the block either way)."""
-    served = start_serve(config, {name: s.url for name, s in standins.items()})
+def serving(config: Path, standins: dict[str, StandIn], extra: dict[str, str] | None = None) -> Iterator[Served]:
+    """``scalepath gateway serve`` with each stand-in as the deployment of its name (and ``extra``
+    deployment -> URL backends); on the way out, SIGTERM must stop the CLI and the engine it started
+    (nothing outlives the block either way)."""
+    served = start_serve(config, {**{name: s.url for name, s in standins.items()}, **(extra or {})})
     try:
         yield served
         assert served.signal_and_wait(signal.SIGTERM) == 0

@@ -19,13 +19,13 @@ from components.catalog import InstanceSpec
 from components.clusters.allocatable import NodeCloud, Resources, workload_budget
 from components.clusters.capabilities import Capability, annotation_needs
 from components.clusters.gpu_telemetry import GpuAlerts
+from components.model_facts import model_size_b
 from components.names import fit_name
 from components.quantity import cpu_millis, memory_mib
-from components.model_facts import model_size_b
 from components.vllm import lora
+from components.vllm import manifests as vllm_manifests
 from components.vllm.cold_start import ColdStart, WakeProfile, duration_seconds, idle_tail_seconds
 from components.vllm.cold_start import estimate as estimate_cold_start
-from components.vllm import manifests as vllm_manifests
 from components.vllm.manifests import SYNC_REQUESTS
 from components.vllm.service import VllmService, VllmServiceArgs
 from stacks.config import Cloud, DeploymentBase, Environment, StackFacts

@@ -21,11 +21,12 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
 from components.clusters.allocatable import Resources
+from components.gateway.kubernetes import NAMESPACE as GATEWAY_NAMESPACE
+from components.gateway.meter import REQUESTS
 from components.quantity import memory_mib
 from components.vllm.args import (
     AlertThresholds,
@@ -48,8 +49,6 @@ from components.vllm.args import (
     VllmServiceArgs,
 )
 from components.vllm.lora import LoraAdapter
-from components.gateway.kubernetes import NAMESPACE as GATEWAY_NAMESPACE
-from components.gateway.meter import REQUESTS
 from stacks.config import Cloud, DeploymentBase, Environment, Scaling, StackFacts
 from stacks.context import StackContext
 from stacks.errors import ConfigIssue, KeyedValueError, format_loc
@@ -326,17 +325,14 @@ class VllmDeployment(DeploymentBase):
 
 
     def _wake_issues(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
-        """``scaling.min: 0``: not in prod, KEDA on, and demand the cluster's Prometheus can see
-        (a gateway route sending it a share, the gateway scraped in this cluster)."""
+        """``scaling.min: 0``: not in prod, and demand the cluster's Prometheus can see (a gateway route
+        sending it a share, the gateway scraped in this cluster). KEDA on is the component's own rule."""
         if self.scaling.min != 0:
             return []
         at = format_loc(("deployments", index, "scaling", "min"))
         if stack.environment is Environment.PROD:
             return [ConfigIssue(at, "prod keeps its minimum: scale to zero is for dev and staging; set scaling.min "
                                     "to 1 or more")]
-        if not self.vllm.keda.enabled:
-            return [ConfigIssue(format_loc(("deployments", index, "vllm", "keda", "enabled")),
-                                "scaling.min 0 needs KEDA (an HPA cannot scale to zero); set it to true")]
         if not stack.routes_to(self.name):
             return [ConfigIssue(at, (
                 "0 needs demand the cluster can see: at zero replicas vLLM exports no metrics, so the server is "
