@@ -147,6 +147,8 @@ class GkeGpuClusterArgs:
     gpu_telemetry: GpuAlerts | None = field(default_factory=GpuAlerts)
     """GKE's managed DCGM metrics (``monitoringConfig`` component ``DCGM``), GPU alert rules
     and dashboard with these thresholds; ``None``: none."""
+    alert_channels: Sequence[pulumi.Input[str]] = ()
+    """Notification channels the GPU alert policies notify (the stack's ``budget.notify``)."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What the cluster waits for: the network (with its Cloud NAT), enabled APIs."""
 
@@ -263,7 +265,8 @@ class GkeGpuCluster(pulumi.ComponentResource):
         if args.gpu_telemetry is not None:
             GpuTelemetry(f"{name}-gpu-telemetry", GpuTelemetryArgs(
                 platform=TelemetryPlatform.GKE, cluster_name=args.cluster_name,
-                labels=k8s_labels(args.tags), alerts=args.gpu_telemetry),
+                labels=k8s_labels(args.tags), alerts=args.gpu_telemetry, gcp_project=args.project,
+                notification_channels=args.alert_channels, policy_labels=gcp_labels(args.tags)),
                 pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[system_pool]))
 
         self.cluster_name = cluster.name

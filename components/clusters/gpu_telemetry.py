@@ -5,17 +5,23 @@ kube-prometheus-stack through the chart's ``ServiceMonitor``; GKE exports DCGM m
 when the cluster's ``monitoringConfig`` enables the ``DCGM`` component (the cluster sets it),
 scraped by Managed Prometheus. Either way the alert rules and the dashboard read only the DCGM
 metrics that cluster's exporter produces (``components/data/gpu_telemetry.yaml``).
+
+On GKE the same rules also become Cloud Monitoring alert policies (PromQL conditions on this
+cluster's series) sent to the stack's notification channels: GMP's ``ClusterRules`` evaluate them
+in the cluster, but nothing there routes a firing alert to anyone.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.clusters.addons import HelmChart, helm_release
@@ -74,6 +80,12 @@ class GpuTelemetryArgs:
     labels: dict[str, str]
     """Kubernetes cost labels of the objects created here."""
     alerts: GpuAlerts
+    gcp_project: str | None = None
+    """GKE: the project whose Cloud Monitoring holds the cluster's Managed Prometheus series."""
+    notification_channels: Sequence[pulumi.Input[str]] = ()
+    """GKE: the stack's notification channels (``budget.notify``); the alert policies notify them."""
+    policy_labels: dict[str, str] = field(default_factory=dict)
+    """GKE: the cost labels of the alert policies (``gcp_labels``)."""
 
 
 def exporter_values() -> dict[str, Any]:
@@ -91,9 +103,12 @@ def exporter_values() -> dict[str, Any]:
     }
 
 
-def alert_rules(args: GpuTelemetryArgs) -> list[dict[str, Any]]:
-    """GPU rules over the metrics the platform exports: idle GPUs, full framebuffer, XID errors."""
+def alert_rules(args: GpuTelemetryArgs, selector: str = "") -> list[dict[str, Any]]:
+    """GPU rules over the metrics the platform exports: idle GPUs, full framebuffer, XID errors.
+    ``selector`` (PromQL label matchers) narrows each series, e.g. to one cluster of a project."""
     available, t = exported_metrics(args.platform), args.alerts
+    util, used, free, xid = (f"{m}{{{selector}}}" if selector else m
+                             for m in (GPU_UTIL, FB_USED, FB_FREE, XID_ERRORS))
 
     def rule(alert: str, expr: str, summary: str, *, for_: str = t.for_duration,
              severity: str = t.severity) -> dict[str, Any]:
@@ -103,15 +118,15 @@ def alert_rules(args: GpuTelemetryArgs) -> list[dict[str, Any]]:
                                 "description": f"GPU cluster {args.cluster_name}: {summary}."}}
 
     rules = [
-        rule("GpuUtilisationLow", f"avg_over_time({GPU_UTIL}[30m]) < {t.idle_utilisation_pct:g}",
+        rule("GpuUtilisationLow", f"avg_over_time({util}[30m]) < {t.idle_utilisation_pct:g}",
              f"a GPU averaged under {t.idle_utilisation_pct:g}% utilisation for 30 minutes (paid for, idle)"),
         rule("GpuMemoryUsageHigh",
-             f"100 * {FB_USED} / ({FB_USED} + {FB_FREE}) > {t.memory_used_pct:g}",
+             f"100 * {used} / ({used} + {free}) > {t.memory_used_pct:g}",
              f"a GPU's memory is more than {t.memory_used_pct:g}% used"),
     ]
     if XID_ERRORS in available:
         # The gauge holds the last XID seen; any non-zero value is a driver-reported GPU fault.
-        rules.append(rule("GpuXidError", f"max_over_time({XID_ERRORS}[5m]) > 0",
+        rules.append(rule("GpuXidError", f"max_over_time({xid}[5m]) > 0",
                           "the driver reported an XID error (GPU fault): drain and check the node",
                           for_="0m", severity="critical"))
     return rules
@@ -128,6 +143,39 @@ def rules_manifest(args: GpuTelemetryArgs) -> dict[str, Any]:
                 "spec": {"groups": groups}}
     return {"apiVersion": "monitoring.googleapis.com/v1", "kind": "ClusterRules",
             "metadata": {"name": name, "labels": dict(args.labels)}, "spec": {"groups": groups}}
+
+
+#: Cloud Monitoring alert policy severities of the rules' ``severity`` label (``info`` has none).
+_POLICY_SEVERITY = {"critical": "CRITICAL", "warning": "WARNING"}
+
+
+def _seconds(duration: str) -> str:
+    """A rule's ``for`` (``15m``, ``0m``) as Cloud Monitoring writes durations (``900s``)."""
+    number, unit = int(duration[:-1]), duration[-1]
+    return f"{number * {'s': 1, 'm': 60, 'h': 3600}[unit]}s"
+
+
+def alert_policies(name: str, args: GpuTelemetryArgs, opts: pulumi.ResourceOptions) -> list[gcp.monitoring.AlertPolicy]:
+    """GKE: one Cloud Monitoring alert policy per rule, its PromQL on this cluster's DCGM series
+    (Managed Prometheus labels each with ``cluster``), notifying the stack's channels."""
+    policies = []
+    for rule in alert_rules(args, selector=f'cluster="{args.cluster_name}"'):
+        severity = _POLICY_SEVERITY.get(rule["labels"]["severity"])
+        policies.append(gcp.monitoring.AlertPolicy(
+            f"{name}-{rule['alert'].lower()}", project=args.gcp_project,
+            display_name=f"{args.cluster_name}: {rule['annotations']['summary']}",
+            combiner="OR", notification_channels=list(args.notification_channels),
+            user_labels=dict(args.policy_labels),
+            **({"severity": severity} if severity else {}),
+            documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
+                mime_type="text/markdown", content=rule["annotations"]["description"]),
+            conditions=[gcp.monitoring.AlertPolicyConditionArgs(
+                display_name=rule["alert"],
+                condition_prometheus_query_language=gcp.monitoring.AlertPolicyConditionConditionPrometheusQueryLanguageArgs(
+                    query=rule["expr"], duration=_seconds(rule["for"]), evaluation_interval="60s",
+                    alert_rule=rule["alert"], rule_group="gpu.dcgm"))],
+            opts=opts))
+    return policies
 
 
 def dashboard(args: GpuTelemetryArgs) -> dict[str, Any]:
@@ -180,6 +228,8 @@ class GpuTelemetry(pulumi.ComponentResource):
         k8s.apiextensions.CustomResource(
             f"{name}-alert-rules", api_version=rules["apiVersion"], kind=rules["kind"],
             metadata=rules["metadata"], spec=rules["spec"], opts=in_namespace)
+        if args.platform is TelemetryPlatform.GKE:
+            alert_policies(name, args, child)
         board = dashboard_config_map(args)
         k8s.core.v1.ConfigMap(f"{name}-dashboard", metadata=board["metadata"], data=board["data"],
                               opts=in_namespace)

@@ -266,6 +266,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
         kms_key_name=settings.kms_key_name,
         deletion_protection=ctx.spec.environment is Environment.PROD,
         gpu_telemetry=settings.gpu_telemetry.alerts(),
+        alert_channels=gcp_stack.alert_channels(ctx) if settings.gpu_telemetry.enabled else (),
         # The whole network (NAT included: nodes pull images at boot) and the GKE API first.
         depends_on=(network, *gcp_stack.services(ctx, ["container.googleapis.com"])),
     ))

@@ -68,6 +68,31 @@ def test_gke_enables_managed_dcgm_and_evaluates_cluster_wide_rules() -> None:
     assert {r["alert"] for r in rules_of(p)} == {"GpuUtilisationLow", "GpuMemoryUsageHigh"}
 
 
+def test_gke_rules_notify_the_stacks_channels_as_cloud_monitoring_promql_policies() -> None:
+    # GMP's ClusterRules evaluate in the cluster but route nowhere: the same rules become alert
+    # policies on this cluster's series, sent to the stack's alert channels (one per budget.notify).
+    p = plan(gke_config())
+    policies = {r.inputs["conditions"][0]["displayName"]: r.inputs
+                for r in of_type(p, "gcp:monitoring/alertPolicy:AlertPolicy")}
+    assert set(policies) == {r["alert"] for r in rules_of(p)} == {"GpuUtilisationLow", "GpuMemoryUsageHigh"}
+    channels = [r for r in of_type(p, "gcp:monitoring/notificationChannel:NotificationChannel")
+                if r.name.startswith("alerts-gcp-")]
+    assert [c.inputs["labels"]["email_address"] for c in channels] == ["a@example.com"]
+    cluster = one(p, "gcp:container/cluster:Cluster").inputs["name"]
+    for policy in policies.values():
+        (condition,) = policy["conditions"]
+        query = condition["conditionPrometheusQueryLanguage"]["query"]
+        assert len(policy["notificationChannels"]) == len(channels) == 1
+        assert query.count("DCGM_FI_") == query.count(f'{{cluster="{cluster}"}}') >= 1
+        assert policy["project"] == "ml-proj-123"
+    util = policies["GpuUtilisationLow"]["conditions"][0]["conditionPrometheusQueryLanguage"]
+    assert util["query"] == f'avg_over_time(DCGM_FI_DEV_GPU_UTIL{{cluster="{cluster}"}}[30m]) < 10'
+    assert util["duration"] == "900s"  # the rules' default for: 15m
+    assert policies["GpuUtilisationLow"]["severity"] == "WARNING"
+    # EKS alerts through its own Prometheus stack: no Cloud Monitoring policy there.
+    assert not of_type(plan(eks_config()), "gcp:monitoring/alertPolicy:AlertPolicy")
+
+
 @pytest.mark.parametrize("cfg, platform", [(eks_config(), TelemetryPlatform.EKS),
                                            (gke_config(), TelemetryPlatform.GKE)], ids=["eks", "gke"])
 def test_rules_and_dashboard_read_only_metrics_the_cluster_exports(cfg, platform) -> None:
