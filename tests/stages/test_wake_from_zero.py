@@ -149,6 +149,14 @@ def test_a_fallback_that_also_scales_to_zero_does_not_count() -> None:
     assert "scalepath:gateway.routes[1].fallbacks" not in found
 
 
+def test_awake_hours_only_with_min_zero() -> None:
+    found = issues(wake_stack(scaling={"min": 1, "max": 1, "awakeHoursPerDay": 4}))
+    assert "applies only with min 0" in found["scalepath:deployments[0].scaling"]
+    # 4 awake hours: 730 / 24 x (4 + 2,382.4 / 3,600) = 141.79 h.
+    assert plan(wake_stack(scaling={"min": 0, "max": 1, "awakeHoursPerDay": 4})).wake[0][
+        "billedHoursPerMonth"] == round(730 / 24 * (4 + 2382.4 / 3600), 1)
+
+
 def test_an_unrouted_deployment_at_zero_is_refused() -> None:
     cfg = wake_stack()
     cfg["scalepath:gateway"]["routes"][0]["targets"] = [{"deployment": "chat-serverless", "weight": 100}]

@@ -256,6 +256,13 @@ class VllmScaling(Scaling):
     """With ``min: 0``: hours a day the server is expected to be awake (the cost estimate bills GPU
     nodes for these, plus each wake's cold start and idle tail: docs/cost.md)."""
 
+    @model_validator(mode="after")
+    def _awake_hours_need_min_zero(self) -> VllmScaling:
+        if "awake_hours_per_day" in self.model_fields_set and self.min != 0:
+            raise ValueError(f"awakeHoursPerDay applies only with min 0 (a server at min {self.min} is awake all "
+                             "day); remove it or set min to 0")
+        return self
+
 
 class VllmDeployment(DeploymentBase):
     """Base of the ``eks-vllm``/``gke-vllm`` deployment models: replica bounds plus ``vllm:``."""
