@@ -52,6 +52,12 @@ class TypeFacts(BaseModel):
     delete_first_when_name_kept: bool = False
     unresettable: tuple[str, ...] = ()
     """Inputs the provider cannot clear once set: removing one would leave the old value live."""
+    update_ignored: tuple[str, ...] = ()
+    """Inputs whose change the provider's Update neither sends nor replaces on: the state would say
+    the new value while the live resource keeps the old one (an EKS cluster's secrets key)."""
+    same_vpc: tuple[str, ...] = ()
+    """Subnet inputs that update in place only to subnets of the VPC the resource was created in:
+    subnets of a replaced or new VPC are refused."""
     serving: str | None = None
     create_wait_minutes: int | None = None
     update_wait_minutes: int | None = None

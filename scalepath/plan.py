@@ -67,7 +67,9 @@ class RecordingMonitor(MockMonitor):
                 options={"deleteBeforeReplace": request.deleteBeforeReplace, "retainOnDelete": request.retainOnDelete,
                          "replacementTrigger": (from_wire(json_format.MessageToDict(request.replacement_trigger))
                                                 if request.HasField("replacement_trigger") else None),
-                         "ignoreChanges": list(request.ignoreChanges)},
+                         "ignoreChanges": list(request.ignoreChanges),
+                         # ``<provider urn>::<id>``: a replaced provider replaces what it manages.
+                         "provider": request.provider or None},
             ))
         return response
 

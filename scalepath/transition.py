@@ -35,6 +35,9 @@ from scalepath.wire import UNKNOWN, PlannedResource
 Action = Literal["create", "update", "replace", "delete"]
 IGNORED_INPUTS = ("__provider",)
 """The dynamic provider's pickled code: it changes with the library, not with the config."""
+PROVIDER_REPLACED = "(provider)"
+"""A forced-by entry: the resource's explicit provider is replaced (a Kubernetes provider whose
+cluster changed), so the engine re-creates the resource with the new one, somewhere else."""
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,12 @@ def forcing(facts: TypeFacts, old: Mapping[str, Any], new: Mapping[str, Any], ch
     return sorted(set(found))
 
 
+def _provider_urn(resource: PlannedResource) -> str | None:
+    """The URN of the resource's explicit provider (the reference is ``<urn>::<id>``)."""
+    reference = resource.options.get("provider")
+    return reference.rsplit("::", 1)[0] if reference else None
+
+
 def _labels(resource: PlannedResource) -> Mapping[str, Any]:
     inputs = resource.inputs
     return inputs.get("labels") or _at(inputs, "nodeConfig.labels") or {}
@@ -242,6 +251,29 @@ def _same_at(paths: Iterable[str], old: PlannedResource, new: PlannedResource) -
     """Whether the old and the new resource have the same values at ``paths`` (their name's scope:
     project, location, parent; or the network their ranges share)."""
     return all(_at(old.inputs, p) == _at(new.inputs, p) for p in paths)
+
+
+def _scoped_name(resource: PlannedResource) -> tuple[str, str, str] | None:
+    """(type, physical name, its scope's values) when the resource has a fixed physical name."""
+    facts = replacements.facts(resource.type, resource.inputs)
+    name = _physical_name(facts, resource)
+    if facts is None or name is None:
+        return None
+    return resource.type, name, json.dumps([_at(resource.inputs, s) for s in facts.name_scope], sort_keys=True)
+
+
+def _moved_to_another_vpc(facts: TypeFacts, resource: PlannedResource, change: Change,
+                          changes: Mapping[str, Change], news: Mapping[str, PlannedResource]) -> list[str]:
+    """The ``sameVpc`` inputs that changed to subnets whose VPC is replaced or created in this run."""
+    moved = []
+    for path in facts.same_vpc:
+        if not any(_under(_pattern(p), path) or _under(path, _pattern(p)) for p in change.properties):
+            continue
+        subnets = [news[u] for u in resource.property_dependencies.get(path.split(".")[0], []) if u in news]
+        vpcs = {v for subnet in subnets for v in subnet.property_dependencies.get("vpcId", [])}
+        if any(changes[v].action in ("replace", "create") for v in vpcs if v in changes):
+            moved.append(path)
+    return moved
 
 
 def _owner(resource: PlannedResource, by_urn: Mapping[str, PlannedResource], deployments: Iterable[str]) -> str:
@@ -330,12 +362,16 @@ def diff(base: Plan, new: Plan) -> list[Change]:
                 if prop not in changed and not any(_under(p, prop) for p in changed):
                     changed.append(prop)
                     unknown.add(prop)
-        if not changed and old.options.get("replacementTrigger") == resource.options.get("replacementTrigger"):
+        provider_moved = (moved := changes.get(_provider_urn(resource))) is not None and moved.action == "replace"
+        if (not changed and not provider_moved
+                and old.options.get("replacementTrigger") == resource.options.get("replacementTrigger")):
             continue
         facts = replacements.facts(resource.type, resource.inputs)
         forced = forcing(facts, old.inputs, resource.inputs, changed) if facts and facts.read else []
         if old.options.get("replacementTrigger") != resource.options.get("replacementTrigger"):
             forced.append("(replacementTrigger)")
+        if provider_moved:
+            forced.append(PROVIDER_REPLACED)  # the engine re-creates it with the new provider (cluster)
         change = Change(resource.urn, resource.type, resource.name, "replace" if forced else "update",
                         properties=sorted(changed), forced_by=forced,
                         may_replace=bool(changed) and not forced and (
@@ -356,8 +392,8 @@ def judge(changes: list[Change], base: Plan, new: Plan, keys: Mapping[str, list[
     ``routed``: deployments the base gateway sends traffic to (a retired one, weight 0, is no gap)."""
     olds = {r.urn: r for r in base.resources}
     news = {r.urn: r for r in new.resources}
-    deleted_names = {(olds[c.urn].type, _physical_name(replacements.facts(olds[c.urn].type, olds[c.urn].inputs),
-                                                        olds[c.urn])) for c in changes if c.action == "delete"}
+    deleted_names = {_scoped_name(olds[c.urn]) for c in changes if c.action == "delete"} - {None}
+    by_urn = {c.urn: c for c in changes}
     for change in changes:
         resource = news.get(change.urn) or olds[change.urn]
         owner = _owner(resource, news if change.urn in news else olds, deployments)
@@ -372,8 +408,9 @@ def judge(changes: list[Change], base: Plan, new: Plan, keys: Mapping[str, list[
             delete_first = bool(resource.options.get("deleteBeforeReplace")) or (
                 bool(facts and facts.delete_first_when_name_kept) and name == old_name)
             change.order = "delete-first" if delete_first else "create-first"
-            if not delete_first and name is not None and name == old_name and (
-                    facts is None or _same_at(facts.name_scope, olds[change.urn], resource)):
+            if (not delete_first and name is not None and name == old_name and PROVIDER_REPLACED not in change.forced_by
+                    and (facts is None or _same_at(facts.name_scope, olds[change.urn], resource)
+                         and not any(_under(s, u) for s in facts.name_scope for u in change.unknown))):
                 change.refused = (f"{resource.type} {change.name} is replaced ({', '.join(change.forced_by)} "
                                   f"cannot be updated) but keeps its fixed name {name!r}: the new one cannot be "
                                   "created next to the old one")
@@ -389,7 +426,18 @@ def judge(changes: list[Change], base: Plan, new: Plan, keys: Mapping[str, list[
                 if _at(olds[change.urn].inputs, p) is not None and _at(resource.inputs, p) is None]):
             change.refused = (f"{resource.type} {change.name}: removing {', '.join(cleared)} cannot be sent to "
                               "the provider (the old value would stay live); set the value it should have")
-        elif change.action == "create" and name is not None and (resource.type, name) in deleted_names:
+        elif change.action == "update" and facts and (ignored := [
+                p for p in change.properties
+                if any(_under(_pattern(p), f) or _under(f, _pattern(p)) for f in facts.update_ignored)]):
+            change.refused = (f"{resource.type} {change.name}: the provider neither sends a change of "
+                              f"{', '.join(ignored)} nor replaces the resource on it, so the live resource would keep "
+                              "the old value while the state records the new one; keep the old value")
+        elif change.action == "update" and facts and (moved := _moved_to_another_vpc(facts, resource, change, by_urn,
+                                                                                   news)):
+            change.refused = (f"{resource.type} {change.name}: {', '.join(moved)} would move to subnets of a replaced "
+                              "or new VPC, but the API only accepts subnets of the VPC the resource was created in; "
+                              "keep the VPC (its CIDR block), or deploy anew under another deployment name")
+        elif change.action == "create" and _scoped_name(resource) in deleted_names:
             change.refused = (f"{resource.type} {change.name} takes the name {name!r} of a resource deleted in "
                               "the same run; Pulumi creates before it deletes, so the name is still taken")
         what = serving(facts, resource)

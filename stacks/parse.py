@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from components.budgets import limit_problems as budget_limit_problems
 from components.token_shapes import has_token
+from stacks.aws import layout_issues as aws_layout_issues
 from stacks.checks import deployment_issues
 from stacks.config import (
     Cloud,
@@ -234,6 +235,8 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
     issues += _missing_targets(spec) + _missing_secrets(spec) + _budget_limits(spec) + _name_collisions(spec)
     # Ranges the deployments carve from the stack's one GCP network (GKE pods, services, masters).
     issues += gcp_range_issues(spec.network.gcp, spec.deployments)
+    # Subnets carved from the VPC scalepath creates (private /20s, public /24s for NAT egress).
+    issues += aws_layout_issues(spec.facts())
     if not issues:
         # Checks that need the rest of the stack (targets, environment, network, other
         # deployments): here, so they fail before any resource (budgets included) exists. The

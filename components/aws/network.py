@@ -23,6 +23,28 @@ DEFAULT_INTERFACE_ENDPOINTS = (
 )
 
 
+PRIVATE_PREFIX = 20
+PUBLIC_PREFIX = 24
+
+
+def subnet_layout(cidr_block: str, zones: int, public: int) -> tuple[list[str], list[str]]:
+    """The CIDRs a new VPC's subnets take: one private /20 per zone from the bottom, ``public``
+    /24s from the top. ValueError when they do not fit apart: AWS refuses an overlapping subnet
+    (InvalidSubnet.Conflict), so the /20 that holds the public /24s stays free of private ones."""
+    network = ipaddress.ip_network(cidr_block)
+    private = [str(n) for n in network.subnets(new_prefix=PRIVATE_PREFIX)][:zones]
+    publics = [str(n) for n in network.subnets(new_prefix=PUBLIC_PREFIX)][::-1][:public]
+    if len(private) < zones or any(ipaddress.ip_network(a).overlaps(ipaddress.ip_network(b))
+                                   for a in private for b in publics):
+        slots = 2 ** max(PRIVATE_PREFIX - network.prefixlen, 0)
+        needed = f"{zones} private /{PRIVATE_PREFIX}s (one per availability zone)" + (
+            f" and the /{PRIVATE_PREFIX} at its top for the NAT's public /{PUBLIC_PREFIX}s" if public else "")
+        raise ValueError(f"{cidr_block} has room for {slots} /{PRIVATE_PREFIX}s, but {needed} take "
+                         f"{zones + (1 if public else 0)} without overlapping (AWS refuses overlapping subnets); "
+                         "use a larger block (a smaller prefix) or fewer availability zones")
+    return private, publics
+
+
 @dataclass(frozen=True, kw_only=True)
 class ExistingVpc:
     """Use a VPC the platform team already runs instead of creating one."""
@@ -45,7 +67,8 @@ class AwsNetworkArgs:
     tags: Mapping[str, str]
     """Logical cost tags (normalised with :func:`components.tagging.aws_tags`)."""
     cidr_block: str = "10.40.0.0/16"
-    """CIDR of a new VPC; private subnets take /20s, public (NAT) subnets /24s from its top."""
+    """CIDR of a new VPC; private subnets take /20s, public (NAT) subnets /24s from its top
+    (:func:`subnet_layout`)."""
     availability_zones: Sequence[str] = ()
     """AZs for a new VPC's subnets (at least two)."""
     nat_gateway: bool = False
@@ -120,13 +143,16 @@ class AwsNetwork(pulumi.ComponentResource):
             "public_subnet_ids": self.public_subnet_ids,
         })
 
-    def _subnet_cidrs(self, prefix: int) -> list[str]:
-        return [str(n) for n in ipaddress.ip_network(self._args.cidr_block).subnets(new_prefix=prefix)]
+    def _layout(self) -> tuple[list[str], list[str]]:
+        args = self._args
+        zones = len(args.availability_zones)
+        public = (zones if args.public_subnets_all_zones else 1) if args.nat_gateway else 0
+        return subnet_layout(args.cidr_block, zones, public)
 
     def _private_subnets(self, vpc: aws.ec2.Vpc) -> tuple[list[pulumi.Output[str]], list[pulumi.Output[str]]]:
         """One private subnet and route table per AZ; no route to the internet is added here."""
         subnet_ids, table_ids = [], []
-        cidrs = self._subnet_cidrs(20)
+        cidrs, _ = self._layout()
         for index, zone in enumerate(self._args.availability_zones):
             role = f"private-{zone[-1]}"
             subnet = aws.ec2.Subnet(
@@ -163,7 +189,7 @@ class AwsNetwork(pulumi.ComponentResource):
         for index, zone in enumerate(zones if self._args.public_subnets_all_zones else zones[:1]):
             suffix = "" if index == 0 else f"-{zone[-1]}"  # the first keeps its name (and its state)
             subnet = aws.ec2.Subnet(
-                f"{self._name}-public-{zone[-1]}", vpc_id=vpc.id, cidr_block=self._subnet_cidrs(24)[-1 - index],
+                f"{self._name}-public-{zone[-1]}", vpc_id=vpc.id, cidr_block=self._layout()[1][index],
                 availability_zone=zone, map_public_ip_on_launch=False,
                 tags={**self._tags, "Name": f"{self._name}-public-{zone[-1]}"}, opts=self._child,
             )
