@@ -313,3 +313,105 @@ def test_an_incompletely_read_type_says_what_else_may_replace() -> None:
     assert (updated.action, updated.may_replace) == ("update", True)
     renamed = _moved_one(endpoint, base, {**base, "workspaceName": "ws2"})
     assert (renamed.action, renamed.forced_by, renamed.refused) == ("replace", ["workspaceName"], None)
+
+
+# --- the rest of the AWS types, the Helm release and the Kubernetes provider (read for issue 23) -----
+
+SECRETS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def index_of(document: dict[str, Any], name: str) -> int:
+    return next(i for i, d in enumerate(document["config"]["scalepath:deployments"]) if d["name"] == name)
+
+
+def test_a_new_eks_secrets_key_is_refused_naming_the_key(tmp_path: Path) -> None:
+    # terraform-provider-aws internal/service/eks/cluster.go (00555dc5): encryption_config is not ForceNew
+    # (CustomizeDiff replaces only on its removal) and Update only calls AssociateEncryptionConfig when
+    # there was none, so a new key would reach the state only, while the cluster keeps the created key
+    # that this run schedules for deletion.
+    base = shipped("prod")
+    new = copy.deepcopy(base)
+    deployment(new, "chat-eks")["cluster"]["kmsKeyArn"] = SECRETS_KEY
+    result, _, _ = moved("prod", base, new, tmp_path)
+    cluster = change(result, "aws:eks/cluster:Cluster")
+    assert cluster.action == "update" and "encryptionConfig.provider.keyArn" in (cluster.refused or "")
+    assert f"scalepath:deployments[{index_of(new, 'chat-eks')}].cluster.kmsKeyArn" in cluster.keys
+    assert change(result, "aws:kms/key:Key", "chat-eks-eks-secrets-key").action == "delete"
+    assert not result.safe
+
+
+def test_an_eks_version_upgrade_updates_the_cluster_in_place(tmp_path: Path) -> None:
+    # cluster.go: version is Optional+Computed, not ForceNew; Update calls UpdateClusterVersion first.
+    base = shipped("prod")
+    deployment(base, "chat-eks")["cluster"].update(kubernetesVersion="1.34", supportType="EXTENDED")
+    new = shipped("prod")
+    assert "kubernetesVersion" not in deployment(new, "chat-eks")["cluster"]  # the default, 1.35
+    result, _, _ = moved("prod", base, new, tmp_path)
+    cluster = change(result, "aws:eks/cluster:Cluster")
+    assert (cluster.action, cluster.may_replace, cluster.refused) == ("update", False, None)
+    assert {"version", "upgradePolicy.supportType"} <= set(cluster.properties)
+    assert result.safe
+
+
+def test_a_new_vpc_cidr_block_is_refused_where_eks_cannot_follow(tmp_path: Path) -> None:
+    # vpc_.go: cidr_block is ForceNew, so every subnet moves to a new VPC; cluster.go updates
+    # vpcConfig.subnetIds in place (UpdateClusterConfig), which botocore's eks model documents as
+    # "You can't change which VPC the subnets are from". node_group.go: subnetIds is ForceNew and the
+    # group keeps its name: a second refusal.
+    base = shipped("prod")
+    new = copy.deepcopy(base)
+    new["config"]["scalepath:network"].setdefault("aws", {})["cidrBlock"] = "10.41.0.0/16"
+    result, _, _ = moved("prod", base, new, tmp_path)
+    vpc = change(result, "aws:ec2/vpc:Vpc")
+    assert (vpc.action, vpc.forced_by, vpc.order) == ("replace", ["cidrBlock"], "create-first")
+    cluster = change(result, "aws:eks/cluster:Cluster")
+    assert cluster.action == "update" and "vpcConfig.subnetIds" in (cluster.refused or "")
+    assert "scalepath:network.aws.cidrBlock" in cluster.keys
+    # Routes move with their replaced tables: a new table is no name clash for 0.0.0.0/0.
+    routes = [c for c in result.changes if c.type == "aws:ec2/route:Route"]
+    assert routes and all(c.action == "replace" and c.refused is None for c in routes)
+    assert not result.safe
+
+
+def _k8s(type_: str, name: str, inputs: dict[str, Any], provider: str | None = None, **deps: list[str]):
+    return PlannedResource(urn=f"urn:pulumi:s::p::{type_}::{name}", type=type_, name=name, custom=True,
+                           parent=None, inputs=inputs, property_dependencies=deps,
+                           options={"provider": f"{provider}::id-1"} if provider else {})
+
+
+def _cluster_and_workload(cluster_name: str) -> Plan:
+    cluster = _k8s("aws:eks/cluster:Cluster", "c", {"name": cluster_name, "roleArn": "r"})
+    provider = _k8s("pulumi:providers:kubernetes", "k8s", {"kubeconfig": f"server for {cluster_name}"},
+                    kubeconfig=[cluster.urn])
+    return _plan(cluster, provider,
+                 _k8s("kubernetes:apps/v1:Deployment", "vllm", {"metadata": {"name": "vllm", "namespace": "llm"}},
+                      provider=provider.urn),
+                 _k8s("kubernetes:helm.sh/v3:Release", "keda", {"name": "keda", "namespace": "keda", "chart": "keda"},
+                      provider=provider.urn))
+
+
+def test_a_replaced_cluster_replaces_what_its_kubernetes_provider_manages() -> None:
+    # pulumi-kubernetes provider.go DiffConfig: an unknown kubeconfig (the new cluster's endpoint)
+    # replaces the provider, and the engine re-creates its resources with it: on the new cluster,
+    # where their names are free.
+    result = transition("base", _config(True), _cluster_and_workload("a"), _config(True),
+                        _cluster_and_workload("b"), "prod")
+    by_name = {c.name: c for c in result.changes}
+    assert (by_name["c"].action, by_name["c"].forced_by) == ("replace", ["name"])
+    assert (by_name["k8s"].action, by_name["k8s"].forced_by) == ("replace", ["kubeconfig"])
+    for workload in ("vllm", "keda"):
+        assert (by_name[workload].action, by_name[workload].forced_by, by_name[workload].order,
+                by_name[workload].refused) == ("replace", ["(provider)"], "create-first", None)
+    assert result.safe
+
+
+@pytest.mark.parametrize(("namespace", "refused"), [("keda", True), ("autoscaling", False)])
+def test_a_helm_release_name_is_unique_within_its_namespace(namespace: str, refused: bool) -> None:
+    # helm_release.go: Create installs <namespace>/<name>; a release deleted in the same run still holds
+    # its name while the new one installs (Pulumi creates before it deletes), in that namespace only.
+    release = "kubernetes:helm.sh/v3:Release"
+    old = _k8s(release, "keda-old", {"name": "keda", "namespace": "keda", "chart": "keda"})
+    new = _k8s(release, "keda-new", {"name": "keda", "namespace": namespace, "chart": "keda"})
+    result = transition("base", _config(True), _plan(old), _config(True), _plan(new), "dev")
+    created = next(c for c in result.changes if c.action == "create")
+    assert bool(created.refused) is refused
