@@ -415,3 +415,18 @@ def test_a_helm_release_name_is_unique_within_its_namespace(namespace: str, refu
     result = transition("base", _config(True), _plan(old), _config(True), _plan(new), "dev")
     created = next(c for c in result.changes if c.action == "create")
     assert bool(created.refused) is refused
+
+
+def test_a_container_app_moved_to_another_environment_is_replaced_and_refused() -> None:
+    # azure-rest-api-specs Microsoft.App 2025-02-02-preview ContainerApps.json (the SDK's version): the
+    # flattened properties.managedEnvironmentId is x-ms-mutability [create, read], so azure-native replaces
+    # the app, and its name stays taken in the resource group until the old one is deleted.
+    app = "azure-native:app:ContainerApp"
+    base = {"resourceGroupName": "rg", "containerAppName": "gw", "location": "westeurope",
+            "managedEnvironmentId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/managedEnvironments/a"}
+    moved_ = _moved_one(app, base, {**base, "managedEnvironmentId": base["managedEnvironmentId"][:-1] + "b"})
+    assert (moved_.action, moved_.forced_by) == ("replace", ["managedEnvironmentId"])
+    assert "fixed name 'gw'" in (moved_.refused or "")
+    scaled = _moved_one(app, {**base, "template": {"scale": {"maxReplicas": 2}}},
+                        {**base, "template": {"scale": {"maxReplicas": 4}}})
+    assert (scaled.action, scaled.may_replace) == ("update", True)  # complete: false, the referenced types unread
