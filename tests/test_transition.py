@@ -430,3 +430,36 @@ def test_a_container_app_moved_to_another_environment_is_replaced_and_refused() 
     scaled = _moved_one(app, {**base, "template": {"scale": {"maxReplicas": 2}}},
                         {**base, "template": {"scale": {"maxReplicas": 4}}})
     assert (scaled.action, scaled.may_replace) == ("update", True)  # complete: false, the referenced types unread
+
+
+@pytest.mark.parametrize(("type_", "names"), [
+    # Read from each type's REST spec at the SDK's API version (replacements.yaml cites file and commit):
+    # `location` is [read, create] (a TrackedResource, or the spec's own Resource), nothing else the
+    # type takes carries a create-only mark, so the entries are complete.
+    ("azure-native:managedidentity:UserAssignedIdentity", {"resourceName": "id"}),
+    ("azure-native:privatedns:PrivateZone", {"privateZoneName": "privatelink.api.azureml.ms"}),
+    ("azure-native:privatedns:VirtualNetworkLink", {"privateZoneName": "z", "virtualNetworkLinkName": "l"}),
+    ("azure-native:monitor:MetricAlert", {"ruleName": "p95"}),
+    ("azure-native:monitor:AutoscaleSetting", {"autoscaleSettingName": "as"}),
+    ("azure-native:monitor:ActionGroup", {"actionGroupName": "ag"}),
+    ("azure-native:operationalinsights:Workspace", {"workspaceName": "logs"}),
+])
+def test_a_completely_read_azure_type_replaces_on_location_and_updates_the_rest(type_: str, names: dict) -> None:
+    base = {"resourceGroupName": "rg", "location": "westeurope", "tags": {"team": "a"}, **names}
+    moved_ = _moved_one(type_, base, {**base, "location": "northeurope"})
+    assert (moved_.action, moved_.forced_by) == ("replace", ["location"])
+    assert "fixed name" in (moved_.refused or "")  # same group, same name: the create meets the old one
+    retagged = _moved_one(type_, base, {**base, "tags": {"team": "b"}})
+    assert (retagged.action, retagged.may_replace, retagged.refused) == ("update", False, None)
+
+
+def test_a_role_assignment_keeps_its_assignment_on_a_new_principal_type() -> None:
+    # authorization-RoleAssignmentsCalls.json 2022-04-01: no x-ms-mutability anywhere; azure-native's
+    # forceNewMap replaces on principalId and scope only.
+    role = "azure-native:authorization:RoleAssignment"
+    base = {"scope": "/subscriptions/s", "roleAssignmentName": "g", "principalId": "p", "roleDefinitionId": "r",
+            "principalType": "User"}
+    typed = _moved_one(role, base, {**base, "principalType": "ServicePrincipal"})
+    assert (typed.action, typed.may_replace) == ("update", False)
+    moved_ = _moved_one(role, base, {**base, "principalId": "q"})
+    assert (moved_.action, moved_.forced_by) == ("replace", ["principalId"])
