@@ -443,6 +443,7 @@ def test_a_container_app_moved_to_another_environment_is_replaced_and_refused() 
     ("azure-native:monitor:AutoscaleSetting", {"autoscaleSettingName": "as"}),
     ("azure-native:monitor:ActionGroup", {"actionGroupName": "ag"}),
     ("azure-native:operationalinsights:Workspace", {"workspaceName": "logs"}),
+    ("azure-native:applicationinsights:Component", {"resourceName": "ai", "applicationType": "web"}),
 ])
 def test_a_completely_read_azure_type_replaces_on_location_and_updates_the_rest(type_: str, names: dict) -> None:
     base = {"resourceGroupName": "rg", "location": "westeurope", "tags": {"team": "a"}, **names}
@@ -463,3 +464,11 @@ def test_a_role_assignment_keeps_its_assignment_on_a_new_principal_type() -> Non
     assert (typed.action, typed.may_replace) == ("update", False)
     moved_ = _moved_one(role, base, {**base, "principalId": "q"})
     assert (moved_.action, moved_.forced_by) == ("replace", ["principalId"])
+
+
+def test_an_application_insights_type_change_replaces_the_component() -> None:
+    # components_API.json 2020-02-02: the flattened Application_Type is [create, read].
+    component = "azure-native:applicationinsights:Component"
+    base = {"resourceGroupName": "rg", "resourceName": "ai", "location": "westeurope", "applicationType": "web"}
+    moved_ = _moved_one(component, base, {**base, "applicationType": "other"})
+    assert (moved_.action, moved_.forced_by) == ("replace", ["applicationType"])
