@@ -247,10 +247,13 @@ def _physical_name(facts: TypeFacts | None, resource: PlannedResource) -> str | 
     return value if isinstance(value, str) and value != UNKNOWN else None
 
 
-def _same_at(paths: Iterable[str], old: PlannedResource, new: PlannedResource) -> bool:
+def _same_at(paths: Iterable[str], old: PlannedResource, new: PlannedResource, change: Change) -> bool:
     """Whether the old and the new resource have the same values at ``paths`` (their name's scope:
-    project, location, parent; or the network their ranges share)."""
-    return all(_at(old.inputs, p) == _at(new.inputs, p) for p in paths)
+    project, location, parent; or the network their ranges share). An input taken from a replaced
+    resource (a subnet's new VPC, a route's new table) differs, though the offline plan shows the
+    old value."""
+    return all(_at(old.inputs, p) == _at(new.inputs, p) and not any(_under(p, u) for u in change.unknown)
+               for p in paths)
 
 
 def _scoped_name(resource: PlannedResource) -> tuple[str, str, str] | None:
@@ -409,13 +412,12 @@ def judge(changes: list[Change], base: Plan, new: Plan, keys: Mapping[str, list[
                 bool(facts and facts.delete_first_when_name_kept) and name == old_name)
             change.order = "delete-first" if delete_first else "create-first"
             if (not delete_first and name is not None and name == old_name and PROVIDER_REPLACED not in change.forced_by
-                    and (facts is None or _same_at(facts.name_scope, olds[change.urn], resource)
-                         and not any(_under(s, u) for s in facts.name_scope for u in change.unknown))):
+                    and (facts is None or _same_at(facts.name_scope, olds[change.urn], resource, change))):
                 change.refused = (f"{resource.type} {change.name} is replaced ({', '.join(change.forced_by)} "
                                   f"cannot be updated) but keeps its fixed name {name!r}: the new one cannot be "
                                   "created next to the old one")
             elif not delete_first and facts and facts.disjoint_ranges and _same_at(
-                    facts.disjoint_scope, olds[change.urn], resource) and (
+                    facts.disjoint_scope, olds[change.urn], resource, change) and (
                     clash := _overlapping(facts, olds[change.urn].inputs, resource.inputs)):
                 change.refused = (f"{resource.type} {change.name} is replaced ({', '.join(change.forced_by)} "
                                   f"cannot be updated) but its range {clash[0][0]} overlaps the old one's "

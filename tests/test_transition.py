@@ -472,3 +472,25 @@ def test_an_application_insights_type_change_replaces_the_component() -> None:
     base = {"resourceGroupName": "rg", "resourceName": "ai", "location": "westeurope", "applicationType": "web"}
     moved_ = _moved_one(component, base, {**base, "applicationType": "other"})
     assert (moved_.action, moved_.forced_by) == ("replace", ["applicationType"])
+
+
+def _subnet(zone: str, vpc_replaced: bool = False) -> PlannedResource:
+    return PlannedResource(urn="urn:pulumi:s::p::aws:ec2/subnet:Subnet::private-a", type="aws:ec2/subnet:Subnet",
+                           name="private-a", custom=True, parent=None,
+                           inputs={"vpcId": "vpc-1", "cidrBlock": "10.40.0.0/20", "availabilityZone": zone},
+                           property_dependencies={"vpcId": ["urn:pulumi:s::p::aws:ec2/vpc:Vpc::vpc"]})
+
+
+@pytest.mark.parametrize(("vpc_cidr", "refused"), [("10.40.0.0/16", True), ("10.41.0.0/16", False)])
+def test_a_subnet_replaced_in_its_vpc_keeps_its_range_and_is_refused(vpc_cidr: str, refused: bool) -> None:
+    # vpc_subnet.go: availabilityZone is ForceNew; the create-first replacement asks CreateSubnet for the
+    # old subnet's range in the same VPC (InvalidSubnet.Conflict). In a replaced VPC (vpc_.go: cidrBlock
+    # is ForceNew) the range is free: the vpcId is the new VPC's, unknown offline.
+    def vpc(cidr: str) -> PlannedResource:
+        return PlannedResource(urn="urn:pulumi:s::p::aws:ec2/vpc:Vpc::vpc", type="aws:ec2/vpc:Vpc", name="vpc",
+                               custom=True, parent=None, inputs={"cidrBlock": cidr})
+    result = transition("base", _config(True), _plan(vpc("10.40.0.0/16"), _subnet("us-east-1a")),
+                        _config(True), _plan(vpc(vpc_cidr), _subnet("us-east-1b")), "dev")
+    subnet = next(c for c in result.changes if c.type == "aws:ec2/subnet:Subnet")
+    assert subnet.action == "replace" and "availabilityZone" in subnet.forced_by
+    assert bool(subnet.refused and "overlaps" in subnet.refused) is refused, subnet.refused
