@@ -494,3 +494,12 @@ def test_a_subnet_replaced_in_its_vpc_keeps_its_range_and_is_refused(vpc_cidr: s
     subnet = next(c for c in result.changes if c.type == "aws:ec2/subnet:Subnet")
     assert subnet.action == "replace" and "availabilityZone" in subnet.forced_by
     assert bool(subnet.refused and "overlaps" in subnet.refused) is refused, subnet.refused
+
+
+def test_a_key_vault_secret_takes_a_new_value_in_place() -> None:
+    # secrets.json 2024-11-01: `properties` is not flattened and carries no x-ms-mutability mark.
+    secret = "azure-native:keyvault:Secret"
+    base = {"resourceGroupName": "rg", "vaultName": "kv", "secretName": "hf-token",
+            "properties": {"value": "[secret]", "contentType": "text/plain"}}
+    updated = _moved_one(secret, base, {**base, "properties": {"value": "[secret]", "contentType": "application/json"}})
+    assert (updated.action, updated.may_replace) == ("update", False)
