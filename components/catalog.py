@@ -18,6 +18,7 @@ Spot capacity is priced as on-demand x (1 - the family's discount in ``data/spot
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -123,3 +124,37 @@ def gpu_memory_bandwidth_gbs(gpu: str) -> float | None:
     matches = [float(row["memoryBandwidthGBs"]) for name, row in table.items()
                if name == gpu or name.startswith(f"{gpu}-")]
     return min(matches) if matches else None
+
+
+@dataclass(frozen=True)
+class HourlyPrice:
+    """The hourly price of one instance of a type, as priced (spot applied), with its basis."""
+
+    usd: float
+    note: str
+
+
+def hourly_price(family: str, instance_type: str, region: str | None = None,
+                 spot: bool = False) -> HourlyPrice | None:
+    """Hourly price of ``instance_type`` from the ``family`` catalogue, or ``None`` if unknown.
+
+    Raises :class:`UnknownInstanceType` (naming the known types) when the
+    family does not list the type, and ``FileNotFoundError`` when the family has no table.
+    """
+    spec = load(family).get(instance_type)
+    return _price_of(spec, family, region, spot)
+
+
+def _price_of(spec: InstanceSpec, family: str, region: str | None, spot: bool) -> HourlyPrice | None:
+    price = spec.price(region)
+    if price is None:
+        return None
+    where = region if region in spec.regional_usd_per_hour else "reference region"
+    if not spot:
+        return HourlyPrice(price, f"${price:g}/h on-demand ({where})")
+    discount = load(family).spot_discount
+    if discount is None:
+        return None
+    spot_price = price * (1 - discount)
+    return HourlyPrice(spot_price, f"${spot_price:.4g}/h spot (on-demand ${price:g} less the assumed "
+                                   f"{discount:.0%} spot discount)")

@@ -18,7 +18,7 @@ from enum import Enum
 from itertools import pairwise
 
 from components import catalog
-from components.catalog import InstanceSpec
+from components.catalog import InstanceSpec, hourly_price
 from components.vllm import lora
 from components.vllm.args import AutoscalingArgs, ModelCacheArgs
 from components.vllm.cold_start import duration_seconds, idle_tail_seconds
@@ -27,7 +27,6 @@ from scalepath.cost import tables
 from scalepath.cost.lines import (
     HOURS_PER_MONTH,
     awake_hours_per_month,
-    hourly_price,
     instance_monthly_usd,
     usage_monthly_usd,
 )

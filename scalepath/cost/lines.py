@@ -6,9 +6,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from components import catalog
-from components.catalog import InstanceSpec
-
 HOURS_PER_MONTH = 730
 """Hours in an average month (8,760 / 12), the convention of every cloud's pricing pages."""
 
@@ -77,37 +74,3 @@ def usage_monthly_usd(requests_per_month: int, input_tokens: int, output_tokens:
     """Per-token billing: requests x (input x input price + output x output price) / 1e6."""
     per_request = input_tokens * input_usd_per_m_tok + output_tokens * output_usd_per_m_tok
     return requests_per_month * per_request / 1_000_000
-
-
-@dataclass(frozen=True)
-class HourlyPrice:
-    """The hourly price of one instance of a type, as priced (spot applied), with its basis."""
-
-    usd: float
-    note: str
-
-
-def hourly_price(family: str, instance_type: str, region: str | None = None,
-                 spot: bool = False) -> HourlyPrice | None:
-    """Hourly price of ``instance_type`` from the ``family`` catalogue, or ``None`` if unknown.
-
-    Raises :class:`components.catalog.UnknownInstanceType` (naming the known types) when the
-    family does not list the type, and ``FileNotFoundError`` when the family has no table.
-    """
-    spec = catalog.load(family).get(instance_type)
-    return _price_of(spec, family, region, spot)
-
-
-def _price_of(spec: InstanceSpec, family: str, region: str | None, spot: bool) -> HourlyPrice | None:
-    price = spec.price(region)
-    if price is None:
-        return None
-    where = region if region in spec.regional_usd_per_hour else "reference region"
-    if not spot:
-        return HourlyPrice(price, f"${price:g}/h on-demand ({where})")
-    discount = catalog.load(family).spot_discount
-    if discount is None:
-        return None
-    spot_price = price * (1 - discount)
-    return HourlyPrice(spot_price, f"${spot_price:.4g}/h spot (on-demand ${price:g} less the assumed "
-                                   f"{discount:.0%} spot discount)")

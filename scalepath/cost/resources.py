@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components import catalog
-from components.catalog import UnknownInstanceType
+from components.catalog import HourlyPrice, UnknownInstanceType, hourly_price
 from scalepath.cost import tables
-from scalepath.cost.lines import HOURS_PER_MONTH, Basis, CostLine, HourlyPrice, hourly_price, instance_monthly_usd
+from scalepath.cost.lines import HOURS_PER_MONTH, Basis, CostLine, instance_monthly_usd
 from scalepath.wire import PlannedResource
 from stacks.config import ExpectedUsage
 

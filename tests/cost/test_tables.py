@@ -6,10 +6,9 @@ import pytest
 import yaml
 
 from components import catalog, model_facts
-from components.catalog import Catalog, UnknownInstanceType
+from components.catalog import Catalog, UnknownInstanceType, hourly_price
 from scalepath.cost import tables
 from scalepath.cost.advisor import _gpu_of
-from scalepath.cost.lines import hourly_price
 
 
 @pytest.mark.parametrize("family", catalog.families())
