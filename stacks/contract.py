@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from components.catalog import HourlyPrice
 from stacks.config import Cloud
 
 
@@ -205,3 +206,8 @@ class StageContract:
     names: tuple[UniqueName, ...] = ()
     wake: Wake | None = None
     """Set when the deployment scales to zero (``scaling.min: 0``) and waits for demand to wake it."""
+    replica_price: HourlyPrice | None = None
+    """What one replica costs per hour, for stages billed per instance-hour: its row of the instance
+    catalogue the plan prices it from (region and spot as the plan applies them; a replica's share of
+    a node that holds several). ``None``: billed per token, or no known price. The gateway charges
+    each request this price for the seconds the backend took (docs/gateway.md, "Cost per request")."""

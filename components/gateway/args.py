@@ -30,11 +30,13 @@ CALLER_LABELS = ("end_user", "hashed_api_key", "api_key_alias", "client_ip", "us
 #: The rendered config reaches the container in this variable; the entrypoint writes it to a file
 #: (ECS, Cloud Run and Container Apps mount no files), then starts the proxy.
 CONFIG_ENV = "SCALEPATH_GATEWAY_CONFIG"
-#: The engine's token-cap hook (``engine_token_cap.py``): its source reaches the container in
-#: ``HOOK_ENV`` and is written next to the config as ``<TOKEN_CAP_MODULE>.py``, where the engine
-#: loads the callbacks its config names; ``TOKEN_CAP_KEY`` in an entry's ``model_info`` is its cap.
-HOOK_ENV, TOKEN_CAP_MODULE, TOKEN_CAP_KEY = "SCALEPATH_GATEWAY_HOOK", "scalepath_token_cap", "scalepath_max_tokens"
-TOKEN_CAP_CALLBACK = f"{TOKEN_CAP_MODULE}.token_cap"
+#: The gateway's hooks in the engine (``engine_hooks.py``): their source reaches the container in
+#: ``HOOK_ENV`` and is written next to the config as ``<HOOKS_MODULE>.py``, where the engine loads
+#: the callbacks its config names. In an entry's ``model_info``, ``TOKEN_CAP_KEY`` is its answer cap
+#: and ``COST_PER_SECOND_KEY`` its price per second of backend time (USD).
+HOOK_ENV, HOOKS_MODULE = "SCALEPATH_GATEWAY_HOOK", "scalepath_hooks"
+TOKEN_CAP_KEY, COST_PER_SECOND_KEY = "scalepath_max_tokens", "scalepath_usd_per_second"
+HOOKS_CALLBACK = f"{HOOKS_MODULE}.hooks"
 
 
 def engine_command(workers: int) -> list[str]:
@@ -42,13 +44,13 @@ def engine_command(workers: int) -> list[str]:
     processes."""
     return ["/bin/sh", "-c",
             f'printf "%s" "${CONFIG_ENV}" > /tmp/config.yaml && '
-            f'printf "%s" "${HOOK_ENV}" > /tmp/{TOKEN_CAP_MODULE}.py && '
+            f'printf "%s" "${HOOK_ENV}" > /tmp/{HOOKS_MODULE}.py && '
             f"exec litellm --config /tmp/config.yaml --host 0.0.0.0 --port {PORT} --num_workers {workers}"]
 
 
-def token_cap_source() -> str:
-    """The hook's source, run by the engine only (it imports the engine's package)."""
-    return (Path(__file__).parent / "engine_token_cap.py").read_text()
+def hooks_source() -> str:
+    """The hooks' source, run by the engine only (it imports the engine's package)."""
+    return (Path(__file__).parent / "engine_hooks.py").read_text()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,4 +199,4 @@ class GatewayArgs:
 
     def plain_env(self) -> dict[str, pulumi.Input[str]]:
         """Every non-secret variable of the engine's container."""
-        return {CONFIG_ENV: self.config_text, HOOK_ENV: token_cap_source(), **ENGINE_SETTINGS, **self.env}
+        return {CONFIG_ENV: self.config_text, HOOK_ENV: hooks_source(), **ENGINE_SETTINGS, **self.env}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from components.catalog import hourly_price
 from components.vllm import lora
 from components.vllm.cold_start import WakeProfile
 from scalepath.cost import tables
-from scalepath.cost.lines import Basis, CostLine, awake_hours_per_month, hourly_price, usage_monthly_usd
+from scalepath.cost.lines import Basis, CostLine, awake_hours_per_month, usage_monthly_usd
 from scalepath.cost.resources import PricingContext, deployment_of, price_resource
 from scalepath.cost.throughput import GIB, resolve_model
 from scalepath.wire import PlannedResource

@@ -23,7 +23,7 @@ from typing import IO
 
 import httpx
 
-from components.gateway.args import ENGINE_SETTINGS, KEY_ENV, TOKEN_CAP_MODULE, token_cap_source
+from components.gateway.args import ENGINE_SETTINGS, HOOKS_MODULE, KEY_ENV, hooks_source
 from scalepath import children
 
 ENGINE_VERSION = "1.100.5"
@@ -182,12 +182,12 @@ def start_engine(config_text: str, env: dict[str, str], port: int = 0, *,
     if problem := client_key_problem(env.get(KEY_ENV)):
         raise EngineSetupError(f"${KEY_ENV} {problem}; {KEY_FIX}")
     python = engine_python()
-    # A private folder (mkdtemp: 0700): the config, and the token-cap hook the config may name,
+    # A private folder (mkdtemp: 0700): the config, and the gateway's hooks the config may name,
     # which the engine loads from the config's folder.
     folder = Path(tempfile.mkdtemp(prefix="scalepath-gateway-"))
     name = str(folder / "config.yaml")
     (folder / "config.yaml").write_text(config_text)
-    (folder / f"{TOKEN_CAP_MODULE}.py").write_text(token_cap_source())
+    (folder / f"{HOOKS_MODULE}.py").write_text(hooks_source())
     # No name on disk (Linux: O_TMPFILE): nothing is left behind, even when this process is killed.
     log = tempfile.TemporaryFile(prefix="scalepath-gateway-", suffix=".log")  # noqa: SIM115
     try:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 
+from components.catalog import HourlyPrice
 from components.token_prices import RequestPrice, request_price
 from stacks.config import CloudTargets, DeploymentBase
 from stacks.contract import AccessKind, CostKind, StageContract
@@ -46,6 +47,9 @@ class Backend:
     """What a token of this deployment costs (per-token stages); the engine prices each answer with it."""
     cold_start_seconds: float | None = None
     """Set when the deployment scales to zero (its contract's ``wake``): the engine does not retry it."""
+    replica_price: HourlyPrice | None = None
+    """What one of its replicas costs per hour (per-instance-hour stages): each answer is charged it
+    for the seconds the backend took."""
 
 
 def env_prefix(deployment: str) -> str:
@@ -124,8 +128,8 @@ def backends_for(names: list[str], contracts: Mapping[str, StageContract], targe
                  prices: Mapping[str, RequestPrice] | None = None) -> dict[str, Backend]:
     """A backend per route target (``names``, in route order: deployments, or ``deployment:adapter``);
     ``overrides`` maps deployment -> URL, ``prices`` deployment -> its per-token price
-    (:func:`deployment_prices`). An overridden deployment keeps its price: the cost is the
-    deployment's, wherever the test server runs."""
+    (:func:`deployment_prices`); a replica's hourly price comes from the target's contract. An
+    overridden deployment keeps its prices: the cost is the deployment's, wherever the test server runs."""
     overrides, prices = overrides or {}, prices or {}
 
     def one(name: str) -> Backend:
@@ -135,7 +139,7 @@ def backends_for(names: list[str], contracts: Mapping[str, StageContract], targe
         made = (override_backend(contract, overrides[deployment]) if deployment in overrides
                 else backend(contract, targets))
         wake = contract.wake
-        return replace(made, price=prices.get(deployment),
+        return replace(made, price=prices.get(deployment), replica_price=contract.replica_price,
                        cold_start_seconds=wake.cold_start_seconds if wake is not None else None)
 
     return {name: one(name) for name in names}

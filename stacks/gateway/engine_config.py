@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from components.gateway.args import CALLER_LABELS, KEY_ENV, TOKEN_CAP_CALLBACK, TOKEN_CAP_KEY
+from components.gateway.args import CALLER_LABELS, COST_PER_SECOND_KEY, HOOKS_CALLBACK, KEY_ENV, TOKEN_CAP_KEY
 from stacks.gateway.backends import Backend, ref
 from stacks.gateway.config import GatewayConfig, Limits, Route, RouteTarget
 
@@ -40,6 +40,9 @@ DATABASE_ONLY_METRICS = (
     "litellm_mcp_tool_call_spend_metric", "litellm_mcp_tool_calls_total", "litellm_guardrail_errors_total",
     "litellm_guardrail_latency_seconds", "litellm_guardrail_requests_total",
 )
+
+
+SECONDS_PER_HOUR = 3600
 
 
 def fallback_group(route: Route, deployment: str) -> str:
@@ -85,9 +88,11 @@ def engine_config(gateway: GatewayConfig, backends: Mapping[str, Backend]) -> di
         if target is not None:
             params["weight"] = target.weight
         info: dict[str, Any] = {"id": f"{group}/{deployment}" if target is not None else group}
-        cap = backends[deployment].max_new_tokens
-        if cap is not None:  # the engine's token-cap hook reads it (components/gateway/engine_token_cap.py)
-            info[TOKEN_CAP_KEY] = cap
+        # Read by the gateway's hooks in the engine (components/gateway/engine_hooks.py).
+        if backend.max_new_tokens is not None:
+            info[TOKEN_CAP_KEY] = backend.max_new_tokens
+        if backend.replica_price is not None:
+            info[COST_PER_SECOND_KEY] = backend.replica_price.usd / SECONDS_PER_HOUR
         return {"model_name": group, "litellm_params": params, "model_info": info}
 
     fallbacks = []
@@ -107,15 +112,17 @@ def engine_config(gateway: GatewayConfig, backends: Mapping[str, Backend]) -> di
         "turn_off_message_logging": True, "disable_end_user_cost_tracking": True}
     if any(b.params.get("azure_scope") for b in backends.values()):
         litellm_settings["enable_azure_ad_token_refresh"] = True  # managed identity -> Entra tokens
-    if any(TOKEN_CAP_KEY in m["model_info"] for m in model_list):
-        # A caller's max_tokens passes through the engine; only a hook can cap it.
-        litellm_settings["callbacks"].append(TOKEN_CAP_CALLBACK)
     router_settings: dict[str, Any] = {"routing_strategy": "simple-shuffle", "fallbacks": fallbacks,
                                        # Retries are per deployment (litellm_params.num_retries); none on top.
                                        "num_retries": 0}
-    if any("rpm" in e["litellm_params"] or "tpm" in e["litellm_params"] for e in model_list):
+    limited = any("rpm" in e["litellm_params"] or "tpm" in e["litellm_params"] for e in model_list)
+    if limited:
         # Without this check the engine only routes by rpm/tpm; with it, it refuses over them (429).
         router_settings["optional_pre_call_checks"] = ["enforce_model_rate_limits"]
+    if limited or any(TOKEN_CAP_KEY in m["model_info"] or COST_PER_SECOND_KEY in m["model_info"] for m in model_list):
+        # What the engine's settings cannot say: a cap on a caller's max_tokens, the cost of a
+        # replica's time, Retry-After on the limits' 429s. Left out when unused (it runs per request).
+        litellm_settings["callbacks"].append(HOOKS_CALLBACK)
     return {
         "model_list": model_list,
         "router_settings": router_settings,

@@ -28,6 +28,7 @@ from components.azure.azureml import (
     known_registries,
     registry_egress,
 )
+from components.catalog import hourly_price
 from stacks.azure_network import AzureNetwork
 from stacks.config import Cloud, DeploymentBase, Environment, HfRepoId, Scaling, StackFacts, Stage
 from stacks.context import StackContext
@@ -496,7 +497,8 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
     return StageContract(
         deployment=deployment.name, protocols=frozenset({Protocol.CHAT}),
         access=Access(kind=AccessKind.AZURE_ENTRA, address="openaiBaseUrl", served_model=deployment.model),
-        auth=auth, reach=reach, limits=Limits(response_seconds=deployment.request_timeout_ms / 1000))
+        auth=auth, reach=reach, limits=Limits(response_seconds=deployment.request_timeout_ms / 1000),
+        replica_price=hourly_price("azureml", deployment.instance_type, stack.targets.azure_location))
 
 
 DEFINITION = StageDef(settings=AzureMlDeployment, build=build, contract=contract)

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from components.catalog import hourly_price
 from components.huggingface.endpoint import HfInferenceEndpoint, HfInferenceEndpointArgs, ImageArgs, PrivateLinkArgs
 from components.huggingface.endpoint_provider import HardwareError, validate_hardware
 from components.names import fit_name
@@ -280,7 +281,8 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
     return StageContract(
         deployment=deployment.name, protocols=_protocols(deployment),
         access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl", served_model=deployment.model),
-        auth=Auth(secret="hfToken"), reach=reach, names=tuple(names))
+        auth=Auth(secret="hfToken"), reach=reach, names=tuple(names),
+        replica_price=hourly_price("hf", f"{deployment.vendor}/{deployment.instance_type}/{deployment.instance_size}"))
 
 
 DEFINITION = StageDef(settings=HfEndpointDeployment, build=build, contract=contract)

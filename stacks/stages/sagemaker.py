@@ -19,7 +19,7 @@ from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, mode
 
 from components import catalog
 from components.aws.api_model import api_constraint, constraints
-from components.catalog import UnknownInstanceType
+from components.catalog import UnknownInstanceType, hourly_price
 from components.model_facts import model_size_b
 from components.names import fit_name, replacement_suffix
 from components.sagemaker import image as sagemaker_image
@@ -557,7 +557,9 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
         access=Access(kind=AccessKind.SAGEMAKER_INVOKE, address="endpointName", served_model=served_model_name(d)),
         auth=auth, reach=reach,
         limits=Limits(response_seconds=data.realtime_response_seconds,
-                      max_new_tokens=d.effective_generation().max_new_tokens if text else None))
+                      max_new_tokens=d.effective_generation().max_new_tokens if text else None),
+        # Serverless bills per GB-second of its own, not per instance: no replica price.
+        replica_price=hourly_price("sagemaker", d.instance_type, stack.targets.aws_region) if d.instance_type else None)
 
 
 DEFINITION = StageDef(settings=SageMakerDeployment, build=build, contract=contract)

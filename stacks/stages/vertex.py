@@ -15,6 +15,7 @@ import pulumi_gcp as gcp
 from pydantic import Field, PositiveInt, StringConstraints, ValidationInfo, field_validator
 
 from components import catalog
+from components.catalog import hourly_price
 from components.gcp.vertex import (
     FAMILY,
     VertexAlertArgs,
@@ -316,7 +317,8 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
     return StageContract(
         deployment=deployment.name, protocols=frozenset({Protocol.CHAT}),
         access=Access(kind=AccessKind.VERTEX_OPENAI, address="endpointId", served_model=deployment.model),
-        auth=Auth(grant=Grant(kind=GrantKind.GCP_ENDPOINT_USER, export="endpointId")), reach=reach)
+        auth=Auth(grant=Grant(kind=GrantKind.GCP_ENDPOINT_USER, export="endpointId")), reach=reach,
+        replica_price=hourly_price(FAMILY, deployment.instance_type, stack.targets.gcp_region, spot=deployment.spot))
 
 
 DEFINITION = StageDef(settings=VertexDeployment, build=build, contract=contract)

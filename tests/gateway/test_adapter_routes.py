@@ -1,10 +1,12 @@
 """Routes to LoRA adapters (issue 26, item 4): ``deployment:adapter`` targets through the real engine
-(``scalepath gateway serve``) in front of one stand-in vLLM server that answers to two adapter names."""
+(``scalepath gateway serve``) in front of one stand-in vLLM server that answers to two adapter names;
+limits, cost and metrics per adapter target as per deployment (issue 25, item 3)."""
 
 from __future__ import annotations
 
 import json
 import signal
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +21,17 @@ from scalepath.cli import app
 from scalepath.gateway.render import render_gateway
 from scalepath.stackconfig import load_stack_config
 from tests.support import ROOT, issues
-from tests.support.gateway_serve import KEY, Served, alive, start_serve
+from tests.support.gateway_serve import (
+    KEY,
+    Served,
+    alive,
+    chat,
+    metrics_text,
+    refused_after_limit,
+    sample,
+    serving,
+    start_serve,
+)
 from tests.support.openai_standin import Reply, StandIn
 
 MODEL = "Qwen/Qwen2.5-7B-Instruct"
@@ -126,3 +138,51 @@ def test_promote_moves_weight_from_one_adapter_to_another(tmp_path: Path, monkey
         '          - {deployment: "fleet:sql", weight: 75}   # today\'s adapter\n'
         '          - {deployment: fleet:support, weight: 25}\n')
     assert Counter(body["model"] for body in server.bodies) == {"sql": 10, "support": 10}
+
+
+#: Requests per minute of the ``sql`` adapter's route in the metered gateway.
+ADAPTER_LIMIT = 2
+#: How long the metered fleet stand-in takes to answer.
+ANSWER_SECONDS = 1.0
+#: FLEET's replica price: the default GPU node g6.xlarge (1 L4) of components/data/instances/ec2.yaml
+#: at 0.8048 USD/h on demand, spot (the default) at 60 % off per spot.yaml, one replica per node:
+#: 0.8048 x 0.4 = 0.32192 USD per replica-hour, / 3600 per second. Adapters share the replica.
+USD_PER_SECOND = 0.8048 * 0.4 / 3600
+METERED = {"runtime": "kubernetes", "routes": [
+    {"name": "sql", "targets": [{"deployment": "fleet:sql", "weight": 100}], "retries": 0,
+     "limits": {"requestsPerMinute": ADAPTER_LIMIT}},
+    {"name": "support", "targets": [{"deployment": "fleet:support", "weight": 100}], "retries": 0}]}
+
+
+@pytest.fixture(scope="module")
+def metered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A gateway in front of a fleet that takes ANSWER_SECONDS per answer: one limited adapter route."""
+    with StandIn("fleet", reply=lambda body: Reply(delay_s=ANSWER_SECONDS)) as server:
+        config = stack(tmp_path_factory.mktemp("metered") / "Pulumi.dev.yaml", METERED)
+        with serving(config, {"fleet": server}) as served:
+            yield served
+
+
+def test_an_adapter_targets_limit_is_its_own(metered: Served) -> None:
+    refused = refused_after_limit(metered, "sql", ADAPTER_LIMIT)
+    assert f"RPM limit={ADAPTER_LIMIT}" in refused.text
+    # The other adapter of the same server counts apart: answered in the same minute.
+    assert chat(metered, "support").status_code == 200
+
+
+def test_an_adapter_target_is_charged_and_metered_per_adapter(metered: Served) -> None:
+    # Bounds as for a deployment (tests/gateway/test_serve_meter.py): at least the server's known
+    # time, at most the client's whole round trip.
+    started = time.monotonic()
+    response = chat(metered, "support")
+    round_trip = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    cost = float(response.headers["x-litellm-response-cost"])
+    assert USD_PER_SECOND * ANSWER_SECONDS <= cost <= USD_PER_SECOND * round_trip
+    # Spend and requests are labelled per adapter target (bounded wait: written after the answer).
+    labels = {"requested_model": "support", "model_id": "support/fleet:support"}
+    deadline = time.monotonic() + 60
+    while (spent := sample(metrics_text(metered).text, "litellm_spend_metric_total", **labels)) < cost \
+            and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert spent >= cost

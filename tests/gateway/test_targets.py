@@ -255,11 +255,11 @@ def test_the_gateway_caps_max_tokens_to_what_the_target_is_sized_for(tmp_path: P
     """Finding 4: the engine passes a caller's `max_tokens` through; the rendered config names the
     contract's cap per entry and the engine's token-cap hook applies it. The real engine, the
     SageMaker deployment of `prod` (a 60 s real-time limit) standing in as a local server."""
-    from components.gateway.args import TOKEN_CAP_KEY, token_cap_source
+    from components.gateway.args import TOKEN_CAP_KEY, hooks_source
     from tests.support.gateway_serve import KEY, start_serve
     from tests.support.openai_standin import StandIn
 
-    assert f'CAP_KEY = "{TOKEN_CAP_KEY}"' in token_cap_source()  # the hook cannot import the constant
+    assert f'CAP_KEY, COST_KEY = "{TOKEN_CAP_KEY}", ' in hooks_source()  # the hook cannot import the constant
     config = load_stack_config("prod", ROOT)
     cap = _contract(config, "chat").limits.max_new_tokens
     assert cap is not None and 32 <= cap < 4000

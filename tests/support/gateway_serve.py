@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import re
@@ -9,12 +10,15 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from scalepath.children import DIE_WITH_PARENT
@@ -28,14 +32,21 @@ SHUTDOWN_SECONDS = 60
 KEY = "sk-scalepath-test-key-0123456789"
 
 
-def stack_file(path: Path, deployments: list[str], gateway: dict[str, Any]) -> Path:
-    """A stack config: the shipped ``dev`` basics, one ``hf-serverless`` deployment per name, this gateway."""
+#: A dedicated HF endpoint (``hf.yaml``: aws/nvidia-a10g/x1 at $1.0 per replica-hour).
+HF_ENDPOINT = {"model": "meta-llama/Llama-3.1-8B-Instruct", "stage": "hf-endpoint", "namespace": "acme-ml",
+               "vendor": "aws", "region": "us-east-1", "accelerator": "gpu", "instanceType": "nvidia-a10g",
+               "instanceSize": "x1"}
+
+
+def stack_file(path: Path, deployments: list[str], gateway: dict[str, Any],
+               settings: dict[str, dict[str, Any]] | None = None) -> Path:
+    """A stack config: the shipped ``dev`` basics, one ``hf-serverless`` deployment per name (or the
+    deployment ``settings`` give for that name), this gateway."""
     document = yaml.safe_load((ROOT / "environments" / "Pulumi.dev.yaml").read_text())
     config = document["config"]
-    config["scalepath:deployments"] = [
-        {"name": n, "model": "meta-llama/Llama-3.1-8B-Instruct", "stage": "hf-serverless",
-         "secretStore": {"cloud": "aws"}}
-        for n in deployments]
+    serverless = {"model": "meta-llama/Llama-3.1-8B-Instruct", "stage": "hf-serverless",
+                  "secretStore": {"cloud": "aws"}}
+    config["scalepath:deployments"] = [{"name": n, **(settings or {}).get(n, serverless)} for n in deployments]
     config["scalepath:gateway"] = gateway
     path.write_text(yaml.safe_dump(document))
     return path
@@ -130,3 +141,51 @@ def serving(config: Path, standins: dict[str, StandIn], extra: dict[str, str] | 
     finally:
         if served.process.poll() is None or alive(served.engine_pid):
             served.kill()
+
+
+def seconds_left_in_minute(now: datetime) -> int:
+    """Whole seconds until the UTC minute after ``now`` starts, rounded up."""
+    return math.ceil(60 - now.second - now.microsecond / 1e6)
+
+
+def refused_after_limit(served: Served, route: str, limit: int) -> httpx.Response:
+    """Send ``limit`` + 1 requests to ``route`` within one UTC minute (the engine counts per clock
+    minute, so start early in one); the first ``limit`` are answered, the last refused with 429 and
+    ``Retry-After``: the seconds until that minute ends. The engine read its clock between
+    ``before`` and ``after``, both in the refused request's minute, so the value lies between what
+    each of them says: no bound depends on the machine's speed. Returns the 429."""
+    second = datetime.now(timezone.utc).second
+    if second > 30:
+        time.sleep(61 - second)
+    answered = [chat(served, route) for _ in range(limit)]
+    before = datetime.now(timezone.utc)
+    refused = chat(served, route)
+    after = datetime.now(timezone.utc)
+    assert [r.status_code for r in answered] == [200] * limit, refused.text
+    assert refused.status_code == 429, refused.text
+    assert before.minute == after.minute
+    assert seconds_left_in_minute(after) <= int(refused.headers["retry-after"]) <= seconds_left_in_minute(before)
+    return refused
+
+
+def chat(served: Served, route: str, stream: bool = False) -> httpx.Response:
+    """One chat request to ``route`` with the client key."""
+    return httpx.post(f"{served.base_url}/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
+                      timeout=120, json={"model": route, "messages": [{"role": "user", "content": "hi"}],
+                                         "stream": stream})
+
+
+def metrics_text(served: Served, key: str | None = KEY) -> httpx.Response:
+    """``/metrics/`` of the engine (with the client key unless ``key`` is None)."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.get(f"{served.base_url.removesuffix('/v1')}/metrics/", headers=headers, timeout=60)
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels`` (0 when none)."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"{re.escape(name)}\{{(.*)\}} (\S+)$", line)
+        if match and all(f'{k}="{v}"' in match.group(1) for k, v in labels.items()):
+            total += float(match.group(2))
+    return total

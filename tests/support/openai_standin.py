@@ -27,6 +27,8 @@ class Reply:
     content: str = ""
     status: int = 200
     delay_s: float = 0.0
+    headers: tuple[tuple[str, str], ...] = ()
+    """Further response headers (a 429's ``Retry-After``)."""
 
 
 class StandIn:
@@ -83,13 +85,16 @@ class StandIn:
                 if reply.delay_s:
                     standin._stop.wait(reply.delay_s)
                 if reply.status != 200:
-                    self._send(reply.status, {"error": {"message": f"{standin.name}: scripted {reply.status}"}})
+                    self._send(reply.status, {"error": {"message": f"{standin.name}: scripted {reply.status}"}},
+                               reply.headers)
                 else:
-                    self._send(200, standin._completion(body, reply.content))
+                    self._send(200, standin._completion(body, reply.content), reply.headers)
 
-            def _send(self, status: int, payload: dict) -> None:
+            def _send(self, status: int, payload: dict, headers: tuple[tuple[str, str], ...] = ()) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

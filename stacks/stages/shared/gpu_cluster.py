@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
-from components.catalog import InstanceSpec
+from components.catalog import HourlyPrice, InstanceSpec, hourly_price
 from components.clusters.allocatable import NodeCloud, Resources, workload_budget
 from components.clusters.capabilities import Capability, annotation_needs
 from components.clusters.gpu_telemetry import GpuAlerts
@@ -323,6 +323,7 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
     assert isinstance(deployment, VllmDeployment)
     (cloud,) = deployment.clouds()
     profile = deployment.wake_profile()
+    region = stack.targets.aws_region if cloud is Cloud.AWS else stack.targets.gcp_region
     return StageContract(
         deployment=deployment.name, protocols=frozenset({Api.CHAT, Api.COMPLETIONS}),
         access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl",
@@ -330,5 +331,18 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
                       adapters=tuple(a.name for a in deployment.adapters)),
         auth=Auth(), reach=Reach(scope=Scope.CLUSTER, cloud=cloud,
                                  caller_needs="a pod in the deployment's own cluster (cluster-local Service name)"),
+        replica_price=replica_price(deployment, region),
         wake=Wake(cold_start_seconds=profile.cold_start.total_seconds) if profile is not None else None)
+
+
+def replica_price(deployment: GpuClusterDeployment, region: str | None) -> HourlyPrice | None:
+    """A replica's share of its GPU node's price: the first node type, spot when the spot group is
+    on (priced as the plan prices that group), split over the replicas one node holds."""
+    node = deployment.gpu_node_types()[0]
+    family = ENTRIES[deployment.stage].catalog_family
+    price = hourly_price(family, node.name, region, spot=deployment.cluster.gpu_nodes.spot) if family else None
+    per_node = max(1, deployment.gpus_per_node() // deployment.vllm.gpus_per_replica)
+    if price is None or per_node == 1:
+        return price
+    return HourlyPrice(price.usd / per_node, f"{price.note} / {per_node} replicas per node")
 

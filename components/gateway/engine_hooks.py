@@ -1,0 +1,96 @@
+"""Runs inside the engine (LiteLLM's proxy), never in the stack program: what the engine's
+configuration cannot say. The gateway writes this file next to the engine's config and lists
+``scalepath_hooks.hooks`` in ``litellm_settings.callbacks``; each entry's ``model_info`` carries
+what the hooks read, rendered from the deployment's contract (docs/gateway.md).
+
+- **Answer cap.** The engine passes a caller's ``max_tokens`` through (its router merges the
+  request over an entry's ``litellm_params``, so a ``max_tokens`` there is only a default); a
+  deployment hook, run after the router picked an entry, caps it to ``scalepath_max_tokens``.
+- **Cost of a replica's time.** The engine prices ``openai/`` entries per token only (it ignores
+  ``input_cost_per_second`` there), so an entry billed per instance-hour carries
+  ``scalepath_usd_per_second`` and the answer is charged that rate for the seconds the backend
+  took, through the engine's own ``additional_response_cost`` (so the cost header and the spend
+  metric both carry it).
+- **Retry-After.** The engine's rate-limit check refuses with a ``retry-after`` on its internal
+  response, which the proxy forwards only as ``llm_provider-retry-after: 60``; the failure hook
+  answers 429 with ``Retry-After``: the seconds until the limit's minute frees (the check counts
+  per UTC clock minute). A backend's own 429 is not touched (the engine keeps none of its headers).
+"""
+
+import math
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import litellm
+from fastapi import HTTPException
+from litellm.integrations.custom_logger import CustomLogger
+
+#: ``model_info`` keys: an entry's answer cap and its price per second of backend time (USD).
+CAP_KEY, COST_KEY = "scalepath_max_tokens", "scalepath_usd_per_second"
+#: How the engine's rate-limit check words its refusals
+#: (``litellm/router_utils/pre_call_checks/model_rate_limit_check.py``); the error it raises
+#: keeps no other mark (``RateLimitError`` rebuilds the response it is given).
+LIMIT_CHECK = re.compile(r"Model rate limit exceeded\. [RT]PM limit=")
+
+
+def _model_info(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The entry's ``model_info``: on the deployment call's kwargs, or in its logging details."""
+    info = kwargs.get("model_info")
+    if info is None:
+        metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
+        info = metadata.get("model_info")
+    return info or {}
+
+
+def _charge_backend_time(details: dict[str, Any], info: dict[str, Any]) -> None:
+    """Add the entry's per-second price x the seconds since the call to the backend started."""
+    rate, started = info.get(COST_KEY), details.get("api_call_start_time")
+    if isinstance(rate, float | int) and isinstance(started, datetime):
+        seconds = (datetime.now() - started).total_seconds()  # noqa: DTZ005 (the engine's naive clock)
+        details["additional_response_cost"] = rate * max(seconds, 0.0)
+
+
+def seconds_to_next_minute(now: datetime) -> int:
+    """Whole seconds until the UTC minute after ``now`` begins (1..60): when a per-minute count frees."""
+    return max(1, math.ceil(60 - now.second - now.microsecond / 1e6))
+
+
+class ScalepathHooks(CustomLogger):
+    """The gateway's hooks in the engine (see the module docstring)."""
+
+    async def async_pre_call_deployment_hook(self, kwargs: dict[str, Any], call_type: Any) -> dict[str, Any]:
+        cap = (kwargs.get("model_info") or {}).get(CAP_KEY)
+        if not isinstance(cap, int) or isinstance(cap, bool):
+            return kwargs
+        asked = [kwargs[k] for k in ("max_tokens", "max_completion_tokens") if isinstance(kwargs.get(k), int)]
+        kwargs["max_tokens"] = min([cap, *asked])
+        kwargs.pop("max_completion_tokens", None)
+        return kwargs
+
+    async def async_post_call_success_deployment_hook(self, request_data: dict[str, Any], response: Any,
+                                                      call_type: Any) -> None:
+        logging_obj = request_data.get("litellm_logging_obj")
+        if logging_obj is not None:
+            _charge_backend_time(logging_obj.model_call_details, _model_info(request_data))
+
+    async def async_post_call_streaming_deployment_hook(self, request_data: dict[str, Any], response_chunk: Any,
+                                                        call_type: Any) -> None:
+        # Called with the stream's last chunk; request_data is the call's logging details.
+        _charge_backend_time(request_data, _model_info(request_data))
+
+    async def async_post_call_failure_hook(self, request_data: dict, original_exception: Exception,
+                                           user_api_key_dict: Any, traceback_str: str | None = None
+                                           ) -> HTTPException | None:
+        if not (isinstance(original_exception, litellm.RateLimitError)
+                and LIMIT_CHECK.search(original_exception.message)):
+            return None
+        # The body stays the engine's (message, type); only the header is added.
+        retry_after = str(seconds_to_next_minute(datetime.now(timezone.utc)))
+        refused = HTTPException(status_code=429, detail=original_exception.message,
+                                headers={"retry-after": retry_after})
+        refused.type, refused.param = original_exception.type, None  # type: ignore[attr-defined]
+        return refused
+
+
+hooks = ScalepathHooks()
