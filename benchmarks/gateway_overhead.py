@@ -1,6 +1,6 @@
 """What the gateway costs per request: open-loop load at fixed rates, direct vs through the gateway.
 
-    python benchmarks/gateway_overhead.py [--rates 25 50 73 100 150 200] [--seconds 8]
+    python benchmarks/gateway_overhead.py [--rates 25 50 73 100 150 200] [--seconds 8] [--dedicated]
                                           [--anchor 73] [--engine-cpu 1]
 
 One run measures three targets at the same fixed request rates (open loop: request i is sent at
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scalepath.gateway.engine import ENGINE_VERSION, LIVENESS_PATH, engine_python  # noqa: E402
-from tests.support.gateway_serve import KEY, stack_file, start_serve  # noqa: E402
+from tests.support.gateway_serve import HF_ENDPOINT, KEY, stack_file, start_serve  # noqa: E402
 
 #: A request that gets no answer within this is an error.
 REQUEST_TIMEOUT_S = 10.0
@@ -220,6 +220,9 @@ def main() -> None:
     parser.add_argument("--anchor", type=float, default=73.0,
                         help="rate (per vCPU) the added latency is reported at (LiteLLM's published benchmark)")
     parser.add_argument("--engine-cpu", type=int, default=os.cpu_count() - 1 if os.cpu_count() else 0)
+    parser.add_argument("--dedicated", action="store_true",
+                        help="the routed deployment is a dedicated HF endpoint (priced per second of backend "
+                             "time by the gateway's hooks) instead of HF serverless (priced per token by the engine)")
     options = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so the engines and the stand-in are stopped in `finally`.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -233,7 +236,8 @@ def main() -> None:
     served = stock = None
     try:
         config = stack_file(folder / "Pulumi.bench.yaml", ["bench"], {
-            "runtime": "ecs", "routes": [{"name": "chat", "targets": [{"deployment": "bench", "weight": 100}]}]})
+            "runtime": "ecs", "routes": [{"name": "chat", "targets": [{"deployment": "bench", "weight": 100}]}]},
+            settings={"bench": HF_ENDPOINT} if options.dedicated else None)
         # Children inherit affinity: start both engines from the engine CPU, then move this process off it.
         os.sched_setaffinity(0, {options.engine_cpu})
         served = start_serve(config, {"bench": standin_url})

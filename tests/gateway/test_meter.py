@@ -81,7 +81,9 @@ def test_route_limits_are_shared_by_weight_capped_by_the_target_and_whole_on_fal
 def test_no_limits_no_rate_limit_check_and_metrics_always_on() -> None:
     document = _config([{"name": "chat", "targets": [{"deployment": ENDPOINT, "weight": 100}]}])
     assert "optional_pre_call_checks" not in document["router_settings"]
-    assert document["litellm_settings"]["callbacks"] == ["prometheus"]
+    # Prometheus always; the gateway's hooks for the endpoint's per-second cost (hf-endpoint is
+    # billed per instance-hour), not for a limit.
+    assert document["litellm_settings"]["callbacks"] == ["prometheus", "scalepath_hooks.hooks"]
     # Nothing per request for a database the stack does not have; no message content to callbacks.
     assert document["general_settings"]["disable_spend_logs"] is True
     assert document["litellm_settings"]["turn_off_message_logging"] is True

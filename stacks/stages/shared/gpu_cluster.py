@@ -331,7 +331,8 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
                       adapters=tuple(a.name for a in deployment.adapters)),
         auth=Auth(), reach=Reach(scope=Scope.CLUSTER, cloud=cloud,
                                  caller_needs="a pod in the deployment's own cluster (cluster-local Service name)"),
-        replica_price=replica_price(deployment, region),
+        # A vLLM deployment without GPU nodes of its own (none ships) has no node to share.
+        replica_price=replica_price(deployment, region) if isinstance(deployment, GpuClusterDeployment) else None,
         wake=Wake(cold_start_seconds=profile.cold_start.total_seconds) if profile is not None else None)
 
 
