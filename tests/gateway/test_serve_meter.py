@@ -7,7 +7,6 @@ One engine serves every check here (it takes tens of seconds to start on a loade
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 
@@ -17,7 +16,9 @@ from components.gateway.meter import REQUESTS
 from tests.support.gateway_serve import (
     HF_ENDPOINT,
     Served,
+    charged_answer,
     chat,
+    metric_reaches,
     metrics_text,
     refused_after_limit,
     running,
@@ -92,42 +93,21 @@ def test_a_backends_own_429_reaches_the_client_without_its_retry_after(gateway: 
 
 
 def test_a_dedicated_target_is_charged_its_replica_hour_for_the_backends_seconds(gateway: Served) -> None:
-    # Charged per second of the backend's time, from the request leaving the engine to the answer
-    # back: at least the stand-in's known delay, at most the whole round trip the client saw (the
-    # engine's time sits inside it). Both bounds hold however loaded the machine is.
-    started = time.monotonic()
-    response = chat(gateway, "dedicated")
-    round_trip = time.monotonic() - started
-    assert response.status_code == 200, response.text
-    cost = float(response.headers["x-litellm-response-cost"])
-    assert USD_PER_SECOND * ANSWER_SECONDS <= cost <= USD_PER_SECOND * round_trip
-
-
-def _spend(gateway: Served, route: str) -> float:
-    return sample(metrics_text(gateway).text, "litellm_spend_metric_total", requested_model=route,
-                   model_id=f"{route}/{route}")
+    charged_answer(gateway, "dedicated", USD_PER_SECOND, ANSWER_SECONDS)
 
 
 def test_a_dedicated_targets_spend_accumulates_for_answers_and_streams(gateway: Served) -> None:
-    def spend_reaches(least: float) -> float:
-        deadline = time.monotonic() + METRICS_WAIT_SECONDS
-        while (spent := _spend(gateway, "dedicated")) < least and time.monotonic() < deadline:
-            time.sleep(0.5)
-        return spent
-
-    before = _spend(gateway, "dedicated")
-    assert chat(gateway, "dedicated").status_code == 200
-    after_answer = spend_reaches(before + USD_PER_SECOND * ANSWER_SECONDS)
-    assert after_answer >= before + USD_PER_SECOND * ANSWER_SECONDS
-    # A stream (the stand-in streams at once): charged for its seconds too, so spend grows.
+    labels = {"requested_model": "dedicated", "model_id": "dedicated/dedicated"}
+    before = metric_reaches(gateway, "litellm_spend_metric_total", 0.0, **labels)
+    cost = charged_answer(gateway, "dedicated", USD_PER_SECOND, ANSWER_SECONDS)
+    # Spend grows by the answer's cost, once (the header and the metric are one figure).
+    after_answer = metric_reaches(gateway, "litellm_spend_metric_total", before + cost, **labels)
+    assert after_answer == pytest.approx(before + cost, rel=1e-9)
+    # A stream (the stand-in streams at once) is charged for its seconds too, so spend grows (by
+    # far more than 1e-12 USD: a millisecond is 2.8e-7).
     streamed = chat(gateway, "dedicated", stream=True)
     assert streamed.status_code == 200 and "data: [DONE]" in streamed.text
-    chunks = [json.loads(line[6:]) for line in streamed.text.splitlines() if line.startswith("data: {")]
-    assert chunks, streamed.text
-    deadline = time.monotonic() + METRICS_WAIT_SECONDS
-    while (after_stream := _spend(gateway, "dedicated")) <= after_answer and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert after_stream > after_answer
+    assert metric_reaches(gateway, "litellm_spend_metric_total", after_answer + 1e-12, **labels) > after_answer
 
 
 def test_metrics_show_requests_latency_tokens_and_spend_per_route(gateway: Served) -> None:

@@ -189,3 +189,26 @@ def sample(text: str, name: str, **labels: str) -> float:
         if match and all(f'{k}="{v}"' in match.group(1) for k, v in labels.items()):
             total += float(match.group(2))
     return total
+
+
+def charged_answer(served: Served, route: str, usd_per_second: float, answer_seconds: float) -> float:
+    """One answer from ``route``, whose backend takes ``answer_seconds``, and its cost: charged per
+    second of the backend's time (from the request leaving the engine to the answer back), so at
+    least ``usd_per_second`` x ``answer_seconds`` and at most that rate x the client's whole round
+    trip (the engine's time lies inside it). Both bounds hold however loaded the machine is."""
+    started = time.monotonic()
+    response = chat(served, route)
+    round_trip = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    cost = float(response.headers["x-litellm-response-cost"])
+    assert usd_per_second * answer_seconds <= cost <= usd_per_second * round_trip
+    return cost
+
+
+def metric_reaches(served: Served, name: str, least: float, wait_s: float = 60, **labels: str) -> float:
+    """The sum of ``name``'s samples with ``labels`` once it reaches ``least`` (the engine writes
+    metrics after an answer is sent), or after a bounded wait, whatever it is then."""
+    deadline = time.monotonic() + wait_s
+    while (value := sample(metrics_text(served).text, name, **labels)) < least and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return value
