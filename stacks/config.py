@@ -23,6 +23,7 @@ from pydantic import (
 
 from components import clock
 from components.vllm.cold_start import WakeProfile
+from components.vllm.lora import LoraAdapter
 from stacks.adapters import Adapter, duplicate_names
 from stacks.aws_network import AwsNetworkConfig
 from stacks.azure_network import AzureNetwork
@@ -207,6 +208,18 @@ class DeploymentBase(ConfigModel):
         if repeated:
             raise ValueError(f"adapter names must be unique: {', '.join(repeated)} listed more than once")
         return adapters
+
+    def lora_adapters(self) -> tuple[LoraAdapter, ...]:
+        """``adapters`` as the serving components take them."""
+        return tuple(LoraAdapter(name=a.name, source=a.source, revision=a.revision, rank=a.rank)
+                     for a in self.adapters)
+
+    def adapter_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Why this deployment's server cannot load its ``adapters`` as configured: (key path under
+        the deployment, message), empty when it can. ``stacks.parse`` asks every deployment with
+        adapters on a stage whose registry entry serves them; a stage that serves them only with
+        some settings (a server, an image) says which here."""
+        return []
 
     def clouds(self) -> set[Cloud]:
         """Clouds this deployment creates resources in (its budget follows)."""

@@ -45,6 +45,16 @@ class AccessKind(str, Enum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ServedAdapter:
+    """A LoRA adapter the deployment serves: the stack's name for it and the ``model`` a request sends."""
+
+    name: str
+    """``deployments[].adapters[].name``: what a route target names (``deployment:name``)."""
+    model: str
+    """What the server answers to: the name itself on vLLM, the Hub repo id on TGI (its adapter id)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Access:
     """How a client reaches the deployment."""
 
@@ -53,14 +63,21 @@ class Access:
     """Export key of the deployment's base URL, endpoint name or endpoint id."""
     served_model: str
     """The ``model`` the server answers to (a server refuses other names, vLLM with a 404)."""
-    adapters: tuple[str, ...] = ()
-    """Further names it answers to: its LoRA adapters (``deployments[].adapters[].name``)."""
+    adapters: tuple[ServedAdapter, ...] = ()
+    """Its LoRA adapters, each answering to its own ``model``."""
     headers: tuple[tuple[str, str], ...] = ()
     """Headers every request must carry (HF's ``X-HF-Bill-To``), known before deploy."""
 
     def served_models(self) -> tuple[str, ...]:
         """Every model name the deployment serves: the base model's, then each adapter's."""
-        return (self.served_model, *self.adapters)
+        return (self.served_model, *(a.model for a in self.adapters))
+
+    def adapter(self, name: str) -> ServedAdapter:
+        """The adapter the stack calls ``name`` (``KeyError`` if it serves none by that name)."""
+        for adapter in self.adapters:
+            if adapter.name == name:
+                return adapter
+        raise KeyError(name)
 
 
 class GrantKind(str, Enum):

@@ -177,15 +177,19 @@ def _parse_deployment(index: int, raw: Any) -> tuple[DeploymentBase | None, list
                                   f"stage {stage.value!r} is not available yet (available: {available})")]
     if raw.get("adapters") and not STAGES.entry(stage).serves_adapters:
         # Before the stage's own model: the refusal names the stages that can, not a field error.
-        can = ", ".join(s.value for s in STAGES.adapter_stages())
+        can = ", ".join(f"{s.value} ({STAGES.entry(s).adapters_with})" if STAGES.entry(s).adapters_with else s.value
+                        for s in STAGES.adapter_stages())
         return None, [ConfigIssue(format_loc(loc + ("adapters",)), (
             f"stage {stage.value!r} cannot serve LoRA adapters (docs/configuration.md, LoRA adapters, says "
             f"why); stages that can: {can}. Remove adapters or move the deployment to one of them"))]
     model = STAGES[stage].settings
     try:
-        return model.model_validate(raw), []
+        deployment = model.model_validate(raw)
     except ValidationError as error:
         return None, issues_from(error, model, loc)
+    # The stage serves adapters; whether this deployment's server does is the deployment's to say.
+    return deployment, [ConfigIssue(format_loc(loc + path), message)
+                        for path, message in (deployment.adapter_problems() if deployment.adapters else [])]
 
 
 def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,

@@ -22,6 +22,7 @@ from pulumi_aws.sagemaker import (
 )
 
 from components import catalog
+from components.huggingface import tgi_lora
 from components.model_facts import model_size_b
 from components.outputs import json_document
 from components.sagemaker import image as sagemaker_image
@@ -44,6 +45,7 @@ from components.sagemaker.settings import (
     TextGenerationSettings,
 )
 from components.tagging import aws_tags
+from components.vllm.lora import LoraAdapter
 
 VARIANT = "AllTraffic"
 """The one production variant (the SageMaker SDK's default name)."""
@@ -85,6 +87,8 @@ class ModelSource:
     weights_kms_key_arn: str | None = None
     """Customer-managed KMS key the weights objects are encrypted with (SSE-KMS): the role may
     decrypt with it, through S3 only."""
+    adapters: tuple[LoraAdapter, ...] = ()
+    """LoRA adapters of the model, Hub sources the TGI launcher downloads at start (``LORA_ADAPTERS``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -568,9 +572,13 @@ def server_environment(server: Server, version: str, source: ModelSource, gen: T
     ``HF_MODEL_ID``/``HF_MODEL_REVISION``/``SM_NUM_GPUS``/``HF_MODEL_QUANTIZE``; the launcher
     (``launcher/src/main.rs``) reads ``MAX_INPUT_TOKENS`` (``MAX_INPUT_LENGTH`` before 2.0, and it
     exits when both are set), ``MAX_TOTAL_TOKENS``, ``MAX_BATCH_TOTAL_TOKENS``.
+    TGI's launcher also reads ``LORA_ADAPTERS`` (``components/huggingface/tgi_lora.py``; the
+    entrypoint leaves the container's environment to it).
     vLLM: the AWS DLC's ``sagemaker_entrypoint.sh`` turns only ``SM_VLLM_<NAME>`` into
     ``--<name>`` arguments of the OpenAI server, so the model itself is ``SM_VLLM_MODEL``.
     """
+    if source.adapters and server is not Server.TGI:
+        raise ValueError(f"LoRA adapters are served by the TGI container only, not {server.value}")
     model_path = "/opt/ml/model" if source.weights_s3_uri else source.model_id
     revision = source.revision if not source.weights_s3_uri else None
     if server is Server.VLLM:
@@ -597,6 +605,7 @@ def server_environment(server: Server, version: str, source: ModelSource, gen: T
                 "MAX_BATCH_TOTAL_TOKENS": gen.max_batch_total_tokens, "HF_MODEL_QUANTIZE": gen.quantize,
                 flag.env: "true" if at_least(version, flag.since) and not at_least(version, flag.until) else None,
             })
+            env.update(tgi_lora.env(source.adapters))
     return {k: v for k, v in env.items() if v is not None}
 
 

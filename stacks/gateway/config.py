@@ -91,13 +91,14 @@ def split_target(name: str) -> tuple[str, str | None]:
 
 
 def target_contract(contracts: Mapping[str, StageContract], name: str) -> StageContract:
-    """How a route target is called: its deployment's contract, answering to the adapter's name
-    for ``deployment:adapter`` (same server, address and credentials)."""
+    """How a route target is called: its deployment's contract, answering to the adapter's served
+    model for ``deployment:adapter`` (same server, address and credentials)."""
     deployment, adapter = split_target(name)
     contract = contracts[deployment]
     if adapter is None or contract.access is None:
         return contract
-    return dataclasses.replace(contract, access=dataclasses.replace(contract.access, served_model=adapter, adapters=()))
+    served = contract.access.adapter(adapter).model  # the adapter's own name on vLLM, its repo id on TGI
+    return dataclasses.replace(contract, access=dataclasses.replace(contract.access, served_model=served, adapters=()))
 
 
 def target_problem(name: str, deployments: Sequence[DeploymentBase]) -> str | None:

@@ -41,6 +41,9 @@ class StageEntry:
     serves_adapters: bool
     """Its server loads ``deployments[].adapters`` (LoRA) beside the base model; every other
     stage refuses the key (why, per stage: docs/configuration.md, *LoRA adapters*)."""
+    adapters_with: str = ""
+    """The settings under which it serves them, when not every deployment of the stage does (the
+    deployment's ``adapter_problems`` refuses the others); named in the refusal on other stages."""
 
     @property
     def usage_priced(self) -> bool:
@@ -57,10 +60,12 @@ ENTRIES: dict[Stage, StageEntry] = {
                                     scales_to_zero=False, serves_adapters=False),
     Stage.HF_ENDPOINT: StageEntry("stacks.stages.hf_endpoint", catalog_family="hf", private=False,
                                   cost=_BY_INSTANCE, fixed_cost_types=(), secrets=("hfToken",), cluster=None,
-                                    scales_to_zero=True, serves_adapters=False),
+                                  scales_to_zero=True, serves_adapters=True,
+                                  adapters_with="image.engine tgi, a pinned TGI 3.0.0 or newer"),
     Stage.SAGEMAKER: StageEntry("stacks.stages.sagemaker", catalog_family="sagemaker", private=True,
                                 cost=_BY_INSTANCE, fixed_cost_types=(), secrets=("hfToken",), cluster=None,
-                                    scales_to_zero=False, serves_adapters=False),
+                                scales_to_zero=False, serves_adapters=True,
+                                adapters_with="container.server tgi, 3.0.0 or newer"),
     Stage.AZUREML: StageEntry("stacks.stages.azureml", catalog_family="azureml", private=True,
                               cost=_BY_INSTANCE, fixed_cost_types=(), secrets=("hfToken",), cluster=None,
                                     scales_to_zero=False, serves_adapters=False),

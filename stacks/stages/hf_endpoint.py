@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -18,13 +19,25 @@ from pydantic import (
 )
 
 from components.catalog import hourly_price
+from components.huggingface import tgi_lora
 from components.huggingface.endpoint import HfInferenceEndpoint, HfInferenceEndpointArgs, ImageArgs, PrivateLinkArgs
 from components.huggingface.endpoint_provider import HardwareError, validate_hardware
 from components.names import fit_name
 from components.secret_store import CloudSecret, CloudSecretArgs
 from stacks.config import Cloud, DeploymentBase, DnsName, Environment, Scaling, StackFacts, Stage
 from stacks.context import StackContext
-from stacks.contract import Access, AccessKind, Auth, Fix, Protocol, Reach, Scope, StageContract, UniqueName
+from stacks.contract import (
+    Access,
+    AccessKind,
+    Auth,
+    Fix,
+    Protocol,
+    Reach,
+    Scope,
+    ServedAdapter,
+    StageContract,
+    UniqueName,
+)
 from stacks.errors import ConfigIssue, format_loc
 from stacks.model import ConfigModel
 from stacks.needs import HubToken, Needs, WeightsFrom, flag_value
@@ -155,6 +168,38 @@ class HfEndpointDeployment(DeploymentBase):
     def required_secrets(self) -> set[str]:
         return {"hfToken", *self.secret_env.values()}
 
+    def adapter_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Adapters load on a pinned TGI image only (``LORA_ADAPTERS``), from Hub repos its launcher
+        downloads at start (docs/stages/hf-endpoint.md, *LoRA adapters*)."""
+        tgi = "image: {engine: tgi, url: ghcr.io/huggingface/text-generation-inference:" + tgi_lora.data()["since"] + "}"
+        if self.image is None:
+            return [(("image",), "HF's default image is HF's choice, not pinned by the stack, so whether it reads "
+                     f"LORA_ADAPTERS cannot be checked; set {tgi} (or a newer tag) to serve adapters")]
+        if self.image.engine != "tgi":
+            return [(("image", "engine"), f"{self.image.engine}: the stage passes adapters to TGI's launcher "
+                     f"(LORA_ADAPTERS) only; set {tgi} (or a newer tag), or serve the adapters on eks-vllm/gke-vllm")]
+        version = _image_version(self.image.url)
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if version is None or not tgi_lora.supports(version):
+            problems.append((("image", "url"), f"{self.image.url}: adapters need a TGI tag of "
+                             f"{tgi_lora.data()['since']} or newer (what scalepath verified for LORA_ADAPTERS), "
+                             "pinned by version, not latest or a digest"))
+        if tgi_lora.data()["variable"] in self.env:
+            problems.append((("env", tgi_lora.data()["variable"]), "set by the stage from adapters; remove it here"))
+        seen: set[str] = set()
+        for index, adapter in enumerate(self.adapters):
+            if not adapter.from_hub:
+                problems.append((("adapters", index, "source"), (
+                    f"{adapter.source}: an Inference Endpoint reads neither s3:// nor gs://, and TGI downloads Hub "
+                    "adapters only; publish the adapter as a Hub repo (a private one needs secretEnv: "
+                    "{HF_TOKEN: hfToken}) or serve it on eks-vllm/gke-vllm")))
+            elif adapter.source in seen:
+                problems.append((("adapters", index, "source"), (
+                    f"{adapter.source} is listed twice: TGI serves a Hub adapter under its repo id, so one repo "
+                    "is one adapter")))
+            seen.add(adapter.source)
+        return problems
+
     def needs(self) -> tuple[Needs, ...]:
         row = validate_hardware(self.vendor, self.accelerator, self.instance_type, self.instance_size)
         # HF's default image (TGI) shards over every GPU; a custom one as its args say.
@@ -172,7 +217,9 @@ class HfEndpointDeployment(DeploymentBase):
             # HF runs the endpoint with the owning namespace's access to the repository.
             weights=WeightsFrom.HF_MANAGED, hub_token=HubToken.OWN, weights_key=None,
             context=flag_value(self.args, "--max-model-len") or flag_value(self.args, "--max-total-tokens"),
-            context_key="args"),)
+            context_key="args",
+            # TGI loads every adapter on the GPU at start (adapter_problems refuses them elsewhere).
+            extra_gib=tgi_lora.adapters_gib(self.model, self.lora_adapters(), max(shards, 1)) or 0.0),)
 
     def check_in_stack(self, stack: StackFacts, index: int) -> list[ConfigIssue]:
         """Private stacks reach the endpoint only through PrivateLink; prod keeps a replica warm."""
@@ -192,6 +239,16 @@ class HfEndpointDeployment(DeploymentBase):
         if self.endpoint_name:
             return self.endpoint_name
         return fit_name(f"{self.name}-{stack}".lower(), _NAME_MAX)
+
+
+def _image_version(url: str) -> str | None:
+    """``ghcr.io/huggingface/text-generation-inference:3.3.6`` -> ``3.3.6`` (a leading ``v`` dropped);
+    ``None`` for a digest, ``latest`` or any tag that is not a version."""
+    if "@" in url:
+        return None
+    tag = url.rpartition("/")[2].partition(":")[2]
+    match = re.fullmatch(r"v?(\d+\.\d+(?:\.\d+)?)", tag)
+    return match.group(1) if match else None
 
 
 def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.Input[Any]]:
@@ -221,7 +278,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.
         image=None if image is None else ImageArgs(engine=image.engine, url=image.url, port=image.port,
                                                    health_route=image.health_route),
         args=deployment.args,
-        env=deployment.env,
+        env={**deployment.env, **tgi_lora.env(deployment.lora_adapters())},
         secrets={env: config.require_secret(key) for env, key in deployment.secret_env.items()},
         access_type=deployment.access,
         private_link=None if deployment.private_link is None else PrivateLinkArgs(
@@ -280,7 +337,10 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
         names.insert(0, token_secret_name(deployment.secret_store, stack.stack_tag, deployment.name))
     return StageContract(
         deployment=deployment.name, protocols=_protocols(deployment),
-        access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl", served_model=deployment.model),
+        access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl", served_model=deployment.model,
+                      # TGI picks an adapter by the request's `model`: its repo id (tgi_lora.served_id).
+                      adapters=tuple(ServedAdapter(name=a.name, model=tgi_lora.served_id(a))
+                                     for a in deployment.lora_adapters())),
         auth=Auth(secret="hfToken"), reach=reach, names=tuple(names),
         replica_price=hourly_price("hf", f"{deployment.vendor}/{deployment.instance_type}/{deployment.instance_size}"))
 

@@ -21,6 +21,7 @@ from components import catalog
 from components.aws.api_model import api_constraint, constraints
 from components.catalog import UnknownInstanceType, hourly_price
 from components.model_facts import model_size_b
+from components.huggingface import tgi_lora
 from components.names import fit_name, replacement_suffix
 from components.sagemaker import image as sagemaker_image
 from components.sagemaker import limits
@@ -61,6 +62,7 @@ from stacks.contract import (
     Protocol,
     Reach,
     Scope,
+    ServedAdapter,
     StageContract,
 )
 from stacks.errors import ConfigIssue, format_loc
@@ -276,6 +278,39 @@ class SageMakerDeployment(DeploymentBase):
             problems.append(f"scaling.metric gpu-utilization needs a GPU instance, {self.instance_type} has none")
         return problems
 
+    def adapter_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Adapters load on the TGI container only (``LORA_ADAPTERS``), from public Hub repos its
+        launcher downloads at start (docs/stages/sagemaker.md, *LoRA adapters*)."""
+        server, version = self.container.server, self.container.version
+        if server is not Server.TGI:
+            why = {Server.TEI: "TEI serves embeddings and loads no LoRA adapters",
+                   Server.VLLM: ("the AWS vLLM container's entrypoint turns each SM_VLLM_<NAME> into one "
+                                 "`--<name> <value>` pair, so vLLM would get one --lora-modules item at most, and "
+                                 "which vLLM release each container version ships (so which item forms it parses) "
+                                 "is not in the SageMaker SDK's tables")}[server]
+            return [(("container", "server"), f"{why}; use server: tgi to serve adapters on SageMaker")]
+        if not tgi_lora.supports(version):
+            return [(("container", "version"), f"TGI {version} predates what scalepath verified for LORA_ADAPTERS; "
+                     f"use {tgi_lora.data()['since']} or newer")]
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.isolated:
+            problems.append((("networkIsolation",), "TGI downloads each adapter from the Hub at start and a "
+                             "network-isolated container cannot (it is on by default with weightsS3Uri); set "
+                             "networkIsolation: false to serve adapters"))
+        seen: set[str] = set()
+        for index, adapter in enumerate(self.adapters):
+            if not adapter.from_hub:
+                problems.append((("adapters", index, "source"), (
+                    f"{adapter.source}: the TGI container downloads Hub adapters only (its SageMaker entrypoint "
+                    "copies nothing from S3 but the weights); publish the adapter as a Hub repo (public: SageMaker "
+                    "hands the container no Hub token) or serve it on eks-vllm")))
+            elif adapter.source in seen:
+                problems.append((("adapters", index, "source"), (
+                    f"{adapter.source} is listed twice: TGI serves a Hub adapter under its repo id, so one repo "
+                    "is one adapter")))
+            seen.add(adapter.source)
+        return problems
+
     def needs(self) -> tuple[Needs, ...]:
         spec = catalog.load("sagemaker").get(self.instance_type) if self.instance_type else None
         gpus = spec.gpu_count if spec else 0
@@ -292,6 +327,8 @@ class SageMakerDeployment(DeploymentBase):
             # SageMaker returns a model's environment in clear to anyone who may describe it.
             hub_token=HubToken.NONE, weights_key="weightsS3Uri",
             context=self.generation.max_total_tokens, context_key="generation.maxTotalTokens",
+            # TGI loads every adapter on the GPU at start (adapter_problems refuses them elsewhere).
+            extra_gib=tgi_lora.adapters_gib(self.model, self.lora_adapters(), max(shards, 1)) or 0.0,
             launch=Launch(entrypoint=_ENTRYPOINTS[self.container.server],
                           env=tuple((name, f"container.env.{name}") for name in sorted(self.container.env)),
                           fix="Set the server's own variable (the vLLM container maps SM_VLLM_<FLAG> to --<flag>)."
@@ -320,6 +357,10 @@ class SageMakerDeployment(DeploymentBase):
             issues.append(ConfigIssue(at("weightsKmsKeyArn"), f"the key is in {self.weights_kms_key_arn.split(':')[3]} "
                                       f"but the endpoint in {region}: SageMaker reads model data from a bucket in its "
                                       "own region, and SSE-KMS keys are regional"))
+        if private and self.adapters and self.weights_s3_uri and not aws_stack.nat_egress(stack):
+            issues.append(ConfigIssue(at("adapters"), "TGI downloads adapters from the Hub at start, and network.mode "
+                                      "is private with no internet egress; set scalepath:network.aws.natGateway: true "
+                                      "or remove adapters"))
         if private and not self._runtime_endpoint_known(stack):
             issues.append(ConfigIssue(format_loc(("network", "aws", "runtimeEndpointId")),
                                       "private SageMaker endpoints admit callers only through the sagemaker.runtime "
@@ -354,7 +395,8 @@ class SageMakerDeployment(DeploymentBase):
             issues.append(ConfigIssue(at("generation", "quantize"), f"TGI cannot shard {quantize} weights and "
                                       f"{self.instance_type} has {self.gpu_count} GPUs (SM_NUM_GPUS); use a "
                                       "single-GPU instance type or another quantization"))
-        source = ModelSource(model_id=self.model, revision=self.model_revision, weights_s3_uri=self.weights_s3_uri)
+        source = ModelSource(model_id=self.model, revision=self.model_revision, weights_s3_uri=self.weights_s3_uri,
+                             adapters=self.lora_adapters())
         generated = server_environment(server, version, source, self.generation, self.gpu_count)
         for key in sorted(self.container.env):
             problem = None
@@ -503,7 +545,8 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Inp
             rollback_alarms=d.kind is not EndpointKind.SERVERLESS and d.rollout.auto_rollback),
         tags=ctx.tags(d),
         source=ModelSource(model_id=d.model, revision=d.model_revision, weights_s3_uri=d.weights_s3_uri,
-                           params_b=d.model_params_b, weights_kms_key_arn=d.weights_kms_key_arn),
+                           params_b=d.model_params_b, weights_kms_key_arn=d.weights_kms_key_arn,
+                           adapters=d.lora_adapters()),
         server=d.container.server, server_version=d.container.version, kind=d.kind,
         instance_type=d.instance_type, generation=generation, extra_env=d.container.env,
         startup_timeout_seconds=d.startup_timeout_seconds,
@@ -554,7 +597,9 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
     text = d.container.server is not Server.TEI
     return StageContract(
         deployment=d.name, protocols=frozenset({Protocol.CHAT if text else Protocol.EMBEDDINGS}),
-        access=Access(kind=AccessKind.SAGEMAKER_INVOKE, address="endpointName", served_model=served_model_name(d)),
+        access=Access(kind=AccessKind.SAGEMAKER_INVOKE, address="endpointName", served_model=served_model_name(d),
+                      # TGI picks an adapter by the body's `model`: its repo id (tgi_lora.served_id).
+                      adapters=tuple(ServedAdapter(name=a.name, model=tgi_lora.served_id(a)) for a in d.lora_adapters())),
         auth=auth, reach=reach,
         limits=Limits(response_seconds=data.realtime_response_seconds,
                       max_new_tokens=d.effective_generation().max_new_tokens if text else None),

@@ -15,6 +15,7 @@ from stacks.stages import STAGES
 from tests.support import issues, one, plan
 from tests.support.clusters import MODEL, aws_config, eks_config, gke_config
 from tests.support.k8s import validate
+from tests.support.stages import STACKS, problems, with_token
 
 D = "scalepath:deployments[0]"
 SQL = {"name": "sql", "source": "acme/qwen-sql-lora", "revision": "v1", "rank": 8}
@@ -29,21 +30,30 @@ def pod(cfg: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("stage", list(STAGES), ids=lambda s: s.value)
 def test_adapters_are_refused_on_every_stage_that_cannot_serve_them(stage: Stage) -> None:
-    cfg = aws_config("dev", "public", {"name": "llm", "model": MODEL, "stage": stage.value,
-                                       "adapters": [SQL]})
-    found = issues(cfg)
-    if STAGES.entry(stage).serves_adapters:
-        assert f"{D}.adapters" not in found
-        return
-    message = found[f"{D}.adapters"]
-    assert f"stage {stage.value!r} cannot serve LoRA adapters" in message
-    can = STAGES.adapter_stages()
-    assert can and all(s.value in message for s in can)
+    # Each stage's small valid stack (tests/support/stages.py), with one Hub adapter added.
+    cfg = with_token(STACKS[stage](MODEL, 1))
+    assert problems(cfg) == {}
+    cfg["scalepath:deployments"][0]["adapters"] = [{"name": "sql", "source": "acme/qwen-sql-lora"}]
+    found = problems(cfg)
+    entry = STAGES.entry(stage)
+    if not entry.serves_adapters:
+        message = found.pop(f"{D}.adapters")
+        assert f"stage {stage.value!r} cannot serve LoRA adapters" in message
+        can = STAGES.adapter_stages()
+        assert can and all(s.value in message for s in can)
+        # Stages that serve them only with some settings are named with those settings.
+        assert all(STAGES.entry(s).adapters_with in message for s in can)
+    elif entry.adapters_with:
+        # The maker's stack does not meet the stage's condition: its deployment says which key to change.
+        assert found and all(key.startswith(f"{D}.") and key != f"{D}.adapters" for key in found), found
+        found = {}
+    assert found == {}
 
 
-def test_the_vllm_stages_serve_adapters() -> None:
-    # The refusal above must have somewhere to send the user.
-    assert STAGES.adapter_stages() == [Stage.EKS_VLLM, Stage.GKE_VLLM]
+def test_the_stages_that_serve_adapters() -> None:
+    # The refusal above must have somewhere to send the user: TGI (with its settings) and vLLM.
+    assert STAGES.adapter_stages() == [Stage.HF_ENDPOINT, Stage.SAGEMAKER, Stage.EKS_VLLM, Stage.GKE_VLLM]
+    assert [STAGES.entry(s).adapters_with != "" for s in STAGES.adapter_stages()] == [True, True, False, False]
 
 
 @pytest.mark.parametrize("cfg", [eks_config, gke_config], ids=["eks", "gke"])

@@ -30,7 +30,7 @@ from components.vllm.manifests import SYNC_REQUESTS
 from components.vllm.service import VllmService, VllmServiceArgs
 from stacks.config import Cloud, DeploymentBase, Environment, StackFacts
 from stacks.context import StackContext
-from stacks.contract import Access, AccessKind, Auth, Reach, Scope, StageContract, Wake
+from stacks.contract import Access, AccessKind, Auth, Reach, Scope, ServedAdapter, StageContract, Wake
 from stacks.contract import Protocol as Api  # typing.Protocol is taken here
 from stacks.errors import ConfigIssue, KeyedValueError, format_loc
 from stacks.model import ConfigModel
@@ -328,7 +328,7 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
         deployment=deployment.name, protocols=frozenset({Api.CHAT, Api.COMPLETIONS}),
         access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl",
                       served_model=deployment.vllm.served_model_name or deployment.model,
-                      adapters=tuple(a.name for a in deployment.adapters)),
+                      adapters=tuple(ServedAdapter(name=a.name, model=a.name) for a in deployment.adapters)),
         auth=Auth(), reach=Reach(scope=Scope.CLUSTER, cloud=cloud,
                                  caller_needs="a pod in the deployment's own cluster (cluster-local Service name)"),
         # A vLLM deployment without GPU nodes of its own (none ships) has no node to share.

@@ -48,7 +48,6 @@ from components.vllm.args import (
     VllmServerArgs,
     VllmServiceArgs,
 )
-from components.vllm.lora import LoraAdapter
 from stacks.config import Cloud, DeploymentBase, Environment, Scaling, StackFacts
 from stacks.context import StackContext
 from stacks.errors import ConfigIssue, KeyedValueError, format_loc
@@ -288,11 +287,6 @@ class VllmDeployment(DeploymentBase):
             memory_request=memory,
             memory_limit=r.memory_limit if "memory_limit" in r.model_fields_set else memory,
             shm_size=shm)
-
-    def lora_adapters(self) -> tuple[LoraAdapter, ...]:
-        """``adapters`` as the vLLM component takes them."""
-        return tuple(LoraAdapter(name=a.name, source=a.source, revision=a.revision, rank=a.rank)
-                     for a in self.adapters)
 
     @model_validator(mode="after")
     def _consistent(self) -> VllmDeployment:
