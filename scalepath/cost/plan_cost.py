@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from components.catalog import hourly_price
-from components.vllm import lora
 from components.vllm.cold_start import WakeProfile
 from scalepath.cost import tables
 from scalepath.cost.lines import Basis, CostLine, awake_hours_per_month, usage_monthly_usd
@@ -54,19 +53,17 @@ def serverless_usage_line(deployment: DeploymentBase, urn: str | None = None) ->
 
 def adapters_line(deployment: DeploymentBase, urn: str | None = None) -> CostLine:
     """The adapters' share of the bill: no GPU-hours of their own (they ride the deployment's
-    replicas), and the KV cache their GPU slots take on each replica, sized as ``advise`` sizes it."""
-    adapters = deployment.adapters
-    rank = lora.max_lora_rank(a.rank for a in adapters)  # as the server is started
-    detail = (f"{len(adapters)} LoRA adapter(s) at --max-lora-rank {rank} share the deployment's replicas: "
-              "no extra GPU-hours")
+    replicas), and the KV cache their GPU memory takes on each replica: the figure the GPU-fit
+    check counts (``Needs.extra_gib``: vLLM's slots, or every adapter TGI loads)."""
+    detail = f"{len(deployment.adapters)} LoRA adapter(s) share the deployment's replicas: no extra GPU-hours"
     try:
         size = resolve_model(deployment.model)
     except ValueError:
         size = None
-    if size is not None:
-        gib = lora.slot_gib(size.params_b, size.layers, len(adapters), rank)
+    gib = max((needs.extra_gib for needs in deployment.needs()), default=0.0)
+    if size is not None and gib:
         tokens = gib * GIB / size.kv_bytes_per_token
-        detail += (f"; their slots take ~{gib:.2f} GiB of GPU memory per replica from the KV cache "
+        detail += (f"; they take ~{gib:.2f} GiB of GPU memory per replica from the KV cache "
                    f"(~{tokens:,.0f} tokens of context at {size.kv_bytes_per_token / 1024:g} KiB/token)")
     return CostLine(urn, f"adapters:{deployment.stage.value}", deployment.name, Basis.NO_CHARGE, 0.0, 0.0, detail,
                     deployment.name)

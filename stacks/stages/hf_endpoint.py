@@ -34,7 +34,6 @@ from stacks.contract import (
     Protocol,
     Reach,
     Scope,
-    ServedAdapter,
     StageContract,
     UniqueName,
 )
@@ -45,6 +44,7 @@ from stacks.secret_env import secret_env_names
 from stacks.secret_store import SecretStoreConfig
 from stacks.stages.base import StageDef
 from stacks.stages.hf_serverless import HfNamespace, token_secret_name
+from stacks.stages.shared import tgi
 
 #: HF limits endpoint names to 32 characters.
 _NAME_MAX = 32
@@ -171,13 +171,15 @@ class HfEndpointDeployment(DeploymentBase):
     def adapter_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Adapters load on a pinned TGI image only (``LORA_ADAPTERS``), from Hub repos its launcher
         downloads at start (docs/stages/hf-endpoint.md, *LoRA adapters*)."""
-        tgi = "image: {engine: tgi, url: ghcr.io/huggingface/text-generation-inference:" + tgi_lora.data()["since"] + "}"
+        since = tgi_lora.data()["since"]
+        pinned = f"image: {{engine: tgi, url: ghcr.io/huggingface/text-generation-inference:{since}}}"
         if self.image is None:
             return [(("image",), "HF's default image is HF's choice, not pinned by the stack, so whether it reads "
-                     f"LORA_ADAPTERS cannot be checked; set {tgi} (or a newer tag) to serve adapters")]
+                     f"LORA_ADAPTERS cannot be checked; set {pinned} (or a newer tag) to serve adapters")]
         if self.image.engine != "tgi":
             return [(("image", "engine"), f"{self.image.engine}: the stage passes adapters to TGI's launcher "
-                     f"(LORA_ADAPTERS) only; set {tgi} (or a newer tag), or serve the adapters on eks-vllm/gke-vllm")]
+                     f"(LORA_ADAPTERS) only; set {pinned} (or a newer tag), or serve the adapters on "
+                     "eks-vllm/gke-vllm")]
         version = _image_version(self.image.url)
         problems: list[tuple[tuple[str | int, ...], str]] = []
         if version is None or not tgi_lora.supports(version):
@@ -186,18 +188,10 @@ class HfEndpointDeployment(DeploymentBase):
                              "pinned by version, not latest or a digest"))
         if tgi_lora.data()["variable"] in self.env:
             problems.append((("env", tgi_lora.data()["variable"]), "set by the stage from adapters; remove it here"))
-        seen: set[str] = set()
-        for index, adapter in enumerate(self.adapters):
-            if not adapter.from_hub:
-                problems.append((("adapters", index, "source"), (
-                    f"{adapter.source}: an Inference Endpoint reads neither s3:// nor gs://, and TGI downloads Hub "
-                    "adapters only; publish the adapter as a Hub repo (a private one needs secretEnv: "
-                    "{HF_TOKEN: hfToken}) or serve it on eks-vllm/gke-vllm")))
-            elif adapter.source in seen:
-                problems.append((("adapters", index, "source"), (
-                    f"{adapter.source} is listed twice: TGI serves a Hub adapter under its repo id, so one repo "
-                    "is one adapter")))
-            seen.add(adapter.source)
+        problems += tgi.source_problems(self, (
+            "an Inference Endpoint reads neither s3:// nor gs://, and TGI downloads Hub "
+            "adapters only; publish the adapter as a Hub repo (a private one needs secretEnv: "
+            "{HF_TOKEN: hfToken}) or serve it on eks-vllm/gke-vllm"))
         return problems
 
     def needs(self) -> tuple[Needs, ...]:
@@ -339,8 +333,7 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
         deployment=deployment.name, protocols=_protocols(deployment),
         access=Access(kind=AccessKind.OPENAI, address="openaiBaseUrl", served_model=deployment.model,
                       # TGI picks an adapter by the request's `model`: its repo id (tgi_lora.served_id).
-                      adapters=tuple(ServedAdapter(name=a.name, model=tgi_lora.served_id(a))
-                                     for a in deployment.lora_adapters())),
+                      adapters=tgi.served_adapters(deployment)),
         auth=Auth(secret="hfToken"), reach=reach, names=tuple(names),
         replica_price=hourly_price("hf", f"{deployment.vendor}/{deployment.instance_type}/{deployment.instance_size}"))
 

@@ -20,8 +20,8 @@ from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, mode
 from components import catalog
 from components.aws.api_model import api_constraint, constraints
 from components.catalog import UnknownInstanceType, hourly_price
-from components.model_facts import model_size_b
 from components.huggingface import tgi_lora
+from components.model_facts import model_size_b
 from components.names import fit_name, replacement_suffix
 from components.sagemaker import image as sagemaker_image
 from components.sagemaker import limits
@@ -62,7 +62,6 @@ from stacks.contract import (
     Protocol,
     Reach,
     Scope,
-    ServedAdapter,
     StageContract,
 )
 from stacks.errors import ConfigIssue, format_loc
@@ -71,6 +70,7 @@ from stacks.names import KMS_KEY_ARN
 from stacks.needs import HubToken, Launch, Needs, WeightsFrom
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
+from stacks.stages.shared import tgi
 
 #: Default autoscaling target per metric (per instance; invocations are per minute).
 DEFAULT_TARGETS: dict[str, float] = {
@@ -297,18 +297,10 @@ class SageMakerDeployment(DeploymentBase):
             problems.append((("networkIsolation",), "TGI downloads each adapter from the Hub at start and a "
                              "network-isolated container cannot (it is on by default with weightsS3Uri); set "
                              "networkIsolation: false to serve adapters"))
-        seen: set[str] = set()
-        for index, adapter in enumerate(self.adapters):
-            if not adapter.from_hub:
-                problems.append((("adapters", index, "source"), (
-                    f"{adapter.source}: the TGI container downloads Hub adapters only (its SageMaker entrypoint "
-                    "copies nothing from S3 but the weights); publish the adapter as a Hub repo (public: SageMaker "
-                    "hands the container no Hub token) or serve it on eks-vllm")))
-            elif adapter.source in seen:
-                problems.append((("adapters", index, "source"), (
-                    f"{adapter.source} is listed twice: TGI serves a Hub adapter under its repo id, so one repo "
-                    "is one adapter")))
-            seen.add(adapter.source)
+        problems += tgi.source_problems(self, (
+            "the TGI container downloads Hub adapters only (its SageMaker entrypoint "
+            "copies nothing from S3 but the weights); publish the adapter as a Hub repo (public: SageMaker "
+            "hands the container no Hub token) or serve it on eks-vllm"))
         return problems
 
     def needs(self) -> tuple[Needs, ...]:
@@ -599,7 +591,7 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
         deployment=d.name, protocols=frozenset({Protocol.CHAT if text else Protocol.EMBEDDINGS}),
         access=Access(kind=AccessKind.SAGEMAKER_INVOKE, address="endpointName", served_model=served_model_name(d),
                       # TGI picks an adapter by the body's `model`: its repo id (tgi_lora.served_id).
-                      adapters=tuple(ServedAdapter(name=a.name, model=tgi_lora.served_id(a)) for a in d.lora_adapters())),
+                      adapters=tgi.served_adapters(d)),
         auth=auth, reach=reach,
         limits=Limits(response_seconds=data.realtime_response_seconds,
                       max_new_tokens=d.effective_generation().max_new_tokens if text else None),

@@ -13,7 +13,7 @@ from stacks.config import Stage
 from stacks.parse import parse_spec
 from stacks.stages import STAGES
 from tests.support import issues, one, plan
-from tests.support.clusters import MODEL, aws_config, eks_config, gke_config
+from tests.support.clusters import MODEL, eks_config, gke_config
 from tests.support.k8s import validate
 from tests.support.stages import STACKS, problems, with_token
 
