@@ -17,8 +17,9 @@ from scalepath.plan import Plan, run_plan
 from scalepath.stackconfig import SECRET_PLACEHOLDER
 from stacks.config import CloudTargets
 from stacks.errors import ConfigError
-from stacks.gateway.backends import backend
+from stacks.gateway.backends import backend, backends_for
 from stacks.gateway.config import target_contract
+from stacks.gateway.engine_config import engine_config
 from stacks.parse import parse_spec
 from stacks.stages import STAGES
 from tests.support import one, stack_config
@@ -158,3 +159,22 @@ def test_gpu_memory_check_counts_every_loaded_adapter(make, key) -> None:
     assert planned(make(adapters=[big]))
     found = refused(make(adapters=[big, {**big, "name": "b", "source": "acme/b"}]))
     assert "LoRA adapter" in found[f"{D}.{key}"]
+
+
+def test_adapter_targets_on_tgi_get_their_own_limits_and_model() -> None:
+    # Item 4: `limits` under a deployment:adapter target cap that target's engine entry, which sends
+    # the adapter's repo id; the route's limit is shared by weight (engine_config.entry_limits).
+    cfg = {**sagemaker(), "scalepath:gateway": {"runtime": "ecs", "routes": [{
+        "name": "assist", "limits": {"requestsPerMinute": 20, "tokensPerMinute": 10000},
+        "targets": [{"deployment": "chat:sql", "weight": 70, "limits": {"requestsPerMinute": 5}},
+                    {"deployment": "chat:support", "weight": 30}],
+        "fallbacks": ["chat"]}]}}
+    spec = parse_spec(cfg, project="scalepath", stack="test")
+    contracts = STAGES.contracts(spec.facts())
+    backends = backends_for(spec.gateway.engine_deployments(), contracts, spec.targets)
+    entries = {e["model_info"]["id"]: e["litellm_params"] for e in engine_config(spec.gateway, backends)["model_list"]}
+    sql, support, base = entries["assist/chat:sql"], entries["assist/chat:support"], entries["assist@chat"]
+    # rpm: min(5, 20 x 70 // 100 = 14) = 5; tpm 10000 x 70 // 100 = 7000; support 6 and 3000; the fallback all.
+    assert (sql["rpm"], sql["tpm"], sql["hf_model_name"]) == (5, 7000, "acme/qwen-sql-lora")
+    assert (support["rpm"], support["tpm"], support["hf_model_name"]) == (6, 3000, "acme/qwen-support-lora")
+    assert (base["rpm"], base["tpm"], base["hf_model_name"]) == (20, 10000, MODEL)
