@@ -24,11 +24,13 @@ from components.azure.azureml import (
     AzurePrivateNetwork,
     AzurePrivateNetworkArgs,
     CustomerManagedKey,
+    hf_hub_hosts,
     image_registry,
     known_registries,
     registry_egress,
 )
 from components.catalog import hourly_price
+from components.huggingface import tgi_lora
 from stacks.azure_network import AzureNetwork
 from stacks.config import Cloud, DeploymentBase, Environment, HfRepoId, Scaling, StackFacts, Stage
 from stacks.context import StackContext
@@ -50,6 +52,7 @@ from stacks.model import ConfigModel
 from stacks.needs import HubToken, Launch, Needs, WeightsFrom
 from stacks.secret_env import secret_env_names
 from stacks.stages.base import StageDef
+from stacks.stages.shared import tgi
 
 Percent = Annotated[int, Field(ge=1, le=100)]
 ImageRef = Annotated[str, Field(pattern=r"^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?/[\w./-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$")]
@@ -296,6 +299,32 @@ class AzureMlDeployment(DeploymentBase):
             "(*.azurecr.io, reached through a private endpoint) or use one of those registries"))
             for key, image in images if registry_egress(image) is None]
 
+    def adapter_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Adapters load on a pinned TGI image only (``LORA_ADAPTERS``), from Hub repos its launcher
+        downloads at start, on every variant (docs/stages/azureml.md, *LoRA adapters*)."""
+        if self.container.server != "tgi":
+            return [(("container", "server"), (
+                "the stage passes adapters to TGI's launcher (LORA_ADAPTERS) only; a vLLM image built the "
+                "Azure ML sample's way runs a vLLM release scalepath does not see, so which --lora-modules "
+                "forms it parses is unknown; use server: tgi with a TGI image of "
+                f"{tgi_lora.data()['since']} or newer"))]
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        images = [(("container", "image"), self.container.image)] + [
+            (("variants", i, "image"), v.image) for i, v in enumerate(self.variants) if v.image]
+        problems += [(key, problem) for key, image in images if (problem := tgi.image_problem(image))]
+        problems += [(("variants", i, "model"), (
+            "adapters are LoRAs of the deployment's model and every variant loads them; a variant serving "
+            "another model would load them onto the wrong base; remove model here or the adapters"))
+            for i, v in enumerate(self.variants) if v.model and v.model != self.model]
+        if tgi_lora.data()["variable"] in self.container.env:
+            problems.append((("container", "env", tgi_lora.data()["variable"]),
+                             "set by the stage from adapters; remove it here"))
+        problems += tgi.source_problems(self, (
+            "Azure ML's TGI container downloads Hub adapters only (nothing copies a bucket or blob prefix "
+            "into it); publish the adapter as a Hub repo (the stack's hfToken reaches the container for a "
+            "private one) or serve it on eks-vllm/gke-vllm"))
+        return problems
+
     def needs(self) -> tuple[Needs, ...]:
         """One per variant: its SKU and model; TGI and vLLM shard over every GPU of the SKU."""
         table = catalog.load("azureml")
@@ -314,6 +343,8 @@ class AzureMlDeployment(DeploymentBase):
                 weights=WeightsFrom.CLOUD_COPY if variant.registered_model else WeightsFrom.HUB,
                 hub_token=HubToken.STACK_SECRET, weights_key=f"variants[{i}].registeredModel",
                 context=self.container.max_total_tokens, context_key="container.maxTotalTokens",
+                # TGI loads every adapter on the GPU at start (adapter_problems refuses them elsewhere).
+                extra_gib=tgi_lora.adapters_gib(self.model, self.lora_adapters(), max(spec.gpu_count, 1)) or 0.0,
                 launch=self._launch(variant, spec.gpu_count, image_key)))
         return tuple(found)
 
@@ -378,6 +409,7 @@ def _server_env(deployment: AzureMlDeployment, variant: VariantConfig, gpus: int
             env["MAX_INPUT_TOKENS"] = str(c.max_input_tokens)
         if c.max_total_tokens is not None:
             env["MAX_TOTAL_TOKENS"] = str(c.max_total_tokens)
+        env.update(tgi_lora.env(deployment.lora_adapters()))
     else:
         vllm_args = [f"--port {port}", f"--tensor-parallel-size {max(gpus, 1)}"]
         if c.max_total_tokens is not None:
@@ -470,7 +502,9 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.
         # Prod keeps deleted vaults recoverable for the maximum; elsewhere the name frees up sooner.
         key_vault_retention_days=90 if spec.environment is Environment.PROD else 7,
         # check_in_stack refused private images whose registry hosts are unknown.
-        extra_outbound_fqdns=sorted({h for v in variants for h in registry_egress(v.container.image) or ()}),
+        # TGI downloads adapters from the Hub even when every variant's weights are a model asset.
+        extra_outbound_fqdns=sorted({h for v in variants for h in registry_egress(v.container.image) or ()}
+                                    | set(hf_hub_hosts() if deployment.adapters else ())),
     ))
     return {
         "endpointName": endpoint.endpoint_name,
@@ -496,7 +530,9 @@ def contract(deployment: DeploymentBase, stack: StackFacts) -> StageContract:
                                    "endpoint, resolved by the VNet's private DNS zones")
     return StageContract(
         deployment=deployment.name, protocols=frozenset({Protocol.CHAT}),
-        access=Access(kind=AccessKind.AZURE_ENTRA, address="openaiBaseUrl", served_model=deployment.model),
+        access=Access(kind=AccessKind.AZURE_ENTRA, address="openaiBaseUrl", served_model=deployment.model,
+                      # TGI picks an adapter by the request's `model`: its repo id.
+                      adapters=tgi.served_adapters(deployment)),
         auth=auth, reach=reach, limits=Limits(response_seconds=deployment.request_timeout_ms / 1000),
         replica_price=hourly_price("azureml", deployment.instance_type, stack.targets.azure_location))
 

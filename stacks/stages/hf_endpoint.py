@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -180,12 +179,10 @@ class HfEndpointDeployment(DeploymentBase):
             return [(("image", "engine"), f"{self.image.engine}: the stage passes adapters to TGI's launcher "
                      f"(LORA_ADAPTERS) only; set {pinned} (or a newer tag), or serve the adapters on "
                      "eks-vllm/gke-vllm")]
-        version = _image_version(self.image.url)
         problems: list[tuple[tuple[str | int, ...], str]] = []
-        if version is None or not tgi_lora.supports(version):
-            problems.append((("image", "url"), f"{self.image.url}: adapters need a TGI tag of "
-                             f"{tgi_lora.data()['since']} or newer (what scalepath verified for LORA_ADAPTERS), "
-                             "pinned by version, not latest or a digest"))
+        image = tgi.image_problem(self.image.url)
+        if image:
+            problems.append((("image", "url"), image))
         if tgi_lora.data()["variable"] in self.env:
             problems.append((("env", tgi_lora.data()["variable"]), "set by the stage from adapters; remove it here"))
         problems += tgi.source_problems(self, (
@@ -233,16 +230,6 @@ class HfEndpointDeployment(DeploymentBase):
         if self.endpoint_name:
             return self.endpoint_name
         return fit_name(f"{self.name}-{stack}".lower(), _NAME_MAX)
-
-
-def _image_version(url: str) -> str | None:
-    """``ghcr.io/huggingface/text-generation-inference:3.3.6`` -> ``3.3.6`` (a leading ``v`` dropped);
-    ``None`` for a digest, ``latest`` or any tag that is not a version."""
-    if "@" in url:
-        return None
-    tag = url.rpartition("/")[2].partition(":")[2]
-    match = re.fullmatch(r"v?(\d+\.\d+(?:\.\d+)?)", tag)
-    return match.group(1) if match else None
 
 
 def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, pulumi.Input[Any]]:

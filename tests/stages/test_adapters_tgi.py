@@ -11,19 +11,22 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from components.azure import azureml as azureml_component
 from components.huggingface import tgi_lora
 from scalepath.cli import app
 from scalepath.plan import Plan, run_plan
 from scalepath.stackconfig import SECRET_PLACEHOLDER
-from stacks.config import CloudTargets
+from stacks.config import CloudTargets, Stage
 from stacks.errors import ConfigError
 from stacks.gateway.backends import backend, backends_for
 from stacks.gateway.config import target_contract
 from stacks.gateway.engine_config import engine_config
 from stacks.parse import parse_spec
 from stacks.stages import STAGES
+from stacks.stages.shared import tgi
 from tests.support import one, stack_config
 from tests.support.clusters import MODEL, aws_config
+from tests.support.stages import STACKS
 
 D = "scalepath:deployments[0]"
 SQL = {"name": "sql", "source": "acme/qwen-sql-lora", "revision": "v1", "rank": 16}
@@ -178,3 +181,72 @@ def test_adapter_targets_on_tgi_get_their_own_limits_and_model() -> None:
     assert (sql["rpm"], sql["tpm"], sql["hf_model_name"]) == (5, 7000, "acme/qwen-sql-lora")
     assert (support["rpm"], support["tpm"], support["hf_model_name"]) == (6, 3000, "acme/qwen-support-lora")
     assert (base["rpm"], base["tpm"], base["hf_model_name"]) == (20, 10000, MODEL)
+
+
+def azureml(**container: Any) -> dict[str, Any]:
+    return {**STACKS[Stage.AZUREML](MODEL, 1), "scalepath:deployments": [{
+        "name": "chat", "stage": "azureml", "model": MODEL, "instanceType": "Standard_NC24ads_A100_v4",
+        "container": {"image": "ghcr.io/huggingface/text-generation-inference:3.3.4", **container},
+        "adapters": [SQL, SUPPORT]}]}
+
+
+def test_azureml_tgi_gets_lora_adapters_and_answers_to_their_repo_ids() -> None:
+    cfg = azureml()
+    props = one(planned(cfg), "azure-native:machinelearningservices:OnlineDeployment").inputs["properties"]
+    assert props["environmentVariables"]["LORA_ADAPTERS"] == LORA_ADAPTERS
+    assert contract(cfg).access.served_models() == (MODEL, "acme/qwen-sql-lora", "acme/qwen-support-lora")
+    routed = target_contract({"chat": contract(cfg)}, "chat:sql")
+    # LiteLLM's azure_ai/<model> sends <model> as the body's `model`.
+    assert backend(routed, CloudTargets()).params["model"] == "azure_ai/acme/qwen-sql-lora"
+
+
+def test_private_azureml_approves_the_hub_for_adapters_when_weights_are_a_model_asset() -> None:
+    cfg = azureml(image="mlregistry.azurecr.io/tgi:3.3.4")
+    cfg["scalepath:network"] = {"mode": "private", "azure": {"vnetCidr": "10.70.0.0/16", "subnetCidr": "10.70.1.0/24"}}
+    cfg["scalepath:deployments"][0]["variants"] = [
+        {"name": "blue", "traffic": 100, "registeredModel": "azureml:qwen-7b-instruct:3"}]
+    network = one(planned(cfg), "azure-native:machinelearningservices:Workspace").inputs["managedNetwork"]
+    destinations = {rule["destination"] for rule in network["outboundRules"].values()}
+    assert set(azureml_component.hf_hub_hosts()) <= destinations
+    # Without adapters the same stack approves nothing (tests/stages/test_azureml.py).
+    cfg["scalepath:deployments"][0]["adapters"] = []
+    assert "outboundRules" not in one(planned(cfg), "azure-native:machinelearningservices:Workspace"
+                                      ).inputs["managedNetwork"]
+
+
+@pytest.mark.parametrize("change, key, fragment", [
+    ({"container": {"server": "vllm", "image": "acme.azurecr.io/vllm-azureml:0.11.0"}}, "container.server",
+     "server: tgi"),
+    ({"container": {"image": "ghcr.io/huggingface/text-generation-inference@sha256:" + "a" * 64}},
+     "container.image", "pinned by version"),
+    ({"variants": [{"name": "blue", "traffic": 100},
+                   {"name": "green", "traffic": 0, "image": "ghcr.io/huggingface/text-generation-inference:2.4.1"}]},
+     "variants[1].image", "3.0.0 or newer"),
+    ({"variants": [{"name": "blue", "traffic": 100}, {"name": "green", "traffic": 0, "model": "Qwen/Qwen3-8B"}]},
+     "variants[1].model", "wrong base"),
+    ({"container": {"image": "ghcr.io/huggingface/text-generation-inference:3.3.4", "env": {"LORA_ADAPTERS": "a/b"}}},
+     "container.env.LORA_ADAPTERS", "set by the stage"),
+    ({"adapters": [{"name": "s3", "source": "s3://acme-adapters/sql"}]}, "adapters[0].source", "Hub adapters only"),
+], ids=["vllm", "digest", "old-variant-image", "variant-model", "env", "s3"])
+def test_what_azureml_cannot_load_is_refused_naming_the_key(change: dict[str, Any], key: str, fragment: str) -> None:
+    cfg = azureml()
+    cfg["scalepath:deployments"][0].update(change)
+    found = refused(cfg)
+    assert fragment in found[f"{D}.{key}"], found
+
+
+@pytest.mark.parametrize("url, version", [
+    ("ghcr.io/huggingface/text-generation-inference:3.3.6", "3.3.6"),
+    ("localhost:5000/tgi:v3.0", "3.0"),  # a registry port is not a tag
+    ("ghcr.io/huggingface/text-generation-inference:latest", None),
+    ("ghcr.io/huggingface/text-generation-inference:3.3.6-intel-xpu", None),
+    ("ghcr.io/huggingface/text-generation-inference@sha256:" + "a" * 64, None),
+])
+def test_a_tgi_image_is_versioned_by_its_tag(url: str, version: str | None) -> None:
+    assert tgi.image_version(url) == version
+
+
+def test_the_registry_names_the_tgi_version_the_data_file_asks_for() -> None:
+    since = tgi_lora.data()["since"]
+    for stage in (Stage.HF_ENDPOINT, Stage.SAGEMAKER, Stage.AZUREML):
+        assert since in STAGES.entry(stage).adapters_with

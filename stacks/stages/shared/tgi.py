@@ -3,6 +3,8 @@ launcher can load and the names requests send for them (``components/huggingface
 
 from __future__ import annotations
 
+import re
+
 from components.huggingface import tgi_lora
 from stacks.config import DeploymentBase
 from stacks.contract import ServedAdapter
@@ -25,6 +27,25 @@ def source_problems(deployment: DeploymentBase, object_store: str) -> list[Probl
                 "is one adapter")))
         seen.add(adapter.source)
     return problems
+
+
+def image_version(url: str) -> str | None:
+    """``ghcr.io/huggingface/text-generation-inference:3.3.6`` -> ``3.3.6`` (a leading ``v`` dropped);
+    ``None`` for a digest, ``latest`` or any tag that is not a version."""
+    if "@" in url:
+        return None
+    tag = url.rpartition("/")[2].partition(":")[2]
+    match = re.fullmatch(r"v?(\d+\.\d+(?:\.\d+)?)", tag)
+    return match.group(1) if match else None
+
+
+def image_problem(url: str) -> str | None:
+    """Why a TGI image cannot be trusted to read ``LORA_ADAPTERS`` as scalepath writes it, or None."""
+    version = image_version(url)
+    if version is not None and tgi_lora.supports(version):
+        return None
+    return (f"{url}: adapters need a TGI tag of {tgi_lora.data()['since']} or newer (what scalepath verified for "
+            "LORA_ADAPTERS), pinned by version, not latest or a digest")
 
 
 def served_adapters(deployment: DeploymentBase) -> tuple[ServedAdapter, ...]:
