@@ -41,9 +41,10 @@ class StageEntry:
     serves_adapters: bool
     """Its server loads ``deployments[].adapters`` (LoRA) beside the base model; every other
     stage refuses the key (why, per stage: docs/configuration.md, *LoRA adapters*)."""
-    adapters_with: str = ""
+    adapters_with: str
     """The settings under which it serves them, when not every deployment of the stage does (the
-    deployment's ``adapter_problems`` refuses the others); named in the refusal on other stages."""
+    deployment's ``adapter_problems`` refuses the others; empty: every deployment does, or none);
+    named in the refusal on other stages."""
 
     @property
     def usage_priced(self) -> bool:
@@ -57,7 +58,7 @@ ENTRIES: dict[Stage, StageEntry] = {
     Stage.HF_SERVERLESS: StageEntry("stacks.stages.hf_serverless", catalog_family=None, private=False,
                                     cost=CostBasis(kind=CostKind.PER_TOKEN, token_prices="token_prices.yaml"),
                                     fixed_cost_types=(), secrets=("hfToken",), cluster=None,
-                                    scales_to_zero=False, serves_adapters=False),
+                                    scales_to_zero=False, serves_adapters=False, adapters_with=""),
     Stage.HF_ENDPOINT: StageEntry("stacks.stages.hf_endpoint", catalog_family="hf", private=False,
                                   cost=_BY_INSTANCE, fixed_cost_types=(), secrets=("hfToken",), cluster=None,
                                   scales_to_zero=True, serves_adapters=True,
@@ -72,15 +73,15 @@ ENTRIES: dict[Stage, StageEntry] = {
                               adapters_with="container.server tgi, a pinned TGI 3.0.0 or newer"),
     Stage.VERTEX: StageEntry("stacks.stages.vertex", catalog_family="vertex", private=True,
                              cost=_BY_INSTANCE, fixed_cost_types=(), secrets=("hfToken",), cluster=None,
-                                    scales_to_zero=False, serves_adapters=False),
+                                    scales_to_zero=False, serves_adapters=False, adapters_with=""),
     Stage.EKS_VLLM: StageEntry("stacks.stages.eks_vllm", catalog_family="ec2", private=True,
                                cost=_BY_INSTANCE, fixed_cost_types=("aws:eks/cluster:Cluster",),
                                secrets=("hfToken",), cluster=Cloud.AWS, scales_to_zero=True,
-                               serves_adapters=True),
+                               serves_adapters=True, adapters_with=""),
     Stage.GKE_VLLM: StageEntry("stacks.stages.gke_vllm", catalog_family="gce", private=True,
                                cost=_BY_INSTANCE, fixed_cost_types=("gcp:container/cluster:Cluster",),
                                secrets=("hfToken",), cluster=Cloud.GCP, scales_to_zero=True,
-                               serves_adapters=True),
+                               serves_adapters=True, adapters_with=""),
 }
 
 

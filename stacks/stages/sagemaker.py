@@ -285,9 +285,9 @@ class SageMakerDeployment(DeploymentBase):
         if server is not Server.TGI:
             why = {Server.TEI: "TEI serves embeddings and loads no LoRA adapters",
                    Server.VLLM: ("the AWS vLLM container's entrypoint turns each SM_VLLM_<NAME> into one "
-                                 "`--<name> <value>` pair, so vLLM would get one --lora-modules item at most, and "
-                                 "which vLLM release each container version ships (so which item forms it parses) "
-                                 "is not in the SageMaker SDK's tables")}[server]
+                                 "`--<name> <value>` pair, so vLLM would get one --lora-modules item at most, "
+                                 "--enable-lora only from an empty value, and no Hub revision for the adapter "
+                                 "(vLLM downloads a repo id itself); not implemented")}[server]
             return [(("container", "server"), f"{why}; use server: tgi to serve adapters on SageMaker")]
         if not tgi_lora.supports(version):
             return [(("container", "version"), f"TGI {version} predates what scalepath verified for LORA_ADAPTERS; "

@@ -55,6 +55,7 @@ def test_the_stages_that_serve_adapters() -> None:
     assert STAGES.adapter_stages() == [Stage.HF_ENDPOINT, Stage.SAGEMAKER, Stage.AZUREML, Stage.EKS_VLLM,
                                        Stage.GKE_VLLM]
     assert [STAGES.entry(s).adapters_with != "" for s in STAGES.adapter_stages()] == [True, True, True, False, False]
+    assert all(STAGES.entry(s).adapters_with == "" for s in STAGES if s not in STAGES.adapter_stages())
 
 
 @pytest.mark.parametrize("cfg", [eks_config, gke_config], ids=["eks", "gke"])

@@ -83,7 +83,7 @@ def stub_stage(monkeypatch) -> Iterator[Stage]:
     monkeypatch.setitem(stacks.stages.ENTRIES, member, StageEntry(
         MODULE, catalog_family=None, private=False, cost=CostBasis(kind=CostKind.PER_TOKEN, token_prices=None),
         fixed_cost_types=(), secrets=(SECRET,), cluster=None, scales_to_zero=False,
-        serves_adapters=False))
+        serves_adapters=False, adapters_with=""))
     yield member
 
 
@@ -159,7 +159,7 @@ def test_a_per_token_stage_is_priced_from_the_list_its_entry_names(stub_stage, m
         MODULE, catalog_family=None, private=False,
         cost=CostBasis(kind=CostKind.PER_TOKEN, token_prices="token_prices.yaml"),
         fixed_cost_types=(), secrets=(SECRET,), cluster=None, scales_to_zero=False,
-        serves_adapters=False))
+        serves_adapters=False, adapters_with=""))
     result = run_plan(stack_config(_config(), secret_keys={f"scalepath:{SECRET}"}))
     (usage,) = [line for line in result.cost["lines"] if line["type"] == f"usage:{STUB}"]
     assert (usage["basis"], usage["monthly_usd"]) == ("usage", 0.15)
