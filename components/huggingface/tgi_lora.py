@@ -5,7 +5,7 @@ TGI downloads a Hub adapter itself at start (``repo@revision``) and serves it un
 id: the OpenAI ``model`` field of a request is the adapter id, any other name is the base model.
 An ``id=path`` item names a local directory the launcher does not download, so object-store
 sources need something that copies them into the container first (neither the SageMaker TGI
-entrypoint nor HF Inference Endpoints does).
+entrypoint, HF Inference Endpoints nor Azure ML does).
 """
 
 from __future__ import annotations

@@ -33,10 +33,10 @@ def test_advise_states_the_same_slot_memory_and_prices_only_stages_that_serve_ad
     workload = Workload(resolve_model(LLAMA), 1_000_000, 500, 250, adapters=4, adapter_rank=64)
     advice = advise(workload)
     by_stage = {r.stage: r for r in advice.stages}
-    for stage in (Stage.HF_SERVERLESS, Stage.AZUREML, Stage.VERTEX):
+    for stage in (Stage.HF_SERVERLESS, Stage.VERTEX):
         assert not by_stage[stage.value].available
         assert "cannot serve LoRA adapters" in by_stage[stage.value].reason
-    for stage in (Stage.HF_ENDPOINT, Stage.SAGEMAKER, Stage.EKS_VLLM, Stage.GKE_VLLM):  # TGI and vLLM
+    for stage in (Stage.HF_ENDPOINT, Stage.SAGEMAKER, Stage.AZUREML, Stage.EKS_VLLM, Stage.GKE_VLLM):  # TGI, vLLM
         assert by_stage[stage.value].available, by_stage[stage.value].reason
     assert any("~1.40 GiB per replica from the KV cache" in line for line in advice.assumptions())
 

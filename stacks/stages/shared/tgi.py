@@ -1,5 +1,6 @@
-"""LoRA adapters on the stages that run TGI (``hf-endpoint``, ``sagemaker``): which adapters its
-launcher can load and the names requests send for them (``components/huggingface/tgi_lora.py``)."""
+"""LoRA adapters on the stages that run TGI (``hf-endpoint``, ``sagemaker``, ``azureml``): which
+adapters its launcher can load and the names requests send for them
+(``components/huggingface/tgi_lora.py``)."""
 
 from __future__ import annotations
 
