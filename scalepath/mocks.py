@@ -148,12 +148,14 @@ _AZURE_NAMESPACES = {
     "machinelearningservices": "MachineLearningServices", "monitor": "Insights",
     "network": "Network", "operationalinsights": "OperationalInsights", "privatedns": "Network",
     "storage": "Storage", "app": "App", "managedidentity": "ManagedIdentity", "resources": "Resources",
+    "alertsmanagement": "AlertsManagement",
 }
 
 #: Input that holds a resource's own name when it is not ``<kind>Name`` (``vaultName``...).
 _AZURE_NAME_KEYS = {"OnlineEndpoint": "endpointName", "OnlineDeployment": "deploymentName",
                     "StorageAccount": "accountName", "PrivateEndpoint": "privateEndpointName",
-                    "MetricAlert": "ruleName", "Component": "resourceName", "EnvironmentVersion": "name"}
+                    "MetricAlert": "ruleName", "Component": "resourceName", "EnvironmentVersion": "name",
+                    "PrometheusRuleGroup": "ruleGroupName", "Workbook": "resourceName"}
 
 
 def _azure_id(module: str, kind: str, name: str, inputs: dict[str, Any]) -> str:
@@ -175,6 +177,7 @@ def _azure_id(module: str, kind: str, name: str, inputs: dict[str, Any]) -> str:
         ("privatedns", "VirtualNetworkLink"):
             f"{base}/privateDnsZones/{inputs.get('privateZoneName')}/virtualNetworkLinks/{name}",
         ("network", "Subnet"): f"{base}/virtualNetworks/{inputs.get('virtualNetworkName')}/subnets/{name}",
+        ("monitor", "AzureMonitorWorkspace"): f"{base.rsplit('/', 1)[0]}/Microsoft.Monitor/accounts/{name}",
     }
     plural = f"{kind[0].lower()}{kind[1:-1]}ies" if kind.endswith("y") else f"{kind[0].lower()}{kind[1:]}s"
     return nested.get((module, kind), f"{base}/{plural}/{name}")
@@ -205,6 +208,11 @@ def _azure_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
             config["ingress"] = {**config["ingress"], "fqdn": f"{name}.{_short_hash(name)}."
                                  f"{inputs.get('location', 'eastus')}.azurecontainerapps.io"}
         out["configuration"] = config
+    if (module, kind) == ("monitor", "DataCollectionEndpoint"):
+        out["metricsIngestion"] = {"endpoint": f"https://{name}-{_short_hash(name)}."
+                                               f"{inputs.get('location', 'eastus')}-1.metrics.ingest.monitor.azure.com"}
+    if (module, kind) == ("monitor", "DataCollectionRule"):
+        out["immutableId"] = f"dcr-{hashlib.sha256(name.encode()).hexdigest()[:32]}"
     if (module, kind) == ("machinelearningservices", "OnlineEndpoint"):
         host = f"https://{name}.{inputs.get('location', 'eastus')}.inference.ml.azure.com"
         out["properties"] = {**inputs.get("properties", {}), "scoringUri": f"{host}/score",

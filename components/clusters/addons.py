@@ -52,6 +52,11 @@ KUBE_PROMETHEUS_STACK = HelmChart(
 """Prometheus + operator on EKS: scrapes vLLM (ServiceMonitor), evaluates its alert rules
 (PrometheusRule), and answers KEDA's queries."""
 
+ALERTMANAGER_SERVICE_ACCOUNT = "alertmanager"
+"""The EKS Alertmanager's service account (its Pod Identity role may publish the gateway's alerts)."""
+ALERTMANAGER_CONFIG_LABEL = {"scalepath.dev/alertmanager-config": "true"}
+"""The label of the ``AlertmanagerConfig`` objects the EKS Alertmanager takes."""
+
 PROMETHEUS_FULLNAME = "kps"
 """``fullnameOverride`` of kube-prometheus-stack, so the Prometheus service name is stable."""
 PROMETHEUS_URL = (f"http://{PROMETHEUS_FULLNAME}-prometheus.{KUBE_PROMETHEUS_STACK.namespace}"
@@ -105,7 +110,16 @@ def prometheus_values() -> dict[str, Any]:
         "fullnameOverride": PROMETHEUS_FULLNAME,
         "grafana": {"enabled": False},
         "prometheusOperator": {"nodeSelector": system},
-        "alertmanager": {"alertmanagerSpec": {"nodeSelector": system}},
+        # Alertmanager takes the AlertmanagerConfig objects stacks label for it (the gateway's route
+        # to its SNS topic), from its own namespace, without adding a namespace matcher to their
+        # routes; its service account has a fixed name for the gateway's Pod Identity association.
+        "alertmanager": {
+            "serviceAccount": {"name": ALERTMANAGER_SERVICE_ACCOUNT},
+            "alertmanagerSpec": {
+                "nodeSelector": system,
+                "alertmanagerConfigSelector": {"matchLabels": dict(ALERTMANAGER_CONFIG_LABEL)},
+                "alertmanagerConfigMatcherStrategy": {"type": "None"},
+            }},
         "prometheus": {"prometheusSpec": {
             "nodeSelector": system,
             "retention": "7d",

@@ -102,6 +102,8 @@ class MeterArgs:
     """The stack's ``budget.monthlyUsd``: a route whose spend is on pace to exceed it alerts."""
     notify: Sequence[str]
     """The budget's ``notify`` addresses: they receive the alerts."""
+    channels: Sequence[pulumi.Input[str]] = ()
+    """GCP: the stack's Cloud Monitoring notification channels, one per ``notify`` address."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,6 +120,8 @@ class KubernetesRuntime:
     ready: Sequence[pulumi.Resource] = ()
     """What workloads wait for (node groups, add-ons)."""
     gcp_project: str | None = None
+    aws_region: str | None = None
+    """EKS: where the alert topic is (Alertmanager signs its SNS calls for this region)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,7 +183,7 @@ class GatewayArgs:
     tags: Mapping[str, str]
     grants: BackendGrants = field(default_factory=BackendGrants)
     meter: MeterArgs | None = None
-    """Metrics export, alerts and dashboard (``ecs``); none: the engine's ``/metrics`` only."""
+    """Metrics export, alerts and dashboard (every runtime); none: the engine's ``/metrics`` only."""
     kubernetes: KubernetesRuntime | None = None
     ecs: EcsRuntime | None = None
     cloudrun: CloudRunRuntime | None = None

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from components.gateway.args import LIVENESS_PATH, PORT, GatewayArgs
+from components.gateway.args import KEY_ENV, LIVENESS_PATH, PORT, GatewayArgs
 from components.gateway.kubernetes import gateway_account_id, grant_vertex
+from components.gateway.meter_gcp import alert_policies, collector_container, dashboard, writer_grant
 from components.tagging import gcp_labels
 
 
@@ -20,11 +21,18 @@ def deploy_cloudrun(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Inpu
                                          project=run.project,
                                          display_name="scalepath gateway (Cloud Run)", opts=opts)
     member = pulumi.Output.concat("serviceAccount:", account.email)
-    grants = [gcp.secretmanager.SecretIamMember(f"{name}-reads-{env.lower().replace('_', '-')}", secret_id=secret,
-                                                project=run.project, role="roles/secretmanager.secretAccessor",
-                                                member=member, opts=opts)
-              for env, secret in secrets.items()]
+    grants: list[pulumi.Resource] = [
+        gcp.secretmanager.SecretIamMember(f"{name}-reads-{env.lower().replace('_', '-')}", secret_id=secret,
+                                          project=run.project, role="roles/secretmanager.secretAccessor",
+                                          member=member, opts=opts)
+        for env, secret in secrets.items()]
     grant_vertex(name, args, account.email, run.project, opts)
+    sidecars: list[dict] = []
+    if args.meter is not None:  # a collector sidecar exports to Managed Prometheus as the service account
+        grants.append(writer_grant(name, run.project, member, opts))
+        sidecars.append(collector_container(args.physical_name, run.project, secrets[KEY_ENV]))
+        alert_policies(name, args.meter, args.physical_name, run.project, gcp_labels(args.tags), opts)
+        dashboard(name, args.meter, args.physical_name, run.project, opts)
     env = [{"name": k, "value": v} for k, v in args.plain_env().items()]
     env += [{"name": k, "value_source": {"secret_key_ref": {"secret": secret, "version": "latest"}}}
             for k, secret in secrets.items()]
@@ -40,13 +48,14 @@ def deploy_cloudrun(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Inpu
             "scaling": {"min_instance_count": args.min_replicas, "max_instance_count": args.max_replicas},
             "labels": gcp_labels(args.tags),
             "containers": [{
-                "image": args.image, "commands": args.command()[:2], "args": args.command()[2:], "envs": env,
+                "name": "gateway", "image": args.image, "commands": args.command()[:2], "args": args.command()[2:],
+                "envs": env,
                 "ports": {"container_port": PORT},
                 "resources": {"limits": {"cpu": str(args.cpu), "memory": f"{int(args.memory_gib * 1024)}Mi"},
                               "cpu_idle": False},
                 "startup_probe": {**probe, "failure_threshold": 30},
                 "liveness_probe": {**probe, "failure_threshold": 3},
-            }],
+            }, *sidecars],
         },
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=grants)))
     return pulumi.Output.concat(service.uri, "/v1")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_azure_native as azure_native
 
-from components.gateway.args import LIVENESS_PATH, PORT, GatewayArgs
+from components.gateway.args import KEY_ENV, LIVENESS_PATH, PORT, GatewayArgs
+from components.gateway.meter_azure import alert_rules, metrics_pipeline, workbook
 from components.tagging import azure_tags
 
 #: Built-in role ids (same in every tenant): Key Vault Secrets User, AzureML Data Scientist.
@@ -33,13 +34,21 @@ def deploy_containerapps(name: str, args: GatewayArgs, secrets: dict[str, pulumi
 
     vault = (f"/subscriptions/{apps.subscription_id}/resourceGroups/{store.azure_resource_group}/providers/"
              f"Microsoft.KeyVault/vaults/{store.azure_vault_name}")
-    reads = [role("reads-secrets", vault, KEY_VAULT_SECRETS_USER)]
+    reads: list[pulumi.Resource] = [role("reads-secrets", vault, KEY_VAULT_SECRETS_USER)]
     for index, endpoint in enumerate(args.grants.azureml_endpoint_ids):
         role(f"invokes-{index}", endpoint, AZUREML_DATA_SCIENTIST)
     environment = azure_native.app.ManagedEnvironment(
         f"{name}-env", resource_group_name=group.name, location=apps.location, tags=tags,
         public_network_access="Disabled" if args.private else "Enabled", opts=opts)
     refs = {env: env.lower().replace("_", "-") for env in secrets}
+    sidecars: list[dict] = []
+    if args.meter is not None:  # a Prometheus agent sidecar remote-writes to an Azure Monitor workspace
+        workspace, sidecar, publisher = metrics_pipeline(name, args.physical_name, group.name, apps.location,
+                                                         identity, apps.subscription_id, tags, opts)
+        sidecars.append({**sidecar, "env": [*sidecar["env"], {"name": KEY_ENV, "secret_ref": refs[KEY_ENV]}]})
+        reads.append(publisher)
+        alert_rules(name, args.meter, args.physical_name, group.name, apps.location, workspace, tags, opts)
+        workbook(name, args.meter, args.physical_name, group.name, apps.location, workspace, tags, opts)
     env = [{"name": k, "value": v} for k, v in args.plain_env().items()]
     env += [{"name": k, "secret_ref": ref} for k, ref in refs.items()]
     # The engine's Azure AD token for Azure ML comes from this identity (azure_ai provider).
@@ -61,7 +70,7 @@ def deploy_containerapps(name: str, args: GatewayArgs, secrets: dict[str, pulumi
                 "resources": {"cpu": args.cpu, "memory": f"{args.memory_gib:g}Gi"},
                 "probes": [{**probe, "type": "Startup", "failure_threshold": 10},
                            {**probe, "type": "Liveness", "failure_threshold": 3}],
-            }],
+            }, *sidecars],
             "scale": {"min_replicas": args.min_replicas, "max_replicas": args.max_replicas, "rules": [{
                 "name": "cpu", "custom": {"type": "cpu", "metadata": {
                     "type": "Utilization", "value": str(args.target_cpu_percent)}}}]},

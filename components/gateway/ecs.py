@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.gateway.args import KEY_ENV, LIVENESS_PATH, PORT, GatewayArgs
-from components.gateway.meter import cloudwatch_alerts, collector_container, collector_log_policy
+from components.gateway.meter_aws import cloudwatch_alerts, collector_container, collector_log_policy
 from components.tagging import aws_tags
 
 _ASSUME_ECS_TASKS = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -65,7 +65,7 @@ def deploy_ecs(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Input[str
     def sidecars(v: dict[str, Any]) -> list[dict[str, Any]]:
         if meter is None:
             return []
-        return [collector_container(meter, ecs.region, v["group"], v["emf"], v["secrets"][KEY_ENV])]
+        return [collector_container(args, v["group"], v["emf"], v["secrets"][KEY_ENV])]
 
     containers = pulumi.Output.all(plain=pulumi.Output.all(**args.plain_env()), secrets=pulumi.Output.all(**secrets),
                                    group=logs.name, emf=emf_logs.name if emf_logs else "").apply(lambda v: json.dumps([{

@@ -18,8 +18,19 @@ import pulumi_kubernetes as k8s
 
 from components.gateway.args import LIVENESS_PATH, PORT, READINESS_PATH, GatewayArgs
 from components.gateway.ecs import attach_invoke_policies
-from components.gateway.meter import prometheus_rule, service_monitor
-from components.tagging import aws_tags, k8s_labels
+from components.gateway.meter_aws import alert_topic, publish_policy
+from components.gateway.meter_gcp import alert_policies, dashboard
+from components.gateway.meter_k8s import (
+    ALERTMANAGER_NAMESPACE,
+    ALERTMANAGER_SA,
+    alertmanager_config,
+    dashboard_config_map,
+    pod_monitoring,
+    prometheus_rule,
+    secret_reader,
+    service_monitor,
+)
+from components.tagging import aws_tags, gcp_labels, k8s_labels
 
 NAMESPACE = "scalepath-gateway"
 SERVICE_ACCOUNT = "gateway"
@@ -127,14 +138,9 @@ def deploy_kubernetes(name: str, args: GatewayArgs, key: pulumi.Input[str],
         "annotations": _INTERNAL[cluster.cloud] if args.private else {}}, spec={
         "type": "LoadBalancer", "selector": selector,
         "ports": [{"name": "http", "port": 80, "target_port": PORT}]}, opts=ns_opts)
-    if args.meter is not None and cluster.cloud == "aws":  # the EKS cluster runs prometheus-operator
-        for role, manifest in (("service-monitor", service_monitor(NAMESPACE, labels, selector, "http",
-                                                                    "gateway-secrets", "client-key")),
-                               ("rules", prometheus_rule(args.meter, NAMESPACE, labels))):
-            k8s.apiextensions.CustomResource(
-                f"{name}-{role}", api_version=manifest["apiVersion"], kind=manifest["kind"],
-                metadata=manifest["metadata"], spec=manifest["spec"],
-                opts=pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[secret])))
+    if args.meter is not None:
+        _meter(name, args, labels, selector, pulumi.ResourceOptions.merge(
+            ns_opts, pulumi.ResourceOptions(depends_on=[secret])), opts)
     k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{name}-hpa", metadata={**meta, "name": "gateway"}, spec={
         "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": "gateway"},
         "min_replicas": args.min_replicas, "max_replicas": args.max_replicas,
@@ -144,6 +150,48 @@ def deploy_kubernetes(name: str, args: GatewayArgs, key: pulumi.Input[str],
         "max_unavailable": 1, "selector": {"match_labels": selector}}, opts=ns_opts)
     address = service.status.apply(lambda s: _lb_address(s))
     return pulumi.Output.concat("http://", address, "/v1")
+
+
+def _custom(name: str, manifest: dict, opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+    return k8s.apiextensions.CustomResource(name, api_version=manifest["apiVersion"], kind=manifest["kind"],
+                                            metadata=manifest["metadata"], spec=manifest["spec"], opts=opts)
+
+
+def _meter(name: str, args: GatewayArgs, labels: dict[str, str], selector: dict[str, str],
+           k8s_opts: pulumi.ResourceOptions, opts: pulumi.ResourceOptions) -> None:
+    """The scrape, alerts and dashboard: on EKS the cluster's prometheus-operator (ServiceMonitor,
+    PrometheusRule, an AlertmanagerConfig to the alert topic, a Grafana ConfigMap); on GKE Managed
+    Prometheus (PodMonitoring) with Cloud Monitoring alert policies and dashboard."""
+    meter, cluster, gateway = args.meter, args.kubernetes, args.physical_name
+    assert meter is not None and cluster is not None
+    scrape = (NAMESPACE, labels, selector, "http", "gateway-secrets", "client-key", gateway)
+    if cluster.cloud == "gcp":
+        project = cluster.gcp_project or ""
+        _custom(f"{name}-pod-monitoring", pod_monitoring(*scrape), k8s_opts)
+        role, binding = secret_reader(NAMESPACE, labels, "gateway-secrets")
+        k8s.rbac.v1.Role(f"{name}-key-reader", metadata=role["metadata"], rules=role["rules"], opts=k8s_opts)
+        k8s.rbac.v1.RoleBinding(f"{name}-key-reader", metadata=binding["metadata"], role_ref=binding["roleRef"],
+                                subjects=binding["subjects"], opts=k8s_opts)
+        alert_policies(name, meter, gateway, project, gcp_labels(args.tags), opts)
+        dashboard(name, meter, gateway, project, opts)
+        return
+    _custom(f"{name}-service-monitor", service_monitor(*scrape), k8s_opts)
+    _custom(f"{name}-rules", prometheus_rule(meter, NAMESPACE, labels, gateway), k8s_opts)
+    board = dashboard_config_map(meter, NAMESPACE, labels, gateway)
+    k8s.core.v1.ConfigMap(f"{name}-dashboard", metadata=board["metadata"], data=board["data"], opts=k8s_opts)
+    # Alertmanager publishes to the topic the budget's addresses subscribe to, as its own Pod Identity role.
+    tags = aws_tags(args.tags)
+    topic = alert_topic(name, meter, tags, opts)
+    role = aws.iam.Role(f"{name}-alertmanager-role", assume_role_policy=_ASSUME_PODS, tags=tags, opts=opts)
+    aws.iam.RolePolicy(f"{name}-alertmanager-publish", role=role.id, policy=topic.arn.apply(publish_policy),
+                       opts=opts)
+    aws.eks.PodIdentityAssociation(f"{name}-alertmanager-identity", cluster_name=cluster.cluster_name,
+                                   namespace=ALERTMANAGER_NAMESPACE, service_account=ALERTMANAGER_SA,
+                                   role_arn=role.arn, tags=tags, opts=opts)
+    route = topic.arn.apply(lambda arn: alertmanager_config(labels, gateway, arn, cluster.aws_region or ""))
+    k8s.apiextensions.CustomResource(
+        f"{name}-alert-route", api_version="monitoring.coreos.com/v1alpha1", kind="AlertmanagerConfig",
+        metadata=route.apply(lambda m: m["metadata"]), spec=route.apply(lambda m: m["spec"]), opts=k8s_opts)
 
 
 def _lb_address(status: object) -> str:

@@ -342,27 +342,38 @@ def price_ecs_service(resource: PlannedResource, ctx: PricingContext) -> CostLin
 
 
 def price_cloud_run(resource: PlannedResource, ctx: PricingContext) -> CostLine:
-    """``template.scaling`` min/max instances x the first container's cpu/memory limits."""
+    """``template.scaling`` min/max instances x the cpu/memory limits of every container (the
+    engine and its metrics sidecar: Cloud Run bills each container's limits)."""
     template = resource.inputs.get("template") or {}
     scaling = template.get("scaling") or {}
-    limits = ((template.get("containers") or [{}])[0].get("resources") or {}).get("limits") or {}
-    try:
-        vcpu = float(limits.get("cpu", "1"))
-    except ValueError:
-        raise _Unpriced(f"cpu limit {limits.get('cpu')!r} is not a number of vCPUs") from None
+    vcpu, gib = 0.0, 0.0
+    for container in template.get("containers") or [{}]:
+        limits = (container.get("resources") or {}).get("limits") or {}
+        try:
+            vcpu += float(limits.get("cpu", "1"))
+        except ValueError:
+            raise _Unpriced(f"cpu limit {limits.get('cpu')!r} is not a number of vCPUs") from None
+        memory = _gib(limits.get("memory", "512Mi"))
+        if memory is None:
+            raise _Unpriced(f"memory limit {limits.get('memory')!r} is not a quantity")
+        gib += memory
     low = _int(scaling.get("minInstanceCount"), 0) or 0
     high = _int(scaling.get("maxInstanceCount"), max(low, 1)) or 0
-    return _container_line(resource, "cloudRun", vcpu, _gib(limits.get("memory", "512Mi")), low, high)
+    return _container_line(resource, "cloudRun", vcpu, gib, low, high)
 
 
 def price_container_app(resource: PlannedResource, ctx: PricingContext) -> CostLine:
-    """``template.scale`` min/max replicas x the first container's cpu/memory."""
+    """``template.scale`` min/max replicas x the cpu/memory of every container (the engine and its
+    metrics sidecar)."""
     template = resource.inputs.get("template") or {}
     scale = template.get("scale") or {}
-    resources = (template.get("containers") or [{}])[0].get("resources") or {}
+    containers = [c.get("resources") or {} for c in template.get("containers") or [{}]]
+    cpus, gibs = [r.get("cpu") for r in containers], [_gib(r.get("memory")) for r in containers]
     low = _int(scale.get("minReplicas"), 0) or 0
     high = _int(scale.get("maxReplicas"), 10) or 0
-    return _container_line(resource, "containerApps", resources.get("cpu"), _gib(resources.get("memory")), low, high)
+    if not all(isinstance(c, (int, float)) for c in cpus) or None in gibs:
+        raise _Unpriced(f"cpu/memory per container not known at plan time ({cpus!r}, {gibs!r})")
+    return _container_line(resource, "containerApps", sum(cpus), sum(g for g in gibs if g is not None), low, high)
 
 
 PRICERS: dict[str, Callable[[PlannedResource, PricingContext], CostLine]] = {

@@ -21,6 +21,7 @@ from components.gateway.args import (
 from components.gateway.component import Gateway
 from components.names import fit_name
 from stacks import aws as aws_stack
+from stacks import gcp as gcp_stack
 from stacks.config import Cloud
 from stacks.context import StackContext
 from stacks.contract import GrantKind, StageContract
@@ -50,16 +51,17 @@ MAX_FALLBACK_RATE = 0.05
 P95_SHARE_OF_TIMEOUT = 0.8
 
 
-def _meter(ctx: StackContext, gateway: GatewayConfig) -> MeterArgs:
-    """Alerts per route from its ``gate`` (latency, error rate), spend against the stack's budget.
-    Built for the runtimes whose export exists: ECS and EKS (docs/gateway.md)."""
+def _meter(ctx: StackContext, gateway: GatewayConfig, cloud: Cloud) -> MeterArgs:
+    """Alerts per route from its ``gate`` (latency, error rate), spend against the stack's budget,
+    to the budget's ``notify`` addresses (on GCP through the stack's notification channels)."""
     spec = ctx.spec
     routes = [RouteAlerts(
         route=r.name, max_error_rate=r.gate.max_error_rate, max_fallback_rate=MAX_FALLBACK_RATE,
         p95_latency_seconds=(r.gate.p95_latency_ms / 1000 if r.gate.p95_latency_ms is not None
                              else P95_SHARE_OF_TIMEOUT * r.timeout_seconds)) for r in gateway.routes]
     return MeterArgs(namespace=f"scalepath/{spec.stack_tag}/gateway", routes=routes,
-                     monthly_budget_usd=spec.budget.monthly_usd, notify=list(spec.budget.notify))
+                     monthly_budget_usd=spec.budget.monthly_usd, notify=list(spec.budget.notify),
+                     channels=gcp_stack.alert_channels(ctx) if cloud is Cloud.GCP else ())
 
 
 def build_gateway(ctx: StackContext, exports: Mapping[str, Exports]) -> dict[str, pulumi.Input[Any]]:
@@ -89,7 +91,7 @@ def build_gateway(ctx: StackContext, exports: Mapping[str, Exports]) -> dict[str
         key_secret_name=f"{spec.stack_tag}-gateway-key", physical_name=fit_name(f"{spec.stack_tag}-gateway", 49),
         secrets=secrets, tags=ctx.tags(),
         grants=grants(contracts, routed, exports, spec.targets.gcp_region),
-        meter=_meter(ctx, gateway) if cloud is Cloud.AWS else None,  # ECS and EKS (docs/gateway.md)
+        meter=_meter(ctx, gateway, cloud),
         **_runtime(ctx, gateway, runtime))
     component = Gateway("gateway", args)
     return {"runtime": runtime.value, "openaiBaseUrl": component.openai_base_url, "keySecret": component.key_secret,
@@ -107,7 +109,8 @@ def _runtime(ctx: StackContext, gateway: GatewayConfig, runtime: GatewayRuntime)
         component = ctx.shared(f"cluster/{cluster.name}", _missing)
         return {"kubernetes": KubernetesRuntime(
             provider=component.provider, cloud=cloud.value, stage=cluster.stage.value,
-            cluster_name=component.cluster_name, ready=component.ready, gcp_project=targets.gcp_project)}
+            cluster_name=component.cluster_name, ready=component.ready, gcp_project=targets.gcp_project,
+            aws_region=targets.aws_region)}
     if runtime is GatewayRuntime.ECS:
         network = aws_stack.network(ctx)
         public = ctx.spec.network.mode == "public"
