@@ -13,7 +13,6 @@ in the cluster, but nothing there routes a firing alert to anyone.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -24,6 +23,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components import grafana
 from components.clusters.addons import HelmChart, helm_release
 from components.clusters.gpu_nodes import GPU_POOL, GPU_TAINT_EFFECT, GPU_TAINT_KEY, NODE_POOL_LABEL
 from components.files import load_data
@@ -186,27 +186,12 @@ def dashboard(args: GpuTelemetryArgs) -> dict[str, Any]:
     ]
     if XID_ERRORS in exported_metrics(args.platform):
         panels.append(("Last XID error (0 = none)", XID_ERRORS))
-    return {
-        "title": f"GPUs: {args.cluster_name}",
-        "uid": f"gpu-{args.cluster_name}"[:40],
-        "schemaVersion": 39,
-        "time": {"from": "now-6h", "to": "now"},
-        "templating": {"list": [{"name": "datasource", "type": "datasource", "query": "prometheus"}]},
-        "panels": [{
-            "id": index + 1, "type": "timeseries", "title": title,
-            "datasource": {"type": "prometheus", "uid": "${datasource}"},
-            "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
-            "targets": [{"refId": "A", "expr": expr}],
-        } for index, (title, expr) in enumerate(panels)],
-    }
+    return grafana.dashboard(f"GPUs: {args.cluster_name}", f"gpu-{args.cluster_name}", panels)
 
 
 def dashboard_config_map(args: GpuTelemetryArgs) -> dict[str, Any]:
-    """The dashboard as a ConfigMap a Grafana sidecar picks up (``grafana_dashboard: "1"``)."""
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "gpu-dcgm-dashboard", "namespace": NAMESPACE,
-                         "labels": {**args.labels, "grafana_dashboard": "1"}},
-            "data": {"gpu-dcgm.json": json.dumps(dashboard(args), indent=1, sort_keys=True)}}
+    """The dashboard as a ConfigMap a Grafana sidecar picks up."""
+    return grafana.config_map("gpu-dcgm-dashboard", NAMESPACE, args.labels, "gpu-dcgm.json", dashboard(args))
 
 
 class GpuTelemetry(pulumi.ComponentResource):

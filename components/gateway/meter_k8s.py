@@ -4,9 +4,9 @@ EKS rules and their Alertmanager route, and the dashboard as Grafana JSON (camel
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from components import grafana
 from components.clusters.addons import ALERTMANAGER_CONFIG_LABEL, ALERTMANAGER_SERVICE_ACCOUNT, KUBE_PROMETHEUS_STACK
 from components.gateway.args import MeterArgs
 from components.gateway.meter import (
@@ -90,24 +90,7 @@ def alertmanager_config(labels: dict[str, str], gateway: str, topic_arn: str, re
             }}
 
 
-def grafana_dashboard(meter: MeterArgs, gateway: str) -> dict[str, Any]:
-    """Grafana dashboard JSON of :func:`components.gateway.meter.panels`."""
-    return {
-        "title": f"Gateway: {gateway}", "uid": f"gw-{gateway}"[:40], "schemaVersion": 39,
-        "time": {"from": "now-6h", "to": "now"},
-        "templating": {"list": [{"name": "datasource", "type": "datasource", "query": "prometheus"}]},
-        "panels": [{
-            "id": index + 1, "type": "timeseries", "title": title,
-            "datasource": {"type": "prometheus", "uid": "${datasource}"},
-            "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
-            "targets": [{"refId": "A", "expr": expr, "legendFormat": "{{route}}"}],
-        } for index, (title, expr) in enumerate(panels(meter, gateway))],
-    }
-
-
 def dashboard_config_map(meter: MeterArgs, namespace: str, labels: dict[str, str], gateway: str) -> dict[str, Any]:
-    """The dashboard as a ConfigMap a Grafana sidecar picks up (``grafana_dashboard: "1"``)."""
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": f"{NAME}-dashboard", "namespace": namespace,
-                         "labels": {**labels, "grafana_dashboard": "1"}},
-            "data": {"gateway.json": json.dumps(grafana_dashboard(meter, gateway), indent=1, sort_keys=True)}}
+    """:func:`components.gateway.meter.panels` as Grafana JSON in a ConfigMap a Grafana sidecar picks up."""
+    board = grafana.dashboard(f"Gateway: {gateway}", f"gw-{gateway}", panels(meter, gateway), legend="{{route}}")
+    return grafana.config_map(f"{NAME}-dashboard", namespace, labels, "gateway.json", board)
