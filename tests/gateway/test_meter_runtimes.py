@@ -130,6 +130,9 @@ def test_cloudrun_sidecar_exports_to_managed_prometheus_with_the_key(plans: dict
     assert scrape["static_configs"] == [{"targets": ["localhost:4000"]}]
     assert scrape["authorization"] == {"credentials": "${env:SCALEPATH_GATEWAY_KEY}"}
     assert config["exporters"] == {"googlemanagedprometheus": {"project": STACKS["cloudrun"].values["gcp:project"]}}
+    # The plan's cost counts the sidecar: 1 vCPU / 2 GiB (gateway defaults) + 0.5 vCPU / 0.25 GiB.
+    line = next(str(c) for c in plan.cost["lines"] if c["type"] == "gcp:cloudrunv2/service:Service")
+    assert "(1.5 vCPU x" in line and "2.25 GiB x" in line
     writers = [r.inputs for r in of_type(plan, "gcp:projects/iAMMember:IAMMember")
                if r.inputs["role"] == "roles/monitoring.metricWriter"]
     assert len(writers) == 1 and writers[0]["member"].startswith("serviceAccount:gw-")
@@ -146,6 +149,9 @@ def test_containerapps_agent_writes_to_a_workspace_whose_rules_mail_the_budget(p
     app = one(plan, "azure-native:app:ContainerApp").inputs
     engine, agent = app["template"]["containers"]
     assert agent["resources"] == {"cpu": 0.25, "memory": "0.5Gi"}
+    # The plan's cost counts the sidecar: 1 vCPU / 2 GiB (gateway defaults) + 0.25 vCPU / 0.5 GiB.
+    line = next(str(c) for c in plan.cost["lines"] if c["type"] == "azure-native:app:ContainerApp")
+    assert "(1.25 vCPU x" in line and "2.5 GiB x" in line
     env = {e["name"]: e for e in agent["env"]}
     assert env["SCALEPATH_GATEWAY_KEY"] == {"name": "SCALEPATH_GATEWAY_KEY", "secretRef": "scalepath-gateway-key"}
     config = yaml.safe_load(env["SCALEPATH_COLLECTOR_CONFIG"]["value"])
