@@ -9,7 +9,13 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.names import fit_name
 from components.secret_store import SecretStoreArgs
+
+
+def physical_name(stack_tag: str) -> str:
+    """The gateway's physical name (service, task family, scrape label): unique per project and stack."""
+    return fit_name(f"{stack_tag}-gateway", 49)
 
 #: Port the engine listens on inside its container.
 PORT = 4000

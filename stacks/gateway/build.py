@@ -17,9 +17,9 @@ from components.gateway.args import (
     KubernetesRuntime,
     MeterArgs,
     RouteAlerts,
+    physical_name,
 )
 from components.gateway.component import Gateway
-from components.names import fit_name
 from stacks import aws as aws_stack
 from stacks import gcp as gcp_stack
 from stacks.config import Cloud
@@ -88,7 +88,7 @@ def build_gateway(ctx: StackContext, exports: Mapping[str, Exports]) -> dict[str
         cpu=gateway.cpu, memory_gib=gateway.memory_gib, min_replicas=gateway.scaling.min,
         max_replicas=gateway.scaling.max, target_cpu_percent=gateway.scaling.target_cpu_percent,
         private=spec.network.mode == "private", store=store.args(spec.targets),
-        key_secret_name=f"{spec.stack_tag}-gateway-key", physical_name=fit_name(f"{spec.stack_tag}-gateway", 49),
+        key_secret_name=f"{spec.stack_tag}-gateway-key", physical_name=physical_name(spec.stack_tag),
         secrets=secrets, tags=ctx.tags(),
         grants=grants(contracts, routed, exports, spec.targets.gcp_region),
         meter=_meter(ctx, gateway, cloud),

@@ -252,13 +252,15 @@ class GatewayConfig(ConfigModel):
         return {name: tuple(routes) for name, routes in out.items()}
 
     def scraped_in(self, deployments: tuple[DeploymentBase, ...] | list[DeploymentBase]) -> Cloud | None:
-        """The cloud whose cluster Prometheus scrapes the engine's metrics: the ``kubernetes`` runtime
-        on an EKS cluster, where the gateway gets a ServiceMonitor (``components/gateway/kubernetes.py``;
-        metered on AWS only, ``stacks/gateway/build.py``). ECS sends them to CloudWatch; GKE, Cloud
-        Run and Container Apps export none yet."""
+        """The cloud whose cluster Prometheus scrapes the engine's metrics: the ``kubernetes`` runtime,
+        where the gateway gets a ServiceMonitor (EKS: the cluster's Prometheus) or a PodMonitoring
+        (GKE: Managed Service for Prometheus, which KEDA's trigger queries too;
+        ``components/gateway/meter_k8s.py``). ECS, Cloud Run and Container Apps export to their cloud's
+        monitoring, which no cluster's KEDA reads."""
         if self.resolved_runtime(deployments) is not GatewayRuntime.KUBERNETES:
             return None
-        return Cloud.AWS if Cloud.AWS in self.clouds(deployments) else None
+        cluster = cluster_deployment(deployments)
+        return cluster_cloud(cluster.stage) if cluster is not None else None
 
     def resolved_runtime(self, deployments: tuple[DeploymentBase, ...] | list[DeploymentBase]) -> GatewayRuntime | None:
         """``runtime``, else the first cluster stage's, else the first cloud deployment's service."""

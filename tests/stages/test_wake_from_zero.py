@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from components.gateway.kubernetes import NAMESPACE as GATEWAY_NAMESPACE
-from components.gateway.meter import EXPORTED, REQUESTS
+from components.gateway.meter import EXPORTED, REQUESTS, SCOPE_LABEL
 from components.vllm.cold_start import estimate
 from scalepath.cli import app
 from scalepath.cost.advisor import Workload, billed_hours
@@ -68,10 +68,11 @@ def test_the_server_scales_to_zero_and_the_gateway_request_count_wakes_it(eks_pl
     # Active above activationThreshold 0: one replica while the query says 1.
     assert (wake["metadata"]["threshold"], wake["metadata"]["activationThreshold"]) == ("1", "0")
     # The series and label the gateway's engine exports (components/gateway/meter.py; the engine run
-    # of tests/gateway/test_serve_meter.py reads the same constant), in the namespace its
-    # ServiceMonitor scrapes, for the route that sends to this deployment, over the keep-alive window.
+    # of tests/gateway/test_serve_meter.py reads the same constant), stamped by every scrape with this
+    # stack's gateway (<project>-<stack>-gateway: scalepath-test-gateway), for the route that sends to
+    # this deployment, over the keep-alive window.
     assert REQUESTS in EXPORTED
-    series = f'{REQUESTS}{{namespace="{GATEWAY_NAMESPACE}",requested_model=~"chat"}}'
+    series = f'{REQUESTS}{{{SCOPE_LABEL}="scalepath-test-gateway",requested_model=~"chat"}}'
     assert wake["metadata"]["query"] == (
         f"(((sum(increase({series}[10m])) > 0) or count({series} unless {series} offset 10m)) > bool 0) "
         "or vector(0)")
@@ -89,21 +90,18 @@ def test_the_gpu_node_groups_may_hold_zero_nodes(eks_plan: Plan) -> None:
                       "llm-eks-gpu-ondemand": {"minSize": 0, "maxSize": 1, "desiredSize": 0}}
 
 
-def test_a_gke_node_pool_may_hold_zero_nodes_but_nothing_scrapes_the_gateway_there() -> None:
-    # GKE node pools take min 0 (the pool of a min-1 stack, with gpuNodes.min 0 as dev allows)...
+def test_a_gke_node_pool_may_hold_zero_nodes() -> None:
+    # GKE node pools take min 0 (the pool of a min-1 stack, with gpuNodes.min 0 as dev allows).
     pools = {r.name: r.inputs["autoscaling"] for r in plan(gke_config(
         "staging", cluster={"masterAuthorizedCidrs": ["203.0.113.0/24"], "gpuNodes": {"min": 0}})).resources
         if r.type == "gcp:container/nodePool:NodePool" and "-gpu-" in r.name}
     assert pools and all(p["totalMinNodeCount"] == 0 for p in pools.values())
-    # ...but the gateway on GKE exports no metrics to Managed Prometheus yet: nothing would wake it.
-    found = issues(wake_stack(cloud="gcp"))
-    assert "only the kubernetes gateway runtime on an EKS cluster is scraped" in found[
-        "scalepath:deployments[0].scaling.min"]
 
 
 def test_the_wake_rule_knows_where_the_plan_scrapes_the_gateway() -> None:
-    # stacks.gateway.config.GatewayConfig.scraped_in says EKS only; the plans must agree, so adding a
-    # GKE scrape of the gateway fails here until the rule says so too.
+    # stacks.gateway.config.GatewayConfig.scraped_in says: the kubernetes runtime's cluster (EKS's
+    # Prometheus, GKE's Managed Prometheus); the plans must agree, so a runtime that stops scraping
+    # the gateway fails here until the rule says so too.
     def gateway_scrapes(cfg: dict[str, Any]) -> list[str]:
         return [m["kind"] for m in objects(plan(cfg))
                 if m["kind"] in ("ServiceMonitor", "PodMonitoring", "ClusterPodMonitoring")
@@ -111,7 +109,22 @@ def test_the_wake_rule_knows_where_the_plan_scrapes_the_gateway() -> None:
 
     warm = {"scaling": {"min": 1, "max": 1}}
     assert gateway_scrapes(wake_stack(**warm)) == ["ServiceMonitor"]
-    assert gateway_scrapes(wake_stack(cloud="gcp", **warm)) == []
+    assert gateway_scrapes(wake_stack(cloud="gcp", **warm)) == ["PodMonitoring"]
+
+
+def test_on_gke_the_wake_query_reads_managed_prometheus_scoped_to_this_stacks_gateway() -> None:
+    # Managed Prometheus answers for the whole project: the scope label keeps another stack's
+    # gateway (same namespace, another cluster) from waking this server.
+    planned = plan(wake_stack(cloud="gcp"))
+    (scaled,) = [r.inputs for r in planned.resources if r.type == SCALED_OBJECT]
+    assert scaled["spec"]["minReplicaCount"] == 0
+    wake = next(t for t in scaled["spec"]["triggers"] if t["name"] == "wake")
+    assert f'{SCOPE_LABEL}="scalepath-test-gateway"' in wake["metadata"]["query"]
+    assert wake["metadata"]["serverAddress"].startswith("https://monitoring.googleapis.com/v1/projects/")
+    (monitor,) = [m for m in objects(planned) if m["kind"] == "PodMonitoring"
+                  and m["metadata"]["namespace"] == GATEWAY_NAMESPACE]
+    stamped = [r for r in monitor["spec"]["endpoints"][0]["metricRelabeling"] if r.get("targetLabel") == SCOPE_LABEL]
+    assert stamped == [{"targetLabel": SCOPE_LABEL, "replacement": "scalepath-test-gateway"}]
 
 
 def test_the_first_request_after_idle_goes_to_the_fallback_at_once(eks_plan: Plan) -> None:

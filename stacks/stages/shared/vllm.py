@@ -25,8 +25,8 @@ from pydantic import (
 )
 
 from components.clusters.allocatable import Resources
-from components.gateway.kubernetes import NAMESPACE as GATEWAY_NAMESPACE
-from components.gateway.meter import REQUESTS
+from components.gateway.args import physical_name as gateway_name
+from components.gateway.meter import REQUESTS, SCOPE_LABEL
 from components.quantity import memory_mib
 from components.vllm.args import (
     AlertThresholds,
@@ -66,14 +66,16 @@ WAKE_KEYS = "gateway.routes[].targets"
 """Where a scaled-to-zero deployment gets its demand: a gateway route sending it a weighted share."""
 
 
-def wake_query(routes: tuple[str, ...], window: str) -> str:
-    """PromQL on the gateway's request counter for ``routes`` (the engine's ``requested_model`` is
-    the route a client asked for; the ServiceMonitor adds the gateway's ``namespace``): positive when
+def wake_query(stack_tag: str, routes: tuple[str, ...], window: str) -> str:
+    """PromQL on the stack's gateway's request counter for ``routes`` (the engine's ``requested_model``
+    is the route a client asked for; every scrape stamps the gateway's physical name as
+    ``scalepath_gateway``, which keeps another stack's gateway out where one Prometheus sees several:
+    Managed Service for Prometheus answers for the whole project): positive when
     one of them took requests within ``window``. The counter is born at 1 with its first request
     (Prometheus reads no increase from a single sample), so a series that did not exist ``window``
     ago counts as demand too: the first request after the gateway starts also wakes the server."""
     alternatives = "|".join(route.replace(".", "\\\\.") for route in routes)
-    series = f'{REQUESTS}{{namespace="{GATEWAY_NAMESPACE}",requested_model=~"{alternatives}"}}'
+    series = f'{REQUESTS}{{{SCOPE_LABEL}="{gateway_name(stack_tag)}",requested_model=~"{alternatives}"}}'
     return f"(sum(increase({series}[{window}])) > 0) or count({series} unless {series} offset {window})"
 
 
@@ -342,8 +344,8 @@ class VllmDeployment(DeploymentBase):
         if stack.gateway_scraped_in is not _cluster_cloud(self):
             return [ConfigIssue(at, (
                 "0 needs the gateway's request metrics in this cluster's Prometheus, which KEDA queries to wake the "
-                "server; only the kubernetes gateway runtime on an EKS cluster is scraped there (ECS sends its "
-                "metrics to CloudWatch; on GKE the gateway exports none yet). Run the gateway on this cluster "
+                "server; only the kubernetes gateway runtime on a cluster of this cloud is scraped there (ECS, Cloud "
+                "Run and Container Apps send theirs to their cloud's monitoring). Run the gateway on this cluster "
                 "(gateway.runtime: kubernetes) or set scaling.min to 1"))]
         return []
 
@@ -421,8 +423,8 @@ def _stack_service_args(deployment: VllmDeployment, stack: StackFacts, *, cloud:
     """The args with what the stack decides: private network mode, scale to zero outside prod, and
     the wake query on the gateway's routes that send to the deployment."""
     routes = stack.routes_to(deployment.name)
-    wake = wake_query(routes, deployment.vllm.keda.keep_alive_window) if deployment.scaling.min == 0 and routes \
-        else None
+    wake = (wake_query(stack.stack_tag, routes, deployment.vllm.keda.keep_alive_window)
+            if deployment.scaling.min == 0 and routes else None)
     return _service_args(deployment, tags=tags, cloud=cloud, private_network=stack.network.mode == "private",
                          hf_token=hf_token, allow_scale_to_zero=stack.environment is not Environment.PROD, wake=wake)
 
