@@ -10,18 +10,21 @@ Protocol, pickled on stdin and stdout (both ends are ours; nothing else reads th
 carries a :class:`~scalepath.policy_runner.Setup`, then :class:`~scalepath.wire.PlannedResource` after resource, then
 ``None`` once all are sent; stdout answers ``("report", PolicyReport)`` or ``("error",
 exception)`` once. Stdin closing before the ``None`` (the plan failed or was interrupted) and
-SIGTERM both stop the pack and end this process; on Linux the pack also dies with it.
+SIGTERM both stop the pack and end this process; on Linux the pack also dies with it. SIGTERM
+and SIGINT unwind as in the plan (:func:`scalepath.interrupts.interruptible`): one that Python
+dropped where it arrived (in a callback run from C, such as logging's fork hook while the pack
+starts) ends the check at its next step, quietly, instead of being lost with a traceback.
 """
 
 from __future__ import annotations
 
 import pickle
 import queue
-import signal
 import sys
 import threading
 from typing import IO, Any
 
+from scalepath import interrupts
 from scalepath.policy_runner import (
     Analysis,
     PolicyConfigError,
@@ -75,34 +78,43 @@ def _take(incoming: queue.SimpleQueue[Any]) -> list[PlannedResource] | None:
 def check(setup: Setup, incoming: queue.SimpleQueue[Any]) -> PolicyReport:
     """Start and configure the pack, check everything ``incoming`` brings until the end, report."""
     with start_pack(setup.pack_dir, setup.project, setup.stack, setup.stack_config) as session:
+        interrupts.check()  # a signal dropped while the pack started: stop it now
         session.configure(reconcile_config(session.info, setup.policy_config, setup.config_source))
         session.configure_stack(setup.project, setup.stack, setup.stack_config, setup.secret_keys,
                                 {"pulumi:project": setup.project, "pulumi:runtime": "python"})
         analysis = Analysis(session)
         while (batch := _take(incoming)) is not None:
+            interrupts.check()
             analysis.add(batch)
         return analysis.finish()
 
 
-def _stop(_signum: int, _frame: object) -> None:
-    raise SystemExit(143)  # unwinds through start_pack, which stops the pack
+def _outcome(setup: Setup, incoming: queue.SimpleQueue[Any]) -> tuple[str, Any]:
+    try:
+        return "report", check(setup, incoming)
+    except (PolicyPackError, PolicyConfigError) as error:
+        return "error", error
+    except _Abandoned:
+        raise
+    except Exception as error:  # noqa: BLE001 (reported to the plan, which fails with it)
+        return "error", PolicyPackError(f"checking failed: {type(error).__name__}: {error}")
 
 
 def main() -> None:
-    """Serve one plan: read the setup and resources from stdin, answer on stdout."""
-    signal.signal(signal.SIGTERM, _stop)
+    """Serve one plan: read the setup and resources from stdin, answer on stdout; interrupted
+    (the plan stops it with SIGTERM), stop the pack and exit 143 (130 for SIGINT) with no report."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    setup: Setup = pickle.load(stdin)
-    incoming: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    threading.Thread(target=_read, args=(stdin, incoming), daemon=True).start()
     try:
-        outcome: tuple[str, Any] = ("report", check(setup, incoming))
+        with interrupts.interruptible():  # unwinds through start_pack, which stops the pack
+            setup: Setup = pickle.load(stdin)
+            incoming: queue.SimpleQueue[Any] = queue.SimpleQueue()
+            threading.Thread(target=_read, args=(stdin, incoming), daemon=True).start()
+            outcome = _outcome(setup, incoming)
+            interrupts.check()  # an error the interrupt caused is not the check's outcome
     except _Abandoned:
         return
-    except (PolicyPackError, PolicyConfigError) as error:
-        outcome = ("error", error)
-    except Exception as error:  # noqa: BLE001 (reported to the plan, which fails with it)
-        outcome = ("error", PolicyPackError(f"checking failed: {type(error).__name__}: {error}"))
+    except interrupts.Interrupted as interrupt:
+        raise SystemExit(interrupt.exit_code) from None
     pickle.dump(outcome, stdout, protocol=pickle.HIGHEST_PROTOCOL)
     stdout.flush()
 
