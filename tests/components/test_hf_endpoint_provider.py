@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -190,7 +191,8 @@ def test_failed_state_raises_with_the_endpoint_status_message(server, provider) 
 
 def test_timeout_while_initializing_names_the_state_and_the_setting(server, provider) -> None:
     server.api.states["chat-dev"] = deque(["initializing"])
-    with pytest.raises(HfEndpointError, match=r"still 'initializing' after 0.3s \(timeoutSeconds\)"):
+    with pytest.raises(HfEndpointError,
+                       match=r"^create ml-team/chat-dev: still 'initializing' after 0.3s \(timeoutSeconds\)"):
         provider.create(props(server, timeoutSeconds=0.3))
     # Polling stopped at the deadline: each poll sleeps poll_seconds (0.02) first, so 0.3 s allow at
     # most 15 GETs however loaded the machine is (a wall-clock bound would be flaky).
@@ -543,7 +545,14 @@ def test_odd_answers_are_api_faults_with_a_clear_message(server, provider, answe
                                answer.body, text=answer.text, content_type=answer.content_type))
     with pytest.raises(HfEndpointError, match=expected) as caught:
         provider.read(created.id, created.outs)
-    assert f"at {server.base_url}" in str(caught.value)
+    message = str(caught.value)
+    assert message.startswith(f"get ml-team/chat-dev: the API at {server.base_url} answered with ")
+    if "JSON" in expected:
+        assert message.endswith("(Expecting value at line 1). An HTML page usually means apiUrl points at a web page "
+                                "or a proxy's login page, not the Inference Endpoints API (.../v2).")
+    else:  # the library's own error, named by its type
+        assert re.search(r"an Inference Endpoint \((TypeError|KeyError|AttributeError|ValueError): .*\); is apiUrl "
+                         r"the Inference Endpoints API, and is huggingface_hub up to date\?$", message), message
 
 
 # -- Hostile APIs: redirects elsewhere, secrets echoed in escaped forms (issue 27, item 2) ------------
@@ -556,6 +565,9 @@ def test_a_redirect_to_another_host_is_refused_before_the_body_is_sent_there(ser
     with pytest.raises(HfEndpointError, match=r"redirected the request to another host \(http://127\.0\.0\.1:\d+\); "
                                               r"refused without following it") as caught:
         provider.create(props(server))
+    assert str(caught.value).endswith(
+        "refused without following it, because the request carries the endpoint's secrets. Point apiUrl (or "
+        "$SCALEPATH_HF_ENDPOINTS_API) at the Inference Endpoints API itself.")
     assert other_server.api.received == [], "the create's body (container secrets) went to the other host"
     assert len(server.api.requests("POST")) == 1, "a refused redirect is not retried"
     assert TOKEN not in str(caught.value)
@@ -679,3 +691,152 @@ def test_refresh_reports_a_changed_revision_and_scaling_measure(server, provider
     assert (refreshed["revision"], refreshed["scalingMetric"], refreshed["scalingThreshold"]) == (
         "main", "hardwareUsage", 80)
     assert provider.diff(created.id, refreshed, props(server, revision=pinned)).changes
+
+
+# -- Retry and adopt at their edges (issue 29: each test kills mutants of the retry/adopt logic) -----
+
+
+@pytest.mark.parametrize(("retry_after", "expected"), [
+    (("0",), [0.0]),  # exactly zero: honoured (retry at once), not read as unreadable
+    (("soon", "Wed, 21 Oct 2015 07:28:00"), [0.5, 1.0]),  # not a number, a date without a zone: our backoff
+], ids=["zero", "unparsable-or-zoneless"])
+def test_retry_after_at_its_edges(server, slept, retry_after, expected) -> None:
+    provider = _throttled_create(server, *retry_after)
+    assert provider.create(props(server)).outs["status"] == "running"
+    assert slept == expected
+    assert not server.api.requests("GET"), "a 429 is a refusal, not a lost answer: nothing to look for"
+
+
+def test_an_unreadable_retry_after_is_logged_clipped(server, slept, caplog) -> None:
+    value = "x" * 50
+    provider = _throttled_create(server, value)
+    provider.create(props(server))
+    (warning,) = [r for r in caplog.records if r.getMessage().startswith("ignoring")]
+    assert warning.getMessage() == f"ignoring an unreadable Retry-After header {'x' * 40!r}; using our own backoff"
+
+
+def test_giving_up_on_a_create_says_it_may_have_reached_the_api_and_keeps_the_status(server, provider,
+                                                                                    caplog) -> None:
+    for _ in range(3):
+        server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 503, {}, {"error": "upstream unavailable"}))
+    with pytest.raises(hf_endpoint_provider.ApiError) as caught:
+        provider.create(props(server))
+    assert caught.value.status == 503
+    assert str(caught.value) == (
+        "create ml-team/chat-dev: gave up after 3 attempts; last error HTTP 503: upstream unavailable. The Inference "
+        "Endpoints API is unavailable or rate-limiting; retry later. The last attempt may have reached the API: "
+        "check whether the endpoint exists before retrying.")
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert retries == ["create ml-team/chat-dev: HTTP 503: upstream unavailable; retrying in 0.0s (1/3)",
+                       "create ml-team/chat-dev: HTTP 503: upstream unavailable; retrying in 0.0s (2/3)"]
+
+
+def test_giving_up_after_429s_does_not_suggest_the_api_acted(server, provider) -> None:
+    for _ in range(3):
+        server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 429, {"Retry-After": "0"},
+                                   {"error": "slow down"}))
+    with pytest.raises(hf_endpoint_provider.ApiError) as caught:
+        provider.create(props(server))
+    assert caught.value.status == 429
+    assert str(caught.value) == (
+        "create ml-team/chat-dev: gave up after 3 attempts; last error HTTP 429: slow down. The Inference Endpoints "
+        "API is unavailable or rate-limiting; retry later.")
+    assert not server.api.requests("GET")
+
+
+def test_an_http_error_without_a_message_names_the_status_line(server, provider) -> None:
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 400, {}, {}))
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server))
+    # No message in the body: huggingface_hub's own first line ("Bad request:" for a 400) stands in.
+    assert str(caught.value) == "create ml-team/chat-dev failed: HTTP 400: Bad request:"
+
+
+def test_a_paused_create_pauses_the_new_endpoint(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    result = provider.create(props(server, paused=True))
+    assert result.outs["status"] == "paused"
+    (pause,) = server.api.requests("POST", r"^/v2/endpoint/ml-team/chat-dev/pause$")
+    assert pause.headers["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_an_adopted_endpoint_someone_paused_is_resumed(server, provider, caplog) -> None:
+    server.api.states["chat-dev"] = deque(["initializing"])
+    with pytest.raises(HfEndpointError, match="still 'initializing'"):
+        provider.create(props(server, timeoutSeconds=0.1))
+    # The adopting read and the update find it paused; resumed, it initializes, then runs.
+    server.api.states["chat-dev"] = deque(["paused", "paused", "initializing", "running"])
+    result = provider.create(props(server))
+    assert result.outs["status"] == "running"
+    assert len(server.api.requests("POST", r"^/v2/endpoint/ml-team/chat-dev/resume$")) == 1
+    marker = result.outs["createMarker"]
+    assert (f"create ml-team/chat-dev: the endpoint a failed attempt created is ours (tag {marker}); adopting it"
+            in [r.getMessage() for r in caplog.records])
+
+
+def test_an_adopted_endpoint_meant_to_be_paused_stays_paused(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["initializing"])
+    with pytest.raises(HfEndpointError, match="still 'initializing'"):
+        provider.create(props(server, timeoutSeconds=0.1))
+    server.api.states["chat-dev"] = deque(["paused"])
+    assert provider.create(props(server, paused=True)).outs["status"] == "paused"
+    assert not server.api.requests("POST", "/resume$")
+
+
+def test_a_create_retried_after_a_5xx_that_changed_nothing_adopts_nothing(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 500, {}, {"error": "oops"}))
+    assert provider.create(props(server)).outs["status"] == "running"
+    assert len(server.api.requests("POST", r"^/v2/endpoint/ml-team$")) == 2
+    assert not server.api.requests("PUT"), "nothing was adopted: nothing to update"
+
+
+def test_a_name_taken_then_gone_asks_to_run_again(server, provider) -> None:
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 409, {},
+                               {"error": "Endpoint chat-dev already exists"}))
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server))
+    assert str(caught.value) == ("create ml-team/chat-dev failed: the API reported the name taken, then not found; "
+                                 "run again")
+
+
+def test_an_adopted_endpoint_gets_this_ups_container_args(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["failed"])
+    with pytest.raises(HfEndpointError, match="endpoint is 'failed'"):
+        provider.create(props(server))
+    put = _adopted_by_the_next_up(server, provider, args=["--max-model-len", "4096"])
+    assert put.body["model"]["args"] == ["--max-model-len", "4096"]
+
+
+def test_a_failing_update_of_an_adopted_endpoint_says_so(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["failed"])
+    with pytest.raises(HfEndpointError, match="endpoint is 'failed'"):
+        provider.create(props(server))
+    server.api.script(Scripted("PUT", r"^/v2/endpoint/ml-team/chat-dev$", 400, {}, {"error": "bad image"}))
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server))
+    assert str(caught.value) == "update adopted ml-team/chat-dev failed: HTTP 400: bad image"
+
+
+def test_an_unreadable_create_answer_and_a_failing_read_fail_with_the_answer(server, provider, caplog) -> None:
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 200, {}, text="<html>proxy</html>",
+                               content_type="text/html", commit=True),
+                      *[Scripted("GET", r"^/v2/endpoint/ml-team/chat-dev$", 500, {}, {"error": "down"})] * 3)
+    with pytest.raises(HfEndpointError, match="answered with something that is not JSON"):
+        provider.create(props(server))
+    (looked,) = [r.getMessage() for r in caplog.records if "could not check" in r.getMessage()]
+    assert looked == ("create ml-team/chat-dev: could not check for an endpoint the last attempt may have created "
+                      "(get ml-team/chat-dev: gave up after 3 attempts; last error HTTP 500: down. The Inference "
+                      "Endpoints API is unavailable or rate-limiting; retry later.); going on")
+
+
+def test_a_private_endpoint_is_created_with_its_private_link(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    provider.create(props(server, type="private", privateLink={"accountId": "123456789012", "region": "us-east-1"},
+                          revision="0e9e39f249a16976918f6564b8830bc894c89659"))
+    (create,) = server.api.requests("POST", r"^/v2/endpoint/ml-team$")
+    assert create.body["type"] == "private"
+    assert create.body["privateService"] == {"accountId": "123456789012", "region": "us-east-1"}
+    model = create.body["model"]
+    assert (model["revision"], model["task"], model["framework"]) == (
+        "0e9e39f249a16976918f6564b8830bc894c89659", "text-generation", "pytorch")
