@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import pulumi
 import pytest
 
 from components import clock
-from components.budgets import Alert, alerts, limit_problems, max_notifications
+from components.budgets import (
+    Alert,
+    AwsBudget,
+    AzureBudget,
+    AzureBudgetArgs,
+    BudgetArgs,
+    GcpBudget,
+    GcpBudgetArgs,
+    alerts,
+    limit_problems,
+    max_notifications,
+)
 from scalepath.plan import run_plan
 from tests.support import issues, of_type, plan, stack_config
 
@@ -206,3 +218,59 @@ def test_each_budget_is_one_component_owning_its_budget(cloud: str, component: s
     assert (owner.name, owner.parent) == (f"budget-{cloud}", "urn:pulumi:test::scalepath::pulumi:pulumi:Stack::"
                                                              "scalepath-test")
     assert (budget.name, budget.parent) == (f"budget-{cloud}-budget", owner.urn)
+
+
+# -- the components on their own: options in, outputs out (issue 29: mutation survivors) -----------
+
+_BASE = {"monthly_usd": 100, "thresholds_pct": [80], "notify": ["ml@example.com"],
+         "tags": {"team": "ml", "stack": "scalepath-s1"}}
+
+
+@pulumi.runtime.test
+def test_each_budget_component_takes_the_callers_options_and_outputs_its_budget(recorder, monkeypatch):
+    registered: dict[str, dict] = {}
+    real_register = pulumi.ComponentResource.register_outputs
+
+    def record(self: pulumi.ComponentResource, outputs: dict) -> None:
+        registered[type(self).__name__] = outputs
+        real_register(self, outputs)
+
+    monkeypatch.setattr(pulumi.ComponentResource, "register_outputs", record)
+    owner = pulumi.ComponentResource("scalepath:test:Owner", "owner")
+    opts = pulumi.ResourceOptions(parent=owner)
+    aws_budget = AwsBudget("b-aws", BudgetArgs(**_BASE), opts)
+    azure_budget = AzureBudget("b-azure", AzureBudgetArgs(**_BASE, scope="/subscriptions/s", start_month="2026-12"),
+                               opts)
+    gcp_budget = GcpBudget("b-gcp", GcpBudgetArgs(**_BASE, billing_account="01A2B3-C4D5E6-F7A8B9", project="p",
+                                                  project_number="123"), opts)
+
+    def check(values: list) -> None:
+        owner_urn, aws_name, azure_id, gcp_name, *outputs = values
+        parents = {r.name: r.parent for r in recorder.recorded}
+        assert [parents[n] for n in ("b-aws", "b-azure", "b-gcp")] == [owner_urn] * 3
+        # The AWS budget's name is its input; the mocks answer the ARM id of the Azure budget's name
+        # (scalepath/mocks.py) and an auto-name for the GCP budget (the API assigns its own id).
+        assert aws_name == "scalepath-s1-monthly"
+        assert azure_id.endswith("/providers/Microsoft.Consumption/budgets/scalepath-s1-monthly"), azure_id
+        assert gcp_name.startswith("b-gcp-budget-"), gcp_name
+        assert outputs == [aws_name, azure_id, gcp_name]
+        assert sorted(registered) == ["AwsBudget", "AzureBudget", "GcpBudget"]
+
+    return pulumi.Output.all(owner.urn, aws_budget.budget_name, azure_budget.budget_id, gcp_budget.budget_name,
+                             registered["AwsBudget"]["budget_name"], registered["AzureBudget"]["budget_id"],
+                             registered["GcpBudget"]["budget_name"]).apply(check)
+
+
+@pytest.mark.parametrize(("start_month", "ignored"), [(None, ["timePeriod.startDate"]), ("2026-12", [])])
+def test_an_unpinned_azure_start_month_is_kept_after_the_first_up(start_month, ignored) -> None:
+    config = budget_config("azure", [80], ["ml@example.com"])
+    if start_month:
+        config["scalepath:budget"]["azure"] = {"startMonth": start_month}
+    [budget] = of_type(plan(config), "azure-native:consumption:Budget")
+    assert budget.options["ignoreChanges"] == ignored
+
+
+def test_the_gcp_budget_channels_are_named_after_the_budget() -> None:
+    channels = of_type(plan(budget_config("gcp", [80], ["a@example.com", "b@example.com"])),
+                       "gcp:monitoring/notificationChannel:NotificationChannel")
+    assert [c.name for c in channels] == ["budget-gcp-notify-0", "budget-gcp-notify-1"]
