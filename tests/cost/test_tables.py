@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from components import catalog, model_facts
-from components.catalog import Catalog, UnknownInstanceType, hourly_price
+from components.catalog import Catalog, HourlyPrice, UnknownInstanceType, hourly_price
 from scalepath.cost import tables
 from scalepath.cost.advisor import _gpu_of
 
@@ -61,8 +61,8 @@ def test_unknown_instance_type_is_an_error_naming_the_known_ones():
 def test_regional_price_overrides_the_reference_price(fake_catalogs):
     fake_catalogs(ec2={"g5.xlarge": {"gpu": "A10G", "gpuCount": 1, "gpuMemoryGiB": 24,
                                      "usdPerHour": 1.006, "regionalUsdPerHour": {"eu-west-1": 1.123}}})
-    assert hourly_price("ec2", "g5.xlarge", "eu-west-1").usd == 1.123
-    assert hourly_price("ec2", "g5.xlarge", "us-west-2").usd == 1.006
+    assert hourly_price("ec2", "g5.xlarge", "eu-west-1") == HourlyPrice(1.123, "$1.123/h on-demand (eu-west-1)")
+    assert hourly_price("ec2", "g5.xlarge", "us-west-2") == HourlyPrice(1.006, "$1.006/h on-demand (reference region)")
 
 
 def test_spot_price_applies_the_family_discount(fake_catalogs):
