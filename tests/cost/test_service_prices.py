@@ -206,3 +206,32 @@ def test_kubernetes_service_bills_only_as_a_load_balancer(spec, labels, basis, m
     line = price("kubernetes:core/v1:Service", {"metadata": {"labels": labels}, "spec": spec})
     assert line.basis is basis
     assert line.monthly_usd == (pytest.approx(monthly) if monthly is not None else None)
+
+
+def _table(resources: dict) -> tables.ServicePriceTable:
+    """The shipped table with only ``resources`` (the other sections as shipped)."""
+    shipped = tables.service_prices()
+    return tables.ServicePriceTable.model_validate({
+        "source": "test", "asOf": "2026-12-07", "resources": resources,
+        "sagemakerServerless": shipped.sagemaker_serverless.model_dump(by_alias=True),
+        "containers": {k: v.model_dump(by_alias=True) for k, v in shipped.containers.items()}})
+
+
+def test_a_glob_key_with_every_wildcard_matches_and_an_exact_key_wins() -> None:
+    table = _table({"aws:x/[ab]?*": {"usdPerMonth": 3, "reason": "glob"},
+                    "aws:x/a1z": {"usdPerMonth": 5, "reason": "exact"}})
+    assert table.rule_for("aws:x/b2").usd_per_month == 3  # [ab] b, ? 2, * nothing
+    assert table.rule_for("aws:x/a1z").usd_per_month == 5
+    assert table.rule_for("aws:x/c1") is None
+
+
+def test_fixed_monthly_is_for_plainly_fixed_types_only() -> None:
+    table = _table({"aws:free/thing:Thing": {"usdPerMonth": 0, "reason": "free tier"},
+                    "aws:day/thing:Thing": {"usdPerDay": 2.4, "reason": "daily"},
+                    "aws:counted/thing:Thing": {"usdPerHour": 0.01, "per": ["subnetIds"], "reason": "per subnet"},
+                    "aws:none/thing:Thing": {"basis": "no-charge", "reason": "free"}})
+    assert table.fixed_monthly("aws:free/thing:Thing") == 0.0  # a fixed price of zero is zero, not unknown
+    assert table.fixed_monthly("aws:day/thing:Thing") == pytest.approx(73.0)  # 2.4 / 24 h x 730 h
+    for type_ in ("aws:counted/thing:Thing", "aws:none/thing:Thing", "aws:unlisted/thing:Thing"):
+        with pytest.raises(KeyError, match=f"^'{re.escape(type_)} has no plain fixed price in service_prices.yaml'$"):
+            table.fixed_monthly(type_)

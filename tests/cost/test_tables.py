@@ -82,3 +82,9 @@ def test_no_spot_option_and_unknown_price_are_none_not_zero(fake_catalogs):
 def test_fake_catalogue_is_a_real_catalogue(fake_catalogs):
     fake_catalogs(gce={"g2-standard-8": {"gpu": "L4", "gpuCount": 1, "gpuMemoryGiB": 24, "usdPerHour": 0.85}})
     assert isinstance(catalog.load("gce"), Catalog) and catalog.load("gce").spot_discount == 0.6
+
+
+def test_the_tables_read_again_from_disk_are_the_ones_in_use() -> None:
+    # Read past the cache: the cached tables were read before any test (or mutant) ran.
+    assert tables.gpus.__wrapped__() == tables.gpus()
+    assert tables.service_prices.__wrapped__() == tables.service_prices()
