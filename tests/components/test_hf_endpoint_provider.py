@@ -840,3 +840,40 @@ def test_a_private_endpoint_is_created_with_its_private_link(server, provider) -
     model = create.body["model"]
     assert (model["revision"], model["task"], model["framework"]) == (
         "0e9e39f249a16976918f6564b8830bc894c89659", "text-generation", "pytorch")
+
+
+# -- check at its edges -----------------------------------------------------------------------------
+
+
+def _failures(result: Any) -> list[tuple[str, str]]:
+    return [(f.property, f.reason) for f in result.failures]
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"minReplica": 2, "maxReplica": 2}, []),  # exactly at the bound
+    ({"minReplica": 3, "maxReplica": 2}, [("minReplica", "must be <= maxReplica")]),
+    ({"minReplica": 2, "maxReplica": None}, [("minReplica", "must be <= maxReplica")]),  # maxReplica unset: 1
+    ({"minReplica": None, "maxReplica": 1}, []),  # minReplica unset: 1
+    ({"type": "secret"}, [("type", "must be one of public, authenticated, private")]),
+    ({"scalingMetric": "requests"}, [("scalingMetric", "must be one of pendingRequests, hardwareUsage")]),
+    ({"scalingMetric": None}, []),
+], ids=["min-equals-max", "min-above-max", "max-unset", "min-unset", "access-type", "metric", "no-metric"])
+def test_check_refuses_what_the_api_would_at_its_edges(server, provider, changes, expected) -> None:
+    news = {k: v for k, v in props(server, token="", **changes).items() if v is not None}  # no token: no live list
+    assert _failures(provider.check({}, news)) == expected
+    assert server.api.received == []
+
+
+def test_check_takes_low_availability_and_names_what_is_not_offered(server, provider, caplog) -> None:
+    server.api.hardware = [{"name": "aws", "regions": [{"name": "us-east-1", "computes": [
+        _compute("nvidia-a10g", "x1", status="low_availability"),
+        _compute("nvidia-l4", "x1", status="not_available")]}]}]
+    assert provider.check({}, props(server)).failures == []
+    assert _failures(provider.check({}, props(server, region="eu-west-1"))) == [
+        ("region", "aws/eu-west-1/gpu/nvidia-a10g/x1 is not offered to namespace ml-team")]
+    assert _failures(provider.check({}, props(server, instanceType="nvidia-l4"))) == [
+        ("instanceType", "aws-us-east-1-nvidia-l4-x1 is not_available; choose other hardware")]
+    server.api.script(Scripted("GET", r"^/v2/provider/ml-team$", 403, {}, {"error": "no access"}))
+    assert provider.check({}, props(server)).failures == [], "the static table passed: the live list is a bonus"
+    assert ("could not list Inference Endpoints hardware: list hardware for ml-team/chat-dev failed: HTTP 403: "
+            "no access") in [r.getMessage() for r in caplog.records]
