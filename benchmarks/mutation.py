@@ -49,7 +49,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     # config parsing and limits
     "stacks/model.py": ("tests/stages/test_spec.py",),
     # (not the property tests of the other module: a few seconds each, per mutant)
-    "components/aws/api_model.py": ("tests/stages/test_sagemaker_realism.py", "-k", "not derived_answer_length"),
+    "components/aws/api_model.py": ("tests/components/test_api_model.py", "tests/stages/test_sagemaker_realism.py",
+                                    "-k", "not derived_answer_length"),
     "components/sagemaker/limits.py": ("tests/stages/test_sagemaker_realism.py", "-k", "not endpoint_names"),
     # GPU fit and allocatable
     "stacks/gpu_fit.py": ("tests/stages/test_gpu_fit.py",),
