@@ -51,7 +51,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     # (not the property tests of the other module: a few seconds each, per mutant)
     "components/aws/api_model.py": ("tests/components/test_api_model.py", "tests/stages/test_sagemaker_realism.py",
                                     "-k", "not derived_answer_length"),
-    "components/sagemaker/limits.py": ("tests/stages/test_sagemaker_realism.py", "-k", "not endpoint_names"),
+    "components/sagemaker/limits.py": ("tests/components/test_sagemaker_limits.py",
+                                       "tests/stages/test_sagemaker_realism.py", "-k", "not endpoint_names"),
     # GPU fit and allocatable
     "stacks/gpu_fit.py": ("tests/stages/test_gpu_fit.py",),
     # (the formulas' own tests: the node-fit tests that plan whole stacks cost ~20 s per mutant)
