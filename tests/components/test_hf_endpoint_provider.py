@@ -877,3 +877,54 @@ def test_check_takes_low_availability_and_names_what_is_not_offered(server, prov
     assert provider.check({}, props(server)).failures == [], "the static table passed: the live list is a bonus"
     assert ("could not list Inference Endpoints hardware: list hardware for ml-team/chat-dev failed: HTTP 403: "
             "no access") in [r.getMessage() for r in caplog.records]
+
+
+# -- update and refresh, field by field ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"scalingThreshold": 8}, {"compute": {"scaling": {"measure": {"pendingRequests": 8}}}}),
+    ({"scalingMetric": "hardwareUsage", "scalingThreshold": 80},
+     {"compute": {"scaling": {"measure": {"hardwareUsage": 80}}}}),
+    ({"image": None}, {"model": {"image": {"huggingface": {}}}}),  # back to HF's own image
+    ({"revision": "1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c"},
+     {"model": {"revision": "1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c"}}),
+], ids=["threshold", "metric", "image-removed", "revision"])
+def test_an_update_sends_the_changed_field(server, provider, changes, expected) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server, revision="0e9e39f249a16976918f6564b8830bc894c89659"))
+    server.api.states["chat-dev"] = deque(["running"])
+    provider.update(created.id, created.outs,
+                    props(server, **{"revision": "0e9e39f249a16976918f6564b8830bc894c89659", **changes}))
+    (put,) = server.api.requests("PUT", r"^/v2/endpoint/ml-team/chat-dev$")
+    assert put.body == expected
+
+
+def test_an_update_of_the_tags_keeps_the_create_marker(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server))
+    server.api.states["chat-dev"] = deque(["running"])
+    provider.update(created.id, created.outs, props(server, tags={"team": "ml", "stack": "scalepath-dev", "x": "y"}))
+    (put,) = server.api.requests("PUT", r"^/v2/endpoint/ml-team/chat-dev$")
+    assert put.body == {"tags": ["stack:scalepath-dev", "team:ml", "x:y", created.outs["createMarker"]]}
+
+
+def test_refresh_reports_every_compute_setting_changed_outside_pulumi(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server))
+    compute = server.api.endpoints[("ml-team", "chat-dev")]["compute"]
+    compute.update(accelerator="cpu", instanceType="intel-spr", instanceSize="x4")
+    compute["scaling"]["minReplica"] = 1
+    refreshed = provider.read(created.id, created.outs).outs
+    assert [refreshed[k] for k in ("accelerator", "instanceType", "instanceSize", "minReplica", "maxReplica")] == [
+        "cpu", "intel-spr", "x4", 1, 2]
+
+
+def test_refresh_ignores_a_measure_hf_chose_when_the_inputs_set_none(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server, scalingMetric=None, scalingThreshold=None))
+    scaling = server.api.endpoints[("ml-team", "chat-dev")]["compute"]["scaling"]
+    for measure in ({"pendingRequests": 4}, None):
+        scaling["measure"] = measure
+        refreshed = provider.read(created.id, created.outs).outs
+        assert refreshed["scalingMetric"] is None and refreshed["scalingThreshold"] is None
