@@ -21,7 +21,7 @@ def test_usage_is_priced_per_million_tokens() -> None:
     assert usage_monthly_usd(1_000_000, 1_000, 500, 0.5, 1.5) == 1250.0
 
 
-def test_a_line_in_the_plan_json_is_rounded_to_the_cent() -> None:
+def test_a_cost_line_as_json_is_rounded_to_the_cent() -> None:
     line = CostLine(urn="urn:pulumi:dev::scalepath::aws:sagemaker/endpoint:Endpoint::chat", type="aws:sagemaker/"
                     "endpoint:Endpoint", name="chat", basis=Basis.INSTANCES, monthly_usd=1468.7649,
                     at_max_usd=2937.5251, detail="2 x ml.g5.xlarge", deployment="chat")
