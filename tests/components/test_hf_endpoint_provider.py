@@ -928,3 +928,38 @@ def test_refresh_ignores_a_measure_hf_chose_when_the_inputs_set_none(server, pro
         scaling["measure"] = measure
         refreshed = provider.read(created.id, created.outs).outs
         assert refreshed["scalingMetric"] is None and refreshed["scalingThreshold"] is None
+
+
+def test_a_negative_retry_after_is_logged_clipped(server, slept, caplog) -> None:
+    value = "-" + "1" * 49  # a number, but a negative one: our own backoff
+    provider = _throttled_create(server, value)
+    provider.create(props(server))
+    assert slept == [0.5]
+    (warning,) = [r for r in caplog.records if r.getMessage().startswith("ignoring")]
+    assert warning.getMessage() == f"ignoring an unreadable Retry-After header {value[:40]!r}; using our own backoff"
+
+
+def test_a_failing_pause_or_resume_names_the_step(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team/chat-dev/pause$", 400, {}, {"error": "busy"}))
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server, paused=True))
+    assert str(caught.value) == "pause ml-team/chat-dev failed: HTTP 400: busy"
+    server.api.states["chat-dev"] = deque(["paused"])  # the endpoint that create left, found paused
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team/chat-dev/resume$", 400, {}, {"error": "no quota"}))
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server))
+    assert str(caught.value) == "resume adopted ml-team/chat-dev failed: HTTP 400: no quota"
+
+
+def test_an_endpoint_left_with_another_vendor_and_access_type_names_both(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["failed"])
+    with pytest.raises(HfEndpointError, match="endpoint is 'failed'"):
+        provider.create(props(server))
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server, vendor="gcp", type="public"))
+    assert str(caught.value) == (
+        "create ml-team/chat-dev: the endpoint an earlier failed create left behind has vendor 'aws' (asked: 'gcp'), "
+        "type 'authenticated' (asked: 'public'), which an update cannot change; delete that endpoint (or set these "
+        "back) and run again")
+    assert not server.api.requests("PUT")
