@@ -636,11 +636,15 @@ def test_an_unreadable_answer_after_the_create_committed_adopts_the_endpoint(ser
     assert len(server.api.requests("POST", r"^/v2/endpoint/ml-team$")) == 1
 
 
-def test_a_5xx_after_commit_and_a_failing_read_still_end_with_the_endpoint_adopted(server, provider) -> None:
+def test_a_5xx_after_commit_and_a_failing_read_still_end_with_the_endpoint_adopted(server, provider,
+                                                                                    caplog) -> None:
     server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 502, {}, {"error": "bad gateway"}, commit=True),
                       *[Scripted("GET", r"^/v2/endpoint/ml-team/chat-dev$", 500, {}, {"error": "down"})] * 3)
     _adopted_by_the_next_up(server, provider)  # the read failed; the retried POST met a 409 and looked again
     assert len(server.api.requests("GET", r"^/v2/endpoint/ml-team/chat-dev$")) >= 4
+    assert ("create ml-team/chat-dev: could not check for an endpoint the last attempt may have created (get "
+            "ml-team/chat-dev: gave up after 3 attempts; last error HTTP 500: down. The Inference Endpoints API is "
+            "unavailable or rate-limiting; retry later.); going on") in [r.getMessage() for r in caplog.records]
 
 
 def test_an_endpoint_left_in_another_region_is_not_adopted_into_a_state_that_lies(server, provider) -> None:
