@@ -245,9 +245,10 @@ def test_each_budget_component_takes_the_callers_options_and_outputs_its_budget(
                                                   project_number="123"), opts)
 
     def check(values: list) -> None:
-        owner_urn, aws_name, azure_id, gcp_name, *outputs = values
+        owner_urn, gcp_urn, aws_name, azure_id, gcp_name, *outputs = values
         parents = {r.name: r.parent for r in recorder.recorded}
         assert [parents[n] for n in ("b-aws", "b-azure", "b-gcp")] == [owner_urn] * 3
+        assert parents["b-gcp-notify-0"] == gcp_urn, "the e-mail channels belong to their budget"
         # The AWS budget's name is its input; the mocks answer the ARM id of the Azure budget's name
         # (scalepath/mocks.py) and an auto-name for the GCP budget (the API assigns its own id).
         assert aws_name == "scalepath-s1-monthly"
@@ -256,7 +257,8 @@ def test_each_budget_component_takes_the_callers_options_and_outputs_its_budget(
         assert outputs == [aws_name, azure_id, gcp_name]
         assert sorted(registered) == ["AwsBudget", "AzureBudget", "GcpBudget"]
 
-    return pulumi.Output.all(owner.urn, aws_budget.budget_name, azure_budget.budget_id, gcp_budget.budget_name,
+    return pulumi.Output.all(owner.urn, gcp_budget.urn, aws_budget.budget_name, azure_budget.budget_id,
+                             gcp_budget.budget_name,
                              registered["AwsBudget"]["budget_name"], registered["AzureBudget"]["budget_id"],
                              registered["GcpBudget"]["budget_name"]).apply(check)
 
