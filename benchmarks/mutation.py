@@ -16,7 +16,8 @@ or its tests change, and update the figures in tests/README.md. mutmut mutates f
 bodies only (module constants such as ``WEIGHTS_GPU_FRACTION`` and decorated functions, e.g.
 pydantic validators, are left alone); the hand-made mutants of issue 29 cover those.
 
-Property tests run with the ``ci`` Hypothesis profile, so a verdict does not depend on the draw.
+Property tests run with the ``mutation`` Hypothesis profile (``ci``'s fixed examples, no shrinking),
+so a verdict does not depend on the draw and a killed mutant is not shrunk into a timeout.
 Run it in the development environment (README: ``SCALEPATH_GATEWAY_ENGINE`` and
 ``SCALEPATH_CACHE_DIR`` set): the promote tests call the real gateway engine, and a test that
 fails on clean code stops mutmut before any mutant.
@@ -162,7 +163,7 @@ def measure(module: str, tests: tuple[str, ...], minutes: float, only: Sequence[
     ``only`` names, if any) and read its verdicts."""
     work = _prepare(module, tests)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CI")}
-    env["HYPOTHESIS_PROFILE"] = "ci"
+    env["HYPOTHESIS_PROFILE"] = "mutation"  # ci's examples, no shrinking (tests/support/profiles.py)
     mutmut = Path(sys.executable).with_name("mutmut")
     started = time.monotonic()
     with open(work / "mutmut.log", "w") as log:
