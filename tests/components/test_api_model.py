@@ -35,9 +35,9 @@ def test_member_constraints_at_their_edges() -> None:
     assert name._problem("abcde") == "length 5 is above the API maximum 4"
     assert name._problem("ab1") == "'ab1' does not match the API pattern '[a-z]+'"  # the whole value must match
     assert name._problem(["a", "b", "c", "d", "e"]) == "length 5 is above the API maximum 4"
-    count = MemberConstraints("sagemaker", "S", "Count", "integer", min=1)
+    count = MemberConstraints("sagemaker", "S", "Count", "integer", min=2)  # True reads as 1, below it
     assert count._problem(True) is None, "a boolean is not a count (the config base refuses it)"
-    assert count._problem(0) == "value 0 is below the API minimum 1"
+    assert count._problem(1) == "value 1 is below the API minimum 2"
     kind = MemberConstraints("sagemaker", "S", "Kind", "string", enum=("A", "B"))
     assert (kind._problem("B"), kind._problem("C")) == (None, "'C' is not accepted by the API")
     assert kind.where == "sagemaker S.Kind"
