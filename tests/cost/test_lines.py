@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scalepath.cost.lines import Basis, CostLine, instance_monthly_usd, usage_monthly_usd
+from scalepath.cost.lines import Basis, CostLine, awake_hours_per_month, instance_monthly_usd, usage_monthly_usd
 
 
 def test_instance_hours_accept_zero_and_refuse_any_negative_factor() -> None:
@@ -31,3 +31,12 @@ def test_a_cost_line_as_json_is_rounded_to_the_cent() -> None:
                               "detail": "2 x ml.g5.xlarge"}
     unknown = CostLine(urn=None, type="t", name="n", basis=Basis.UNKNOWN, monthly_usd=None, at_max_usd=None, detail="")
     assert (unknown.to_json()["monthly_usd"], unknown.to_json()["at_max_usd"]) == (None, None)
+
+
+def test_awake_hours_accept_zero_and_refuse_negatives() -> None:
+    # 730 / 24 x (0 busy hours + 0 minutes) = 0: a replica that never wakes bills nothing.
+    assert awake_hours_per_month(0, 0) == 0
+    assert awake_hours_per_month(0, 60) == pytest.approx(730 / 24)  # one hour of overhead a day
+    for busy, overhead in ((-0.5, 0), (0, -1)):
+        with pytest.raises(ValueError, match="^hours and minutes must not be negative$"):
+            awake_hours_per_month(busy, overhead)
