@@ -38,10 +38,12 @@ CALLER_LABELS = ("end_user", "hashed_api_key", "api_key_alias", "client_ip", "us
 CONFIG_ENV = "SCALEPATH_GATEWAY_CONFIG"
 #: The gateway's hooks in the engine (``engine_hooks.py``): their source reaches the container in
 #: ``HOOK_ENV`` and is written next to the config as ``<HOOKS_MODULE>.py``, where the engine loads
-#: the callbacks its config names. In an entry's ``model_info``, ``TOKEN_CAP_KEY`` is its answer cap
-#: and ``COST_PER_SECOND_KEY`` its price per second of backend time (USD).
+#: the callbacks its config names. In an entry's ``model_info``, ``TOKEN_CAP_KEY`` is its answer cap,
+#: ``COST_PER_SECOND_KEY`` its price per second of backend time (USD) and ``DEADLINE_KEY`` the
+#: seconds one attempt may take as a whole (the route's ``timeoutSeconds``).
 HOOK_ENV, HOOKS_MODULE = "SCALEPATH_GATEWAY_HOOK", "scalepath_hooks"
 TOKEN_CAP_KEY, COST_PER_SECOND_KEY = "scalepath_max_tokens", "scalepath_usd_per_second"
+DEADLINE_KEY = "scalepath_timeout_seconds"
 HOOKS_CALLBACK = f"{HOOKS_MODULE}.hooks"
 
 

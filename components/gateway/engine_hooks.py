@@ -15,19 +15,35 @@ what the hooks read, rendered from the deployment's contract (docs/gateway.md).
   response, which the proxy forwards only as ``llm_provider-retry-after: 60``; the failure hook
   answers 429 with ``Retry-After``: the seconds until the limit's minute frees (the check counts
   per UTC clock minute). A backend's own 429 is not touched (the engine keeps none of its headers).
+- **Deadline.** An entry's ``timeout`` reaches httpx as a bound on each read, so a backend that
+  trickles (a byte a second) or streams without end was never cut and the route's fallback never
+  tried. LiteLLM 1.100.5 has no total deadline and no hook around the call, so importing this
+  module wraps the two awaits of one attempt: ``litellm.acompletion`` (which the router calls per
+  attempt) and a stream's ``CustomStreamWrapper.__anext__``/``fetch_stream``. Past the entry's
+  ``scalepath_timeout_seconds`` the call raises ``litellm.Timeout`` (408), which the router retries
+  and falls back on like any timeout; a stream cut before its first chunk raises it as the
+  ``MidStreamFallbackError`` the router falls back on, one cut later ends with the timeout.
 """
 
+import asyncio
 import math
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
 import litellm
 from fastapi import HTTPException
+from litellm.exceptions import MidStreamFallbackError
 from litellm.integrations.custom_logger import CustomLogger
+from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
 
 #: ``model_info`` keys: an entry's answer cap and its price per second of backend time (USD).
 CAP_KEY, COST_KEY = "scalepath_max_tokens", "scalepath_usd_per_second"
+#: The ``model_info`` key holding an entry's deadline per attempt (seconds).
+DEADLINE_KEY = "scalepath_timeout_seconds"
+#: Where a stream carries its attempt's (deadline on the loop's clock, seconds allowed).
+_STREAM_DEADLINE = "_scalepath_deadline"
 #: How the engine's rate-limit check words its refusals
 #: (``litellm/router_utils/pre_call_checks/model_rate_limit_check.py``); the error it raises
 #: keeps no other mark (``RateLimitError`` rebuilds the response it is given).
@@ -93,4 +109,64 @@ class ScalepathHooks(CustomLogger):
         return refused
 
 
+def _timeout(seconds: float, model: Any, provider: Any) -> litellm.Timeout:
+    return litellm.Timeout(message=f"no complete answer within the route's timeout ({seconds:g}s)",
+                           model=str(model or ""), llm_provider=str(provider or ""))
+
+
+async def _within(deadline: float, call: Awaitable[Any]) -> Any:
+    """``call``'s result; TimeoutError once the loop's clock passes ``deadline``."""
+    async with asyncio.timeout_at(deadline):
+        return await call
+
+
+def _bound_acompletion(acompletion: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    async def acompletion_within_deadline(*args: Any, **kwargs: Any) -> Any:
+        seconds = (kwargs.get("model_info") or {}).get(DEADLINE_KEY)
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+            return await acompletion(*args, **kwargs)
+        deadline = asyncio.get_running_loop().time() + seconds
+        try:
+            response = await _within(deadline, acompletion(*args, **kwargs))
+        except TimeoutError:
+            raise _timeout(seconds, kwargs.get("model"), kwargs.get("custom_llm_provider")) from None
+        if isinstance(response, CustomStreamWrapper):
+            setattr(response, _STREAM_DEADLINE, (deadline, seconds))
+        return response
+
+    return acompletion_within_deadline
+
+
+_anext, _fetch_stream = CustomStreamWrapper.__anext__, CustomStreamWrapper.fetch_stream
+
+
+async def _stream_step(stream: CustomStreamWrapper, step: Callable[[CustomStreamWrapper], Awaitable[Any]],
+                       chunk: bool) -> Any:
+    """``step(stream)`` within the stream's deadline; past it ``litellm.Timeout``, raised as the
+    router's ``MidStreamFallbackError`` when the step reads a ``chunk``."""
+    limit = getattr(stream, _STREAM_DEADLINE, None)
+    if limit is None:
+        return await step(stream)
+    try:
+        return await _within(limit[0], step(stream))
+    except TimeoutError:
+        error = _timeout(limit[1], stream.model, stream.custom_llm_provider)
+        if not chunk:
+            raise error from None
+        raise MidStreamFallbackError(message=error.message, model=error.model, llm_provider=error.llm_provider,
+                                     original_exception=error, generated_content=stream.response_uptil_now,
+                                     is_pre_first_chunk=not stream.sent_first_chunk) from None
+
+
+async def _anext_within_deadline(self: CustomStreamWrapper) -> Any:
+    return await _stream_step(self, _anext, chunk=True)
+
+
+async def _fetch_stream_within_deadline(self: CustomStreamWrapper) -> Any:
+    return await _stream_step(self, _fetch_stream, chunk=False)
+
+
+litellm.acompletion = _bound_acompletion(litellm.acompletion)
+CustomStreamWrapper.__anext__ = _anext_within_deadline  # type: ignore[method-assign]
+CustomStreamWrapper.fetch_stream = _fetch_stream_within_deadline  # type: ignore[method-assign]
 hooks = ScalepathHooks()

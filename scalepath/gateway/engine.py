@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -38,17 +39,23 @@ ENGINE_REQUIREMENTS = (f"litellm[proxy]=={ENGINE_VERSION}", "prisma==0.15.0", "p
 _MARKER = "scalepath-engine.txt"
 #: How much of the engine's log end :meth:`EngineProcess.log_tail` reads.
 LOG_TAIL_BYTES = 64 * 1024
+#: How long the engine finishes requests in flight once stopped (uvicorn's graceful shutdown).
+GRACEFUL_SHUTDOWN_SECONDS = 5
 #: Liveness route of the proxy (no auth).
 LIVENESS_PATH = "/health/liveliness"
-#: Run before uvicorn: the engine removes its temp config folder (the config and the token-cap hook) when
-#: it exits, however it is stopped short of SIGKILL (on the parent's death too), so a killed
-#: ``serve``/``promote`` leaves no file behind.
+#: Run before uvicorn: the engine removes its temp config folder (the config and the hooks) when
+#: it exits, however it is stopped short of SIGKILL, so a killed ``serve``/``promote`` leaves no
+#: file behind.
 #: SIGTERM exits through ``sys.exit`` so that the cleanup runs: uvicorn shuts down gracefully, puts
 #: back the handler it found (this one) and raises the signal again.
+#: The parent's death (``DEATH_SIGNAL``) ends the engine at once: nobody is left to answer, so
+#: there is nothing to drain (with SIGTERM it drained its graceful period with PPID 1).
+DEATH_SIGNAL = signal.SIGHUP
 _CLEANUP = ("import atexit, os, shutil, signal, sys\n"
             "def _remove_config(path=os.environ['CONFIG_FILE_PATH']):\n"
             "    shutil.rmtree(os.path.dirname(path), ignore_errors=True)\n"
             "atexit.register(_remove_config)\n"
+            f"signal.signal({int(DEATH_SIGNAL)}, lambda signum, frame: (_remove_config(), os._exit(128 + signum)))\n"
             "signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))\n")
 
 
@@ -205,7 +212,8 @@ def start_engine(config_text: str, env: dict[str, str], port: int = 0, *,
                 # uvloop and httptools: the event loop and HTTP parser in C (uvicorn's fastest pair);
                 # no access log (a line per request; the engine's metrics count requests).
                 "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
-                "--timeout-graceful-shutdown", "5"], prelude=_CLEANUP),
+                "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS)], prelude=_CLEANUP,
+                death_signal=DEATH_SIGNAL),
             env={**_base_env(), **ENGINE_SETTINGS, **env, "CONFIG_FILE_PATH": name},
             pass_fds=(sock.fileno(),), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         engine = EngineProcess(process=process, port=sock.getsockname()[1], config_path=Path(name), log=log)

@@ -17,7 +17,14 @@ from typing import Any
 
 import yaml
 
-from components.gateway.args import CALLER_LABELS, COST_PER_SECOND_KEY, HOOKS_CALLBACK, KEY_ENV, TOKEN_CAP_KEY
+from components.gateway.args import (
+    CALLER_LABELS,
+    COST_PER_SECOND_KEY,
+    DEADLINE_KEY,
+    HOOKS_CALLBACK,
+    KEY_ENV,
+    TOKEN_CAP_KEY,
+)
 from stacks.gateway.backends import Backend, ref
 from stacks.gateway.config import GatewayConfig, Limits, Route, RouteTarget
 
@@ -87,8 +94,10 @@ def engine_config(gateway: GatewayConfig, backends: Mapping[str, Backend]) -> di
             params["output_cost_per_token"] = backend.price.output_usd_per_token
         if target is not None:
             params["weight"] = target.weight
-        info: dict[str, Any] = {"id": f"{group}/{deployment}" if target is not None else group}
-        # Read by the gateway's hooks in the engine (components/gateway/engine_hooks.py).
+        # Read by the gateway's hooks in the engine (components/gateway/engine_hooks.py): `timeout`
+        # bounds each read only, the hooks bound the attempt as a whole.
+        info: dict[str, Any] = {"id": f"{group}/{deployment}" if target is not None else group,
+                                DEADLINE_KEY: route.timeout_seconds}
         if backend.max_new_tokens is not None:
             info[TOKEN_CAP_KEY] = backend.max_new_tokens
         if backend.replica_price is not None:
@@ -119,10 +128,10 @@ def engine_config(gateway: GatewayConfig, backends: Mapping[str, Backend]) -> di
     if limited:
         # Without this check the engine only routes by rpm/tpm; with it, it refuses over them (429).
         router_settings["optional_pre_call_checks"] = ["enforce_model_rate_limits"]
-    if limited or any(TOKEN_CAP_KEY in m["model_info"] or COST_PER_SECOND_KEY in m["model_info"] for m in model_list):
-        # What the engine's settings cannot say: a cap on a caller's max_tokens, the cost of a
-        # replica's time, Retry-After on the limits' 429s. Left out when unused (it runs per request).
-        litellm_settings["callbacks"].append(HOOKS_CALLBACK)
+    # What the engine's settings cannot say: each attempt's deadline (every route has one, so the
+    # hooks are always listed), a cap on a caller's max_tokens, the cost of a replica's time,
+    # Retry-After on the limits' 429s.
+    litellm_settings["callbacks"].append(HOOKS_CALLBACK)
     return {
         "model_list": model_list,
         "router_settings": router_settings,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.gateway.args import COST_PER_SECOND_KEY, TOKEN_CAP_KEY, hooks_source
+from components.gateway.args import COST_PER_SECOND_KEY, DEADLINE_KEY, TOKEN_CAP_KEY, hooks_source
 from scalepath.gateway.render import render_gateway
 from scalepath.stackconfig import SECRET_PLACEHOLDER, load_stack_config
 from stacks.config import Stage
@@ -75,12 +75,16 @@ def test_the_engine_config_carries_the_price_per_second_and_names_the_hooks() ->
     assert f'CAP_KEY, COST_KEY = "{TOKEN_CAP_KEY}", "{COST_PER_SECOND_KEY}"' in hooks_source()
 
 
-def test_no_hooks_run_where_nothing_needs_them(tmp_path) -> None:
+def test_the_hooks_run_on_every_route_for_its_deadline(tmp_path) -> None:
+    """A route with no cap, price per second or limit still needs the hooks: they bound each
+    attempt by the route's timeoutSeconds (issue 27, item 9)."""
     document = yaml.safe_load((ROOT / "environments" / "Pulumi.gateway-dev.yaml").read_text())
     document["config"]["scalepath:gateway"]["routes"] = [
         {"name": "chat", "targets": [{"deployment": "chat-serverless", "weight": 100}]}]
     path = tmp_path / "Pulumi.gateway-dev.yaml"
     path.write_text(yaml.safe_dump(document))
     rendered = render_gateway(load_stack_config("gateway-dev", ROOT, path), [])
-    assert "scalepath_hooks.hooks" not in engine_config(rendered.spec.gateway, rendered.backends)[
-        "litellm_settings"]["callbacks"]
+    config = engine_config(rendered.spec.gateway, rendered.backends)
+    assert "scalepath_hooks.hooks" in config["litellm_settings"]["callbacks"]
+    assert [m["model_info"][DEADLINE_KEY] for m in config["model_list"]] == [60]  # timeoutSeconds' default
+    assert f'DEADLINE_KEY = "{DEADLINE_KEY}"' in hooks_source()

@@ -7,8 +7,11 @@ answer, fail with 500, or stall past the route's timeout.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from scalepath.children import DIE_WITH_PARENT
 from scalepath.gateway.engine import start_engine
 from scalepath.gateway.render import render_gateway
 from scalepath.stackconfig import load_stack_config
@@ -26,6 +30,7 @@ from tests.support import ROOT
 from tests.support.gateway_serve import (
     KEY,
     SHUTDOWN_SECONDS,
+    STARTUP_SECONDS,
     Served,
     alive,
     running,
@@ -38,12 +43,17 @@ from tests.support.openai_standin import StandIn
 #: Requests for the weight test, and the tolerance: the count on the 80% target is binomial
 #: (n=300, p=0.8, sd=6.9); we accept +-5 sd (+-35), which fails by chance about once in 1.7 million runs.
 WEIGHT_REQUESTS, WEIGHT_TOLERANCE = 300, 35
+#: The trickling routes' timeout, and a bound on their answer that a 3 s deadline (plus the
+#: fallback's answer) meets even on a loaded 2-core machine, and that the trickle itself (a byte a
+#: second, 278 bytes at the least: StandIn.trickled) can never meet.
+TRICKLE_TIMEOUT, TRICKLE_BOUND = 3, 60
 
 
 @pytest.fixture(scope="module")
 def standins() -> Iterator[dict[str, StandIn]]:
     with running({"alpha": StandIn("alpha"), "beta": StandIn("beta"), "broken": StandIn("broken", "error"),
-                  "slow": StandIn("slow", "stall"), "spare": StandIn("spare")}) as servers:
+                  "slow": StandIn("slow", "stall"), "spare": StandIn("spare"),
+                  "trickler": StandIn("trickler", "trickle")}) as servers:
         yield servers
 
 
@@ -59,6 +69,10 @@ def gateway(standins: dict[str, StandIn], tmp_path_factory: pytest.TempPathFacto
              "retries": 1},
             {"name": "timeout", "targets": [{"deployment": "slow", "weight": 100}], "fallbacks": ["spare"],
              "timeoutSeconds": 5, "retries": 0},  # stalls 30 s; 5 s leaves room on a loaded machine
+            {"name": "trickled", "targets": [{"deployment": "trickler", "weight": 100}], "fallbacks": ["spare"],
+             "timeoutSeconds": TRICKLE_TIMEOUT, "retries": 0},
+            {"name": "trickled-alone", "targets": [{"deployment": "trickler", "weight": 100}],
+             "timeoutSeconds": TRICKLE_TIMEOUT, "retries": 0},
         ]})
     # On the way out SIGTERM stops the CLI and its engine (SIGINT: test_sigint_stops_everything).
     with serving(config, standins) as served:
@@ -117,6 +131,47 @@ def test_streaming_passes_through_chunk_by_chunk(gateway: Served, standins: dict
     assert sum(1 for d in deltas if d) >= len(StandIn.WORDS) + 1  # one event per upstream chunk, not one blob
 
 
+def _timed_answer(gateway: Served, route: str, stream: bool) -> tuple[int, str, float]:
+    """Status, answer text (streamed: the deltas joined) and seconds taken, reading for at most
+    ``TRICKLE_BOUND`` seconds (an answer still coming then fails the test, not hangs it)."""
+    body = {"model": route, "stream": stream, "messages": [{"role": "user", "content": "hi"}]}
+    started = time.monotonic()
+    with httpx.stream("POST", f"{gateway.base_url}/chat/completions", json=body, timeout=TRICKLE_BOUND,
+                      headers={"Authorization": f"Bearer {KEY}"}) as r:
+        lines = []
+        for line in r.iter_lines():
+            lines.append(line)
+            assert time.monotonic() - started < TRICKLE_BOUND, f"still answering after {TRICKLE_BOUND}s: {lines}"
+    elapsed = time.monotonic() - started
+    if r.status_code != 200 or not stream:
+        return r.status_code, "\n".join(lines), elapsed
+    events = [json.loads(e) for line in lines if (e := line.removeprefix("data: ")) != line and e != "[DONE]"]
+    return r.status_code, "".join(c["choices"][0]["delta"].get("content") or "" for c in events if c["choices"]), elapsed
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_trickling_target_is_cut_at_the_route_timeout_and_falls_back(gateway: Served, standins: dict[str, StandIn],
+                                                                       stream: bool) -> None:
+    """``timeoutSeconds`` bounds an attempt as a whole (issue 27, item 9): a target answering a byte
+    a second never waits long for any one read, yet its answer is cut and the fallback answers."""
+    trickler, spare = standins["trickler"].requests, standins["spare"].requests
+    status, text, elapsed = _timed_answer(gateway, "trickled", stream)
+    assert status == 200, text
+    assert (json.loads(text)["choices"][0]["message"]["content"] if not stream else text) == (
+        "streamed answer from spare" if stream else "served by spare")
+    assert elapsed < TRICKLE_BOUND
+    assert standins["trickler"].requests - trickler == 1 and standins["spare"].requests - spare == 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_trickling_target_without_fallback_is_a_timeout(gateway: Served, stream: bool) -> None:
+    """No fallback: the client gets a clean 408 once the route's timeout passes, streamed or not."""
+    status, text, elapsed = _timed_answer(gateway, "trickled-alone", stream)
+    assert status == 408, text
+    assert f"{TRICKLE_TIMEOUT}" in json.loads(text)["error"]["message"]
+    assert elapsed < TRICKLE_BOUND
+
+
 @pytest.mark.parametrize("key, status", [(None, 401), ("sk-wrong", 400)])
 def test_requests_without_the_client_key_are_refused(gateway: Served, standins: dict[str, StandIn],
                                                      key: str | None, status: int) -> None:
@@ -160,6 +215,61 @@ def test_stopping_serve_stops_the_engine(standins: dict[str, StandIn], tmp_path:
     finally:
         if served.process.poll() is None or alive(served.engine_pid):
             served.kill()
+
+
+#: The graceful period the orphaned engine gets in the test below: a drain would outlast the bound.
+LONG_GRACE = 600
+
+
+def test_an_engine_whose_parent_is_killed_exits_without_draining(tmp_path: Path) -> None:
+    """SIGKILL of ``promote``/``serve`` left the engine draining its graceful period (5 s) with
+    PPID 1 (issue 27, item 2). The parent here starts the engine with a 600 s graceful period and
+    keeps a request in flight through it to a backend that stalls; killed, it leaves an engine
+    that must exit well within ``SHUTDOWN_SECONDS`` and remove its config folder."""
+    config = stack_file(tmp_path / "Pulumi.gw.yaml", ["slow"], {"runtime": "ecs", "routes": [
+        {"name": "chat", "targets": [{"deployment": "slow", "weight": 100}], "timeoutSeconds": LONG_GRACE,
+         "retries": 0}]})
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    with StandIn("slow", "stall", stall_seconds=LONG_GRACE) as slow:
+        rendered = render_gateway(load_stack_config("dev", ROOT, config), [f"slow={slow.url}"])
+        parent = subprocess.Popen(
+            [sys.executable, "-c", DIE_WITH_PARENT + _ENGINE_PARENT, str(os.getpid()), rendered.text, str(LONG_GRACE)],
+            cwd=ROOT, env={**os.environ, "TMPDIR": str(tmpdir)}, stdout=subprocess.PIPE, text=True,
+            start_new_session=True)
+        engine_pid = 0
+        try:
+            assert parent.stdout is not None
+            engine_pid = int(parent.stdout.readline() or 0)
+            assert engine_pid, "the parent did not start the engine"
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while slow.requests == 0:  # the request is in flight through the engine
+                assert time.monotonic() < deadline and parent.poll() is None
+                time.sleep(0.2)
+            parent.kill()
+            parent.wait(timeout=SHUTDOWN_SECONDS)
+            deadline = time.monotonic() + SHUTDOWN_SECONDS
+            while alive(engine_pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not alive(engine_pid), "the engine outlived its killed parent"
+            assert list(tmpdir.iterdir()) == []
+        finally:
+            parent.kill()
+            if engine_pid and alive(engine_pid):
+                os.killpg(engine_pid, signal.SIGKILL)
+
+
+#: The killed parent: starts the engine (argv: config text, graceful period), prints its pid, then
+#: waits on a request through it.
+_ENGINE_PARENT = """
+import httpx
+from scalepath.gateway import engine
+engine.GRACEFUL_SHUTDOWN_SECONDS = int(sys.argv[3])
+running = engine.start_engine(sys.argv[2], {"SCALEPATH_GATEWAY_KEY": %r})
+print(running.process.pid, flush=True)
+httpx.post(running.url + "/v1/chat/completions", headers={"Authorization": "Bearer %s"}, timeout=None,
+           json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]})
+""" % (KEY, KEY)
 
 
 @pytest.mark.parametrize("key", [None, "os.environ/NOPE"])

@@ -1,4 +1,4 @@
-"""A local OpenAI-compatible chat server for tests: answers, fails with 5xx, or stalls.
+"""A local OpenAI-compatible chat server for tests: answers, fails with 5xx, stalls, or trickles.
 
 Each server runs on 127.0.0.1 at a port the OS picks, in a daemon thread, and records the
 requests it receives. Its answers name it (``"served by <name>"``), so a client can tell who
@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 
-Mode = Literal["ok", "error", "stall"]
+Mode = Literal["ok", "error", "stall", "trickle"]
+#: The event that ends a stream.
+_DONE = b"data: [DONE]\n\n"
+
+
+def _event(chunk: dict) -> bytes:
+    return f"data: {json.dumps(chunk)}\n\n".encode()
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,9 @@ class Reply:
 
 
 class StandIn:
-    """One stand-in server. ``mode``: ``ok`` answers, ``error`` returns 500, ``stall`` sleeps ``stall_seconds``."""
+    """One stand-in server. ``mode``: ``ok`` answers, ``error`` returns 500, ``stall`` sleeps ``stall_seconds``,
+    ``trickle`` sends its headers at once, then its answer (JSON, or the whole event stream) one byte a
+    second: no read ever waits long, the answer takes minutes (:meth:`trickled`)."""
 
     def __init__(self, name: str, mode: Mode = "ok", stall_seconds: float = 30.0,
                  reply: Callable[[dict], Reply] | None = None):
@@ -76,7 +84,9 @@ class StandIn:
                     standin._stop.wait(standin.stall_seconds)
                     self._send(200, standin._completion(body))
                     return
-                if body.get("stream"):
+                if standin.mode == "trickle":
+                    self._trickle(body)
+                elif body.get("stream"):
                     self._stream(body)
                 else:
                     self._send(200, standin._completion(body))
@@ -100,17 +110,28 @@ class StandIn:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _trickle(self, body: dict) -> None:
+                data = standin.trickled(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream" if body.get("stream") else "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.flush()
+                for i in range(len(data)):
+                    if standin._stop.wait(1.0):
+                        return
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+
             def _stream(self, body: dict) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Cache-Control", "no-cache")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                for chunk in standin.chunks(body):
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                for event in [*map(_event, standin.chunks(body)), _DONE]:
+                    self.wfile.write(event)
                     self.wfile.flush()
-                self.wfile.write(b"data: [DONE]\n\n")
-                self.wfile.flush()
                 self.close_connection = True
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -140,6 +161,14 @@ class StandIn:
         return [chunk({"role": "assistant", "content": ""}),
                 *(chunk({"content": w if i == 0 else f" {w}"}) for i, w in enumerate(words)),
                 chunk({}, "stop")]
+
+    def events(self, body: dict) -> bytes:
+        """The whole event stream of a streamed answer: each chunk as an event, then ``[DONE]``."""
+        return b"".join(map(_event, self.chunks(body))) + _DONE
+
+    def trickled(self, body: dict) -> bytes:
+        """What ``trickle`` sends for ``body``, a byte a second: its length is the seconds it takes."""
+        return self.events(body) if body.get("stream") else json.dumps(self._completion(body)).encode()
 
     def _completion(self, body: dict, content: str | None = None) -> dict:
         return {"id": "chatcmpl-standin", "object": "chat.completion", "created": int(time.time()),
