@@ -12,18 +12,20 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from components.files import write_output
 from components.token_shapes import has_token, redact
 from components.vllm import lora
-from scalepath import adapter_bases, interrupts
+from scalepath import adapter_bases, interrupts, output
 from scalepath.cost.advisor import Compliance, Precision, Workload, unknown_instances
 from scalepath.cost.advisor import advise as run_advisor
 from scalepath.cost.throughput import resolve_model
@@ -39,8 +41,31 @@ from scalepath.stackconfig import (
     stack_config_path,
 )
 from scalepath.transition import Transition, transition
-from stacks.errors import ConfigError, clip
+from stacks.errors import ConfigError, clip, clip_words
 from stacks.spec import StackSpec
+
+
+class _Group(TyperGroup):
+    """The command group whose usage errors (click's and the commands' ``BadParameter``) quote at
+    most :data:`stacks.errors.MAX_ECHO` characters of a value: ``--stack <100 kB>`` was echoed whole."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _clipped_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _clipped_usage_errors():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _clipped_usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except typer.TyperException as error:  # click's usage errors (typer vendors click)
+        if isinstance(getattr(error, "message", None), str):
+            error.message = clip_words(error.message)  # type: ignore[attr-defined]
+        raise
 
 
 class _Cli(typer.Typer):
@@ -54,13 +79,20 @@ class _Cli(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self.as_program = True
         try:
+            output.guard()
             return super().__call__(*args, **kwargs)
+        except output.OutputFailed as failed:
+            _output_failed(failed)
         except Exception as error:  # noqa: BLE001 (a bug in any command: exit 70, never a verdict)
             try:
                 raise crashed(error, "the command did not complete") from None
             except typer.Exit as done:
                 interrupts.end_process(done.exit_code)
         except SystemExit as done:
+            try:
+                output.flush()  # a result that cannot be written is not a success
+            except output.OutputFailed as failed:
+                _output_failed(failed)
             if not self.end_at_once:
                 raise
             # The teardown would free a plan's heap object by object (about 1 s of a 50-deployment
@@ -69,8 +101,18 @@ class _Cli(typer.Typer):
             interrupts.end_process(done.code if isinstance(done.code, int) else 0 if done.code is None else 1)
 
 
+def _output_failed(failed: output.OutputFailed) -> NoReturn:
+    """End the process for a result stdout could not take: 141 silently when the reader went away,
+    else 2 saying why (:mod:`scalepath.output`)."""
+    if failed.reader_gone:
+        interrupts.end_process(output.EXIT_PIPE_CLOSED)
+    try:
+        raise fail(failed.message(), EXIT_CONFIG)
+    except typer.Exit as done:
+        interrupts.end_process(done.exit_code)
+
 app = _Cli(help="scalepath: model inference along the scaling path, checked offline.",
-           no_args_is_help=True, add_completion=False)
+           no_args_is_help=True, add_completion=False, cls=_Group)
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_CONFIG = 0, 1, 2
 EXIT_CRASH = 70
@@ -94,7 +136,8 @@ def _root() -> None:
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print an error (no traceback) to stderr and return the exit to raise."""
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(redact(message))}", highlight=False, soft_wrap=True)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(clip_words(redact(message)))}", highlight=False,
+                               soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -41,8 +41,11 @@ def end_process(code: int) -> NoReturn:
     """End this process at once with ``code``: stdio flushed, no interpreter teardown."""
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:  # None: the descriptor was closed when the process started
+                stream.flush()
         except (OSError, ValueError):  # closed or broken pipe: nothing more to say
+            pass
+        except BaseException:  # noqa: BLE001, S110 (stdout's guard: the exit code is decided already)
             pass
     os._exit(code)
 

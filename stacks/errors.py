@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,15 @@ def clip(text: str, limit: int = MAX_ECHO) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text):,} characters in all)"
+
+
+_LONG_WORD = re.compile(rf"\S{{{MAX_ECHO + 1},}}")
+
+
+def clip_words(text: str) -> str:
+    """``text`` with every run of non-space characters longer than :data:`MAX_ECHO` clipped: a
+    message that quotes a flag's value, a path or an option name never repeats megabytes of it."""
+    return _LONG_WORD.sub(lambda match: clip(match.group()), text)
 
 
 MAX_LISTED = 50

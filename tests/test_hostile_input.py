@@ -566,3 +566,70 @@ def test_a_crash_in_any_command_exits_70_in_one_line_never_0_1_or_2() -> None:
     assert "internal error, the command did not complete (ZeroDivisionError: division by zero)" in " ".join(
         result.stderr.split())
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+# --- Exit codes: a result stdout cannot take --------------------------------------------------------
+
+_GATEWAY_CONFIG = ("gateway", "config", "--stack", "gateway-dev")
+
+
+def _program(stdout: int | Any, *, close_stdout: bool = False) -> tuple[int, str]:
+    """`scalepath gateway config` as a program writing to ``stdout``; with ``close_stdout`` its fd 1
+    is closed when it starts (a shell's ``>&-``). Exit code and stderr."""
+    shell = ["sh", "-c", 'exec "$@" >&-', "sh"] if close_stdout else []
+    process = subprocess.Popen([*shell, sys.executable, "-c", "from scalepath.__main__ import main; main()",
+                                *_GATEWAY_CONFIG], cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if stdout is subprocess.PIPE:
+        assert process.stdout is not None
+        process.stdout.close()  # the reader is gone before anything is written (`| head -c0`)
+    _, stderr = process.communicate(timeout=600)
+    return process.returncode, stderr
+
+
+def test_a_reader_that_went_away_ends_the_command_with_141_not_a_verdict() -> None:
+    """Click turned EPIPE into exit 1, a gate's refusal (issue 27, class 10). 141 is what a shell
+    shows for a process SIGPIPE ended; the reader is gone, so nothing more is said."""
+    code, stderr = _program(subprocess.PIPE)
+    assert (code, stderr) == (141, "")
+
+
+@pytest.mark.parametrize("where", ["/dev/full", "closed"])
+def test_a_stdout_that_takes_no_result_is_exit_2_saying_so(where: str) -> None:
+    """``>/dev/full`` crashed (exit 70, "please report it"); ``>&-`` printed a traceback and
+    exited 1 after the result vanished."""
+    if where == "closed":
+        code, stderr = _program(subprocess.DEVNULL, close_stdout=True)
+        said = "standard output is closed"
+    else:
+        with open(where, "w") as full:
+            code, stderr = _program(full)
+        said = "cannot write the result to standard output: No space left on device"
+    assert code == EXIT_CONFIG, stderr
+    assert said in stderr and "Traceback" not in stderr
+
+
+# --- Echoes are bounded, in every error -------------------------------------------------------------
+
+_HUGE = "a" * 100_000
+ECHOES = {
+    "--stack": ["plan", "--stack", _HUGE],
+    "--out": ["plan", "--stack", "dev", "--out", f"/nonexistent/{_HUGE}"],
+    "--backend name": ["gateway", "config", "--stack", "gateway-dev", "--backend", f"{_HUGE}=http://127.0.0.1/v1"],
+    "advise --model": ["advise", "--model", _HUGE, "--requests-per-month", "1", "--input-tokens", "1",
+                       "--output-tokens", "1"],
+    "advise --instance": ["advise", "--model", "8B", "--instance", _HUGE, "--requests-per-month", "1",
+                          "--input-tokens", "1", "--output-tokens", "1"],
+    "an unknown option": ["plan", f"--{_HUGE}"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(ECHOES))
+def test_a_huge_argument_is_not_echoed_in_full(case: str) -> None:
+    """A 100,000-character argument was repeated whole in the error (class 13): at most
+    300 characters of it now, and how long it was."""
+    result = runner.invoke(app, ECHOES[case])
+    assert result.exit_code == EXIT_CONFIG, (result.output, result.exception)
+    said = result.output + result.stderr
+    assert "characters in all" in said and len(said) < 5_000, said[:500]
+    assert _HUGE[:301] not in said

@@ -146,7 +146,8 @@ def _timed_answer(gateway: Served, route: str, stream: bool) -> tuple[int, str, 
     if r.status_code != 200 or not stream:
         return r.status_code, "\n".join(lines), elapsed
     events = [json.loads(e) for line in lines if (e := line.removeprefix("data: ")) != line and e != "[DONE]"]
-    return r.status_code, "".join(c["choices"][0]["delta"].get("content") or "" for c in events if c["choices"]), elapsed
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in events if c["choices"])
+    return r.status_code, text, elapsed
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -234,7 +235,8 @@ def test_an_engine_whose_parent_is_killed_exits_without_draining(tmp_path: Path)
     with StandIn("slow", "stall", stall_seconds=LONG_GRACE) as slow:
         rendered = render_gateway(load_stack_config("dev", ROOT, config), [f"slow={slow.url}"])
         parent = subprocess.Popen(
-            [sys.executable, "-c", DIE_WITH_PARENT + _ENGINE_PARENT, str(os.getpid()), rendered.text, str(LONG_GRACE)],
+            [sys.executable, "-c", DIE_WITH_PARENT + _ENGINE_PARENT, str(os.getpid()), rendered.text,
+             str(LONG_GRACE), KEY],
             cwd=ROOT, env={**os.environ, "TMPDIR": str(tmpdir)}, stdout=subprocess.PIPE, text=True,
             start_new_session=True)
         engine_pid = 0
@@ -259,17 +261,17 @@ def test_an_engine_whose_parent_is_killed_exits_without_draining(tmp_path: Path)
                 os.killpg(engine_pid, signal.SIGKILL)
 
 
-#: The killed parent: starts the engine (argv: config text, graceful period), prints its pid, then
-#: waits on a request through it.
+#: The killed parent: starts the engine (argv: config text, graceful period, client key), prints its
+#: pid, then waits on a request through it.
 _ENGINE_PARENT = """
 import httpx
 from scalepath.gateway import engine
 engine.GRACEFUL_SHUTDOWN_SECONDS = int(sys.argv[3])
-running = engine.start_engine(sys.argv[2], {"SCALEPATH_GATEWAY_KEY": %r})
+running = engine.start_engine(sys.argv[2], {"SCALEPATH_GATEWAY_KEY": sys.argv[4]})
 print(running.process.pid, flush=True)
-httpx.post(running.url + "/v1/chat/completions", headers={"Authorization": "Bearer %s"}, timeout=None,
+httpx.post(running.url + "/v1/chat/completions", headers={"Authorization": "Bearer " + sys.argv[4]}, timeout=None,
            json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]})
-""" % (KEY, KEY)
+"""
 
 
 @pytest.mark.parametrize("key", [None, "os.environ/NOPE"])
