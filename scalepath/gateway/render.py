@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from components.token_shapes import has_token
 from scalepath.stackconfig import StackConfig
@@ -69,9 +69,9 @@ def _url_problem(url: str) -> str | None:
     if "@" in parts.netloc:
         return ("the URL carries credentials (user:password@); leave them out (promote sends "
                 "$SCALEPATH_BACKEND_KEY as the key)")
-    if parts.query or parts.fragment or url.endswith(("?", "#")):
-        return "the URL has a query or fragment (?api_key=...?); a base URL takes none"
-    if has_token(url):
+    if parts.query or parts.fragment or ";" in parts.path or url.endswith(("?", "#")):
+        return "the URL has a query or fragment (?api_key=...?) or path parameters (;key=...); a base URL takes none"
+    if has_token(url) or has_token(unquote(url)):  # the server decodes %5F to _: hf%5F... is a token
         return "the URL holds a token-shaped value; credentials never go in a URL"
     return None
 
