@@ -111,6 +111,8 @@ class ApiError(HfEndpointError):
 _BEARER = re.compile(r"(?i:bearer)\s+[^\s\"',;}]+")
 #: JSON's two-character escapes (a run of backslashes: the text may be escaped more than once).
 _SHORT_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t"}
+#: HTML's named entities for the characters an HTML error page (a proxy's) escapes.
+_HTML_ENTITIES = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
 
 
 def _hex(value: int, digits: int) -> str:
@@ -120,17 +122,21 @@ def _hex(value: int, digits: int) -> str:
 
 def _char_forms(char: str) -> str:
     """A regex for one character of a secret as an API may echo it: itself, JSON-escaped
-    (``\\uXXXX``, a surrogate pair beyond the BMP, ``\\"``, ``\\\\``...; any run of backslashes) or
-    percent-encoded (its UTF-8 bytes)."""
+    (``\\uXXXX``, a surrogate pair beyond the BMP, ``\\"``, ``\\\\``...; any run of backslashes),
+    percent-encoded (its UTF-8 bytes) or HTML-escaped (``&#95;``, ``&#x5f;``, ``&amp;``; the
+    ampersand itself possibly escaped again)."""
     code = ord(char)
     if code > 0xFFFF:
         high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
         unicode = rf"\\+u{_hex(high, 4)}\\+u{_hex(low, 4)}"
     else:
         unicode = rf"\\+u{_hex(code, 4)}"
-    forms = [re.escape(char), unicode, "".join(f"%{_hex(b, 2)}" for b in char.encode())]
+    forms = [re.escape(char), unicode, "".join(f"%{_hex(b, 2)}" for b in char.encode()),
+             rf"&(?:amp;)*#(?:0*{code}|(?i:x)0*{_hex(code, 1)});?"]
     if char in _SHORT_ESCAPES:
         forms.append(rf"\\+{re.escape(_SHORT_ESCAPES[char])}")
+    if char in _HTML_ENTITIES:
+        forms.append(rf"&(?:amp;)*{_HTML_ENTITIES[char]};")
     return "(?:" + "|".join(forms) + ")"
 
 

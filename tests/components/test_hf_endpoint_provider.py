@@ -7,6 +7,7 @@ Mocks never call dynamic providers, so create/read/update/delete/diff/check run 
 from __future__ import annotations
 
 import base64
+import html
 import json
 import logging
 import re
@@ -590,6 +591,22 @@ def test_a_secret_echoed_json_escaped_is_scrubbed(server, provider, secret: str)
     for fragment in ("pass", "p\\u00e4", "pässwörd", "secret\\u005fvalue", "secret_value"):
         assert fragment not in message.replace(secret.upper(), ""), message
     assert secret.upper() in message, "only the secret itself, not every similar text, is scrubbed"
+
+
+def test_a_secret_echoed_html_escaped_is_scrubbed(server, provider) -> None:
+    """A proxy's HTML error page escapes what it echoes: named entities, decimal and hex character
+    references, and an ampersand escaped twice (issue 27, class 2, a variant JSON escaping missed)."""
+    secret = "opaque<pass>&word's_1234"
+    once = html.escape(secret)  # &lt; &gt; &amp; &#x27;
+    numeric = "".join(f"&#{ord(c)};" for c in secret)
+    twice = html.escape(once).replace("_", "&#x5F;")
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 400, {},
+                               {"error": f"<p>bad secret {once}</p> {numeric} {twice}"}))
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server, secrets={"DB_PASSWORD": secret}))
+    message = str(caught.value)
+    assert "bad secret" in message and message.count("[redacted]") == 3, message
+    assert "opaque" not in message and "&#111;" not in message, message
 
 
 # -- A failed create leaves an endpoint the next `up` adopts (issue 27, item 6) --------------------
