@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,12 @@ def clip(text: str, limit: int = MAX_ECHO) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text):,} characters in all)"
+
+
+def unprintable(text: str) -> list[str]:
+    """The control and format characters (Unicode category C) in ``text``, as sorted ``U+XXXX``:
+    what a terminal or a cloud API would act on or drop instead of showing."""
+    return sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c).startswith("C")})
 
 
 _LONG_WORD = re.compile(rf"\S{{{MAX_ECHO + 1},}}")

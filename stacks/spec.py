@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, SerializeAsAny, field_validator
@@ -23,6 +22,7 @@ from stacks.config import (
     Network,
     StackFacts,
 )
+from stacks.errors import unprintable
 from stacks.gateway.config import GatewayConfig
 from stacks.model import ConfigModel
 
@@ -33,8 +33,7 @@ def _tag_value(value: str) -> str:
     """A tag value every platform keeps: no control or format characters (no cloud takes them in a
     tag), and not one that GCP's or Kubernetes' label rules would shrink to nothing (``"--"``,
     ``"@@@"``): that would reach each resource as an empty label, not as the value the user wrote."""
-    bad = sorted({f"U+{ord(c):04X}" for c in value if unicodedata.category(c).startswith("C")})
-    if bad:
+    if bad := unprintable(value):
         raise ValueError(f"contains control/format character(s) {', '.join(bad)}; use printable text")
     if value and not (gcp_labels({"k": value})["k"] and k8s_labels({"k": value})["k"]):
         raise ValueError("becomes an empty label on GCP/Kubernetes (labels keep only letters, digits, '-', '_' "

@@ -22,10 +22,12 @@ from pydantic import Field, PositiveInt, ValidationError, field_validator, model
 from referencing import Registry
 
 from components.config_model import ConfigModel
-from stacks.errors import clip
+from stacks.errors import clip, listing, unprintable
 
 #: A suite larger than this is not a held-out set but a benchmark; refuse rather than read it all.
 MAX_SUITE_BYTES = 16 * 1024 * 1024
+#: Longest case id: a name for a report line.
+MAX_ID = 200
 _REFERENCE_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
 _NO_RETRIEVAL: Registry = Registry()
 """Schemas resolve references only inside themselves: an empty registry with no ``retrieve`` means
@@ -94,11 +96,12 @@ class Expect(ConfigModel):
 
     def failures(self, answer: str) -> list[str]:
         """Why ``answer`` fails this expectation (empty when it passes)."""
-        failed = [f"does not contain {needle!r}" for needle in self.contains or () if needle not in answer]
+        # Quoted (repr: control characters escaped, never sent to the terminal) and clipped.
+        failed = [f"does not contain {clip(needle)!r}" for needle in self.contains or () if needle not in answer]
         if self.regex is not None and not re.search(self.regex, answer):
-            failed.append(f"does not match /{self.regex}/")
+            failed.append(f"does not match {clip(self.regex)!r}")
         if self.equals is not None and answer.strip() != self.equals.strip():
-            failed.append(f"is not equal to {self.equals!r}")
+            failed.append(f"is not equal to {clip(self.equals)!r}")
         if self.json_schema is not None:
             failed.extend(_schema_failures(self.json_schema, answer))
         return failed
@@ -143,8 +146,16 @@ class Case(ConfigModel):
     expect: Expect
     max_tokens: PositiveInt | None = None
     """Cap on generated tokens for this case (the request's ``max_tokens``)."""
-    id: str | None = None
-    """A name for reports; defaults to ``line N``."""
+    id: Annotated[str, Field(min_length=1, max_length=MAX_ID)] | None = None
+    """A name for reports; defaults to ``line N``. Printed as it is, so short and printable: no
+    control or format characters (an escape sequence would drive the reader's terminal)."""
+
+    @field_validator("id")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and (bad := unprintable(value)):
+            raise ValueError(f"contains control/format character(s) {', '.join(bad)}; use printable text")
+        return value
 
 
 def load_suite(path: Path) -> list[Case]:
@@ -180,7 +191,7 @@ def load_suite(path: Path) -> list[Case]:
             continue
         cases.append(case if case.id else case.model_copy(update={"id": f"line {number}"}))
     if problems:
-        raise SuiteError(f"--suite {path}:\n  " + "\n  ".join(problems))
+        raise SuiteError(f"--suite {path}:\n{listing(problems)}")
     if not cases:
         raise SuiteError(f"--suite {path}: no cases; write one JSON object a line: "
                          '{"messages": [{"role": "user", "content": "..."}], "expect": {"contains": "..."}}')

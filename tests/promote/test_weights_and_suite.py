@@ -156,3 +156,41 @@ def test_a_schema_whose_refs_loop_fails_its_case_instead_of_crashing(tmp_path: P
     cases = load_suite(write_suite(tmp_path, case_line({"jsonSchema": loop})))
     assert cases[0].expect.failures('{"city": "Paris"}') == [
         "jsonSchema cannot be evaluated: it refers to itself without end (a $ref loop) or nests too deep"]
+
+
+def _case(**fields: object) -> str:
+    return json.dumps({"messages": [{"role": "user", "content": "q"}], "expect": {"contains": "Paris"}, **fields})
+
+
+@pytest.mark.parametrize("case_id, problem", [
+    ("\x1b[2J\x1b]0;pwned\x07q1", "control/format character(s) U+0007, U+001B"),  # would drive the terminal
+    ("q1\u202egnp.exe", "control/format character(s) U+202E"),  # right-to-left override
+    ("q" * 201, "at most 200 characters"),
+])
+def test_a_case_id_the_report_cannot_print_as_it_is_is_refused(tmp_path: Path, case_id: str, problem: str) -> None:
+    """The report prints ids as they are: an escape sequence in a suite reached the reader's terminal
+    and a 100,000-character id filled the report (issue 27, classes 11 and 13)."""
+    path = tmp_path / "suite.jsonl"
+    path.write_text(_case(id=case_id) + "\n")
+    with pytest.raises(SuiteError) as caught:
+        load_suite(path)
+    assert "line 1: id:" in str(caught.value) and problem in str(caught.value)
+    assert case_id not in str(caught.value)
+
+
+def test_a_failure_quotes_the_expectation_escaped_and_clipped() -> None:
+    """``does not match /<regex>/`` printed the suite's regex raw and whole."""
+    regex = "\x1b\\[31m" + "a" * 100_000
+    failures = Expect(regex=regex, equals=regex, contains=[regex]).failures("b")
+    assert len(failures) == 3
+    for failure in failures:
+        assert "\x1b" not in failure and "characters in all" in failure and len(failure) < 400, failure[:100]
+
+
+def test_a_suite_with_many_bad_lines_lists_fifty_of_them(tmp_path: Path) -> None:
+    path = tmp_path / "suite.jsonl"
+    path.write_text("{}\n" * 10_000)
+    with pytest.raises(SuiteError) as caught:
+        load_suite(path)
+    assert "line 25: expect" in str(caught.value) and "line 26:" not in str(caught.value)  # two problems a line
+    assert str(caught.value).count("\n") == 51 and "and 19,950 more" in str(caught.value)
