@@ -134,9 +134,15 @@ def _root() -> None:
     """Keep subcommands explicit (``scalepath plan``, ``scalepath advise``)."""
 
 
+def console(stderr: bool = False) -> Console:
+    """A console for what the CLI prints: no emoji codes, so ``scalepath:x: ...`` (a key path and
+    its colon) never prints as ``scalepath❌ ...``; names and values are shown as written."""
+    return Console(stderr=stderr, emoji=False)
+
+
 def fail(message: str, code: int) -> typer.Exit:
     """Print an error (no traceback) to stderr and return the exit to raise."""
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(clip_words(redact(message)))}", highlight=False,
+    console(stderr=True).print(f"[bold red]error:[/] {escape(clip_words(redact(message)))}", highlight=False,
                                soft_wrap=True)
     return typer.Exit(code)
 
@@ -226,9 +232,9 @@ def plan(
     if as_json:
         typer.echo(json.dumps(document, indent=2))
     else:
-        render_plan(result, Console())
+        render_plan(result, console())
         if moved is not None:
-            render_transition(moved, Console())
+            render_transition(moved, console())
     for line in bases.unchecked:  # on stderr: the JSON on stdout stays the contract's
         typer.echo(f"note: {line}", err=True)
     if moved is not None and not moved.safe:
@@ -320,7 +326,7 @@ def advise(
     if as_json:
         typer.echo(json.dumps(advice.to_json(), indent=2))
     else:
-        render_advice(advice, Console())
+        render_advice(advice, console())
 
 
 @app.command()
@@ -449,5 +455,5 @@ def promote(
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
-        render_promotion(result, Console(), written=write)
+        render_promotion(result, console(), written=write)
     raise typer.Exit(EXIT_OK if result.verdict.passed else EXIT_VIOLATIONS)

@@ -633,3 +633,12 @@ def test_a_huge_argument_is_not_echoed_in_full(case: str) -> None:
     said = result.output + result.stderr
     assert "characters in all" in said and len(said) < 5_000, said[:500]
     assert _HUGE[:301] not in said
+
+
+def test_a_key_path_is_printed_as_written_never_as_an_emoji(tmp_path: Path) -> None:
+    """``scalepath:x: unknown key`` printed as ``scalepath❌ unknown key`` (rich's emoji codes)."""
+    config = _file(tmp_path, _dev_text("  scalepath:x: 1\n  scalepath:up: 2\n"))
+    result = _plan("--stack", "dev", "--config", str(config))
+    assert result.exit_code == EXIT_CONFIG, result.output
+    said = result.output + result.stderr
+    assert "scalepath:x: unknown key" in said and "scalepath:up: unknown key" in said, said
