@@ -55,6 +55,9 @@ class TypeFacts(BaseModel):
     update_ignored: tuple[str, ...] = ()
     """Inputs whose change the provider's Update neither sends nor replaces on: the state would say
     the new value while the live resource keeps the old one (an EKS cluster's secrets key)."""
+    update_refused: tuple[str, ...] = ()
+    """Inputs the API marks create-only but the provider sends as an update, not a replacement (an
+    azure-native create-only field inside an unflattened ``properties``): a change is refused."""
     same_vpc: tuple[str, ...] = ()
     """Subnet inputs that update in place only to subnets of the VPC the resource was created in:
     subnets of a replaced or new VPC are refused."""

@@ -158,6 +158,12 @@ def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith((f"{prefix}.", f"{prefix}["))
 
 
+def _touching(changed: Iterable[str], paths: Iterable[str]) -> list[str]:
+    """The changed paths at, inside or above one of the data file's ``paths``."""
+    paths = tuple(paths)
+    return [p for p in changed if any(_under(_pattern(p), f) or _under(f, _pattern(p)) for f in paths)]
+
+
 def _at(value: Any, path: str) -> Any:
     """The value at a dotted path without wildcards (None when absent)."""
     for step in path.split("."):
@@ -270,7 +276,7 @@ def _moved_to_another_vpc(facts: TypeFacts, resource: PlannedResource, change: C
     """The ``sameVpc`` inputs that changed to subnets whose VPC is replaced or created in this run."""
     moved = []
     for path in facts.same_vpc:
-        if not any(_under(_pattern(p), path) or _under(path, _pattern(p)) for p in change.properties):
+        if not _touching(change.properties, [path]):
             continue
         subnets = [news[u] for u in resource.property_dependencies.get(path.split(".")[0], []) if u in news]
         vpcs = {v for subnet in subnets for v in subnet.property_dependencies.get("vpcId", [])}
@@ -428,12 +434,14 @@ def judge(changes: list[Change], base: Plan, new: Plan, keys: Mapping[str, list[
                 if _at(olds[change.urn].inputs, p) is not None and _at(resource.inputs, p) is None]):
             change.refused = (f"{resource.type} {change.name}: removing {', '.join(cleared)} cannot be sent to "
                               "the provider (the old value would stay live); set the value it should have")
-        elif change.action == "update" and facts and (ignored := [
-                p for p in change.properties
-                if any(_under(_pattern(p), f) or _under(f, _pattern(p)) for f in facts.update_ignored)]):
+        elif change.action == "update" and facts and (ignored := _touching(change.properties, facts.update_ignored)):
             change.refused = (f"{resource.type} {change.name}: the provider neither sends a change of "
                               f"{', '.join(ignored)} nor replaces the resource on it, so the live resource would keep "
                               "the old value while the state records the new one; keep the old value")
+        elif change.action == "update" and facts and (refused := _touching(change.properties, facts.update_refused)):
+            change.refused = (f"{resource.type} {change.name}: {', '.join(refused)} is create-only in the API, but "
+                              "the provider sends its change as an update, which the API refuses; deploy it under "
+                              "a new name (a new variant) and move the traffic")
         elif change.action == "update" and facts and (moved := _moved_to_another_vpc(facts, resource, change, by_urn,
                                                                                    news)):
             change.refused = (f"{resource.type} {change.name}: {', '.join(moved)} would move to subnets of a replaced "

@@ -306,13 +306,13 @@ def test_a_secret_whose_replication_changes_keeps_its_id_and_is_refused() -> Non
 
 
 def test_an_incompletely_read_type_says_what_else_may_replace() -> None:
-    # azure-native: the PUT path's parameters replace (read); the type's own spec was not read.
-    endpoint = "azure-native:machinelearningservices:OnlineEndpoint"
-    base = {"resourceGroupName": "rg", "workspaceName": "ws", "endpointName": "e", "properties": {"authMode": "Key"}}
-    updated = _moved_one(endpoint, base, {**base, "properties": {"authMode": "AADToken"}})
+    # azure-native: the PUT path's parameters replace (read); the workspace's own spec was not read.
+    workspace = "azure-native:machinelearningservices:Workspace"
+    base = {"resourceGroupName": "rg", "workspaceName": "ws", "friendlyName": "a"}
+    updated = _moved_one(workspace, base, {**base, "friendlyName": "b"})
     assert (updated.action, updated.may_replace) == ("update", True)
-    renamed = _moved_one(endpoint, base, {**base, "workspaceName": "ws2"})
-    assert (renamed.action, renamed.forced_by, renamed.refused) == ("replace", ["workspaceName"], None)
+    renamed = _moved_one(workspace, base, {**base, "resourceGroupName": "rg2"})
+    assert (renamed.action, renamed.forced_by, renamed.refused) == ("replace", ["resourceGroupName"], None)
 
 
 # --- the rest of the AWS types, the Helm release and the Kubernetes provider (read for issue 23) -----
@@ -444,6 +444,10 @@ def test_a_container_app_moved_to_another_environment_is_replaced_and_refused() 
     ("azure-native:monitor:ActionGroup", {"actionGroupName": "ag"}),
     ("azure-native:operationalinsights:Workspace", {"workspaceName": "logs"}),
     ("azure-native:applicationinsights:Component", {"resourceName": "ai", "applicationType": "web"}),
+    # mfe.json 2025-12-01: OnlineEndpoint/OnlineDeploymentTrackedResource extend common-types v3 TrackedResource.
+    ("azure-native:machinelearningservices:OnlineEndpoint", {"workspaceName": "ws", "endpointName": "e"}),
+    ("azure-native:machinelearningservices:OnlineDeployment",
+     {"workspaceName": "ws", "endpointName": "e", "deploymentName": "blue"}),
 ])
 def test_a_completely_read_azure_type_replaces_on_location_and_updates_the_rest(type_: str, names: dict) -> None:
     base = {"resourceGroupName": "rg", "location": "westeurope", "tags": {"team": "a"}, **names}
@@ -503,3 +507,65 @@ def test_a_key_vault_secret_takes_a_new_value_in_place() -> None:
             "properties": {"value": "[secret]", "contentType": "text/plain"}}
     updated = _moved_one(secret, base, {**base, "properties": {"value": "[secret]", "contentType": "application/json"}})
     assert (updated.action, updated.may_replace) == ("update", False)
+
+
+# --- Azure ML: create-only fields inside the unflattened `properties` ---------------------------------
+# azure-rest-api-specs machinelearningservices stable/2025-12-01/mfe.json (the SDK's API version), commit
+# 5485d5f88025b6e8d21545e8bbfb09435730adc6: OnlineDeployment.instanceType is x-ms-mutability
+# [create, read]; EnvironmentVersion's image, inferenceConfig and osType too. azure-native replaces only on
+# top-level create-only marks (gen/properties.go: one inside a referenced type sets
+# ForceNewInferredFromReferencedTypes, not ForceNew), so a change is a PUT that Azure refuses.
+
+ML = "azure-native:machinelearningservices"
+
+
+def _deployments(plan: Plan) -> dict[str, PlannedResource]:
+    return {r.name: r for r in plan.resources if r.type == f"{ML}:OnlineDeployment"}
+
+
+def test_an_azureml_instance_type_change_deploys_new_deployments_first(tmp_path: Path) -> None:
+    base = shipped("azure-prod")
+    new = copy.deepcopy(base)
+    deployment(new, "mistral-chat")["instanceType"] = "Standard_NC48ads_A100_v4"
+    result, base_plan, new_plan = moved("azure-prod", base, new, tmp_path)
+    before, after = _deployments(base_plan), _deployments(new_plan)
+    assert set(before) == set(after) == {"mistral-chat-blue", "mistral-chat-green"}
+    for name, resource in after.items():
+        old_name, new_name = before[name].inputs["deploymentName"], resource.inputs["deploymentName"]
+        assert old_name != new_name and new_name.startswith(resource.name.removeprefix("mistral-chat-") + "-")
+        assert len(new_name) <= 32
+        moved_ = change(result, f"{ML}:OnlineDeployment", name)
+        assert (moved_.action, moved_.order, moved_.refused) == ("replace", "create-first", None), moved_
+        assert "deploymentName" in moved_.forced_by
+    # The split follows the new deployments (the old ones get no traffic and are deleted after).
+    template = next(r for r in new_plan.resources if r.type == "azure-native:resources:Deployment")
+    endpoint = template.inputs["properties"]["template"]["resources"][0]
+    names = {r.name.removeprefix("mistral-chat-"): r.inputs["deploymentName"] for r in after.values()}
+    assert endpoint["properties"]["traffic"] == {names["blue"]: 90, names["green"]: 10}
+    assert result.safe, [c.refused for c in result.refusals] + [c.gap for c in result.gaps]
+
+
+def test_a_variant_image_change_keeps_the_deployment_name(tmp_path: Path) -> None:
+    # The image is the environment version's (a new version, by its hash), not the deployment's.
+    base = shipped("azure-prod")
+    new = copy.deepcopy(base)
+    deployment(new, "mistral-chat")["variants"][1]["image"] = "ghcr.io/huggingface/text-generation-inference:3.3.6"
+    result, base_plan, new_plan = moved("azure-prod", base, new, tmp_path)
+    assert ({n: r.inputs["deploymentName"] for n, r in _deployments(base_plan).items()}
+            == {n: r.inputs["deploymentName"] for n, r in _deployments(new_plan).items()})
+    assert change(result, f"{ML}:EnvironmentVersion", "mistral-chat-green-env").action == "replace"
+    assert result.safe
+
+
+@pytest.mark.parametrize(("type_", "names", "path", "values"), [
+    (f"{ML}:OnlineDeployment", {"workspaceName": "ws", "endpointName": "e", "deploymentName": "blue"},
+     "instanceType", ("Standard_NC24ads_A100_v4", "Standard_NC48ads_A100_v4")),
+    (f"{ML}:EnvironmentVersion", {"workspaceName": "ws", "name": "env", "version": "1"},
+     "image", ("ghcr.io/a:1", "ghcr.io/a:2")),
+])
+def test_a_create_only_field_inside_properties_is_refused_before_up(type_: str, names: dict, path: str,
+                                                                     values: tuple[str, str]) -> None:
+    base = {"resourceGroupName": "rg", **names}
+    moved_ = _moved_one(type_, {**base, "properties": {path: values[0]}}, {**base, "properties": {path: values[1]}})
+    assert moved_.action == "update" and f"properties.{path}" in (moved_.refused or ""), moved_
+    assert "refuses" in (moved_.refused or "")

@@ -31,6 +31,7 @@ from pulumi_azure_native import machinelearningservices as ml
 
 from components import catalog
 from components.files import load_data
+from components.names import fit_name, replacement_suffix
 from components.tagging import azure_tags
 
 #: Private DNS zones a workspace private endpoint (group id ``amlworkspace``) registers in.
@@ -46,6 +47,9 @@ _ENDPOINT_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 ENDPOINT_API_VERSION = "2025-12-01"
 ARM_TEMPLATE_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 _DEPLOYMENT_NS = f"{_ENDPOINT_NS}/deployments"
+
+#: Online deployment names: 3..32 letters, digits and ``-`` (the stage's ``VariantName``).
+DEPLOYMENT_NAME_LIMIT = 32
 
 #: Where a registered model is mounted in the container (the server loads it from there).
 MODEL_MOUNT_PATH = "/var/azureml-app/model"
@@ -133,6 +137,14 @@ class AzureMlVariant:
     """Azure ML model asset id (``azureml://...``) mounted at ``model_mount_path`` instead of
     downloading from the HF Hub."""
     model_mount_path: str = MODEL_MOUNT_PATH
+
+    @property
+    def deployment_name(self) -> str:
+        """The online deployment's name: the variant's and a suffix of its instance type, which the
+        API cannot update (``replacements.yaml``: create-only inside ``properties``, which
+        azure-native would PUT and Azure refuse). A new instance type is thus a new deployment,
+        created first; the traffic split follows it and the old one is deleted after."""
+        return fit_name(f"{self.name}-{replacement_suffix(self.instance_type)}", DEPLOYMENT_NAME_LIMIT)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -550,8 +562,8 @@ class AzureMlEndpoint(pulumi.ComponentResource):
             "tags": self._tags,
             "properties": {
                 **self._endpoint_properties(),
-                "traffic": {v.name: v.traffic for v in args.variants},
-                "mirrorTraffic": {v.name: v.mirror_traffic for v in args.variants if v.mirror_traffic},
+                "traffic": {v.deployment_name: v.traffic for v in args.variants},
+                "mirrorTraffic": {v.deployment_name: v.mirror_traffic for v in args.variants if v.mirror_traffic},
             },
         }
         return resources.Deployment(
@@ -605,7 +617,7 @@ class AzureMlEndpoint(pulumi.ComponentResource):
         )
         return ml.OnlineDeployment(
             f"{self._name}-{variant.name}",
-            deployment_name=variant.name,
+            deployment_name=variant.deployment_name,
             endpoint_name=endpoint.name,
             workspace_name=workspace_name,
             resource_group_name=self._rg,
@@ -671,7 +683,7 @@ class AzureMlEndpoint(pulumi.ComponentResource):
         if scale.latency_p95_ms is not None:
             pair("RequestLatency_P95", endpoint.id, _ENDPOINT_NS, scale.latency_p95_ms, [
                 monitor.ScaleRuleMetricDimensionArgs(dimension_name="deployment", operator="Equals",
-                                                     values=[variant.name])])
+                                                     values=[variant.deployment_name])])
         monitor.AutoscaleSetting(
             f"{self._name}-{variant.name}-autoscale",
             resource_group_name=self._rg,

@@ -4,8 +4,10 @@ component outputs and config errors with key paths."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib
 import inspect
+import json
 from typing import Any
 
 import pulumi
@@ -36,6 +38,13 @@ from tests.support import stack_config
 
 ML = "azure-native:machinelearningservices"
 TGI = "ghcr.io/huggingface/text-generation-inference:3.3.4"
+A100 = "Standard_NC24ads_A100_v4"
+
+
+def named(variant: str, instance_type: str = A100) -> str:
+    """The deployment name expected for a variant: its name and the first 6 hex of the SHA-256 of
+    the JSON list of its instance type (mfe.json 2025-12-01: instanceType is create-only)."""
+    return f"{variant}-{hashlib.sha256(json.dumps([instance_type], separators=(',', ':')).encode()).hexdigest()[:6]}"
 
 
 @pytest.fixture
@@ -242,16 +251,16 @@ def test_blue_green_traffic_split_and_mirror(azure_config):
     ]
     plan = plan_of(azure_config)
     props = traffic_template(plan)["properties"]
-    assert props["traffic"] == {"blue": 90, "green": 10, "shadow": 0, "staged": 0}
-    assert props["mirrorTraffic"] == {"shadow": 20}
+    assert props["traffic"] == {named("blue"): 90, named("green"): 10, named("shadow"): 0, named("staged"): 0}
+    assert props["mirrorTraffic"] == {named("shadow"): 20}
     deployments = {r.inputs["deploymentName"]: r.inputs for r in of_type(plan, f"{ML}:OnlineDeployment")}
-    assert set(deployments) == {"blue", "green", "shadow", "staged"}
-    assert deployments["green"]["sku"] == {"name": "Default", "capacity": 1}
+    assert set(deployments) == {named("blue"), named("green"), named("shadow"), named("staged")}
+    assert deployments[named("green")]["sku"] == {"name": "Default", "capacity": 1}
     images = {r.inputs["properties"]["image"] for r in of_type(plan, f"{ML}:EnvironmentVersion")}
     assert images == {TGI, "ghcr.io/huggingface/text-generation-inference:3.3.5"}
     # green has fixed capacity (min == max): no autoscale setting for it.
     targets = {r.inputs["targetResourceUri"].rsplit("/", 1)[1] for r in of_type(plan, "monitor:AutoscaleSetting")}
-    assert targets == {"blue", "shadow", "staged"}
+    assert targets == {named("blue"), named("shadow"), named("staged")}
 
 
 # -- autoscale ---------------------------------------------------------------------------------
@@ -263,7 +272,7 @@ def test_autoscale_rules_on_gpu_and_latency(azure_config):
     setting = one(plan, "monitor:AutoscaleSetting").inputs
     deployment = one(plan, f"{ML}:OnlineDeployment").inputs
     assert setting["targetResourceUri"].endswith(
-        f"/onlineEndpoints/{deployment['endpointName']}/deployments/blue")
+        f"/onlineEndpoints/{deployment['endpointName']}/deployments/{named('blue')}")
     profile = setting["profiles"][0]
     assert profile["capacity"] == {"minimum": "2", "maximum": "5", "default": "2"}
     assert deployment["sku"]["capacity"] == 2
@@ -276,7 +285,7 @@ def test_autoscale_rules_on_gpu_and_latency(azure_config):
     assert rules["GpuUtilizationPercentage", "Decrease"]["metricTrigger"]["threshold"] == 30
     latency = rules["RequestLatency_P95", "Increase"]["metricTrigger"]
     assert latency["metricResourceUri"].endswith(f"/onlineEndpoints/{deployment['endpointName']}")
-    assert latency["dimensions"] == [{"dimensionName": "deployment", "operator": "Equals", "values": ["blue"]}]
+    assert latency["dimensions"] == [{"dimensionName": "deployment", "operator": "Equals", "values": [named("blue")]}]
 
 
 def test_fixed_capacity_has_no_autoscale(azure_config):
@@ -501,7 +510,7 @@ def test_shipped_azure_prod_plans_private_blue_green(shipped_plan):
     plan = shipped_plan("azure-prod")
     endpoint = one(plan, f"{ML}:OnlineEndpoint").inputs["properties"]
     assert endpoint["publicNetworkAccess"] == "Disabled" and endpoint["authMode"] == "AADToken"
-    assert traffic_template(plan)["properties"]["traffic"] == {"blue": 90, "green": 10}
+    assert traffic_template(plan)["properties"]["traffic"] == {named("blue"): 90, named("green"): 10}
     deployments = of_type(plan, f"{ML}:OnlineDeployment")
     assert {d.inputs["properties"]["instanceType"] for d in deployments} == {"Standard_NC24ads_A100_v4"}
     assert all(d.inputs["properties"]["egressPublicNetworkAccess"] == "Disabled" for d in deployments)
