@@ -181,9 +181,11 @@ def _meter(name: str, args: GatewayArgs, labels: dict[str, str], selector: dict[
     k8s.core.v1.ConfigMap(f"{name}-dashboard", metadata=board["metadata"], data=board["data"], opts=k8s_opts)
     # Alertmanager publishes to the topic the budget's addresses subscribe to, as its own Pod Identity role.
     tags = aws_tags(args.tags)
-    topic = alert_topic(name, meter, tags, opts)
+    alerts = alert_topic(name, args, tags, opts)
+    topic = alerts.topic
     role = aws.iam.Role(f"{name}-alertmanager-role", assume_role_policy=_ASSUME_PODS, tags=tags, opts=opts)
-    aws.iam.RolePolicy(f"{name}-alertmanager-publish", role=role.id, policy=topic.arn.apply(publish_policy),
+    aws.iam.RolePolicy(f"{name}-alertmanager-publish", role=role.id,
+                       policy=pulumi.Output.all(topic.arn, alerts.key_arn).apply(lambda a: publish_policy(*a)),
                        opts=opts)
     aws.eks.PodIdentityAssociation(f"{name}-alertmanager-identity", cluster_name=cluster.cluster_name,
                                    namespace=ALERTMANAGER_NAMESPACE, service_account=ALERTMANAGER_SA,

@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import yaml
 
+from components.aws.alarm_topic import AlarmTopic, alarm_topic, publish_statements
 from components.gateway.args import KEY_ENV, PORT, GatewayArgs, MeterArgs
 from components.gateway.meter import (
     EXPORTED,
@@ -34,13 +35,10 @@ COLLECTOR_IMAGE = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1"
 WINDOW_SECONDS, DAY_SECONDS = 300, 86400
 
 
-def alert_topic(name: str, meter: MeterArgs, tags: dict[str, str], opts: pulumi.ResourceOptions) -> aws.sns.Topic:
-    """An SNS topic with the budget's ``notify`` addresses subscribed by e-mail."""
-    topic = aws.sns.Topic(f"{name}-alerts", kms_master_key_id="alias/aws/sns", tags=tags, opts=opts)
-    for index, address in enumerate(meter.notify):
-        aws.sns.TopicSubscription(f"{name}-alerts-{index}", topic=topic.arn, protocol="email",
-                                  endpoint=address, opts=opts)
-    return topic
+def alert_topic(name: str, args: GatewayArgs, tags: dict[str, str], opts: pulumi.ResourceOptions) -> AlarmTopic:
+    """The alarm topic with the budget's ``notify`` addresses subscribed by e-mail."""
+    assert args.meter is not None
+    return alarm_topic(f"{name}-alerts", f"{args.physical_name}-alerts", args.meter.notify, tags, opts)
 
 
 def collector_config(meter: MeterArgs, region: str, log_group: str, gateway: str) -> str:
@@ -89,7 +87,7 @@ def cloudwatch_alerts(name: str, args: GatewayArgs, load_balancer_suffix: pulumi
     one alarm on the strictest route's bound stands in); and a dashboard."""
     meter = args.meter
     assert meter is not None
-    actions = [alert_topic(name, meter, tags, opts).arn]
+    actions = [alert_topic(name, args, tags, opts).topic.arn]
     periods = FOR_SECONDS // WINDOW_SECONDS
     numerators = {"errors": FAILURES, "fallbacks": FALLBACKS}
     alerts = route_alerts(meter, args.physical_name)
@@ -165,7 +163,6 @@ def collector_log_policy(log_group_arn: str) -> str:
         "Resource": [log_group_arn, f"{log_group_arn}:*"]}]})
 
 
-def publish_policy(topic_arn: str) -> str:
+def publish_policy(topic_arn: str, key_arn: str) -> str:
     """What the EKS cluster's Alertmanager may do: publish to the gateway's alert topic."""
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn}]})
+    return json.dumps({"Version": "2012-10-17", "Statement": publish_statements(topic_arn, key_arn)})

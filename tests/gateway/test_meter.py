@@ -160,6 +160,25 @@ def test_ecs_alarms_per_route_and_spend_against_the_budget(gateway_dev: Plan) ->
     assert [v for v in gateway_dev.violations if v["level"] == "mandatory"] == []
 
 
+def test_ecs_alarm_topic_uses_a_rotating_key_cloudwatch_may_use(gateway_dev: Plan) -> None:
+    """CloudWatch cannot publish to a topic under the AWS managed key alias/aws/sns (its policy cannot
+    grant cloudwatch.amazonaws.com): the topic takes its own key, whose policy grants the account
+    and CloudWatch the two actions SNS encryption needs (docs.aws.amazon.com/sns/latest/dg/sns-key-management.html)."""
+    topic = one(gateway_dev, "aws:sns/topic:Topic", "gateway-alerts")
+    key = one(gateway_dev, "aws:kms/key:Key", "gateway-alerts-key")
+    assert topic.property_dependencies["kmsMasterKeyId"] == [key.urn]
+    assert key.inputs["enableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    assert statements["AccountAdministers"]["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    cloudwatch = statements["CloudWatchAlarmsPublish"]
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert cloudwatch["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    alias = one(gateway_dev, "aws:kms/alias:Alias", "gateway-alerts-key-alias")
+    # Unique per project and stack: the gateway's physical name (project scalepath, stack gateway-dev).
+    assert alias.inputs["name"] == "alias/scalepath/scalepath-gateway-dev-gateway-alerts"
+    assert alias.property_dependencies["targetKeyId"] == [key.urn]
+
+
 def test_eks_gateway_is_scraped_with_the_key_and_alerts_per_route() -> None:
     config = with_gateway("prod", {"routes": [{"name": "chat.v2", "targets": [
         {"deployment": "chat", "weight": 90}, {"deployment": "chat-eks", "weight": 10}]}]})

@@ -188,7 +188,12 @@ def test_eks_alerts_reach_the_budget_addresses_through_alertmanager_and_sns(plan
     (sns,) = receiver["snsConfigs"]
     publish = one(plan, "aws:iam/rolePolicy:RolePolicy", "gateway-alertmanager-publish")
     topic_policy = json.loads(publish.inputs["policy"])
-    assert topic_policy["Statement"] == [{"Effect": "Allow", "Action": "sns:Publish", "Resource": sns["topicARN"]}]
+    # The topic is under its own key (CloudWatch-compatible): a publisher needs the key's two actions too.
+    key_arn = one(plan, "aws:sns/topic:Topic", "gateway-alerts").inputs["kmsMasterKeyId"]
+    assert key_arn.startswith("arn:aws:kms:")
+    assert topic_policy["Statement"] == [
+        {"Effect": "Allow", "Action": "sns:Publish", "Resource": sns["topicARN"]},
+        {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": key_arn}]
     assert sns["sigv4"] == {"region": "us-east-1"}
     subscriptions = {s.name: s.inputs["endpoint"] for s in of_type(plan, "aws:sns/topicSubscription:TopicSubscription")
                      if s.name.startswith("gateway-alerts-")}
