@@ -127,10 +127,14 @@ def decode_tokens_per_second(gpu: str | None, gpu_count: int, params_b: float | 
 
 
 def version_key(version: str) -> tuple[int, ...]:
-    """``"2.3.1"`` -> ``(2, 3, 1)``; ``"3.3"`` -> ``(3, 3)`` (a ``major.minor`` alias sorts as its .0)."""
+    """``"2.3.1"`` -> ``(2, 3, 1)``; ``"3.3"`` -> ``(3, 3)``, which sorts just before ``(3, 3, 0)``:
+    compare against a floor with :func:`at_least`, which counts missing parts as 0."""
     return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
 
 
 def at_least(version: str, floor: str) -> bool:
-    """Whether container ``version`` is ``floor`` or newer."""
-    return version_key(version) >= version_key(floor)
+    """Whether container ``version`` is ``floor`` or newer; missing parts count as 0, so
+    ``"3.3"`` is ``"3.3.0"`` (tuples alone would put ``(3, 3)`` before ``(3, 3, 0)``)."""
+    have, need = version_key(version), version_key(floor)
+    width = max(len(have), len(need))
+    return have + (0,) * (width - len(have)) >= need + (0,) * (width - len(need))

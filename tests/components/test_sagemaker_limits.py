@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import pytest
+
 from components.sagemaker import limits
 
 
@@ -32,3 +34,12 @@ def test_versions_compare_part_by_part() -> None:
     assert limits.version_key("1.4.5-rc1") == (1, 4, 0)  # a part that is not a number counts as 0
     assert limits.at_least("2.2.0", "2.2.0")  # exactly the floor
     assert limits.at_least("2.10.0", "2.2.0") and not limits.at_least("2.1.9", "2.2.0")
+
+
+@pytest.mark.parametrize(("version", "floor", "expected"), [
+    ("3.3", "3.3.0", True), ("3.3.0", "3.3", True),  # a major.minor alias is its .0, both ways
+    ("3", "3.0.0", True), ("3.0.0", "3", True),
+    ("3.3", "3.3.1", False), ("3.3.1", "3.3", True),  # one patch either side of the alias
+    ("3.2.9", "3.3", False), ("3.2", "3.3.0", False), ("3.4", "3.3.9", True)])
+def test_an_alias_compares_as_its_dot_zero(version: str, floor: str, expected: bool) -> None:
+    assert limits.at_least(version, floor) is expected
