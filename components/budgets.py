@@ -27,6 +27,7 @@ from components import clock
 from components.aws.api_model import constraints
 from components.files import load_data
 from components.gcp.monitoring import email_channels
+from components.names import fit_name
 from components.tagging import aws_tags, gcp_labels
 
 _LIMITS_FILE = Path(__file__).parent / "data" / "budget_limits.yaml"
@@ -135,6 +136,12 @@ def _stack_tag(tags: Mapping[str, str]) -> str:
     return tags["stack"]
 
 
+def gcp_display_name(tags: Mapping[str, str]) -> str:
+    """``<stack tag>-monthly``, fitted to the budget API's display-name cap (a hash keeps two long
+    stack names apart). The name updates in place, so a stack whose name is shortened only renames."""
+    return fit_name(f"{_stack_tag(tags)}-monthly", _limits()["gcp"]["maxDisplayNameChars"])
+
+
 class AwsBudget(pulumi.ComponentResource):
     """An AWS Budgets cost budget filtered on this stack's ``stack`` tag."""
 
@@ -234,7 +241,7 @@ class GcpBudget(pulumi.ComponentResource):
         budget = gcp.billing.Budget(
             f"{name}-budget",
             billing_account=args.billing_account,
-            display_name=f"{_stack_tag(args.tags)}-monthly",
+            display_name=gcp_display_name(args.tags),
             amount=gcp.billing.BudgetAmountArgs(
                 specified_amount=gcp.billing.BudgetAmountSpecifiedAmountArgs(
                     currency_code="USD", units=str(cents // 100),

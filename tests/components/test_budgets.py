@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pulumi
 import pytest
 
@@ -276,3 +278,19 @@ def test_the_gcp_budget_channels_are_named_after_the_budget() -> None:
     channels = of_type(plan(budget_config("gcp", [80], ["a@example.com", "b@example.com"])),
                        "gcp:monitoring/notificationChannel:NotificationChannel")
     assert sorted(c.name for c in channels) == ["budget-gcp-notify-0", "budget-gcp-notify-1"]  # registered in any order
+
+
+# The budget API caps display names at 60 characters (components/data/budget_limits.yaml). The stack
+# tag is "scalepath-<stack>" (10 + len(stack)), the name that tag plus "-monthly" (8).
+@pytest.mark.parametrize("stack_chars", [42, 43])
+def test_the_gcp_budget_display_name_fits_sixty_characters(stack_chars: int) -> None:
+    stack = "s" * (stack_chars - 1) + "x"
+    [budget] = of_type(run_plan(stack_config(budget_config("gcp", [80], ["ml@example.com"]), stack=stack)),
+                       "gcp:billing/budget:Budget")
+    whole = f"scalepath-{stack}-monthly"
+    if len(whole) == 60:  # at the cap: kept as it is
+        assert budget.inputs["displayName"] == whole
+    else:  # 61: the first 53 characters, "-" and the 6-hex sha256 of the whole name
+        assert len(whole) == 61
+        assert budget.inputs["displayName"] == f"{whole[:53]}-{hashlib.sha256(whole.encode()).hexdigest()[:6]}"
+        assert len(budget.inputs["displayName"]) == 60
