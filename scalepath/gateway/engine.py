@@ -178,6 +178,21 @@ class EngineProcess:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def listening_socket(port: int) -> socket.socket:
+    """The engine's listening socket on 127.0.0.1:``port``, with ``TCP_NODELAY`` for what it accepts.
+
+    uvicorn (0.55.0, ``server.py``/``config.py``) opens a ``--fd`` as
+    ``socket.fromfd(fd, socket.AF_UNIX, socket.SOCK_STREAM)``, so uvloop serves it as a Unix socket
+    and never sets ``TCP_NODELAY`` on the connections it accepts (on ``--host``/``--port`` it does).
+    A response goes out in two writes (head, then body): Nagle holds the body until the client's
+    delayed ACK of the head, ~40 ms added to every answer (docs/performance.md, "Gateway").
+    Linux copies the option from the listening socket to each accepted one.
+    """
+    sock = socket.create_server(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def start_engine(config_text: str, env: dict[str, str], port: int = 0, *,
                  startup_timeout: float = 180.0) -> EngineProcess:
     """Run the engine on 127.0.0.1:``port`` (0: any free port) with this config; return once it answers.
@@ -198,7 +213,7 @@ def start_engine(config_text: str, env: dict[str, str], port: int = 0, *,
     # No name on disk (Linux: O_TMPFILE): nothing is left behind, even when this process is killed.
     log = tempfile.TemporaryFile(prefix="scalepath-gateway-", suffix=".log")  # noqa: SIM115
     try:
-        sock = socket.create_server(("127.0.0.1", port))
+        sock = listening_socket(port)
     except OSError as error:
         log.close()
         shutil.rmtree(folder, ignore_errors=True)

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from scalepath.children import DIE_WITH_PARENT
-from scalepath.gateway.engine import start_engine
+from scalepath.gateway.engine import listening_socket, start_engine
 from scalepath.gateway.render import render_gateway
 from scalepath.stackconfig import load_stack_config
 from tests.support import ROOT
@@ -350,3 +350,15 @@ def test_a_failing_route_needs_nothing_from_the_hub(standins: dict[str, StandIn]
         engine.stop()
         hub.server.shutdown()
         hub.server.server_close()
+
+
+def test_connections_the_engine_accepts_send_without_nagle() -> None:
+    """uvicorn opens the ``--fd`` it is given as ``socket.fromfd(fd, AF_UNIX, SOCK_STREAM)`` (0.55.0,
+    ``server.py``), so its loop never sets ``TCP_NODELAY`` on what it accepts: each answer's body
+    then waited for the client's delayed ACK of its head (~40 ms). The option must come from the
+    listening socket, whose accepted connections inherit it."""
+    with listening_socket(0) as listener, socket.fromfd(listener.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as seen:
+        with socket.create_connection(listener.getsockname()):
+            accepted, _ = seen.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
