@@ -8,11 +8,13 @@ filter would miss the stack's largest cost.
 Every budget sends the same alerts (:func:`alerts`): one on actual spend per threshold, and
 one on forecasted spend at 100% of the amount. The budget APIs cap notifications per budget
 (``components/data/budget_limits.yaml``); :func:`limit_problems` says what a config would
-break, and the config parser refuses it before any resource exists.
+break, and the config parser refuses it before any resource exists. Every budget is named
+``<stack tag>-monthly``, fitted to what its API takes (:func:`budget_name`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -136,10 +138,26 @@ def _stack_tag(tags: Mapping[str, str]) -> str:
     return tags["stack"]
 
 
-def gcp_display_name(tags: Mapping[str, str]) -> str:
-    """``<stack tag>-monthly``, fitted to the budget API's display-name cap (a hash keeps two long
-    stack names apart). The name updates in place, so a stack whose name is shortened only renames."""
-    return fit_name(f"{_stack_tag(tags)}-monthly", _limits()["gcp"]["maxDisplayNameChars"])
+#: Per cloud: the data key capping a budget's name (AWS's cap is read from botocore).
+_NAME_CAPS = {"azure": "maxNameChars", "gcp": "maxDisplayNameChars"}
+
+
+@cache
+def max_name_chars(cloud: str) -> int:
+    """Characters a budget name of ``cloud`` takes: AWS ``Budget.BudgetName`` from botocore's budgets
+    model, Azure's ``budgetName`` and GCP's ``displayName`` from ``budget_limits.yaml``."""
+    if cloud == "aws":
+        return int(constraints("budgets", "Budget", "BudgetName").max)
+    return _limits()[cloud][_NAME_CAPS[cloud]]
+
+
+def budget_name(cloud: str, tags: Mapping[str, str]) -> str:
+    """``<stack tag>-monthly`` as ``cloud``'s budget API takes it: characters it refuses become ``-``
+    and a longer name keeps its head and a hash of the whole (``fit_name``), so two long stack names
+    stay apart. A name that fits is kept as it is: AWS and Azure replace a renamed budget."""
+    name = f"{_stack_tag(tags)}-monthly"
+    refused = _limits()[cloud].get("nameRefused")
+    return fit_name(re.sub(refused, "-", name) if refused else name, max_name_chars(cloud))
 
 
 class AwsBudget(pulumi.ComponentResource):
@@ -161,7 +179,7 @@ class AwsBudget(pulumi.ComponentResource):
         ]
         budget = aws.budgets.Budget(
             f"{name}-budget",
-            name=f"{_stack_tag(args.tags)}-monthly",
+            name=budget_name("aws", args.tags),
             budget_type="COST",
             limit_amount=f"{args.monthly_usd:.2f}",
             limit_unit="USD",
@@ -203,7 +221,7 @@ class AzureBudget(pulumi.ComponentResource):
         # Budgets are not tracked ARM resources and take no tags; the filter does the attribution.
         budget = azure_native.consumption.Budget(
             f"{name}-budget",
-            budget_name=f"{_stack_tag(args.tags)}-monthly",
+            budget_name=budget_name("azure", args.tags),
             scope=args.scope,
             amount=args.monthly_usd,
             category="Cost",
@@ -241,7 +259,7 @@ class GcpBudget(pulumi.ComponentResource):
         budget = gcp.billing.Budget(
             f"{name}-budget",
             billing_account=args.billing_account,
-            display_name=gcp_display_name(args.tags),
+            display_name=budget_name("gcp", args.tags),
             amount=gcp.billing.BudgetAmountArgs(
                 specified_amount=gcp.billing.BudgetAmountSpecifiedAmountArgs(
                     currency_code="USD", units=str(cents // 100),

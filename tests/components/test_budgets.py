@@ -21,7 +21,7 @@ from components.budgets import (
     max_notifications,
 )
 from scalepath.plan import run_plan
-from tests.support import issues, of_type, plan, stack_config
+from tests.support import SHIPPED, issues, of_type, plan, stack_config
 
 
 @pytest.mark.parametrize(("monthly", "units", "nanos"), [(500, "500", None), (99.5, "99", 500_000_000),
@@ -280,17 +280,66 @@ def test_the_gcp_budget_channels_are_named_after_the_budget() -> None:
     assert sorted(c.name for c in channels) == ["budget-gcp-notify-0", "budget-gcp-notify-1"]  # registered in any order
 
 
-# The budget API caps display names at 60 characters (components/data/budget_limits.yaml). The stack
-# tag is "scalepath-<stack>" (10 + len(stack)), the name that tag plus "-monthly" (8).
-@pytest.mark.parametrize("stack_chars", [42, 43])
-def test_the_gcp_budget_display_name_fits_sixty_characters(stack_chars: int) -> None:
-    stack = "s" * (stack_chars - 1) + "x"
-    [budget] = of_type(run_plan(stack_config(budget_config("gcp", [80], ["ml@example.com"]), stack=stack)),
-                       "gcp:billing/budget:Budget")
-    whole = f"scalepath-{stack}-monthly"
-    if len(whole) == 60:  # at the cap: kept as it is
-        assert budget.inputs["displayName"] == whole
-    else:  # 61: the first 53 characters, "-" and the 6-hex sha256 of the whole name
-        assert len(whole) == 61
-        assert budget.inputs["displayName"] == f"{whole[:53]}-{hashlib.sha256(whole.encode()).hexdigest()[:6]}"
-        assert len(budget.inputs["displayName"]) == 60
+# -- budget names fitted to each API ----------------------------------------------------------
+# The name is "<project>-<stack>-monthly": len(project) + 1 + len(stack) + 8 characters. Caps: AWS
+# BudgetName 100 (botocore budgets Budget.BudgetName max), Azure budgetName 63 (ARM template
+# reference), GCP displayName 60 (components/data/budget_limits.yaml). Stack names stop at 63
+# characters (stacks/names.py), so only a long project name (Pulumi allows 100) reaches AWS's cap.
+_BUDGET_NAME = {"aws": ("aws:budgets/budget:Budget", "name"),
+                "azure": ("azure-native:consumption:Budget", "budgetName"),
+                "gcp": ("gcp:billing/budget:Budget", "displayName")}
+_CAP_AND_PROJECT = [pytest.param("aws", 100, "p" * 50, id="aws"), pytest.param("azure", 63, "scalepath", id="azure"),
+                    pytest.param("gcp", 60, "scalepath", id="gcp")]
+
+
+def planned_budget_name(cloud: str, stack: str, project: str = "scalepath") -> str:
+    type_, key = _BUDGET_NAME[cloud]
+    config = stack_config(budget_config(cloud, [80], ["ml@example.com"]), stack=stack, project=project)
+    [budget] = of_type(run_plan(config), type_)
+    return budget.inputs[key]
+
+
+def fitted(whole: str, cap: int) -> str:
+    """By hand: the first cap - 7 characters, "-" and the 6-hex sha256 of the whole name."""
+    return f"{whole[:cap - 7]}-{hashlib.sha256(whole.encode()).hexdigest()[:6]}"
+
+
+@pytest.mark.parametrize(("cloud", "cap", "project"), _CAP_AND_PROJECT)
+def test_a_budget_name_of_exactly_the_cap_is_kept_as_it_is(cloud: str, cap: int, project: str) -> None:
+    stack = "s" * (cap - len(project) - 10) + "x"  # aws: 50 + 1 + 41 + 8 = 100; azure: 10 + 45 + 8 = 63
+    whole = f"{project}-{stack}-monthly"
+    assert len(whole) == cap
+    assert planned_budget_name(cloud, stack, project) == whole
+
+
+@pytest.mark.parametrize(("cloud", "cap", "project"), _CAP_AND_PROJECT)
+def test_a_budget_name_one_over_the_cap_is_fitted_to_it(cloud: str, cap: int, project: str) -> None:
+    stack = "s" * (cap - len(project) - 9) + "x"
+    whole = f"{project}-{stack}-monthly"
+    assert len(whole) == cap + 1
+    name = planned_budget_name(cloud, stack, project)
+    assert name == fitted(whole, cap) and len(name) == cap
+
+
+@pytest.mark.parametrize(("cloud", "cap", "project"), _CAP_AND_PROJECT)
+def test_two_long_stack_names_that_differ_past_the_cut_keep_apart(cloud: str, cap: int, project: str) -> None:
+    # 63-character stack names that differ only in their last letter, beyond the kept head.
+    stacks = ["s" * 62 + "x", "s" * 62 + "y"]
+    wholes = [f"{project}-{stack}-monthly" for stack in stacks]
+    assert wholes[0][:cap - 7] == wholes[1][:cap - 7]
+    names = [planned_budget_name(cloud, stack, project) for stack in stacks]
+    assert names == [fitted(whole, cap) for whole in wholes] and names[0] != names[1]
+
+
+def test_azure_budget_names_take_no_period_but_aws_ones_do() -> None:
+    # Pulumi project names may hold '.', which Azure budget names refuse (alphanumerics, '-', '_').
+    assert planned_budget_name("azure", "test", "acme.ml") == "acme-ml-test-monthly"
+    assert planned_budget_name("aws", "test", "acme.ml") == "acme.ml-test-monthly"
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_every_shipped_budget_keeps_its_name(shipped_plan, stack: str) -> None:
+    # AWS and Azure replace a renamed budget: fitting must leave every shipped stack's name alone.
+    names = [r.inputs[key] for r in shipped_plan(stack).resources
+             for type_, key in _BUDGET_NAME.values() if r.type == type_]
+    assert names and names == [f"scalepath-{stack}-monthly"] * len(names)

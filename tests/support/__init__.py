@@ -23,10 +23,11 @@ SHIPPED = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
                  for p in (ROOT / "environments").glob("Pulumi.*.yaml"))
 
 
-def stack_config(values: dict[str, Any], stack: str = "test", secret_keys: set[str] = frozenset()) -> StackConfig:
+def stack_config(values: dict[str, Any], stack: str = "test", secret_keys: set[str] = frozenset(),
+                 project: str = "scalepath") -> StackConfig:
     """A StackConfig as the engine would pass it, from a ``config:`` mapping."""
     encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
-    return StackConfig(project="scalepath", stack=stack, values=encoded, secret_keys=set(secret_keys))
+    return StackConfig(project=project, stack=stack, values=encoded, secret_keys=set(secret_keys))
 
 
 def plan(cfg: dict[str, Any]) -> Plan:
