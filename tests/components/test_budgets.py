@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 
 import pulumi
@@ -21,6 +22,7 @@ from components.budgets import (
     max_notifications,
 )
 from scalepath.plan import run_plan
+from scalepath.transition import diff
 from tests.support import SHIPPED, issues, of_type, plan, stack_config
 
 
@@ -335,6 +337,18 @@ def test_azure_budget_names_take_no_period_but_aws_ones_do() -> None:
     # Pulumi project names may hold '.', which Azure budget names refuse (alphanumerics, '-', '_').
     assert planned_budget_name("azure", "test", "acme.ml") == "acme-ml-test-monthly"
     assert planned_budget_name("aws", "test", "acme.ml") == "acme.ml-test-monthly"
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure"])
+def test_plan_base_reports_a_renamed_budget_as_a_replacement(cloud: str) -> None:
+    # Why a name that fits must stay: name / budgetName are ForceNew (components/data/replacements.yaml).
+    type_, key = _BUDGET_NAME[cloud]
+    base = plan(budget_config(cloud, [80], ["ml@example.com"]))
+    new = copy.deepcopy(base)
+    [budget] = of_type(new, type_)
+    budget.inputs[key] = "renamed-monthly"
+    [change] = [c for c in diff(base, new) if c.urn == budget.urn]
+    assert (change.action, change.forced_by) == ("replace", [key])
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
