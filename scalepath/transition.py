@@ -440,8 +440,8 @@ def judge(changes: list[Change], base: Plan, new: Plan, keys: Mapping[str, list[
                               "the old value while the state records the new one; keep the old value")
         elif change.action == "update" and facts and (refused := _touching(change.properties, facts.update_refused)):
             change.refused = (f"{resource.type} {change.name}: {', '.join(refused)} is create-only in the API, but "
-                              "the provider sends its change as an update, which the API refuses; deploy it under "
-                              "a new name (a new variant) and move the traffic")
+                              "the provider sends its change as an update, which the API refuses; create it under "
+                              "a new name (a deployment: a new variant) and move to it")
         elif change.action == "update" and facts and (moved := _moved_to_another_vpc(facts, resource, change, by_urn,
                                                                                    news)):
             change.refused = (f"{resource.type} {change.name}: {', '.join(moved)} would move to subnets of a replaced "

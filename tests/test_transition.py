@@ -306,12 +306,13 @@ def test_a_secret_whose_replication_changes_keeps_its_id_and_is_refused() -> Non
 
 
 def test_an_incompletely_read_type_says_what_else_may_replace() -> None:
-    # azure-native: the PUT path's parameters replace (read); the workspace's own spec was not read.
-    workspace = "azure-native:machinelearningservices:Workspace"
-    base = {"resourceGroupName": "rg", "workspaceName": "ws", "friendlyName": "a"}
-    updated = _moved_one(workspace, base, {**base, "friendlyName": "b"})
+    # azure-native: the PUT path's parameters replace (read); the private endpoint's own spec at the SDK's API
+    # version (2024-05-01 privateEndpoint.json) is not in the index, so its other inputs may still replace.
+    endpoint = "azure-native:network:PrivateEndpoint"
+    base = {"resourceGroupName": "rg", "privateEndpointName": "pe", "customNetworkInterfaceName": "a"}
+    updated = _moved_one(endpoint, base, {**base, "customNetworkInterfaceName": "b"})
     assert (updated.action, updated.may_replace) == ("update", True)
-    renamed = _moved_one(workspace, base, {**base, "resourceGroupName": "rg2"})
+    renamed = _moved_one(endpoint, base, {**base, "resourceGroupName": "rg2"})
     assert (renamed.action, renamed.forced_by, renamed.refused) == ("replace", ["resourceGroupName"], None)
 
 
@@ -429,7 +430,8 @@ def test_a_container_app_moved_to_another_environment_is_replaced_and_refused() 
     assert "fixed name 'gw'" in (moved_.refused or "")
     scaled = _moved_one(app, {**base, "template": {"scale": {"maxReplicas": 2}}},
                         {**base, "template": {"scale": {"maxReplicas": 4}}})
-    assert (scaled.action, scaled.may_replace) == ("update", True)  # complete: false, the referenced types unread
+    # CommonDefinitions.json (Template, Scale, Container, ...) carries no create-only mark: a new revision in place.
+    assert (scaled.action, scaled.may_replace) == ("update", False)
 
 
 @pytest.mark.parametrize(("type_", "names"), [
@@ -448,6 +450,19 @@ def test_a_container_app_moved_to_another_environment_is_replaced_and_refused() 
     ("azure-native:machinelearningservices:OnlineEndpoint", {"workspaceName": "ws", "endpointName": "e"}),
     ("azure-native:machinelearningservices:OnlineDeployment",
      {"workspaceName": "ws", "endpointName": "e", "deploymentName": "blue"}),
+    # Read in this round (replacements.yaml cites each file and commit): TrackedResource or the spec's own
+    # location [read, create], or azure-native's forceNewMap location (VNet, resource group, storage account).
+    ("azure-native:app:ContainerApp", {"containerAppName": "gw"}),
+    ("azure-native:app:ManagedEnvironment", {"environmentName": "env"}),
+    ("azure-native:network:VirtualNetwork", {"virtualNetworkName": "vnet"}),
+    ("azure-native:resources:ResourceGroup", {}),
+    ("azure-native:storage:StorageAccount", {"accountName": "st"}),
+    ("azure-native:containerregistry:Registry", {"registryName": "acr"}),
+    ("azure-native:monitor:AzureMonitorWorkspace", {"azureMonitorWorkspaceName": "amw"}),
+    ("azure-native:monitor:DataCollectionEndpoint", {"dataCollectionEndpointName": "dce"}),
+    ("azure-native:monitor:DataCollectionRule", {"dataCollectionRuleName": "dcr"}),
+    ("azure-native:alertsmanagement:PrometheusRuleGroup", {"ruleGroupName": "rules"}),
+    ("azure-native:applicationinsights:Workbook", {"resourceName": "wb"}),
 ])
 def test_a_completely_read_azure_type_replaces_on_location_and_updates_the_rest(type_: str, names: dict) -> None:
     base = {"resourceGroupName": "rg", "location": "westeurope", "tags": {"team": "a"}, **names}
@@ -569,3 +584,90 @@ def test_a_create_only_field_inside_properties_is_refused_before_up(type_: str, 
     moved_ = _moved_one(type_, {**base, "properties": {path: values[0]}}, {**base, "properties": {path: values[1]}})
     assert moved_.action == "update" and f"properties.{path}" in (moved_.refused or ""), moved_
     assert "refuses" in (moved_.refused or "")
+
+
+# --- the rest of the azure-native types, read in their own REST specs at the SDK's API versions ---------
+# (replacements.yaml cites each file and commit; "sources: azure-native" for what diff.go and forceNewMap add)
+
+@pytest.mark.parametrize(("type_", "old", "new"), [
+    # consumption.json 2024-08-01: a ProxyResource (no location) whose flattened BudgetProperties carry no mark.
+    ("azure-native:consumption:Budget", {"scope": "/subscriptions/s", "budgetName": "b", "amount": 100},
+     {"scope": "/subscriptions/s", "budgetName": "b", "amount": 200}),
+    # deployments.json 2024-03-01: DeploymentProperties carries no mark (a new template is a new run).
+    ("azure-native:resources:Deployment", {"resourceGroupName": "rg", "deploymentName": "t",
+                                           "properties": {"mode": "Incremental", "template": {"a": 1}}},
+     {"resourceGroupName": "rg", "deploymentName": "t", "properties": {"mode": "Incremental", "template": {"a": 2}}}),
+    # virtualNetwork.json 2024-05-01: SubnetPropertiesFormat carries no mark; forceNewMap's Subnet entry is empty.
+    ("azure-native:network:Subnet", {"resourceGroupName": "rg", "virtualNetworkName": "v", "subnetName": "s",
+                                     "addressPrefix": "10.60.0.0/24"},
+     {"resourceGroupName": "rg", "virtualNetworkName": "v", "subnetName": "s", "addressPrefix": "10.60.1.0/24"}),
+])
+def test_an_azure_type_without_create_only_inputs_updates_in_place(type_: str, old: dict, new: dict) -> None:
+    moved_ = _moved_one(type_, old, new)
+    assert (moved_.action, moved_.forced_by, moved_.may_replace, moved_.refused) == ("update", [], False, None)
+
+
+@pytest.mark.parametrize(("type_", "names"), [
+    # workspaceRP.json 2025-12-01 and keyvault.json 2024-11-01 declare their own `location` with no
+    # x-ms-mutability: azure-native sends a new one as a PUT, and what the service does with it was not read.
+    ("azure-native:machinelearningservices:Workspace", {"workspaceName": "ws"}),
+    ("azure-native:keyvault:Vault", {"vaultName": "kv"}),
+])
+def test_an_unmarked_azure_location_may_replace_and_the_rest_updates(type_: str, names: dict) -> None:
+    base = {"resourceGroupName": "rg", "location": "westeurope", "tags": {"team": "a"}, **names}
+    moved_ = _moved_one(type_, base, {**base, "location": "northeurope"})
+    assert (moved_.action, moved_.forced_by, moved_.may_replace) == ("update", [], True)
+    retagged = _moved_one(type_, base, {**base, "tags": {"team": "b"}})
+    assert (retagged.action, retagged.may_replace, retagged.refused) == ("update", False, None)
+
+
+@pytest.mark.parametrize(("type_", "names", "old", "new", "refused"), [
+    # workspaceRP.json: storageAccount "cannot be changed once the workspace has been created".
+    ("azure-native:machinelearningservices:Workspace", {"resourceGroupName": "rg", "workspaceName": "ws"},
+     {"storageAccount": "/s/st1"}, {"storageAccount": "/s/st2"}, "storageAccount"),
+    # virtualNetwork.json: defaultOutboundAccess "can only be set at the time of subnet creation".
+    ("azure-native:network:Subnet", {"resourceGroupName": "rg", "virtualNetworkName": "v", "subnetName": "s"},
+     {"defaultOutboundAccess": False}, {"defaultOutboundAccess": True}, "defaultOutboundAccess"),
+    # ManagedEnvironments.json: VnetConfiguration.infrastructureSubnetId is [create, read] inside a referenced type.
+    ("azure-native:app:ManagedEnvironment", {"resourceGroupName": "rg", "environmentName": "env"},
+     {"vnetConfiguration": {"infrastructureSubnetId": "/a"}}, {"vnetConfiguration": {"infrastructureSubnetId": "/b"}},
+     "vnetConfiguration.infrastructureSubnetId"),
+])
+def test_an_azure_input_the_api_cannot_update_is_refused_before_up(type_: str, names: dict, old: dict, new: dict,
+                                                                    refused: str) -> None:
+    moved_ = _moved_one(type_, {**names, **old}, {**names, **new})
+    assert moved_.action == "update" and f"{refused} is create-only" in (moved_.refused or ""), moved_
+
+
+def _azure_change(result: Transition, type_: str):
+    moved_ = change(result, type_)
+    return moved_.action, moved_.may_replace, moved_.refused
+
+
+def test_an_azure_budget_and_network_ranges_update_in_place(tmp_path: Path) -> None:
+    # scalepath:budget.monthlyUsd reaches the Budget's amount, network.azure's ranges the VNet's address space and
+    # the subnet's prefix: none is marked in their specs, so each is an update (not "may replace" any more).
+    base = shipped("azure-prod")
+    new = copy.deepcopy(base)
+    new["config"]["scalepath:budget"]["monthlyUsd"] = 25000
+    new["config"]["scalepath:network"]["azure"] = {"vnetCidr": "10.60.0.0/15", "subnetCidr": "10.60.1.0/24"}
+    result, _, _ = moved("azure-prod", base, new, tmp_path)
+    for type_, path in (("azure-native:consumption:Budget", "amount"),
+                        ("azure-native:network:VirtualNetwork", "addressSpace.addressPrefixes"),
+                        ("azure-native:network:Subnet", "addressPrefix")):
+        assert _azure_change(result, type_) == ("update", False, None), type_
+        assert path in change(result, type_).properties
+    assert result.safe, [c.refused for c in result.refusals]
+
+
+def test_an_azure_ml_stack_going_public_updates_its_workspace_side_in_place(tmp_path: Path) -> None:
+    # network.mode private -> public: the registry's sku (Premium -> Standard) and every publicNetworkAccess are
+    # unmarked, so the workspace, its registry, storage account and Key Vault update in place.
+    base = shipped("azure-prod")
+    new = copy.deepcopy(base)
+    new["config"]["scalepath:network"] = {"mode": "public"}
+    result, _, _ = moved("azure-prod", base, new, tmp_path)
+    assert "sku.name" in change(result, "azure-native:containerregistry:Registry").properties
+    for type_ in ("azure-native:machinelearningservices:Workspace", "azure-native:containerregistry:Registry",
+                  "azure-native:storage:StorageAccount", "azure-native:keyvault:Vault"):
+        assert _azure_change(result, type_) == ("update", False, None), type_
