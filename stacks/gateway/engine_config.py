@@ -89,15 +89,18 @@ def engine_config(gateway: GatewayConfig, backends: Mapping[str, Backend]) -> di
         params = {**backend.params, "timeout": route.timeout_seconds,
                   "stream_timeout": route.timeout_seconds, "num_retries": retries,
                   **entry_limits(route, target)}
-        if backend.price is not None:
-            params["input_cost_per_token"] = backend.price.input_usd_per_token
-            params["output_cost_per_token"] = backend.price.output_usd_per_token
         if target is not None:
             params["weight"] = target.weight
         # Read by the gateway's hooks in the engine (components/gateway/engine_hooks.py): `timeout`
         # bounds each read only, the hooks bound the attempt as a whole.
         info: dict[str, Any] = {"id": f"{group}/{deployment}" if target is not None else group,
                                 DEADLINE_KEY: route.timeout_seconds}
+        if backend.price is not None:
+            # In model_info, not litellm_params: the router registers it once, under the entry's id;
+            # from litellm_params the engine registers it again on every request, which empties its
+            # price-map caches (~8 % of its CPU; docs/performance.md, "Gateway").
+            info["input_cost_per_token"] = backend.price.input_usd_per_token
+            info["output_cost_per_token"] = backend.price.output_usd_per_token
         if backend.max_new_tokens is not None:
             info[TOKEN_CAP_KEY] = backend.max_new_tokens
         if backend.replica_price is not None:

@@ -92,16 +92,21 @@ def test_no_limits_no_rate_limit_check_and_metrics_always_on() -> None:
 def test_per_token_deployment_carries_the_price_list_price() -> None:
     routes = [{"name": "chat", "targets": [{"deployment": ENDPOINT, "weight": 50},
                                            {"deployment": SERVERLESS, "weight": 50}]}]
-    entries = _entries(_config(routes))
+    document = _config(routes)
+    infos = {m["model_info"]["id"]: m["model_info"] for m in document["model_list"]}
     # token_prices.yaml lists Llama-3.1-8B-Instruct at together 0.18/0.18, groq 0.05/0.08, bedrock
     # 0.22/0.22 USD per million; `auto` takes the cost model's pick, the cheapest at 2 input : 1 output:
     # groq (0.18 against 0.54 and 0.66).
-    assert entries["chat/chat-serverless"]["input_cost_per_token"] == 0.05e-6
-    assert entries["chat/chat-serverless"]["output_cost_per_token"] == 0.08e-6
+    assert infos["chat/chat-serverless"]["input_cost_per_token"] == 0.05e-6
+    assert infos["chat/chat-serverless"]["output_cost_per_token"] == 0.08e-6
+    # Never in litellm_params: from there the engine registers the price again on every request and
+    # empties its price-map caches each time (the router registers model_info's once, at start).
+    assert not any("input_cost_per_token" in e or "output_cost_per_token" in e for e in _entries(document).values())
     # A dedicated endpoint bills per instance-hour: no per-token price is invented for it.
-    assert "input_cost_per_token" not in entries["chat/chat-endpoint"]
-    pinned = _entries(_config(routes, provider="together"))
-    assert pinned["chat/chat-serverless"]["input_cost_per_token"] == 0.18e-6
+    assert "input_cost_per_token" not in infos["chat/chat-endpoint"]
+    pinned = _config(routes, provider="together")
+    assert {m["model_info"]["id"]: m["model_info"] for m in pinned["model_list"]}[
+        "chat/chat-serverless"]["input_cost_per_token"] == 0.18e-6
 
 
 def test_the_gateway_and_the_cost_model_read_one_price_list() -> None:
