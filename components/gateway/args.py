@@ -9,6 +9,7 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.gateway.capacity import workers
 from components.names import fit_name
 from components.secret_store import SecretStoreArgs
 
@@ -205,9 +206,9 @@ class GatewayArgs:
         return chosen[0]
 
     def command(self) -> list[str]:
-        """The engine's command, one worker process per whole vCPU (a Python process uses one; see
-        docs/performance.md, "Gateway")."""
-        return engine_command(max(1, int(self.cpu)))
+        """The engine's command, one worker process per whole vCPU (``capacity.workers``: the sizing
+        check counts the same workers)."""
+        return engine_command(workers(self.cpu))
 
     def plain_env(self) -> dict[str, pulumi.Input[str]]:
         """Every non-secret variable of the engine's container."""

@@ -28,6 +28,7 @@ from stacks.contract import GrantKind, StageContract
 from stacks.gateway.backends import Exports, backend_env, backends_for, deployment_prices, secret_env
 from stacks.gateway.config import RUNTIME_CLOUD, GatewayConfig, GatewayRuntime, cluster_deployment, split_target
 from stacks.gateway.engine_config import render
+from stacks.gateway.sizing import sizing_advice
 from stacks.secret_store import SecretStoreConfig, secret_name
 from stacks.stages import STAGES, entries
 
@@ -94,6 +95,9 @@ def build_gateway(ctx: StackContext, exports: Mapping[str, Exports]) -> dict[str
         meter=_meter(ctx, gateway, cloud),
         **_runtime(ctx, gateway, runtime))
     component = Gateway("gateway", args)
+    advice = sizing_advice(gateway, spec.environment)
+    if advice is not None:  # an undersized gateway deploys: say so, as a warning at preview and up
+        pulumi.log.warn(advice, resource=component)
     return {"runtime": runtime.value, "openaiBaseUrl": component.openai_base_url, "keySecret": component.key_secret,
             "clientKey": component.client_key}
 

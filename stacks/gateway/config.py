@@ -16,7 +16,15 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Annotated
 
-from pydantic import Field, NonNegativeFloat, PositiveInt, StringConstraints, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from components.gateway.sizes import size_problem
 from stacks.config import Cloud, DeploymentBase, Environment, Network, Scaling, StackFacts
@@ -156,6 +164,9 @@ class Route(ConfigModel):
     """Promotion criteria for ``scalepath promote`` on this route."""
     limits: Limits = Limits()
     """The route's limits, shared by its targets by weight (:func:`stacks.gateway.engine_config.entry_limits`)."""
+    peak_requests_per_second: PositiveFloat | None = None
+    """The route's expected busiest rate, all its targets together; the plan warns when the gateway's
+    ``scaling.max`` replicas cannot carry the routes' peaks (:mod:`stacks.gateway.sizing`). Unset: not checked."""
 
     @field_validator("targets")
     @classmethod
