@@ -163,7 +163,7 @@ def test_container_sizes_per_runtime() -> None:
 
 def test_unknown_key_lists_the_allowed_ones() -> None:
     issues = _issues(*gateway_config(routes=[{"name": "chat", "targets": [_target(ENDPOINT, 100)], "timeout": 5}]))
-    assert ("allowed keys: fallbacks, gate, limits, name, retries, targets, timeoutSeconds"
+    assert ("allowed keys: fallbacks, gate, limits, name, peakRequestsPerSecond, retries, targets, timeoutSeconds"
             in issues["scalepath:gateway.routes[0].timeout"])
 
 
