@@ -51,8 +51,8 @@ def sizing_advice(gateway: GatewayConfig, environment: Environment) -> str | Non
     needed = replicas_for(peak, cpu, scaling.target_cpu_percent)
     routes = ", ".join(f"{name} {float(rate):g}" for name, rate in peaks.items())
     advice = (f"gateway sizing: the routes' peakRequestsPerSecond ({routes}) add up to {float(peak):g} req/s, more "
-              f"than {max_key} {scaling.max} replicas of {cpu_key} {cpu:g} carry at {target_key} "
-              f"{scaling.target_cpu_percent} ({float(at_max):g} req/s at {float(requests_per_vcpu()):g} req/s per "
+              f"than the gateway carries at most: {max_key} {scaling.max} x {cpu_key} {cpu:g} at {target_key} "
+              f"{scaling.target_cpu_percent} is {float(at_max):g} req/s ({float(requests_per_vcpu()):g} req/s per "
               f"vCPU, components/data/gateway_capacity.yaml); set {max_key} to {needed}, or raise {cpu_key}")
     cap = replica_cap(environment)
     if cap is not None and needed > cap:

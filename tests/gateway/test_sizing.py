@@ -82,8 +82,8 @@ def test_a_peak_at_capacity_passes_and_just_above_asks_for_one_more_replica(
     assert sizing_advice(_gateway(capacity, cpu=cpu, max_=max_), Environment.PROD) is None
     advice = sizing_advice(_gateway(above, cpu=cpu, max_=max_), Environment.PROD)
     assert advice is not None
-    assert f"({capacity:g} req/s at 98 req/s per vCPU, components/data/gateway_capacity.yaml)" in advice
-    assert f"{MAX} {max_} replicas of {CPU} {cpu:g} carry" in advice
+    assert (f"{MAX} {max_} x {CPU} {cpu:g} at scalepath:gateway.scaling.targetCpuPercent 70 is {capacity:g} req/s "
+            "(98 req/s per vCPU, components/data/gateway_capacity.yaml)") in advice
     assert f"set {MAX} to {max_ + 1}, or raise {CPU}" in advice  # ceil(above / per replica) = max + 1
     assert "scaling-caps" not in advice  # prod allows 32
 
