@@ -206,7 +206,7 @@ class GatewayArgs:
         return chosen[0]
 
     def command(self) -> list[str]:
-        """The engine's command, one worker process per whole vCPU (``capacity.workers``: the sizing
+        """The engine's command, one worker process per vCPU started (``capacity.workers``: the sizing
         check counts the same workers)."""
         return engine_command(workers(self.cpu))
 

@@ -18,8 +18,10 @@ DATA_FILE = Path(__file__).resolve().parents[1] / "data" / "gateway_capacity.yam
 
 
 def workers(cpu: float) -> int:
-    """Engine processes per replica: one per whole vCPU (a Python process uses one), at least one."""
-    return max(1, int(cpu))
+    """Engine processes per replica: one per vCPU started (a Python process uses at most one), so
+    that a fraction above one has a worker to use it too: otherwise a saturated replica would read
+    below the autoscaler's target (one worker on ``cpu: 1.5`` is 67 % of it) and never scale out."""
+    return max(1, math.ceil(cpu))
 
 
 def decimal(value: float) -> Fraction:
@@ -35,9 +37,8 @@ def requests_per_vcpu() -> Fraction:
 
 def replica_rate(cpu: float, target_cpu_percent: int) -> Fraction:
     """Requests per second one replica carries while the autoscaler holds ``target_cpu_percent``:
-    its workers' vCPUs (``cpu`` when below one: one worker on that share) at the target."""
-    vcpus = min(decimal(cpu), workers(cpu))
-    return vcpus * requests_per_vcpu() * target_cpu_percent / 100
+    its ``cpu`` vCPUs (its workers share them all) at the target."""
+    return decimal(cpu) * requests_per_vcpu() * target_cpu_percent / 100
 
 
 def replicas_for(requests_per_second: Fraction, cpu: float, target_cpu_percent: int) -> int:

@@ -82,7 +82,7 @@ class Limits(ConfigModel):
     """``routes[].limits`` / ``routes[].targets[].limits``: what the engine lets through per minute.
 
     Counted by each engine process in its own memory (the engine's per-deployment limit, no
-    database): N replicas (times their workers, one per whole vCPU) pass up to N times these
+    database): N replicas (times their workers, one per vCPU started) pass up to N times these
     figures. Over the limit a request gets 429 (docs/gateway.md, "The gateway as the meter")."""
 
     requests_per_minute: PerMinute | None = None

@@ -49,7 +49,7 @@ def test_the_figure_is_the_benchmarks_cpu_per_request_with_its_source() -> None:
     assert data["requestsPerSecondPerVcpu"] == math.floor(1000 / data["cpuMsPerRequest"]) == 98
 
 
-@pytest.mark.parametrize("cpu, expected", [(0.25, 1), (0.5, 1), (1, 1), (1.5, 1), (2, 2), (4, 4)])
+@pytest.mark.parametrize("cpu, expected", [(0.25, 1), (0.5, 1), (1, 1), (1.25, 2), (1.5, 2), (2, 2), (4, 4)])
 def test_the_container_runs_the_workers_the_check_counts(cpu: float, expected: int) -> None:
     args = GatewayArgs(
         config_text="model_list: []\n", env={}, image="ghcr.io/berriai/litellm:v1.100.5", cpu=1, memory_gib=2,
@@ -64,7 +64,7 @@ def test_the_container_runs_the_workers_the_check_counts(cpu: float, expected: i
     (1, 70, "68.6"),   # 1 worker x 1 vCPU x 98 x 0.7
     (0.5, 70, "34.3"),  # 1 worker on half a vCPU: 0.5 x 98 x 0.7
     (2, 70, "137.2"),  # 2 workers: 2 x 98 x 0.7
-    (1.5, 70, "68.6"),  # 1 worker (one per whole vCPU): the half vCPU carries no engine work
+    (1.5, 70, "102.9"),  # 2 workers sharing 1.5 vCPUs: 1.5 x 98 x 0.7
     (4, 50, "196"),    # 4 x 98 x 0.5
 ])
 def test_one_replica_carries_its_workers_vcpus_at_the_target(cpu: float, target: int, per_replica: str) -> None:
