@@ -31,8 +31,9 @@ def deploy_cloudrun(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Inpu
     if args.meter is not None:  # a collector sidecar exports to Managed Prometheus as the service account
         grants.append(writer_grant(name, run.project, member, opts))
         sidecars.append(collector_container(args.physical_name, run.project, secrets[KEY_ENV]))
-        alert_policies(name, args.meter, args.physical_name, run.project, gcp_labels(args.tags), opts)
-        dashboard(name, args.meter, args.physical_name, run.project, opts)
+        labels = gcp_labels(args.tags)
+        alert_policies(name, args.meter, args.physical_name, run.project, labels, opts)
+        dashboard(name, args.meter, args.physical_name, run.project, labels, opts)
     env = [{"name": k, "value": v} for k, v in args.plain_env().items()]
     env += [{"name": k, "value_source": {"secret_key_ref": {"secret": secret, "version": "latest"}}}
             for k, secret in secrets.items()]

@@ -172,8 +172,9 @@ def _meter(name: str, args: GatewayArgs, labels: dict[str, str], selector: dict[
         k8s.rbac.v1.Role(f"{name}-key-reader", metadata=role["metadata"], rules=role["rules"], opts=k8s_opts)
         k8s.rbac.v1.RoleBinding(f"{name}-key-reader", metadata=binding["metadata"], role_ref=binding["roleRef"],
                                 subjects=binding["subjects"], opts=k8s_opts)
-        alert_policies(name, meter, gateway, project, gcp_labels(args.tags), opts)
-        dashboard(name, meter, gateway, project, opts)
+        cost_labels = gcp_labels(args.tags)
+        alert_policies(name, meter, gateway, project, cost_labels, opts)
+        dashboard(name, meter, gateway, project, cost_labels, opts)
         return
     _custom(f"{name}-service-monitor", service_monitor(*scrape), k8s_opts)
     _custom(f"{name}-rules", prometheus_rule(meter, NAMESPACE, labels, gateway), k8s_opts)

@@ -12,7 +12,6 @@ timeout, metricRelabeling), and the engine's ``/metrics/`` asks for the client k
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pulumi
@@ -22,6 +21,7 @@ import yaml
 from components.gateway.args import KEY_ENV, PORT, MeterArgs
 from components.gateway.meter import FOR_SECONDS, RULE_GROUP, panels, route_alerts, scrape_config
 from components.gateway.sizes import SIDECARS
+from components.gcp import monitoring
 
 #: Google-Built OpenTelemetry Collector (receivers: prometheus; exporters: googlemanagedprometheus;
 #: config providers: env), the image Google's Cloud Run collector guide deploys.
@@ -55,19 +55,12 @@ def alert_policies(name: str, meter: MeterArgs, gateway: str, project: str, labe
     return policies
 
 
-def dashboard_json(meter: MeterArgs, gateway: str) -> str:
-    """A Cloud Monitoring dashboard (``mosaicLayout``): one PromQL chart per panel."""
-    tiles = [{"xPos": 24 * (index % 2), "yPos": 16 * (index // 2), "width": 24, "height": 16, "widget": {
-        "title": title, "xyChart": {"dataSets": [{"plotType": "LINE", "timeSeriesQuery": {"prometheusQuery": query}}]}}}
-        for index, (title, query) in enumerate(panels(meter, gateway))]
-    return json.dumps({"displayName": f"scalepath gateway {gateway}",
-                       "mosaicLayout": {"columns": 48, "tiles": tiles}}, sort_keys=True)
-
-
-def dashboard(name: str, meter: MeterArgs, gateway: str, project: str,
+def dashboard(name: str, meter: MeterArgs, gateway: str, project: str, labels: dict[str, str],
               opts: pulumi.ResourceOptions) -> gcp.monitoring.Dashboard:
-    return gcp.monitoring.Dashboard(f"{name}-dashboard", project=project,
-                                    dashboard_json=dashboard_json(meter, gateway), opts=opts)
+    """A Cloud Monitoring dashboard of :func:`panels`, named for the gateway (its physical name is
+    unique per project and stack)."""
+    return monitoring.dashboard(name, project=project, display_name=f"scalepath gateway {gateway}",
+                                panels=panels(meter, gateway), labels=labels, opts=opts)
 
 
 def collector_config(gateway: str, project: str) -> str:

@@ -89,11 +89,17 @@ def test_gcp_alert_policies_are_the_promql_alerts_to_the_stacks_channels(plans: 
     for alert in alerts.values():  # every policy goes to one channel per notify address
         assert len(alert["channels"]) == len(NOTIFY[runtime])
         assert all(c.startswith("projects/") and "/notificationChannels/" in c for c in alert["channels"])
-    board = json.loads(one(plan, "gcp:monitoring/dashboard:Dashboard").inputs["dashboardJson"])
+    board = json.loads(one(plan, "gcp:monitoring/dashboard:Dashboard", "gateway-dashboard").inputs["dashboardJson"])
     queries = [t["widget"]["xyChart"]["dataSets"][0]["timeSeriesQuery"]["prometheusQuery"]
                for t in board["mosaicLayout"]["tiles"]]
     assert len(queries) == 8 and all(f'scalepath_gateway="{GATEWAY[runtime]}"' in q for q in queries)
     assert any("litellm_spend_metric_total" in q for q in queries)
+    # Named for the gateway (unique per project and stack), labelled like its alert policies.
+    assert board["displayName"] == f"scalepath gateway {GATEWAY[runtime]}"
+    labels = [r.inputs["userLabels"] for r in of_type(plan, "gcp:monitoring/alertPolicy:AlertPolicy")
+              if r.name.startswith("gateway-")]
+    assert labels and all(board["labels"] == policy for policy in labels)
+    assert board["labels"]["managed-by"] == "scalepath"
     mandatory = [v for v in plan.violations if v["level"] == "mandatory"]
     assert [v for v in mandatory if v["policy"] != "private-endpoints-in-prod"] == []  # prod made public above
 
