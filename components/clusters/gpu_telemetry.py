@@ -8,7 +8,9 @@ metrics that cluster's exporter produces (``components/data/gpu_telemetry.yaml``
 
 On GKE the same rules also become Cloud Monitoring alert policies (PromQL conditions on this
 cluster's series) sent to the stack's notification channels: GMP's ``ClusterRules`` evaluate them
-in the cluster, but nothing there routes a firing alert to anyone.
+in the cluster, but nothing there routes a firing alert to anyone. The dashboard's panels are
+written once (:func:`panels`): a Grafana JSON ConfigMap on both clusters, and on GKE also a Cloud
+Monitoring dashboard of the same panels on this cluster's series.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from components import grafana
 from components.clusters.addons import HelmChart, helm_release
 from components.clusters.gpu_nodes import GPU_POOL, GPU_TAINT_EFFECT, GPU_TAINT_KEY, NODE_POOL_LABEL
 from components.files import load_data
+from components.gcp import monitoring
 
 DATA_FILE = Path(__file__).parent.parent / "data" / "gpu_telemetry.yaml"
 _DATA = load_data(DATA_FILE)
@@ -85,7 +88,7 @@ class GpuTelemetryArgs:
     notification_channels: Sequence[pulumi.Input[str]] = ()
     """GKE: the stack's notification channels (``budget.notify``); the alert policies notify them."""
     policy_labels: dict[str, str] = field(default_factory=dict)
-    """GKE: the cost labels of the alert policies (``gcp_labels``)."""
+    """GKE: the cost labels of the alert policies and the dashboard (``gcp_labels``)."""
 
 
 def exporter_values() -> dict[str, Any]:
@@ -103,12 +106,27 @@ def exporter_values() -> dict[str, Any]:
     }
 
 
+def _series(metric: str, selector: str) -> str:
+    """``metric`` narrowed by ``selector`` (PromQL label matchers), or all of it without one."""
+    return f"{metric}{{{selector}}}" if selector else metric
+
+
+def _memory_used_pct(selector: str) -> str:
+    """Share of each GPU's framebuffer in use, in percent (DCGM reports used and free MiB)."""
+    used, free = _series(FB_USED, selector), _series(FB_FREE, selector)
+    return f"100 * {used} / ({used} + {free})"
+
+
+def cluster_selector(args: GpuTelemetryArgs) -> str:
+    """PromQL matchers for this cluster's series in a project's Cloud Monitoring (GKE: Managed
+    Prometheus labels each series with ``cluster``, and a project may hold several clusters)."""
+    return f'cluster="{args.cluster_name}"'
+
+
 def alert_rules(args: GpuTelemetryArgs, selector: str = "") -> list[dict[str, Any]]:
     """GPU rules over the metrics the platform exports: idle GPUs, full framebuffer, XID errors.
     ``selector`` (PromQL label matchers) narrows each series, e.g. to one cluster of a project."""
     available, t = exported_metrics(args.platform), args.alerts
-    util, used, free, xid = (f"{m}{{{selector}}}" if selector else m
-                             for m in (GPU_UTIL, FB_USED, FB_FREE, XID_ERRORS))
 
     def rule(alert: str, expr: str, summary: str, *, for_: str = t.for_duration,
              severity: str = t.severity) -> dict[str, Any]:
@@ -118,15 +136,14 @@ def alert_rules(args: GpuTelemetryArgs, selector: str = "") -> list[dict[str, An
                                 "description": f"GPU cluster {args.cluster_name}: {summary}."}}
 
     rules = [
-        rule("GpuUtilisationLow", f"avg_over_time({util}[30m]) < {t.idle_utilisation_pct:g}",
+        rule("GpuUtilisationLow", f"avg_over_time({_series(GPU_UTIL, selector)}[30m]) < {t.idle_utilisation_pct:g}",
              f"a GPU averaged under {t.idle_utilisation_pct:g}% utilisation for 30 minutes (paid for, idle)"),
-        rule("GpuMemoryUsageHigh",
-             f"100 * {used} / ({used} + {free}) > {t.memory_used_pct:g}",
+        rule("GpuMemoryUsageHigh", f"{_memory_used_pct(selector)} > {t.memory_used_pct:g}",
              f"a GPU's memory is more than {t.memory_used_pct:g}% used"),
     ]
     if XID_ERRORS in available:
         # The gauge holds the last XID seen; any non-zero value is a driver-reported GPU fault.
-        rules.append(rule("GpuXidError", f"max_over_time({xid}[5m]) > 0",
+        rules.append(rule("GpuXidError", f"max_over_time({_series(XID_ERRORS, selector)}[5m]) > 0",
                           "the driver reported an XID error (GPU fault): drain and check the node",
                           for_="0m", severity="critical"))
     return rules
@@ -159,7 +176,7 @@ def alert_policies(name: str, args: GpuTelemetryArgs, opts: pulumi.ResourceOptio
     """GKE: one Cloud Monitoring alert policy per rule, its PromQL on this cluster's DCGM series
     (Managed Prometheus labels each with ``cluster``), notifying the stack's channels."""
     policies = []
-    for rule in alert_rules(args, selector=f'cluster="{args.cluster_name}"'):
+    for rule in alert_rules(args, selector=cluster_selector(args)):
         severity = _POLICY_SEVERITY.get(rule["labels"]["severity"])
         policies.append(gcp.monitoring.AlertPolicy(
             f"{name}-{rule['alert'].lower()}", project=args.gcp_project,
@@ -178,15 +195,26 @@ def alert_policies(name: str, args: GpuTelemetryArgs, opts: pulumi.ResourceOptio
     return policies
 
 
-def dashboard(args: GpuTelemetryArgs) -> dict[str, Any]:
-    """Grafana dashboard JSON: one time series panel per DCGM signal the rules read."""
-    panels = [
-        ("GPU utilisation (%)", f"avg_over_time({GPU_UTIL}[5m])"),
-        ("GPU memory used (%)", f"100 * {FB_USED} / ({FB_USED} + {FB_FREE})"),
+def panels(platform: TelemetryPlatform, selector: str = "") -> list[tuple[str, str]]:
+    """The dashboard, as (title, PromQL) per panel: one per DCGM signal the rules read, over the
+    metrics the platform exports; ``selector`` narrows each series as in :func:`alert_rules`."""
+    board = [
+        ("GPU utilisation (%)", f"avg_over_time({_series(GPU_UTIL, selector)}[5m])"),
+        ("GPU memory used (%)", _memory_used_pct(selector)),
     ]
-    if XID_ERRORS in exported_metrics(args.platform):
-        panels.append(("Last XID error (0 = none)", XID_ERRORS))
-    return grafana.dashboard(f"GPUs: {args.cluster_name}", f"gpu-{args.cluster_name}", panels)
+    if XID_ERRORS in exported_metrics(platform):
+        board.append(("Last XID error (0 = none)", _series(XID_ERRORS, selector)))
+    return board
+
+
+def dashboard_title(args: GpuTelemetryArgs) -> str:
+    """Both dashboards' title: the cluster name is unique per project and stack."""
+    return f"GPUs: {args.cluster_name}"
+
+
+def dashboard(args: GpuTelemetryArgs) -> dict[str, Any]:
+    """Grafana dashboard JSON of :func:`panels`."""
+    return grafana.dashboard(dashboard_title(args), f"gpu-{args.cluster_name}", panels(args.platform))
 
 
 def dashboard_config_map(args: GpuTelemetryArgs) -> dict[str, Any]:
@@ -195,7 +223,8 @@ def dashboard_config_map(args: GpuTelemetryArgs) -> dict[str, Any]:
 
 
 class GpuTelemetry(pulumi.ComponentResource):
-    """The exporter (EKS), the GPU alert rules and the dashboard ConfigMap on one cluster.
+    """The exporter (EKS), the GPU alert rules and the dashboard ConfigMap on one cluster; on GKE
+    also the alert policies and a Cloud Monitoring dashboard.
 
     Pass the cluster's Kubernetes provider and what the objects wait for (the Prometheus stack
     whose CRDs they use) in ``opts``; children inherit them through ``parent=self``.
@@ -215,6 +244,11 @@ class GpuTelemetry(pulumi.ComponentResource):
             metadata=rules["metadata"], spec=rules["spec"], opts=in_namespace)
         if args.platform is TelemetryPlatform.GKE:
             alert_policies(name, args, child)
+            # Not "{name}-dashboard": that is the ConfigMap's name, and plan lines are keyed by name.
+            monitoring.dashboard(f"{name}-cloud-monitoring", project=args.gcp_project,
+                                 display_name=dashboard_title(args),
+                                 panels=panels(args.platform, cluster_selector(args)),
+                                 labels=args.policy_labels, opts=child)
         board = dashboard_config_map(args)
         k8s.core.v1.ConfigMap(f"{name}-dashboard", metadata=board["metadata"], data=board["data"],
                               opts=in_namespace)

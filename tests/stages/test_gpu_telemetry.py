@@ -19,6 +19,7 @@ from tests.support.k8s import validate
 
 D = "scalepath:deployments[0]"
 HELM = "kubernetes:helm.sh/v3:Release"
+DASHBOARD = "gcp:monitoring/dashboard:Dashboard"
 PIN = load_data(gpu_telemetry.DATA_FILE)
 METRIC = re.compile(r"\bDCGM_[A-Z_]+\b")
 
@@ -117,6 +118,7 @@ def test_thresholds_come_from_config() -> None:
 def test_telemetry_can_be_turned_off(cfg, key) -> None:
     p = plan(cfg(cluster={key: ["203.0.113.0/24"], "gpuTelemetry": {"enabled": False}}))
     assert not of_type(p, "scalepath:index:GpuTelemetry")
+    assert not of_type(p, DASHBOARD)
     assert not [r for r in of_type(p, HELM) if r.inputs["chart"] == "dcgm-exporter"]
     for cluster in of_type(p, "gcp:container/cluster:Cluster"):
         assert "DCGM" not in cluster.inputs["monitoringConfig"]["enableComponents"]
@@ -147,3 +149,62 @@ def test_every_telemetry_manifest_passes_the_schema_checks(cfg) -> None:
     assert {o["kind"] for o in objects} >= {"Namespace", "ConfigMap"}
     for manifest in objects:
         validate(manifest)
+
+
+#: The Grafana dashboard's panels as they were before the Cloud Monitoring dashboard shared them
+#: (title, PromQL), written out by hand: GKE's managed exporter has no XID field (the data file).
+GRAFANA_PANELS = {
+    "eks": [("GPU utilisation (%)", "avg_over_time(DCGM_FI_DEV_GPU_UTIL[5m])"),
+            ("GPU memory used (%)", "100 * DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)"),
+            ("Last XID error (0 = none)", "DCGM_FI_DEV_XID_ERRORS")],
+    "gke": [("GPU utilisation (%)", "avg_over_time(DCGM_FI_DEV_GPU_UTIL[5m])"),
+            ("GPU memory used (%)", "100 * DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)")],
+}
+#: Cluster names of the shipped stacks, ``<project>-<stack>-<deployment>`` (environments/Pulumi.*.yaml).
+SHIPPED_CLUSTERS = {"eks": ("prod", "scalepath-prod-chat-eks"),
+                    "gke": ("gke-staging", "scalepath-gke-staging-chat-gke")}
+
+
+@pytest.mark.parametrize("platform", ["eks", "gke"])
+def test_grafana_dashboard_renders_the_same_panels_as_before(shipped_plan, platform: str) -> None:
+    stack, cluster = SHIPPED_CLUSTERS[platform]
+    board = dashboard_of(shipped_plan(stack))
+    assert board["title"] == f"GPUs: {cluster}"
+    assert [(p["title"], p["targets"][0]["expr"]) for p in board["panels"]] == GRAFANA_PANELS[platform]
+
+
+def test_gke_plans_a_cloud_monitoring_dashboard_of_the_panels_on_this_clusters_series(shipped_plan) -> None:
+    p = shipped_plan("gke-staging")
+    (resource,) = of_type(p, DASHBOARD)
+    assert resource.parent.endswith("::chat-gke-gke-gpu-telemetry")
+    assert resource.inputs["project"] == "ml-platform-staging"
+    board = json.loads(resource.inputs["dashboardJson"])
+    cluster = SHIPPED_CLUSTERS["gke"][1]
+    assert one(p, "gcp:container/cluster:Cluster").inputs["name"] == cluster
+    # The API names the dashboard itself; the display name tells the project's dashboards apart.
+    assert board["displayName"] == f"GPUs: {cluster}"
+    # Labelled like the alert policies (the Dashboard resource has no labels argument: in the JSON).
+    policies = of_type(p, "gcp:monitoring/alertPolicy:AlertPolicy")
+    assert policies and all(board["labels"] == a.inputs["userLabels"] for a in policies)
+    assert board["labels"]["stack"] == "scalepath-gke-staging" and board["labels"]["cost-center"] == "cc-1234"
+    layout = board["mosaicLayout"]
+    tiles = layout["tiles"]
+    queries = [t["widget"]["xyChart"]["dataSets"][0]["timeSeriesQuery"]["prometheusQuery"] for t in tiles]
+    selector = f'{{cluster="{cluster}"}}'
+    assert [t["widget"]["title"] for t in tiles] == [title for title, _ in GRAFANA_PANELS["gke"]]
+    assert queries == [f"avg_over_time(DCGM_FI_DEV_GPU_UTIL{selector}[5m])",
+                       f"100 * DCGM_FI_DEV_FB_USED{selector} / "
+                       f"(DCGM_FI_DEV_FB_USED{selector} + DCGM_FI_DEV_FB_FREE{selector})"]
+    for query in queries:  # every series on this cluster's, of a metric GKE's exporter produces
+        metrics = METRIC.findall(query)
+        assert metrics and set(metrics) <= set(PIN["metrics"]["gke"])
+        assert len(metrics) == query.count(selector)
+    # Two charts side by side in the 48-column grid the API allows at most.
+    assert layout["columns"] == 48
+    assert [(t["xPos"], t["yPos"], t["width"]) for t in tiles] == [(0, 0, 24), (24, 0, 24)]
+
+
+def test_eks_plans_no_cloud_monitoring_dashboard(shipped_plan) -> None:
+    assert of_type(shipped_plan("prod"), "scalepath:index:GpuTelemetry")
+    assert not of_type(shipped_plan("prod"), DASHBOARD)
+    assert not of_type(plan(eks_config()), DASHBOARD)
