@@ -5,7 +5,9 @@ the constraints the API enforces on each request member: ``min``/``max`` (number
 lengths, list sizes), ``pattern`` and ``enum``. Config values that end up in an AWS request are
 checked against *that* model at parse time, so a range is never a copied number that drifts
 from the API. Limits the model only states in prose (``LinearStepSize`` "must be 10-50%") live
-in data files with their ``source``, next to a test that the prose still says so.
+in data files with their ``source``, next to a test that the prose still says so. Patterns are
+written for Java's regex engine, which AWS validates with: :mod:`components.aws.java_regex`
+translates them for Python's ``re``.
 
 Use :func:`api_constraint` as a pydantic ``Annotated`` validator on a config field::
 
@@ -15,7 +17,6 @@ Use :func:`api_constraint` as a pydantic ``Annotated`` validator on a config fie
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -23,6 +24,7 @@ from typing import Any
 
 from pydantic import AfterValidator
 
+from components.aws.java_regex import compile_pattern
 from components.disk_memo import DiskMemo
 
 #: Member constraints read from the model, on disk per installed botocore (loading the
@@ -64,7 +66,7 @@ class MemberConstraints:
                 return f"{kind} {size!r} is below the API minimum {self.min:g}"
             if self.max is not None and size > self.max:
                 return f"{kind} {size!r} is above the API maximum {self.max:g}"
-        if self.pattern and isinstance(value, str) and not re.fullmatch(self.pattern, value):
+        if self.pattern and isinstance(value, str) and not compile_pattern(self.pattern).fullmatch(value):
             return f"{value!r} does not match the API pattern {self.pattern!r}"
         return None
 
