@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 
 def replacement_suffix(*force_new: object) -> str:
@@ -23,3 +24,18 @@ def fit_name(name: str, limit: int) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:6]
     return f"{name[: limit - 7].rstrip('-')}-{digest}"
+
+
+def cloud_name(name: str, limit: int, allowed: str = "A-Za-z0-9-", *, trim: str | None = None) -> str:
+    """``name`` as an API takes it: each character outside the class ``[allowed]`` becomes ``-``, a
+    longer name is fitted to ``limit`` (:func:`fit_name`), and with ``trim`` the characters outside
+    ``[trim]`` go from both ends (APIs that want a letter or digit there). A name the API already
+    takes comes back as it is: a renamed resource is a replaced one."""
+    fitted = fit_name(re.sub(f"[^{allowed}]", "-", name), limit)
+    return re.sub(f"^[^{trim}]+|[^{trim}]+$", "", fitted) if trim else fitted
+
+
+def dns_label(name: str, limit: int) -> str:
+    """``name`` as an RFC 1035 label, the form of GCP resource ids, Cloud Run services, GKE clusters
+    and Cloud DNS zones: lowercase letters, digits and ``-``, a letter first, a letter or digit last."""
+    return re.sub(r"^[^a-z]+", "", cloud_name(name.lower(), limit, "a-z0-9-", trim="a-z0-9"))

@@ -5,15 +5,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_azure_native as azure_native
 import pulumi_gcp as gcp
 
+from components.files import load_data
+from components.names import cloud_name
 from components.tagging import aws_tags, azure_tags, gcp_labels
 
 CLOUDS = ("aws", "azure", "gcp")
+_NAMES_FILE = Path(__file__).parent / "data" / "secret_names.yaml"
+
+
+@cache
+def _name_rules() -> dict:
+    return load_data(_NAMES_FILE)
+
+
+def store_name(cloud: str, name: str) -> str:
+    """``name`` as ``cloud``'s secret store takes it (``data/secret_names.yaml``): characters it
+    refuses become ``-``, a longer name keeps its head and a hash of the whole. A ``.`` or ``_`` can
+    come only from the Pulumi project name; a name the store already takes is kept as it is."""
+    rules = _name_rules()[cloud]
+    return cloud_name(name, rules["maxChars"], rules["allowed"])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,7 +59,7 @@ class CloudSecretArgs:
     store: SecretStoreArgs
     """Where it goes."""
     secret_name: str
-    """Name of the secret in the store (letters, digits and ``-``)."""
+    """Name of the secret in the store, as the store takes it (:func:`store_name`)."""
     value: pulumi.Input[str]
     """The secret value; pass a Pulumi secret (``Config.require_secret``)."""
     description: str

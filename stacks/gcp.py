@@ -14,6 +14,7 @@ import pulumi_gcp as gcp
 from components.gcp.monitoring import email_channels
 from components.gcp.network import GcpNetwork, GcpNetworkArgs
 from components.gcp.vertex import VERTEX_PSC_DOMAIN
+from components.names import dns_label
 from components.tagging import gcp_labels
 from stacks.config import Cloud
 from stacks.context import StackContext
@@ -54,7 +55,7 @@ def psc_dns_zone(ctx: StackContext) -> gcp.dns.ManagedZone:
         return gcp.dns.ManagedZone(
             "network-gcp-vertex-dns",
             project=project(ctx),
-            name=f"{ctx.spec.stack_tag}-vertex-psc"[:63],
+            name=dns_label(f"{ctx.spec.stack_tag}-vertex-psc", 63),  # fitted, never cut (names.py)
             dns_name=f"{VERTEX_PSC_DOMAIN}.",
             visibility="private",
             private_visibility_config=gcp.dns.ManagedZonePrivateVisibilityConfigArgs(networks=[

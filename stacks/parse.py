@@ -29,7 +29,7 @@ from stacks.gateway.config import gateway_issues
 from stacks.gateway.targets import target_issues
 from stacks.gcp_network import GCP_PROJECT_ID
 from stacks.gcp_network import range_issues as gcp_range_issues
-from stacks.names import STACK_NAME_PATTERN
+from stacks.names import PROJECT_NAME_PATTERN, STACK_NAME_PATTERN
 from stacks.spec import StackSpec
 from stacks.stages import STAGES, entries
 
@@ -205,6 +205,10 @@ def parse_spec(raw: Mapping[str, Any], *, project: str, stack: str,
         issues.append(ConfigIssue("stack", f"stack name {stack!r} must be 1-63 lowercase letters, digits or '-', "
                                   "starting with a letter and not ending in '-': resource names are built from it "
                                   "and SageMaker, GKE, Key Vault and HF endpoints take nothing else"))
+    if not re.fullmatch(PROJECT_NAME_PATTERN, project):
+        issues.append(ConfigIssue("name (Pulumi.yaml)", (
+            f"project name {project!r} is not one Pulumi takes: 1-100 letters, digits, '_', '.' and '-', "
+            "starting with a letter, '_' or '.'; set `name:` in Pulumi.yaml to such a name")))
     deployments: list[DeploymentBase] = []
     raw_deployments = scalepath.get("deployments", [])
     if not isinstance(raw_deployments, list):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from components.secret_store import SecretStoreArgs
+from components.secret_store import SecretStoreArgs, store_name
 from stacks.config import Cloud, CloudTargets
 from stacks.model import ConfigModel
 from stacks.names import KMS_KEY_ARN
@@ -72,10 +72,11 @@ class SecretStoreConfig(ConfigModel):
     def name_for(self, stack_tag: str, deployment: str, key: str) -> str:
         """The name of the secret holding top-level secret ``key``: configured, or derived from the
         stack tag, the deployment and the key."""
-        return self.secret_name or secret_name(stack_tag, deployment, key)
+        return self.secret_name or secret_name(stack_tag, deployment, key, self.cloud)
 
 
-def secret_name(stack_tag: str, owner: str, key: str) -> str:
-    """``<stack tag>-<owner>-<key in kebab case>``: ``acme-dev-chat-hf-token`` for ``hfToken``."""
-    return f"{stack_tag}-{owner}-{re.sub(r'(?<!^)(?=[A-Z])', '-', key).lower()}"
+def secret_name(stack_tag: str, owner: str, key: str, cloud: Cloud) -> str:
+    """``<stack tag>-<owner>-<key in kebab case>``: ``acme-dev-chat-hf-token`` for ``hfToken``, as
+    ``cloud``'s secret store takes it (a Pulumi project name may hold ``.`` and ``_``)."""
+    return store_name(cloud.value, f"{stack_tag}-{owner}-{re.sub(r'(?<!^)(?=[A-Z])', '-', key).lower()}")
 

@@ -10,13 +10,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.gateway.capacity import workers
-from components.names import fit_name
+from components.names import cloud_name
 from components.secret_store import SecretStoreArgs
 
 
 def physical_name(stack_tag: str) -> str:
-    """The gateway's physical name (service, task family, scrape label): unique per project and stack."""
-    return fit_name(f"{stack_tag}-gateway", 49)
+    """The gateway's physical name (task family, topic, scrape label; Cloud Run's service name in
+    its lowercase form, ``dns_label``): unique per project and stack. ``.`` (only a Pulumi project
+    name can hold one) becomes ``-``: ECS task families and SNS topics take letters, digits, ``_``
+    and ``-`` only. 49 characters: Cloud Run's service name limit."""
+    return cloud_name(f"{stack_tag}-gateway", 49, "A-Za-z0-9_-")
 
 #: Port the engine listens on inside its container.
 PORT = 4000

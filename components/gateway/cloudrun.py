@@ -9,6 +9,7 @@ import pulumi_gcp as gcp
 from components.gateway.args import KEY_ENV, LIVENESS_PATH, PORT, GatewayArgs
 from components.gateway.kubernetes import gateway_account_id, grant_vertex
 from components.gateway.meter_gcp import alert_policies, collector_container, dashboard, writer_grant
+from components.names import dns_label
 from components.tagging import gcp_labels
 
 
@@ -39,7 +40,7 @@ def deploy_cloudrun(name: str, args: GatewayArgs, secrets: dict[str, pulumi.Inpu
             for k, secret in secrets.items()]
     probe = {"http_get": {"path": LIVENESS_PATH, "port": PORT}, "period_seconds": 10, "timeout_seconds": 5}
     service = gcp.cloudrunv2.Service(
-        f"{name}-service", name=args.physical_name, location=run.region, project=run.project,
+        f"{name}-service", name=dns_label(args.physical_name, 49), location=run.region, project=run.project,
         ingress="INGRESS_TRAFFIC_INTERNAL_ONLY" if args.private else "INGRESS_TRAFFIC_ALL",
         # The gateway checks its own client key; Cloud Run's IAM invoker check would need Google
         # identity tokens that OpenAI clients do not send.

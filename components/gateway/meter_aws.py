@@ -8,6 +8,7 @@ alerts and thresholds, with metric math instead of PromQL.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pulumi
@@ -126,7 +127,9 @@ def cloudwatch_alerts(name: str, args: GatewayArgs, load_balancer_suffix: pulumi
         dimensions={"LoadBalancer": load_balancer_suffix}, extended_statistic="p95", period=WINDOW_SECONDS,
         alarm_description=f"gateway p95 latency above {strictest:g}s (the strictest route's bound)",
         alarm_actions=actions, ok_actions=actions, tags=tags, opts=opts)
-    aws.cloudwatch.Dashboard(f"{name}-dashboard", dashboard_name=f"{meter.namespace.replace('/', '-')}",
+    # Dashboard names take letters, digits, '-' and '_' (a '.' can come from the Pulumi project name);
+    # the namespace is at most 182 characters (a 164-character stack tag), under the 255 they take.
+    aws.cloudwatch.Dashboard(f"{name}-dashboard", dashboard_name=re.sub(r"[/.]", "-", meter.namespace),
                              dashboard_body=pulumi.Output.from_input(load_balancer_suffix).apply(
                                  lambda suffix: dashboard_body(meter, args.ecs.region if args.ecs else "", suffix)),
                              opts=opts)

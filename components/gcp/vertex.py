@@ -26,6 +26,7 @@ import pulumi_gcp as gcp
 
 from components import catalog
 from components.files import load_data
+from components.secret_store import store_name
 from components.tagging import gcp_labels
 
 FAMILY = "vertex"
@@ -327,7 +328,7 @@ class VertexEndpoint(pulumi.ComponentResource):
             f"{name}-hf-token",
             project=args.project,
             # Secret ids are unique per GCP project: the stack's cost key keeps two stacks apart.
-            secret_id=f"{args.tags['stack']}-{name}-hf-token",
+            secret_id=store_name("gcp", f"{args.tags['stack']}-{name}-hf-token"),
             labels=labels,
             # Pinned to the serving region: data residency, and CMEK keys are regional.
             replication=gcp.secretmanager.SecretReplicationArgs(

@@ -81,7 +81,7 @@ def build_gateway(ctx: StackContext, exports: Mapping[str, Exports]) -> dict[str
     store = gateway.secret_store or SecretStoreConfig(cloud=cloud)
     config = pulumi.Config("scalepath")
     secrets = {env: BackendSecret(value=config.require_secret(key),
-                                  secret_name=secret_name(spec.stack_tag, "gateway", key),
+                                  secret_name=secret_name(spec.stack_tag, "gateway", key, store.cloud),
                                   description=f"scalepath:{key}, which the gateway calls its backends with")
                for env, key in secret_env(backends).items()}
     args = GatewayArgs(
@@ -89,7 +89,8 @@ def build_gateway(ctx: StackContext, exports: Mapping[str, Exports]) -> dict[str
         cpu=gateway.cpu, memory_gib=gateway.memory_gib, min_replicas=gateway.scaling.min,
         max_replicas=gateway.scaling.max, target_cpu_percent=gateway.scaling.target_cpu_percent,
         private=spec.network.mode == "private", store=store.args(spec.targets),
-        key_secret_name=f"{spec.stack_tag}-gateway-key", physical_name=physical_name(spec.stack_tag),
+        key_secret_name=secret_name(spec.stack_tag, "gateway", "key", store.cloud),
+        physical_name=physical_name(spec.stack_tag),
         secrets=secrets, tags=ctx.tags(),
         grants=grants(contracts, routed, exports, spec.targets.gcp_region),
         meter=_meter(ctx, gateway, cloud),

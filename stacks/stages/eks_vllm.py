@@ -11,6 +11,7 @@ import pulumi
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from components import catalog
+from components.aws.api_model import constraints
 from components.catalog import InstanceSpec
 from components.clusters import eks_versions
 from components.clusters.allocatable import NodeCloud
@@ -18,6 +19,7 @@ from components.clusters.capabilities import Capability
 from components.clusters.eks import INSTALLS as EKS_INSTALLS
 from components.clusters.eks import EksGpuCluster, EksGpuClusterArgs, EksGpuNodesArgs, EksSystemNodesArgs
 from components.clusters.eks_versions import SupportType
+from components.names import cloud_name
 from stacks import aws as aws_stack
 from stacks.config import Cloud, DeploymentBase, Environment, StackFacts, Stage
 from stacks.context import StackContext
@@ -37,6 +39,13 @@ from stacks.stages.shared.gpu_cluster import (
 from stacks.stages.shared.vllm import vllm_service_args
 
 DEFAULT_EKS_VERSION = "1.35"
+
+
+def eks_cluster_name(name: str) -> str:
+    """EKS cluster names as botocore's eks ``CreateClusterRequest.name`` states them: letters, digits,
+    ``-`` and ``_``, alphanumeric first, at most its ``max`` (100)."""
+    return cloud_name(name, int(constraints("eks", "CreateClusterRequest", "name").max), "A-Za-z0-9_-",
+                      trim="A-Za-z0-9")
 """In standard support from 2026-01-27 to 2027-03-27 (``eks_versions.yaml``)."""
 
 
@@ -195,7 +204,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
                         "6x the standard cluster-hour rate); upgrade to leave it")
     private = ctx.spec.network.mode == "private"
     cluster = EksGpuCluster(f"{deployment.name}-eks", EksGpuClusterArgs(
-        cluster_name=cluster_name(ctx, deployment, 100),
+        cluster_name=cluster_name(ctx, deployment, eks_cluster_name),
         region=ctx.spec.targets.aws_region or "",
         tags=ctx.tags(deployment),
         subnet_ids=network.private_subnet_ids,

@@ -21,6 +21,7 @@ from components.clusters.gke import (
     GkeNetworkArgs,
     GkeSystemPoolArgs,
 )
+from components.names import dns_label
 from stacks import gcp as gcp_stack
 from stacks.config import Cloud, DeploymentBase, Environment, Stage
 from stacks.context import StackContext
@@ -39,6 +40,11 @@ from stacks.stages.shared.gpu_cluster import (
 from stacks.stages.shared.vllm import vllm_service_args
 
 GKE_CLUSTER_NAME_MAX = 40
+
+
+def gke_cluster_name(name: str) -> str:
+    """GKE cluster names: an RFC 1035 label of at most 40 characters."""
+    return dns_label(name, GKE_CLUSTER_NAME_MAX)
 
 
 def _private_cidr(value: str) -> str:
@@ -249,7 +255,7 @@ def build(deployment: DeploymentBase, ctx: StackContext) -> Mapping[str, Any]:
     network = gcp_stack.network(ctx)
     pods, services = deployment.gcp_network_claim().secondary
     cluster = GkeGpuCluster(f"{deployment.name}-gke", GkeGpuClusterArgs(
-        cluster_name=cluster_name(ctx, deployment, GKE_CLUSTER_NAME_MAX),
+        cluster_name=cluster_name(ctx, deployment, gke_cluster_name),
         project=ctx.spec.targets.gcp_project or "",
         region=ctx.spec.targets.gcp_region or "",
         tags=ctx.tags(deployment),

@@ -9,7 +9,6 @@ adds the checks that need the rest of the stack (network mode and egress, region
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Literal
@@ -22,7 +21,7 @@ from components.aws.api_model import api_constraint, constraints
 from components.catalog import UnknownInstanceType, hourly_price
 from components.huggingface import tgi_lora
 from components.model_facts import model_size_b
-from components.names import fit_name, replacement_suffix
+from components.names import cloud_name, replacement_suffix
 from components.sagemaker import image as sagemaker_image
 from components.sagemaker import limits
 from components.sagemaker.endpoint import (
@@ -495,7 +494,7 @@ class SageMakerDeployment(DeploymentBase):
 def endpoint_name(stack_tag: str, deployment: str, *, rollback_alarms: bool = True) -> str:
     """``<project>-<stack>-<deployment>`` as ``CreateEndpoint`` accepts it (botocore's
     ``EndpointName``: letters, digits and ``-``, at most 63, alphanumeric at both ends). A longer
-    name is shortened with a hash of the whole (``fit_name``), never cut: a cut let two stacks
+    name is shortened with a hash of the whole (``cloud_name``), never cut: a cut let two stacks
     that differ only in the cut part share one endpoint.
 
     The provider replaces an endpoint whose auto-rollback block appears or disappears (ForceNew,
@@ -507,7 +506,7 @@ def endpoint_name(stack_tag: str, deployment: str, *, rollback_alarms: bool = Tr
     name = f"{stack_tag}-{deployment}"
     if not rollback_alarms:
         name += f"-{replacement_suffix('deploymentConfig.autoRollbackConfiguration', None)}"
-    return fit_name(re.sub(r"[^A-Za-z0-9-]", "-", name), limit).strip("-")
+    return cloud_name(name, limit, trim="A-Za-z0-9")
 
 
 def build(deployment: DeploymentBase, ctx: StackContext) -> dict[str, pulumi.Input[Any]]:

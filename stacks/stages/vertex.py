@@ -27,7 +27,7 @@ from components.gcp.vertex import (
     machine_spec,
     unsupported_region,
 )
-from components.names import fit_name
+from components.names import dns_label
 from components.tagging import gcp_labels
 from stacks import gcp as gcp_stack
 from stacks.config import Cloud, DeploymentBase, Scaling, StackFacts, Stage
@@ -218,7 +218,7 @@ def _psc_policy(ctx: StackContext) -> gcp.networkconnectivity.ServiceConnectionP
             "network-gcp-vertexai-psc",
             project=gcp_stack.project(ctx),
             location=gcp_stack.region(ctx),
-            name=fit_name(f"{ctx.spec.stack_tag}-vertexai", 63),
+            name=dns_label(f"{ctx.spec.stack_tag}-vertexai", 63),
             service_class="gcp-vertexai",
             network=network.network_id,
             psc_config=gcp.networkconnectivity.ServiceConnectionPolicyPscConfigArgs(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 import pulumi
@@ -20,7 +20,6 @@ from components.clusters.allocatable import NodeCloud, Resources, workload_budge
 from components.clusters.capabilities import Capability, annotation_needs
 from components.clusters.gpu_telemetry import GpuAlerts
 from components.model_facts import model_size_b
-from components.names import fit_name
 from components.quantity import cpu_millis, memory_mib
 from components.vllm import lora
 from components.vllm import manifests as vllm_manifests
@@ -272,9 +271,10 @@ class GpuClusterDeployment(VllmDeployment):
         return [*issues, *self._fit_issues(index), *super().check_in_stack(stack, index)]
 
 
-def cluster_name(ctx: StackContext, deployment: VllmDeployment, limit: int) -> str:
-    """``<project>-<stack>-<deployment>``, shortened with a hash suffix to fit ``limit``."""
-    return fit_name(f"{ctx.spec.stack_tag}-{deployment.name}", limit)
+def cluster_name(ctx: StackContext, deployment: VllmDeployment, fit: Callable[[str], str]) -> str:
+    """``<project>-<stack>-<deployment>`` as the cloud's cluster API takes it (``fit``: its characters,
+    and a hash suffix to fit its length)."""
+    return fit(f"{ctx.spec.stack_tag}-{deployment.name}")
 
 
 def deploy_vllm(deployment: VllmDeployment, args: VllmServiceArgs, cluster: ClusterLike) -> Mapping[str, Any]:
