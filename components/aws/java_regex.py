@@ -36,6 +36,9 @@ _POSIX = {"Alnum": ((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A)), "Cntrl": ((0x00, 
 #: Inline flags Java and Python read alike.
 _FLAGS = frozenset("ims")
 _QUANTIFIER = re.compile(r"(\*|\+|\?|\{(\d+)(,\d*)?\})[?+]?")
+_FLAG_GROUP = re.compile(r"\(\?([a-zA-Z]+)\)")
+_PROPERTY = re.compile(r"\{(\w+)\}")
+_SURROGATES = re.compile(r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
 
 
 @cache
@@ -59,14 +62,14 @@ def translate(pattern: str) -> str:
             piece, i = _char_class(pattern, i)
             out.append(piece)
             continue
-        flags = re.match(r"\(\?([a-zA-Z]+)\)", pattern[i:])
+        flags = _FLAG_GROUP.match(pattern, i)
         if flags and (i > 0 or len(scoped) > 1):
             unknown = set(flags.group(1)) - _FLAGS
             if unknown:
                 raise ValueError(f"inline flag(s) {''.join(sorted(unknown))} in {pattern!r} have no translation")
             out.append(f"(?{flags.group(1)}:")
             scoped[-1] += 1
-            i += flags.end()
+            i = flags.end()
             continue
         if char == "(":
             scoped.append(0)
@@ -113,15 +116,15 @@ def _escape(pattern: str, i: int, *, in_class: bool) -> tuple[str, int]:
     """The escape at ``pattern[i]`` (a backslash) in Python's syntax, and where the pattern goes on."""
     kind = pattern[i + 1 : i + 2]
     if kind in ("p", "P"):
-        name = re.match(r"\{(\w+)\}", pattern[i + 2 :])
+        name = _PROPERTY.match(pattern, i + 2)
         if not name:
             raise ValueError(f"\\{kind} without {{Name}} at {i} in {pattern!r}")
         ranges = _ranges(name.group(1), negate=kind == "P")
-        return (ranges if in_class else f"[{ranges}]"), i + 2 + name.end()
-    pair = re.match(r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})", pattern[i:])
+        return (ranges if in_class else f"[{ranges}]"), name.end()
+    pair = _SURROGATES.match(pattern, i)
     if pair:
         high, low = (int(unit, 16) for unit in pair.groups())
-        return _code(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)), i + pair.end()
+        return _code(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)), pair.end()
     return pattern[i : i + 2], i + 2
 
 
