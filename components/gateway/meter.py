@@ -24,9 +24,14 @@ REQUESTS = "litellm_proxy_total_requests_metric_total"
 FAILURES = "litellm_proxy_failed_requests_metric_total"
 FALLBACKS = "litellm_deployment_successful_fallbacks_total"
 LATENCY = "litellm_request_total_latency_metric"
+#: Streamed requests only: seconds from the backend call to its first chunk.
+FIRST_TOKEN = "litellm_llm_api_time_to_first_token_metric"
 INPUT_TOKENS, OUTPUT_TOKENS = "litellm_input_tokens_metric_total", "litellm_output_tokens_metric_total"
 SPEND = "litellm_spend_metric_total"
-EXPORTED = (REQUESTS, FAILURES, FALLBACKS, LATENCY, INPUT_TOKENS, OUTPUT_TOKENS, SPEND)
+EXPORTED = (REQUESTS, FAILURES, FALLBACKS, LATENCY, FIRST_TOKEN, INPUT_TOKENS, OUTPUT_TOKENS, SPEND)
+#: The label naming an engine entry, ``<route>/<deployment>`` (a fallback: ``<route>@<deployment>``):
+#: the target a request went to.
+TARGET_LABEL = "model_id"
 DAYS_PER_MONTH = 30
 #: Label every scrape adds: the gateway's physical name.
 SCOPE_LABEL = "scalepath_gateway"
@@ -132,21 +137,29 @@ def route_alerts(meter: MeterArgs, gateway: str) -> list[Alert]:
 
 def panels(meter: MeterArgs, gateway: str) -> list[tuple[str, str]]:
     """The dashboard, as (title, PromQL) per panel: per route requests, error rate, fallbacks,
-    latency p50/p95/p99, output tokens per second and spend."""
+    latency p50/p95/p99, time to first token, output tokens per second (all answers together, and
+    per second of answer time), spend; per target latency p95 and requests."""
     scope = f'{SCOPE_LABEL}="{gateway}"'
 
     def by_route(query: str) -> str:
         return f"sum by (route) ({query})"
+
+    def quantile(q: int, metric: str, by: str) -> str:
+        return f"histogram_quantile(0.{q}, sum by ({by}, le) (rate({metric}_bucket{{{scope}}}[5m])))"
 
     return [
         ("Requests per second, per route", by_route(f"rate({REQUESTS}{{{scope}}}[5m])")),
         ("Error rate, per route", f"{by_route(f'rate({FAILURES}{{{scope}}}[5m])')} / "
                                   f"{by_route(f'rate({REQUESTS}{{{scope}}}[5m])')}"),
         ("Fallbacks taken per second, per route", by_route(f"rate({FALLBACKS}{{{scope}}}[5m])")),
-        *((f"Latency p{q}, per route (s)", f"histogram_quantile(0.{q}, sum by (route, le) "
-                                           f"(rate({LATENCY}_bucket{{{scope}}}[5m])))") for q in (50, 95, 99)),
+        *((f"Latency p{q}, per route (s)", quantile(q, LATENCY, "route")) for q in (50, 95, 99)),
+        ("Time to first token p95, per route (s, streams)", quantile(95, FIRST_TOKEN, "route")),
         ("Output tokens per second, per route", by_route(f"rate({OUTPUT_TOKENS}{{{scope}}}[5m])")),
+        ("Output tokens per second of answer time, per route",
+         f"{by_route(f'rate({OUTPUT_TOKENS}{{{scope}}}[5m])')} / {by_route(f'rate({LATENCY}_sum{{{scope}}}[5m])')}"),
         ("Spend per day, per route (USD)", by_route(f"increase({SPEND}{{{scope}}}[1d])")),
+        ("Requests per second, per target", f"sum by ({TARGET_LABEL}) (rate({REQUESTS}{{{scope}}}[5m]))"),
+        ("Latency p95, per target (s)", quantile(95, LATENCY, TARGET_LABEL)),
     ]
 
 

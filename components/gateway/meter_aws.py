@@ -21,11 +21,13 @@ from components.gateway.meter import (
     EXPORTED,
     FAILURES,
     FALLBACKS,
+    FIRST_TOKEN,
     FOR_SECONDS,
     LATENCY,
     OUTPUT_TOKENS,
     REQUESTS,
     SPEND,
+    TARGET_LABEL,
     Alert,
     route_alerts,
     scrape_config,
@@ -52,7 +54,9 @@ def collector_config(meter: MeterArgs, region: str, log_group: str, gateway: str
         "exporters": {"awsemf": {
             "namespace": meter.namespace, "region": region, "log_group_name": log_group,
             "dimension_rollup_option": "NoDimensionRollup",
-            "metric_declarations": [{"dimensions": [["route"]], "metric_name_selectors": list(EXPORTED)}],
+            # Per route, and per target of a route (the entry's id: `<route>/<deployment>`).
+            "metric_declarations": [{"dimensions": [["route"], ["route", TARGET_LABEL]],
+                                     "metric_name_selectors": list(EXPORTED)}],
         }},
         "service": {"pipelines": {"metrics": {"receivers": ["prometheus"], "exporters": ["awsemf"]}}},
     }
@@ -136,8 +140,15 @@ def cloudwatch_alerts(name: str, args: GatewayArgs, load_balancer_suffix: pulumi
 
 
 def dashboard_body(meter: MeterArgs, region: str, load_balancer_suffix: str) -> str:
-    """A CloudWatch dashboard: per route requests, errors, fallbacks, mean latency, tokens, spend;
-    the load balancer's p50/p95/p99."""
+    """A CloudWatch dashboard: per route requests, errors, fallbacks, mean latency and time to first
+    token, tokens, spend; per target mean latency (a search over the route/target dimension, so a
+    target added later shows without a change here); the load balancer's p50/p95/p99."""
+    def per_target(metric: str, stat: str) -> str:
+        # A metric-schema search: every (route, target) series of the metric, quoted because the
+        # names hold non-alphanumerics (CloudWatch, "Search expression syntax").
+        schema = ",".join(f'"{n}"' for n in (meter.namespace, "route", TARGET_LABEL))
+        return f"SEARCH('{{{schema}}} MetricName=\"{metric}\"', '{stat}', {WINDOW_SECONDS})"
+
     def per_route(title: str, metric: str, stat: str) -> dict[str, Any]:
         return {"type": "metric", "width": 12, "height": 6, "properties": {
             "title": title, "region": region, "stat": stat, "period": WINDOW_SECONDS, "view": "timeSeries",
@@ -148,8 +159,12 @@ def dashboard_body(meter: MeterArgs, region: str, load_balancer_suffix: str) -> 
         per_route("Failed requests per route", FAILURES, "Sum"),
         per_route("Fallbacks taken per route", FALLBACKS, "Sum"),
         per_route("Mean latency per route (s)", LATENCY, "Average"),
+        per_route("Mean time to first token per route (s, streams)", FIRST_TOKEN, "Average"),
         per_route("Output tokens per route", OUTPUT_TOKENS, "Sum"),
         per_route("Spend per route (USD)", SPEND, "Sum"),
+        {"type": "metric", "width": 12, "height": 6, "properties": {
+            "title": "Mean latency per target (s)", "region": region, "period": WINDOW_SECONDS,
+            "view": "timeSeries", "metrics": [[{"id": "targets", "expression": per_target(LATENCY, "Average")}]]}},
         {"type": "metric", "width": 12, "height": 6, "properties": {
             "title": "Gateway latency p50/p95/p99 (s)", "region": region, "period": WINDOW_SECONDS,
             "view": "timeSeries",

@@ -13,6 +13,7 @@ from components.gateway.meter import (
     RULE_GROUP,
     SCOPE_LABEL,
     SCRAPE_SECONDS,
+    TARGET_LABEL,
     camel_case,
     panels,
     prometheus_alert_rules,
@@ -92,5 +93,7 @@ def alertmanager_config(labels: dict[str, str], gateway: str, topic_arn: str, re
 
 def dashboard_config_map(meter: MeterArgs, namespace: str, labels: dict[str, str], gateway: str) -> dict[str, Any]:
     """:func:`components.gateway.meter.panels` as Grafana JSON in a ConfigMap a Grafana sidecar picks up."""
-    board = grafana.dashboard(f"Gateway: {gateway}", f"gw-{gateway}", panels(meter, gateway), legend="{{route}}")
+    # A panel's series carry either the route or the target label: the legend names whichever it has.
+    board = grafana.dashboard(f"Gateway: {gateway}", f"gw-{gateway}", panels(meter, gateway),
+                              legend="{{route}}{{" + TARGET_LABEL + "}}")
     return grafana.config_map(f"{NAME}-dashboard", namespace, labels, "gateway.json", board)

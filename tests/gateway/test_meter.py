@@ -4,6 +4,7 @@ and per-token deployments carry the plan's own price (the engine prices response
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -141,7 +142,19 @@ def test_ecs_task_runs_a_collector_that_scrapes_with_the_key_from_the_secret_sto
     routed = next(i for i, r in enumerate(relabels) if r.get("source_labels") == ["requested_model"])
     assert moved < relabels.index({"regex": "route", "action": "labeldrop"}) < routed
     assert config["exporters"]["awsemf"]["namespace"] == "scalepath/scalepath-gateway-dev/gateway"
-    assert config["exporters"]["awsemf"]["metric_declarations"][0]["dimensions"] == [["route"]]
+    # Every series per route, and per target of a route (the engine's model_id: `<route>/<deployment>`).
+    assert config["exporters"]["awsemf"]["metric_declarations"] == [{
+        "dimensions": [["route"], ["route", "model_id"]],
+        "metric_name_selectors": [
+            "litellm_proxy_total_requests_metric_total", "litellm_proxy_failed_requests_metric_total",
+            "litellm_deployment_successful_fallbacks_total", "litellm_request_total_latency_metric",
+            "litellm_llm_api_time_to_first_token_metric", "litellm_input_tokens_metric_total",
+            "litellm_output_tokens_metric_total", "litellm_spend_metric_total"]}]
+    # The scrape keeps the same series, histograms with their buckets (time to first token included).
+    keep = next(r for r in relabels if r.get("action") == "keep")
+    for series in ("_bucket", "_count", "_sum"):  # Prometheus anchors relabel regexes
+        assert re.fullmatch(keep["regex"], f"litellm_llm_api_time_to_first_token_metric{series}")
+    assert not re.fullmatch(keep["regex"], "litellm_llm_api_latency_metric_bucket")
 
 
 def test_ecs_alarms_per_route_and_spend_against_the_budget(gateway_dev: Plan) -> None:
@@ -162,6 +175,14 @@ def test_ecs_alarms_per_route_and_spend_against_the_budget(gateway_dev: Plan) ->
     dashboard = json.loads(one(gateway_dev, "aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
     spend = next(w for w in dashboard["widgets"] if w["properties"]["title"].startswith("Spend"))
     assert [m[3] for m in spend["properties"]["metrics"]] == list(routes)
+    widgets = {w["properties"]["title"]: w["properties"] for w in dashboard["widgets"]}
+    first_token = widgets["Mean time to first token per route (s, streams)"]
+    assert first_token["stat"] == "Average" and [m[1] for m in first_token["metrics"]] == [
+        "litellm_llm_api_time_to_first_token_metric"] * 2
+    # Per target: a search over the namespace's (route, model_id) series, every name quoted.
+    assert widgets["Mean latency per target (s)"]["metrics"] == [[{"id": "targets", "expression": (
+        "SEARCH('{\"scalepath/scalepath-gateway-dev/gateway\",\"route\",\"model_id\"} "
+        "MetricName=\"litellm_request_total_latency_metric\"', 'Average', 300)")}]]
     assert [v for v in gateway_dev.violations if v["level"] == "mandatory"] == []
 
 

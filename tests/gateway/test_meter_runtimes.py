@@ -90,10 +90,20 @@ def test_gcp_alert_policies_are_the_promql_alerts_to_the_stacks_channels(plans: 
         assert len(alert["channels"]) == len(NOTIFY[runtime])
         assert all(c.startswith("projects/") and "/notificationChannels/" in c for c in alert["channels"])
     board = json.loads(one(plan, "gcp:monitoring/dashboard:Dashboard", "gateway-dashboard").inputs["dashboardJson"])
-    queries = [t["widget"]["xyChart"]["dataSets"][0]["timeSeriesQuery"]["prometheusQuery"]
-               for t in board["mosaicLayout"]["tiles"]]
-    assert len(queries) == 8 and all(f'scalepath_gateway="{GATEWAY[runtime]}"' in q for q in queries)
-    assert any("litellm_spend_metric_total" in q for q in queries)
+    queries = {t["widget"]["title"]: t["widget"]["xyChart"]["dataSets"][0]["timeSeriesQuery"]["prometheusQuery"]
+               for t in board["mosaicLayout"]["tiles"]}
+    assert len(queries) == 12 and all(f'scalepath_gateway="{GATEWAY[runtime]}"' in q for q in queries.values())
+    assert any("litellm_spend_metric_total" in q for q in queries.values())
+    # Time to first token per route and latency per target (the engine's model_id), written out by hand.
+    scope = f'scalepath_gateway="{GATEWAY[runtime]}"'
+    assert queries["Time to first token p95, per route (s, streams)"] == (
+        "histogram_quantile(0.95, sum by (route, le) "
+        f"(rate(litellm_llm_api_time_to_first_token_metric_bucket{{{scope}}}[5m])))")
+    assert queries["Latency p95, per target (s)"] == (
+        f"histogram_quantile(0.95, sum by (model_id, le) (rate(litellm_request_total_latency_metric_bucket{{{scope}}}[5m])))")
+    assert queries["Output tokens per second of answer time, per route"] == (
+        f"sum by (route) (rate(litellm_output_tokens_metric_total{{{scope}}}[5m])) / "
+        f"sum by (route) (rate(litellm_request_total_latency_metric_sum{{{scope}}}[5m]))")
     # Named for the gateway (unique per project and stack), labelled like its alert policies.
     assert board["displayName"] == f"scalepath gateway {GATEWAY[runtime]}"
     labels = [r.inputs["userLabels"] for r in of_type(plan, "gcp:monitoring/alertPolicy:AlertPolicy")
@@ -176,7 +186,7 @@ def test_containerapps_agent_writes_to_a_workspace_whose_rules_mail_the_budget(p
     assert [r["emailAddress"] for r in actions["emailReceivers"]] == NOTIFY["containerapps"]
     workbook = json.loads(one(plan, "azure-native:applicationinsights:Workbook").inputs["serializedData"])
     charts = [i["content"] for i in workbook["items"] if i["type"] == 3]
-    assert len(charts) == 8 and all(c["queryType"] == 16 for c in charts)
+    assert len(charts) == 12 and all(c["queryType"] == 16 for c in charts)
     assert all(f'scalepath_gateway=\\"{GATEWAY["containerapps"]}\\"' in c["query"] for c in charts)
 
 
@@ -216,7 +226,9 @@ def test_eks_alerts_reach_the_budget_addresses_through_alertmanager_and_sns(plan
     assert manager["alertmanagerSpec"]["alertmanagerConfigMatcherStrategy"] == {"type": "None"}
     assert manager["serviceAccount"]["name"] == "alertmanager"
     board = json.loads(one(plan, "kubernetes:core/v1:ConfigMap", "gateway-dashboard").inputs["data"]["gateway.json"])
-    assert len(board["panels"]) == 8
+    assert len(board["panels"]) == 12
+    # Route panels name their series by route, target panels by the engine's model_id.
+    assert {p["targets"][0]["legendFormat"] for p in board["panels"]} == {"{{route}}{{model_id}}"}
     assert [v for v in plan.violations if v["level"] == "mandatory"] == []
 
 

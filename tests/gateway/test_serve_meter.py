@@ -135,3 +135,15 @@ def test_metrics_show_requests_latency_tokens_and_spend_per_route(gateway: Serve
     assert sample(text, "litellm_output_tokens_metric_total", **route) == COMPLETION_TOKENS * requests
     assert sample(text, "litellm_spend_metric_total", **route) == pytest.approx(EXPECTED_COST_USD * requests,
                                                                                  rel=1e-9)
+
+
+def test_a_stream_counts_its_time_to_first_token_per_route_and_target(gateway: Served) -> None:
+    labels = {"requested_model": "metered", "model_id": "metered/metered"}
+    before = metric_reaches(gateway, "litellm_llm_api_time_to_first_token_metric_count", 0.0, **labels)
+    streamed = chat(gateway, "metered", stream=True)
+    assert streamed.status_code == 200 and "data: [DONE]" in streamed.text
+    # The series the scrape keeps (components/gateway/meter.py, FIRST_TOKEN), for the route and the
+    # target the stream went to; the requests series carries the target too (the per-target panels).
+    assert metric_reaches(gateway, "litellm_llm_api_time_to_first_token_metric_count", before + 1,
+                          **labels) == before + 1
+    assert metric_reaches(gateway, REQUESTS, 1, **labels) >= 1
