@@ -100,7 +100,8 @@ def test_gcp_alert_policies_are_the_promql_alerts_to_the_stacks_channels(plans: 
         "histogram_quantile(0.95, sum by (route, le) "
         f"(rate(litellm_llm_api_time_to_first_token_metric_bucket{{{scope}}}[5m])))")
     assert queries["Latency p95, per target (s)"] == (
-        f"histogram_quantile(0.95, sum by (model_id, le) (rate(litellm_request_total_latency_metric_bucket{{{scope}}}[5m])))")
+        "histogram_quantile(0.95, sum by (model_id, le) "
+        f"(rate(litellm_request_total_latency_metric_bucket{{{scope}}}[5m])))")
     assert queries["Output tokens per second of answer time, per route"] == (
         f"sum by (route) (rate(litellm_output_tokens_metric_total{{{scope}}}[5m])) / "
         f"sum by (route) (rate(litellm_request_total_latency_metric_sum{{{scope}}}[5m]))")
