@@ -23,18 +23,29 @@ what the hooks read, rendered from the deployment's contract (docs/gateway.md).
   ``scalepath_timeout_seconds`` the call raises ``litellm.Timeout`` (408), which the router retries
   and falls back on like any timeout; a stream cut before its first chunk raises it as the
   ``MidStreamFallbackError`` the router falls back on, one cut later ends with the timeout.
+- **No redirect to another origin.** The engine's HTTP clients follow redirects (LiteLLM and the
+  OpenAI SDK build them with ``follow_redirects=True``). httpx drops ``Authorization`` on the way
+  to another origin but keeps every other header (``api-key``, ``extra_headers``) and re-sends the
+  body (the prompt) on a 307/308, and a backend could point the gateway at a metadata address or a
+  port on its host. Importing this module makes httpx refuse, before any connection, a redirect
+  whose scheme, host or port differ from the request's (https to http included): the attempt fails
+  with :class:`RedirectRefused`, naming both origins, and the route falls back like on any
+  connection error. Same-origin redirects are followed as before.
 """
 
 import asyncio
 import gc
+import logging
 import math
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
+import httpx
 import litellm
 from fastapi import HTTPException
+from httpx._client import BaseClient
 from litellm.exceptions import MidStreamFallbackError
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
@@ -167,6 +178,41 @@ async def _fetch_stream_within_deadline(self: CustomStreamWrapper) -> Any:
     return await _stream_step(self, _fetch_stream, chunk=False)
 
 
+class RedirectRefused(httpx.RemoteProtocolError):
+    """A backend redirected a request to another origin. A protocol error to httpx, so a client that
+    does not follow redirects (which builds the next request only to show it) is not disturbed."""
+
+
+def origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """Scheme, host and port (the scheme's default when absent) of ``url``."""
+    return url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme)
+
+
+def _show(url: httpx.URL) -> str:
+    """An origin as text, never its user-info, path or query (a backend's Location may carry a token)."""
+    scheme, host, port = origin(url)
+    return f"{scheme}://{host}:{port}"
+
+
+def _same_origin_only(build: Callable[[Any, httpx.Request, httpx.Response], httpx.Request]) -> Callable[..., Any]:
+    def build_same_origin_redirect(self: Any, request: httpx.Request, response: httpx.Response) -> httpx.Request:
+        follow = build(self, request, response)
+        if origin(follow.url) != origin(request.url):
+            message = (f"the backend at {_show(request.url)} redirected to {_show(follow.url)}; refused: the "
+                       "gateway follows no redirect to another origin. Point the deployment's api_base at the "
+                       "server that answers")
+            logging.getLogger("scalepath.gateway").warning(message)
+            raise RedirectRefused(message, request=request)
+        return follow
+
+    return build_same_origin_redirect
+
+
+# Both clients build every redirect here (httpx 0.2x): a rename must stop the engine, not let it follow.
+if "_build_redirect_request" not in vars(BaseClient):
+    raise ImportError(f"httpx {httpx.__version__} builds redirects elsewhere; scalepath_hooks cannot refuse "
+                      "cross-origin redirects with it: pin the engine's httpx to a version it was tested with")
+BaseClient._build_redirect_request = _same_origin_only(BaseClient._build_redirect_request)  # type: ignore[method-assign]
 litellm.acompletion = _bound_acompletion(litellm.acompletion)
 CustomStreamWrapper.__anext__ = _anext_within_deadline  # type: ignore[method-assign]
 CustomStreamWrapper.fetch_stream = _fetch_stream_within_deadline  # type: ignore[method-assign]

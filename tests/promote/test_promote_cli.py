@@ -24,6 +24,7 @@ from scalepath.cli import EXIT_CONFIG, EXIT_CRASH, EXIT_OK, EXIT_VIOLATIONS, app
 from tests.support import ROOT
 from tests.support.gateway_serve import SHUTDOWN_SECONDS, STARTUP_SECONDS, alive
 from tests.support.openai_standin import Reply, StandIn
+from tests.support.raw_http import RawServer, answer, redirect
 
 runner = CliRunner()
 GATEWAY = """\
@@ -175,6 +176,24 @@ def test_a_deployment_without_backend_is_called_through_the_real_engine_with_its
     assert json.loads(result.stdout)["candidate"]["passRate"] == 1.0
     assert candidate.requests == 4
     assert set(candidate.authorization) == {"Bearer test-hub-token"}
+
+
+def test_a_candidate_that_redirects_the_engine_elsewhere_gets_nothing_sent_there(
+        tmp_path: Path, baseline: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real engine, started by promote with the HF token for the candidate: the candidate's 307 to
+    another port is refused inside the engine (scalepath_hooks), so the other server sees no request,
+    no prompt, no token; the cases fail and the gate refuses."""
+    monkeypatch.setenv("HF_TOKEN", "test-hub-token")
+    outputs = tmp_path / "outputs.json"
+    with RawServer(answer("200 OK", "application/json", b"{}")) as attacker, \
+            RawServer(redirect("307 Temporary Redirect", lambda path: f"http://127.0.0.1:{attacker.port}{path}")) \
+            as candidate:
+        outputs.write_text(json.dumps({"chat-serverless": {"openaiBaseUrl": candidate.url}}))
+        result = promote(environment(tmp_path), suite(tmp_path, cases=2), {"chat-endpoint": baseline.url},
+                         "--outputs", str(outputs), "--json")
+    assert candidate.requests == 2 and attacker.requests == 0, attacker.heads
+    assert result.exit_code == EXIT_VIOLATIONS, result.output
+    assert json.loads(result.stdout)["candidate"]["errorRate"] == 1.0
 
 
 def test_outputs_that_lack_what_the_engine_needs_exit_2(tmp_path: Path, baseline: StandIn,
