@@ -273,15 +273,26 @@ class _CrossOriginRedirect(Exception):
         self.origin = origin
 
 
+def _redirect_target(source: httpx2.URL, location: str) -> httpx2.URL:
+    """Where the client would go for ``location``, resolved as ``httpx2.Client._redirect_url`` does
+    (an absolute form without a host keeps the request's host; a relative one is joined), so the
+    check below judges the very URL the client would request."""
+    url = httpx2.URL(location)
+    if url.scheme and not url.host:
+        url = url.copy_with(host=source.host)
+    return source.join(url) if url.is_relative_url else url
+
+
 def _refuse_cross_origin_redirect(response: httpx2.Response) -> None:
-    """Response hook: a redirect of one of our calls to another origin is refused before it is
-    followed. httpx drops the Authorization header across origins but re-sends the body on a
-    307/308, and a create's body holds the container secrets. Same-origin redirects are followed."""
+    """Response hook: a redirect of one of our calls to another origin (https to http on the same
+    host included), or to a Location the client cannot read, is refused before it is followed.
+    httpx drops the Authorization header across origins but re-sends the body on a 307/308, and a
+    create's body holds the container secrets. Same-origin redirects are followed."""
     if _ROUTE.get() is None or not response.has_redirect_location:
         return
     source = response.request.url
     try:
-        target = source.join(response.headers["location"])
+        target = _redirect_target(source, response.headers["location"])
     except (httpx2.InvalidURL, ValueError):
         raise _CrossOriginRedirect("an unreadable Location") from None
     if (target.scheme, target.host, target.port) != (source.scheme, source.host, source.port):
@@ -443,10 +454,16 @@ class InferenceEndpointProvider(ResourceProvider):
                 retry_after, ambiguous, last = _retry_after(error), status != 429, error
             except _CrossOriginRedirect as error:
                 fault = ApiError(target.scrub(
-                    f"{what} {target.label}: the API at {target.api_url} redirected the request to another host "
+                    f"{what} {target.label}: the API at {target.api_url} redirected the request to another origin "
                     f"({error.origin}); refused without following it, because the request carries the endpoint's "
                     "secrets. Point apiUrl (or $SCALEPATH_HF_ENDPOINTS_API) at the Inference Endpoints API itself."))
-            except (httpx2.TransportError, httpx2.TooManyRedirects) as error:
+            except httpx2.TooManyRedirects:
+                # A loop answers the same way every time: retrying it costs minutes and says "unavailable".
+                fault = ApiError(target.scrub(
+                    f"{what} {target.label}: the API at {target.api_url} redirected the request more than "
+                    f"{hf_http.get_session().max_redirects} times (a redirect loop); not retried. Point apiUrl (or "
+                    "$SCALEPATH_HF_ENDPOINTS_API) at the Inference Endpoints API itself."))
+            except httpx2.TransportError as error:
                 retry_after, ambiguous, last = None, isinstance(error, _AMBIGUOUS_TRANSPORT), error
             except json.JSONDecodeError as error:
                 fault = ApiError(target.scrub(

@@ -20,8 +20,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import dill
+import httpx2
 import pytest
 from huggingface_hub import constants
+from huggingface_hub.utils import _http as hf_http
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 
@@ -35,7 +37,9 @@ from components.huggingface.endpoint_provider import (
     create_marker,
     default_api_url,
 )
+from tests.support.connects import connects
 from tests.support.hf_api import RunningServer, Scripted
+from tests.support.tls import Tls, make_tls
 
 TOKEN = "hf_" + "T0kenValueThatMustNeverLeak" + "x" * 8
 FAST = RetryPolicy(attempts=3, base_seconds=0.01, max_seconds=2.0)
@@ -563,7 +567,7 @@ def test_a_redirect_to_another_host_is_refused_before_the_body_is_sent_there(ser
                                                                              provider) -> None:
     server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 307,
                                {"Location": f"{other_server.base_url}/endpoint/ml-team"}, {}))
-    with pytest.raises(HfEndpointError, match=r"redirected the request to another host \(http://127\.0\.0\.1:\d+\); "
+    with pytest.raises(HfEndpointError, match=r"redirected the request to another origin \(http://127\.0\.0\.1:\d+\); "
                                               r"refused without following it") as caught:
         provider.create(props(server))
     assert str(caught.value).endswith(
@@ -572,6 +576,93 @@ def test_a_redirect_to_another_host_is_refused_before_the_body_is_sent_there(ser
     assert other_server.api.received == [], "the create's body (container secrets) went to the other host"
     assert len(server.api.requests("POST")) == 1, "a refused redirect is not retried"
     assert TOKEN not in str(caught.value)
+
+
+@pytest.fixture
+def tls(tmp_path) -> Iterator[Tls]:
+    """A CA that ``huggingface_hub``'s client trusts (its documented ``set_client_factory``, as behind a
+    company proxy), for API servers that speak TLS and plain HTTP on one port."""
+    made, previous = make_tls(tmp_path), hf_http._GLOBAL_CLIENT_FACTORY
+    hf_http.set_client_factory(lambda: httpx2.Client(verify=made.client(), follow_redirects=True, timeout=None,
+                                                     event_hooks={"request": [hf_http.hf_request_event_hook]}))
+    yield made
+    hf_http.set_client_factory(previous)  # closes the session built with this CA
+
+
+#: Location -> the origin the refusal names; ``{port}`` is the API's own port, ``{other}`` another server's.
+AWAY = {
+    "https-to-http": ("http://127.0.0.1:{port}/v2/endpoint/ml-team", "http://127.0.0.1:{port}"),
+    "other-port": ("https://127.0.0.1:{other}/v2/endpoint/ml-team", "https://127.0.0.1:{other}"),
+    "other-host": ("https://localhost:{other}/v2/endpoint/ml-team", "https://localhost:{other}"),
+    "metadata": ("http://169.254.169.254/latest/meta-data/iam/security-credentials/", "http://169.254.169.254"),
+    "scheme-relative": ("//localhost:{other}/v2/endpoint/ml-team", "https://localhost:{other}"),
+    "user-info": ("http://user:pass@127.0.0.1:{other}/v2/endpoint/ml-team", "http://127.0.0.1:{other}"),
+    "user-info-trick": ("https://127.0.0.1:{port}@localhost:{other}/v2/endpoint/ml-team", "https://localhost:{other}"),
+    "no-host": ("http:///v2/endpoint/ml-team", "http://127.0.0.1"),  # httpx keeps the host, not the scheme
+    "unreadable": ("https:x", "an unreadable Location"),  # httpx cannot follow it: not a transport fault to retry
+}
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("case", list(AWAY))
+def test_a_redirect_to_another_origin_sends_nothing_there(tls, provider, status: int, case: str) -> None:
+    """Issue 27's probe "not tried": HTTPS to HTTP on the same host and port, another port or host, a
+    metadata address, user-info and scheme-relative Locations. The other origin receives nothing
+    (both servers speak TLS and plain HTTP, so either scheme would be seen), the API port gets no
+    plain-HTTP request, no socket even tries the metadata address, and the call is not retried."""
+    with RunningServer(tls=tls) as server, RunningServer(tls=tls) as other, connects() as seen:
+        location, origin = (text.format(port=server.port, other=other.port) for text in AWAY[case])
+        server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", status, {"Location": location}, {}))
+        with pytest.raises(HfEndpointError) as caught:
+            provider.create(props(server))
+    message = str(caught.value)
+    assert (f"the API at {server.base_url} redirected the request to another origin ({origin}); refused without "
+            "following it") in message, message
+    assert other.api.received == [], "the create (token, container secrets) reached the other origin"
+    assert len(server.api.requests("POST")) == 1, "a refused redirect is not retried"
+    assert all(r.tls for r in server.api.received), "a request went over plain HTTP"
+    assert "169.254.169.254" not in seen
+    assert TOKEN not in message and "pass" not in message
+
+
+def test_a_same_origin_redirect_is_followed_over_tls_with_the_token(tls, provider) -> None:
+    """The refusal is about origins, not redirects: ``..`` that resolves back to the API is followed."""
+    with RunningServer(tls=tls) as server:
+        server.api.states["chat-dev"] = deque(["running"])
+        server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 307,
+                                   {"Location": "../../v2/endpoint/ml-team"}, {}))
+        assert provider.create(props(server)).outs["status"] == "running"
+    posts = server.api.requests("POST")
+    assert len(posts) == 2 and all(r.tls for r in server.api.received)
+    assert posts[1].body["model"]["secrets"] == {"HF_TOKEN": TOKEN}
+    assert posts[1].headers["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_a_percent_encoded_crlf_in_a_location_injects_no_header(tls, provider) -> None:
+    with RunningServer(tls=tls) as server:
+        server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 307,
+                                   {"Location": "/v2/endpoint/ml-team%0d%0aX-Injected:%201"}, {}),
+                          Scripted("POST", "X-Injected", 400, {}, {"error": "no such namespace"}))
+        with pytest.raises(HfEndpointError, match="HTTP 400"):
+            provider.create(props(server))
+    assert [r.path for r in server.api.received] == ["/v2/endpoint/ml-team",
+                                                      "/v2/endpoint/ml-team%0d%0aX-Injected:%201"]
+    assert all("x-injected" not in r.headers for r in server.api.received)
+
+
+def test_a_redirect_loop_is_one_clear_error_not_retried(tls, provider) -> None:
+    """httpx2 stops after 20 redirects (the first request and 20 more); a loop is no transient fault:
+    retried, it cost every attempt's backoff and ended in "unavailable or rate-limiting"."""
+    with RunningServer(tls=tls) as server:
+        server.api.script(*[Scripted("POST", r"^/v2/endpoint/ml-team$", 307, {"Location": "/v2/endpoint/ml-team"},
+                                     {})] * 100)
+        with pytest.raises(HfEndpointError) as caught:
+            provider.create(props(server))
+    assert str(caught.value) == (
+        f"create ml-team/chat-dev: the API at {server.base_url} redirected the request more than 20 times (a "
+        "redirect loop); not retried. Point apiUrl (or $SCALEPATH_HF_ENDPOINTS_API) at the Inference Endpoints API "
+        "itself.")
+    assert len(server.api.requests("POST")) == 21
 
 
 @pytest.mark.parametrize("secret", [

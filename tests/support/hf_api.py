@@ -4,6 +4,7 @@ Shapes follow ``HfApi.create_inference_endpoint`` (request payload) and
 ``InferenceEndpoint.from_raw`` / ``InferenceEndpointHardware.from_raw`` (responses). Tests
 script failures (status codes with headers, bodies that are not JSON, answers lost after the
 request took effect, requests that hang until released) and the sequence of states GETs report.
+With ``tls`` the port speaks both TLS and plain HTTP, and each request records which it came over.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.tls import Tls, accept
+
 
 @dataclass
 class Received:
@@ -25,6 +28,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+    tls: bool = False
+    """Whether it came over TLS (on a server started with ``tls``)."""
 
 
 @dataclass
@@ -108,9 +113,9 @@ class FakeEndpointsApi:
             return default
         return queue.popleft() if len(queue) > 1 else queue[0]
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: Any) -> Answer:
+    def handle(self, method: str, path: str, headers: dict[str, str], body: Any, tls: bool = False) -> Answer:
         with self.lock:
-            self.received.append(Received(method, path, headers, body))
+            self.received.append(Received(method, path, headers, body, tls))
             for index, canned in enumerate(self.scripted):
                 if canned.method == method and re.search(canned.path, path):
                     del self.scripted[index]
@@ -172,7 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         body = json.loads(raw) if raw else None
         headers = {k.lower(): v for k, v in self.headers.items()}
-        answer = self.server.api.handle(self.command, self.path, headers, body)
+        answer = self.server.api.handle(self.command, self.path, headers, body, _connection.tls)
         if answer.hang:  # outside the API's lock: other requests go on meanwhile
             self.server.api.released.wait(timeout=60)
         try:
@@ -192,20 +197,31 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # keep test output clean
 
 
+_connection = threading.local()
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, api: FakeEndpointsApi):
+    def __init__(self, api: FakeEndpointsApi, tls: Tls | None = None):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.api = api
+        self.tls = tls
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:
+            request, _connection.tls = accept(request, self.tls)
+        except OSError:  # a client that gave up on our certificate
+            return
+        super().finish_request(request, client_address)
 
 
 class RunningServer:
     """The fake API on a loopback port, in a background thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: Tls | None = None) -> None:
         self.api = FakeEndpointsApi()
-        self._server = _Server(self.api)
+        self._server = _Server(self.api, tls)
         # shutdown() returns once serve_forever notices, at most one poll interval later; the
         # default 0.5 s made every test's teardown wait half a second.
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
@@ -215,7 +231,11 @@ class RunningServer:
     def base_url(self) -> str:
         """What ``apiUrl`` points at (the ``/v2`` API root)."""
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v2"
+        return f"{'https' if self._server.tls else 'http'}://{host}:{port}/v2"
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
 
     def __enter__(self) -> RunningServer:
         self._thread.start()
