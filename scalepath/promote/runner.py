@@ -130,6 +130,8 @@ async def _ask(client: httpx.AsyncClient, backend: Backend, case: Case, timeout_
     except httpx.HTTPError as error:
         return Outcome(name, False, None, error=f"connection failed: {type(error).__name__}")
     latency_ms = (time.perf_counter() - started) * 1000
+    if response.has_redirect_location:
+        return Outcome(name, False, None, error=_redirect_error(response))
     if response.status_code >= 300:
         return Outcome(name, False, None, error=f"HTTP {response.status_code}")
     answer = _content(bytes(body))
@@ -138,6 +140,16 @@ async def _ask(client: httpx.AsyncClient, backend: Backend, case: Case, timeout_
         return Outcome(name, False, latency_ms, error=f"answer is not a chat completion ({kind}; expected JSON "
                                                       "with choices[0].message.content)")
     return Outcome(name, True, latency_ms, answer=answer)
+
+
+def _redirect_error(response: httpx.Response) -> str:
+    """A redirect, named by where it points (scheme, host and port only: a Location may carry a
+    token in its user-info, path or query)."""
+    target = response.next_request.url if response.next_request is not None else None
+    where = f"{target.scheme}://{target.host}:{target.port or {'http': 80, 'https': 443}.get(target.scheme)}" \
+        if target is not None else "an unreadable Location"
+    return (f"HTTP {response.status_code}: redirected to {where}; not followed (promote follows no redirect): "
+            "point --backend at the server that answers")
 
 
 def _content(body: bytes) -> str | None:

@@ -11,8 +11,10 @@ from scalepath.promote.checks import Checker
 from scalepath.promote.gate import Criterion, Verdict, evaluate
 from scalepath.promote.runner import Backend, Outcome, RunResult, run_suite
 from scalepath.promote.suite import Case
+from tests.support.connects import connects
 from tests.support.openai_standin import Reply, StandIn
-from tests.support.raw_http import RawServer, answer
+from tests.support.raw_http import RawServer, answer, redirect
+from tests.support.tls import make_tls
 
 CASES = [Case.model_validate({"messages": [{"role": "user", "content": f"capital {i}"}],
                               "expect": {"contains": "Paris"}, "maxTokens": 16, "id": f"c{i}"})
@@ -128,16 +130,43 @@ def test_an_answer_that_is_no_chat_completion_is_an_error_of_its_case(respond, k
         f"answer is not a chat completion ({kind}; expected JSON with choices[0].message.content)"}
 
 
-def test_a_redirect_is_an_error_not_a_second_request() -> None:
-    with RawServer(answer("200 OK", "application/json", COMPLETION)) as elsewhere:
-        moved = answer("307 Temporary Redirect", "text/plain", b"")
+#: Location -> where the error says it points; ``{port}`` is the backend's own port, ``{other}`` another server's.
+REDIRECTS = {
+    "https-to-http": ("http://127.0.0.1:{port}/v1/chat/completions", "http://127.0.0.1:{port}"),
+    "other-port": ("https://127.0.0.1:{other}/v1/chat/completions", "https://127.0.0.1:{other}"),
+    "other-host": ("https://localhost:{other}/v1/chat/completions", "https://localhost:{other}"),
+    "metadata": ("http://169.254.169.254/latest/meta-data/iam/security-credentials/", "http://169.254.169.254:80"),
+    "user-info": ("http://user:pass@127.0.0.1:{other}/steal", "http://127.0.0.1:{other}"),
+    "same-origin-dot-dot": ("../../v1/chat/completions", "https://127.0.0.1:{port}"),
+}
 
-        def redirect(sock, closing) -> None:
-            sock.sendall(f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {elsewhere.url}/chat/completions\r\n"
-                         "Content-Length: 0\r\n\r\n".encode())
 
-        result = suite_run(redirect)
-    assert moved and {o.error for o in result.outcomes} == {"HTTP 307"} and elsewhere.requests == 0
+@pytest.mark.parametrize("status", ["301 Moved Permanently", "302 Found", "307 Temporary Redirect",
+                                    "308 Permanent Redirect"])
+@pytest.mark.parametrize("case", list(REDIRECTS))
+def test_a_redirect_is_an_error_naming_where_it_points_never_a_second_request(
+        tmp_path, monkeypatch, status: str, case: str) -> None:
+    """The backend key rides every request: a TLS backend (trusted through the client's own
+    SSL_CERT_FILE) redirecting anywhere, its own port in clear included, gets one request and no
+    second one; the other server, which speaks TLS and HTTP, sees nothing; nothing dials the metadata
+    address."""
+    tls = make_tls(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca_file))
+    key = "sk-candidate-key-0123456789"
+    with RawServer(answer("200 OK", "application/json", COMPLETION), tls=tls) as other:
+        def respond(sock, closing) -> None:
+            location = REDIRECTS[case][0].format(port=server.port, other=other.port)
+            redirect(status, lambda _: location)(sock, closing)
+
+        with RawServer(respond, tls=tls) as server, Checker() as checker, connects() as seen:
+            result = run_suite(CASES[:2], Backend("cand", server.url, key, "m"), concurrency=2, timeout_s=30,
+                               checker=checker)
+    where = REDIRECTS[case][1].format(port=server.port, other=other.port)
+    assert {o.error for o in result.outcomes} == {
+        f"HTTP {status.split()[0]}: redirected to {where}; not followed (promote follows no redirect): point "
+        "--backend at the server that answers"}
+    assert other.requests == 0 and server.requests == 2 and all(h.tls for h in server.heads)
+    assert "169.254.169.254" not in seen
 
 
 @pytest.mark.parametrize("expect", [
