@@ -4,16 +4,19 @@ ruamel.yaml's round-trip loader tells where each ``weight`` value stands; only t
 rewritten in the original text (and, for a target new to the route, one entry is added in the
 style of its siblings), so comments, quoting, order and layout stay byte for byte. The result is
 parsed again and must equal the original document with exactly the new weights, and must pass the
-stack's own parser, before it replaces the file (:func:`components.files.write_atomic`). The file is
-read again just before the write and must still be what the run started from; a symlink is
-followed, so the file it names is the one replaced. Targets shared through a YAML anchor, alias or
-merge key are refused: an edit in one place would move every route that shares them.
+stack's own parser, before it replaces the file (:func:`components.files.write_atomic`, owner,
+group and mode kept). The file is read again just before the write and must still be what the run
+started from, and still be there, unchanged, at the rename; a symlink is followed, so the file it
+names is the one replaced and the link stays; a file with other hard links is refused. Targets
+shared through a YAML anchor, alias or merge key are refused: an edit in one place would move
+every route that shares them.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from components.files import read_regular_file, write_atomic
+from components.files import FileChanged, read_regular, write_atomic
 from stacks.errors import ConfigError
 
 GATEWAY_KEY = "scalepath:gateway"
@@ -71,17 +74,25 @@ def checked_edit(text: str, route: str, weights: Mapping[str, int], check: Calla
 
 def write_weights(path: Path, route: str, weights: Mapping[str, int], *, read_before: str,
                   check: Callable[[str], object]) -> None:
-    """Rewrite ``path`` (the file a symlink names) with the new weights, atomically and with its mode
-    kept. ``read_before`` is the text the run started from: a file changed since is not touched."""
+    """Rewrite ``path`` (the file a symlink names) with the new weights, atomically, with its mode,
+    owner and group kept. ``read_before`` is the text the run started from: a file changed since, or
+    while the new one is written, is not touched; nor is a file with other hard links."""
     real = Path(os.path.realpath(path))
-    text = read_regular_file(real)
+    text, read = read_regular(real)
     if text != read_before:
         raise EnvFileError(f"{path} changed while the suite ran; nothing was written. Run promote again on the "
                            "file as it is now")
+    if read.st_nlink > 1:
+        raise EnvFileError(f"{path} has {read.st_nlink} hard links: replacing it would leave the other names with "
+                           "the old weights, and writing it in place could leave it half-written; nothing was "
+                           "written. Make it a file of its own (cp it aside and back) or use a symlink")
     edited = checked_edit(text, route, weights, check)
     try:
-        write_atomic(real, edited, mode=real.stat().st_mode & 0o777)
-    except OSError as error:  # disk full, read-only folder: the old file is whole, say so
+        write_atomic(real, edited, mode=stat.S_IMODE(read.st_mode), replaces=(read, text))
+    except FileChanged:
+        raise EnvFileError(f"{path} changed while the new weights were being written; nothing was written. Run "
+                           "promote again on the file as it is now") from None
+    except OSError as error:  # disk full, read-only folder, an owner we cannot give: the old file is whole
         raise EnvFileError(f"cannot write the new weights to {path}: {error.strerror or error}; the file is "
                            "unchanged") from None
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from scalepath.promote import envfile
 from scalepath.promote.envfile import EnvFileError, checked_edit, with_weights, write_weights
 from stacks.errors import ConfigError, ConfigIssue
+from tests.support import ROOT
 
 FLOW = """\
 config:
@@ -189,3 +199,176 @@ def test_files_the_writer_cannot_edit_are_refused_saying_why(text: str, message:
     with pytest.raises(EnvFileError) as caught:
         with_weights(text, "other", {"big": 100})
     assert str(caught.value) == message
+
+
+# -- Races and odd files around --write (the probe issue 27 left "not tried") ------------------------
+
+NEW = {"chat-endpoint": 80, "chat": 20}
+PASSWD = "root:x:0:0:root:/root:/bin/bash\nme:x:1000:1000::/home/me:/bin/sh\n"
+
+
+def _between_read_and_write(monkeypatch: pytest.MonkeyPatch, act: Callable[[], None]) -> None:
+    """Run ``act`` once, right after write_weights read the file for the last time: the race made
+    deterministic (the edit is parsed and checked in the window, then the new file written)."""
+    read = envfile.read_regular
+
+    def read_then_act(*args, **kwargs):
+        result = read(*args, **kwargs)
+        act()
+        return result
+
+    monkeypatch.setattr(envfile, "read_regular", read_then_act)
+
+
+def _swap_for_symlink(path: Path, victim: Path) -> None:
+    path.unlink()
+    path.symlink_to(victim)
+
+
+def _replace(path: Path, text: str) -> None:  # as an editor saves: a new file renamed over the old
+    (path.parent / "editor.tmp").write_text(text)
+    os.replace(path.parent / "editor.tmp", path)
+
+
+@pytest.mark.parametrize("race", ["symlink-to-a-users-file", "edited-same-size", "replaced-same-text", "removed"])
+def test_a_file_that_changes_between_read_and_write_is_left_as_it_became(tmp_path: Path, monkeypatch, race) -> None:
+    """Someone who can write the folder swaps the file for a symlink to another file of the user's (a
+    passwd-like file), edits it, saves it anew, or deletes it while promote checks the edit: nothing
+    is written, through the link or over it, and nothing is recreated."""
+    path, victim = tmp_path / "Pulumi.dev.yaml", tmp_path / "passwd"
+    path.write_text(FLOW)
+    victim.write_text(PASSWD)
+    edited = FLOW.replace("current stage", "CURRENT STAGE")  # same size: mtime granularity cannot hide it
+    act = {"symlink-to-a-users-file": lambda: _swap_for_symlink(path, victim),
+           "edited-same-size": lambda: path.write_text(edited),
+           "replaced-same-text": lambda: _replace(path, FLOW),
+           "removed": path.unlink}[race]
+    _between_read_and_write(monkeypatch, act)
+    with pytest.raises(EnvFileError, match=r"changed while the new weights were being written; nothing was written"):
+        write_weights(path, "chat", NEW, read_before=FLOW, check=accept)
+    assert victim.read_text() == PASSWD
+    after = {"symlink-to-a-users-file": lambda: path.is_symlink() and os.readlink(path) == str(victim),
+             "edited-same-size": lambda: path.read_text() == edited,
+             "replaced-same-text": lambda: path.read_text() == FLOW,
+             "removed": lambda: not path.exists()}[race]
+    assert after()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == [], "a temporary file was left"
+
+
+def test_a_symlink_to_a_file_outside_the_folder_is_written_through_and_stays_a_link(tmp_path: Path) -> None:
+    """A link the user made on purpose (the env file kept in another checkout): its target is
+    replaced atomically with its mode kept, and the link is not turned into a regular file."""
+    outside = tmp_path / "elsewhere" / "Pulumi.dev.yaml"
+    outside.parent.mkdir()
+    outside.write_text(FLOW)
+    outside.chmod(0o640)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.dev.yaml").symlink_to(outside)
+    write_weights(project / "Pulumi.dev.yaml", "chat", NEW, read_before=FLOW, check=accept)
+    assert (project / "Pulumi.dev.yaml").is_symlink() and "weight: 80}" in outside.read_text()
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o640
+    assert sorted(p.name for p in outside.parent.iterdir()) == ["Pulumi.dev.yaml"]
+
+
+def test_a_hard_linked_file_is_refused_and_both_names_keep_their_text(tmp_path: Path) -> None:
+    path, other = tmp_path / "Pulumi.dev.yaml", tmp_path / "Pulumi.dev-copy.yaml"
+    path.write_text(FLOW)
+    os.link(path, other)
+    with pytest.raises(EnvFileError, match="has 2 hard links: replacing it would leave the other names with the old "
+                                           "weights"):
+        write_weights(path, "chat", NEW, read_before=FLOW, check=accept)
+    assert path.read_text() == other.read_text() == FLOW and path.stat().st_nlink == 2
+
+
+ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="only root can make a file another user owns")
+
+
+@ROOT_ONLY
+def test_root_writing_a_users_file_keeps_its_owner_group_and_mode(tmp_path: Path) -> None:
+    """CI running as root on a checkout a user owns: the new file is the user's, not root's."""
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(FLOW)
+    os.chown(path, 4242, 4343)
+    path.chmod(0o664)
+    write_weights(path, "chat", NEW, read_before=FLOW, check=accept)
+    info = path.stat()
+    assert "weight: 80}" in path.read_text()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (4242, 4343, 0o664)
+
+
+def _as_user(uid: int, call: Callable[[], str]) -> str:
+    """``call()`` in a forked child that has dropped to ``uid`` (gid the same); its result or error text."""
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        os.close(read)
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            text = call()
+        except BaseException as error:  # noqa: BLE001 (everything goes back to the parent as text)
+            text = f"{type(error).__name__}: {error}"
+        os.write(write, text.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        text = pipe.read()
+    os.waitpid(child, 0)
+    return text
+
+
+@ROOT_ONLY
+def test_a_user_who_cannot_keep_the_owner_is_refused_and_the_file_is_untouched() -> None:
+    """A group-writable file of another user in a shared folder: the new file would be the writer's, so
+    promote refuses instead of silently taking the file over."""
+    shared = Path(tempfile.mkdtemp(prefix="scalepath-shared-", dir="/tmp"))  # a folder uid 4242 can reach
+    try:
+        shared.chmod(0o777)
+        path = shared / "Pulumi.dev.yaml"
+        path.write_text(FLOW)
+        os.chown(path, 4343, 4343)
+        path.chmod(0o666)
+
+        def promote_as_another_user() -> str:
+            try:
+                write_weights(path, "chat", NEW, read_before=FLOW, check=accept)
+            except EnvFileError as error:
+                return str(error)
+            return "written"
+
+        assert _as_user(4242, promote_as_another_user) == (
+            f"cannot write the new weights to {path}: it belongs to uid 4343 gid 4343, and a file written by uid 4242 "
+            "cannot be given that owner; run as its owner; the file is unchanged")
+        assert path.read_text() == FLOW and path.stat().st_uid == 4343
+        assert sorted(p.name for p in shared.iterdir()) == ["Pulumi.dev.yaml"]
+    finally:
+        shutil.rmtree(shared)
+
+
+CRASH = """
+import os, signal, sys
+from pathlib import Path
+from scalepath.promote.envfile import write_weights
+write = os.write
+def half_then_die(fd, data):  # the machine dies halfway through writing the new file
+    write(fd, bytes(data[: len(data) // 2]))
+    os.kill(os.getpid(), signal.SIGKILL)
+os.write = half_then_die
+path = Path(sys.argv[1])
+write_weights(path, "chat", {"chat-endpoint": 80, "chat": 20}, read_before=path.read_text(), check=lambda text: None)
+"""
+
+
+def test_a_crash_halfway_through_the_write_leaves_the_old_file_whole(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(FLOW)
+    out = subprocess.run([sys.executable, "-c", CRASH, str(path)], capture_output=True, timeout=120, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    assert path.read_bytes() == FLOW.encode()
+    # SIGKILL leaves no chance to clean up: the half-written temporary file stays beside it, hidden.
+    (left,) = [p for p in tmp_path.iterdir() if p != path]
+    assert left.name.startswith(".Pulumi.dev.yaml.") and left.name.endswith(".tmp")
+    assert stat.S_IMODE(left.stat().st_mode) == 0o600
