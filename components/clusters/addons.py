@@ -56,6 +56,10 @@ ALERTMANAGER_SERVICE_ACCOUNT = "alertmanager"
 """The EKS Alertmanager's service account (its Pod Identity role may publish the gateway's alerts)."""
 ALERTMANAGER_CONFIG_LABEL = {"scalepath.dev/alertmanager-config": "true"}
 """The label of the ``AlertmanagerConfig`` objects the EKS Alertmanager takes."""
+POD_IDENTITY_ANNOTATION = "scalepath.dev/pod-identity-association"
+"""Alertmanager pod annotation naming its Pod Identity association: a new association restarts the
+pod, and only a pod started after its association gets the credentials (EKS user guide,
+pod-id-how-it-works)."""
 
 PROMETHEUS_FULLNAME = "kps"
 """``fullnameOverride`` of kube-prometheus-stack, so the Prometheus service name is stable."""
@@ -103,8 +107,9 @@ def device_plugin_values() -> dict[str, Any]:
     }
 
 
-def prometheus_values() -> dict[str, Any]:
-    """Prometheus and its operator on the system nodes, selecting monitors from every namespace."""
+def prometheus_values(alertmanager_identity: pulumi.Input[str]) -> dict[str, Any]:
+    """Prometheus and its operator on the system nodes, selecting monitors from every namespace;
+    ``alertmanager_identity`` is the id of Alertmanager's Pod Identity association."""
     system = system_node_selector()
     return {
         "fullnameOverride": PROMETHEUS_FULLNAME,
@@ -112,10 +117,12 @@ def prometheus_values() -> dict[str, Any]:
         "prometheusOperator": {"nodeSelector": system},
         # Alertmanager takes the AlertmanagerConfig objects stacks label for it (the gateway's route
         # to its SNS topic), from its own namespace, without adding a namespace matcher to their
-        # routes; its service account has a fixed name for the gateway's Pod Identity association.
+        # routes; its service account has a fixed name for its Pod Identity association, whose id
+        # on the pod restarts it when the association is new (podMetadata reaches the pods).
         "alertmanager": {
             "serviceAccount": {"name": ALERTMANAGER_SERVICE_ACCOUNT},
             "alertmanagerSpec": {
+                "podMetadata": {"annotations": {POD_IDENTITY_ANNOTATION: alertmanager_identity}},
                 "nodeSelector": system,
                 "alertmanagerConfigSelector": {"matchLabels": dict(ALERTMANAGER_CONFIG_LABEL)},
                 "alertmanagerConfigMatcherStrategy": {"type": "None"},

@@ -22,6 +22,7 @@ import pulumi_kubernetes as k8s
 from components import catalog
 from components.clusters import eks_versions
 from components.clusters.addons import (
+    ALERTMANAGER_SERVICE_ACCOUNT,
     KEDA,
     KUBE_PROMETHEUS_STACK,
     METRICS_SERVER,
@@ -58,6 +59,7 @@ GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 
 _MANAGED_POLICY = "arn:aws:iam::aws:policy/"
+
 
 INSTALLS = frozenset({Capability.KEDA, Capability.PROMETHEUS_OPERATOR, Capability.RESOURCE_METRICS})
 """What workloads on the cluster may rely on (KEDA, kube-prometheus-stack, metrics-server; no
@@ -147,6 +149,10 @@ class EksGpuCluster(pulumi.ComponentResource):
     gpus_per_node: int
     keda_pod_identity: str | None
     """KEDA pod identity provider for Prometheus queries: none needed in-cluster."""
+    alertmanager_role: pulumi.Output[str]
+    """Name of the IAM role the cluster's Alertmanager holds through EKS Pod Identity (no
+    permissions of its own): whoever routes alerts to AWS lets it publish there (the gateway: its
+    SNS topic)."""
     ready: list[pulumi.Resource]
     """What a workload should depend on: the node groups and the add-ons."""
 
@@ -422,9 +428,22 @@ class EksGpuCluster(pulumi.ComponentResource):
         # EKS has no resource metrics API of its own; an HPA on CPU (the gateway's) reads it.
         metrics = helm_release(f"{name}-metrics-server", METRICS_SERVER, {"nodeSelector": system_node_selector()},
                                helm_opts)
-        prometheus = helm_release(f"{name}-prometheus", KUBE_PROMETHEUS_STACK, prometheus_values(),
+        # EKS gives a pod its Pod Identity credentials only if the association exists when the pod
+        # starts (EKS user guide, pod-id-how-it-works): Alertmanager's comes before the chart and
+        # its id is on the pod (a new association restarts it), so a publish policy added later
+        # (the gateway's) works on the running pod.
+        alertmanager_role = self._pod_identity_role("alertmanager-role")
+        alertmanager_identity = aws.eks.PodIdentityAssociation(
+            f"{name}-alertmanager-identity", cluster_name=cluster.name, namespace=KUBE_PROMETHEUS_STACK.namespace,
+            service_account=ALERTMANAGER_SERVICE_ACCOUNT, role_arn=alertmanager_role.arn, tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[pod_identity],
+                                        aliases=[_gateway_alertmanager_identity()]),
+        )
+        self.alertmanager_role = alertmanager_role.name
+        prometheus = helm_release(f"{name}-prometheus", KUBE_PROMETHEUS_STACK,
+                                  prometheus_values(alertmanager_identity.id),
                                   pulumi.ResourceOptions(parent=self, provider=self.provider,
-                                                         depends_on=[system, storage_class]))
+                                                         depends_on=[system, storage_class, alertmanager_identity]))
         addons = [ebs_csi, storage_class, autoscaler, device_plugin, keda, metrics, prometheus]
         if self._args.gpu_telemetry is not None:
             # Its ServiceMonitor and PrometheusRule need the operator's CRDs: after Prometheus.
@@ -500,3 +519,11 @@ def _autoscaler_policy(cluster_name: str) -> str:
          "Condition": {"StringEquals": {
              f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}}},
     ]})
+
+
+def _gateway_alertmanager_identity() -> pulumi.Alias:
+    """Where the gateway's meter made Alertmanager's Pod Identity association before the cluster
+    did: an update moves it here (its role updates in place) instead of creating a second
+    association for the same service account, which EKS refuses (ResourceInUseException)."""
+    gateway = f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::scalepath:index:Gateway::gateway"
+    return pulumi.Alias(name="gateway-alertmanager-identity", parent=gateway)

@@ -134,6 +134,9 @@ class KubernetesRuntime:
     gcp_project: str | None = None
     aws_region: str | None = None
     """EKS: where the alert topic is (Alertmanager signs its SNS calls for this region)."""
+    alertmanager_role: pulumi.Input[str] | None = None
+    """EKS: the IAM role (name) the cluster's Alertmanager holds through Pod Identity; the meter
+    lets it publish to the alert topic."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,8 +21,6 @@ from components.gateway.ecs import attach_invoke_policies
 from components.gateway.meter_aws import alert_topic, publish_policy
 from components.gateway.meter_gcp import alert_policies, dashboard
 from components.gateway.meter_k8s import (
-    ALERTMANAGER_NAMESPACE,
-    ALERTMANAGER_SA,
     alertmanager_config,
     dashboard_config_map,
     pod_monitoring,
@@ -180,17 +178,15 @@ def _meter(name: str, args: GatewayArgs, labels: dict[str, str], selector: dict[
     _custom(f"{name}-rules", prometheus_rule(meter, NAMESPACE, labels, gateway), k8s_opts)
     board = dashboard_config_map(meter, NAMESPACE, labels, gateway)
     k8s.core.v1.ConfigMap(f"{name}-dashboard", metadata=board["metadata"], data=board["data"], opts=k8s_opts)
-    # Alertmanager publishes to the topic the budget's addresses subscribe to, as its own Pod Identity role.
-    tags = aws_tags(args.tags)
-    alerts = alert_topic(name, args, tags, opts)
+    # Alertmanager publishes to the topic the budget's addresses subscribe to with the role the
+    # cluster gives it through Pod Identity before it starts (components/clusters/eks.py): an IAM
+    # policy added here applies to the running pod, an association added here would not.
+    assert cluster.alertmanager_role is not None, "EKS clusters give Alertmanager a Pod Identity role"
+    alerts = alert_topic(name, args, aws_tags(args.tags), opts)
     topic = alerts.topic
-    role = aws.iam.Role(f"{name}-alertmanager-role", assume_role_policy=_ASSUME_PODS, tags=tags, opts=opts)
-    aws.iam.RolePolicy(f"{name}-alertmanager-publish", role=role.id,
+    aws.iam.RolePolicy(f"{name}-alertmanager-publish", role=cluster.alertmanager_role,
                        policy=pulumi.Output.all(topic.arn, alerts.key_arn).apply(lambda a: publish_policy(*a)),
                        opts=opts)
-    aws.eks.PodIdentityAssociation(f"{name}-alertmanager-identity", cluster_name=cluster.cluster_name,
-                                   namespace=ALERTMANAGER_NAMESPACE, service_account=ALERTMANAGER_SA,
-                                   role_arn=role.arn, tags=tags, opts=opts)
     route = topic.arn.apply(lambda arn: alertmanager_config(labels, gateway, arn, cluster.aws_region or ""))
     k8s.apiextensions.CustomResource(
         f"{name}-alert-route", api_version="monitoring.coreos.com/v1alpha1", kind="AlertmanagerConfig",

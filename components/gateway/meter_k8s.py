@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from components import grafana
-from components.clusters.addons import ALERTMANAGER_CONFIG_LABEL, ALERTMANAGER_SERVICE_ACCOUNT, KUBE_PROMETHEUS_STACK
+from components.clusters.addons import ALERTMANAGER_CONFIG_LABEL, KUBE_PROMETHEUS_STACK
 from components.gateway.args import MeterArgs
 from components.gateway.meter import (
     RULE_GROUP,
@@ -23,7 +23,7 @@ from components.gateway.meter import (
 #: Where GKE's managed collectors run (GKE Standard), and their service account.
 GMP_NAMESPACE, GMP_COLLECTOR = "gmp-system", "collector"
 #: The EKS cluster's Alertmanager (kube-prometheus-stack, ``components/clusters/addons.py``).
-ALERTMANAGER_NAMESPACE, ALERTMANAGER_SA = KUBE_PROMETHEUS_STACK.namespace, ALERTMANAGER_SERVICE_ACCOUNT
+ALERTMANAGER_NAMESPACE = KUBE_PROMETHEUS_STACK.namespace
 NAME = "gateway"
 
 

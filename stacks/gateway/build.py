@@ -115,7 +115,8 @@ def _runtime(ctx: StackContext, gateway: GatewayConfig, runtime: GatewayRuntime)
         return {"kubernetes": KubernetesRuntime(
             provider=component.provider, cloud=cloud.value, stage=cluster.stage.value,
             cluster_name=component.cluster_name, ready=component.ready, gcp_project=targets.gcp_project,
-            aws_region=targets.aws_region)}
+            aws_region=targets.aws_region,
+            alertmanager_role=component.alertmanager_role if cloud is Cloud.AWS else None)}
     if runtime is GatewayRuntime.ECS:
         network = aws_stack.network(ctx)
         public = ctx.spec.network.mode == "public"

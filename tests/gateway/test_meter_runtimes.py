@@ -215,8 +215,6 @@ def test_eks_alerts_reach_the_budget_addresses_through_alertmanager_and_sns(plan
     subscriptions = {s.name: s.inputs["endpoint"] for s in of_type(plan, "aws:sns/topicSubscription:TopicSubscription")
                      if s.name.startswith("gateway-alerts-")}
     assert subscriptions == {f"gateway-alerts-{i}": address for i, address in enumerate(NOTIFY["eks"])}
-    identity = one(plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "gateway-alertmanager-identity")
-    assert (identity.inputs["namespace"], identity.inputs["serviceAccount"]) == ("monitoring", "alertmanager")
     # The cluster's Alertmanager takes this object: its namespace, its label, its service account.
     values = next(r.inputs["values"] for r in of_type(plan, "kubernetes:helm.sh/v3:Release")
                   if r.inputs["chart"] == "kube-prometheus-stack")
@@ -231,6 +229,29 @@ def test_eks_alerts_reach_the_budget_addresses_through_alertmanager_and_sns(plan
     # Route panels name their series by route, target panels by the engine's model_id.
     assert {p["targets"][0]["legendFormat"] for p in board["panels"]} == {"{{route}}{{model_id}}"}
     assert [v for v in plan.violations if v["level"] == "mandatory"] == []
+
+
+def test_eks_alertmanager_starts_with_the_pod_identity_the_gateway_grants(plans: dict[str, Plan]) -> None:
+    """EKS adds the Pod Identity credential variables only to pods it starts after the association
+    (EKS user guide, pod-id-how-it-works: "When Amazon EKS starts a new pod that uses a service
+    account with an EKS Pod Identity association, the cluster adds ..."). An Alertmanager started
+    before it signs SNS calls with nothing of its role, so the alerts never arrive: the chart that
+    starts Alertmanager waits for the association, and the gateway's publish policy is on that
+    association's role."""
+    plan = plans["eks"]
+    (association,) = [r for r in of_type(plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+                      if (r.inputs["namespace"], r.inputs["serviceAccount"]) == ("monitoring", "alertmanager")]
+    chart = next(r for r in of_type(plan, "kubernetes:helm.sh/v3:Release")
+                 if r.inputs["chart"] == "kube-prometheus-stack")
+    assert association.urn in chart.dependencies
+    # An Alertmanager already running when the association is new (a cluster deployed before this
+    # order) restarts: the association's id is an annotation on its pod.
+    annotations = chart.inputs["values"]["alertmanager"]["alertmanagerSpec"]["podMetadata"]["annotations"]
+    assert list(annotations) == ["scalepath.dev/pod-identity-association"]
+    assert association.urn in chart.property_dependencies["values"]
+    (role_urn,) = association.property_dependencies["roleArn"]
+    publish = one(plan, "aws:iam/rolePolicy:RolePolicy", "gateway-alertmanager-publish")
+    assert publish.property_dependencies["role"] == [role_urn]
 
 
 @pytest.mark.parametrize(("runtime", "cpu", "gib", "fits"), [
