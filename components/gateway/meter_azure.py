@@ -15,24 +15,30 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure_native
 import yaml
 
+from components.files import load_data
 from components.gateway.args import KEY_ENV, PORT, MeterArgs
 from components.gateway.meter import FOR_SECONDS, RULE_GROUP, SCRAPE_SECONDS, panels, route_alerts, scrape_config
 from components.gateway.sizes import SIDECARS
 
+#: The agent pin, the ingestion settings and the workbook's query schema, with their sources.
+DATA_FILE = Path(__file__).parent.parent / "data" / "meter_delivery.yaml"
+_DATA = load_data(DATA_FILE)
 #: Prometheus in agent mode (scrape and remote-write only); Entra ID managed-identity remote write
-#: needs Prometheus 2.45 or later (Azure Monitor docs, "Remote write ... managed identity").
-AGENT_IMAGE = "quay.io/prometheus/prometheus:v3.5.0"
+#: needs Prometheus 2.45 or later (``azureAgent.managedIdentitySince``).
+AGENT_IMAGE: str = _DATA["azureAgent"]["image"]
 CONFIG_ENV = "SCALEPATH_COLLECTOR_CONFIG"
 #: Built-in role (same id in every tenant): Monitoring Metrics Publisher, on the data collection rule.
-MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
-STREAM = "Microsoft-PrometheusMetrics"
-INGESTION_API_VERSION = "2023-04-24"
+MONITORING_METRICS_PUBLISHER: str = _DATA["azureIngestion"]["monitoringMetricsPublisher"]
+STREAM: str = _DATA["azureIngestion"]["stream"]
+INGESTION_API_VERSION: str = _DATA["azureIngestion"]["apiVersion"]
+_WORKBOOK = _DATA["azureWorkbook"]
 #: Workbook ids are GUIDs: one per stack's gateway, derived from its physical name.
 _WORKBOOK_NAMESPACE = uuid.UUID("5ca1e9a7-0000-4000-8000-000000000025")
 
@@ -119,18 +125,18 @@ def alert_rules(name: str, meter: MeterArgs, gateway: str, group: pulumi.Input[s
 
 
 def workbook_data(meter: MeterArgs, gateway: str, workspace_id: str) -> str:
-    """A workbook (``Notebook/1.0``) with one Prometheus chart per panel (query type 16, the Azure
-    Monitor workspace data source)."""
+    """A workbook (``Notebook/1.0``) with one Prometheus chart per panel (the Azure Monitor
+    workspace data source: ``azureWorkbook`` in the data file)."""
     items = [{"type": 1, "name": "title", "content": {"json": f"## scalepath gateway `{gateway}`"}},
              {"type": 9, "name": "time", "content": {"version": "KqlParameterItem/1.0", "parameters": [{
                  "id": "time", "version": "KqlParameterItem/1.0", "name": "TimeRange", "type": 4,
                  "value": {"durationMs": 21600000}, "typeSettings": {"allowCustom": True}}]}}]
     for index, (title, query) in enumerate(panels(meter, gateway)):
         items.append({"type": 3, "name": f"panel-{index}", "customWidth": "50", "content": {
-            "version": "KqlItem/1.0", "title": title, "queryType": 16, "resourceType": "microsoft.monitor/accounts",
-            "crossComponentResources": [workspace_id], "timeContextFromParameter": "TimeRange",
-            "visualization": "timechart", "size": 0,
-            "query": json.dumps({"version": "PrometheusQueryProvider/1.0", "queryText": query,
+            "version": "KqlItem/1.0", "title": title, "queryType": _WORKBOOK["queryType"],
+            "resourceType": _WORKBOOK["resourceType"], "crossComponentResources": [workspace_id],
+            "timeContextFromParameter": "TimeRange", "visualization": "timechart", "size": 0,
+            "query": json.dumps({"version": _WORKBOOK["queryProvider"], "queryText": query,
                                  "type": "query_range"})}})
     return json.dumps({"version": "Notebook/1.0", "items": items, "isLocked": False}, sort_keys=True)
 
