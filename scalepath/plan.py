@@ -68,6 +68,8 @@ class RecordingMonitor(MockMonitor):
                          "replacementTrigger": (from_wire(json_format.MessageToDict(request.replacement_trigger))
                                                 if request.HasField("replacement_trigger") else None),
                          "ignoreChanges": list(request.ignoreChanges),
+                         # Earlier names an update moves the resource from (``Alias`` specs).
+                         "aliases": [json_format.MessageToDict(a) for a in request.aliases],
                          # ``<provider urn>::<id>``: a replaced provider replaces what it manages.
                          "provider": request.provider or None},
             ))

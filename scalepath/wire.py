@@ -39,8 +39,8 @@ class PlannedResource:
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     """Lifecycle options the engine would apply (``deleteBeforeReplace``, ``retainOnDelete``,
-    ``replacementTrigger``, ``ignoreChanges``) and the explicit ``provider`` reference; not part of
-    the plan JSON contract."""
+    ``replacementTrigger``, ``ignoreChanges``, ``aliases``) and the explicit ``provider`` reference;
+    not part of the plan JSON contract."""
 
     def to_json(self) -> dict[str, Any]:
         """The contract shape: urn, type, name, parent, custom, inputs."""
