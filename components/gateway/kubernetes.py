@@ -53,17 +53,19 @@ def gateway_account_id(physical_name: str, runtime: str) -> str:
     return f"gw-{hashlib.sha256(physical_name.encode()).hexdigest()[:12]}-{runtime}"
 
 
-def _identity(name: str, args: GatewayArgs, opts: pulumi.ResourceOptions) -> dict[str, str]:
-    """Cloud identity of the pods; returns the ServiceAccount's annotations."""
+def _identity(name: str, args: GatewayArgs,
+              opts: pulumi.ResourceOptions) -> tuple[dict[str, str], list[pulumi.Resource]]:
+    """Cloud identity of the pods; returns the ServiceAccount's annotations and what the pods wait
+    for (EKS adds the Pod Identity credentials only to pods started after the association)."""
     cluster = args.kubernetes
     assert cluster is not None
     if cluster.cloud == "aws":
         role = aws.iam.Role(f"{name}-pod-role", assume_role_policy=_ASSUME_PODS, tags=aws_tags(args.tags), opts=opts)
         attach_invoke_policies(name, role, args, opts)
-        aws.eks.PodIdentityAssociation(f"{name}-pod-identity", cluster_name=cluster.cluster_name,
-                                       namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, role_arn=role.arn,
-                                       tags=aws_tags(args.tags), opts=opts)
-        return {}
+        association = aws.eks.PodIdentityAssociation(
+            f"{name}-pod-identity", cluster_name=cluster.cluster_name, namespace=NAMESPACE,
+            service_account=SERVICE_ACCOUNT, role_arn=role.arn, tags=aws_tags(args.tags), opts=opts)
+        return {}, [association]
     project = cluster.gcp_project or ""
     account = gcp.serviceaccount.Account(f"{name}-sa", account_id=gateway_account_id(args.physical_name, "k8s"),
                                          project=project, display_name="scalepath gateway", opts=opts)
@@ -71,7 +73,7 @@ def _identity(name: str, args: GatewayArgs, opts: pulumi.ResourceOptions) -> dic
         f"{name}-wi", service_account_id=account.name, role="roles/iam.workloadIdentityUser",
         member=f"serviceAccount:{project}.svc.id.goog[{NAMESPACE}/{SERVICE_ACCOUNT}]", opts=opts)
     grant_vertex(name, args, account.email, project, opts)
-    return {"iam.gke.io/gcp-service-account": account.email}
+    return {"iam.gke.io/gcp-service-account": account.email}, []
 
 
 def grant_vertex(name: str, args: GatewayArgs, email: pulumi.Input[str], project: str,
@@ -88,7 +90,7 @@ def deploy_kubernetes(name: str, args: GatewayArgs, key: pulumi.Input[str],
     """The workload and its Service; returns the OpenAI base URL (the load balancer's address)."""
     cluster = args.kubernetes
     assert cluster is not None
-    annotations = _identity(name, args, opts)
+    annotations, identity = _identity(name, args, opts)
     k8s_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
         provider=cluster.provider, depends_on=list(cluster.ready)))
     # `stage` names the cluster's stage: it decides what the cloud bills for the LoadBalancer Service.
@@ -130,7 +132,7 @@ def deploy_kubernetes(name: str, args: GatewayArgs, key: pulumi.Input[str],
                 "security_context": {"allow_privilege_escalation": False},
             }],
         }},
-    }, opts=ns_opts)
+    }, opts=pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=identity)))
     service = k8s.core.v1.Service(f"{name}-service", metadata={
         **meta, "name": "gateway",
         "annotations": _INTERNAL[cluster.cloud] if args.private else {}}, spec={

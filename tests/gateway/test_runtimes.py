@@ -121,6 +121,9 @@ def test_kubernetes_on_eks_has_deployment_service_hpa_pdb_and_pod_identity(plans
     one(plan, "kubernetes:policy/v1:PodDisruptionBudget", "gateway-pdb")
     association = one(plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "gateway-pod-identity")
     assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == ("scalepath-gateway", "gateway")
+    # EKS adds the Pod Identity credentials only to pods started after the association (EKS user
+    # guide, pod-id-how-it-works): the gateway's pods come after it.
+    assert association.urn in one(plan, "kubernetes:apps/v1:Deployment", "gateway-deployment").dependencies
 
 
 def test_gke_uses_workload_identity(plans: dict[str, Plan]) -> None:
