@@ -207,9 +207,8 @@ def image_payload(image: Mapping[str, Any] | None) -> dict[str, Any] | None:
         config["healthRoute"] = image["healthRoute"]
     if image.get("port") is not None:
         config["port"] = int(image["port"])
-    engine = image.get("engine", "custom")
-    # A flat dict is a custom container to HfApi; managed engines are keyed by their variant.
-    return config if engine == "custom" else {ENGINE_VARIANTS[engine]: config}
+    # Keyed by the API's image variant (``custom`` for a plain container), which HfApi sends as it is.
+    return {ENGINE_VARIANTS[image.get("engine", "custom")]: config}
 
 
 def openai_base_url(url: str | None, image: Mapping[str, Any] | None) -> str | None:
@@ -402,10 +401,6 @@ class _Target:
 
     def __repr__(self) -> str:  # never show the token
         return f"_Target({self.label} at {self.api_url})"
-
-
-def _same_url(a: str, b: str) -> bool:
-    return a.rstrip("/") == b.rstrip("/")
 
 
 #: Transport failures after which the API may have acted on the request (the response was lost).
@@ -700,12 +695,12 @@ class InferenceEndpointProvider(ResourceProvider):
         """
         target = _Target.of({**news, CREATED_API_URL: olds.get(CREATED_API_URL)})
         wanted = (news.get("apiUrl") or default_api_url()).rstrip("/")
-        if olds.get(CREATED_API_URL) and not _same_url(wanted, target.api_url):
+        if olds.get(CREATED_API_URL) and wanted != target.api_url:  # both without a trailing /
             raise HfEndpointError(
                 f"update {target.label}: the endpoint was created through {target.api_url}, but apiUrl (or "
                 f"${API_URL_ENV}) now says {wanted}. Set apiUrl back to manage this endpoint; to move it, "
                 "give it a new endpointName (a new endpoint is created there, the old one deleted).")
-        changed = {k for k in (*UPDATE_KEYS, "args") if olds.get(k) != news.get(k)} - {"paused"}
+        changed = {k for k in (*UPDATE_KEYS, "args") if olds.get(k) != news.get(k)}  # paused: pause/resume below
         if olds.get("scalingMetric") is not None and news.get("scalingMetric") is None:
             # huggingface_hub sends no measure without a metric: the endpoint would keep the old one.
             raise HfEndpointError(

@@ -7,6 +7,7 @@ Mocks never call dynamic providers, so create/read/update/delete/diff/check run 
 from __future__ import annotations
 
 import base64
+import copy
 import html
 import json
 import logging
@@ -14,6 +15,7 @@ import re
 import socket
 import threading
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -1074,3 +1076,270 @@ def test_an_endpoint_left_with_another_vendor_and_access_type_names_both(server,
         "type 'authenticated' (asked: 'public'), which an update cannot change; delete that endpoint (or set these "
         "back) and run again")
     assert not server.api.requests("PUT")
+
+
+# -- Outside retry and adopt (the mutation survivors classified in tests/README.md) -------------------
+
+
+def _created(server: RunningServer, provider: InferenceEndpointProvider, **changes: Any) -> Any:
+    """A running endpoint created from ``props(server, **changes)``; later GETs and PUTs find it running."""
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server, **changes))
+    server.api.states["chat-dev"] = deque(["running"])
+    return created
+
+
+def test_outputs_are_the_inputs_plus_what_the_api_reports_and_a_gone_endpoint_reads_empty(server, provider) -> None:
+    inputs = props(server)
+    created = _created(server, provider)
+    reported = {"createdApiUrl", "createMarker", "url", "status", "openaiBaseUrl"}
+    assert set(created.outs) == set(inputs) | reported
+    assert {key: created.outs[key] for key in inputs} == inputs
+    read = provider.read(created.id, created.outs)
+    assert read.id == "ml-team/chat-dev" and read.outs == created.outs
+    del server.api.endpoints[("ml-team", "chat-dev")]
+    gone = provider.read(created.id, created.outs)
+    # An empty id tells Pulumi the resource is gone; the outputs must still be a map (the dynamic
+    # provider host adds its own key to them).
+    assert gone.id == "" and gone.outs == {}
+
+
+def test_the_openai_base_url_has_one_slash_whatever_url_the_api_reports(server, provider) -> None:
+    created = _created(server, provider)
+    endpoint = copy.deepcopy(server.api.endpoints[("ml-team", "chat-dev")])
+    endpoint["status"]["url"] = "https://chat-dev.us-east-1.aws.endpoints.huggingface.cloud/"
+    server.api.script(Scripted("GET", r"^/v2/endpoint/ml-team/chat-dev$", 200, {}, endpoint))
+    outs = provider.read(created.id, created.outs).outs
+    assert outs["openaiBaseUrl"] == "https://chat-dev.us-east-1.aws.endpoints.huggingface.cloud/v1/"
+
+
+def test_an_image_without_an_engine_is_a_custom_container(server, provider) -> None:
+    created = _created(server, provider, image={"url": "ghcr.io/acme/server:1.0", "port": 8080})
+    (create,) = server.api.requests("POST", r"^/v2/endpoint/ml-team$")
+    assert create.body["model"]["image"] == {"custom": {"url": "ghcr.io/acme/server:1.0", "port": 8080}}
+    assert created.outs["openaiBaseUrl"] is None  # a plain container: no OpenAI API promised
+
+
+def test_diff_reports_changed_args_and_a_namespace_move_that_keeps_the_name(server, provider) -> None:
+    olds = props(server)
+    args = provider.diff("ml-team/chat-dev", olds, props(server, args=["--max-model-len", "4096"]))
+    assert args.changes and args.replaces == []
+    moved = provider.diff("ml-team/chat-dev", olds, props(server, namespace="other-team"))
+    assert moved.replaces == ["namespace"]
+    assert not moved.delete_before_replace, "names are unique per namespace: the new one can come first"
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"args": ["--max-model-len", "4096"]}, {"model": {"args": ["--max-model-len", "4096"]}}),
+    ({"scalingMetric": "hardwareUsage"}, {"compute": {"scaling": {"measure": {"hardwareUsage": 4}}}}),
+], ids=["args", "metric-only"])
+def test_an_update_sends_args_and_a_metric_changed_alone(server, provider, changes, expected) -> None:
+    created = _created(server, provider)
+    provider.update(created.id, created.outs, props(server, **changes))
+    (put,) = server.api.requests("PUT", r"^/v2/endpoint/ml-team/chat-dev$")
+    assert put.body == expected
+
+
+def test_an_update_with_a_trailing_slash_on_the_api_url_is_the_same_api(server, provider) -> None:
+    created = _created(server, provider)
+    provider.update(created.id, created.outs, props(server, apiUrl=server.base_url + "/", maxReplica=3))
+    (put,) = server.api.requests("PUT", r"^/v2/endpoint/ml-team/chat-dev$")
+    assert put.body == {"compute": {"scaling": {"maxReplica": 3}}}
+
+
+def test_rotating_the_token_of_a_paused_endpoint_touches_nothing(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["running"])
+    created = provider.create(props(server, paused=True))
+    server.api.states["chat-dev"] = deque(["paused"])  # what GETs report from now on
+    rotated = "hf_" + "R0tated" + "y" * 24
+    result = provider.update(created.id, created.outs, props(server, paused=True, token=rotated))
+    assert result.outs["status"] == "paused" and result.outs["token"] == rotated
+    assert not server.api.requests("PUT") and len(server.api.requests("POST", "/pause$")) == 1  # the create's
+    assert server.api.received[-1].method == "GET"
+
+
+def test_a_tags_update_of_state_without_a_create_marker_sends_only_the_tags(server, provider) -> None:
+    created = _created(server, provider)
+    old_state = {k: v for k, v in created.outs.items() if k != "createMarker"}  # written before the marker
+    provider.update(created.id, old_state, props(server, tags={"team": "ml", "stack": "scalepath-dev", "x": "y"}))
+    (put,) = server.api.requests("PUT", r"^/v2/endpoint/ml-team/chat-dev$")
+    assert put.body == {"tags": ["stack:scalepath-dev", "team:ml", "x:y"]}
+
+
+def test_update_errors_name_the_step_and_what_to_do(server, provider, other_server) -> None:
+    created = _created(server, provider)
+    server.api.script(Scripted("PUT", r"^/v2/endpoint/ml-team/chat-dev$", 400, {}, {"error": "bad image"}))
+    with pytest.raises(HfEndpointError) as caught:
+        provider.update(created.id, created.outs, props(server, maxReplica=3))
+    assert str(caught.value) == "update ml-team/chat-dev failed: HTTP 400: bad image"
+
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team/chat-dev/pause$", 400, {}, {"error": "busy"}))
+    with pytest.raises(HfEndpointError) as caught:
+        provider.update(created.id, created.outs, props(server, paused=True))
+    assert str(caught.value) == "pause ml-team/chat-dev failed: HTTP 400: busy"
+
+    server.api.states["chat-dev"] = deque(["updating", "updateFailed"])
+    server.api.messages["chat-dev"] = "image pull failed"
+    with pytest.raises(HfEndpointError) as caught:
+        provider.update(created.id, created.outs, props(server, maxReplica=3))
+    assert str(caught.value) == ("update ml-team/chat-dev: endpoint is 'updateFailed': image pull failed. Check the "
+                                 "endpoint logs at https://endpoints.huggingface.co")
+
+    with pytest.raises(HfEndpointError) as caught:
+        provider.update(created.id, created.outs, props(server, scalingMetric=None, scalingThreshold=None))
+    assert str(caught.value) == (
+        "update ml-team/chat-dev: scalingMetric was removed, but the API has no way to clear an endpoint's scaling "
+        "measure (it would keep 'pendingRequests' while the state said otherwise); set scalingMetric and "
+        "scalingThreshold to what the endpoint should scale on")
+
+    with pytest.raises(HfEndpointError) as caught:
+        provider.update(created.id, created.outs, props(other_server, maxReplica=3))
+    assert str(caught.value) == (
+        f"update ml-team/chat-dev: the endpoint was created through {server.base_url}, but apiUrl (or "
+        f"$SCALEPATH_HF_ENDPOINTS_API) now says {other_server.base_url}. Set apiUrl back to manage this endpoint; "
+        "to move it, give it a new endpointName (a new endpoint is created there, the old one deleted).")
+
+
+def test_a_failed_endpoint_without_a_status_message_says_so(server, provider) -> None:
+    server.api.states["chat-dev"] = deque(["failed"])
+    server.api.messages["chat-dev"] = ""
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server))
+    assert str(caught.value) == ("create ml-team/chat-dev: endpoint is 'failed': no status message. Check the "
+                                 "endpoint logs at https://endpoints.huggingface.co")
+
+
+def test_waiting_stops_when_timeout_seconds_have_passed_exactly(server, monkeypatch) -> None:
+    clock = [100.0]  # a clock that moves only when the provider sleeps: polls at exact instants
+    monkeypatch.setattr(hf_endpoint_provider, "time", SimpleNamespace(
+        sleep=lambda seconds: clock.__setitem__(0, clock[0] + seconds), monotonic=lambda: clock[0]))
+    provider = InferenceEndpointProvider(retry=FAST, poll_seconds=1.0)
+    server.api.states["chat-dev"] = deque(["initializing"])
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server, timeoutSeconds=3))
+    assert str(caught.value) == (
+        "create ml-team/chat-dev: still 'initializing' after 3s (timeoutSeconds). Large models load slowly: raise "
+        "the timeout, or check the endpoint logs; the endpoint is left as it is and the next update resumes waiting.")
+    assert len(server.api.requests("GET")) == 3  # polls 1, 2 and 3 s after the create; at 3 s the time is up
+
+
+def test_deleting_an_endpoint_already_gone_logs_where_it_looked(server, provider, caplog) -> None:
+    provider.delete("ml-team/chat-dev", props(server))
+    assert f"delete ml-team/chat-dev at {server.base_url}: already gone" in [r.getMessage() for r in caplog.records]
+
+
+def test_check_returns_the_inputs_it_checked(server, provider) -> None:
+    news = props(server, token="")
+    result = provider.check({}, news)
+    assert result.inputs == news and result.failures == []
+
+
+def test_unknown_hardware_lists_the_vendors_choices_or_every_choice(server, provider) -> None:
+    # Keys from components/data/instances/hf.yaml, written out by hand.
+    (failure,) = provider.check({}, props(server, token="", vendor="azure", accelerator="cpu",
+                                           instanceType="intel-xeon", instanceSize="x16")).failures
+    assert failure.reason == ("unknown Inference Endpoints hardware 'azure/intel-xeon/x16' (vendor/instanceType/"
+                              "instanceSize); known: azure/intel-xeon/x1, azure/intel-xeon/x2, azure/intel-xeon/x4, "
+                              "azure/intel-xeon/x8")
+    (failure,) = provider.check({}, props(server, token="", vendor="oracle")).failures
+    assert failure.reason.startswith("unknown Inference Endpoints hardware 'oracle/nvidia-a10g/x1' (vendor/"
+                                     "instanceType/instanceSize); known: aws/inf2/x1, aws/inf2/x12, ")
+    assert ", azure/intel-xeon/x1, " in failure.reason and failure.reason.endswith(", gcp/nvidia-t4/x1")
+
+
+def test_the_create_marker_is_a_fixed_hash_of_owner_namespace_and_name(server) -> None:
+    # What an earlier version wrote must be recognised by this one: the value is pinned, computed with
+    # `printf 'scalepath/dev/chat-endpoint\nml-team\nchat-dev' | sha256sum` (first 32 hex digits).
+    assert create_marker(props(server)) == "scalepath-create:ea68a201187440d5c6299261e8de6691"
+    inputs = props(server)
+    del inputs["owner"]  # an owner missing counts as empty: `printf '\nml-team\nchat-dev' | sha256sum`
+    assert create_marker(inputs) == "scalepath-create:09ab44d1493de659d247a1640247c15a"
+
+
+def _rejected_with(server: RunningServer, provider: InferenceEndpointProvider, error: str,
+                   **changes: Any) -> str:
+    """The message of a create the API refuses with a 400 carrying ``error``."""
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 400, {}, {"error": error}))
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server, **changes))
+    return str(caught.value)
+
+
+def test_a_secret_containing_another_is_scrubbed_whole(server, provider) -> None:
+    inner = "opaque-pass-1234"
+    outer = "Xtra-opaque-pass-1234-more"  # sorts before the inner one: only longest-first scrubs it whole
+    message = _rejected_with(server, provider, f"bad secrets {outer} and {inner}", secrets={"A": inner, "B": outer})
+    assert message == "create ml-team/chat-dev failed: HTTP 400: bad secrets [redacted] and [redacted]"
+
+
+def test_secrets_shorter_than_four_characters_are_not_scrubbed(server, provider) -> None:
+    # A two- or three-letter value would blank every word that contains it; four is the threshold.
+    message = _rejected_with(server, provider, "flag abc, pin wxyz", secrets={"FLAG": "abc", "PIN": "wxyz"})
+    assert message == "create ml-team/chat-dev failed: HTTP 400: flag abc, pin [redacted]"
+
+
+def test_a_secret_beyond_the_basic_plane_or_percent_encoded_is_scrubbed(server, provider) -> None:
+    # U+FFFF is the last character JSON escapes as one \uXXXX; U+10000 and the emoji take a surrogate pair.
+    secret = "opaque-\uffff-\U00010000-\U0001f600-pässwörd-1234"
+    echoed = json.dumps(secret)  # "opaque-\uffff-\ud800\udc00-\ud83d\ude00-p\u00e4ssw\u00f6rd-1234"
+    assert "\\ud800\\udc00" in echoed and "\\ud83d\\ude00" in echoed and "\\uffff" in echoed
+    message = _rejected_with(server, provider, f"json {echoed} url {urllib.parse.quote(secret, safe='')}",
+                             secrets={"DB_PASSWORD": secret})
+    assert message == 'create ml-team/chat-dev failed: HTTP 400: json "[redacted]" url [redacted]'
+
+
+def test_a_multiline_secret_echoed_as_html_hex_references_is_scrubbed(server, provider) -> None:
+    secret = "-----BEGIN KEY-----\nMIIEvQIBADANBg\n-----END KEY-----"  # a newline is &#xa; in an HTML page
+    echoed = secret.replace("\n", "&#xa;")
+    message = _rejected_with(server, provider, f"<pre>{echoed}</pre>", secrets={"TLS_KEY": secret})
+    assert message == "create ml-team/chat-dev failed: HTTP 400: <pre>[redacted]</pre>"
+
+
+def test_requests_carry_the_api_hosts_name(server, provider) -> None:
+    _created(server, provider)
+    host = server.base_url.removeprefix("http://").split("/")[0]
+    assert {r.headers["host"] for r in server.api.received} == {host}
+
+
+def test_a_same_origin_redirect_is_followed(server, provider) -> None:
+    created = _created(server, provider)
+    gets = len(server.api.requests("GET"))
+    server.api.script(Scripted("GET", r"^/v2/endpoint/ml-team/chat-dev$", 307,
+                               {"Location": "/v2/endpoint/ml-team/chat-dev"}, {}))  # the same URL, once
+    assert provider.read(created.id, created.outs).outs["status"] == "running"
+    assert len(server.api.requests("GET", r"^/v2/endpoint/ml-team/chat-dev$")) == gets + 2
+
+
+@pytest.mark.parametrize(("location", "named"), [
+    ("https://elsewhere.example/v2/endpoint/ml-team", "https://elsewhere.example"),  # default port: none shown
+    ("http://[::1", "an unreadable Location"),
+], ids=["no-port", "unreadable"])
+def test_a_refused_redirect_names_where_it_pointed(server, provider, location, named) -> None:
+    server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 307, {"Location": location}, {}))
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server))
+    assert f"redirected the request to another host ({named}); refused without following it" in str(caught.value)
+
+
+def test_the_route_hooks_join_a_configured_client_factory_once(server, provider, monkeypatch) -> None:
+    """What a fresh process does: the first call wraps whatever client factory is configured (here
+    one with hooks of its own, which keep running) and later calls leave it wrapped once."""
+    seen: list[str] = []
+
+    def configured() -> Any:
+        client = hf_http.default_client_factory()
+        client.event_hooks = {"request": [*client.event_hooks["request"], lambda request: seen.append("request")],
+                              "response": [lambda response: seen.append("response")]}
+        return client
+
+    monkeypatch.setattr(hf_http, "_GLOBAL_CLIENT_FACTORY", configured)  # restored after the test
+    hf_http.close_session()
+    try:
+        created = _created(server, provider)  # routed to the local API: the request hook is in place
+        provider.read(created.id, created.outs)
+        hooks = hf_http.get_session().event_hooks
+        assert hooks["request"].count(hf_endpoint_provider._route_request) == 1
+        assert hooks["response"].count(hf_endpoint_provider._refuse_cross_origin_redirect) == 1
+        assert "request" in seen and "response" in seen, "the configured factory's own hooks were dropped"
+    finally:
+        hf_http.close_session()  # the next test's client comes from the restored factory
