@@ -1140,8 +1140,9 @@ def test_an_update_sends_args_and_a_metric_changed_alone(server, provider, chang
     assert put.body == expected
 
 
-def test_an_update_with_a_trailing_slash_on_the_api_url_is_the_same_api(server, provider) -> None:
-    created = _created(server, provider)
+def test_an_api_url_with_a_trailing_slash_is_the_same_api(server, provider) -> None:
+    created = _created(server, provider, apiUrl=server.base_url + "/")
+    assert created.outs["createdApiUrl"] == server.base_url
     provider.update(created.id, created.outs, props(server, apiUrl=server.base_url + "/", maxReplica=3))
     (put,) = server.api.requests("PUT", r"^/v2/endpoint/ml-team/chat-dev$")
     assert put.body == {"compute": {"scaling": {"maxReplica": 3}}}
@@ -1343,3 +1344,19 @@ def test_the_route_hooks_join_a_configured_client_factory_once(server, provider,
         assert "request" in seen and "response" in seen, "the configured factory's own hooks were dropped"
     finally:
         hf_http.close_session()  # the next test's client comes from the restored factory
+
+
+def test_an_endpoint_without_container_secrets_is_created_without_them(server, provider) -> None:
+    inputs = props(server)
+    del inputs["secrets"]
+    server.api.states["chat-dev"] = deque(["running"])
+    assert provider.create(inputs).outs["status"] == "running"
+    (create,) = server.api.requests("POST", r"^/v2/endpoint/ml-team$")
+    assert "secrets" not in create.body["model"]
+
+
+def test_the_provider_defaults_are_the_documented_ones() -> None:
+    # docs/stages/hf-endpoint.md: 6 tries, 1 s doubling, capped at 60 s; polled every 15 s; 60 s per request.
+    default = InferenceEndpointProvider()
+    assert default.retry == RetryPolicy(attempts=6, base_seconds=1.0, max_seconds=60.0)
+    assert (default.poll_seconds, default.request_timeout_seconds) == (15.0, 60.0)
