@@ -403,6 +403,10 @@ class _Target:
         return f"_Target({self.label} at {self.api_url})"
 
 
+#: A token an Authorization header can carry: visible ASCII without spaces (RFC 6750's b64token is
+#: narrower still). httpx refuses an empty one or a line break only when sending: a transport error,
+#: retried for half a minute, whose text and httpcore's debug log hold the token.
+_SENDABLE_TOKEN = re.compile(r"[\x21-\x7e]+")
 #: Transport failures after which the API may have acted on the request (the response was lost).
 _AMBIGUOUS_TRANSPORT = (httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.ReadError, httpx2.WriteError,
                         httpx2.RemoteProtocolError)
@@ -433,6 +437,10 @@ class InferenceEndpointProvider(ResourceProvider):
         is the call's result; a recovery that fails itself is logged and the call goes on. Every
         failure comes out as :class:`ApiError` with a scrubbed message.
         """
+        if not _SENDABLE_TOKEN.fullmatch(target.token):
+            raise ApiError(f"{what} {target.label}: the token is empty or holds a space, a line break or another "
+                           "character an HTTP header cannot carry; nothing was sent. Set the HF token again "
+                           "without them (scalepath:hfToken for the shipped stacks).")
         _install_route_hook()
         api = HfApi(token=target.token)
         route = _Route(target.api_url, self.request_timeout_seconds)

@@ -1229,10 +1229,12 @@ def test_deleting_an_endpoint_already_gone_logs_where_it_looked(server, provider
     assert f"delete ml-team/chat-dev at {server.base_url}: already gone" in [r.getMessage() for r in caplog.records]
 
 
-def test_check_returns_the_inputs_it_checked(server, provider) -> None:
+def test_check_returns_the_inputs_it_checked_and_skips_the_live_list_without_a_token(server, provider,
+                                                                                     caplog) -> None:
     news = props(server, token="")
     result = provider.check({}, news)
     assert result.inputs == news and result.failures == []
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING], "no call without a token"
 
 
 def test_unknown_hardware_lists_the_vendors_choices_or_every_choice(server, provider) -> None:
@@ -1360,3 +1362,17 @@ def test_the_provider_defaults_are_the_documented_ones() -> None:
     default = InferenceEndpointProvider()
     assert default.retry == RetryPolicy(attempts=6, base_seconds=1.0, max_seconds=60.0)
     assert (default.poll_seconds, default.request_timeout_seconds) == (15.0, 60.0)
+
+
+@pytest.mark.parametrize("token", ["", TOKEN + "\n", "hf_two words"], ids=["empty", "trailing-newline", "space"])
+def test_a_token_no_header_can_carry_fails_at_once_without_a_request(server, provider, slept, token) -> None:
+    # A bearer token is visible characters without spaces (RFC 6750's b64token). httpx refused an empty
+    # one or a line break only when sending, as a transport error the provider retried for half a
+    # minute (and httpcore's debug log held the token); a space went out and came back a 401.
+    with pytest.raises(HfEndpointError) as caught:
+        provider.create(props(server, token=token))
+    assert slept == [] and server.api.received == []
+    assert str(caught.value) == (
+        "create ml-team/chat-dev: the token is empty or holds a space, a line break or another character an HTTP "
+        "header cannot carry; nothing was sent. Set the HF token again without them (scalepath:hfToken for the "
+        "shipped stacks).")
