@@ -1321,7 +1321,7 @@ def test_a_refused_redirect_names_where_it_pointed(server, provider, location, n
     server.api.script(Scripted("POST", r"^/v2/endpoint/ml-team$", 307, {"Location": location}, {}))
     with pytest.raises(HfEndpointError) as caught:
         provider.create(props(server))
-    assert f"redirected the request to another host ({named}); refused without following it" in str(caught.value)
+    assert f"redirected the request to another origin ({named}); refused without following it" in str(caught.value)
 
 
 def test_the_route_hooks_join_a_configured_client_factory_once(server, provider, monkeypatch) -> None:
