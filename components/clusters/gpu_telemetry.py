@@ -123,6 +123,13 @@ def cluster_selector(args: GpuTelemetryArgs) -> str:
     return f'cluster="{args.cluster_name}"'
 
 
+def _dashboard_selector(args: GpuTelemetryArgs) -> str:
+    """What a dashboard narrows its series by: this cluster on GKE, whose Managed Prometheus answers
+    for the whole project; nothing on EKS, whose in-cluster Prometheus sees only this cluster (and
+    adds no ``cluster`` label: a matcher would hide everything)."""
+    return cluster_selector(args) if args.platform is TelemetryPlatform.GKE else ""
+
+
 def alert_rules(args: GpuTelemetryArgs, selector: str = "") -> list[dict[str, Any]]:
     """GPU rules over the metrics the platform exports: idle GPUs, full framebuffer, XID errors.
     ``selector`` (PromQL label matchers) narrows each series, e.g. to one cluster of a project."""
@@ -214,7 +221,8 @@ def dashboard_title(args: GpuTelemetryArgs) -> str:
 
 def dashboard(args: GpuTelemetryArgs) -> dict[str, Any]:
     """Grafana dashboard JSON of :func:`panels`."""
-    return grafana.dashboard(dashboard_title(args), f"gpu-{args.cluster_name}", panels(args.platform))
+    return grafana.dashboard(dashboard_title(args), f"gpu-{args.cluster_name}",
+                             panels(args.platform, _dashboard_selector(args)))
 
 
 def dashboard_config_map(args: GpuTelemetryArgs) -> dict[str, Any]:
@@ -247,7 +255,7 @@ class GpuTelemetry(pulumi.ComponentResource):
             # Not "{name}-dashboard": that is the ConfigMap's name, and plan lines are keyed by name.
             monitoring.dashboard(f"{name}-cloud-monitoring", project=args.gcp_project,
                                  display_name=dashboard_title(args),
-                                 panels=panels(args.platform, cluster_selector(args)),
+                                 panels=panels(args.platform, _dashboard_selector(args)),
                                  labels=args.policy_labels, opts=child)
         board = dashboard_config_map(args)
         k8s.core.v1.ConfigMap(f"{name}-dashboard", metadata=board["metadata"], data=board["data"],
