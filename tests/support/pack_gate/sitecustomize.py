@@ -24,11 +24,16 @@ _HELD_METHODS = {"started": (), "listening": ("GetAnalyzerInfo",), "analyzing": 
 
 
 def _hold() -> None:
-    """Say where this process is (written whole: rename), then wait until it is stopped."""
+    """Say where this process is (written whole: rename), then wait until it is stopped.
+
+    The pack serves on a thread pool, so two held calls (a Remediate and an Analyze) may get here
+    at once: each writes its own temporary file. With one shared name, the second ``open(.., "w")``
+    could empty the file the first had just renamed into place, and the test read an empty pid."""
     marker = os.environ["SCALEPATH_TEST_PACK_MARKER"]
-    with open(f"{marker}.tmp", "w") as file:
+    partial = f"{marker}.{threading.get_ident()}.tmp"
+    with open(partial, "w") as file:
         file.write(str(os.getpid()))
-    os.replace(f"{marker}.tmp", marker)
+    os.replace(partial, marker)
     threading.Event().wait()  # SIGTERM's default action ends the process (the pack sets no handler)
 
 
