@@ -148,4 +148,7 @@ def test_the_shipped_stacks_keep_every_name(shipped_plan) -> None:
     recorded = json.loads((ROOT / "tests" / "data" / NAMES_FILE).read_text())
     assert sorted(recorded) == SHIPPED
     for stack in SHIPPED:
-        assert physical_names(shipped_plan(stack).to_json()) == recorded[stack], stack
+        names = physical_names(shipped_plan(stack).to_json())
+        # Every recorded resource is still there under its name; resources added since are new, not
+        # renamed (a moved URN shows as missing here, on purpose: say in the CHANGELOG what it does).
+        assert {urn: names.get(urn) for urn in recorded[stack]} == recorded[stack], stack
