@@ -29,7 +29,7 @@ from scalepath import adapter_bases, interrupts, output
 from scalepath.cost.advisor import Compliance, Precision, Workload, unknown_instances
 from scalepath.cost.advisor import advise as run_advisor
 from scalepath.cost.throughput import resolve_model
-from scalepath.plan import Plan, redacted, run_plan
+from scalepath.plan import Plan, messages_of, redacted, run_plan
 from scalepath.policy_runner import PolicyConfigError, PolicyPackError, checked, plan_check
 from scalepath.report import render_advice, render_plan, render_transition
 from scalepath.stackconfig import (
@@ -252,7 +252,8 @@ def _transition(stack: str, root: Path, config: Path | None, stack_config: Stack
     """Plan ``base`` with the same program and judge the transition to ``result``."""
     try:
         label, base_config = load_base_config(stack, root, config, base)
-        base_plan = redacted(run_plan(base_config))
+        with messages_of(f"--base {label}"):
+            base_plan = redacted(run_plan(base_config))
     except ConfigError as error:
         raise fail(f"--base {base}: {error}", EXIT_CONFIG) from None
     environment = stack_config.values.get("scalepath:environment", "")

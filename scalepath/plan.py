@@ -128,6 +128,21 @@ _LOGGER = logging.getLogger("scalepath.plan")
 _LOGGER.addFilter(_RedactingFilter())
 
 
+@contextmanager
+def messages_of(label: str) -> Iterator[None]:
+    """The program's messages logged meanwhile start with ``label``: ``plan --base`` runs the same
+    program for the base, whose warnings would otherwise read as a second copy of the plan's own."""
+    def name_it(record: logging.LogRecord) -> bool:
+        record.msg = f"{label}: {record.msg}"
+        return True
+
+    _LOGGER.addFilter(name_it)  # after the redaction, which rebuilds the message
+    try:
+        yield
+    finally:
+        _LOGGER.removeFilter(name_it)
+
+
 def _run_program(config: StackConfig, spec: StackSpec, monitor: RecordingMonitor) -> None:
     pulumi.runtime.set_all_config(dict(config.values), sorted(config.secret_keys))
     pulumi.runtime.set_mocks(monitor.mocks, project=config.project, stack=config.stack,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -671,3 +672,19 @@ def test_an_azure_ml_stack_going_public_updates_its_workspace_side_in_place(tmp_
     for type_ in ("azure-native:machinelearningservices:Workspace", "azure-native:containerregistry:Registry",
                   "azure-native:storage:StorageAccount", "azure-native:keyvault:Vault"):
         assert _azure_change(result, type_) == ("update", False, None), type_
+
+
+def test_plan_base_names_the_bases_own_program_warnings(in_project: None, tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    # The same program runs for the base: its warnings (here the gateway sizing one, a peak of
+    # 137.3 req/s over what 2 replicas of 1 vCPU carry at 70 %: 137.2) must not read as the plan's own.
+    busy = shipped("gateway-dev")
+    busy["config"]["scalepath:gateway"]["routes"][0]["peakRequestsPerSecond"] = 137.3
+    base, new = write(tmp_path, busy, "base"), write(tmp_path, busy, "new")
+    caplog.set_level(logging.WARNING, logger="scalepath.plan")
+    out = runner.invoke(app, ["plan", "--stack", "gateway-dev", "--config", str(new), "--base", str(base), "--json"])
+    assert out.exit_code == EXIT_OK, out.output
+    sizing = [m for r in caplog.records if r.name == "scalepath.plan" and "gateway sizing" in (m := r.getMessage())]
+    assert len(sizing) == 2
+    assert sizing[0].startswith("gateway sizing")
+    assert sizing[1].startswith(f"--base {base}: gateway sizing")
