@@ -219,6 +219,7 @@ def plan(
         raise fail(f"policy pack failed: {error}", EXIT_VIOLATIONS) from None
     interrupts.check()  # a signal may have been dropped inside a library: no plan after it
     result = redacted(result)
+    _warn(result)
     document = result.to_json()
     moved = None
     if base is not None:
@@ -247,6 +248,12 @@ def plan(
     raise typer.Exit(EXIT_VIOLATIONS if mandatory else EXIT_OK)
 
 
+def _warn(plan: Plan) -> None:
+    """The program's warnings, on stderr as ``pulumi preview`` would show them (they are in the JSON too)."""
+    for message in plan.warnings:
+        typer.echo(f"warning: {message}", err=True)
+
+
 def _transition(stack: str, root: Path, config: Path | None, stack_config: StackConfig, result: Plan,
                 base: str, accepted: list[str]) -> Transition:
     """Plan ``base`` with the same program and judge the transition to ``result``."""
@@ -256,6 +263,7 @@ def _transition(stack: str, root: Path, config: Path | None, stack_config: Stack
             base_plan = redacted(run_plan(base_config))
     except ConfigError as error:
         raise fail(f"--base {base}: {error}", EXIT_CONFIG) from None
+    _warn(base_plan)
     environment = stack_config.values.get("scalepath:environment", "")
     return transition(label, base_config, base_plan, stack_config, result, environment, accepted)
 

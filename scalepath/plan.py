@@ -97,13 +97,16 @@ class Plan:
     """``secure:`` keys still holding a placeholder instead of ciphertext (names only, sorted)."""
     wake: list[dict[str, Any]] = field(default_factory=list)
     """Deployments that scale to zero: cold start by part, billed hours (``plan_cost.wake_report``)."""
+    warnings: list[str] = field(default_factory=list)
+    """What the program warned of (``pulumi.log.warn``: what ``pulumi preview`` shows as warnings),
+    redacted, in order."""
 
     def to_json(self) -> dict[str, Any]:
         """The plan JSON contract of DESIGN.md, plus ``placeholder_secrets`` (docs/architecture.md)."""
         return {"stack": self.stack, "project": self.project,
                 "resources": [r.to_json() for r in self.resources],
                 "violations": self.violations, "cost": self.cost,
-                "placeholder_secrets": self.placeholder_secrets, "wake": self.wake}
+                "placeholder_secrets": self.placeholder_secrets, "wake": self.wake, "warnings": self.warnings}
 
 
 def redacted(plan: Plan) -> Plan:
@@ -126,6 +129,17 @@ class _RedactingFilter(logging.Filter):
 
 _LOGGER = logging.getLogger("scalepath.plan")
 _LOGGER.addFilter(_RedactingFilter())
+
+
+class _Warnings(logging.Handler):
+    """Collects the program's warnings (after the logger's filters: redacted, labelled)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 @contextmanager
@@ -208,9 +222,15 @@ def run_plan(config: StackConfig, on_record: Callable[[PlannedResource], None] |
     aws_region = config.values.get("aws:region", "us-east-1")
     gcp_project = config.values.get("gcp:project", "mock-project")
     monitor = RecordingMonitor(ScalepathMocks(aws_region=aws_region, gcp_project=gcp_project), on_record)
+    warnings = _Warnings()
+    _LOGGER.addHandler(warnings)
     # A fresh context per plan: Pulumi keeps its settings and root stack in context variables.
-    with collector_off(), no_source_positions():
-        contextvars.Context().run(_run_program, config, spec, monitor)
+    try:
+        with collector_off(), no_source_positions():
+            contextvars.Context().run(_run_program, config, spec, monitor)
+    finally:
+        _LOGGER.removeHandler(warnings)
     resources = list(monitor.recorded)
     return Plan(stack=config.stack, project=config.project, resources=resources, cost=estimate(resources, spec),
-                placeholder_secrets=sorted(config.placeholder_keys), wake=wake_report(spec))
+                placeholder_secrets=sorted(config.placeholder_keys), wake=wake_report(spec),
+                warnings=warnings.messages)

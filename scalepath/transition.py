@@ -488,11 +488,13 @@ def transition(base_label: str, base_config: StackConfig, base: Plan, new_config
 
 def markdown(plan_document: dict[str, Any]) -> str:
     """The transition of a ``plan --base --out`` JSON as Markdown for a pull request comment:
-    counts, replacements (what forced them, in which order), refusals, serving gaps, cost delta."""
+    counts, replacements (what forced them, in which order), refusals, serving gaps, cost delta, and
+    the program's warnings (the gateway's sizing, for one: a pull request's readers see them here)."""
     stack = plan_document.get("stack", "?")
     moved = plan_document.get("transition")
+    warned = [f"- :warning: {w}" for w in plan_document.get("warnings", [])]
     if not moved:
-        return f"### {stack}: no base to compare with (a new stack: everything is created)\n"
+        return "\n".join([f"### {stack}: no base to compare with (a new stack: everything is created)", *warned]) + "\n"
     counts = moved["counts"]
     verdict = "safe" if moved["safe"] else "**not safe: `pulumi up` would fail or stop serving**"
     delta = moved.get("costDeltaUsd")
@@ -510,7 +512,7 @@ def markdown(plan_document: dict[str, Any]) -> str:
         how_long = f"about {gap['minutes']} min at most plus the model's load" if gap["minutes"] else "until re-created"
         accepted = " (accepted)" if gap["accepted"] and moved["environment"] == "prod" else ""
         lines.append(f"- :warning: serving gap: {gap['what']} down {how_long} ({gap['why']}){accepted}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + warned) + "\n"
 
 
 if __name__ == "__main__":  # python -m scalepath.transition PLAN.json: the PR comment (preview.yml)

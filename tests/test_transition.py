@@ -262,6 +262,10 @@ def test_the_pr_comment_names_replacements_gaps_and_the_cost_delta() -> None:
     assert "replace `aws:sagemaker/endpoint:Endpoint` **chat-endpoint** (delete-first)" in text
     assert "serving gap: the SageMaker endpoint (chat) down about 60 min" in text
     assert "no base" in markdown({"stack": "s"})
+    # The program's warnings reach the pull request too, with or without a base.
+    warned = {"warnings": ["gateway sizing: more than max carries"]}
+    assert markdown({**document, **warned}).endswith("\n- :warning: gateway sizing: more than max carries\n")
+    assert "- :warning: gateway sizing: more than max carries" in markdown({"stack": "s", **warned})
 
 
 def test_removing_the_gateway_declares_its_serving_gap(tmp_path: Path) -> None:
@@ -688,3 +692,8 @@ def test_plan_base_names_the_bases_own_program_warnings(in_project: None, tmp_pa
     assert len(sizing) == 2
     assert sizing[0].startswith("gateway sizing")
     assert sizing[1].startswith(f"--base {base}: gateway sizing")
+    # The JSON carries the new plan's own warning (not the base's); stderr shows both, each once.
+    (warning,) = json.loads(out.stdout)["warnings"]
+    assert warning == sizing[0]
+    assert out.stderr.count("warning: gateway sizing") == 1
+    assert out.stderr.count(f"warning: --base {base}: gateway sizing") == 1
